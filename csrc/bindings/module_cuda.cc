@@ -1,0 +1,85 @@
+// module_cuda.cc — neuraxon._cuda: every kernel of kernel_api.inc for CUDA, the
+// DeviceArray that CUDA tensors keep their data in, and device/memory queries.
+// It imports on a machine with no driver (cudart is linked statically); device_count()
+// is then 0 and unavailable_reason() says why.
+#define NX_BACKEND_CUDA 1
+#include "bind_kernels.h"
+#include "../cuda/backend.h"
+
+namespace py = pybind11;
+
+namespace {
+
+size_t itemsize(nx::DType d) { return d == nx::DType::F32 ? 4 : d == nx::DType::I64 ? 8 : 1; }
+
+nx::DType dtype_of(const py::array& a) {
+  char kind = a.dtype().kind();
+  if (kind == 'f' && a.itemsize() == 4) return nx::DType::F32;
+  if (kind == 'i' && a.itemsize() == 8) return nx::DType::I64;
+  if (kind == 'b' && a.itemsize() == 1) return nx::DType::U8;
+  throw nx::TypeError("DeviceArray: host array must be float32, int64 or bool");
+}
+
+// A flat, contiguous block of device memory holding numel elements of one dtype.
+struct DeviceArray {
+  void* ptr = nullptr;
+  int64_t numel = 0;
+  nx::DType dtype = nx::DType::F32;
+
+  DeviceArray(int64_t n, int dt) {
+    NX_CHECK(n >= 0, "DeviceArray: numel must be >= 0, got ", n);
+    NX_CHECK(dt >= 0 && dt <= 2, "DeviceArray: bad dtype code ", dt);
+    numel = n;
+    dtype = static_cast<nx::DType>(dt);
+    ptr = nx::cuda::alloc(size_t(n) * itemsize(dtype));
+  }
+  ~DeviceArray() { nx::cuda::free(ptr, size_t(numel) * itemsize(dtype)); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  size_t nbytes() const { return size_t(numel) * itemsize(dtype); }
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_cuda, m) {
+  m.doc() = "neuraxon CUDA kernels";
+  nx::bind_kernels<nx::Cuda>(m);
+
+  py::class_<DeviceArray>(m, "DeviceArray")
+      .def(py::init<int64_t, int>(), py::arg("numel"), py::arg("dtype"))
+      .def_readonly("numel", &DeviceArray::numel)
+      .def_property_readonly("dtype", [](const DeviceArray& a) { return int(a.dtype); })
+      .def_property_readonly("_nx_view", [](const DeviceArray& a) {
+        return py::make_tuple(reinterpret_cast<uintptr_t>(a.ptr), a.numel, int(a.dtype), true);
+      })
+      .def("copy_from_host", [](DeviceArray& a, py::array host) {
+        if (dtype_of(host) != a.dtype)
+          throw nx::TypeError(nx::cat("copy_from_host: host dtype ", nx::dtype_name(dtype_of(host)),
+                                      " != device dtype ", nx::dtype_name(a.dtype)));
+        NX_CHECK(host.size() == a.numel, "copy_from_host: host array has ", host.size(),
+                 " elements, device array ", a.numel);
+        py::array c = py::array::ensure(host, py::array::c_style);
+        nx::cuda::copy_to_device(a.ptr, c.data(), a.nbytes());
+      })
+      .def("to_host", [](const DeviceArray& a) {
+        const char* fmt = a.dtype == nx::DType::F32 ? "float32" : a.dtype == nx::DType::I64 ? "int64" : "bool";
+        py::array out(py::dtype(fmt), {a.numel});
+        nx::cuda::copy_to_host(out.mutable_data(), a.ptr, a.nbytes());
+        return out;
+      });
+
+  m.def("device_count", &nx::cuda::device_count);
+  m.def("unavailable_reason", &nx::cuda::unavailable_reason);
+  m.def("device_name", &nx::cuda::device_name);
+  m.def("runtime_version", &nx::cuda::runtime_version);
+  m.def("synchronize", &nx::cuda::synchronize, py::call_guard<py::gil_scoped_release>());
+  m.def("memory_allocated", &nx::cuda::memory_allocated);
+  m.def("max_memory_allocated", &nx::cuda::max_memory_allocated);
+  m.def("memory_cached", &nx::cuda::memory_cached);
+  m.def("empty_cache", &nx::cuda::empty_cache);
+#ifdef NX_CUDA_ARCHS
+  m.attr("archs") = NX_CUDA_ARCHS;
+#else
+  m.attr("archs") = "";
+#endif
+}

@@ -1,0 +1,137 @@
+// gemm.cc (cpu) — C = act(alpha*op(A)@op(B) + beta*C + bias), batched, and its backward.
+// Layouts: row-major; A (m, k) or (k, m) when trans_a; B (k, n) or (n, k) when trans_b.
+//
+// Variants:
+//   gemm_k0_loop    i-p-j triple loop, inner j loop vectorised by the compiler, rows in
+//                   parallel; no packing (cheap for tiny products, the reference path)
+//   gemm_k1_packed  BLIS-style packing + register-blocked micro-kernel per ISA
+//                   (gemm_kernel.inc: AVX-512 12x32, AVX2 6x16, portable 4x8)
+// variant -1 picks k0 when m*n*k is tiny, else k1.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "backend.h"
+#include "gemm.h"
+
+namespace nx {
+namespace {
+
+using cpu::GemmArgs;
+
+void gemm_loop(const GemmArgs& g) {
+  cpu::parallel_for(g.m, g.n * g.k * 2, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float* crow = g.c + i * g.n;
+      if (g.beta == 0.f) std::fill(crow, crow + g.n, 0.f);
+      else if (g.beta != 1.f) for (int64_t j = 0; j < g.n; ++j) crow[j] *= g.beta;
+      for (int64_t p = 0; p < g.k; ++p) {
+        const float av = g.alpha * g.a[i * g.as_i + p * g.as_p];
+        const float* brow = g.b + p * g.bs_p;
+        if (g.bs_j == 1) {
+          for (int64_t j = 0; j < g.n; ++j) crow[j] += av * brow[j];
+        } else {
+          for (int64_t j = 0; j < g.n; ++j) crow[j] += av * brow[j * g.bs_j];
+        }
+      }
+      cpu::gemm_epilogue(crow, g.n, 1, g.n, g.bias, g.act, g.act_param);
+    }
+  });
+}
+
+void gemm_one(const GemmArgs& g, int64_t variant) {
+  if (g.m == 0 || g.n == 0) return;
+  if (g.k == 0) {  // C = beta*C (+ epilogue): no product terms
+    for (int64_t i = 0; i < g.m; ++i) {
+      float* crow = g.c + i * g.n;
+      for (int64_t j = 0; j < g.n; ++j) crow[j] = g.beta == 0.f ? 0.f : crow[j] * g.beta;
+    }
+    cpu::gemm_epilogue(g.c, g.n, g.m, g.n, g.bias, g.act, g.act_param);
+    return;
+  }
+  if (variant == -1) variant = (double(g.m) * g.n * g.k < 4096.0) ? 0 : 1;
+  if (variant == 0) return gemm_loop(g);
+  switch (cpu::isa()) {
+    case cpu::Isa::Avx512: return cpu::gemm_packed_avx512(g);
+    case cpu::Isa::Avx2: return cpu::gemm_packed_avx2(g);
+    default: return cpu::gemm_packed_portable(g);
+  }
+}
+
+}  // namespace
+
+void Cpu::gemm_forward(View c, View a, View b, View bias, int64_t batch, int64_t m, int64_t n,
+                       int64_t k, bool trans_a, bool trans_b, int64_t stride_a,
+                       int64_t stride_b, int64_t stride_c, float alpha, float beta,
+                       int64_t act, float act_param, int64_t variant) {
+  const char* K = "gemm_forward";
+  need_nonneg(K, {{"batch", batch}, {"m", m}, {"n", n}, {"k", k},
+                  {"stride_a", stride_a}, {"stride_b", stride_b}, {"stride_c", stride_c}});
+  NX_CHECK(variant >= -1 && variant <= 1, K, ": variant ", variant, " not in {-1, 0, 1}");
+  NX_CHECK(act >= 0 && act < ACT_COUNT && act != ACT_STEP, K, ": bad activation code ", act);
+  // Each operand must hold (batch-1)*stride + its matrix (stride 0 = broadcast).
+  auto span = [&](int64_t stride, int64_t mat) { return batch == 0 ? 0 : (batch - 1) * stride + mat; };
+  NX_CHECK(stride_c >= m * n || batch <= 1, K, ": stride_c ", stride_c, " < m*n = ", m * n,
+           " would make batches overlap");
+  need(a, span(stride_a, m * k), DType::F32, K, "a",
+       cat("batch=", batch, ", stride=", stride_a, ", ", trans_a ? shp({k, m}) : shp({m, k})));
+  need(b, span(stride_b, k * n), DType::F32, K, "b",
+       cat("batch=", batch, ", stride=", stride_b, ", ", trans_b ? shp({n, k}) : shp({k, n})));
+  need(c, span(stride_c, m * n), DType::F32, K, "c", cat("batch=", batch, ", stride=", stride_c, ", ", shp({m, n})));
+  need_opt(bias, n, DType::F32, K, "bias", shp({n}));
+  for (int64_t t = 0; t < batch; ++t) {
+    GemmArgs g{c.f() + t * stride_c, a.f() + t * stride_a, b.f() + t * stride_b, bias.f(),
+               m, n, k,
+               trans_a ? 1 : k, trans_a ? m : 1,   // A (m,k): [i*k + p]; A^T stored (k,m): [p*m + i]
+               trans_b ? 1 : n, trans_b ? k : 1,   // B (k,n): [p*n + j]; B^T stored (n,k): [j*k + p]
+               alpha, beta, act, act_param};
+    gemm_one(g, variant);
+  }
+}
+
+void Cpu::gemm_backward(View da, View db, View dbias, View dc, View a, View b, int64_t m,
+                        int64_t n, int64_t k, bool trans_a, bool trans_b, int64_t variant) {
+  const char* K = "gemm_backward";
+  need_nonneg(K, {{"m", m}, {"n", n}, {"k", k}});
+  NX_CHECK(variant >= -1 && variant <= 1, K, ": variant ", variant, " not in {-1, 0, 1}");
+  need(dc, m * n, DType::F32, K, "dc", shp({m, n}));
+  need(a, m * k, DType::F32, K, "a", trans_a ? shp({k, m}) : shp({m, k}));
+  need(b, k * n, DType::F32, K, "b", trans_b ? shp({n, k}) : shp({k, n}));
+  need_opt(da, m * k, DType::F32, K, "da", trans_a ? shp({k, m}) : shp({m, k}));
+  need_opt(db, k * n, DType::F32, K, "db", trans_b ? shp({n, k}) : shp({k, n}));
+  need_opt(dbias, n, DType::F32, K, "dbias", shp({n}));
+  // Element accessors as in gemm_forward: A(i,p) = a[i*as_i + p*as_p], B(p,j) = b[p*bs_p + j*bs_j].
+  const int64_t as_i = trans_a ? 1 : k, as_p = trans_a ? m : 1;
+  const int64_t bs_p = trans_b ? 1 : n, bs_j = trans_b ? k : 1;
+  if (da.data && m * k > 0) {
+    // dA(i,p) = sum_j dC(i,j) B(p,j). Stored A(i,p) at i*as_i + p*as_p: if !trans_a, dA is
+    // (m,k) = dC @ B^T; if trans_a, dA^T (k,m) = B @ dC^T... both as one product into da.
+    if (!trans_a) {
+      GemmArgs g{da.f(), dc.f(), b.f(), nullptr, m, k, n, n, 1, bs_j, bs_p, 1.f, 0.f, ACT_NONE, 0.f};
+      gemm_one(g, variant);  // (m,n) @ (n,k): B^T(j,p) = b[j*bs_j + p*bs_p]
+    } else {
+      GemmArgs g{da.f(), b.f(), dc.f(), nullptr, k, m, n, bs_p, bs_j, 1, n, 1.f, 0.f, ACT_NONE, 0.f};
+      gemm_one(g, variant);  // (k,n) @ (n,m): B(p,j) rows, dC^T(j,i) = dc[i*n + j]
+    }
+  }
+  if (db.data && k * n > 0) {
+    // dB(p,j) = sum_i A(i,p) dC(i,j).
+    if (!trans_b) {
+      GemmArgs g{db.f(), a.f(), dc.f(), nullptr, k, n, m, as_p, as_i, n, 1, 1.f, 0.f, ACT_NONE, 0.f};
+      gemm_one(g, variant);  // (k,m) @ (m,n): A^T(p,i) = a[p*as_p + i*as_i]
+    } else {
+      GemmArgs g{db.f(), dc.f(), a.f(), nullptr, n, k, m, 1, n, as_i, as_p, 1.f, 0.f, ACT_NONE, 0.f};
+      gemm_one(g, variant);  // (n,m) @ (m,k): dC^T(j,i) = dc[i*n + j], A(i,p)
+    }
+  }
+  if (dbias.data && n > 0) {
+    float* o = dbias.f();
+    std::fill(o, o + n, 0.f);
+    for (int64_t i = 0; i < m; ++i) {
+      const float* row = dc.f() + i * n;
+      for (int64_t j = 0; j < n; ++j) o[j] += row[j];
+    }
+  }
+}
+
+}  // namespace nx

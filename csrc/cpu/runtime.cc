@@ -1,0 +1,63 @@
+// runtime.cc (cpu) — run-time ISA choice and the per-thread scratch arenas.
+#include <cstdlib>
+#include <memory>
+
+#include "backend.h"
+
+namespace nx::cpu {
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    default: return "portable";
+  }
+}
+
+Isa isa_supported() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const Isa best = [] {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return Isa::Avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
+    return Isa::Portable;
+  }();
+  return best;
+#else
+  return Isa::Portable;
+#endif
+}
+
+static Isa g_isa = isa_supported();
+
+Isa isa() { return g_isa; }
+
+void set_isa(Isa want) {
+  NX_CHECK(int(want) >= 0 && int(want) <= int(isa_supported()), "set_isa: this CPU supports up to '",
+           isa_name(isa_supported()), "', cannot use '", isa_name(want), "'");
+  g_isa = want;
+}
+
+namespace {
+struct Arena {
+  float* ptr = nullptr;
+  size_t cap = 0;
+  ~Arena() { std::free(ptr); }
+};
+thread_local Arena arenas[8];
+}  // namespace
+
+float* scratch(size_t floats, int slot) {
+  NX_CHECK(slot >= 0 && slot < 8, "scratch: slot ", slot, " out of range");
+  Arena& a = arenas[slot];
+  if (a.cap < floats) {
+    std::free(a.ptr);
+    size_t bytes = ((floats * sizeof(float) + 63) / 64) * 64;
+    a.ptr = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!a.ptr) { a.cap = 0; throw std::bad_alloc(); }
+    a.cap = floats;
+  }
+  return a.ptr;
+}
+
+}  // namespace nx::cpu

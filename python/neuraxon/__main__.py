@@ -1,0 +1,7 @@
+"""`python -m neuraxon ...` is the `neuraxon` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

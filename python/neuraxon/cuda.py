@@ -1,0 +1,58 @@
+"""neuraxon.cuda: is the CUDA backend built, is a device there, and its memory."""
+
+from __future__ import annotations
+
+from . import _ext
+
+
+class OutOfMemoryError(RuntimeError):
+    """Raised when device memory runs out even after the allocator's cache was freed."""
+
+
+def is_built() -> bool:
+    return _ext.cuda is not None
+
+
+def unavailable_reason() -> str:
+    """Why is_available() is False ("" when it is True)."""
+    if _ext.cuda is None:
+        return "neuraxon was built without CUDA (_cuda module not built)" + (
+            f": {_ext.cuda_import_error}" if _ext.cuda_import_error and "No module" not in _ext.cuda_import_error else ""
+        )
+    return _ext.cuda.unavailable_reason()
+
+
+def is_available() -> bool:
+    return _ext.cuda is not None and _ext.cuda.device_count() > 0
+
+
+def device_count() -> int:
+    return _ext.cuda.device_count() if _ext.cuda is not None else 0
+
+
+def get_device_name(index: int = 0) -> str:
+    _require()
+    return _ext.cuda.device_name(index)
+
+
+def synchronize() -> None:
+    if is_available():
+        _ext.cuda.synchronize()
+
+
+def memory_allocated() -> int:
+    return _ext.cuda.memory_allocated() if _ext.cuda is not None else 0
+
+
+def max_memory_allocated() -> int:
+    return _ext.cuda.max_memory_allocated() if _ext.cuda is not None else 0
+
+
+def empty_cache() -> None:
+    if _ext.cuda is not None:
+        _ext.cuda.empty_cache()
+
+
+def _require() -> None:
+    if not is_available():
+        raise RuntimeError(f"CUDA is not available: {unavailable_reason()}")
