@@ -1,0 +1,7 @@
+"""NumPy twins of every kernel in csrc/kernel_api.inc: same names, same layouts.
+
+Each reference returns its outputs (instead of writing into arguments) and computes in
+float64 unless noted; tests cast and compare. One module per kernel stem.
+"""
+
+from .gemm import *  # noqa: F401,F403

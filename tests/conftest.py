@@ -1,0 +1,80 @@
+"""Shared fixtures: the device every kernel test runs on, and the CPU ISA paths.
+
+`dev` is parametrised over cpu and cuda once, here; cuda is skipped with a reason that
+says whether the module was not built or was built and found no device. Arrays made by
+`dev.out(...)` are poisoned (NaN, or a sentinel for ints) so unwritten elements fail.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neuraxon import _ext
+
+POISON_INT = -(2**40) + 7
+
+
+class KernelDevice:
+    """Puts NumPy arrays on a backend, makes poisoned outputs, and reads results back."""
+
+    def __init__(self, name: str, module):
+        self.name, self.k = name, module
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def put(self, x) -> object:
+        x = np.ascontiguousarray(x)
+        if self.name == "cpu":
+            return x.copy()
+        a = self.k.DeviceArray(x.size, {np.dtype(np.float32): 0, np.dtype(np.int64): 1, np.dtype(np.bool_): 2}[x.dtype])
+        a.copy_from_host(x.reshape(-1))
+        return a
+
+    def out(self, shape, dtype=np.float32) -> object:
+        """A poisoned output array."""
+        dtype = np.dtype(dtype)
+        fill = np.nan if dtype.kind == "f" else (POISON_INT if dtype.kind == "i" else True)
+        return self.put(np.full(shape, fill, dtype=dtype))
+
+    def get(self, arr, shape=None) -> np.ndarray:
+        host = arr if self.name == "cpu" else arr.to_host()
+        host = np.array(host, copy=True)
+        return host.reshape(shape) if shape is not None else host
+
+
+def _cuda_skip_reason() -> str | None:
+    if _ext.cuda is None:
+        return "cuda: not built"
+    if _ext.cuda.device_count() == 0:
+        return f"cuda: built, no device ({_ext.cuda.unavailable_reason()})"
+    return None
+
+
+@pytest.fixture(params=["cpu", "cuda"])
+def dev(request) -> KernelDevice:
+    if request.param == "cuda":
+        reason = _cuda_skip_reason()
+        if reason:
+            pytest.skip(reason)
+        return KernelDevice("cuda", _ext.cuda)
+    return KernelDevice("cpu", _ext.cpu)
+
+
+@pytest.fixture(params=["portable", "avx2", "avx512"])
+def isa(request):
+    """Run a CPU test on each ISA path this machine can execute; restores the best after."""
+    cpu = _ext.cpu
+    order = cpu.isa_paths()
+    if order.index(request.param) > order.index(cpu.isa_supported()):
+        pytest.skip(f"this CPU cannot run the {request.param} path")
+    before = cpu.isa()
+    cpu.set_isa(request.param)
+    yield request.param
+    cpu.set_isa(before)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)

@@ -1,0 +1,60 @@
+"""The build: both modules expose the same kernels, info runs, CUDA state is reported."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import neuraxon
+from neuraxon import _ext
+
+API = Path(__file__).resolve().parents[1] / "csrc" / "kernel_api.inc"
+
+
+def test_cpu_module_exposes_every_prototype():
+    names = re.findall(r"^NX_KERNEL\((\w+),", API.read_text(), flags=re.M)
+    assert len(names) >= 40
+    assert sorted(_ext.cpu.KERNELS) == sorted(names)
+    for n in names:
+        assert callable(getattr(_ext.cpu, n))
+
+
+def test_cuda_module_matches_cpu_names():
+    if _ext.cuda is None:
+        pytest.skip("cuda: not built")
+    assert sorted(_ext.cuda.KERNELS) == sorted(_ext.cpu.KERNELS)
+
+
+def test_cuda_availability_is_consistent():
+    avail = neuraxon.cuda.is_available()
+    assert avail == (neuraxon.cuda.device_count() > 0)
+    if not avail:
+        assert neuraxon.cuda.unavailable_reason() != ""
+
+
+def test_info_command_runs():
+    out = subprocess.run([sys.executable, "-m", "neuraxon", "info"], capture_output=True, text=True, check=True).stdout
+    assert "neuraxon" in out and "compiler" in out and "CUDA" in out and "OpenMP" in out
+    if _ext.cuda is not None and not neuraxon.cuda.is_available():
+        assert "CUDA: built" in out and "devices: none" in out
+
+
+def test_isa_override_rejects_unknown_and_unsupported():
+    with pytest.raises(ValueError):
+        _ext.cpu.set_isa("sse9")
+    assert _ext.cpu.isa() in _ext.cpu.isa_paths()
+
+
+def test_kernel_argument_errors_are_python_exceptions():
+    import numpy as np
+
+    k = _ext.cpu
+    a = np.zeros((2, 3), np.float32)
+    with pytest.raises(TypeError, match="dtype"):
+        k.gemm_forward(np.zeros((2, 2), np.float32), a.astype(np.float64), a.T.copy(), None, 1, 2, 2, 3, False, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1)
+    with pytest.raises(ValueError, match="contiguous"):
+        k.gemm_forward(np.zeros((2, 2), np.float32), np.zeros((3, 2), np.float32).T, a.T.copy(), None, 1, 2, 2, 3, False, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1)
+    with pytest.raises(TypeError, match="array or None"):
+        k.gemm_forward([1.0], a, a, None, 1, 2, 2, 3, False, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1)

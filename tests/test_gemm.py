@@ -1,0 +1,116 @@
+"""gemm: forward (transposes, alpha/beta, bias+activation epilogue, batch) and backward
+against the NumPy reference, on every variant and every ISA path."""
+
+import numpy as np
+import pytest
+
+from neuraxon.testing import reference as ref
+from neuraxon.testing.gradcheck import check_vjp
+from neuraxon.testing.reference import act as A
+from neuraxon.testing.tolerances import assert_close, for_sum
+
+SHAPES = [  # m, n, k
+    (1, 1, 1), (1, 7, 3), (5, 1, 9), (3, 4, 1), (13, 17, 19), (12, 32, 256), (31, 65, 257),
+    (64, 10, 256), (128, 512, 784), (97, 131, 600), (0, 5, 3), (4, 0, 3), (4, 5, 0),
+]
+VARIANTS = [-1, 0, 1]
+
+
+def _operands(rng, m, n, k, ta, tb):
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    return a, b
+
+
+@pytest.mark.parametrize("m,n,k", SHAPES)
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gemm_forward_shapes(dev, rng, m, n, k, ta, tb, variant):
+    a, b = _operands(rng, m, n, k, ta, tb)
+    c = dev.out((m, n))
+    dev.k.gemm_forward(c, dev.put(a), dev.put(b), None, 1, m, n, k, ta, tb, 0, 0, 0, 1.0, 0.0, 0, 0.0, variant)
+    assert_close(dev.get(c, (m, n)), ref.gemm_forward(None, a, b, trans_a=ta, trans_b=tb), for_sum(k))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gemm_every_isa_path(dev, isa, rng, variant):
+    if dev.name != "cpu":
+        pytest.skip("ISA paths are a CPU matter")
+    for m, n, k in [(13, 17, 19), (37, 70, 300), (100, 33, 7), (25, 49, 513)]:
+        for ta, tb in [(False, False), (True, True)]:
+            a, b = _operands(rng, m, n, k, ta, tb)
+            c0 = rng.standard_normal((m, n)).astype(np.float32)
+            c = dev.put(c0)
+            dev.k.gemm_forward(c, dev.put(a), dev.put(b), None, 1, m, n, k, ta, tb, 0, 0, 0, 0.5, 2.0, 0, 0.0, variant)
+            want = ref.gemm_forward(c0, a, b, trans_a=ta, trans_b=tb, alpha=0.5, beta=2.0)
+            assert_close(dev.get(c, (m, n)), want, for_sum(k), f"{isa} {m}x{n}x{k}")
+
+
+@pytest.mark.parametrize("act,p", [(A.RELU, 0.0), (A.LEAKY_RELU, 0.1), (A.SIGMOID, 0.0), (A.TANH, 0.0),
+                                   (A.SOFTPLUS, 1.0), (A.ELU, 1.0), (A.GELU, 0.0), (A.GELU, 1.0)])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gemm_bias_activation_epilogue(dev, rng, act, p, variant):
+    m, n, k = 37, 45, 70
+    a, b = _operands(rng, m, n, k, False, True)
+    bias = rng.standard_normal(n).astype(np.float32)
+    c = dev.out((m, n))
+    dev.k.gemm_forward(c, dev.put(a), dev.put(b), dev.put(bias), 1, m, n, k, False, True, 0, 0, 0, 1.0, 0.0, act, p, variant)
+    assert_close(dev.get(c, (m, n)), ref.gemm_forward(None, a, b, bias, trans_b=True, act=act, act_param=p), for_sum(k))
+
+
+def test_gemm_beta_zero_ignores_nan_in_c(dev, rng):
+    a, b = _operands(rng, 20, 30, 40, False, False)
+    c = dev.out((20, 30))  # NaN
+    dev.k.gemm_forward(c, dev.put(a), dev.put(b), None, 1, 20, 30, 40, False, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1)
+    assert np.isfinite(dev.get(c)).all()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gemm_batched_with_broadcast_operand(dev, rng, variant):
+    batch, m, n, k = 5, 7, 9, 11
+    a = rng.standard_normal((batch, m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)  # stride 0: shared by every batch
+    c = dev.out((batch, m, n))
+    dev.k.gemm_forward(c, dev.put(a), dev.put(b), None, batch, m, n, k, False, False, m * k, 0, m * n, 1.0, 0.0, 0, 0.0, variant)
+    assert_close(dev.get(c, (batch, m, n)), ref.gemm_forward(None, a, b), for_sum(k))
+
+
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (5, 7, 3), (33, 17, 65), (128, 10, 256), (0, 3, 4), (3, 4, 0)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gemm_backward(dev, rng, m, n, k, ta, tb, variant):
+    a, b = _operands(rng, m, n, k, ta, tb)
+    dc = rng.standard_normal((m, n)).astype(np.float32)
+    da, db, dbias = dev.out(a.shape), dev.out(b.shape), dev.out((n,))
+    dev.k.gemm_backward(da, db, dbias, dev.put(dc), dev.put(a), dev.put(b), m, n, k, ta, tb, variant)
+    rda, rdb, rdbias = ref.gemm_backward(dc, a, b, ta, tb)
+    assert_close(dev.get(da, a.shape), rda, for_sum(n))
+    assert_close(dev.get(db, b.shape), rdb, for_sum(m))
+    assert_close(dev.get(dbias), rdbias, for_sum(m))
+
+
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, True)])
+def test_gemm_reference_backward_matches_finite_differences(rng, ta, tb):
+    m, n, k = 3, 4, 5
+    a = rng.standard_normal((k, m) if ta else (m, k))
+    b = rng.standard_normal((n, k) if tb else (k, n))
+    bias = rng.standard_normal(n)
+    dc = rng.standard_normal((m, n))
+    da, db, dbias = ref.gemm_backward(dc, a, b, ta, tb)
+    check_vjp(lambda a, b, bias: ref.gemm_forward(None, a, b, bias, trans_a=ta, trans_b=tb),
+              {"a": da, "b": db, "bias": dbias}, {"a": a, "b": b, "bias": bias}, dc)
+
+
+def test_gemm_bad_sizes_raise_value_error(dev):
+    k = dev.k
+    a, b, c = dev.put(np.zeros((2, 3), np.float32)), dev.put(np.zeros((3, 4), np.float32)), dev.out((2, 4))
+    with pytest.raises(ValueError, match="'b' has 12 elements, expected 15"):
+        k.gemm_forward(c, a, b, None, 1, 2, 5, 3, False, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        k.gemm_forward(c, a, b, None, 1, -2, 4, 3, False, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1)
+    with pytest.raises(ValueError, match="variant"):
+        k.gemm_forward(c, a, b, None, 1, 2, 4, 3, False, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, 7)
+    with pytest.raises(ValueError, match="bias"):
+        k.gemm_forward(c, a, b, dev.put(np.zeros(3, np.float32)), 1, 2, 4, 3, False, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1)
+    with pytest.raises(TypeError, match="int64"):
+        k.gemm_forward(c, dev.put(np.zeros((2, 3), np.int64)), b, None, 1, 2, 4, 3, False, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1)
