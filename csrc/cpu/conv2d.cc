@@ -1,15 +1,565 @@
-// conv2d.cc (cpu) — TEMPORARY STUBS, replaced by the real kernels.
+// conv2d.cc (cpu) — 2-D convolution (cross-correlation, as PyTorch's conv2d) forward, and its
+// two backwards: backward_data (also the forward of a transposed convolution) and
+// backward_weight (with the bias gradient).
+//
+// Layouts (row-major, PyTorch's): inp/dinp (N, C, H, W); weight/dweight (K, C/G, R, S);
+// bias/dbias (K); out/dout (N, K, P, Q) with P = window_out(H, R, stride_h, pad_h, dil_h) and
+// Q likewise. Group g (G = groups) maps input channels [g*Cg, (g+1)*Cg) to output channels
+// [g*Kg, (g+1)*Kg), Cg = C/G, Kg = K/G. Padding reads as zero.
+//
+// Variants (`variant` argument; -1 picks):
+//   conv2d_k0_loop    direct loops, the plain reference path: one output plane (n, k) per
+//                     work item (forward), one input plane (n, c) (backward_data), one
+//                     weight slice (k, c) (backward_weight); the innermost loop runs over a
+//                     precomputed in-bounds column range, so it has no branch and vectorises
+//                     when the stride is 1.
+//   conv2d_k1_im2col  blocked im2col + our packed GEMM (gemm.h, ISA chosen at run time):
+//                     per image n and group g, with the column matrix col (Cg*R*S, PQ)
+//                     built one block of output pixels at a time (at most kColBudget floats):
+//                       forward          out_g (Kg, PQ)   = W_g (Kg, CgRS) @ col
+//                       backward_data    col              = W_g^T @ dout_g, then col2im
+//                       backward_weight  dW_g (Kg, CgRS) += dout_g @ col^T
+//                     A 1x1, stride-1, pad-0 convolution skips im2col: col is the image.
+// variant -1: k1, except when the per-group GEMM would have fewer than 4 rows (Kg < 4 with
+// groups > 1, e.g. depthwise) where k0's direct loops beat a GEMM that fills 1/12 of its
+// micro-tile.
+//
+// Threads: k1 runs images in parallel (one contiguous chunk of images per thread, each
+// thread with its own scratch and a serial GEMM) when N splits evenly enough over the
+// threads; otherwise images run one after another and the parallelism is inside (im2col rows,
+// col2im channels, and the GEMM's own threads). Never both: inside the image-parallel region
+// each thread sets its OpenMP thread count to 1, so the GEMM and cpu::parallel_for it calls
+// run serially on that thread instead of nesting.
+// Scratch slots (cpu::scratch; 0 and 1 belong to the GEMM): 2 = im2col column block,
+// 3 = forward output tile / backward_weight per-thread partial dW.
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <vector>
+
 #include "backend.h"
+#include "gemm.h"
 
 namespace nx {
+namespace {
 
-void Cpu::conv2d_forward(View, View, View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("conv2d_forward is not implemented on cpu yet");
+// Floats per im2col column block (16 MiB): large enough that typical layers (a ResNet
+// 3x3x64 layer on 56x56 is 576 x 3136 = 1.8M) build the whole column matrix at once and the
+// GEMM writes straight into the output; larger layers are cut into column blocks.
+constexpr int64_t kColBudget = int64_t(1) << 22;
+constexpr int64_t kMaxSize = int64_t(1) << 40;  // any single size/hyperparameter above is a bug
+
+int64_t mul_checked(const char* kernel, int64_t a, int64_t b) {
+  int64_t r;
+  NX_CHECK(!__builtin_mul_overflow(a, b, &r), kernel, ": size product ", a, " * ", b,
+           " overflows int64");
+  return r;
 }
-void Cpu::conv2d_backward_data(View, View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("conv2d_backward_data is not implemented on cpu yet");
+
+struct ConvShape {
+  int64_t N, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, G;
+  int64_t P, Q, Cg, Kg, HW, PQ, CRS;  // CRS = Cg*R*S: rows of the column matrix
+  int64_t variant;
+  std::string in_s, w_s, out_s;       // shapes, for error messages
+};
+
+ConvShape conv_check(const char* kn, int64_t N, int64_t C, int64_t H, int64_t W, int64_t K,
+                     int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                     int64_t dh, int64_t dw, int64_t G, int64_t variant) {
+  need_nonneg(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"K", K},
+                   {"pad_h", ph}, {"pad_w", pw}});
+  need_pos(kn, {{"R", R}, {"S", S}, {"stride_h", sh}, {"stride_w", sw}, {"dil_h", dh},
+                {"dil_w", dw}, {"groups", G}});
+  for (int64_t v : {N, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, G})
+    NX_CHECK(v <= kMaxSize, kn, ": size or hyperparameter ", v, " is too large");
+  NX_CHECK(variant >= -1 && variant <= 1, kn, ": variant ", variant, " not in {-1, 0, 1}");
+  NX_CHECK(C % G == 0 && K % G == 0, kn, ": in channels C=", C, " and out channels K=", K,
+           " must both be divisible by groups=", G);
+  ConvShape s{N, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, G};
+  s.Cg = C / G;
+  s.Kg = K / G;
+  mul_checked(kn, dh, R - 1);
+  mul_checked(kn, dw, S - 1);
+  s.P = window_out(H, R, sh, ph, dh);
+  s.Q = window_out(W, S, sw, pw, dw);
+  s.in_s = shp({N, C, H, W});
+  s.w_s = shp({K, s.Cg, R, S});
+  NX_CHECK(s.P > 0 && s.Q > 0, kn, ": input ", s.in_s, " with kernel (", R, ", ", S,
+           "), stride (", sh, ", ", sw, "), padding (", ph, ", ", pw, "), dilation (", dh, ", ",
+           dw, ") gives an empty output (", s.P, ", ", s.Q, ")");
+  s.out_s = shp({N, K, s.P, s.Q});
+  s.HW = mul_checked(kn, H, W);
+  s.PQ = mul_checked(kn, s.P, s.Q);
+  s.CRS = mul_checked(kn, mul_checked(kn, s.Cg, R), S);
+  mul_checked(kn, mul_checked(kn, N, C), s.HW);
+  mul_checked(kn, mul_checked(kn, N, K), s.PQ);
+  mul_checked(kn, K, s.CRS);
+  if (variant == -1) variant = (s.G > 1 && s.Kg < 4) ? 0 : 1;
+  s.variant = variant;
+  return s;
 }
-void Cpu::conv2d_backward_weight(View, View, View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("conv2d_backward_weight is not implemented on cpu yet");
+
+// Columns q of an output row whose input column q*sw + off lies inside [0, W): [lo, hi).
+inline void valid_cols(int64_t off, int64_t sw, int64_t W, int64_t Q, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : std::min(Q, (-off + sw - 1) / sw);
+  hi = (W - 1 - off) < 0 ? 0 : std::min(Q, (W - 1 - off) / sw + 1);
+  if (hi < lo) hi = lo;
 }
+
+// ---- GEMM glue ------------------------------------------------------------------------
+
+// One product through the packed GEMM of the current ISA; k == 0 gives C = 0 (beta 0) or
+// leaves C (beta 1), as a product with no terms.
+void gemm_run(const cpu::GemmArgs& g) {
+  if (g.m == 0 || g.n == 0) return;
+  if (g.k == 0) {
+    if (g.beta == 0.f) std::fill(g.c, g.c + g.m * g.n, 0.f);
+    return;
+  }
+  switch (cpu::isa()) {
+    case cpu::Isa::Avx512: return cpu::gemm_packed_avx512(g);
+    case cpu::Isa::Avx2: return cpu::gemm_packed_avx2(g);
+    default: return cpu::gemm_packed_portable(g);
+  }
+}
+
+// C (m, n) = alpha * A @ B + beta * C with A(i, p) = a[i*as_i + p*as_p], B(p, j) = b[p*bs_p + j*bs_j].
+void gemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, int64_t as_i,
+          int64_t as_p, int64_t bs_p, int64_t bs_j, float beta) {
+  cpu::GemmArgs g{c, a, b, nullptr, m, n, k, as_i, as_p, bs_p, bs_j, 1.f, beta, ACT_NONE, 0.f};
+  gemm_run(g);
+}
+
+// Whether k1 should run images in parallel (see the header) rather than one after another.
+bool images_in_parallel(int64_t N) {
+  const int nt = cpu::num_threads();
+  return nt > 1 && N >= nt && (N % nt == 0 || N >= 4 * nt);
+}
+
+// Run body(n) for every image: in parallel chunks (each thread serial inside), or in order
+// with body free to parallelise. Exceptions inside the region are carried out of it.
+template <class F>
+void for_images(int64_t N, bool parallel, F&& body) {
+  if (!parallel) {
+    for (int64_t n = 0; n < N; ++n) body(n);
+    return;
+  }
+  std::exception_ptr err;
+  const int nt = cpu::num_threads();
+#pragma omp parallel num_threads(nt)
+  {
+#ifdef _OPENMP
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    omp_set_num_threads(1);  // GEMM / parallel_for called below stay on this thread
+#else
+    const int t = 0, team = 1;
+#endif
+    try {
+      for (int64_t n = N * t / team; n < N * (t + 1) / team; ++n) body(n);
+    } catch (...) {
+#pragma omp critical(nx_conv2d_err)
+      if (!err) err = std::current_exception();
+    }
+  }
+  if (err) std::rethrow_exception(err);
+}
+
+// ---- im2col / col2im ------------------------------------------------------------------
+
+// col (CRS, nb) = the column matrix of one image's group (img: (Cg, H, W)) for output pixels
+// [j0, j0 + nb). Thread mapping: rows (c, r, s) split over threads (parallel_for).
+void im2col(float* col, const float* img, const ConvShape& s, int64_t j0, int64_t nb) {
+  cpu::parallel_for(s.CRS, nb, [&](int64_t row0, int64_t row1) {
+    for (int64_t row = row0; row < row1; ++row) {
+      const int64_t c = row / (s.R * s.S), r = (row / s.S) % s.R, sx = row % s.S;
+      const float* plane = img + c * s.HW;  // (H, W)
+      const int64_t hoff = r * s.dh - s.ph, woff = sx * s.dw - s.pw;
+      int64_t qlo, qhi;
+      valid_cols(woff, s.sw, s.W, s.Q, qlo, qhi);
+      float* dst = col + row * nb;
+      int64_t j = j0;
+      const int64_t jend = j0 + nb;
+      while (j < jend) {  // one output row p (or its part inside the block) per pass
+        const int64_t p = j / s.Q, q0 = j % s.Q, q1 = std::min(s.Q, q0 + (jend - j));
+        float* d = dst + (j - j0) - q0;  // d[q] is output pixel (p, q)
+        const int64_t ih = p * s.sh + hoff;
+        if (ih < 0 || ih >= s.H) {
+          std::fill(d + q0, d + q1, 0.f);
+        } else {
+          const float* src = plane + ih * s.W + woff;  // src[q*sw] is input (ih, q*sw + woff)
+          const int64_t a = std::max(q0, qlo), b = std::max(a, std::min(q1, qhi));
+          std::fill(d + q0, d + std::min(a, q1), 0.f);
+          if (s.sw == 1) {
+            if (b > a) std::memcpy(d + a, src + a, (b - a) * sizeof(float));
+          } else {
+            for (int64_t q = a; q < b; ++q) d[q] = src[q * s.sw];
+          }
+          if (b < q1) std::fill(d + std::max(b, q0), d + q1, 0.f);
+        }
+        j += q1 - q0;
+      }
+    }
+  });
+}
+
+// img (Cg, H, W) += the column block col (CRS, nb) folded back (the adjoint of im2col).
+// Thread mapping: input channels c split over threads, so no two threads add to one pixel.
+void col2im(float* img, const float* col, const ConvShape& s, int64_t j0, int64_t nb) {
+  cpu::parallel_for(s.Cg, s.R * s.S * nb, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      float* plane = img + c * s.HW;
+      for (int64_t r = 0; r < s.R; ++r)
+        for (int64_t sx = 0; sx < s.S; ++sx) {
+          const float* src = col + ((c * s.R + r) * s.S + sx) * nb;
+          const int64_t hoff = r * s.dh - s.ph, woff = sx * s.dw - s.pw;
+          int64_t qlo, qhi;
+          valid_cols(woff, s.sw, s.W, s.Q, qlo, qhi);
+          int64_t j = j0;
+          const int64_t jend = j0 + nb;
+          while (j < jend) {
+            const int64_t p = j / s.Q, q0 = j % s.Q, q1 = std::min(s.Q, q0 + (jend - j));
+            const int64_t ih = p * s.sh + hoff;
+            if (ih >= 0 && ih < s.H) {
+              const float* v = src + (j - j0) - q0;  // v[q] is output pixel (p, q)
+              float* d = plane + ih * s.W + woff;    // d[q*sw] is input (ih, q*sw + woff)
+              const int64_t a = std::max(q0, qlo), b = std::min(q1, qhi);
+              if (s.sw == 1) {
+                for (int64_t q = a; q < b; ++q) d[q] += v[q];
+              } else {
+                for (int64_t q = a; q < b; ++q) d[q * s.sw] += v[q];
+              }
+            }
+            j += q1 - q0;
+          }
+        }
+    }
+  });
+}
+
+bool is_pointwise(const ConvShape& s) {
+  return s.R == 1 && s.S == 1 && s.sh == 1 && s.sw == 1 && s.ph == 0 && s.pw == 0;
+}
+
+// Output pixels per column block.
+int64_t col_block(const ConvShape& s) {
+  if (s.CRS * s.PQ <= kColBudget) return s.PQ;
+  int64_t nb = std::max<int64_t>(64, kColBudget / std::max<int64_t>(s.CRS, 1)) / 64 * 64;
+  return std::min(nb, s.PQ);
+}
+
+// ---- k0: direct loops -----------------------------------------------------------------
+
+// Thread mapping: output planes (n, k) split over threads.
+void forward_loop(const ConvShape& s, float* out, const float* in, const float* w, const float* bias) {
+  cpu::parallel_for(s.N * s.K, 2 * s.CRS * s.PQ, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n = i / s.K, k = i % s.K, g = k / s.Kg;
+      float* o = out + i * s.PQ;  // (P, Q)
+      std::fill(o, o + s.PQ, bias ? bias[k] : 0.f);
+      for (int64_t c = 0; c < s.Cg; ++c) {
+        const float* plane = in + (n * s.C + g * s.Cg + c) * s.HW;  // (H, W)
+        const float* wk = w + (k * s.Cg + c) * s.R * s.S;           // (R, S)
+        for (int64_t r = 0; r < s.R; ++r)
+          for (int64_t sx = 0; sx < s.S; ++sx) {
+            const float wv = wk[r * s.S + sx];
+            const int64_t hoff = r * s.dh - s.ph, woff = sx * s.dw - s.pw;
+            int64_t qlo, qhi;
+            valid_cols(woff, s.sw, s.W, s.Q, qlo, qhi);
+            for (int64_t p = 0; p < s.P; ++p) {
+              const int64_t ih = p * s.sh + hoff;
+              if (ih < 0 || ih >= s.H) continue;
+              const float* src = plane + ih * s.W + woff;
+              float* orow = o + p * s.Q;
+              if (s.sw == 1) {
+                for (int64_t q = qlo; q < qhi; ++q) orow[q] += wv * src[q];
+              } else {
+                for (int64_t q = qlo; q < qhi; ++q) orow[q] += wv * src[q * s.sw];
+              }
+            }
+          }
+      }
+    }
+  });
+}
+
+// Thread mapping: input planes (n, c) split over threads.
+void backward_data_loop(const ConvShape& s, float* dinp, const float* dout, const float* w) {
+  cpu::parallel_for(s.N * s.C, 2 * s.Kg * s.R * s.S * s.PQ, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n = i / s.C, cin = i % s.C, g = cin / s.Cg, c = cin % s.Cg;
+      float* plane = dinp + i * s.HW;  // (H, W)
+      std::fill(plane, plane + s.HW, 0.f);
+      for (int64_t kk = 0; kk < s.Kg; ++kk) {
+        const int64_t k = g * s.Kg + kk;
+        const float* dplane = dout + (n * s.K + k) * s.PQ;  // (P, Q)
+        const float* wk = w + (k * s.Cg + c) * s.R * s.S;   // (R, S)
+        for (int64_t r = 0; r < s.R; ++r)
+          for (int64_t sx = 0; sx < s.S; ++sx) {
+            const float wv = wk[r * s.S + sx];
+            const int64_t hoff = r * s.dh - s.ph, woff = sx * s.dw - s.pw;
+            int64_t qlo, qhi;
+            valid_cols(woff, s.sw, s.W, s.Q, qlo, qhi);
+            for (int64_t p = 0; p < s.P; ++p) {
+              const int64_t ih = p * s.sh + hoff;
+              if (ih < 0 || ih >= s.H) continue;
+              float* drow = plane + ih * s.W + woff;
+              const float* grow = dplane + p * s.Q;
+              if (s.sw == 1) {
+                for (int64_t q = qlo; q < qhi; ++q) drow[q] += wv * grow[q];
+              } else {
+                for (int64_t q = qlo; q < qhi; ++q) drow[q * s.sw] += wv * grow[q];
+              }
+            }
+          }
+      }
+    }
+  });
+}
+
+// Thread mapping: weight slices (k, c) (R*S taps each) split over threads.
+void backward_weight_loop(const ConvShape& s, float* dw, const float* dout, const float* in) {
+  cpu::parallel_for(s.K * s.Cg, 2 * s.N * s.R * s.S * s.PQ, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t k = i / s.Cg, c = i % s.Cg, g = k / s.Kg;
+      for (int64_t r = 0; r < s.R; ++r)
+        for (int64_t sx = 0; sx < s.S; ++sx) {
+          const int64_t hoff = r * s.dh - s.ph, woff = sx * s.dw - s.pw;
+          int64_t qlo, qhi;
+          valid_cols(woff, s.sw, s.W, s.Q, qlo, qhi);
+          double acc = 0.0;  // one tap sums N*P*Q products
+          for (int64_t n = 0; n < s.N; ++n) {
+            const float* plane = in + (n * s.C + g * s.Cg + c) * s.HW;
+            const float* dplane = dout + (n * s.K + k) * s.PQ;
+            for (int64_t p = 0; p < s.P; ++p) {
+              const int64_t ih = p * s.sh + hoff;
+              if (ih < 0 || ih >= s.H) continue;
+              const float* src = plane + ih * s.W + woff;
+              const float* grow = dplane + p * s.Q;
+              float part = 0.f;
+              if (s.sw == 1) {
+                for (int64_t q = qlo; q < qhi; ++q) part += grow[q] * src[q];
+              } else {
+                for (int64_t q = qlo; q < qhi; ++q) part += grow[q] * src[q * s.sw];
+              }
+              acc += part;
+            }
+          }
+          dw[i * s.R * s.S + r * s.S + sx] = float(acc);
+        }
+    }
+  });
+}
+
+// ---- k1: im2col + GEMM ----------------------------------------------------------------
+
+void forward_im2col(const ConvShape& s, float* out, const float* in, const float* w, const float* bias) {
+  const bool pointwise = is_pointwise(s);
+  const int64_t nb_max = col_block(s);
+  for_images(s.N, images_in_parallel(s.N), [&](int64_t n) {
+    const float* img = in + n * s.C * s.HW;  // (C, H, W)
+    float* oimg = out + n * s.K * s.PQ;       // (K, P, Q)
+    float* col = pointwise ? nullptr : cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
+    float* tile = nb_max < s.PQ ? cpu::scratch(size_t(s.Kg * nb_max) + 16, 3) : nullptr;
+    for (int64_t g = 0; g < s.G; ++g) {
+      const float* wg = w + g * s.Kg * s.CRS;  // (Kg, CRS)
+      float* og = oimg + g * s.Kg * s.PQ;      // (Kg, PQ)
+      if (pointwise) {
+        // out_g (Kg, HW) = W_g (Kg, Cg) @ img_g (Cg, HW): no im2col.
+        gemm(og, wg, img + g * s.Cg * s.HW, s.Kg, s.PQ, s.Cg, s.Cg, 1, s.PQ, 1, 0.f);
+      } else {
+        for (int64_t j0 = 0; j0 < s.PQ; j0 += nb_max) {
+          const int64_t nb = std::min(nb_max, s.PQ - j0);
+          im2col(col, img + g * s.Cg * s.HW, s, j0, nb);
+          if (nb == s.PQ) {  // one block: the GEMM writes the output directly
+            gemm(og, wg, col, s.Kg, nb, s.CRS, s.CRS, 1, nb, 1, 0.f);
+          } else {           // tile (Kg, nb), then copied into the strided output rows
+            gemm(tile, wg, col, s.Kg, nb, s.CRS, s.CRS, 1, nb, 1, 0.f);
+            for (int64_t k = 0; k < s.Kg; ++k)
+              std::memcpy(og + k * s.PQ + j0, tile + k * nb, nb * sizeof(float));
+          }
+        }
+      }
+      if (bias)
+        for (int64_t k = 0; k < s.Kg; ++k) {
+          float* row = og + k * s.PQ;
+          const float b = bias[g * s.Kg + k];
+          for (int64_t j = 0; j < s.PQ; ++j) row[j] += b;
+        }
+    }
+  });
+}
+
+void backward_data_im2col(const ConvShape& s, float* dinp, const float* dout, const float* w) {
+  const bool pointwise = is_pointwise(s);
+  const int64_t nb_max = col_block(s);
+  for_images(s.N, images_in_parallel(s.N), [&](int64_t n) {
+    float* dimg = dinp + n * s.C * s.HW;              // (C, H, W)
+    const float* gimg = dout + n * s.K * s.PQ;        // (K, P, Q)
+    if (pointwise) {
+      for (int64_t g = 0; g < s.G; ++g)  // dinp_g (Cg, HW) = W_g^T (Cg, Kg) @ dout_g (Kg, HW)
+        gemm(dimg + g * s.Cg * s.HW, w + g * s.Kg * s.Cg, gimg + g * s.Kg * s.PQ, s.Cg, s.PQ,
+             s.Kg, 1, s.Cg, s.PQ, 1, 0.f);
+      return;
+    }
+    std::fill(dimg, dimg + s.C * s.HW, 0.f);
+    float* col = cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
+    for (int64_t g = 0; g < s.G; ++g) {
+      const float* wg = w + g * s.Kg * s.CRS;  // (Kg, CRS); W_g^T(i, p) = wg[p*CRS + i]
+      for (int64_t j0 = 0; j0 < s.PQ; j0 += nb_max) {
+        const int64_t nb = std::min(nb_max, s.PQ - j0);
+        // col (CRS, nb) = W_g^T (CRS, Kg) @ dout_g[:, j0:j0+nb] (Kg, nb)
+        gemm(col, wg, gimg + g * s.Kg * s.PQ + j0, s.CRS, nb, s.Kg, 1, s.CRS, s.PQ, 1, 0.f);
+        col2im(dimg + g * s.Cg * s.HW, col, s, j0, nb);
+      }
+    }
+  });
+}
+
+// dw (K, CRS) = sum over images in [n0, n1) of dout_g @ col^T per group; beta0 = 0 overwrites.
+void backward_weight_images(const ConvShape& s, float* dw, const float* dout, const float* in,
+                            int64_t n0, int64_t n1, float* col, int64_t nb_max) {
+  const bool pointwise = is_pointwise(s);
+  if (n0 >= n1) {
+    std::fill(dw, dw + s.K * s.CRS, 0.f);
+    return;
+  }
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* img = in + n * s.C * s.HW;
+    const float* gimg = dout + n * s.K * s.PQ;
+    for (int64_t g = 0; g < s.G; ++g) {
+      float* dwg = dw + g * s.Kg * s.CRS;           // (Kg, CRS)
+      const float* gg = gimg + g * s.Kg * s.PQ;     // (Kg, PQ)
+      if (pointwise) {
+        // dW_g (Kg, Cg) += dout_g (Kg, HW) @ img_g^T (HW, Cg); img_g^T(p, j) = img[j*HW + p]
+        gemm(dwg, gg, img + g * s.Cg * s.HW, s.Kg, s.Cg, s.PQ, s.PQ, 1, 1, s.HW,
+             n == n0 ? 0.f : 1.f);
+        continue;
+      }
+      for (int64_t j0 = 0; j0 < s.PQ; j0 += nb_max) {
+        const int64_t nb = std::min(nb_max, s.PQ - j0);
+        im2col(col, img + g * s.Cg * s.HW, s, j0, nb);
+        // dW_g (Kg, CRS) += dout_g[:, j0:j0+nb] (Kg, nb) @ col^T (nb, CRS); col^T(p, j) = col[j*nb + p]
+        gemm(dwg, gg + j0, col, s.Kg, s.CRS, nb, s.PQ, 1, 1, nb,
+             (n == n0 && j0 == 0) ? 0.f : 1.f);
+      }
+    }
+  }
+}
+
+void backward_weight_im2col(const ConvShape& s, float* dw, const float* dout, const float* in) {
+  const int64_t nb_max = col_block(s);
+  const int64_t wsize = s.K * s.CRS;
+  if (!images_in_parallel(s.N)) {
+    float* col = is_pointwise(s) ? nullptr : cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
+    backward_weight_images(s, dw, dout, in, 0, s.N, col, nb_max);
+    return;
+  }
+  // Each thread sums its chunk of images into its own partial dW (scratch slot 3); after a
+  // barrier the threads add the partials, each over its own slice of dW's elements.
+  const int nt = cpu::num_threads();
+  std::vector<float*> parts(nt, nullptr);
+  std::exception_ptr err;
+  bool failed = false;
+#pragma omp parallel num_threads(nt)
+  {
+#ifdef _OPENMP
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    omp_set_num_threads(1);
+#else
+    const int t = 0, team = 1;
+#endif
+    try {
+      float* part = cpu::scratch(size_t(wsize) + 16, 3);
+      float* col = is_pointwise(s) ? nullptr : cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
+      backward_weight_images(s, part, dout, in, s.N * t / team, s.N * (t + 1) / team, col, nb_max);
+      parts[t] = part;
+    } catch (...) {
+#pragma omp critical(nx_conv2d_err)
+      {
+        if (!err) err = std::current_exception();
+        failed = true;
+      }
+    }
+#pragma omp barrier
+    if (!failed) {
+      const int64_t e0 = wsize * t / team, e1 = wsize * (t + 1) / team;
+      for (int64_t e = e0; e < e1; ++e) {
+        float acc = 0.f;
+        for (int u = 0; u < team; ++u) acc += parts[u][e];
+        dw[e] = acc;
+      }
+    }
+  }
+  if (err) std::rethrow_exception(err);
+}
+
+// dbias (K) = sum of dout over n, p, q. Thread mapping: channels k split over threads.
+void bias_grad(const ConvShape& s, float* dbias, const float* dout) {
+  cpu::parallel_for(s.K, s.N * s.PQ, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      double acc = 0.0;
+      for (int64_t n = 0; n < s.N; ++n) {
+        const float* plane = dout + (n * s.K + k) * s.PQ;
+        float part = 0.f;
+        for (int64_t j = 0; j < s.PQ; ++j) part += plane[j];
+        acc += part;
+      }
+      dbias[k] = float(acc);
+    }
+  });
+}
+
+}  // namespace
+
+void Cpu::conv2d_forward(View out, View inp, View weight, View bias, int64_t N, int64_t C,
+                         int64_t H, int64_t W, int64_t K, int64_t R, int64_t S,
+                         int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                         int64_t dil_h, int64_t dil_w, int64_t groups, int64_t variant) {
+  const char* kn = "conv2d_forward";
+  ConvShape s = conv_check(kn, N, C, H, W, K, R, S, stride_h, stride_w, pad_h, pad_w, dil_h,
+                           dil_w, groups, variant);
+  need(inp, N * C * s.HW, DType::F32, kn, "inp", cat("(N, C, H, W) = ", s.in_s));
+  need(weight, K * s.CRS, DType::F32, kn, "weight", cat("(K, C/groups, R, S) = ", s.w_s));
+  need_opt(bias, K, DType::F32, kn, "bias", shp({K}));
+  need(out, N * K * s.PQ, DType::F32, kn, "out", cat("(N, K, P, Q) = ", s.out_s));
+  if (N * K * s.PQ == 0) return;
+  const float* b = bias.data ? bias.f() : nullptr;
+  if (s.variant == 0) forward_loop(s, out.f(), inp.f(), weight.f(), b);
+  else forward_im2col(s, out.f(), inp.f(), weight.f(), b);
+}
+
+void Cpu::conv2d_backward_data(View dinp, View dout, View weight, int64_t N, int64_t C,
+                               int64_t H, int64_t W, int64_t K, int64_t R, int64_t S,
+                               int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                               int64_t dil_h, int64_t dil_w, int64_t groups, int64_t variant) {
+  const char* kn = "conv2d_backward_data";
+  ConvShape s = conv_check(kn, N, C, H, W, K, R, S, stride_h, stride_w, pad_h, pad_w, dil_h,
+                           dil_w, groups, variant);
+  need(dout, N * K * s.PQ, DType::F32, kn, "dout", cat("(N, K, P, Q) = ", s.out_s));
+  need(weight, K * s.CRS, DType::F32, kn, "weight", cat("(K, C/groups, R, S) = ", s.w_s));
+  need(dinp, N * C * s.HW, DType::F32, kn, "dinp", cat("(N, C, H, W) = ", s.in_s));
+  if (N * C * s.HW == 0) return;
+  if (s.variant == 0) backward_data_loop(s, dinp.f(), dout.f(), weight.f());
+  else backward_data_im2col(s, dinp.f(), dout.f(), weight.f());
+}
+
+void Cpu::conv2d_backward_weight(View dweight, View dbias, View dout, View inp, int64_t N,
+                                 int64_t C, int64_t H, int64_t W, int64_t K, int64_t R,
+                                 int64_t S, int64_t stride_h, int64_t stride_w, int64_t pad_h,
+                                 int64_t pad_w, int64_t dil_h, int64_t dil_w, int64_t groups,
+                                 int64_t variant) {
+  const char* kn = "conv2d_backward_weight";
+  ConvShape s = conv_check(kn, N, C, H, W, K, R, S, stride_h, stride_w, pad_h, pad_w, dil_h,
+                           dil_w, groups, variant);
+  need(dout, N * K * s.PQ, DType::F32, kn, "dout", cat("(N, K, P, Q) = ", s.out_s));
+  need(inp, N * C * s.HW, DType::F32, kn, "inp", cat("(N, C, H, W) = ", s.in_s));
+  need(dweight, K * s.CRS, DType::F32, kn, "dweight", cat("(K, C/groups, R, S) = ", s.w_s));
+  need_opt(dbias, K, DType::F32, kn, "dbias", shp({K}));
+  if (dbias.data && K > 0) bias_grad(s, dbias.f(), dout.f());
+  if (K * s.CRS == 0) return;
+  if (s.variant == 0) backward_weight_loop(s, dweight.f(), dout.f(), inp.f());
+  else backward_weight_im2col(s, dweight.f(), dout.f(), inp.f());
+}
+
 }  // namespace nx

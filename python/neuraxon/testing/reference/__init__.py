@@ -5,3 +5,5 @@ float64 unless noted; tests cast and compare. One module per kernel stem.
 """
 
 from .gemm import *  # noqa: F401,F403
+from .conv2d import *  # noqa: F401,F403
+from .pool2d import *  # noqa: F401,F403
