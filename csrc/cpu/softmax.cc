@@ -1,18 +1,187 @@
-// softmax.cc (cpu) — TEMPORARY STUBS, replaced by the real kernels.
+// softmax.cc (cpu) — softmax / log_softmax over the last axis, their backward, and the
+// fused cross-entropy loss (log_softmax + negative log-likelihood, mean reduction).
+//
+// Layouts: inp/out/dout/dinp/logits/dlogits (rows, cols) row-major float32; target (rows)
+// int64; lse (rows) float32 = logsumexp of each logits row; loss, dloss (1) float32.
+//
+// Numerics: every row is shifted by its max before exp (no overflow); row sums are
+// accumulated in double. A row holding NaN gives NaN throughout; a row of all -inf gives NaN
+// (0/0), as PyTorch. out may alias inp, dinp may alias dout.
+//
+//   softmax      out = exp(x - m) / s,            m = max x, s = sum exp(x - m)
+//   log_softmax  out = x - m - log s
+//   backward     softmax: dinp = out * (dout - sum(dout * out))
+//                log:     dinp = dout - exp(out) * sum(dout)
+//   cross_entropy  loss = (1/count) sum_{r counted} (lse_r - x[r, t_r]), count = #rows with
+//                  t_r != ignore_index (0 counted rows: loss = NaN, as PyTorch);
+//                  dlogits[r] = dloss * (exp(x[r] - lse_r) - onehot(t_r)) / count, 0 on
+//                  ignored rows. A target outside [0, cols) that is not ignore_index
+//                  raises ValueError before anything is written.
+//
+// Variants: one (k0): three passes over each row (max, exp-sum, write).
+// Thread mapping: rows split into contiguous ranges, one per OpenMP thread; one thread
+// owns a whole row. The loss sums per-row terms serially in row order, so it does not
+// depend on the thread count.
+#include <cmath>
+#include <limits>
+#include <vector>
+
 #include "backend.h"
 
 namespace nx {
+namespace {
 
-void Cpu::softmax_forward(View, View, int64_t, int64_t, bool) {
-  throw std::runtime_error("softmax_forward is not implemented on cpu yet");
+// Max of a row; NaN-propagating (a NaN anywhere makes the result NaN).
+inline float row_max(const float* x, int64_t cols) {
+  float m = -std::numeric_limits<float>::infinity();
+  bool nan = false;
+  for (int64_t j = 0; j < cols; ++j) {
+    m = x[j] > m ? x[j] : m;
+    nan |= x[j] != x[j];
+  }
+  return nan ? std::numeric_limits<float>::quiet_NaN() : m;
 }
-void Cpu::softmax_backward(View, View, View, int64_t, int64_t, bool) {
-  throw std::runtime_error("softmax_backward is not implemented on cpu yet");
+
+// log(sum(exp(x - m))) + m in double.
+inline double row_lse(const float* x, int64_t cols) {
+  const float m = row_max(x, cols);
+  double s = 0.0;
+  for (int64_t j = 0; j < cols; ++j) s += std::exp(x[j] - m);
+  return double(m) + std::log(s);
 }
-void Cpu::cross_entropy_forward(View, View, View, View, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("cross_entropy_forward is not implemented on cpu yet");
+
+// Checks every target, then returns how many rows count (target != ignore_index).
+int64_t count_targets(const char* K, const int64_t* t, int64_t rows, int64_t cols,
+                      int64_t ignore_index) {
+  int64_t count = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    if (t[r] == ignore_index) continue;
+    NX_CHECK(t[r] >= 0 && t[r] < cols, K, ": target[", r, "] = ", t[r], " is out of range [0, ",
+             cols, ") (and is not ignore_index=", ignore_index, ")");
+    ++count;
+  }
+  return count;
 }
-void Cpu::cross_entropy_backward(View, View, View, View, View, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("cross_entropy_backward is not implemented on cpu yet");
+
+}  // namespace
+
+void Cpu::softmax_forward(View out, View inp, int64_t rows, int64_t cols, bool log) {
+  const char* K = "softmax_forward";
+  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
+  need(out, rows * cols, DType::F32, K, "out", shp({rows, cols}));
+  need(inp, rows * cols, DType::F32, K, "inp", shp({rows, cols}));
+  float* o = out.f();
+  const float* x = inp.f();
+  if (cols == 0) return;
+  cpu::parallel_for(rows, cols * 20, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * cols;  // row r of (rows, cols)
+      float* orow = o + r * cols;
+      const float m = row_max(xr, cols);
+      if (log) {
+        double s = 0.0;
+        for (int64_t j = 0; j < cols; ++j) s += std::exp(xr[j] - m);
+        const float ls = float(std::log(s));
+        for (int64_t j = 0; j < cols; ++j) orow[j] = (xr[j] - m) - ls;  // x - m is exact near the max
+      } else {
+        double s = 0.0;
+        for (int64_t j = 0; j < cols; ++j) {
+          const float e = std::exp(xr[j] - m);
+          orow[j] = e;
+          s += e;
+        }
+        const float inv = float(1.0 / s);
+        for (int64_t j = 0; j < cols; ++j) orow[j] *= inv;
+      }
+    }
+  });
 }
+
+void Cpu::softmax_backward(View dinp, View dout, View out, int64_t rows, int64_t cols,
+                           bool log) {
+  const char* K = "softmax_backward";
+  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
+  need(dinp, rows * cols, DType::F32, K, "dinp", shp({rows, cols}));
+  need(dout, rows * cols, DType::F32, K, "dout", shp({rows, cols}));
+  need(out, rows * cols, DType::F32, K, "out", shp({rows, cols}));
+  float* dx = dinp.f();
+  const float* dy = dout.f();
+  const float* y = out.f();
+  if (cols == 0) return;
+  cpu::parallel_for(rows, cols * (log ? 20 : 4), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* dyr = dy + r * cols;
+      const float* yr = y + r * cols;
+      float* dxr = dx + r * cols;
+      double s = 0.0;
+      if (log) {
+        for (int64_t j = 0; j < cols; ++j) s += dyr[j];
+        const float sf = float(s);
+        for (int64_t j = 0; j < cols; ++j) dxr[j] = dyr[j] - std::exp(yr[j]) * sf;
+      } else {
+        for (int64_t j = 0; j < cols; ++j) s += double(dyr[j]) * yr[j];
+        const float sf = float(s);
+        for (int64_t j = 0; j < cols; ++j) dxr[j] = yr[j] * (dyr[j] - sf);
+      }
+    }
+  });
+}
+
+void Cpu::cross_entropy_forward(View loss, View lse, View logits, View target, int64_t rows,
+                                int64_t cols, int64_t ignore_index) {
+  const char* K = "cross_entropy_forward";
+  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
+  need(loss, 1, DType::F32, K, "loss", "(1)");
+  need(lse, rows, DType::F32, K, "lse", shp({rows}));
+  need(logits, rows * cols, DType::F32, K, "logits", shp({rows, cols}));
+  need(target, rows, DType::I64, K, "target", shp({rows}));
+  const float* x = logits.f();
+  const int64_t* t = target.i64();
+  const int64_t count = count_targets(K, t, rows, cols, ignore_index);
+  std::vector<double> term(static_cast<size_t>(rows), 0.0);  // per-row loss, summed in order
+  float* l = lse.f();
+  cpu::parallel_for(rows, cols * 20, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * cols;  // row r of (rows, cols)
+      const double v = row_lse(xr, cols);  // cols == 0: log(0) = -inf
+      l[r] = float(v);
+      if (t[r] != ignore_index) term[r] = v - double(xr[t[r]]);
+    }
+  });
+  double total = 0.0;
+  for (int64_t r = 0; r < rows; ++r) total += term[r];
+  loss.f()[0] = count > 0 ? float(total / double(count)) : std::numeric_limits<float>::quiet_NaN();
+}
+
+void Cpu::cross_entropy_backward(View dlogits, View dloss, View logits, View lse, View target,
+                                 int64_t rows, int64_t cols, int64_t ignore_index) {
+  const char* K = "cross_entropy_backward";
+  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
+  need(dlogits, rows * cols, DType::F32, K, "dlogits", shp({rows, cols}));
+  need(dloss, 1, DType::F32, K, "dloss", "(1)");
+  need(logits, rows * cols, DType::F32, K, "logits", shp({rows, cols}));
+  need(lse, rows, DType::F32, K, "lse", shp({rows}));
+  need(target, rows, DType::I64, K, "target", shp({rows}));
+  const float* x = logits.f();
+  const float* l = lse.f();
+  const int64_t* t = target.i64();
+  float* dx = dlogits.f();
+  const int64_t count = count_targets(K, t, rows, cols, ignore_index);
+  // count == 0: every row is ignored, so every gradient is 0 (scale unused).
+  const float scale = count > 0 ? float(double(dloss.f()[0]) / double(count)) : 0.f;
+  cpu::parallel_for(rows, cols * 20, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * cols;
+      float* dxr = dx + r * cols;
+      if (t[r] == ignore_index) {
+        for (int64_t j = 0; j < cols; ++j) dxr[j] = 0.f;
+        continue;
+      }
+      const float lr = l[r];
+      for (int64_t j = 0; j < cols; ++j) dxr[j] = scale * std::exp(xr[j] - lr);
+      dxr[t[r]] -= scale;
+    }
+  });
+}
+
 }  // namespace nx
