@@ -7,3 +7,8 @@ float64 unless noted; tests cast and compare. One module per kernel stem.
 from .gemm import *  # noqa: F401,F403
 from .conv2d import *  # noqa: F401,F403
 from .pool2d import *  # noqa: F401,F403
+from .lstm import *  # noqa: F401,F403
+from .elementwise import *  # noqa: F401,F403
+from .reduce import *  # noqa: F401,F403
+from .index import *  # noqa: F401,F403
+from .optim import *  # noqa: F401,F403
