@@ -7,6 +7,11 @@ float64 unless noted; tests cast and compare. One module per kernel stem.
 from .gemm import *  # noqa: F401,F403
 from .conv2d import *  # noqa: F401,F403
 from .pool2d import *  # noqa: F401,F403
+from .activation import *  # noqa: F401,F403
+from .softmax import *  # noqa: F401,F403
+from .batchnorm import *  # noqa: F401,F403
+from .random import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
 from .lstm import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
