@@ -1,0 +1,238 @@
+"""lstm: cell and whole-layer forward/backward against the NumPy reference, layer == a loop
+of cells, the reference's backward vs finite differences, degenerate sizes, bad input."""
+
+import numpy as np
+import pytest
+
+from neuraxon.testing import reference as ref
+from neuraxon.testing.gradcheck import check_vjp
+from neuraxon.testing.tolerances import assert_close, for_sum
+
+
+def _f32(rng, *shape, scale=1.0):
+    return (scale * rng.standard_normal(shape)).astype(np.float32)
+
+
+def _weights(rng, I, H, bias):
+    w_ih, w_hh = _f32(rng, 4 * H, I, scale=0.5), _f32(rng, 4 * H, H, scale=0.5)
+    b_ih = _f32(rng, 4 * H) if bias in ("both", "ih") else None
+    b_hh = _f32(rng, 4 * H) if bias in ("both", "hh") else None
+    return w_ih, w_hh, b_ih, b_hh
+
+
+def _put(dev, x):
+    return None if x is None else dev.put(x)
+
+
+def _tol(k, steps=1):
+    r, a = for_sum(k)
+    return 4 * steps * r, 4 * steps * a
+
+
+CELL_SHAPES = [(1, 1, 1), (2, 3, 4), (5, 7, 3), (3, 16, 32), (13, 31, 17), (0, 3, 4), (4, 0, 5), (3, 4, 0)]
+
+
+@pytest.mark.parametrize("B,I,H", CELL_SHAPES)
+@pytest.mark.parametrize("bias", ["both", "none", "ih", "hh"])
+def test_lstm_cell_forward(dev, rng, B, I, H, bias):
+    x, h, c = _f32(rng, B, I), _f32(rng, B, H), _f32(rng, B, H)
+    w_ih, w_hh, b_ih, b_hh = _weights(rng, I, H, bias)
+    h_out, c_out, gates = dev.out((B, H)), dev.out((B, H)), dev.out((B, 4 * H))
+    dev.k.lstm_cell_forward(h_out, c_out, gates, dev.put(x), dev.put(h), dev.put(c), dev.put(w_ih), dev.put(w_hh),
+                            _put(dev, b_ih), _put(dev, b_hh), B, I, H)
+    rh, rc, rg = ref.lstm_cell_forward(x, h, c, w_ih, w_hh, b_ih, b_hh)
+    tol = _tol(I + H)
+    assert_close(dev.get(gates, (B, 4 * H)), rg, tol, "gates")
+    assert_close(dev.get(c_out, (B, H)), rc, tol, "c_out")
+    assert_close(dev.get(h_out, (B, H)), rh, tol, "h_out")
+
+
+@pytest.mark.parametrize("B,I,H", CELL_SHAPES)
+@pytest.mark.parametrize("grads", ["both", "dh", "dc"])
+def test_lstm_cell_backward(dev, rng, B, I, H, grads):
+    x, h, c = _f32(rng, B, I), _f32(rng, B, H), _f32(rng, B, H)
+    w_ih, w_hh, b_ih, b_hh = _weights(rng, I, H, "both")
+    _, rc, rg = ref.lstm_cell_forward(x, h, c, w_ih, w_hh, b_ih, b_hh)
+    c_out, gates = rc.astype(np.float32), rg.astype(np.float32)
+    dh_out = _f32(rng, B, H) if grads in ("both", "dh") else None
+    dc_out = _f32(rng, B, H) if grads in ("both", "dc") else None
+    outs = [dev.out(s) for s in [(B, I), (B, H), (B, H), (4 * H, I), (4 * H, H), (4 * H,), (4 * H,)]]
+    dev.k.lstm_cell_backward(*outs, _put(dev, dh_out), _put(dev, dc_out), dev.put(gates), dev.put(x), dev.put(h),
+                             dev.put(c), dev.put(c_out), dev.put(w_ih), dev.put(w_hh), B, I, H)
+    want = ref.lstm_cell_backward(dh_out, dc_out, gates, x, h, c, c_out, w_ih, w_hh)
+    names = ["dx", "dh", "dc", "dw_ih", "dw_hh", "db_ih", "db_hh"]
+    for name, o, w in zip(names, outs, want):
+        assert_close(dev.get(o, w.shape), w, _tol(max(4 * H, B)), name)
+
+
+def test_lstm_cell_backward_optional_outputs(dev, rng):
+    B, I, H = 3, 5, 4
+    x, h, c = _f32(rng, B, I), _f32(rng, B, H), _f32(rng, B, H)
+    w_ih, w_hh, _, _ = _weights(rng, I, H, "none")
+    _, rc, rg = ref.lstm_cell_forward(x, h, c, w_ih, w_hh)
+    dh_out = _f32(rng, B, H)
+    dw_ih = dev.out((4 * H, I))
+    dev.k.lstm_cell_backward(None, None, None, dw_ih, None, None, None, dev.put(dh_out), None,
+                             dev.put(rg.astype(np.float32)), dev.put(x), dev.put(h), dev.put(c),
+                             dev.put(rc.astype(np.float32)), dev.put(w_ih), dev.put(w_hh), B, I, H)
+    want = ref.lstm_cell_backward(dh_out, None, rg, x, h, c, rc, w_ih, w_hh)[3]
+    assert_close(dev.get(dw_ih, want.shape), want, _tol(B))
+
+
+LAYER_SHAPES = [  # T, B, I, H
+    (1, 1, 1, 1), (3, 2, 5, 4), (7, 3, 4, 5), (5, 4, 33, 17), (4, 8, 16, 32), (2, 1, 1, 3),
+    (0, 2, 3, 4), (3, 0, 3, 4), (3, 2, 0, 4), (3, 2, 4, 0),
+]
+
+
+def _layer_inputs(rng, T, B, I, H, init, bias="both"):
+    x = _f32(rng, T, B, I)
+    h0 = _f32(rng, B, H) if init else None
+    c0 = _f32(rng, B, H) if init else None
+    return (x, h0, c0, *_weights(rng, I, H, bias))
+
+
+def _run_layer_forward(dev, T, B, I, H, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    out, h_n, c_n = dev.out((T, B, H)), dev.out((B, H)), dev.out((B, H))
+    gates, cells = dev.out((T, B, 4 * H)), dev.out((T, B, H))
+    dev.k.lstm_layer_forward(out, h_n, c_n, gates, cells, dev.put(x), _put(dev, h0), _put(dev, c0), dev.put(w_ih),
+                             dev.put(w_hh), _put(dev, b_ih), _put(dev, b_hh), T, B, I, H)
+    return [dev.get(a, s) for a, s in [(out, (T, B, H)), (h_n, (B, H)), (c_n, (B, H)), (gates, (T, B, 4 * H)),
+                                       (cells, (T, B, H))]]
+
+
+@pytest.mark.parametrize("T,B,I,H", LAYER_SHAPES)
+@pytest.mark.parametrize("init", [True, False])
+def test_lstm_layer_forward(dev, rng, T, B, I, H, init):
+    args = _layer_inputs(rng, T, B, I, H, init, "both" if init else "ih")
+    got = _run_layer_forward(dev, T, B, I, H, *args)
+    want = ref.lstm_layer_forward(*args)
+    for name, g, w in zip(["out", "h_n", "c_n", "gates", "cells"], got, want):
+        assert_close(g, w, _tol(I + H, max(T, 1)), name)
+
+
+def test_lstm_layer_equals_sequence_of_cells(dev, rng):
+    T, B, I, H = 6, 3, 7, 5
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = _layer_inputs(rng, T, B, I, H, True)
+    out, h_n, c_n, gates, cells = _run_layer_forward(dev, T, B, I, H, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    h, c = h0, c0
+    for t in range(T):
+        ho, co, g = dev.out((B, H)), dev.out((B, H)), dev.out((B, 4 * H))
+        dev.k.lstm_cell_forward(ho, co, g, dev.put(x[t]), dev.put(h), dev.put(c), dev.put(w_ih), dev.put(w_hh),
+                                dev.put(b_ih), dev.put(b_hh), B, I, H)
+        h, c = dev.get(ho, (B, H)), dev.get(co, (B, H))
+        assert_close(out[t], h, (1e-5, 1e-6), f"h step {t}")
+        assert_close(cells[t], c, (1e-5, 1e-6), f"c step {t}")
+        assert_close(gates[t], dev.get(g, (B, 4 * H)), (1e-5, 1e-6), f"gates step {t}")
+    assert_close(h_n, h, (1e-5, 1e-6))
+    assert_close(c_n, c, (1e-5, 1e-6))
+
+
+@pytest.mark.parametrize("T,B,I,H", LAYER_SHAPES)
+@pytest.mark.parametrize("init,final", [(True, True), (False, False), (True, False)])
+def test_lstm_layer_backward(dev, rng, T, B, I, H, init, final):
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = _layer_inputs(rng, T, B, I, H, init)
+    out, _, _, gates, cells = (a.astype(np.float32) for a in ref.lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh))
+    dout = _f32(rng, T, B, H)
+    dh_n = _f32(rng, B, H) if final else None
+    dc_n = _f32(rng, B, H) if final else None
+    shapes = [(T, B, I), (B, H), (B, H), (4 * H, I), (4 * H, H), (4 * H,), (4 * H,)]
+    outs = [dev.out(s) for s in shapes]
+    dev.k.lstm_layer_backward(*outs, dev.put(dout), _put(dev, dh_n), _put(dev, dc_n), dev.put(gates), dev.put(cells),
+                              dev.put(out), dev.put(x), _put(dev, h0), _put(dev, c0), dev.put(w_ih), dev.put(w_hh),
+                              T, B, I, H)
+    want = ref.lstm_layer_backward(dout, dh_n, dc_n, gates, cells, out, x, h0, c0, w_ih, w_hh)
+    for name, o, w, s in zip(["dx", "dh0", "dc0", "dw_ih", "dw_hh", "db_ih", "db_hh"], outs, want, shapes):
+        assert_close(dev.get(o, s), w, _tol(4 * H + T * B, max(T, 1)), name)
+
+
+def test_lstm_layer_backward_skips_absent_outputs(dev, rng):
+    T, B, I, H = 4, 2, 3, 5
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = _layer_inputs(rng, T, B, I, H, True)
+    out, _, _, gates, cells = (a.astype(np.float32) for a in ref.lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh))
+    dout = _f32(rng, T, B, H)
+    dw_hh = dev.out((4 * H, H))
+    dev.k.lstm_layer_backward(None, None, None, None, dw_hh, None, None, dev.put(dout), None, None, dev.put(gates),
+                              dev.put(cells), dev.put(out), dev.put(x), dev.put(h0), dev.put(c0), dev.put(w_ih),
+                              dev.put(w_hh), T, B, I, H)
+    want = ref.lstm_layer_backward(dout, None, None, gates, cells, out, x, h0, c0, w_ih, w_hh)[4]
+    assert_close(dev.get(dw_hh, want.shape), want, _tol(T * B, T))
+
+
+def test_lstm_cell_reference_backward_matches_finite_differences(rng):
+    B, I, H = 2, 3, 2
+    x, h, c = rng.standard_normal((B, I)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    w_ih, w_hh = rng.standard_normal((4 * H, I)), rng.standard_normal((4 * H, H))
+    b_ih, b_hh = rng.standard_normal(4 * H), rng.standard_normal(4 * H)
+    dh_out, dc_out = rng.standard_normal((B, H)), rng.standard_normal((B, H))
+
+    def fwd(x, h, c, w_ih, w_hh, b_ih, b_hh):
+        ho, co, _ = ref.lstm_cell_forward(x, h, c, w_ih, w_hh, b_ih, b_hh)
+        return np.concatenate([ho, co])
+
+    _, c_out, gates = ref.lstm_cell_forward(x, h, c, w_ih, w_hh, b_ih, b_hh)
+    dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh = ref.lstm_cell_backward(dh_out, dc_out, gates, x, h, c, c_out, w_ih, w_hh)
+    check_vjp(fwd, {"x": dx, "h": dh, "c": dc, "w_ih": dw_ih, "w_hh": dw_hh, "b_ih": db_ih, "b_hh": db_hh},
+              {"x": x, "h": h, "c": c, "w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh},
+              np.concatenate([dh_out, dc_out]))
+
+
+def test_lstm_layer_reference_backward_matches_finite_differences(rng):
+    T, B, I, H = 3, 2, 2, 2
+    inputs = {"x": rng.standard_normal((T, B, I)), "h0": rng.standard_normal((B, H)),
+              "c0": rng.standard_normal((B, H)), "w_ih": rng.standard_normal((4 * H, I)),
+              "w_hh": rng.standard_normal((4 * H, H)), "b_ih": rng.standard_normal(4 * H)}
+    dout, dh_n, dc_n = rng.standard_normal((T, B, H)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+
+    def fwd(x, h0, c0, w_ih, w_hh, b_ih):
+        out, h_n, c_n, _, _ = ref.lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, None)
+        return np.concatenate([out.reshape(-1), h_n.reshape(-1), c_n.reshape(-1)])
+
+    out, _, _, gates, cells = ref.lstm_layer_forward(*(inputs[k] for k in ["x", "h0", "c0", "w_ih", "w_hh", "b_ih"]))
+    dx, dh0, dc0, dw_ih, dw_hh, db_ih, _ = ref.lstm_layer_backward(
+        dout, dh_n, dc_n, gates, cells, out, inputs["x"], inputs["h0"], inputs["c0"], inputs["w_ih"], inputs["w_hh"])
+    check_vjp(fwd, {"x": dx, "h0": dh0, "c0": dc0, "w_ih": dw_ih, "w_hh": dw_hh, "b_ih": db_ih}, inputs,
+              np.concatenate([dout.reshape(-1), dh_n.reshape(-1), dc_n.reshape(-1)]))
+
+
+def test_lstm_saturated_gates_stay_finite(dev, rng):
+    B, I, H = 2, 3, 4
+    x = _f32(rng, B, I, scale=100.0)
+    h, c = _f32(rng, B, H), _f32(rng, B, H)
+    w_ih, w_hh, b_ih, b_hh = _weights(rng, I, H, "both")
+    h_out, c_out, gates = dev.out((B, H)), dev.out((B, H)), dev.out((B, 4 * H))
+    dev.k.lstm_cell_forward(h_out, c_out, gates, dev.put(x), dev.put(h), dev.put(c), dev.put(w_ih), dev.put(w_hh),
+                            dev.put(b_ih), dev.put(b_hh), B, I, H)
+    rh, rc, rg = ref.lstm_cell_forward(x, h, c, w_ih, w_hh, b_ih, b_hh)
+    assert np.isfinite(dev.get(h_out)).all() and np.isfinite(dev.get(gates)).all()
+    assert_close(dev.get(h_out, (B, H)), rh, (1e-4, 1e-4))
+
+
+def test_lstm_bad_input(dev, rng):
+    B, I, H = 2, 3, 4
+    x, h, c = dev.put(_f32(rng, B, I)), dev.put(_f32(rng, B, H)), dev.put(_f32(rng, B, H))
+    w_ih, w_hh = dev.put(_f32(rng, 4 * H, I)), dev.put(_f32(rng, 4 * H, H))
+    k = dev.k
+
+    def outs():
+        return dev.out((B, H)), dev.out((B, H)), dev.out((B, 4 * H))
+
+    with pytest.raises(ValueError, match="'w_hh' has 48 elements, expected 64"):
+        k.lstm_cell_forward(*outs(), x, h, c, w_ih, dev.put(_f32(rng, 4 * H, H - 1)), None, None, B, I, H)
+    with pytest.raises(ValueError, match="b_ih"):
+        k.lstm_cell_forward(*outs(), x, h, c, w_ih, w_hh, dev.put(_f32(rng, H)), None, B, I, H)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        k.lstm_cell_forward(*outs(), x, h, c, w_ih, w_hh, None, None, -1, I, H)
+    with pytest.raises(ValueError, match="'x'"):
+        k.lstm_cell_forward(*outs(), x, h, c, w_ih, w_hh, None, None, B, I + 1, H)
+    with pytest.raises(TypeError, match="int64"):
+        k.lstm_cell_forward(*outs(), dev.put(np.zeros((B, I), np.int64)), h, c, w_ih, w_hh, None, None, B, I, H)
+    T = 3
+    with pytest.raises(ValueError, match="'gates'"):
+        k.lstm_layer_forward(dev.out((T, B, H)), dev.out((B, H)), dev.out((B, H)), dev.out((T, B, H)),
+                             dev.out((T, B, H)), dev.put(_f32(rng, T, B, I)), None, None, w_ih, w_hh, None, None,
+                             T, B, I, H)
+    with pytest.raises(ValueError, match="'dout'"):
+        k.lstm_layer_backward(None, None, None, None, None, None, None, dev.put(_f32(rng, T, B)), None, None,
+                              dev.out((T, B, 4 * H)), dev.out((T, B, H)), dev.out((T, B, H)),
+                              dev.put(_f32(rng, T, B, I)), None, None, w_ih, w_hh, T, B, I, H)
