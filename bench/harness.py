@@ -1,0 +1,386 @@
+"""Benchmark harness: validate, then time ours and the baselines side by side, alternating.
+
+Every bench_<stem>.py builds a list of `Case`s and hands it to `main()`. For each case and
+each thread count the harness
+
+1. sets the thread count of every library (ours: neuraxon._ext.cpu.set_num_threads; torch:
+   torch.set_num_threads; OpenBLAS: threadpoolctl when installed, else the OpenBLAS
+   library's own set_num_threads through ctypes, else a subprocess per thread count with
+   OPENBLAS_NUM_THREADS/OMP_NUM_THREADS set),
+2. validates our kernel against the NumPy reference (neuraxon.testing.reference) BEFORE
+   timing it (a failing case is reported and not timed),
+3. times ours and every baseline in one loop, A B C A B C ..., so that the machine's slow
+   and fast phases (a shared 2-core box flips between them every few seconds) hit every
+   contender alike; each sample runs `inner` calls so it lasts >= ~0.2 ms,
+4. writes one JSON object per (variant, baseline):
+   {op, variant, device, device_name, shape, dtype, threads, ms_median, ms_min, ms_p90,
+    gflops, gbps, pct_peak, baseline, baseline_ms, baseline_ms_min, ratio, git_sha, ...}
+   with ratio = baseline_ms / ms_median (> 1: we are faster).
+
+% of peak uses the measured ceilings of /work/shared/anchors/cpu-measured.md: FP32 FMA peak
+152 GFLOPS per core (AVX-512), DRAM 11 GB/s on one core and 21 GB/s on two. A case says
+whether it is bound by flops or by bytes. Override with NEURAXON_PEAK_GFLOPS_PER_CORE and
+NEURAXON_BW_GBS="11,21".
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import glob
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+# Thread pools of three libraries share 2 cores here. Each pool's workers spin after a call
+# (libgomp: GOMP_SPINCOUNT=300000 pause loops, ~10+ ms on this CPU; OpenBLAS: 2^28 cycles,
+# ~0.1 s) and steal a core from the next contender: measured 2T times went 100x slower
+# when ours, NumPy and torch alternated. So the harness bounds the spinning (same bound for
+# our libgomp and torch's) and sleeps briefly when it switches contender. These must be set
+# before numpy, torch or neuraxon._cpu load their thread runtimes (bench.py sets them first).
+SPIN_ENV = {"GOMP_SPINCOUNT": "20000", "OPENBLAS_THREAD_TIMEOUT": "21"}
+for _k, _v in SPIN_ENV.items():
+    os.environ.setdefault(_k, _v)
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+RESULTS = os.path.join(HERE, "results")
+
+# ---- machine ceilings ------------------------------------------------------------------
+
+
+def peak_gflops(threads: int) -> float:
+    """FP32 FMA peak on `threads` cores (AVX-512 on this machine)."""
+    per_core = float(os.environ.get("NEURAXON_PEAK_GFLOPS_PER_CORE", "152"))
+    return per_core * threads
+
+
+def peak_gbps(threads: int) -> float:
+    """DRAM bandwidth with `threads` cores busy (copy/triad, measured)."""
+    bw = [float(x) for x in os.environ.get("NEURAXON_BW_GBS", "11,21").split(",")]
+    return bw[min(threads, len(bw)) - 1]
+
+
+def device_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_sha() -> str:
+    try:
+        out = subprocess.run(["git", "-C", REPO, "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+        sha = out.stdout.strip()
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no",
+                                "csrc", "bench"], capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("+dirty" if dirty and sha else "") if sha else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+# ---- thread control --------------------------------------------------------------------
+
+_blas_setter: Callable[[int], None] | None = None
+_blas_probe_done = False
+
+
+def _find_blas_setter() -> Callable[[int], None] | None:
+    """A function that sets NumPy's BLAS thread count in this process, or None."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        return lambda n: threadpool_limits(limits=n, user_api="blas")
+    except ImportError:
+        pass
+    # NumPy wheels bundle OpenBLAS as numpy.libs/lib*openblas*.so; the loaded copy is the
+    # one numpy uses (dlopen returns the already-mapped library).
+    libdir = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libdir, "*openblas*.so*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                     "openblas_set_num_threads", "scipy_openblas_set_num_threads"):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.argtypes, fn.restype = [ctypes.c_int], None
+                return lambda n, fn=fn: fn(int(n))
+    return None
+
+
+def blas_threads_settable() -> bool:
+    global _blas_setter, _blas_probe_done
+    if not _blas_probe_done:
+        _blas_setter, _blas_probe_done = _find_blas_setter(), True
+    return _blas_setter is not None
+
+
+def set_threads(n: int) -> None:
+    """Set ours, torch's and (when possible in-process) OpenBLAS's thread count to n."""
+    from neuraxon import _ext
+
+    _ext.cpu.set_num_threads(n)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+    if blas_threads_settable():
+        _blas_setter(n)  # type: ignore[misc]
+
+
+def try_torch():
+    """torch when installed (the `bench` extra), else None."""
+    try:
+        import torch
+
+        return torch
+    except ImportError:
+        return None
+
+
+# ---- timing ------------------------------------------------------------------------------
+
+
+def time_alternating(fns: dict[str, Callable[[], object]], *, min_time: float = 0.3,
+                     min_reps: int = 10, max_reps: int = 2000, warmup: int = 2,
+                     sample_s: float = 2e-4, settle_s: float = 0.0) -> dict[str, np.ndarray]:
+    """Seconds per call for each function, sampled round-robin (A B C A B C ...).
+
+    Each function gets `warmup` untimed calls, then an inner repeat count so one sample lasts
+    >= sample_s. Rounds continue until every function has >= min_reps samples and >= min_time
+    seconds of samples (or max_reps). The starting function rotates each round so none
+    always runs right after the same neighbour. settle_s > 0 sleeps before each sample so
+    the previous contender's spinning worker threads go to sleep (multi-threaded runs).
+    """
+    names = list(fns)
+    inner = {}
+    for name in names:
+        f = fns[name]
+        for _ in range(warmup):
+            f()
+        t0 = time.perf_counter()
+        f()
+        dt = max(time.perf_counter() - t0, 1e-7)
+        inner[name] = max(1, min(10000, int(math.ceil(sample_s / dt))))
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    spent = {n: 0.0 for n in names}
+    perf = time.perf_counter
+    r = 0
+    while r < max_reps:
+        order = names[r % len(names):] + names[: r % len(names)]
+        for name in order:
+            f, k = fns[name], inner[name]
+            if settle_s:
+                time.sleep(settle_s)
+            t0 = perf()
+            for _ in range(k):
+                f()
+            dt = perf() - t0
+            samples[name].append(dt / k)
+            spent[name] += dt
+        r += 1
+        if r >= min_reps and all(s >= min_time for s in spent.values()):
+            break
+    return {n: np.asarray(v) for n, v in samples.items()}
+
+
+# ---- cases -------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One benchmark configuration.
+
+    ours: variant name -> zero-argument callable running our kernel on preallocated arrays.
+    baselines: baseline name ("numpy", "torch") -> callable doing the same work.
+    check: raises AssertionError when our result differs from neuraxon.testing.reference;
+           called for every variant before timing (it takes the variant name).
+    flops / nbytes: work per call (for GFLOPS, GB/s); bound: "flops" or "bytes" decides which
+    ceiling % of peak compares against.
+    """
+
+    op: str
+    shape: str
+    ours: dict[str, Callable[[], object]]
+    baselines: dict[str, Callable[[], object]] = field(default_factory=dict)
+    check: Callable[[str], None] | None = None
+    flops: float = 0.0
+    nbytes: float = 0.0
+    bound: str = "flops"
+    dtype: str = "float32"
+    label: str = ""          # human name of the shape (e.g. "mlp fc1 fwd")
+    min_time: float = 0.3
+
+
+def measure(case: Case, threads: int, sha: str, dev_name: str, log=print) -> list[dict]:
+    """Validate every variant of `case`, then time all of them and its baselines together."""
+    set_threads(threads)
+    valid = {}
+    for v in case.ours:
+        try:
+            if case.check is not None:
+                case.check(v)
+            valid[v] = ""
+        except AssertionError as e:  # report, never time a wrong kernel
+            valid[v] = str(e).strip().splitlines()[0][:200] if str(e).strip() else "mismatch"
+            log(f"  INVALID {case.op} {v} {case.shape}: {valid[v]}")
+    fns = {("ours", v): f for v, f in case.ours.items() if not valid[v]}
+    fns.update({("base", b): f for b, f in case.baselines.items()})
+    if not fns:
+        return []
+    keyed = {f"{k[0]}:{k[1]}": f for k, f in fns.items()}
+    multi = threads > 1
+    t = time_alternating(keyed, min_time=case.min_time, sample_s=2e-3 if multi else 2e-4,
+                         settle_s=3e-3 if multi else 0.0)
+    recs = []
+    for v in case.ours:
+        if valid[v]:
+            recs.append(_record(case, v, threads, sha, dev_name, None, None, None, valid[v]))
+            continue
+        ours = t[f"ours:{v}"]
+        bases = [(b, t[f"base:{b}"]) for b in case.baselines] or [(None, None)]
+        for b, bt in bases:
+            recs.append(_record(case, v, threads, sha, dev_name, ours, b, bt, ""))
+    return recs
+
+
+def _record(case: Case, variant: str, threads: int, sha: str, dev_name: str, ours, base, bt,
+            invalid: str) -> dict:
+    rec = {"op": case.op, "variant": variant, "device": "cpu", "device_name": dev_name,
+           "shape": case.shape, "label": case.label, "dtype": case.dtype, "threads": threads,
+           "bound": case.bound}
+    if invalid:
+        rec.update({"valid": False, "error": invalid})
+        return rec
+    med, mn = float(np.median(ours)), float(np.min(ours))
+    gflops = case.flops / med / 1e9 if case.flops else None
+    gbps = case.nbytes / med / 1e9 if case.nbytes else None
+    if case.bound == "flops" and gflops is not None:
+        pct = 100.0 * gflops / peak_gflops(threads)
+    elif gbps is not None:
+        pct = 100.0 * gbps / peak_gbps(threads)
+    else:
+        pct = None
+    rec.update({
+        "ms_median": med * 1e3, "ms_min": mn * 1e3,
+        "ms_p90": float(np.percentile(ours, 90)) * 1e3, "reps": int(len(ours)),
+        "gflops": gflops, "gbps": gbps, "pct_peak": pct,
+        "baseline": base,
+        "baseline_ms": float(np.median(bt)) * 1e3 if bt is not None else None,
+        "baseline_ms_min": float(np.min(bt)) * 1e3 if bt is not None else None,
+        "ratio": float(np.median(bt)) / med if bt is not None else None,
+        "git_sha": sha, "valid": True,
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
+    return rec
+
+
+def fmt_line(r: dict) -> str:
+    if not r.get("valid", True):
+        return f"{r['op']:<10} {r['variant']:<24} {r['shape']:<30} {r['threads']}T  INVALID: {r.get('error')}"
+    rate = f"{r['gflops']:7.1f} GFLOPS" if r.get("gflops") else f"{r['gbps']:7.2f} GB/s  "
+    pct = f"{r['pct_peak']:5.1f}%" if r.get("pct_peak") is not None else "   - "
+    base = (f"  {r['baseline']:>5} {r['baseline_ms']:9.3f} ms  ratio {r['ratio']:5.2f}"
+            if r.get("baseline") else "")
+    return (f"{r['op']:<10} {r['variant']:<24} {r['shape']:<30} {r['threads']}T "
+            f"{r['ms_median']:9.3f} ms (min {r['ms_min']:.3f}) {rate} {pct}{base}")
+
+
+# ---- main ------------------------------------------------------------------------------
+
+
+def parse_args(op: str, argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=f"bench_{op}", description=f"benchmark the {op} kernels")
+    p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    p.add_argument("--quick", action="store_true", help="a few small cases, short timing")
+    p.add_argument("--filter", default="", help="only cases whose shape/label contains this text")
+    p.add_argument("--out", default=None,
+                   help=f"results JSON (default bench/results/{op}.json; '-' = do not write)")
+    p.add_argument("--min-time", type=float, default=None, help="seconds of samples per contender")
+    p.add_argument("--no-baseline", action="store_true", help="time ours only")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(op: str, make_cases: Callable[[argparse.Namespace], list[Case]],
+         argv: list[str] | None = None) -> list[dict]:
+    """Run every case at every thread count; print one line per record; write the JSON."""
+    args = parse_args(op, argv)
+    threads = [int(x) for x in str(args.threads).split(",") if x]
+    sha, dev_name = git_sha(), device_name()
+    recs: list[dict] = []
+    for n in threads:
+        if not args.child and not blas_threads_settable() and len(threads) > 1:
+            recs += _run_child(op, n, argv)  # OpenBLAS reads its thread count at load time
+            continue
+        cases = make_cases(args)
+        for case in cases:
+            if args.filter and args.filter not in case.shape and args.filter not in case.label:
+                continue
+            if args.no_baseline:
+                case.baselines = {}
+            if args.min_time is not None:
+                case.min_time = args.min_time
+            elif args.quick:
+                case.min_time = min(case.min_time, 0.05)
+            for r in measure(case, n, sha, dev_name, log=lambda s: print(s, flush=True)):
+                print(fmt_line(r), flush=True)
+                recs.append(r)
+    if not args.child and args.out != "-":
+        out = args.out or os.path.join(RESULTS, f"{op}.json")
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w") as f:
+            f.write("[\n" + ",\n".join(json.dumps(r, sort_keys=True) for r in recs) + "\n]\n")
+        print(f"wrote {len(recs)} results to {os.path.relpath(out)}")
+    elif args.child:
+        print("@@JSON@@" + json.dumps(recs))
+    return recs
+
+
+def _run_child(op: str, n: int, argv: list[str] | None) -> list[dict]:
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(n), OMP_NUM_THREADS=str(n),
+               MKL_NUM_THREADS=str(n))
+    rest = [a for a in (argv if argv is not None else sys.argv[1:])]
+    cmd = [sys.executable, os.path.join(HERE, f"bench_{op}.py"), *rest, "--threads", str(n), "--child"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    recs: list[dict] = []
+    for line in out.stdout.splitlines():
+        if line.startswith("@@JSON@@"):
+            recs = json.loads(line[8:])
+        else:
+            print(line, flush=True)
+    if out.returncode != 0:
+        print(out.stderr, file=sys.stderr)
+    return recs
+
+
+# ---- helpers the bench files share ---------------------------------------------------
+
+
+def ensure_importable() -> None:
+    """Make `import neuraxon` work from a source checkout (python/ on the path)."""
+    py = os.path.join(REPO, "python")
+    if os.path.isdir(os.path.join(py, "neuraxon")) and py not in sys.path:
+        sys.path.insert(0, py)
+
+
+def median_ms(samples) -> float:
+    return statistics.median(samples) * 1e3
+
+
+def rand(rng: np.random.Generator, shape, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
+    return rng.uniform(lo, hi, size=shape).astype(np.float32)
