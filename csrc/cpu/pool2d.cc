@@ -1,30 +1,390 @@
-// pool2d.cc (cpu) — TEMPORARY STUBS, replaced by the real kernels.
+// pool2d.cc (cpu) — 2-D pooling: max (with indices), average, adaptive average, max
+// unpooling, and their backwards, with PyTorch's semantics.
+//
+// Layouts: inp/dinp (N, C, H, W); out/dout (N, C, P, Q); max indices int64 (N, C, P, Q),
+// flat h*W + w within each (n, c) plane (as PyTorch's). Every (n, c) plane is independent:
+// every kernel here maps one plane (or a contiguous run of planes) to a thread
+// (cpu::parallel_for over N*C), and inside a plane runs a plain loop over output pixels, so
+// scatters in the backwards never race.
+//
+// Semantics (PyTorch's CPU kernels):
+//  * max: a window starts at p*stride - pad, its taps step by dilation; taps outside the
+//    image are skipped (padding acts as -inf); the first maximum wins, a NaN replaces the
+//    running maximum (so NaN propagates); the index of an all -inf window is its first
+//    in-image tap.
+//  * avg: window [p*stride - pad, +R) clipped to [-pad, H + pad) gives pool_size (the
+//    count_include_pad divisor), clipped to [0, H) gives the summed taps and the
+//    count_include_pad=false divisor; divisor_override > 0 replaces both; an empty window
+//    gives 0.
+//  * output size: window_out (common.h) with ceil_mode; padding at most half the kernel;
+//    an empty output raises ValueError.
+//  * adaptive avg: bin i covers [floor(i*H/P), ceil((i+1)*H/P)).
+//  * unpool: out zero except out[idx] = inp (a repeated index: the last in plane order wins).
+// Indices read from arguments (max backward, unpool) are checked: outside the plane raises
+// ValueError naming the index and where it was.
+// One implementation each (no variants): the loops are memory-bound.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
 #include "backend.h"
 
 namespace nx {
+namespace {
 
-void Cpu::maxpool2d_forward(View, View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool) {
-  throw std::runtime_error("maxpool2d_forward is not implemented on cpu yet");
+constexpr int64_t kMaxSize = int64_t(1) << 40;
+
+int64_t mul_checked(const char* kernel, int64_t a, int64_t b) {
+  int64_t r;
+  NX_CHECK(!__builtin_mul_overflow(a, b, &r), kernel, ": size product ", a, " * ", b,
+           " overflows int64");
+  return r;
 }
-void Cpu::maxpool2d_backward(View, View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("maxpool2d_backward is not implemented on cpu yet");
+
+void check_sizes(const char* kn, std::initializer_list<std::pair<const char*, int64_t>> sizes) {
+  need_nonneg(kn, sizes);
+  for (auto& s : sizes) NX_CHECK(s.second <= kMaxSize, kn, ": ", s.first, "=", s.second, " is too large");
 }
-void Cpu::avgpool2d_forward(View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, int64_t) {
-  throw std::runtime_error("avgpool2d_forward is not implemented on cpu yet");
+
+struct PoolShape {
+  int64_t N, C, H, W, R, S, sh, sw, ph, pw, dh, dw, P, Q, HW, PQ, planes;
+};
+
+// The checks shared by max and avg pooling; returns the geometry with P, Q.
+PoolShape pool_check(const char* kn, int64_t N, int64_t C, int64_t H, int64_t W, int64_t R,
+                     int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
+                     int64_t dw, bool ceil_mode) {
+  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"pad_h", ph}, {"pad_w", pw},
+                   {"R", R}, {"S", S}, {"stride_h", sh}, {"stride_w", sw}, {"dil_h", dh}, {"dil_w", dw}});
+  need_pos(kn, {{"H", H}, {"W", W}, {"R", R}, {"S", S}, {"stride_h", sh}, {"stride_w", sw},
+                {"dil_h", dh}, {"dil_w", dw}});
+  NX_CHECK(ph <= R / 2 && pw <= S / 2, kn, ": padding (", ph, ", ", pw,
+           ") must be at most half the kernel size (", R, ", ", S, ")");
+  mul_checked(kn, dh, R - 1);
+  mul_checked(kn, dw, S - 1);
+  PoolShape s{N, C, H, W, R, S, sh, sw, ph, pw, dh, dw};
+  s.P = window_out(H, R, sh, ph, dh, ceil_mode);
+  s.Q = window_out(W, S, sw, pw, dw, ceil_mode);
+  NX_CHECK(s.P > 0 && s.Q > 0, kn, ": input ", shp({N, C, H, W}), " with kernel (", R, ", ", S,
+           "), stride (", sh, ", ", sw, "), padding (", ph, ", ", pw, "), dilation (", dh, ", ",
+           dw, ") gives an empty output (", s.P, ", ", s.Q, ")");
+  s.HW = mul_checked(kn, H, W);
+  s.PQ = mul_checked(kn, s.P, s.Q);
+  s.planes = mul_checked(kn, N, C);
+  mul_checked(kn, s.planes, std::max(s.HW, s.PQ));
+  return s;
 }
-void Cpu::avgpool2d_backward(View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, int64_t) {
-  throw std::runtime_error("avgpool2d_backward is not implemented on cpu yet");
+
+// A bad index found inside a parallel loop: recorded (first one wins), thrown afterwards,
+// since exceptions must not leave an OpenMP region.
+struct BadIndex {
+  bool found = false;
+  int64_t plane = 0, pos = 0, value = 0;
+  void record(int64_t pl, int64_t i, int64_t v) {
+#pragma omp critical(nx_pool2d_bad_index)
+    if (!found || pl < plane) { found = true; plane = pl; pos = i; value = v; }
+  }
+  void raise(const char* kn, const char* arg, int64_t C, int64_t limit, const std::string& lim_s) const {
+    if (!found) return;
+    throw std::invalid_argument(cat(kn, ": ", arg, "[n=", plane / C, ", c=", plane % C, ", ", pos,
+                                    "] = ", value, " is outside [0, ", limit, ") = [0, ", lim_s, ")"));
+  }
+};
+
+// Average pooling window of output pixel p along one axis: taps [a, b) inside the image and
+// the pool_size extent (clipped to the padded input), as PyTorch.
+struct AvgWin { int64_t a, b, extent; };
+inline AvgWin avg_win(int64_t p, int64_t stride, int64_t pad, int64_t k, int64_t size) {
+  int64_t a = p * stride - pad;
+  int64_t b = std::min(a + k, size + pad);
+  const int64_t extent = b - a;
+  a = std::max<int64_t>(a, 0);
+  b = std::min(b, size);
+  return {a, b, extent};
 }
-void Cpu::adaptive_avgpool2d_forward(View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("adaptive_avgpool2d_forward is not implemented on cpu yet");
+
+inline double avg_divisor(const AvgWin& h, const AvgWin& w, bool count_include_pad, int64_t override_) {
+  if (override_ > 0) return double(override_);
+  if (count_include_pad) return double(h.extent) * double(w.extent);
+  return double(h.b - h.a) * double(w.b - w.a);
 }
-void Cpu::adaptive_avgpool2d_backward(View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("adaptive_avgpool2d_backward is not implemented on cpu yet");
+
+// Adaptive bin [start, end) of output i of `out` over `size` (int128: i*size may be large).
+inline void adaptive_bin(int64_t i, int64_t out, int64_t size, int64_t& start, int64_t& end) {
+  start = int64_t((__int128)i * size / out);
+  end = int64_t(((__int128)(i + 1) * size + out - 1) / out);
 }
-void Cpu::maxunpool2d_forward(View, View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("maxunpool2d_forward is not implemented on cpu yet");
+
+}  // namespace
+
+void Cpu::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_t C, int64_t H,
+                            int64_t W, int64_t R, int64_t S, int64_t stride_h, int64_t stride_w,
+                            int64_t pad_h, int64_t pad_w, int64_t dil_h, int64_t dil_w,
+                            bool ceil_mode) {
+  const char* kn = "maxpool2d_forward";
+  PoolShape s = pool_check(kn, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, ceil_mode);
+  const std::string os = shp({N, C, s.P, s.Q});
+  need(inp, s.planes * s.HW, DType::F32, kn, "inp", shp({N, C, H, W}));
+  need(out, s.planes * s.PQ, DType::F32, kn, "out", os);
+  need(indices, s.planes * s.PQ, DType::I64, kn, "indices", os);
+  const float* x = inp.f();
+  float* o = out.f();
+  int64_t* ind = indices.i64();
+  // Thread mapping: (n, c) planes split over threads; one plane is a serial loop over (p, q).
+  cpu::parallel_for(s.planes, s.PQ * R * S, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float* plane = x + i * s.HW;  // (H, W)
+      float* op = o + i * s.PQ;           // (P, Q)
+      int64_t* ip = ind + i * s.PQ;
+      for (int64_t p = 0; p < s.P; ++p) {
+        int64_t h0 = p * s.sh - s.ph;
+        const int64_t h1 = std::min(h0 + (R - 1) * s.dh + 1, H);
+        if (h0 < 0) h0 += (-h0 + s.dh - 1) / s.dh * s.dh;  // first in-image tap
+        for (int64_t q = 0; q < s.Q; ++q) {
+          int64_t w0 = q * s.sw - s.pw;
+          const int64_t w1 = std::min(w0 + (S - 1) * s.dw + 1, W);
+          if (w0 < 0) w0 += (-w0 + s.dw - 1) / s.dw * s.dw;
+          float best = -std::numeric_limits<float>::infinity();
+          int64_t arg = h0 * W + w0;
+          for (int64_t h = h0; h < h1; h += s.dh) {
+            const float* row = plane + h * W;
+            for (int64_t w = w0; w < w1; w += s.dw) {
+              const float v = row[w];
+              if (v > best || std::isnan(v)) { best = v; arg = h * W + w; }
+            }
+          }
+          op[p * s.Q + q] = best;
+          ip[p * s.Q + q] = arg;
+        }
+      }
+    }
+  });
 }
-void Cpu::maxunpool2d_backward(View, View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("maxunpool2d_backward is not implemented on cpu yet");
+
+void Cpu::maxpool2d_backward(View dinp, View dout, View indices, int64_t N, int64_t C,
+                             int64_t H, int64_t W, int64_t P, int64_t Q) {
+  const char* kn = "maxpool2d_backward";
+  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"P", P}, {"Q", Q}});
+  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), PQ = mul_checked(kn, P, Q);
+  mul_checked(kn, planes, std::max(HW, PQ));
+  need(dout, planes * PQ, DType::F32, kn, "dout", shp({N, C, P, Q}));
+  need(indices, planes * PQ, DType::I64, kn, "indices", shp({N, C, P, Q}));
+  need(dinp, planes * HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  const float* d = dout.f();
+  const int64_t* ind = indices.i64();
+  float* dx = dinp.f();
+  BadIndex bad;
+  // Thread mapping: (n, c) planes split over threads; the scatter-add stays inside a plane.
+  cpu::parallel_for(planes, PQ + HW, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float* dp = dx + i * HW;
+      const float* gp = d + i * PQ;
+      const int64_t* ip = ind + i * PQ;
+      std::fill(dp, dp + HW, 0.f);
+      for (int64_t j = 0; j < PQ; ++j) {
+        const int64_t t = ip[j];
+        if (t < 0 || t >= HW) { bad.record(i, j, t); break; }
+        dp[t] += gp[j];
+      }
+    }
+  });
+  bad.raise(kn, "indices", C, HW, cat("H*W = ", H, "*", W));
 }
+
+void Cpu::avgpool2d_forward(View out, View inp, int64_t N, int64_t C, int64_t H, int64_t W,
+                            int64_t R, int64_t S, int64_t stride_h, int64_t stride_w,
+                            int64_t pad_h, int64_t pad_w, bool ceil_mode, bool count_include_pad,
+                            int64_t divisor_override) {
+  const char* kn = "avgpool2d_forward";
+  PoolShape s = pool_check(kn, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w, 1, 1, ceil_mode);
+  NX_CHECK(divisor_override >= 0, kn, ": divisor_override=", divisor_override, " must be > 0 (or 0 for none)");
+  need(inp, s.planes * s.HW, DType::F32, kn, "inp", shp({N, C, H, W}));
+  need(out, s.planes * s.PQ, DType::F32, kn, "out", shp({N, C, s.P, s.Q}));
+  const float* x = inp.f();
+  float* o = out.f();
+  // Thread mapping: (n, c) planes split over threads; the inner loop runs along a row.
+  cpu::parallel_for(s.planes, s.PQ * R * S, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float* plane = x + i * s.HW;
+      float* op = o + i * s.PQ;
+      for (int64_t p = 0; p < s.P; ++p) {
+        const AvgWin hw = avg_win(p, s.sh, s.ph, R, H);
+        for (int64_t q = 0; q < s.Q; ++q) {
+          const AvgWin ww = avg_win(q, s.sw, s.pw, S, W);
+          if (hw.a >= hw.b || ww.a >= ww.b) { op[p * s.Q + q] = 0.f; continue; }
+          float sum = 0.f;
+          for (int64_t h = hw.a; h < hw.b; ++h) {
+            const float* row = plane + h * W;
+            for (int64_t w = ww.a; w < ww.b; ++w) sum += row[w];
+          }
+          op[p * s.Q + q] = float(sum / avg_divisor(hw, ww, count_include_pad, divisor_override));
+        }
+      }
+    }
+  });
+}
+
+void Cpu::avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C, int64_t H, int64_t W,
+                             int64_t R, int64_t S, int64_t stride_h, int64_t stride_w,
+                             int64_t pad_h, int64_t pad_w, bool ceil_mode,
+                             bool count_include_pad, int64_t divisor_override) {
+  const char* kn = "avgpool2d_backward";
+  PoolShape s = pool_check(kn, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w, 1, 1, ceil_mode);
+  NX_CHECK(divisor_override >= 0, kn, ": divisor_override=", divisor_override, " must be > 0 (or 0 for none)");
+  need(dout, s.planes * s.PQ, DType::F32, kn, "dout", shp({N, C, s.P, s.Q}));
+  need(dinp, s.planes * s.HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  const float* d = dout.f();
+  float* dx = dinp.f();
+  // Thread mapping: (n, c) planes split over threads; overlapping windows add inside a plane.
+  cpu::parallel_for(s.planes, s.PQ * R * S + s.HW, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float* dp = dx + i * s.HW;
+      const float* gp = d + i * s.PQ;
+      std::fill(dp, dp + s.HW, 0.f);
+      for (int64_t p = 0; p < s.P; ++p) {
+        const AvgWin hw = avg_win(p, s.sh, s.ph, R, H);
+        for (int64_t q = 0; q < s.Q; ++q) {
+          const AvgWin ww = avg_win(q, s.sw, s.pw, S, W);
+          if (hw.a >= hw.b || ww.a >= ww.b) continue;
+          const float g = float(gp[p * s.Q + q] / avg_divisor(hw, ww, count_include_pad, divisor_override));
+          for (int64_t h = hw.a; h < hw.b; ++h) {
+            float* row = dp + h * W;
+            for (int64_t w = ww.a; w < ww.b; ++w) row[w] += g;
+          }
+        }
+      }
+    }
+  });
+}
+
+void Cpu::adaptive_avgpool2d_forward(View out, View inp, int64_t N, int64_t C, int64_t H,
+                                     int64_t W, int64_t P, int64_t Q) {
+  const char* kn = "adaptive_avgpool2d_forward";
+  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"P", P}, {"Q", Q}});
+  need_pos(kn, {{"H", H}, {"W", W}});
+  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), PQ = mul_checked(kn, P, Q);
+  mul_checked(kn, planes, std::max(HW, PQ));
+  need(inp, planes * HW, DType::F32, kn, "inp", shp({N, C, H, W}));
+  need(out, planes * PQ, DType::F32, kn, "out", shp({N, C, P, Q}));
+  const float* x = inp.f();
+  float* o = out.f();
+  // Thread mapping: (n, c) planes split over threads. Bins cover the plane (they overlap when
+  // H is not a multiple of P), so a plane costs about H*W + P*Q.
+  cpu::parallel_for(planes, HW + PQ, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float* plane = x + i * HW;
+      float* op = o + i * PQ;
+      for (int64_t p = 0; p < P; ++p) {
+        int64_t h0, h1;
+        adaptive_bin(p, P, H, h0, h1);
+        for (int64_t q = 0; q < Q; ++q) {
+          int64_t w0, w1;
+          adaptive_bin(q, Q, W, w0, w1);
+          float sum = 0.f;
+          for (int64_t h = h0; h < h1; ++h) {
+            const float* row = plane + h * W;
+            for (int64_t w = w0; w < w1; ++w) sum += row[w];
+          }
+          op[p * Q + q] = float(sum / (double(h1 - h0) * double(w1 - w0)));
+        }
+      }
+    }
+  });
+}
+
+void Cpu::adaptive_avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C, int64_t H,
+                                      int64_t W, int64_t P, int64_t Q) {
+  const char* kn = "adaptive_avgpool2d_backward";
+  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"P", P}, {"Q", Q}});
+  need_pos(kn, {{"H", H}, {"W", W}});
+  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), PQ = mul_checked(kn, P, Q);
+  mul_checked(kn, planes, std::max(HW, PQ));
+  need(dout, planes * PQ, DType::F32, kn, "dout", shp({N, C, P, Q}));
+  need(dinp, planes * HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  const float* d = dout.f();
+  float* dx = dinp.f();
+  // Thread mapping: (n, c) planes split over threads.
+  cpu::parallel_for(planes, 2 * HW + PQ, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float* dp = dx + i * HW;
+      const float* gp = d + i * PQ;
+      std::fill(dp, dp + HW, 0.f);
+      for (int64_t p = 0; p < P; ++p) {
+        int64_t h0, h1;
+        adaptive_bin(p, P, H, h0, h1);
+        for (int64_t q = 0; q < Q; ++q) {
+          int64_t w0, w1;
+          adaptive_bin(q, Q, W, w0, w1);
+          const float g = float(gp[p * Q + q] / (double(h1 - h0) * double(w1 - w0)));
+          for (int64_t h = h0; h < h1; ++h) {
+            float* row = dp + h * W;
+            for (int64_t w = w0; w < w1; ++w) row[w] += g;
+          }
+        }
+      }
+    }
+  });
+}
+
+void Cpu::maxunpool2d_forward(View out, View inp, View indices, int64_t N, int64_t C, int64_t H,
+                              int64_t W, int64_t OH, int64_t OW) {
+  const char* kn = "maxunpool2d_forward";
+  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"OH", OH}, {"OW", OW}});
+  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), OHW = mul_checked(kn, OH, OW);
+  mul_checked(kn, planes, std::max(HW, OHW));
+  need(inp, planes * HW, DType::F32, kn, "inp", shp({N, C, H, W}));
+  need(indices, planes * HW, DType::I64, kn, "indices", shp({N, C, H, W}));
+  need(out, planes * OHW, DType::F32, kn, "out", shp({N, C, OH, OW}));
+  const float* x = inp.f();
+  const int64_t* ind = indices.i64();
+  float* o = out.f();
+  BadIndex bad;
+  // Thread mapping: (n, c) planes split over threads; within a plane writes go in order,
+  // so a repeated index keeps the last value, deterministically.
+  cpu::parallel_for(planes, HW + OHW, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float* op = o + i * OHW;
+      const float* xp = x + i * HW;
+      const int64_t* ip = ind + i * HW;
+      std::fill(op, op + OHW, 0.f);
+      for (int64_t j = 0; j < HW; ++j) {
+        const int64_t t = ip[j];
+        if (t < 0 || t >= OHW) { bad.record(i, j, t); break; }
+        op[t] = xp[j];
+      }
+    }
+  });
+  bad.raise(kn, "indices", C, OHW, cat("OH*OW = ", OH, "*", OW));
+}
+
+void Cpu::maxunpool2d_backward(View dinp, View dout, View indices, int64_t N, int64_t C,
+                               int64_t H, int64_t W, int64_t OH, int64_t OW) {
+  const char* kn = "maxunpool2d_backward";
+  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"OH", OH}, {"OW", OW}});
+  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), OHW = mul_checked(kn, OH, OW);
+  mul_checked(kn, planes, std::max(HW, OHW));
+  need(dout, planes * OHW, DType::F32, kn, "dout", shp({N, C, OH, OW}));
+  need(indices, planes * HW, DType::I64, kn, "indices", shp({N, C, H, W}));
+  need(dinp, planes * HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  const float* d = dout.f();
+  const int64_t* ind = indices.i64();
+  float* dx = dinp.f();
+  BadIndex bad;
+  // Thread mapping: (n, c) planes split over threads; a gather, no write conflicts.
+  cpu::parallel_for(planes, HW, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float* gp = d + i * OHW;
+      const int64_t* ip = ind + i * HW;
+      float* dp = dx + i * HW;
+      for (int64_t j = 0; j < HW; ++j) {
+        const int64_t t = ip[j];
+        if (t < 0 || t >= OHW) { bad.record(i, j, t); break; }
+        dp[j] = gp[t];
+      }
+    }
+  });
+  bad.raise(kn, "indices", C, OHW, cat("OH*OW = ", OH, "*", OW));
+}
+
 }  // namespace nx

@@ -66,7 +66,7 @@ def conv2d_forward(inp, weight, bias=None, stride=1, padding=0, dilation=1, grou
         for r in range(R):
             for s in range(S):
                 hs, ws = _tap(r, s, sh, sw, dh, dw, P, Q)
-                out[:, g * Kg : (g + 1) * Kg] += np.einsum("ncpq,kc->nkpq", xg[:, :, hs, ws], wg[:, :, r, s])
+                out[:, g * Kg : (g + 1) * Kg] += np.einsum("ncpq,kc->nkpq", xg[:, :, hs, ws], wg[:, :, r, s], optimize=True)
     if bias is not None:
         out += np.asarray(bias, np.float64)[None, :, None, None]
     return out
@@ -94,7 +94,7 @@ def conv2d_backward_data(dout, weight, input_hw, stride=1, padding=0, dilation=1
         for r in range(R):
             for s in range(S):
                 hs, ws = _tap(r, s, sh, sw, dh, dw, P, Q)
-                dxp[:, g * Cg : (g + 1) * Cg, hs, ws] += np.einsum("nkpq,kc->ncpq", dg, wg[:, :, r, s])
+                dxp[:, g * Cg : (g + 1) * Cg, hs, ws] += np.einsum("nkpq,kc->ncpq", dg, wg[:, :, r, s], optimize=True)
     return dxp[:, :, ph : ph + H, pw : pw + W].copy()
 
 
@@ -118,5 +118,5 @@ def conv2d_backward_weight(dout, inp, kernel_rs, stride=1, padding=0, dilation=1
         for r in range(R):
             for s in range(S):
                 hs, ws = _tap(r, s, sh, sw, dh, dw, P, Q)
-                dw_[g * Kg : (g + 1) * Kg, :, r, s] = np.einsum("nkpq,ncpq->kc", dg, xg[:, :, hs, ws])
+                dw_[g * Kg : (g + 1) * Kg, :, r, s] = np.einsum("nkpq,ncpq->kc", dg, xg[:, :, hs, ws], optimize=True)
     return dw_, d.sum(axis=(0, 2, 3))

@@ -1,0 +1,298 @@
+"""conv2d: forward, backward_data (also as a transposed convolution) and backward_weight
+against the NumPy reference over a shape table, on every variant; the reference's
+backward formulas against finite differences; bad sizes and dtypes."""
+
+import numpy as np
+import pytest
+
+from neuraxon.testing import reference as ref
+from neuraxon.testing.gradcheck import check_vjp
+from neuraxon.testing.tolerances import assert_close, for_sum
+
+VARIANTS = [-1, 0, 1]  # best, conv2d_k0_loop, conv2d_k1_im2col
+
+# N, C, H, W, K, R, S, stride (h, w), padding (h, w), dilation (h, w), groups
+SHAPES = [
+    (1, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0), (1, 1), 1),        # everything 1
+    (2, 3, 5, 5, 4, 1, 1, (1, 1), (0, 0), (1, 1), 1),        # 1x1 pointwise: plain GEMM
+    (2, 3, 5, 7, 4, 1, 1, (2, 2), (0, 0), (1, 1), 1),        # 1x1 strided
+    (1, 2, 6, 6, 3, 1, 1, (1, 1), (1, 1), (1, 1), 1),        # 1x1 padded
+    (2, 3, 7, 9, 4, 3, 3, (1, 1), (0, 0), (1, 1), 1),        # 3x3 valid
+    (2, 3, 8, 8, 5, 3, 3, (1, 1), (1, 1), (1, 1), 1),        # 3x3 same
+    (3, 5, 13, 11, 7, 5, 5, (1, 1), (2, 2), (1, 1), 1),      # 5x5, prime sizes
+    (2, 4, 9, 10, 6, 3, 3, (2, 2), (1, 1), (1, 1), 1),       # stride 2
+    (2, 3, 7, 7, 4, 3, 3, (3, 3), (0, 0), (2, 2), 1),        # stride 3, dilation 2
+    (2, 4, 11, 13, 6, 3, 2, (2, 1), (1, 0), (2, 3), 2),      # everything rectangular, groups
+    (2, 6, 9, 9, 6, 3, 3, (1, 1), (1, 1), (1, 1), 6),        # depthwise
+    (2, 6, 9, 9, 12, 3, 3, (1, 1), (1, 1), (1, 1), 3),       # groups with multiplier 4
+    (2, 8, 7, 7, 8, 1, 1, (1, 1), (0, 0), (1, 1), 4),        # grouped pointwise
+    (1, 7, 3, 4, 5, 3, 3, (1, 1), (1, 1), (1, 1), 1),        # image smaller than a tile
+    (3, 2, 5, 5, 4, 5, 5, (1, 1), (0, 0), (1, 1), 1),        # kernel == image: 1x1 output
+    (1, 1, 28, 28, 6, 5, 5, (1, 1), (0, 0), (1, 1), 1),      # LeNet conv1
+    (4, 6, 12, 12, 16, 5, 5, (1, 1), (0, 0), (1, 1), 1),     # LeNet conv2, images in parallel
+    (5, 3, 17, 19, 8, 3, 3, (1, 1), (1, 1), (1, 1), 1),      # odd N: images one by one
+    (8, 3, 10, 10, 5, 3, 3, (2, 2), (1, 1), (1, 1), 1),      # many images
+    (2, 33, 31, 37, 17, 3, 3, (1, 1), (1, 1), (1, 1), 1),    # not tile multiples
+    (1, 3, 32, 32, 16, 7, 7, (2, 2), (3, 3), (1, 1), 1),     # ResNet stem-like 7x7/2
+    (1, 2, 4, 4, 3, 2, 2, (5, 5), (0, 0), (1, 1), 1),        # stride larger than kernel
+    (1, 2, 3, 3, 2, 3, 3, (1, 1), (4, 4), (1, 1), 1),        # padding larger than kernel
+    (0, 3, 5, 5, 4, 3, 3, (1, 1), (0, 0), (1, 1), 1),        # N = 0
+    (2, 3, 5, 5, 0, 3, 3, (1, 1), (0, 0), (1, 1), 1),        # K = 0
+    (2, 0, 5, 5, 3, 3, 3, (1, 1), (1, 1), (1, 1), 1),        # C = 0: out = bias
+]
+
+
+def _ids(shapes):
+    return ["N{}C{}H{}W{}K{}R{}S{}s{}p{}d{}g{}".format(*s[:7], "x".join(map(str, s[7])), "x".join(map(str, s[8])), "x".join(map(str, s[9])), s[10]) for s in shapes]
+
+
+def _args(shape):
+    N, C, H, W, K, R, S, (sh, sw), (ph, pw), (dh, dw), G = shape
+    return (N, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, G)
+
+
+def _data(rng, shape, bias=True):
+    N, C, H, W, K, R, S, st, pd, dl, G = shape
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = rng.standard_normal((K, C // G, R, S)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32) if bias else None
+    return x, w, b
+
+
+def _out_hw(shape):
+    N, C, H, W, K, R, S, (sh, sw), (ph, pw), (dh, dw), G = shape
+    return ref.conv_out_size(H, R, sh, ph, dh), ref.conv_out_size(W, S, sw, pw, dw)
+
+
+def _check_all(dev, rng, shape, variant, bias=True):
+    """Forward, backward_data and backward_weight of one shape vs the reference."""
+    N, C, H, W, K, R, S, st, pd, dl, G = shape
+    P, Q = _out_hw(shape)
+    x, w, b = _data(rng, shape, bias)
+    # forward
+    out = dev.out((N, K, P, Q))
+    dev.k.conv2d_forward(out, dev.put(x), dev.put(w), None if b is None else dev.put(b), *_args(shape), variant)
+    want = ref.conv2d_forward(x, w, b, st, pd, dl, G)
+    assert_close(dev.get(out, (N, K, P, Q)), want, for_sum(C // G * R * S), "forward")
+    # backward
+    d = rng.standard_normal((N, K, P, Q)).astype(np.float32)
+    dx = dev.out((N, C, H, W))
+    dev.k.conv2d_backward_data(dx, dev.put(d), dev.put(w), *_args(shape), variant)
+    assert_close(dev.get(dx, (N, C, H, W)), ref.conv2d_backward_data(d, w, (H, W), st, pd, dl, G), for_sum(K // G * R * S), "backward_data")
+    dw, db = dev.out(w.shape), dev.out((K,)) if bias else None
+    dev.k.conv2d_backward_weight(dw, db, dev.put(d), dev.put(x), *_args(shape), variant)
+    rdw, rdb = ref.conv2d_backward_weight(d, x, (R, S), st, pd, dl, G)
+    assert_close(dev.get(dw, w.shape), rdw, for_sum(N * P * Q), "backward_weight")
+    if bias:
+        assert_close(dev.get(db, (K,)), rdb, for_sum(N * P * Q), "backward_weight dbias")
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=_ids(SHAPES))
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_conv2d_forward_and_backward(dev, rng, shape, variant):
+    _check_all(dev, rng, shape, variant)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_conv2d_without_bias(dev, rng, variant):
+    _check_all(dev, rng, (3, 4, 9, 8, 5, 3, 3, (1, 2), (1, 1), (1, 1), 1), variant, bias=False)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_conv2d_column_blocks(dev, rng, variant):
+    # C*R*S*P*Q = 576 * 8100 floats exceeds k1's column budget: im2col goes block by block
+    # and the forward writes through a tile.
+    _check_all(dev, rng, (1, 64, 90, 90, 8, 3, 3, (1, 1), (1, 1), (1, 1), 1), variant)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_conv2d_resnet_layer(dev, rng, variant):
+    _check_all(dev, rng, (2, 64, 56, 56, 64, 3, 3, (1, 1), (1, 1), (1, 1), 1), variant)
+
+
+def test_conv2d_every_isa_path(dev, isa, rng):
+    if dev.name != "cpu":
+        pytest.skip("ISA paths are a CPU matter")
+    for shape in [(2, 5, 11, 13, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1), (4, 6, 8, 8, 10, 1, 1, (1, 1), (0, 0), (1, 1), 2)]:
+        _check_all(dev, rng, shape, 1)
+
+
+def test_conv2d_leaves_thread_count_alone(dev, rng):
+    if dev.name != "cpu":
+        pytest.skip("OpenMP threads are a CPU matter")
+    before = dev.k.num_threads()
+    _check_all(dev, rng, (4, 3, 9, 9, 4, 3, 3, (1, 1), (1, 1), (1, 1), 1), 1)  # images in parallel
+    assert dev.k.num_threads() == before
+
+
+# ---- transposed convolution = backward_data ---------------------------------------------
+
+
+def _conv_transpose_direct(x, w, stride, pad, dil, groups, out_hw):
+    """ConvTranspose2d by its definition (scatter of every input pixel through the kernel):
+    x (N, Cin, P, Q), w (Cin, Cout/groups, R, S) -> (N, Cout, H, W)."""
+    N, Cin, P, Q = x.shape
+    _, Cog, R, S = w.shape
+    H, W = out_hw
+    Cig = Cin // groups
+    y = np.zeros((N, Cog * groups, H, W))
+    for ci in range(Cin):
+        g = ci // Cig
+        for r in range(R):
+            for s in range(S):
+                for p in range(P):
+                    h = p * stride[0] - pad[0] + r * dil[0]
+                    if not 0 <= h < H:
+                        continue
+                    for q in range(Q):
+                        ww = q * stride[1] - pad[1] + s * dil[1]
+                        if 0 <= ww < W:
+                            y[:, g * Cog : (g + 1) * Cog, h, ww] += x[:, ci, p, q][:, None] * w[ci, :, r, s][None, :]
+    return y
+
+
+# N, in channels (K), P, Q, out channels (C), R, S, stride, padding, dilation, output_padding, groups
+TRANSPOSED = [
+    (2, 3, 4, 5, 4, 3, 3, (2, 2), (1, 1), (1, 1), (1, 1), 1),
+    (1, 4, 3, 3, 2, 4, 4, (2, 2), (1, 1), (1, 1), (0, 0), 1),   # DCGAN-like 4x4/2 upsampling
+    (2, 4, 5, 4, 6, 3, 2, (3, 2), (0, 1), (2, 1), (2, 0), 2),
+    (1, 2, 6, 6, 2, 1, 1, (1, 1), (0, 0), (1, 1), (0, 0), 1),
+]
+
+
+@pytest.mark.parametrize("case", TRANSPOSED)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_conv_transpose_is_backward_data(dev, rng, case, variant):
+    N, Cin, P, Q, Cout, R, S, st, pd, dl, op, G = case
+    H = ref.conv_transpose_out_size(P, R, st[0], pd[0], dl[0], op[0])
+    W = ref.conv_transpose_out_size(Q, S, st[1], pd[1], dl[1], op[1])
+    # the transposed convolution's output is an input whose convolution has size (P, Q)
+    assert (ref.conv_out_size(H, R, st[0], pd[0], dl[0]), ref.conv_out_size(W, S, st[1], pd[1], dl[1])) == (P, Q)
+    x = rng.standard_normal((N, Cin, P, Q)).astype(np.float32)
+    w = rng.standard_normal((Cin, Cout // G, R, S)).astype(np.float32)  # ConvTranspose2d layout
+    y = dev.out((N, Cout, H, W))
+    dev.k.conv2d_backward_data(y, dev.put(x), dev.put(w), N, Cout, H, W, Cin, R, S, *st, *pd, *dl, G, variant)
+    want = _conv_transpose_direct(x.astype(np.float64), w.astype(np.float64), st, pd, dl, G, (H, W))
+    assert_close(dev.get(y, (N, Cout, H, W)), want, for_sum(Cin // G * R * S))
+    assert_close(ref.conv2d_backward_data(x, w, (H, W), st, pd, dl, G), want, "reduction")
+
+
+# ---- the reference's backward vs finite differences --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        (2, 2, 5, 6, 3, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+        (1, 4, 6, 5, 4, 3, 2, (2, 1), (1, 0), (1, 2), 2),
+        (2, 3, 7, 7, 2, 2, 3, (3, 2), (0, 1), (2, 1), 1),
+        (1, 2, 4, 4, 2, 1, 1, (1, 1), (0, 0), (1, 1), 1),
+    ],
+)
+def test_conv2d_reference_backward_matches_finite_differences(rng, shape):
+    N, C, H, W, K, R, S, st, pd, dl, G = shape
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((K, C // G, R, S))
+    b = rng.standard_normal(K)
+    P, Q = _out_hw(shape)
+    d = rng.standard_normal((N, K, P, Q))
+    dw, db = ref.conv2d_backward_weight(d, x, (R, S), st, pd, dl, G)
+    dx = ref.conv2d_backward_data(d, w, (H, W), st, pd, dl, G)
+    check_vjp(lambda inp, weight, bias: ref.conv2d_forward(inp, weight, bias, st, pd, dl, G),
+              {"inp": dx, "weight": dw, "bias": db}, {"inp": x, "weight": w, "bias": b}, d)
+
+
+def test_conv2d_reference_matches_direct_definition(rng):
+    # The tap-sliced reference against the formula written out loop by loop.
+    N, C, H, W, K, R, S, st, pd, dl, G = 2, 4, 6, 7, 4, 3, 2, (2, 1), (1, 1), (1, 2), 2
+    x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((K, C // G, R, S))
+    P, Q = ref.conv_out_size(H, R, st[0], pd[0], dl[0]), ref.conv_out_size(W, S, st[1], pd[1], dl[1])
+    want = np.zeros((N, K, P, Q))
+    for k in range(K):
+        g = k // (K // G)
+        for c in range(C // G):
+            for r in range(R):
+                for s in range(S):
+                    for p in range(P):
+                        for q in range(Q):
+                            h, ww = p * st[0] - pd[0] + r * dl[0], q * st[1] - pd[1] + s * dl[1]
+                            if 0 <= h < H and 0 <= ww < W:
+                                want[:, k, p, q] += w[k, c, r, s] * x[:, g * (C // G) + c, h, ww]
+    np.testing.assert_allclose(ref.conv2d_forward(x, w, None, st, pd, dl, G), want, rtol=1e-12, atol=1e-12)
+
+
+# ---- bad input ---------------------------------------------------------------------------
+
+
+def test_conv2d_bad_sizes_raise_value_error(dev):
+    k = dev.k
+    N, C, H, W, K, R, S = 2, 4, 6, 6, 6, 3, 3
+    x = dev.put(np.zeros((N, C, H, W), np.float32))
+    w = dev.put(np.zeros((K, C, R, S), np.float32))
+    out = dev.out((N, K, 4, 4))
+
+    def fwd(*sizes, weight=w, bias=None, out=out, inp=x, variant=-1):
+        k.conv2d_forward(out, inp, weight, bias, *sizes, variant)
+
+    good = [N, C, H, W, K, R, S, 1, 1, 0, 0, 1, 1, 1]
+    fwd(*good)  # sanity: the good call works
+
+    def bad(i, v):
+        s = list(good)
+        s[i] = v
+        return s
+
+    with pytest.raises(ValueError, match="must be >= 0"):
+        fwd(*bad(0, -1))
+    with pytest.raises(ValueError, match="must be >= 0"):
+        fwd(*bad(2, -6))
+    with pytest.raises(ValueError, match="R=0 must be > 0"):
+        fwd(*bad(5, 0))
+    with pytest.raises(ValueError, match="stride_h=0 must be > 0"):
+        fwd(*bad(7, 0))
+    with pytest.raises(ValueError, match="stride_w=-1 must be > 0"):
+        fwd(*bad(8, -1))
+    with pytest.raises(ValueError, match="pad_w=-1 must be >= 0"):
+        fwd(*bad(10, -1))
+    with pytest.raises(ValueError, match="dil_h=0 must be > 0"):
+        fwd(*bad(11, 0))
+    with pytest.raises(ValueError, match="groups=0 must be > 0"):
+        fwd(*bad(13, 0))
+    with pytest.raises(ValueError, match="divisible by groups=3"):
+        fwd(*bad(13, 3))
+    with pytest.raises(ValueError, match="empty output"):
+        fwd(*bad(5, 7))  # 7x3 kernel on a 6x6 image
+    with pytest.raises(ValueError, match="empty output"):
+        fwd(*bad(11, 3))  # dilation 3: effective kernel 7
+    with pytest.raises(ValueError, match="too large"):
+        fwd(*bad(3, 2**50))
+    with pytest.raises(ValueError, match="variant"):
+        fwd(*good, variant=5)
+    with pytest.raises(ValueError, match=r"'weight' has 216 elements, expected 108 for shape \(K, C/groups, R, S\) = \(6, 2, 3, 3\)"):
+        fwd(*bad(13, 2))
+    with pytest.raises(ValueError, match="'inp'"):
+        fwd(*bad(1, 5))
+    with pytest.raises(ValueError, match=r"'out' has 192 elements, expected 288 for shape \(N, K, P, Q\) = \(2, 6, 6, 4\)"):
+        fwd(*bad(9, 1))  # pad_h 1: output 6x4
+    with pytest.raises(ValueError, match="'bias'"):
+        fwd(*good, bias=dev.put(np.zeros(5, np.float32)))
+    with pytest.raises(ValueError, match="'weight' is None"):
+        fwd(*good, weight=None)
+    with pytest.raises(TypeError, match="int64"):
+        fwd(*good, inp=dev.put(np.zeros((N, C, H, W), np.int64)))
+    d = dev.put(np.zeros((N, K, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="'dinp'"):
+        k.conv2d_backward_data(dev.out((N, C, H, W + 1)), d, w, *good, -1)
+    with pytest.raises(ValueError, match="'dout'"):
+        k.conv2d_backward_data(dev.out((N, C, H, W)), d, w, *bad(7, 2), -1)
+    with pytest.raises(ValueError, match="divisible by groups"):
+        k.conv2d_backward_data(dev.out((N, C, H, W)), d, w, *bad(13, 4), -1)
+    with pytest.raises(ValueError, match="'dweight'"):
+        k.conv2d_backward_weight(dev.out((K, C, R, S + 1)), None, d, x, *good, -1)
+    with pytest.raises(ValueError, match="'dbias'"):
+        k.conv2d_backward_weight(dev.out((K, C, R, S)), dev.out((K + 1,)), d, x, *good, -1)
+    with pytest.raises(ValueError, match="empty output"):
+        k.conv2d_backward_weight(dev.out((K, C, R, S)), None, d, x, *bad(12, 4), -1)
+    with pytest.raises(TypeError, match="float32"):
+        k.conv2d_backward_weight(dev.out((K, C, R, S), np.int64), None, d, x, *good, -1)
