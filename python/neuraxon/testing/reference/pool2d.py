@@ -87,8 +87,9 @@ def maxpool2d_backward(dout, indices, input_hw) -> np.ndarray:
     N, C = d.shape[:2]
     if ind.size and (ind.min() < 0 or ind.max() >= H * W):
         raise ValueError("maxpool2d_backward: index out of range")
+    PQ = d.shape[2] * d.shape[3]
     dx = np.zeros((N * C, H * W))
-    np.add.at(dx, (np.arange(N * C)[:, None], ind.reshape(N * C, -1)), d.reshape(N * C, -1))
+    np.add.at(dx, (np.arange(N * C)[:, None], ind.reshape(N * C, PQ)), d.reshape(N * C, PQ))
     return dx.reshape(N, C, H, W)
 
 
@@ -180,8 +181,9 @@ def maxunpool2d_forward(inp, indices, output_hw):
     N, C = x.shape[:2]
     if ind.size and (ind.min() < 0 or ind.max() >= OH * OW):
         raise ValueError("maxunpool2d_forward: index out of range")
+    HW = x.shape[2] * x.shape[3]
     out = np.zeros((N * C, OH * OW))
-    rows = np.repeat(np.arange(N * C), ind[0, 0].size if ind.ndim >= 2 and N * C else 0)
+    rows = np.repeat(np.arange(N * C), HW)
     out[rows, ind.reshape(-1)] = x.reshape(-1)  # NumPy assigns in order: last write wins
     return out.reshape(N, C, OH, OW)
 
@@ -191,7 +193,7 @@ def maxunpool2d_backward(dout, indices):
     d = np.asarray(dout, np.float64)
     ind = np.asarray(indices, np.int64)
     N, C = d.shape[:2]
-    flat = d.reshape(N * C, -1)
+    flat = d.reshape(N * C, d.shape[2] * d.shape[3])
     if ind.size and (ind.min() < 0 or ind.max() >= flat.shape[1]):
         raise ValueError("maxunpool2d_backward: index out of range")
-    return np.take_along_axis(flat, ind.reshape(N * C, -1), axis=1).reshape(ind.shape)
+    return np.take_along_axis(flat, ind.reshape(N * C, ind.shape[2] * ind.shape[3]), axis=1).reshape(ind.shape)
