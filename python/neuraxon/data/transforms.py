@@ -1,0 +1,310 @@
+"""Per-sample data augmentation (torchvision.transforms-shaped), seeded, on arrays or tensors.
+
+A transform is called on one sample: a NumPy array or a neuraxon Tensor of shape (H, W) or
+(C, H, W) (channels first, as the datasets give them). It returns the same kind it was given
+(a tensor comes back as a tensor on the same device, computed on the host) with the same
+shape and dtype. Random transforms draw from their own ``numpy.random.Generator``, seeded by
+``seed`` (``None``: a fresh OS-seeded generator), so an augmentation pipeline is repeatable;
+``Compose(..., seed=s)`` reseeds every member from one seed.
+
+Geometric transforms (rotation, scaling, translation, affine) resample with bilinear
+interpolation around the image centre; pixels that come from outside the image take
+``fill`` (default 0). Where torchvision differs (e.g. it samples the angle from a
+``torch`` generator, and its RandomCrop takes (H, W) outputs smaller than the input) the
+docstring says so.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Callable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "Compose", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation", "RandomScale", "RandomTranslation",
+    "RandomAffine", "RandomCrop", "GaussianNoise", "Normalize", "Lambda", "affine_sample",
+]
+
+
+# ---- array <-> tensor plumbing ------------------------------------------------------------------
+
+
+def _to_array(x) -> tuple[np.ndarray, Callable]:
+    """(array (C, H, W) float or original dtype, function that restores the input's kind and shape)."""
+    if isinstance(x, np.ndarray):
+        a, back = x, (lambda y: y)
+    else:  # a neuraxon Tensor (or anything with .numpy())
+        t = x.detach() if hasattr(x, "detach") else x
+        a = np.asarray(t.numpy() if hasattr(t, "numpy") else t)
+        dev = getattr(x, "device", None)
+
+        def back(y, _dev=dev):
+            import neuraxon
+
+            out = neuraxon.tensor(np.ascontiguousarray(y))
+            return out.to(_dev) if _dev is not None else out
+
+    if a.ndim == 2:
+        return a[None], (lambda y, b=back: b(y[0]))
+    if a.ndim != 3:
+        raise ValueError(f"transforms take one sample of shape (H, W) or (C, H, W), got {a.shape}")
+    return a, back
+
+
+def _rng(seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+class _Random:
+    """Base of the random transforms: owns a seeded generator."""
+
+    def __init__(self, seed=None) -> None:
+        self.rng = _rng(seed)
+
+    def reseed(self, seed) -> None:
+        self.rng = _rng(seed)
+
+
+def _pair(v, name: str, center: float) -> tuple[float, float]:
+    """A scalar r -> (center - r, center + r); a pair -> itself (checked ordered)."""
+    if isinstance(v, numbers.Number):
+        if v < 0:
+            raise ValueError(f"{name} must be >= 0 when a single number, got {v}")
+        return center - float(v), center + float(v)
+    lo, hi = (float(u) for u in v)
+    if lo > hi:
+        raise ValueError(f"{name} range must be (min, max), got {v}")
+    return lo, hi
+
+
+# ---- geometric resampling -------------------------------------------------------------------------
+
+
+def affine_sample(img: np.ndarray, angle: float = 0.0, scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0),
+                  fill: float = 0.0) -> np.ndarray:
+    """Rotate by ``angle`` degrees (counter-clockwise), scale by ``scale``, then shift by
+    (dy, dx) pixels, about the image centre, with bilinear interpolation.
+
+    img: (C, H, W). Each output pixel p maps back to the source q = A^-1 (p - c - shift) + c.
+    """
+    if scale <= 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    c_, h, w = img.shape
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    yy, xx = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64), indexing="ij")
+    y0, x0 = yy - cy - shift[0], xx - cx - shift[1]
+    th = math.radians(angle)
+    cos, sin = math.cos(th) / scale, math.sin(th) / scale
+    # inverse of a counter-clockwise rotation (image y axis points down)
+    sx = cos * x0 - sin * y0 + cx
+    sy = sin * x0 + cos * y0 + cy
+    fx, fy = np.floor(sx), np.floor(sy)
+    ax, ay = sx - fx, sy - fy
+    fx, fy = fx.astype(np.int64), fy.astype(np.int64)
+    src = img.astype(np.float64, copy=False)
+    out = np.zeros((c_, h, w), dtype=np.float64)
+    for dy, wy in ((0, 1 - ay), (1, ay)):
+        for dx, wx in ((0, 1 - ax), (1, ax)):
+            iy, ix = fy + dy, fx + dx
+            ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
+            vals = np.where(ok[None], src[:, np.clip(iy, 0, h - 1), np.clip(ix, 0, w - 1)], fill)
+            out += vals * (wy * wx)[None]
+    return out.astype(img.dtype if img.dtype.kind == "f" else np.float32)
+
+
+# ---- the transforms ---------------------------------------------------------------------------------
+
+
+class Compose:
+    """Apply transforms in order. ``seed`` (optional) reseeds every random member from one seed."""
+
+    def __init__(self, transforms: Sequence[Callable], seed=None) -> None:
+        self.transforms = list(transforms)
+        if seed is not None:
+            ss = np.random.SeedSequence(seed)
+            for t, s in zip(self.transforms, ss.spawn(len(self.transforms))):
+                if isinstance(t, _Random):
+                    t.reseed(np.random.default_rng(s))
+
+    def __call__(self, x):
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+    def __repr__(self) -> str:
+        return "Compose(" + ", ".join(repr(t) for t in self.transforms) + ")"
+
+
+class Lambda:
+    """Wrap a function of one sample."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+
+    def __call__(self, x):
+        return self.fn(x)
+
+
+class RandomHorizontalFlip(_Random):
+    """Mirror left-right with probability ``p``."""
+
+    def __init__(self, p: float = 0.5, seed=None) -> None:
+        super().__init__(seed)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        self.p = p
+
+    def __call__(self, x):
+        a, back = _to_array(x)
+        return back(np.ascontiguousarray(a[..., ::-1])) if self.rng.random() < self.p else x
+
+
+class RandomVerticalFlip(RandomHorizontalFlip):
+    """Mirror top-bottom with probability ``p``."""
+
+    def __call__(self, x):
+        a, back = _to_array(x)
+        return back(np.ascontiguousarray(a[..., ::-1, :])) if self.rng.random() < self.p else x
+
+
+class RandomAffine(_Random):
+    """Random rotation (degrees), scale and translation (fractions of H, W), bilinear.
+
+    degrees: r or (min, max); translate: (fy, fx) max fractions, or None; scale: (min, max) or None.
+    """
+
+    def __init__(self, degrees=0.0, translate=None, scale=None, fill: float = 0.0, seed=None) -> None:
+        super().__init__(seed)
+        self.degrees = _pair(degrees, "degrees", 0.0)
+        if translate is not None:
+            translate = (float(translate[0]), float(translate[1]))
+            if not all(0.0 <= t <= 1.0 for t in translate):
+                raise ValueError(f"translate fractions must be in [0, 1], got {translate}")
+        self.translate = translate
+        if scale is not None:
+            scale = (float(scale[0]), float(scale[1]))
+            if not 0 < scale[0] <= scale[1]:
+                raise ValueError(f"scale must be (min, max) with 0 < min <= max, got {scale}")
+        self.scale = scale
+        self.fill = fill
+
+    def params(self, h: int, w: int) -> tuple[float, float, tuple[float, float]]:
+        angle = float(self.rng.uniform(*self.degrees))
+        s = float(self.rng.uniform(*self.scale)) if self.scale else 1.0
+        if self.translate:
+            dy = float(np.round(self.rng.uniform(-1, 1) * self.translate[0] * h))
+            dx = float(np.round(self.rng.uniform(-1, 1) * self.translate[1] * w))
+        else:
+            dy = dx = 0.0
+        return angle, s, (dy, dx)
+
+    def __call__(self, x):
+        a, back = _to_array(x)
+        angle, s, shift = self.params(a.shape[1], a.shape[2])
+        return back(affine_sample(a, angle, s, shift, self.fill))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(degrees={self.degrees}, translate={self.translate}, scale={self.scale})"
+
+
+class RandomRotation(RandomAffine):
+    """Rotate by an angle drawn uniformly from ``degrees`` (r -> (-r, r))."""
+
+    def __init__(self, degrees, fill: float = 0.0, seed=None) -> None:
+        super().__init__(degrees=degrees, fill=fill, seed=seed)
+
+
+class RandomScale(RandomAffine):
+    """Zoom about the centre by a factor drawn from ``scale`` = (min, max)."""
+
+    def __init__(self, scale=(0.9, 1.1), fill: float = 0.0, seed=None) -> None:
+        super().__init__(scale=scale, fill=fill, seed=seed)
+
+
+class RandomTranslation(_Random):
+    """Shift by whole pixels, at most ``max_shift`` (int, or (dy, dx)) each way; uncovered pixels = fill."""
+
+    def __init__(self, max_shift=2, fill: float = 0.0, seed=None) -> None:
+        super().__init__(seed)
+        my, mx = (max_shift, max_shift) if isinstance(max_shift, numbers.Number) else max_shift
+        if my < 0 or mx < 0:
+            raise ValueError(f"max_shift must be >= 0, got {max_shift}")
+        self.max_shift = (int(my), int(mx))
+        self.fill = fill
+
+    def __call__(self, x):
+        a, back = _to_array(x)
+        dy = int(self.rng.integers(-self.max_shift[0], self.max_shift[0] + 1))
+        dx = int(self.rng.integers(-self.max_shift[1], self.max_shift[1] + 1))
+        return back(_shift(a, dy, dx, self.fill))
+
+
+def _shift(a: np.ndarray, dy: int, dx: int, fill: float) -> np.ndarray:
+    _, h, w = a.shape
+    out = np.full_like(a, fill)
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    if abs(dy) < h and abs(dx) < w:
+        out[:, yd, xd] = a[:, ys, xs]
+    return out
+
+
+class RandomCrop(_Random):
+    """Pad by ``padding`` (fill value) then crop a random ``size`` window (int or (h, w)).
+
+    The classic "pad 2-4 pixels and crop back to the original size" augmentation.
+    """
+
+    def __init__(self, size, padding: int = 0, fill: float = 0.0, seed=None) -> None:
+        super().__init__(seed)
+        self.size = (int(size), int(size)) if isinstance(size, numbers.Number) else (int(size[0]), int(size[1]))
+        if min(self.size) <= 0 or padding < 0:
+            raise ValueError(f"RandomCrop needs size > 0 and padding >= 0, got size={size}, padding={padding}")
+        self.padding = int(padding)
+        self.fill = fill
+
+    def __call__(self, x):
+        a, back = _to_array(x)
+        p = self.padding
+        if p:
+            a = np.pad(a, ((0, 0), (p, p), (p, p)), constant_values=self.fill)
+        th, tw = self.size
+        h, w = a.shape[1:]
+        if th > h or tw > w:
+            raise ValueError(f"crop size {self.size} is larger than the (padded) image {(h, w)}")
+        i = int(self.rng.integers(0, h - th + 1))
+        j = int(self.rng.integers(0, w - tw + 1))
+        return back(np.ascontiguousarray(a[:, i : i + th, j : j + tw]))
+
+
+class GaussianNoise(_Random):
+    """Add N(mean, std^2) noise to every pixel (optionally clipped to ``clip`` = (lo, hi))."""
+
+    def __init__(self, std: float = 0.1, mean: float = 0.0, clip=None, seed=None) -> None:
+        super().__init__(seed)
+        if std < 0:
+            raise ValueError(f"std must be >= 0, got {std}")
+        self.std, self.mean, self.clip = float(std), float(mean), clip
+
+    def __call__(self, x):
+        a, back = _to_array(x)
+        y = a + self.rng.normal(self.mean, self.std, size=a.shape).astype(a.dtype if a.dtype.kind == "f" else np.float32)
+        if self.clip is not None:
+            y = np.clip(y, self.clip[0], self.clip[1])
+        return back(y)
+
+
+class Normalize:
+    """(x - mean[c]) / std[c] per channel."""
+
+    def __init__(self, mean, std) -> None:
+        self.mean = np.atleast_1d(np.asarray(mean, np.float32))
+        self.std = np.atleast_1d(np.asarray(std, np.float32))
+        if np.any(self.std == 0):
+            raise ValueError("std must be non-zero")
+
+    def __call__(self, x):
+        a, back = _to_array(x)
+        return back(((a - self.mean[:, None, None]) / self.std[:, None, None]).astype(np.float32))
