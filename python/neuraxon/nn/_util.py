@@ -1,0 +1,74 @@
+"""Small helpers shared by nn, optim and the trainer: host<->tensor copies at the kernel level."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def numel(t) -> int:
+    return int(math.prod(tuple(t.shape)))
+
+
+def to_numpy(x) -> np.ndarray:
+    """A neuraxon tensor, a torch tensor, a NumPy array or a number as a host NumPy array."""
+    if isinstance(x, np.ndarray):
+        return x
+    v = x
+    if hasattr(v, "detach"):
+        v = v.detach()
+    if hasattr(v, "cpu") and not isinstance(v, np.ndarray):
+        try:
+            v = v.cpu()
+        except TypeError:
+            pass
+    if hasattr(v, "numpy"):
+        return np.asarray(v.numpy())
+    return np.asarray(v)
+
+
+def assign_(t, value) -> None:
+    """Overwrite tensor ``t``'s elements with ``value`` (same number of elements) in place,
+    with one copy kernel on t's device; the tensor object (and its identity) is kept."""
+    arr = np.ascontiguousarray(to_numpy(value), dtype=t.dtype.numpy).reshape(-1)
+    n = numel(t)
+    if arr.size != n:
+        raise ValueError(f"cannot assign {arr.size} elements to a tensor of shape {tuple(t.shape)}")
+    if n == 0:
+        return
+    src = t.device.from_numpy(arr, t.dtype)
+    t.device.k.copy_strided(t._data, src, [n], [1], 0, [1], 0)
+
+
+def fill_(t, value: float) -> None:
+    n = numel(t)
+    if n:
+        t.device.k.fill(t._data, n, float(value))
+
+
+def uniform_(t, low: float, high: float) -> None:
+    """U[low, high) from the global Philox generator (neuraxon.manual_seed replays it)."""
+    from .. import random
+
+    n = numel(t)
+    if n:
+        seed, off = random.next_offset(n)
+        t.device.k.random_uniform(t._data, n, float(low), float(high), seed, off)
+
+
+def normal_(t, mean: float, std: float) -> None:
+    from .. import random
+
+    n = numel(t)
+    if n:
+        seed, off = random.next_offset(n)
+        t.device.k.random_normal(t._data, n, float(mean), float(std), seed, off)
+
+
+def pair(x, n: int = 2) -> tuple:
+    if isinstance(x, (list, tuple)):
+        if len(x) != n:
+            raise ValueError(f"expected {n} values, got {tuple(x)}")
+        return tuple(x)
+    return (x,) * n
