@@ -236,3 +236,24 @@ def test_lstm_bad_input(dev, rng):
         k.lstm_layer_backward(None, None, None, None, None, None, None, dev.put(_f32(rng, T, B)), None, None,
                               dev.out((T, B, 4 * H)), dev.out((T, B, H)), dev.out((T, B, H)),
                               dev.put(_f32(rng, T, B, I)), None, None, w_ih, w_hh, T, B, I, H)
+
+
+def test_lstm_layer_every_isa_path(dev, isa, rng):
+    """The layer's products go through the packed GEMM, which has one micro-kernel per ISA."""
+    if dev.name != "cpu":
+        pytest.skip("ISA paths are a CPU matter")
+    T, B, I, H = 5, 9, 40, 24  # products big enough for the packed variant
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = _layer_inputs(rng, T, B, I, H, True)
+    got = _run_layer_forward(dev, T, B, I, H, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    want = ref.lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    for name, g, w in zip(["out", "h_n", "c_n", "gates", "cells"], got, want):
+        assert_close(g, w, _tol(I + H, T), f"{isa} {name}")
+    out, gates, cells = got[0], got[3], got[4]
+    dout = _f32(rng, T, B, H)
+    shapes = [(T, B, I), (B, H), (B, H), (4 * H, I), (4 * H, H), (4 * H,), (4 * H,)]
+    outs = [dev.out(s) for s in shapes]
+    dev.k.lstm_layer_backward(*outs, dev.put(dout), None, None, dev.put(gates), dev.put(cells), dev.put(out),
+                              dev.put(x), dev.put(h0), dev.put(c0), dev.put(w_ih), dev.put(w_hh), T, B, I, H)
+    want = ref.lstm_layer_backward(dout, None, None, gates, cells, out, x, h0, c0, w_ih, w_hh)
+    for name, o, w, s in zip(["dx", "dh0", "dc0", "dw_ih", "dw_hh", "db_ih", "db_hh"], outs, want, shapes):
+        assert_close(dev.get(o, s), w, _tol(4 * H + T * B, T), f"{isa} {name}")
