@@ -1,5 +1,57 @@
-"""neuraxon: a readable deep-learning framework whose every hot loop is its own kernel."""
+"""neuraxon: a readable deep-learning framework whose every hot loop is its own kernel.
+
+PyTorch-shaped: `neuraxon.tensor`, `zeros`, `randn`, ..., `Tensor` with autograd,
+`neuraxon.functional` (re-exported as `neuraxon.nn.functional`), `no_grad`, `manual_seed`.
+"""
 
 __version__ = "0.1.0"
 
 from . import _ext, cuda  # noqa: E402,F401
+from .dtypes import bool_ as bool  # noqa: E402,A001
+from .dtypes import dtype, float32, get_dtype, int64  # noqa: E402,F401
+from .dtypes import float32 as float  # noqa: E402,A001
+from .dtypes import int64 as long  # noqa: E402
+from .device import Device, device  # noqa: E402,F401
+from .tensor import (  # noqa: E402,F401
+    Tensor, arange, as_tensor, broadcast_shapes, broadcast_tensors, cat, chunk, concat, concatenate, empty,
+    empty_like, eye, from_numpy, full, full_like, is_tensor, linspace, logspace, matmul, maximum, minimum,
+    nonzero, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, split,
+    stack, tensor, where, zeros, zeros_like,
+)
+from . import autograd, random  # noqa: E402,F401
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
+from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402,F401
+from . import functional  # noqa: E402,F401
+
+int = long  # noqa: A001  (neuraxon.int is int64: one integer dtype)
+
+# functions that mirror Tensor methods (neuraxon.exp(x) == x.exp(), ...)
+_METHODS = (
+    "exp log sqrt rsqrt abs sin cos sigmoid tanh relu reciprocal square sign log1p expm1 clamp clip sum mean "
+    "var std prod max min amax amin argmax argmin norm logsumexp all any reshape flatten squeeze unsqueeze "
+    "permute transpose t narrow unbind index_select gather masked_fill softmax log_softmax neg pow mul add sub "
+    "div eq ne lt le gt ge allclose equal numel count_nonzero clone detach expand_copy repeat_interleave"
+).split()
+
+
+def _method_fn(name):
+    def fn(x, *args, **kwargs):
+        return getattr(x, name)(*args, **kwargs)
+
+    fn.__name__ = name
+    fn.__doc__ = f"neuraxon.{name}(x, ...) == x.{name}(...)"
+    return fn
+
+
+for _n in _METHODS:
+    if hasattr(Tensor, _n) and _n not in globals():
+        globals()[_n] = _method_fn(_n)
+del _n
+
+
+def numel(x) -> "builtins.int":  # noqa: F821
+    return x.numel()
+
+
+def is_floating_point(x) -> "builtins.bool":  # noqa: F821
+    return x.is_floating_point()

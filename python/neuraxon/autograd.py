@@ -1,0 +1,429 @@
+"""Reverse-mode autograd: Function, the graph, the backward engine and grad-mode switches.
+
+A `Function` subclass defines static `forward(ctx, *args)` and `backward(ctx, *grads)`;
+`MyFn.apply(*args)` runs forward without recording and, when grad mode is on and some
+tensor argument requires grad, makes `ctx` the graph node of the outputs. The node keeps
+edges to its inputs' nodes (or to leaf tensors), never the intermediate tensors themselves,
+so only what `ctx.save_for_backward` kept stays alive.
+
+`backward()` sorts the graph iteratively (deep chains cannot hit the recursion limit),
+runs each node's backward once all of its output gradients are summed, accumulates into
+leaf `.grad`, and frees the graph unless `retain_graph=True`.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode (restored on exit)."""
+
+    _mode = True
+
+    def __enter__(self):
+        global _grad_enabled
+        self._prev = _grad_enabled
+        _grad_enabled = self._mode
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Disable graph recording: `with no_grad(): ...` or `@no_grad()` (also `@no_grad`)."""
+
+    _mode = False
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if fn is not None and callable(fn):  # used as a bare decorator: @no_grad
+            self.__init__()
+            return self(fn)
+        return self
+
+    def __init__(self, fn=None):
+        pass
+
+
+class enable_grad(no_grad):
+    """Enable graph recording inside a no_grad region (context manager or decorator)."""
+
+    _mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """set_grad_enabled(mode): context manager / decorator; also takes effect immediately
+    when called as a plain function, like PyTorch's."""
+
+    def __init__(self, mode: bool):
+        global _grad_enabled
+        self._mode = bool(mode)
+        self._prev = _grad_enabled
+        _grad_enabled = self._mode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        global _grad_enabled
+        _grad_enabled = self._prev  # as a decorator it must not switch the mode now
+        return super().__call__(fn)
+
+
+class inference_mode(no_grad):
+    """Alias of no_grad (neuraxon has no separate inference tensors)."""
+
+
+# ------------------------------------------------------------------------------------
+# Function and its context (the graph node)
+# ------------------------------------------------------------------------------------
+
+
+class Context:
+    """What forward saves for backward; also the graph node of the outputs.
+
+    User-visible: save_for_backward(*tensors), saved_tensors, needs_input_grad, and any
+    attribute set in forward. Internal fields start with _nx_.
+    """
+
+    def save_for_backward(self, *tensors) -> None:
+        self._nx_saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        saved = self.__dict__.get("_nx_saved")
+        if saved is None:
+            if self.__dict__.get("_nx_freed"):
+                raise RuntimeError(_FREED_MSG)
+            return ()
+        return saved
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        self._nx_nondiff = {id(t) for t in tensors}
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._nx_materialize = bool(value)
+
+    @property
+    def name(self) -> str:
+        fn = self.__dict__.get("_nx_fn")
+        return fn.__name__ if fn is not None else "?"
+
+    def __repr__(self) -> str:
+        return f"<{self.name}Backward>"
+
+
+_FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time."
+)
+
+
+class Function:
+    """Base of every differentiable op.
+
+        class Exp(Function):
+            @staticmethod
+            def forward(ctx, x):
+                y = x.exp()          # runs with grad mode off
+                ctx.save_for_backward(y)
+                return y
+            @staticmethod
+            def backward(ctx, grad):
+                (y,) = ctx.saved_tensors
+                return grad * y      # one gradient (or None) per forward argument
+
+    forward may return a Tensor or a tuple of Tensors; backward receives one gradient per
+    output (zeros for float outputs that got none, None for int/bool outputs) and returns
+    one per positional forward argument (None for non-tensors or no gradient).
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        global _grad_enabled
+        from .tensor import Tensor
+
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = _grad_enabled and any(needs)
+        ctx = Context()
+        ctx.needs_input_grad = needs
+        prev = _grad_enabled
+        _grad_enabled = False
+        try:
+            out = cls.forward(ctx, *args, **kwargs)
+        finally:
+            _grad_enabled = prev
+        if not record:
+            return out
+        single = not isinstance(out, tuple)
+        outs = (out,) if single else out
+        nondiff = ctx.__dict__.get("_nx_nondiff", ())
+        fixed = []
+        meta = []
+        for i, o in enumerate(outs):
+            if isinstance(o, Tensor):
+                if any(o is a for a in args):  # forward returned an input: new identity
+                    o = o._alias()
+                if o.dtype.is_floating_point and id(o) not in nondiff:
+                    o.requires_grad = True
+                    o._node = ctx
+                    o._out_idx = i
+                meta.append((o.shape, o.dtype, o.device))
+            else:
+                meta.append(None)
+            fixed.append(o)
+        ctx._nx_fn = cls
+        ctx._nx_meta = meta
+        edges = []
+        for a, need in zip(args, needs):
+            if not need:
+                edges.append(None)
+            elif a._node is not None:
+                edges.append((a._node, a._out_idx, a.shape))
+            else:
+                edges.append((None, a, a.shape))  # a leaf
+        ctx._nx_edges = edges
+        return fixed[0] if single else tuple(fixed)
+
+
+# ------------------------------------------------------------------------------------
+# The engine
+# ------------------------------------------------------------------------------------
+
+
+def _topo_order(roots: list) -> list:
+    """Nodes reachable from roots, each after every node that feeds gradient into it."""
+    order, seen = [], set()
+    for root in roots:
+        if root is None or id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(root.__dict__.get("_nx_edges") or ()))]
+        while stack:
+            node, it = stack[-1]
+            advanced = False
+            for e in it:
+                if e is not None and e[0] is not None and id(e[0]) not in seen:
+                    seen.add(id(e[0]))
+                    stack.append((e[0], iter(e[0].__dict__.get("_nx_edges") or ())))
+                    advanced = True
+                    break
+            if not advanced:
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+def _free(node) -> None:
+    d = node.__dict__
+    keep = {"_nx_edges", "_nx_fn", "_nx_meta", "needs_input_grad", "_nx_retain"}
+    for k in [k for k in d if k not in keep]:
+        del d[k]
+    d["_nx_freed"] = True
+
+
+def _accumulate_leaf(leaf, g, owned: set) -> None:
+    """leaf.grad += g (g becomes leaf.grad when there is none; copied if it may alias)."""
+    from .tensor import Tensor
+
+    if g.shape != leaf.shape:
+        raise RuntimeError(f"gradient of shape {g.shape} does not match leaf of shape {leaf.shape}")
+    if leaf.grad is None:
+        if id(g._data) in owned:
+            g = g.clone()
+        owned.add(id(g._data))
+        leaf.grad = Tensor._wrap(g._data, g.shape, g.dtype, g.device)
+    else:
+        leaf.grad.add_(g)
+
+
+def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
+    """Backpropagate `grads` from `roots`. With `inputs` (a list of tensors), return their
+    gradients instead of accumulating into leaves (autograd.grad)."""
+    global _grad_enabled
+    from .tensor import Tensor
+
+    owned: set = set(id(g._data) for g in grads)
+    want = None
+    result = None
+    if inputs is not None:
+        want = {}
+        result = [None] * len(inputs)
+        for i, t in enumerate(inputs):
+            key = ("n", id(t._node), t._out_idx) if t._node is not None else ("l", id(t))
+            want.setdefault(key, []).append(i)
+
+    def deliver_leaf(leaf, g):
+        if want is not None:
+            for i in want.get(("l", id(leaf)), ()):
+                result[i] = g if result[i] is None else result[i] + g
+        else:
+            _accumulate_leaf(leaf, g, owned)
+
+    pending: dict = {}
+    root_nodes = []
+    for r, g in zip(roots, grads):
+        if r._node is not None:
+            slot = pending.setdefault(id(r._node), [None] * len(r._node._nx_meta))
+            i = r._out_idx
+            slot[i] = g if slot[i] is None else slot[i] + g
+            root_nodes.append(r._node)
+        elif r.requires_grad:
+            deliver_leaf(r, g)
+    order = _topo_order(root_nodes)
+    prev = _grad_enabled
+    _grad_enabled = False
+    try:
+        for node in order:
+            gs = pending.pop(id(node), None)
+            if gs is None:
+                continue
+            d = node.__dict__
+            if d.get("_nx_freed"):
+                raise RuntimeError(_FREED_MSG)
+            meta = d["_nx_meta"]
+            for i, g in enumerate(gs):
+                if g is None and meta[i] is not None and meta[i][1].is_floating_point:
+                    from .tensor import zeros
+
+                    gs[i] = zeros(meta[i][0], dtype=meta[i][1], device=meta[i][2])
+            retain = d.get("_nx_retain")
+            if retain:
+                for i, ref in retain.items():
+                    t = ref()
+                    if t is not None and gs[i] is not None:
+                        t.grad = gs[i].clone() if t.grad is None else t.grad + gs[i]
+            if want is not None:
+                for i, g in enumerate(gs):
+                    for j in want.get(("n", id(node), i), ()):
+                        result[j] = g if result[j] is None else result[j] + g
+            in_grads = d["_nx_fn"].backward(node, *gs)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            edges = d["_nx_edges"]
+            if len(in_grads) < len(edges):
+                in_grads = in_grads + (None,) * (len(edges) - len(in_grads))
+            for e, g in zip(edges, in_grads):
+                if e is None or g is None:
+                    continue
+                if not isinstance(g, Tensor):
+                    raise TypeError(f"{node.name}.backward returned {type(g).__name__}, expected a Tensor")
+                if g.shape != e[2]:
+                    raise RuntimeError(
+                        f"{node.name}.backward returned a gradient of shape {g.shape} for an input of shape {e[2]}"
+                    )
+                if e[0] is None:
+                    deliver_leaf(e[1], g)
+                else:
+                    slot = pending.setdefault(id(e[0]), [None] * len(e[0]._nx_meta))
+                    i = e[1]
+                    slot[i] = g if slot[i] is None else slot[i] + g
+            if not retain_graph:
+                _free(node)
+    finally:
+        _grad_enabled = prev
+    return result
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None) -> None:
+    """neuraxon.autograd.backward(tensors, grad_tensors=None, retain_graph=None)."""
+    from .tensor import Tensor, ones_like
+
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(tensors)
+    gs = []
+    for t, g in zip(tensors, grad_tensors):
+        if not t.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if t.numel() != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs (got shape {t.shape})"
+                )
+            g = ones_like(t)
+        elif g.shape != t.shape:
+            raise RuntimeError(f"gradient of shape {g.shape} does not match tensor of shape {t.shape}")
+        gs.append(g.detach())
+    run_backward(list(tensors), gs, retain_graph=bool(retain_graph))
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False):
+    """Gradients of outputs w.r.t. inputs, returned as a tuple (leaves' .grad untouched).
+    create_graph (higher-order gradients) is not supported."""
+    from .tensor import Tensor, ones_like
+
+    if create_graph:
+        raise NotImplementedError("neuraxon.autograd.grad: create_graph=True is not supported")
+    if isinstance(outputs, Tensor):
+        outputs = [outputs]
+    single = isinstance(inputs, Tensor)
+    if single:
+        inputs = [inputs]
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    gs = []
+    for t, g in zip(outputs, grad_outputs):
+        if not t.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if t.numel() != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs (got shape {t.shape})")
+            g = ones_like(t)
+        gs.append(g.detach())
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    res = run_backward(list(outputs), gs, retain_graph=bool(retain_graph), inputs=list(inputs))
+    if not allow_unused and any(r is None for r in res):
+        raise RuntimeError(
+            "One of the differentiated Tensors appears to not have been used in the graph. "
+            "Set allow_unused=True if this is the desired behavior."
+        )
+    return tuple(res)
+
+
+def _retain(t) -> None:
+    node = t._node
+    if node is None:
+        return
+    node.__dict__.setdefault("_nx_retain", {})[t._out_idx] = weakref.ref(t)

@@ -1,0 +1,1296 @@
+"""Tensor: a flat backend array + shape + dtype + device + autograd fields; creation functions.
+
+Tensors are ALWAYS contiguous (row-major). `reshape`, `view`, `flatten`, `squeeze`,
+`unsqueeze` (and `detach`, `.data`) share the underlying array; `permute`, `transpose`,
+slicing, `expand` and every other "view" of PyTorch return a contiguous COPY. Writing
+into such a result does not change the source tensor: this is a deliberate difference from
+PyTorch (it keeps every kernel contiguous and simple).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from . import _codes as C
+from . import autograd
+from .device import Device, device as _device
+from .dtypes import bool_, dtype as DType, float32, get_dtype, int64
+
+
+class Tensor:
+    """An n-dimensional array on a device, with autograd.
+
+    Fields: `_data` (flat backend array of numel() elements: a 1-D NumPy array on the CPU, a
+    neuraxon._cuda.DeviceArray on CUDA), `shape` (tuple of ints), `dtype` (neuraxon.float32,
+    int64 or bool), `device` (neuraxon.device), `requires_grad`, `grad`, `_node` (the autograd
+    node that made it, None for leaves).
+
+    `Tensor(t)` with a Tensor aliases t's data (detached): subclasses such as nn.Parameter
+    can wrap an existing tensor that way. `Tensor(array_like)` copies data as float32.
+
+    Views other than reshape/view/flatten/squeeze/unsqueeze do not alias (see module doc).
+    In-place ops are allowed on tensors that do not require grad, or under no_grad();
+    autograd does not track in-place changes to tensors it saved.
+    """
+
+    __slots__ = ("_data", "shape", "dtype", "device", "requires_grad", "grad", "_node", "_out_idx", "__weakref__",
+                 "__dict__")
+    __array_priority__ = 1000
+    __array_ufunc__ = None  # numpy defers to our reflected operators
+
+    def __init__(self, data=None, *, dtype=None, device=None, requires_grad: bool = False):
+        if isinstance(data, Tensor):
+            src = data
+            if dtype is not None and get_dtype(dtype) is not src.dtype:
+                src = src.to(get_dtype(dtype))
+            if device is not None and _device(device) != src.device:
+                src = src.to(_device(device))
+            self._data, self.shape, self.dtype, self.device = src._data, src.shape, src.dtype, src.device
+        else:
+            t = tensor([] if data is None else data, dtype=dtype if dtype is not None else float32, device=device)
+            self._data, self.shape, self.dtype, self.device = t._data, t.shape, t.dtype, t.device
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._node = None
+        self._out_idx = 0
+
+    @staticmethod
+    def _wrap(data, shape, dtype, device, requires_grad: bool = False) -> "Tensor":
+        t = object.__new__(Tensor)
+        t._data = data
+        t.shape = shape
+        t.dtype = dtype
+        t.device = device
+        t.requires_grad = requires_grad
+        t.grad = None
+        t._node = None
+        t._out_idx = 0
+        return t
+
+    def _alias(self) -> "Tensor":
+        return Tensor._wrap(self._data, self.shape, self.dtype, self.device, self.requires_grad)
+
+    # -- metadata -----------------------------------------------------------------------
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return self.shape
+        return self.shape[_ops.norm_dim(dim, self.ndim)]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+    def numel(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    @property
+    def data(self) -> "Tensor":
+        """The same data, detached from autograd (writing into it changes this tensor)."""
+        return Tensor._wrap(self._data, self.shape, self.dtype, self.device)
+
+    @data.setter
+    def data(self, other: "Tensor") -> None:
+        self._data, self.shape, self.dtype, self.device = other._data, other.shape, other.dtype, other.device
+
+    # -- host conversion ----------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (on the CPU it shares memory with the tensor)."""
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self.device.to_numpy(self._data, self.shape, self.dtype)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.device.to_numpy(self._data, self.shape, self.dtype)
+        if dtype is not None:
+            a = a.astype(dtype)
+        return np.array(a, copy=True) if copy else a
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar (shape {self.shape})")
+        return self.device.to_numpy(self._data, (1,), self.dtype)[0].item()
+
+    def tolist(self):
+        return self.device.to_numpy(self._data, self.shape, self.dtype).tolist()
+
+    def __repr__(self) -> str:
+        a = self.device.to_numpy(self._data, self.shape, self.dtype)
+        body = np.array2string(a, separator=", ", prefix="tensor(", precision=4,
+                               formatter={"bool": lambda v: "True" if v else "False"})
+        extras = []
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.dtype is not float32 and not (self.dtype is int64 and self.numel()) and self.dtype is not bool_:
+            extras.append(f"dtype={self.dtype!r}")
+        if self.dtype is float32 and self.numel() == 0:
+            pass
+        if self.dtype is int64 and self.numel() == 0:
+            extras.append(f"dtype={self.dtype!r}")
+        if self._node is not None:
+            extras.append(f"grad_fn={self._node!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    __str__ = __repr__
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.shape[0]):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous (shape {self.shape})")
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype is float32 or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __reduce_ex__(self, proto):
+        a = np.array(self.device.to_numpy(self._data, self.shape, self.dtype), copy=True)
+        return (_rebuild, (a, str(self.device), self.requires_grad))
+
+    def __deepcopy__(self, memo):
+        t = self.clone().detach() if self.dtype is float32 else _ops.clone_raw(self)
+        t.requires_grad = self.requires_grad
+        if self.grad is not None:
+            t.grad = self.grad.clone()
+        if type(self) is not Tensor:
+            new = object.__new__(type(self))
+            for k in Tensor.__slots__:
+                if k not in ("__weakref__", "__dict__"):
+                    setattr(new, k, getattr(t, k))
+            new.__dict__.update({k: v for k, v in getattr(self, "__dict__", {}).items()})
+            t = new
+        memo[id(self)] = t
+        return t
+
+    # -- autograd -----------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        """Accumulate d self / d leaf into every leaf's .grad (gradient required unless
+        self has one element). The graph is freed unless retain_graph=True."""
+        if create_graph:
+            raise NotImplementedError("backward(create_graph=True) is not supported")
+        autograd.backward(self, gradient, retain_graph)
+
+    def detach(self) -> "Tensor":
+        return Tensor._wrap(self._data, self.shape, self.dtype, self.device)
+
+    def detach_(self) -> "Tensor":
+        self._node = None
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and not self.dtype.is_floating_point:
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients (got {self.dtype.name})")
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables.")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        autograd._retain(self)
+
+    # -- conversion ---------------------------------------------------------------------
+    def to(self, *args, **kwargs) -> "Tensor":
+        """to(device), to(dtype), to(device, dtype), to(other_tensor); non_blocking/copy accepted."""
+        dev, dt = kwargs.pop("device", None), kwargs.pop("dtype", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected arguments {list(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dev, dt = a.device, a.dtype
+            elif isinstance(a, (DType, type)) or (isinstance(a, str) and a in ("float32", "float", "int64", "long", "bool")) \
+                    or isinstance(a, np.dtype):
+                dt = a
+            elif a is not None:
+                dev = a
+        out = self
+        if dt is not None:
+            dt = get_dtype(dt)
+            if dt is not out.dtype:
+                out = _ops.Cast.apply(out, dt) if out.dtype is float32 else _ops.cast(out, dt)
+        if dev is not None:
+            dev = _device(dev)
+            if dev != out.device:
+                out = ToDevice.apply(out, dev)
+        if copy and out is self:
+            out = self.clone()
+        return out
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> "Tensor":
+        return self.to("cuda")
+
+    def float(self) -> "Tensor":
+        return self.to(float32)
+
+    def long(self) -> "Tensor":
+        return self.to(int64)
+
+    def int(self) -> "Tensor":
+        return self.to(int64)
+
+    def bool(self) -> "Tensor":
+        return self.to(bool_)
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        return self.to(other.dtype)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return {"float32": "neuraxon.FloatTensor", "int64": "neuraxon.LongTensor", "bool": "neuraxon.BoolTensor"}[
+                self.dtype.name]
+        return self.to(get_dtype(dtype))
+
+    def clone(self) -> "Tensor":
+        if self.dtype is float32:
+            return Clone.apply(self)
+        return _ops.clone_raw(self)
+
+    def contiguous(self) -> "Tensor":
+        return self
+
+    def is_contiguous(self) -> bool:
+        return True
+
+    # -- arithmetic ---------------------------------------------------------------------
+    def __add__(self, o):
+        return _ops.binary(self, o, C.BIN_ADD)
+
+    def __radd__(self, o):
+        return _ops.binary(self, o, C.BIN_ADD, True)
+
+    def __sub__(self, o):
+        return _ops.binary(self, o, C.BIN_SUB)
+
+    def __rsub__(self, o):
+        return _ops.binary(self, o, C.BIN_SUB, True)
+
+    def __mul__(self, o):
+        return _ops.binary(self, o, C.BIN_MUL)
+
+    def __rmul__(self, o):
+        return _ops.binary(self, o, C.BIN_MUL, True)
+
+    def __truediv__(self, o):
+        return _ops.binary(self, o, C.BIN_DIV)
+
+    def __rtruediv__(self, o):
+        return _ops.binary(self, o, C.BIN_DIV, True)
+
+    def __pow__(self, o):
+        return _ops.binary(self, o, C.BIN_POW)
+
+    def __rpow__(self, o):
+        return _ops.binary(self, o, C.BIN_POW, True)
+
+    def __matmul__(self, o):
+        return _ops.matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return _ops.matmul(o, self)
+
+    def __neg__(self):
+        return _ops.unary(self, C.UN_NEG)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
+    def __eq__(self, o):  # noqa: D105
+        return _ops.binary(self, o, C.BIN_EQ)
+
+    def __ne__(self, o):
+        return _ops.binary(self, o, C.BIN_NE)
+
+    def __lt__(self, o):
+        return _ops.binary(self, o, C.BIN_LT)
+
+    def __le__(self, o):
+        return _ops.binary(self, o, C.BIN_LE)
+
+    def __gt__(self, o):
+        return _ops.binary(self, o, C.BIN_GT)
+
+    def __ge__(self, o):
+        return _ops.binary(self, o, C.BIN_GE)
+
+    def __invert__(self):
+        if self.dtype is not bool_:
+            raise TypeError(f"~ is only supported on bool tensors, got {self.dtype.name}")
+        return self == False  # noqa: E712
+
+    def __and__(self, o):
+        return _logical(self, o, C.BIN_MIN)
+
+    def __or__(self, o):
+        return _logical(self, o, C.BIN_MAX)
+
+    def __xor__(self, o):
+        return _logical(self, o, C.BIN_NE)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def add(self, other, alpha=1):
+        return self + (other * alpha if alpha != 1 else other)
+
+    def sub(self, other, alpha=1):
+        return self - (other * alpha if alpha != 1 else other)
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def pow(self, e):
+        return self ** e
+
+    def matmul(self, other):
+        return _ops.matmul(self, other)
+
+    def mm(self, other):
+        return _ops.matmul(self, other)
+
+    def bmm(self, other):
+        return _ops.matmul(self, other)
+
+    def dot(self, other):
+        return _ops.matmul(self, other)
+
+    def neg(self):
+        return -self
+
+    def eq(self, o):
+        return self == o
+
+    def ne(self, o):
+        return self != o
+
+    def lt(self, o):
+        return self < o
+
+    def le(self, o):
+        return self <= o
+
+    def gt(self, o):
+        return self > o
+
+    def ge(self, o):
+        return self >= o
+
+    def logical_not(self):
+        return self.bool() == False  # noqa: E712
+
+    def maximum(self, other):
+        return _ops.binary(self, other, C.BIN_MAX)
+
+    def minimum(self, other):
+        return _ops.binary(self, other, C.BIN_MIN)
+
+    def equal(self, other) -> bool:
+        return self.shape == other.shape and bool((self == other).all())
+
+    def allclose(self, other, rtol=1e-5, atol=1e-8) -> bool:
+        return bool(np.allclose(np.asarray(self), np.asarray(other), rtol=rtol, atol=atol))
+
+    # -- unary math -----------------------------------------------------------------------
+    def exp(self):
+        return _ops.unary(self, C.UN_EXP)
+
+    def log(self):
+        return _ops.unary(self, C.UN_LOG)
+
+    def sqrt(self):
+        return _ops.unary(self, C.UN_SQRT)
+
+    def rsqrt(self):
+        return _ops.unary(self, C.UN_RSQRT)
+
+    def abs(self):
+        return _ops.unary(self, C.UN_ABS)
+
+    def sin(self):
+        return _ops.unary(self, C.UN_SIN)
+
+    def cos(self):
+        return _ops.unary(self, C.UN_COS)
+
+    def reciprocal(self):
+        return _ops.unary(self, C.UN_RECIPROCAL)
+
+    def square(self):
+        return _ops.unary(self, C.UN_SQUARE)
+
+    def sign(self):
+        return _ops.unary(self, C.UN_SIGN)
+
+    def log1p(self):
+        return _ops.unary(self, C.UN_LOG1P)
+
+    def expm1(self):
+        return _ops.unary(self, C.UN_EXPM1)
+
+    def clamp(self, min=None, max=None):
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self
+            if min is not None:
+                out = out.maximum(min)
+            if max is not None:
+                out = out.minimum(max)
+            return out
+        if min is None and max is None:
+            raise RuntimeError("clamp(): at least one of 'min' or 'max' must not be None")
+        lo = -math.inf if min is None else float(min)
+        hi = math.inf if max is None else float(max)
+        return _ops.unary(self, C.UN_CLAMP, lo, hi)
+
+    clip = clamp
+
+    def clamp_min(self, m):
+        return self.clamp(min=m)
+
+    def clamp_max(self, m):
+        return self.clamp(max=m)
+
+    def sigmoid(self):
+        from . import functional as F
+
+        return F.sigmoid(self)
+
+    def tanh(self):
+        from . import functional as F
+
+        return F.tanh(self)
+
+    def relu(self):
+        from . import functional as F
+
+        return F.relu(self)
+
+    def softmax(self, dim):
+        from . import functional as F
+
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        from . import functional as F
+
+        return F.log_softmax(self, dim)
+
+    def masked_fill(self, mask, value):
+        return _ops.where(mask, value if not isinstance(value, Tensor) else value.to(self.dtype), self)
+
+    def where(self, cond, other):
+        return _ops.where(cond, self, other)
+
+    # -- reductions -----------------------------------------------------------------------
+    def sum(self, dim=None, keepdim: bool = False, dtype=None):
+        return _ops.reduce(self, dim, keepdim, C.RED_SUM, dtype)
+
+    def mean(self, dim=None, keepdim: bool = False, dtype=None):
+        return _ops.reduce(self, dim, keepdim, C.RED_MEAN, dtype)
+
+    def prod(self, dim=None, keepdim: bool = False):
+        if self.dtype is float32 and self.requires_grad:
+            return Prod.apply(self, _ops.norm_dims(dim, self.ndim), keepdim)
+        return _ops.reduce(self, dim, keepdim, C.RED_PROD)
+
+    def var(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
+        if correction is None:
+            correction = 1 if unbiased is None or unbiased else 0
+        dims = _ops.norm_dims(dim, self.ndim)
+        n = 1
+        for d in dims:
+            n *= self.shape[d]
+        x = self if self.dtype is float32 else self.float()
+        mu = x.mean(dims if dims else None, keepdim=True) if dims else x
+        sq = ((x - mu) ** 2).sum(dims, keepdim=keepdim)
+        denom = max(n - correction, 0)
+        return sq / denom if denom > 0 else sq * float("nan")
+
+    def std(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def max(self, dim=None, keepdim: bool = False):
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
+        return _ops.maxmin(self, dim, keepdim, True)
+
+    def min(self, dim=None, keepdim: bool = False):
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
+        return _ops.maxmin(self, dim, keepdim, False)
+
+    def amax(self, dim=None, keepdim: bool = False):
+        if dim is None or isinstance(dim, int):
+            r = self.max(dim, keepdim)
+            return r if dim is None else r.values
+        out = self
+        for d in sorted(_ops.norm_dims(dim, self.ndim), reverse=True):
+            out = out.max(d, keepdim).values
+        return out
+
+    def amin(self, dim=None, keepdim: bool = False):
+        if dim is None or isinstance(dim, int):
+            r = self.min(dim, keepdim)
+            return r if dim is None else r.values
+        out = self
+        for d in sorted(_ops.norm_dims(dim, self.ndim), reverse=True):
+            out = out.min(d, keepdim).values
+        return out
+
+    def argmax(self, dim=None, keepdim: bool = False):
+        return _ops.argmaxmin(self, dim, keepdim, True)
+
+    def argmin(self, dim=None, keepdim: bool = False):
+        return _ops.argmaxmin(self, dim, keepdim, False)
+
+    def norm(self, p=2, dim=None, keepdim: bool = False):
+        if p in ("fro", 2, 2.0):
+            return (self * self).sum(dim, keepdim).sqrt()
+        if p in (1, 1.0):
+            return self.abs().sum(dim, keepdim)
+        if p in (math.inf, float("inf")):
+            return self.abs().amax(dim, keepdim)
+        p = float(p)
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    def logsumexp(self, dim, keepdim: bool = False):
+        m = self.detach().amax(dim, keepdim=True)
+        m = _ops.where(m.abs() == math.inf, 0.0, m)
+        out = (self - m).exp().sum(dim, keepdim=True).log() + m
+        if not keepdim:
+            out = out.squeeze(dim) if isinstance(dim, int) else out.reshape(
+                tuple(s for i, s in enumerate(self.shape) if i not in _ops.norm_dims(dim, self.ndim)))
+        return out
+
+    def all(self, dim=None, keepdim: bool = False):
+        x = (self != 0) if self.dtype is not bool_ else self
+        r = x.long().amin(dim, keepdim) if dim is not None else x.long().min()
+        return r.bool()
+
+    def any(self, dim=None, keepdim: bool = False):
+        x = (self != 0) if self.dtype is not bool_ else self
+        r = x.long().amax(dim, keepdim) if dim is not None else x.long().max()
+        return r.bool()
+
+    def count_nonzero(self, dim=None):
+        return (self != 0).sum(dim)
+
+    # -- shape ----------------------------------------------------------------------------
+    def reshape(self, *shape):
+        return _ops.reshape(self, _shape_args(shape))
+
+    def view(self, *shape):
+        if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int)) and shape[0] is not None:
+            return self.to(get_dtype(shape[0]))  # view(dtype): a cast here (no reinterpretation)
+        return _ops.reshape(self, _shape_args(shape))
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = _ops.norm_dim(start_dim, self.ndim)
+        e = _ops.norm_dim(end_dim, self.ndim)
+        if s > e:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        n = 1
+        for d in self.shape[s: e + 1]:
+            n *= d
+        return self.reshape(self.shape[:s] + (n,) + self.shape[e + 1:])
+
+    def unflatten(self, dim: int, sizes):
+        d = _ops.norm_dim(dim, self.ndim)
+        sizes = _ops.infer_shape(sizes, self.shape[d])
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(s for s in self.shape if s != 1))
+        dims = _ops.norm_dims(dim, self.ndim) if self.ndim else ()
+        return self.reshape(tuple(s for i, s in enumerate(self.shape) if not (i in dims and s == 1)))
+
+    def unsqueeze(self, dim: int):
+        d = _ops.norm_dim(dim, self.ndim + 1)
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def permute(self, *dims):
+        return _ops.permute(self, _shape_args(dims))
+
+    def transpose(self, dim0: int, dim1: int):
+        if self.ndim == 0:
+            return self
+        p = list(range(self.ndim))
+        a, b = _ops.norm_dim(dim0, self.ndim), _ops.norm_dim(dim1, self.ndim)
+        p[a], p[b] = p[b], p[a]
+        return _ops.permute(self, p)
+
+    swapaxes = transpose
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    @property
+    def T(self):
+        return _ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    def expand(self, *sizes):
+        return _ops.expand(self, _shape_args(sizes))
+
+    def expand_as(self, other):
+        return _ops.expand(self, other.shape)
+
+    def repeat(self, *sizes):
+        return _ops.repeat(self, _shape_args(sizes))
+
+    def flip(self, *dims):
+        return _ops.flip(self, _shape_args(dims))
+
+    def narrow(self, dim: int, start: int, length: int):
+        return _ops.narrow(self, dim, int(start), int(length))
+
+    def split(self, split_size_or_sections, dim: int = 0):
+        return split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        return chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0):
+        d = _ops.norm_dim(dim, self.ndim)
+        return tuple(self.narrow(d, i, 1).squeeze(d) for i in range(self.shape[d]))
+
+    def index_select(self, dim: int, index):
+        return _ops.index_select(self, dim, index)
+
+    def gather(self, dim: int, index):
+        d = _ops.norm_dim(dim, self.ndim)
+        if index.shape[:d] + index.shape[d + 1:] != self.shape[:d] + self.shape[d + 1:]:
+            raise RuntimeError(f"gather(): index of shape {index.shape} must match input of shape {self.shape} "
+                               f"except in dimension {d} (neuraxon requires equal sizes)")
+        pos = _gather_positions(self.shape, d, index)
+        return _ops.index_select(self.reshape(-1), 0, pos.reshape(-1)).reshape(index.shape)
+
+    # -- indexing -------------------------------------------------------------------------
+    def __getitem__(self, idx):
+        return _ops.getitem(self, idx)
+
+    def __setitem__(self, idx, value):
+        _ops.setitem(self, idx, value)
+
+    # -- in place ------------------------------------------------------------------------
+    def _check_inplace(self, what: str) -> None:
+        if self.requires_grad and autograd.is_grad_enabled():
+            if self._node is None:
+                raise RuntimeError(
+                    f"a leaf Variable that requires grad is being used in an in-place operation ({what}); "
+                    "use neuraxon.no_grad()"
+                )
+            raise RuntimeError(f"in-place operation {what} on a tensor that is part of an autograd graph is not supported")
+
+    def _inplace_binary(self, other, op: int, what: str):
+        self._check_inplace(what)
+        if isinstance(other, Tensor):
+            _ops.check_same_device(self, other)
+            other = other.detach()
+            dt = _ops.promote(self.dtype, other.dtype)
+        else:
+            dt = _ops.promote(self.dtype, _ops.scalar_dtype(other))
+        if op == C.BIN_DIV and self.dtype is not float32:
+            dt = float32
+        if dt is not self.dtype:
+            raise TypeError(f"{what}: result type {dt.name} can't be cast to the desired output type {self.dtype.name}")
+        with autograd.no_grad():
+            if not isinstance(other, Tensor) and self.dtype is float32 and op in (C.BIN_ADD, C.BIN_SUB, C.BIN_MUL,
+                                                                                  C.BIN_DIV):
+                s = float(other)
+                a, b = {C.BIN_ADD: (1.0, s), C.BIN_SUB: (1.0, -s), C.BIN_MUL: (s, 0.0),
+                        C.BIN_DIV: (1.0 / s if s else math.nan, 0.0)}[op]
+                if op == C.BIN_DIV and s == 0:
+                    other = full((), s, device=self.device)
+                else:
+                    _ops.unary_raw(self, C.UN_AFFINE, a, b, out=self)
+                    return self
+            if not isinstance(other, Tensor):
+                other = full((), other, dtype=self.dtype, device=self.device)
+            other = _ops.cast(other, self.dtype)
+            shape = _ops.broadcast_shapes(self.shape, other.shape)
+            if shape != self.shape:
+                raise RuntimeError(
+                    f"{what}: output with shape {self.shape} doesn't match the broadcast shape {shape} "
+                    f"(other has shape {other.shape})"
+                )
+            work = self if self.dtype is not bool_ else _ops.cast(self, int64)
+            res = _ops.binary_raw(work, _ops.cast(other, work.dtype), op,
+                                  out=work if self.dtype is not bool_ else None)
+            if self.dtype is bool_:
+                _ops.copy_into(self, _ops.cast(res, bool_), (self.numel(),), [1], 0, [1], 0)
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._inplace_binary(other * alpha if alpha != 1 else other, C.BIN_ADD, "add_")
+
+    def sub_(self, other, alpha=1):
+        return self._inplace_binary(other * alpha if alpha != 1 else other, C.BIN_SUB, "sub_")
+
+    def mul_(self, other):
+        return self._inplace_binary(other, C.BIN_MUL, "mul_")
+
+    def div_(self, other):
+        return self._inplace_binary(other, C.BIN_DIV, "div_")
+
+    def pow_(self, other):
+        return self._inplace_binary(other, C.BIN_POW, "pow_")
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def addcmul_(self, t1, t2, value=1):
+        return self.add_(t1 * t2 * value)
+
+    def addcdiv_(self, t1, t2, value=1):
+        return self.add_(t1 / t2 * value)
+
+    def lerp_(self, end, weight):
+        return self.add_((end - self) * weight)
+
+    def fill_(self, value):
+        self._check_inplace("fill_")
+        if isinstance(value, Tensor):
+            value = value.item()
+        if self.numel():
+            self.device.k.fill(self._data, self.numel(), float(value))
+        return self
+
+    def zero_(self):
+        return self.fill_(0.0)
+
+    def copy_(self, src, non_blocking: bool = False):
+        self._check_inplace("copy_")
+        if not isinstance(src, Tensor):
+            src = tensor(src, dtype=self.dtype)
+        src = src.detach()
+        if src.device != self.device:
+            src = src.to(self.device)
+        src = _ops.cast(src, self.dtype)
+        shape = _ops.broadcast_shapes(self.shape, src.shape)
+        if shape != self.shape:
+            raise RuntimeError(f"copy_: source of shape {src.shape} cannot be broadcast to {self.shape}")
+        _ops.copy_into(self, src, self.shape, _ops.strides_of(self.shape), 0, _ops.bcast_strides(src.shape, self.shape))
+        return self
+
+    def clamp_(self, min=None, max=None):
+        self._check_inplace("clamp_")
+        with autograd.no_grad():
+            r = self.clamp(min, max)
+        _ops.copy_into(self, r, (self.numel(),), [1], 0, [1], 0)
+        return self
+
+    def neg_(self):
+        return self.mul_(-1)
+
+    def exp_(self):
+        return self._apply_unary_(C.UN_EXP)
+
+    def sqrt_(self):
+        return self._apply_unary_(C.UN_SQRT)
+
+    def abs_(self):
+        return self._apply_unary_(C.UN_ABS)
+
+    def _apply_unary_(self, op):
+        self._check_inplace("unary_")
+        if self.dtype is not float32:
+            raise TypeError(f"in-place unary op needs a float32 tensor, got {self.dtype.name}")
+        _ops.unary_raw(self, op, out=self)
+        return self
+
+    def masked_fill_(self, mask, value):
+        self._check_inplace("masked_fill_")
+        with autograd.no_grad():
+            r = self.masked_fill(mask, value)
+        if r.shape != self.shape:
+            raise RuntimeError(f"masked_fill_: mask of shape {mask.shape} broadcasts the result to {r.shape}, "
+                               f"not {self.shape}")
+        _ops.copy_into(self, r, (self.numel(),), [1], 0, [1], 0)
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0):
+        self._check_inplace("uniform_")
+        _require_float(self, "uniform_")
+        n = self.numel()
+        if n:
+            seed, off = _random.next_offset(n)
+            self.device.k.random_uniform(self._data, n, float(a), float(b), seed, off)
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0):
+        self._check_inplace("normal_")
+        _require_float(self, "normal_")
+        n = self.numel()
+        if n:
+            seed, off = _random.next_offset(n)
+            self.device.k.random_normal(self._data, n, float(mean), float(std), seed, off)
+        return self
+
+    def bernoulli_(self, p: float = 0.5):
+        u = rand(self.shape, device=self.device)
+        return self.copy_((u < p).to(self.dtype))
+
+
+def _require_float(t, what):
+    if t.dtype is not float32:
+        raise TypeError(f"{what} needs a float32 tensor, got {t.dtype.name}")
+
+
+def _gather_positions(shape, d, index):
+    """Flat positions in a tensor of `shape` of torch.gather(dim=d, index)."""
+    ishape = index.shape
+    dev = index.device
+    st = _ops.strides_of(shape)
+    pos = _ops.binary_raw(index, _ops.full((), st[d], int64, dev), C.BIN_MUL)
+    for k, s in enumerate(ishape):
+        if k == d or s == 1:
+            continue
+        a = _ops.binary_raw(_ops.arange_raw(s, dev), _ops.full((), st[k], int64, dev), C.BIN_MUL)
+        sh = [1] * len(ishape)
+        sh[k] = s
+        pos = _ops.binary_raw(pos, Tensor._wrap(a._data, tuple(sh), int64, dev), C.BIN_ADD)
+    return pos
+
+
+def _logical(a, b, op):
+    """&, |, ^ on bool tensors (min, max, != of 0/1)."""
+    if not isinstance(b, Tensor):
+        b = full((), bool(b), dtype=bool_, device=a.device)
+    if a.dtype is not bool_ or b.dtype is not bool_:
+        raise TypeError(f"&, |, ^ are supported on bool tensors only, got {a.dtype.name} and {b.dtype.name}")
+    _ops.check_same_device(a, b)
+    r = _ops.binary_raw(_ops.cast(a, int64), _ops.cast(b, int64), op)
+    return r if r.dtype is bool_ else _ops.cast(r, bool_)
+
+
+def _rebuild(a, dev, requires_grad):
+    return tensor(a, device=dev, requires_grad=requires_grad)
+
+
+def _shape_args(args) -> tuple:
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(int(s) for s in args[0])
+    return tuple(int(s) for s in args)
+
+
+# ------------------------------------------------------------------------------------
+# small Functions that belong with Tensor
+# ------------------------------------------------------------------------------------
+
+
+class ToDevice(autograd.Function):
+    @staticmethod
+    def forward(ctx, x, dev):
+        ctx.src = x.device
+        host = np.array(x.device.to_numpy(x._data, (x.numel(),), x.dtype), copy=False)
+        return Tensor._wrap(dev.from_numpy(host, x.dtype), x.shape, x.dtype, dev)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.to(ctx.src), None
+
+
+class Clone(autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return _ops.clone_raw(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class Prod(autograd.Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        out = _ops.reduce_raw(x, dims, C.RED_PROD, True)
+        ctx.save_for_backward(x, out)
+        ctx.dims = dims
+        return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        g = g.reshape(out.shape)
+        # d prod / d x_i = prod / x_i (inputs with zeros are not special-cased)
+        return g * out / x, None, None
+
+
+# ------------------------------------------------------------------------------------
+# creation
+# ------------------------------------------------------------------------------------
+
+
+def _infer_np(data):
+    if isinstance(data, Tensor):
+        return np.asarray(data)
+    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _iter_flat(data)):
+        data = _nested_items(data)
+    return np.asarray(data)
+
+
+def _iter_flat(x):
+    if isinstance(x, (list, tuple)):
+        for y in x:
+            yield from _iter_flat(y)
+    else:
+        yield x
+
+
+def _nested_items(x):
+    if isinstance(x, (list, tuple)):
+        return [_nested_items(y) for y in x]
+    if isinstance(x, Tensor):
+        return x.tolist()
+    return x
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of data (list, scalar, NumPy array or Tensor).
+
+    Python floats -> float32, ints -> int64, bools -> bool; NumPy float64 -> float32.
+    """
+    dev = _device(device) if device is not None else (data.device if isinstance(data, Tensor) else _device("cpu"))
+    arr = _infer_np(data)
+    if arr.dtype == object:
+        raise TypeError(f"tensor(): could not infer the dtype of {type(data).__name__} data")
+    if dtype is not None:
+        dt = get_dtype(dtype)
+    elif arr.size == 0 and arr.dtype.kind == "f":
+        dt = float32
+    else:
+        dt = get_dtype(arr.dtype)
+    t = Tensor._wrap(dev.from_numpy(np.array(arr, dtype=dt.numpy, copy=True), dt), tuple(arr.shape), dt, dev)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+as_tensor = tensor
+
+
+def from_numpy(a: np.ndarray) -> Tensor:
+    """A CPU tensor from a NumPy array: shares memory when a is C-contiguous float32, int64
+    or bool (float64 and other types are converted, i.e. copied)."""
+    a = np.asarray(a)
+    dt = get_dtype(a.dtype)
+    if a.dtype == dt.numpy and a.flags.c_contiguous:
+        return Tensor._wrap(a.reshape(-1), tuple(a.shape), dt, _device("cpu"))
+    return tensor(a, dtype=dt)
+
+
+def _size(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    shape = tuple(int(s) for s in size)
+    for s in shape:
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(shape)}")
+    return shape
+
+
+def _new(shape, dtype, device, requires_grad, default=float32) -> Tensor:
+    dt = get_dtype(dtype) if dtype is not None else default
+    t = _ops.empty(shape, dt, _device(device))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _new(_size(size), dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if isinstance(size, int):
+        size = (size,)
+    if dtype is None:
+        dtype = _ops.scalar_dtype(fill_value)
+    t = _new(_size((size,)), dtype, device, False)
+    if t.numel():
+        t.device.k.fill(t._data, t.numel(), float(fill_value))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return full(_size(size), 0.0, dtype=dtype or float32, device=device, requires_grad=requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return full(_size(size), 1.0, dtype=dtype or float32, device=device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Computed on the host (NumPy) and copied to the device."""
+    if end is None:
+        start, end = 0, start
+    vals = [start, end, step]
+    vals = [v.item() if isinstance(v, Tensor) else v for v in vals]
+    if vals[2] == 0:
+        raise RuntimeError("arange(): step must be nonzero")
+    is_int = all(isinstance(v, numbers.Integral) for v in vals)
+    dt = get_dtype(dtype) if dtype is not None else (int64 if is_int else float32)
+    n = max(int(math.ceil((vals[1] - vals[0]) / vals[2])), 0)
+    a = (vals[0] + np.arange(n, dtype=np.float64 if not is_int else np.int64) * vals[2])
+    return tensor(a, dtype=dt, device=device, requires_grad=requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    a = np.linspace(float(start), float(end), int(steps))
+    return tensor(a, dtype=dtype or float32, device=device, requires_grad=requires_grad)
+
+
+def logspace(start, end, steps: int, base: float = 10.0, dtype=None, device=None) -> Tensor:
+    return tensor(np.logspace(float(start), float(end), int(steps), base=base), dtype=dtype or float32, device=device)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return tensor(np.eye(n, m), dtype=dtype or float32, device=device, requires_grad=requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform [0, 1) from the global generator (neuraxon.manual_seed)."""
+    t = _new(_size(size), dtype, device, False)
+    _require_float(t, "rand")
+    t.uniform_(0.0, 1.0)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal from the global generator."""
+    t = _new(_size(size), dtype, device, False)
+    _require_float(t, "randn")
+    t.normal_(0.0, 1.0)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def randint(low, high=None, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Integers uniform in [low, high), drawn as float32 uniforms on the device and floored
+    (exact for ranges up to 2**24)."""
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError("randint() missing required argument 'size'")
+        low, high, size = 0, low, high
+    if high is None:
+        low, high = 0, low
+    if isinstance(size, int):
+        size = (size,)
+    low, high = int(low), int(high)
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    span = high - low
+    u = _new(_size((size,)), float32, device, False)
+    u.uniform_(0.0, float(span))
+    i = _ops.cast(u, int64)  # truncation == floor for u >= 0
+    i = _ops.binary_raw(i, _ops.full((), span - 1, int64, i.device), C.BIN_MIN)
+    if low:
+        i = _ops.binary_raw(i, _ops.full((), low, int64, i.device), C.BIN_ADD)
+    return i.to(get_dtype(dtype)) if dtype is not None else i
+
+
+def randperm(n: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A random permutation of range(n), drawn on the host from the global generator's
+    state (reproducible under manual_seed) and copied to the device."""
+    perm = _random.default_generator.numpy_rng().permutation(int(n))
+    return tensor(perm, dtype=dtype or int64, device=device)
+
+
+def _like(t, dtype, device):
+    return (t.shape, dtype if dtype is not None else t.dtype, device if device is not None else t.device)
+
+
+def empty_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    s, d, dev = _like(t, dtype, device)
+    return empty(s, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def zeros_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    s, d, dev = _like(t, dtype, device)
+    return zeros(s, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    s, d, dev = _like(t, dtype, device)
+    return ones(s, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    s, d, dev = _like(t, dtype, device)
+    return full(s, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def rand_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    s, d, dev = _like(t, dtype, device)
+    return rand(s, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    s, d, dev = _like(t, dtype, device)
+    return randn(s, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def randint_like(t, low, high=None, dtype=None, device=None) -> Tensor:
+    s, d, dev = _like(t, dtype, device)
+    return randint(low, high, s, dtype=d, device=dev)
+
+
+# -- functions mirroring methods ------------------------------------------------------
+
+
+def split(x: Tensor, split_size_or_sections, dim: int = 0):
+    d = _ops.norm_dim(dim, x.ndim)
+    size = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        s = split_size_or_sections
+        if s <= 0:
+            raise RuntimeError(f"split_size must be positive, got {s}")
+        sections = [min(s, size - i) for i in range(0, size, s)] or [0]
+    else:
+        sections = [int(v) for v in split_size_or_sections]
+        if sum(sections) != size:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's size at "
+                               f"dimension {d}), but got split_sizes={sections}")
+    out, off = [], 0
+    for s in sections:
+        out.append(x.narrow(d, off, s))
+        off += s
+    return tuple(out)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0):
+    d = _ops.norm_dim(dim, x.ndim)
+    size = x.shape[d]
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0")
+    step = max((size + chunks - 1) // chunks, 1)
+    return split(x, step, d)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    return _ops.cat(tensors, dim)
+
+
+concat = cat
+concatenate = cat
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    return _ops.stack(tensors, dim)
+
+
+def where(condition, input=None, other=None) -> Tensor:
+    if input is None and other is None:
+        return tuple(tensor(a, device=condition.device) for a in np.nonzero(np.asarray(condition)))
+    return _ops.where(condition, input, other)
+
+
+def maximum(a, b) -> Tensor:
+    return _ops.binary(a, b, C.BIN_MAX)
+
+
+def minimum(a, b) -> Tensor:
+    return _ops.binary(a, b, C.BIN_MIN)
+
+
+def matmul(a, b) -> Tensor:
+    return _ops.matmul(a, b)
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    return _ops.broadcast_shapes(*shapes)
+
+
+def broadcast_tensors(*ts):
+    shape = _ops.broadcast_shapes(*(t.shape for t in ts))
+    return tuple(t.expand(shape) for t in ts)
+
+
+def nonzero(x: Tensor, as_tuple: bool = False):
+    nz = np.nonzero(np.asarray(x))
+    if as_tuple:
+        return tuple(tensor(a.astype(np.int64), device=x.device) for a in nz)
+    return tensor(np.stack(nz, axis=1).astype(np.int64) if nz else np.zeros((0, 0), np.int64), device=x.device)
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+from . import _ops  # noqa: E402  (the primitives need Tensor defined first)
+from . import random as _random  # noqa: E402
