@@ -1,0 +1,62 @@
+"""VGG-style and AlexNet-style convolutional networks on 28x28 Fashion-MNIST (VGG >= 92%).
+
+VGG (Simonyan & Zisserman 2014): stacks of 3x3 convolutions + batch norm + ReLU, 2x2 max
+pooling between stages, channels doubling. AlexNet (Krizhevsky et al. 2012): a large
+strided first kernel, ReLU, overlapping 3x3/2 max pooling and dropout in the classifier.
+Figure: test accuracy per epoch of both.
+
+    python examples/vgg_alexnet.py --epochs 10
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+from common import nn  # noqa: E402
+
+
+def vgg_stage(cin: int, cout: int, convs: int = 2) -> list:
+    layers = []
+    for i in range(convs):
+        layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    return layers + [nn.MaxPool2d(2)]
+
+
+def vgg(width: int = 32) -> nn.Module:
+    """(N,1,28,28): 28 -> 14 -> 7 -> 3 spatial; channels w, 2w, 4w."""
+    return nn.Sequential(
+        *vgg_stage(1, width), *vgg_stage(width, 2 * width), *vgg_stage(2 * width, 4 * width),
+        nn.Flatten(), nn.Dropout(0.3), nn.Linear(4 * width * 3 * 3, 256), nn.ReLU(), nn.Dropout(0.3),
+        nn.Linear(256, 10),
+    )
+
+
+def alexnet() -> nn.Module:
+    """(N,1,28,28): conv 5x5/2 -> 14, pool 3/2 -> 6, convs, pool 3/2 -> 2."""
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 5, stride=2, padding=2), nn.ReLU(), nn.MaxPool2d(3, stride=2),
+        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, stride=2),
+        nn.Flatten(), nn.Dropout(0.5), nn.Linear(128 * 2 * 2, 512), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(512, 10),
+    )
+
+
+def main(argv: list | None = None) -> dict:
+    p = common.parser(__doc__.splitlines()[0], epochs=10, batch_size=128, lr=1e-3)
+    p.add_argument("--models", default="vgg,alexnet")
+    args = common.setup(p.parse_args(argv), "vgg_alexnet", argv)
+    train, _, test = common.image_loaders(args, "fashion")
+    builders = {k: v for k, v in {"vgg": vgg, "alexnet": alexnet}.items() if k in args.models.split(",")}
+    results, hists = common.compare(args, builders, train, test)
+    common.plot_curves({k: h["test_acc"] for k, h in hists.items()}, os.path.join(args.out, "test_accuracy.png"),
+                       ylabel="test accuracy", title="Fashion-MNIST: VGG-style vs AlexNet-style")
+    results["target"] = {"vgg": 0.92}
+    return common.finish(args, results)
+
+
+if __name__ == "__main__":
+    main()
