@@ -78,3 +78,14 @@ def isa(request):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(params=["cpu", "cuda"])
+def device(request) -> str:
+    """The device name ("cpu" or "cuda") for Python-level tests (Tensor, autograd,
+    functional); cuda is skipped with the same reason as for `dev`."""
+    if request.param == "cuda":
+        reason = _cuda_skip_reason()
+        if reason:
+            pytest.skip(reason)
+    return request.param

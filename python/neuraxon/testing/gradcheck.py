@@ -52,3 +52,72 @@ def check_vjp(
 
         num = numeric_grad(f, inputs[name], eps)
         np.testing.assert_allclose(analytic, num, rtol=rtol, atol=atol, err_msg=f"gradient of {name}")
+
+
+def gradcheck_tensor(
+    fn: Callable[..., object],
+    inputs: list,
+    device: str = "cpu",
+    wrt: list[int] | None = None,
+    eps: float | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    seed: int = 0,
+) -> None:
+    """Assert Tensor.backward (float32) of fn == central differences of the same op.
+
+    fn takes neuraxon Tensors (one per entry of `inputs`, NumPy arrays or numbers put on
+    `device`) and returns a Tensor or a tuple of Tensors. The scalar differentiated is
+    sum(out_i * dout_i) with fixed random dout_i, so every output element is checked. The
+    numeric gradient perturbs each element of a float input by +-eps in float32 and
+    accumulates the difference in float64 (tolerances GRADCHECK_F32). Ops with randomness
+    must reseed inside fn. `wrt`: indices of the inputs to check (default: all float ones).
+    """
+    import neuraxon as nx
+
+    from .tolerances import GRADCHECK_F32
+
+    eps = GRADCHECK_F32["eps"] if eps is None else eps
+    rtol = GRADCHECK_F32["rtol"] if rtol is None else rtol
+    atol = GRADCHECK_F32["atol"] if atol is None else atol
+    arrays = [np.asarray(a) for a in inputs]
+    arrays = [a.astype(np.float32) if a.dtype.kind == "f" else a for a in arrays]
+    if wrt is None:
+        wrt = [i for i, a in enumerate(arrays) if a.dtype == np.float32]
+    rng = np.random.default_rng(seed)
+
+    def outputs(arrs, grad_idx=()):
+        ts = [nx.tensor(a, device=device, requires_grad=(i in grad_idx)) for i, a in enumerate(arrs)]
+        out = fn(*ts)
+        return ts, (out if isinstance(out, (tuple, list)) else (out,))
+
+    ts, outs = outputs(arrays, wrt)
+    outs = [o for o in outs if isinstance(o, nx.Tensor) and o.dtype is nx.float32]
+    douts = [rng.standard_normal(o.shape).astype(np.float32) for o in outs]
+    total = None
+    for o, d in zip(outs, douts):
+        term = (o * nx.tensor(d, device=device)).sum()
+        total = term if total is None else total + term
+    total.backward()
+
+    def f64(arrs) -> float:
+        with nx.no_grad():
+            _, os = outputs(arrs)
+            os = [o for o in os if isinstance(o, nx.Tensor) and o.dtype is nx.float32]
+            return float(sum(np.sum(np.asarray(o.cpu(), dtype=np.float64) * d) for o, d in zip(os, douts)))
+
+    for i in wrt:
+        analytic = ts[i].grad
+        analytic = np.zeros(arrays[i].shape) if analytic is None else np.asarray(analytic.cpu(), dtype=np.float64)
+        num = np.zeros(arrays[i].shape, dtype=np.float64)
+        base = arrays[i]
+        flat = num.reshape(-1)
+        for j in range(base.size):
+            plus, minus = base.copy(), base.copy()
+            plus.reshape(-1)[j] += eps
+            minus.reshape(-1)[j] -= eps
+            h = float(plus.reshape(-1)[j]) - float(minus.reshape(-1)[j])  # the float32 step actually taken
+            ap, am = list(arrays), list(arrays)
+            ap[i], am[i] = plus, minus
+            flat[j] = (f64(ap) - f64(am)) / h
+        np.testing.assert_allclose(analytic, num, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
