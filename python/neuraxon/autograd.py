@@ -324,7 +324,7 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
                     from .tensor import zeros
 
                     gs[i] = zeros(meta[i][0], dtype=meta[i][1], device=meta[i][2])
-            retain = d.get("_nx_retain")
+            retain = d.get("_nx_retain") if want is None else None
             if retain:
                 for i, ref in retain.items():
                     t = ref()
