@@ -70,6 +70,10 @@ def peak_gbps(threads: int) -> float:
     return bw[min(threads, len(bw)) - 1]
 
 
+# A memory-bound case that moves fewer bytes than this runs from cache: no DRAM % for it.
+CACHE_BYTES = 48e6
+
+
 def device_name() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -271,7 +275,7 @@ def _record(case: Case, variant: str, threads: int, sha: str, dev_name: str, our
     gbps = case.nbytes / med / 1e9 if case.nbytes else None
     if case.bound == "flops" and gflops is not None:
         pct = 100.0 * gflops / peak_gflops(threads)
-    elif gbps is not None:
+    elif gbps is not None and case.nbytes >= CACHE_BYTES:
         pct = 100.0 * gbps / peak_gbps(threads)
     else:
         pct = None
@@ -372,10 +376,31 @@ def _run_child(op: str, n: int, argv: list[str] | None) -> list[dict]:
 
 
 def ensure_importable() -> None:
-    """Make `import neuraxon` work from a source checkout (python/ on the path)."""
+    """Make `import neuraxon` work from a source checkout (python/ on the path).
+
+    The benchmarks need only the kernels (neuraxon._ext) and neuraxon.testing. If the
+    package's __init__ fails to import (the Python layer is mid-change), a bare package
+    object stands in for it so that those two still load.
+    """
     py = os.path.join(REPO, "python")
     if os.path.isdir(os.path.join(py, "neuraxon")) and py not in sys.path:
         sys.path.insert(0, py)
+    try:
+        import neuraxon  # noqa: F401
+    except Exception as e:  # noqa: BLE001 - anything the Python layer raises
+        import importlib.util
+        import types
+
+        for name in [m for m in sys.modules if m == "neuraxon" or m.startswith("neuraxon.")]:
+            del sys.modules[name]
+        spec = importlib.util.find_spec("neuraxon")
+        if spec is None or not spec.submodule_search_locations:
+            raise
+        pkg = types.ModuleType("neuraxon")
+        pkg.__path__ = list(spec.submodule_search_locations)  # type: ignore[attr-defined]
+        sys.modules["neuraxon"] = pkg
+        print(f"note: neuraxon/__init__ failed ({type(e).__name__}: {e}); loading the kernels only",
+              file=sys.stderr)
 
 
 def median_ms(samples) -> float:
