@@ -23,6 +23,7 @@
 // Variants: one (k0): a plain loop instantiated per activation (the switch is hoisted out
 // of the loop, so relu/leaky_relu vectorise; transcendental ones call libm per element).
 // Thread mapping: [0, n) split into contiguous chunks, one per OpenMP thread.
+#include <algorithm>
 #include <cmath>
 
 #include "backend.h"
@@ -78,18 +79,44 @@ inline int64_t act_cost(int64_t act) {
   return (act == ACT_NONE || act == ACT_RELU || act == ACT_LEAKY_RELU || act == ACT_STEP) ? 1 : 20;
 }
 
+// The loops run in functions taking p and the pointers by value: loaded once into
+// registers (not re-read through the lambda object, which a store to o might alias), they let
+// the compiler if-convert and vectorise the piecewise-linear activations.
+// leaky_relu is written branch-free (forward max(x,0) + slope*min(x,0), backward dout times a
+// selected factor): the compiler (trapping math) keeps a multiply inside its branch, which
+// would stay scalar. The values are exactly those of act_apply / act_grad.
+template <int64_t A>
+void forward_range(float* o, const float* x, int64_t i0, int64_t i1, float p) {
+  if constexpr (A == ACT_LEAKY_RELU) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float v = x[i];
+      o[i] = std::max(v, 0.f) + p * std::min(v, 0.f);  // one term is exactly 0 (NaN stays NaN)
+    }
+  } else {
+    for (int64_t i = i0; i < i1; ++i) o[i] = cpu::act_apply(A, x[i], p);
+  }
+}
+
+template <int64_t A>
+void backward_range(float* dx, const float* dy, const float* x, int64_t i0, int64_t i1, float p) {
+  if constexpr (A == ACT_LEAKY_RELU) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float k = x[i] > 0.f ? 1.f : p;
+      dx[i] = dy[i] * k;
+    }
+  } else {
+    for (int64_t i = i0; i < i1; ++i) dx[i] = act_grad(A, x[i], dy[i], p);
+  }
+}
+
 template <int64_t A>
 void forward_loop(float* o, const float* x, int64_t n, float p) {
-  cpu::parallel_for(n, act_cost(A), [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) o[i] = cpu::act_apply(A, x[i], p);
-  });
+  cpu::parallel_for(n, act_cost(A), [=](int64_t i0, int64_t i1) { forward_range<A>(o, x, i0, i1, p); });
 }
 
 template <int64_t A>
 void backward_loop(float* dx, const float* dy, const float* x, int64_t n, float p) {
-  cpu::parallel_for(n, act_cost(A), [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) dx[i] = act_grad(A, x[i], dy[i], p);
-  });
+  cpu::parallel_for(n, act_cost(A), [=](int64_t i0, int64_t i1) { backward_range<A>(dx, dy, x, i0, i1, p); });
 }
 
 }  // namespace

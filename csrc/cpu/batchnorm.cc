@@ -21,31 +21,74 @@
 //   eval:     dinp = gamma*invstd * dy
 //
 // Variants: one (k0).
-// Thread mapping: channels [0, C) split into contiguous ranges, one per OpenMP thread;
-// inside a range, channels go in blocks of kCB with the loop order n -> c -> s, so both
-// long HW rows and HW == 1 ((N, C) input: consecutive channels adjacent in memory) stream
-// through memory contiguously. Per-channel sums are serial within their thread, so results
+// Thread mapping: channels [0, C) split into contiguous ranges, one per OpenMP thread; a
+// thread owns its channels' statistics and outputs. HW > 1: per channel, per n, one
+// contiguous row of HW elements, reduced with 8 independent double accumulators (so the
+// compiler vectorises the sums without reassociating them). HW == 1 ((N, C) input): per
+// row n, the thread's channels are one contiguous span, vectorised over channels with one
+// double accumulator per channel. Sums run in a fixed order inside their thread, so results
 // do not depend on the thread count.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "backend.h"
 
 namespace nx {
 namespace {
 
-constexpr int64_t kCB = 64;  // channels per block: 64 double accumulators stay in L1
+constexpr int kLanes = 8;  // independent partial sums per reduction (vectorisable, fixed order)
 
-struct Dims {
-  int64_t N, C, HW;
-  const float* row(const float* base, int64_t n, int64_t c) const { return base + (n * C + c) * HW; }
-  float* row(float* base, int64_t n, int64_t c) const { return base + (n * C + c) * HW; }
-};
+// sum x[0, n) in double.
+inline double sum_row(const float* x, int64_t n) {
+  double a[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) a[l] += x[j + l];
+  double s = 0.0;
+  for (; j < n; ++j) s += x[j];
+  for (int l = 0; l < kLanes; ++l) s += a[l];
+  return s;
+}
 
-// body(cb, ce) for each block of at most kCB channels covering [c0, c1).
-template <class Body>
-void channel_blocks(int64_t c0, int64_t c1, Body&& body) {
-  for (int64_t cb = c0; cb < c1; cb += kCB) body(cb, std::min(c1, cb + kCB));
+// sum (x - mu)^2 over [0, n) in double.
+inline double sumsq_row(const float* x, int64_t n, double mu) {
+  double a[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const double d = double(x[j + l]) - mu;
+      a[l] += d * d;
+    }
+  double s = 0.0;
+  for (; j < n; ++j) {
+    const double d = double(x[j]) - mu;
+    s += d * d;
+  }
+  for (int l = 0; l < kLanes; ++l) s += a[l];
+  return s;
+}
+
+// s0 += sum dy, s1 += sum dy * (x - mu) over [0, n), in double.
+inline void dot_row(const float* dy, const float* x, int64_t n, double mu, double& s0, double& s1) {
+  double a[kLanes] = {}, b[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      a[l] += dy[j + l];
+      b[l] += double(dy[j + l]) * (double(x[j + l]) - mu);
+    }
+  double t0 = 0.0, t1 = 0.0;
+  for (; j < n; ++j) {
+    t0 += dy[j];
+    t1 += double(dy[j]) * (double(x[j]) - mu);
+  }
+  for (int l = 0; l < kLanes; ++l) {
+    t0 += a[l];
+    t1 += b[l];
+  }
+  s0 += t0;
+  s1 += t1;
 }
 
 }  // namespace
@@ -73,7 +116,6 @@ void Cpu::batchnorm_forward(View out, View save_mean, View save_invstd, View run
   }
   need_opt(gamma, C, DType::F32, K, "gamma", cs);
   need_opt(beta, C, DType::F32, K, "beta", cs);
-  const Dims d{N, C, HW};
   const float* x = inp.f();
   float* o = out.f();
   const float *g = gamma.f(), *b = beta.f();
@@ -81,65 +123,77 @@ void Cpu::batchnorm_forward(View out, View save_mean, View save_invstd, View run
   float *rm = running_mean.f(), *rv = running_var.f();
 
   cpu::parallel_for(C, std::max<int64_t>(M, 1) * 6, [&](int64_t c0, int64_t c1) {
-    channel_blocks(c0, c1, [&](int64_t cb, int64_t ce) {
-      double mean[kCB], invstd[kCB];
-      if (!training) {
-        for (int64_t c = cb; c < ce; ++c) {
-          mean[c - cb] = rm[c];
-          invstd[c - cb] = 1.0 / std::sqrt(double(rv[c]) + double(eps));
-        }
-      } else if (M == 0) {
-        for (int64_t c = cb; c < ce; ++c) mean[c - cb] = invstd[c - cb] = 0.0;
-      } else {
-        double acc[kCB];
-        std::fill(acc, acc + (ce - cb), 0.0);
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t c = cb; c < ce; ++c) {
-            const float* xr = d.row(x, n, c);
-            double s = 0.0;
-            for (int64_t j = 0; j < HW; ++j) s += xr[j];
-            acc[c - cb] += s;
-          }
-        for (int64_t c = cb; c < ce; ++c) mean[c - cb] = acc[c - cb] / double(M);
-        std::fill(acc, acc + (ce - cb), 0.0);
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t c = cb; c < ce; ++c) {
-            const float* xr = d.row(x, n, c);
-            const double mu = mean[c - cb];
-            double q = 0.0;
-            for (int64_t j = 0; j < HW; ++j) {
-              const double dv = double(xr[j]) - mu;
-              q += dv * dv;
-            }
-            acc[c - cb] += q;
-          }
-        for (int64_t c = cb; c < ce; ++c) {
-          const double var = acc[c - cb] / double(M);
-          invstd[c - cb] = 1.0 / std::sqrt(var + double(eps));
-          const double mom = momentum;
-          if (rm) rm[c] = float((1.0 - mom) * rm[c] + mom * mean[c - cb]);
-          if (rv) rv[c] = float((1.0 - mom) * rv[c] + mom * var * double(M) / double(M - 1));
+    const int64_t nc = c1 - c0;
+    std::vector<double> mean_v(nc), var_v(nc, 0.0);
+    double *mean = mean_v.data(), *var = var_v.data();  // indexed by c - c0
+    if (!training) {
+      for (int64_t c = 0; c < nc; ++c) {
+        mean[c] = rm[c0 + c];
+        var[c] = rv[c0 + c];
+      }
+    } else if (M > 0 && HW == 1) {
+      // (N, C): row n's channels [c0, c1) are x[n*C + c0 ...], contiguous.
+      std::fill(mean, mean + nc, 0.0);
+      for (int64_t n = 0; n < N; ++n) {
+        const float* xr = x + n * C + c0;
+        for (int64_t c = 0; c < nc; ++c) mean[c] += xr[c];
+      }
+      for (int64_t c = 0; c < nc; ++c) mean[c] /= double(M);
+      for (int64_t n = 0; n < N; ++n) {
+        const float* xr = x + n * C + c0;
+        for (int64_t c = 0; c < nc; ++c) {
+          const double d = double(xr[c]) - mean[c];
+          var[c] += d * d;
         }
       }
-      if (sm)
-        for (int64_t c = cb; c < ce; ++c) sm[c] = float(mean[c - cb]);
-      if (si)
-        for (int64_t c = cb; c < ce; ++c) si[c] = float(invstd[c - cb]);
-      // out = (x - mean) * (invstd * gamma) + beta
-      float mu[kCB], scale[kCB], shift[kCB];
-      for (int64_t c = cb; c < ce; ++c) {
-        mu[c - cb] = float(mean[c - cb]);
-        scale[c - cb] = float(invstd[c - cb] * (g ? double(g[c]) : 1.0));
-        shift[c - cb] = b ? b[c] : 0.f;
+      for (int64_t c = 0; c < nc; ++c) var[c] /= double(M);
+    } else if (M > 0) {
+      for (int64_t c = 0; c < nc; ++c) {
+        double s = 0.0, q = 0.0;
+        for (int64_t n = 0; n < N; ++n) s += sum_row(x + (n * C + c0 + c) * HW, HW);
+        const double mu = s / double(M);
+        for (int64_t n = 0; n < N; ++n) q += sumsq_row(x + (n * C + c0 + c) * HW, HW, mu);
+        mean[c] = mu;
+        var[c] = q / double(M);
       }
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t c = cb; c < ce; ++c) {
-          const float* xr = d.row(x, n, c);
-          float* orow = d.row(o, n, c);
-          const float m = mu[c - cb], a = scale[c - cb], s = shift[c - cb];
+    }
+    // Statistics -> saved values, running stats, and the per-channel affine map
+    // out = (x - mean) * scale + shift with scale = invstd * gamma, shift = beta.
+    std::vector<float> prm(3 * nc);
+    float *mu_f = prm.data(), *scale = mu_f + nc, *shift = scale + nc;
+    for (int64_t c = 0; c < nc; ++c) {
+      const int64_t cc = c0 + c;
+      double invstd = 1.0 / std::sqrt(var[c] + double(eps));
+      if (training && M == 0) {  // empty batch: no statistics (documented above)
+        mean[c] = 0.0;
+        invstd = 0.0;
+      } else if (training) {
+        const double mom = momentum;
+        if (rm) rm[cc] = float((1.0 - mom) * rm[cc] + mom * mean[c]);
+        if (rv) rv[cc] = float((1.0 - mom) * rv[cc] + mom * var[c] * double(M) / double(M - 1));
+      }
+      if (sm) sm[cc] = float(mean[c]);
+      if (si) si[cc] = float(invstd);
+      mu_f[c] = float(mean[c]);
+      scale[c] = float(invstd * (g ? double(g[cc]) : 1.0));
+      shift[c] = b ? b[cc] : 0.f;
+    }
+    if (HW == 1) {
+      for (int64_t n = 0; n < N; ++n) {
+        const float* xr = x + n * C + c0;
+        float* orow = o + n * C + c0;
+        for (int64_t c = 0; c < nc; ++c) orow[c] = (xr[c] - mu_f[c]) * scale[c] + shift[c];
+      }
+    } else {
+      for (int64_t c = 0; c < nc; ++c) {
+        const float m = mu_f[c], a = scale[c], s = shift[c];
+        for (int64_t n = 0; n < N; ++n) {
+          const float* xr = x + (n * C + c0 + c) * HW;  // row (n, c) of (N, C, HW)
+          float* orow = o + (n * C + c0 + c) * HW;
           for (int64_t j = 0; j < HW; ++j) orow[j] = (xr[j] - m) * a + s;
         }
-    });
+      }
+    }
   });
 }
 
@@ -158,54 +212,73 @@ void Cpu::batchnorm_backward(View dinp, View dgamma, View dbeta, View dout, View
   need_opt(gamma, C, DType::F32, K, "gamma", cs);
   need(save_mean, C, DType::F32, K, "save_mean", cs);
   need(save_invstd, C, DType::F32, K, "save_invstd", cs);
-  const Dims d{N, C, HW};
   const float *x = inp.f(), *dy = dout.f(), *g = gamma.f();
   const float *sm = save_mean.f(), *si = save_invstd.f();
   float *dx = dinp.f(), *dg = dgamma.f(), *db = dbeta.f();
   const bool need_sums = dg || db || (dx && training);
 
   cpu::parallel_for(C, std::max<int64_t>(M, 1) * 6, [&](int64_t c0, int64_t c1) {
-    channel_blocks(c0, c1, [&](int64_t cb, int64_t ce) {
-      double sdy[kCB], sdyx[kCB];  // sum dy, sum dy * (x - mean)
-      std::fill(sdy, sdy + (ce - cb), 0.0);
-      std::fill(sdyx, sdyx + (ce - cb), 0.0);
-      if (need_sums)
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t c = cb; c < ce; ++c) {
-            const float* xr = d.row(x, n, c);
-            const float* dyr = d.row(dy, n, c);
-            const float mu = sm[c];
-            double s0 = 0.0, s1 = 0.0;
-            for (int64_t j = 0; j < HW; ++j) {
-              s0 += dyr[j];
-              s1 += double(dyr[j]) * double(xr[j] - mu);
-            }
-            sdy[c - cb] += s0;
-            sdyx[c - cb] += s1;
-          }
-      for (int64_t c = cb; c < ce; ++c) {
-        if (db) db[c] = float(sdy[c - cb]);
-        if (dg) dg[c] = float(sdyx[c - cb] * double(si[c]));  // 0 when M == 0
-      }
-      if (!dx || M == 0) return;
-      for (int64_t c = cb; c < ce; ++c) {
-        const double is = si[c];
-        const float w = float(is * (g ? double(g[c]) : 1.0));
-        const float mu = sm[c];
-        // training: dx = (dy - mean(dy) - (x - mean) * k) * w, k = invstd^2 * sum(dy*xmu) / M
-        const float gm = training ? float(sdy[c - cb] / double(M)) : 0.f;
-        const float k = training ? float(sdyx[c - cb] * is * is / double(M)) : 0.f;
-        for (int64_t n = 0; n < N; ++n) {
-          const float* xr = d.row(x, n, c);
-          const float* dyr = d.row(dy, n, c);
-          float* dxr = d.row(dx, n, c);
-          if (training)
-            for (int64_t j = 0; j < HW; ++j) dxr[j] = (dyr[j] - gm - (xr[j] - mu) * k) * w;
-          else
-            for (int64_t j = 0; j < HW; ++j) dxr[j] = dyr[j] * w;
+    const int64_t nc = c1 - c0;
+    std::vector<double> sums(2 * nc, 0.0);
+    double *sdy = sums.data(), *sdyx = sdy + nc;  // sum dy, sum dy * (x - mean); by c - c0
+    if (need_sums && HW == 1) {
+      std::vector<double> mu(sm + c0, sm + c1);
+      for (int64_t n = 0; n < N; ++n) {
+        const float* xr = x + n * C + c0;  // (N, C): the thread's channels of row n
+        const float* dyr = dy + n * C + c0;
+        for (int64_t c = 0; c < nc; ++c) {
+          sdy[c] += dyr[c];
+          sdyx[c] += double(dyr[c]) * (double(xr[c]) - mu[c]);
         }
       }
-    });
+    } else if (need_sums) {
+      for (int64_t c = 0; c < nc; ++c)
+        for (int64_t n = 0; n < N; ++n) {
+          const int64_t r = (n * C + c0 + c) * HW;  // row (n, c) of (N, C, HW)
+          dot_row(dy + r, x + r, HW, sm[c0 + c], sdy[c], sdyx[c]);
+        }
+    }
+    for (int64_t c = 0; c < nc; ++c) {
+      if (db) db[c0 + c] = float(sdy[c]);
+      if (dg) dg[c0 + c] = float(sdyx[c] * double(si[c0 + c]));  // 0 when M == 0
+    }
+    if (!dx || M == 0) return;
+    // training: dx = (dy - mean(dy) - (x - mean) * k) * w, k = invstd^2 * sum(dy*xmu) / M;
+    // eval:     dx = dy * w;  w = invstd * gamma
+    std::vector<float> prm(4 * nc);
+    float *w = prm.data(), *mu = w + nc, *gm = mu + nc, *k = gm + nc;
+    for (int64_t c = 0; c < nc; ++c) {
+      const double is = si[c0 + c];
+      w[c] = float(is * (g ? double(g[c0 + c]) : 1.0));
+      mu[c] = sm[c0 + c];
+      gm[c] = float(sdy[c] / double(M));
+      k[c] = float(sdyx[c] * is * is / double(M));
+    }
+    if (HW == 1) {
+      for (int64_t n = 0; n < N; ++n) {
+        const float* xr = x + n * C + c0;
+        const float* dyr = dy + n * C + c0;
+        float* dxr = dx + n * C + c0;
+        if (training)
+          for (int64_t c = 0; c < nc; ++c) dxr[c] = (dyr[c] - gm[c] - (xr[c] - mu[c]) * k[c]) * w[c];
+        else
+          for (int64_t c = 0; c < nc; ++c) dxr[c] = dyr[c] * w[c];
+      }
+      return;
+    }
+    for (int64_t c = 0; c < nc; ++c) {
+      const float wc = w[c], muc = mu[c], gmc = gm[c], kc = k[c];
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t r = (n * C + c0 + c) * HW;
+        const float* xr = x + r;
+        const float* dyr = dy + r;
+        float* dxr = dx + r;
+        if (training)
+          for (int64_t j = 0; j < HW; ++j) dxr[j] = (dyr[j] - gmc - (xr[j] - muc) * kc) * wc;
+        else
+          for (int64_t j = 0; j < HW; ++j) dxr[j] = dyr[j] * wc;
+      }
+    }
   });
 }
 
