@@ -1,5 +1,8 @@
 // module_cuda.cc — neuraxon._cuda: every kernel of kernel_api.inc for CUDA, the
-// DeviceArray that CUDA tensors keep their data in, and device/memory queries.
+// DeviceArray that CUDA tensors keep their data in, device/memory queries, and the
+// OutOfMemoryError exception (a RuntimeError subclass; neuraxon.cuda re-exports it).
+// DeviceArray memory comes from the caching allocator (csrc/cuda/allocator.cu); copies run
+// on the backend's one stream, and to_host waits for it (the only routine host wait).
 // It imports on a machine with no driver (cudart is linked statically); device_count()
 // is then 0 and unavailable_reason() says why.
 #define NX_BACKEND_CUDA 1
@@ -44,6 +47,9 @@ struct DeviceArray {
 PYBIND11_MODULE(_cuda, m) {
   m.doc() = "neuraxon CUDA kernels";
   nx::bind_kernels<nx::Cuda>(m);
+  // Registered after bind_kernels' translator; pybind11 tries the newest first, and the
+  // types are disjoint anyway. RuntimeError base: `except RuntimeError` still catches it.
+  py::register_exception<nx::cuda::OutOfMemoryError>(m, "OutOfMemoryError", PyExc_RuntimeError);
 
   py::class_<DeviceArray>(m, "DeviceArray")
       .def(py::init<int64_t, int>(), py::arg("numel"), py::arg("dtype"))
@@ -52,11 +58,12 @@ PYBIND11_MODULE(_cuda, m) {
       .def_property_readonly("_nx_view", [](const DeviceArray& a) {
         return py::make_tuple(reinterpret_cast<uintptr_t>(a.ptr), a.numel, int(a.dtype), true);
       })
+      .def_property_readonly("nbytes", &DeviceArray::nbytes)
       .def("copy_from_host", [](DeviceArray& a, py::array host) {
         if (dtype_of(host) != a.dtype)
           throw nx::TypeError(nx::cat("copy_from_host: host dtype ", nx::dtype_name(dtype_of(host)),
                                       " != device dtype ", nx::dtype_name(a.dtype)));
-        NX_CHECK(host.size() == a.numel, "copy_from_host: host array has ", host.size(),
+        NX_CHECK(int64_t(host.size()) == a.numel, "copy_from_host: host array has ", host.size(),
                  " elements, device array ", a.numel);
         py::array c = py::array::ensure(host, py::array::c_style);
         nx::cuda::copy_to_device(a.ptr, c.data(), a.nbytes());
@@ -76,7 +83,10 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("memory_allocated", &nx::cuda::memory_allocated);
   m.def("max_memory_allocated", &nx::cuda::max_memory_allocated);
   m.def("memory_cached", &nx::cuda::memory_cached);
-  m.def("empty_cache", &nx::cuda::empty_cache);
+  m.def("memory_reserved", &nx::cuda::memory_cached);
+  m.def("reset_peak_memory_stats", &nx::cuda::reset_peak_memory_stats);
+  m.def("round_size", &nx::cuda::round_size, py::arg("bytes"));
+  m.def("empty_cache", &nx::cuda::empty_cache, py::call_guard<py::gil_scoped_release>());
 #ifdef NX_CUDA_ARCHS
   m.attr("archs") = NX_CUDA_ARCHS;
 #else

@@ -1,12 +1,121 @@
-// activation.cu (cuda) — TEMPORARY STUBS, replaced by the real kernels.
-#include "backend.h"
+// activation.cu (cuda) — elementwise activations and their gradients; formulas, NaN
+// behaviour and argument checks as csrc/cpu/activation.cc (act_fwd / act_dgrad in
+// check.cuh; gemm's fused epilogue uses the same act_fwd).
+// Layout: flat float32 arrays of n elements; out may alias inp, dinp may alias dout.
+// Variants: one. Thread mapping: thread -> 4 consecutive elements (one float4) when the
+// pointers are 16-byte aligned, else one element; grid-stride over the array. The
+// activation code is a template parameter, so each kernel is a branch-free loop.
+#include "check.cuh"
 
 namespace nx {
+namespace cuda {
+namespace {
 
-void Cuda::activation_forward(View, View, int64_t, int64_t, float) {
-  throw std::runtime_error("activation_forward is not implemented on cuda yet");
+constexpr int kThreads = 256;
+
+inline bool al16(const void* p) { return p == nullptr || (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+template <int64_t A>
+__global__ void act_fwd_kernel(float* out, const float* inp, int64_t n, float p, bool vec) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  const int64_t t0 = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (vec) {
+    const int64_t n4 = n / 4;
+    for (int64_t t = t0; t < n4; t += stride) {
+      float4 x = reinterpret_cast<const float4*>(inp)[t];
+      x.x = act_fwd(A, x.x, p); x.y = act_fwd(A, x.y, p);
+      x.z = act_fwd(A, x.z, p); x.w = act_fwd(A, x.w, p);
+      reinterpret_cast<float4*>(out)[t] = x;
+    }
+    for (int64_t t = n4 * 4 + t0; t < n; t += stride) out[t] = act_fwd(A, inp[t], p);
+  } else {
+    for (int64_t t = t0; t < n; t += stride) out[t] = act_fwd(A, inp[t], p);
+  }
 }
-void Cuda::activation_backward(View, View, View, int64_t, int64_t, float) {
-  throw std::runtime_error("activation_backward is not implemented on cuda yet");
+
+template <int64_t A>
+__global__ void act_bwd_kernel(float* dinp, const float* dout, const float* inp, int64_t n,
+                               float p, bool vec) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  const int64_t t0 = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (vec) {
+    const int64_t n4 = n / 4;
+    for (int64_t t = t0; t < n4; t += stride) {
+      const float4 x = reinterpret_cast<const float4*>(inp)[t];
+      float4 g = reinterpret_cast<const float4*>(dout)[t];
+      g.x = act_dgrad(A, x.x, g.x, p); g.y = act_dgrad(A, x.y, g.y, p);
+      g.z = act_dgrad(A, x.z, g.z, p); g.w = act_dgrad(A, x.w, g.w, p);
+      reinterpret_cast<float4*>(dinp)[t] = g;
+    }
+    for (int64_t t = n4 * 4 + t0; t < n; t += stride) dinp[t] = act_dgrad(A, inp[t], dout[t], p);
+  } else {
+    for (int64_t t = t0; t < n; t += stride) dinp[t] = act_dgrad(A, inp[t], dout[t], p);
+  }
 }
+
+template <int64_t A>
+void fwd(float* o, const float* x, int64_t n, float p) {
+  const bool vec = al16(o) && al16(x);
+  act_fwd_kernel<A><<<grid_1d(vec ? (n + 3) / 4 : n, kThreads), kThreads, 0, stream()>>>(o, x, n, p, vec);
+  NX_CUDA_LAUNCH();
+}
+template <int64_t A>
+void bwd(float* dx, const float* dy, const float* x, int64_t n, float p) {
+  const bool vec = al16(dx) && al16(dy) && al16(x);
+  act_bwd_kernel<A><<<grid_1d(vec ? (n + 3) / 4 : n, kThreads), kThreads, 0, stream()>>>(dx, dy, x, n, p, vec);
+  NX_CUDA_LAUNCH();
+}
+
+}  // namespace
+}  // namespace cuda
+
+void Cuda::activation_forward(View out, View inp, int64_t n, int64_t act, float param) {
+  const char* K = "activation_forward";
+  need_nonneg(K, {{"n", n}});
+  NX_CHECK(act >= 0 && act < ACT_COUNT, K, ": unknown activation code ", act);
+  need(out, n, DType::F32, K, "out", shp({n}));
+  need(inp, n, DType::F32, K, "inp", shp({n}));
+  if (n == 0) return;
+  using namespace cuda;
+  float* o = out.f();
+  const float* x = inp.f();
+  switch (act) {
+    case ACT_NONE: return fwd<ACT_NONE>(o, x, n, param);
+    case ACT_RELU: return fwd<ACT_RELU>(o, x, n, param);
+    case ACT_LEAKY_RELU: return fwd<ACT_LEAKY_RELU>(o, x, n, param);
+    case ACT_SIGMOID: return fwd<ACT_SIGMOID>(o, x, n, param);
+    case ACT_TANH: return fwd<ACT_TANH>(o, x, n, param);
+    case ACT_SOFTPLUS: return fwd<ACT_SOFTPLUS>(o, x, n, param);
+    case ACT_ELU: return fwd<ACT_ELU>(o, x, n, param);
+    case ACT_GELU: return fwd<ACT_GELU>(o, x, n, param);
+    case ACT_STEP: return fwd<ACT_STEP>(o, x, n, param);
+  }
+}
+
+void Cuda::activation_backward(View dinp, View dout, View inp, int64_t n, int64_t act,
+                               float param) {
+  const char* K = "activation_backward";
+  need_nonneg(K, {{"n", n}});
+  NX_CHECK(act >= 0 && act < ACT_COUNT, K, ": unknown activation code ", act);
+  NX_CHECK(act != ACT_STEP, K, ": step has no gradient (its derivative is 0 almost everywhere "
+                               "and undefined at 0)");
+  need(dinp, n, DType::F32, K, "dinp", shp({n}));
+  need(dout, n, DType::F32, K, "dout", shp({n}));
+  need(inp, n, DType::F32, K, "inp", shp({n}));
+  if (n == 0) return;
+  using namespace cuda;
+  float* dx = dinp.f();
+  const float *dy = dout.f(), *x = inp.f();
+  switch (act) {
+    case ACT_NONE: return bwd<ACT_NONE>(dx, dy, x, n, param);
+    case ACT_RELU: return bwd<ACT_RELU>(dx, dy, x, n, param);
+    case ACT_LEAKY_RELU: return bwd<ACT_LEAKY_RELU>(dx, dy, x, n, param);
+    case ACT_SIGMOID: return bwd<ACT_SIGMOID>(dx, dy, x, n, param);
+    case ACT_TANH: return bwd<ACT_TANH>(dx, dy, x, n, param);
+    case ACT_SOFTPLUS: return bwd<ACT_SOFTPLUS>(dx, dy, x, n, param);
+    case ACT_ELU: return bwd<ACT_ELU>(dx, dy, x, n, param);
+    case ACT_GELU: return bwd<ACT_GELU>(dx, dy, x, n, param);
+  }
+}
+
 }  // namespace nx

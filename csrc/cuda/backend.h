@@ -1,10 +1,16 @@
 // backend.h (cuda) — the CUDA backend: struct Cuda holds every kernel of kernel_api.inc,
-// plus the device runtime the Python module needs (device queries, memory, the stream).
-// Plain C++: module_cuda.cc includes it without nvcc.
+// plus the device runtime the Python module needs (device queries, the caching allocator,
+// the stream). Plain C++: module_cuda.cc includes it without nvcc.
+//
+// Execution model: one stream per process (device 0), created lazily; every kernel and
+// copy is enqueued on it asynchronously. The host waits only where it reads device memory
+// (copy_to_host, synchronize, and kernels whose contract makes them raise on bad indices,
+// which read back one flag).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -20,20 +26,32 @@ struct Cuda {
 
 namespace cuda {
 
+// Device memory ran out even after the allocator's cache was freed and the allocation was
+// retried. Python sees neuraxon.cuda.OutOfMemoryError (a RuntimeError subclass).
+struct OutOfMemoryError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 int device_count();                 // 0 when no usable device; reason in unavailable_reason()
 std::string unavailable_reason();   // "" when a device is usable
 std::string device_name(int index);
 int runtime_version();              // cudart version this module was built with (e.g. 13000)
-void synchronize();
+void synchronize();                 // waits for the stream (all work enqueued so far)
 
-// Device memory (allocator.cu). alloc never returns null for bytes > 0: it throws.
+// Device memory (allocator.cu): a caching allocator. alloc rounds `bytes` up to its size
+// bin and reuses a cached block of that bin when there is one; free returns the block to
+// the cache (never to the driver, never throws). alloc never returns null for bytes > 0:
+// it throws OutOfMemoryError (after emptying the cache and retrying once) or runtime_error.
 void* alloc(size_t bytes);
 void free(void* ptr, size_t bytes);
-size_t memory_allocated();
-size_t max_memory_allocated();
-size_t memory_cached();
-void empty_cache();
+size_t round_size(size_t bytes);    // the bin a request of `bytes` is served from
+size_t memory_allocated();          // bytes in live blocks (rounded sizes), as PyTorch
+size_t max_memory_allocated();      // peak of memory_allocated since start / reset
+size_t memory_cached();             // bytes held by the cache: live + free blocks
+void reset_peak_memory_stats();
+void empty_cache();                 // returns every free cached block to the driver
 
+// Host <-> device copies on the stream; copy_to_host waits for the stream (the host reads).
 void copy_to_device(void* dst, const void* src, size_t bytes);
 void copy_to_host(void* dst, const void* src, size_t bytes);
 

@@ -1,20 +1,17 @@
-// buffer.cu — device queries, host<->device copies and a plain allocator
-// (cudaMalloc/cudaFree). Every call checked.
-#include <atomic>
+// buffer.cu — device queries, the one stream, and host<->device copies.
+// The stream is created lazily (first kernel or copy) as a non-blocking stream on device 0;
+// all kernels and copies are enqueued on it, so work is ordered without host waits. The
+// host waits only in copy_to_host (it reads the data) and synchronize().
+#include <mutex>
 
-#include "backend.h"
 #include "check.cuh"
 
 namespace nx::cuda {
 
-namespace {
-std::atomic<size_t> g_allocated{0}, g_peak{0};
-}
-
 int device_count() {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky error so later queries report afresh
+    cudaGetLastError();  // clear the error so later queries report afresh
     return 0;
   }
   return n;
@@ -40,34 +37,42 @@ std::string device_name(int index) {
 
 int runtime_version() { return CUDART_VERSION; }
 
-void synchronize() { NX_CUDA(cudaDeviceSynchronize()); }
+namespace {
+std::once_flag g_stream_once;
+cudaStream_t g_stream = nullptr;
+cudaError_t g_stream_err = cudaSuccess;
+int g_sms = 0;
+}  // namespace
 
-void* alloc(size_t bytes) {
-  if (bytes == 0) return nullptr;
-  void* p = nullptr;
-  NX_CUDA(cudaMalloc(&p, bytes));
-  size_t now = g_allocated += bytes;
-  size_t peak = g_peak.load();
-  while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {}
-  return p;
+cudaStream_t stream() {
+  std::call_once(g_stream_once, [] {
+    g_stream_err = cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking);
+    if (g_stream_err == cudaSuccess)
+      g_stream_err = cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, 0);
+    if (g_stream_err != cudaSuccess) cudaGetLastError();
+  });
+  // A failed creation (no driver, no device) is reported on every use, never cached as ok.
+  NX_CUDA(g_stream_err);
+  return g_stream;
 }
 
-void free(void* ptr, size_t bytes) {
-  if (!ptr) return;
-  g_allocated -= bytes;
-  cudaFree(ptr);  // never throws from a destructor path
+int sm_count() {
+  stream();
+  return g_sms > 0 ? g_sms : 1;
 }
 
-size_t memory_allocated() { return g_allocated; }
-size_t max_memory_allocated() { return g_peak; }
-size_t memory_cached() { return 0; }
-void empty_cache() {}
+void synchronize() { NX_CUDA(cudaStreamSynchronize(stream())); }
 
 void copy_to_device(void* dst, const void* src, size_t bytes) {
-  if (bytes) NX_CUDA(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+  // From pageable memory the runtime stages the source before returning, so the caller may
+  // free `src` right away; the copy is ordered before later kernels on the stream.
+  if (bytes) NX_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()));
 }
+
 void copy_to_host(void* dst, const void* src, size_t bytes) {
-  if (bytes) NX_CUDA(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+  if (!bytes) return;
+  NX_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream()));
+  NX_CUDA(cudaStreamSynchronize(stream()));  // the host reads dst next
 }
 
 }  // namespace nx::cuda

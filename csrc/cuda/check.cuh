@@ -1,21 +1,185 @@
-// check.cuh — every CUDA runtime call goes through NX_CUDA(...): a failure throws
-// std::runtime_error naming the call, the file and the line (Python sees RuntimeError).
-// Kernel launches are followed by NX_CUDA_LAUNCH() to catch bad launch configurations.
+// check.cuh — what every .cu file of the CUDA backend shares:
+//   NX_CUDA(call)       every CUDA runtime call: a failure throws std::runtime_error naming
+//                       the call, the file and the line (Python sees RuntimeError);
+//   NX_CUDA_LAUNCH()    after each kernel launch, to catch bad launch configurations;
+//   stream()            the one stream all work goes to (buffer.cu);
+//   grid_1d()           block count for a grid-stride loop over n items;
+//   Scratch             RAII device workspace from the caching allocator (stream-ordered:
+//                       freed blocks are only reused by later work on the same stream);
+//   ErrorFlag           device-side "first bad position" flag for kernels whose contract
+//                       raises on bad indices (the only places a kernel call waits);
+//   act_fwd/act_dgrad   activation formulas (device), shared by gemm's epilogue, the
+//                       activation kernels and lstm;
+//   block_sum           deterministic block reduction (fixed tree order).
+// All index math is 64-bit; kernels use grid-stride loops so any n fits any grid.
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
 #include "../common.h"
+#include "backend.h"
 
 #define NX_CUDA(call)                                                                    \
   do {                                                                                   \
     cudaError_t nx_err_ = (call);                                                        \
-    if (nx_err_ != cudaSuccess)                                                          \
+    if (nx_err_ != cudaSuccess) {                                                        \
+      cudaGetLastError(); /* clear a non-sticky error so the next call reports afresh */ \
       throw std::runtime_error(::nx::cat("CUDA error in ", #call, " at ", __FILE__, ":", \
                                          __LINE__, ": ", cudaGetErrorString(nx_err_)));  \
+    }                                                                                    \
   } while (0)
 
 #define NX_CUDA_LAUNCH() NX_CUDA(cudaGetLastError())
+
+namespace nx::cuda {
+
+cudaStream_t stream();  // created on first use (buffer.cu)
+int sm_count();         // multiprocessors of device 0 (cached)
+
+// Blocks for a grid-stride loop over n items with `threads` per block: enough to fill the
+// GPU several times over (sm_count * 32 blocks), never more than the items need.
+inline unsigned grid_1d(int64_t n, int threads) {
+  int64_t need = (n + threads - 1) / threads;
+  int64_t cap = int64_t(sm_count()) * 32;
+  if (need > cap) need = cap;
+  return unsigned(need < 1 ? 1 : need);
+}
+
+struct Scratch {
+  void* p = nullptr;
+  size_t bytes = 0;
+  explicit Scratch(size_t b) : p(b ? alloc(b) : nullptr), bytes(b) {}
+  ~Scratch() { free(p, bytes); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  float* f() const { return static_cast<float*>(p); }
+  template <class T> T* as() const { return static_cast<T*>(p); }
+};
+
+// A device int64 holding the smallest bad position seen (INT64_MAX = none). Kernels call
+// flag_bad(ptr, pos); first_bad() waits for the stream and returns -1 when none.
+struct ErrorFlag {
+  Scratch s{sizeof(unsigned long long)};
+  ErrorFlag() {
+    unsigned long long init = ~0ull;
+    NX_CUDA(cudaMemcpyAsync(s.p, &init, sizeof init, cudaMemcpyHostToDevice, stream()));
+  }
+  unsigned long long* ptr() const { return s.as<unsigned long long>(); }
+  int64_t first_bad() const {
+    unsigned long long v = 0;
+    NX_CUDA(cudaMemcpyAsync(&v, s.p, sizeof v, cudaMemcpyDeviceToHost, stream()));
+    NX_CUDA(cudaStreamSynchronize(stream()));
+    return v == ~0ull ? -1 : int64_t(v);
+  }
+};
+// Reads one element of a device array (waits for the stream); for error messages only.
+template <class T>
+T read_one(const T* p) {
+  T v{};
+  NX_CUDA(cudaMemcpyAsync(&v, p, sizeof(T), cudaMemcpyDeviceToHost, stream()));
+  NX_CUDA(cudaStreamSynchronize(stream()));
+  return v;
+}
+
+}  // namespace nx::cuda
+
+#ifdef __CUDACC__
+namespace nx::cuda {
+
+__device__ __forceinline__ void flag_bad(unsigned long long* flag, int64_t pos) {
+  atomicMin(flag, (unsigned long long)pos);  // integer min: order-independent
+}
+
+// Activation forward, the formulas of csrc/cpu/gemm.h act_apply (accurate libm calls).
+__device__ __forceinline__ float act_fwd(int64_t act, float x, float p) {
+  switch (act) {
+    case ACT_NONE: return x;
+    case ACT_RELU: return x > 0.f ? x : (x == x ? 0.f : x);
+    case ACT_LEAKY_RELU: return x > 0.f ? x : x * p;
+    case ACT_SIGMOID: return 1.f / (1.f + expf(-x));
+    case ACT_TANH: return tanhf(x);
+    case ACT_SOFTPLUS: {  // p = beta; linear above beta*x > 20 as PyTorch
+      float bx = x * p;
+      return bx > 20.f ? x : log1pf(expf(bx)) / p;
+    }
+    case ACT_ELU: return x > 0.f ? x : p * expm1f(x);
+    case ACT_GELU:
+      if (p != 0.f) {
+        const float k0 = 0.7978845608028654f, k1 = 0.044715f;  // sqrt(2/pi), tanh-gelu
+        return 0.5f * x * (1.f + tanhf(k0 * (x + k1 * x * x * x)));
+      }
+      return 0.5f * x * (1.f + erff(x * 0.7071067811865476f));  // 1/sqrt(2)
+    case ACT_STEP: return x > 0.f ? 1.f : 0.f;
+  }
+  return x;
+}
+
+// dout * act'(x) from the input x, the formulas and NaN behaviour of csrc/cpu/activation.cc
+// (relu/elu pass dout through at NaN x, as PyTorch). step has none (checked on the host).
+__device__ __forceinline__ float act_dgrad(int64_t act, float x, float dy, float p) {
+  switch (act) {
+    case ACT_NONE: return dy;
+    case ACT_RELU: return x <= 0.f ? 0.f : dy;
+    case ACT_LEAKY_RELU: return x > 0.f ? dy : dy * p;
+    case ACT_SIGMOID: {
+      const float s = 1.f / (1.f + expf(-x));
+      return dy * s * (1.f - s);
+    }
+    case ACT_TANH: {
+      const float t = tanhf(x);
+      return dy * (1.f - t * t);
+    }
+    case ACT_SOFTPLUS: {
+      const float bx = x * p;
+      if (bx > 20.f) return dy;
+      const float z = expf(bx);
+      return dy * z / (z + 1.f);
+    }
+    case ACT_ELU: return x <= 0.f ? dy * p * expf(x) : dy;
+    case ACT_GELU:
+      if (p != 0.f) {
+        const float k0 = 0.7978845608028654f, k1 = 0.044715f;  // sqrt(2/pi), cubic coeff.
+        const float x2 = x * x;
+        const float t = tanhf(k0 * (x + k1 * x2 * x));
+        return dy * (0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * k0 * (1.f + 3.f * k1 * x2));
+      } else {
+        const float cdf = 0.5f * (1.f + erff(x * 0.7071067811865476f));  // 1/sqrt(2)
+        const float pdf = 0.3989422804014327f * expf(-0.5f * x * x);     // 1/sqrt(2 pi)
+        return dy * (cdf + x * pdf);
+      }
+  }
+  return dy;
+}
+
+// Sum of v over the block (blockDim.x a multiple of 32, <= 1024), result in every thread.
+// Fixed order (warp shuffles, then warp 0 over the warp sums): deterministic.
+template <class T>
+__device__ __forceinline__ T block_sum(T v, T* smem /* >= 32 */) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  __syncthreads();  // smem may still be read by a previous call
+  if (lane == 0) smem[warp] = v;
+  __syncthreads();  // warp sums visible
+  T r = lane < nw ? smem[lane] : T(0);
+  for (int o = 16; o > 0; o >>= 1) r += __shfl_xor_sync(0xffffffffu, r, o);
+  return r;
+}
+template <class T>
+__device__ __forceinline__ T block_max(T v, T* smem) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  __syncthreads();
+  if (lane == 0) smem[warp] = v;
+  __syncthreads();
+  T r = lane < nw ? smem[lane] : T(-INFINITY);
+  for (int o = 16; o > 0; o >>= 1) r = fmaxf(r, __shfl_xor_sync(0xffffffffu, r, o));
+  return r;
+}
+
+}  // namespace nx::cuda
+#endif

@@ -1,27 +1,510 @@
-// elementwise.cu (cuda) — TEMPORARY STUBS, replaced by the real kernels.
-#include "backend.h"
+// elementwise.cu (cuda) — the glue kernels: fill, cast, copy_strided, broadcasting binary
+// ops, unary ops and their backward, where. Semantics (dtypes, NaN, integer division and
+// powers, float->int casts, bounds checks) are those of csrc/cpu/elementwise.cc.
+//
+// Layouts: every View is a flat contiguous buffer; copy_strided and binary_forward address
+// their inputs through (shape, strides in ELEMENTS, offset). The host checks that every
+// addressed element lies inside its View, drops size-1 axes and merges axes contiguous in
+// every operand (coalesce), then passes at most kMaxDims axes by value to the kernel.
+//
+// Thread mapping (all kernels): thread -> one element of the (flat or broadcast) output
+// index space, grid-stride loop with int64 indices. Flat float kernels use float4 loads and
+// stores when the pointers are 16-byte aligned (the allocator's blocks are 512-byte aligned).
+// Integer division by zero and negative integer powers raise ValueError as on the CPU: the
+// kernel sets a device flag and the host reads it back (the only waits in this file).
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <vector>
+
+#include "check.cuh"
+#include "ops.cuh"
 
 namespace nx {
+namespace cuda {
+namespace {
 
-void Cuda::fill(View, int64_t, double) {
-  throw std::runtime_error("fill is not implemented on cuda yet");
+constexpr int kThreads = 256;
+constexpr int kMaxDims = 12;
+
+size_t elem_size(DType d) { return d == DType::F32 ? 4 : (d == DType::I64 ? 8 : 1); }
+
+void need_any(const View& v, int64_t n, const char* K, const char* arg) {
+  NX_CHECK(!(v.data == nullptr && n > 0), K, ": argument '", arg, "' is None, expected an array of ", n,
+           " elements");
+  NX_CHECK(v.numel == n, K, ": argument '", arg, "' has ", v.numel, " elements, expected ", n);
 }
-void Cuda::cast(View, View, int64_t) {
-  throw std::runtime_error("cast is not implemented on cuda yet");
+
+int64_t numel_of(const char* K, const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (auto d : shape) NX_CHECK(d >= 0, K, ": negative extent ", d, " in shape");
+  for (auto d : shape) {
+    if (d == 0) return 0;
+    NX_CHECK(!__builtin_mul_overflow(n, d, &n), K, ": shape has too many elements");
+  }
+  return n;
 }
-void Cuda::copy_strided(View, View, std::vector<int64_t>, std::vector<int64_t>, int64_t, std::vector<int64_t>, int64_t) {
-  throw std::runtime_error("copy_strided is not implemented on cuda yet");
+
+void check_strided(const char* K, const char* arg, const std::vector<int64_t>& shape,
+                   const std::vector<int64_t>& strides, int64_t offset, int64_t numel,
+                   int64_t total) {
+  NX_CHECK(strides.size() == shape.size(), K, ": ", arg, " strides have ", strides.size(),
+           " entries, shape has ", shape.size());
+  for (auto s : strides)
+    NX_CHECK(s >= 0, K, ": ", arg, " stride ", s, " is negative (strides must be >= 0)");
+  NX_CHECK(offset >= 0, K, ": ", arg, " offset ", offset, " is negative");
+  if (total == 0) return;
+  int64_t hi = offset;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    int64_t span;
+    NX_CHECK(!__builtin_mul_overflow(shape[d] - 1, strides[d], &span) &&
+                 !__builtin_add_overflow(hi, span, &hi),
+             K, ": ", arg, " strides address past 2^63");
+  }
+  NX_CHECK(hi < numel, K, ": ", arg, " (offset ", offset, ", strides) reaches element ", hi,
+           " but the array has ", numel, " elements");
 }
-void Cuda::binary_forward(View, View, View, std::vector<int64_t>, std::vector<int64_t>, std::vector<int64_t>, int64_t) {
-  throw std::runtime_error("binary_forward is not implemented on cuda yet");
+
+// Drop size-1 axes; merge outer d into inner d+1 when contiguous in every operand.
+template <int N>
+void coalesce(std::vector<int64_t>& shape, std::array<std::vector<int64_t>, N>& st) {
+  std::vector<int64_t> osh;
+  std::array<std::vector<int64_t>, N> os;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (!osh.empty()) {
+      bool merge = true;
+      for (int k = 0; k < N; ++k) merge = merge && os[k].back() == st[k][d] * shape[d];
+      if (merge) {
+        osh.back() *= shape[d];
+        for (int k = 0; k < N; ++k) os[k].back() = st[k][d];
+        continue;
+      }
+    }
+    osh.push_back(shape[d]);
+    for (int k = 0; k < N; ++k) os[k].push_back(st[k][d]);
+  }
+  shape = std::move(osh);
+  st = std::move(os);
 }
-void Cuda::unary_forward(View, View, int64_t, int64_t, float, float) {
-  throw std::runtime_error("unary_forward is not implemented on cuda yet");
+
+// The coalesced index space, by value: element t's offset in operand k is
+// sum_d idx_d(t) * stride[k][d] (+ base[k]).
+template <int N>
+struct Space {
+  int nd;
+  int64_t shape[kMaxDims];
+  int64_t stride[N][kMaxDims];
+  int64_t base[N];
+};
+
+template <int N>
+Space<N> make_space(const char* K, const std::vector<int64_t>& shape,
+                    const std::array<std::vector<int64_t>, N>& st, std::array<int64_t, N> base) {
+  NX_CHECK(shape.size() <= size_t(kMaxDims), K, ": ", shape.size(),
+           " non-mergeable axes; the CUDA backend handles at most ", kMaxDims);
+  Space<N> s{};
+  s.nd = int(shape.size());
+  for (int d = 0; d < s.nd; ++d) {
+    s.shape[d] = shape[d];
+    for (int k = 0; k < N; ++k) s.stride[k][d] = st[k][d];
+  }
+  for (int k = 0; k < N; ++k) s.base[k] = base[k];
+  return s;
 }
-void Cuda::unary_backward(View, View, View, View, int64_t, int64_t, float, float) {
-  throw std::runtime_error("unary_backward is not implemented on cuda yet");
+
+template <int N>
+__device__ __forceinline__ void offsets(const Space<N>& s, int64_t t, int64_t (&off)[N]) {
+#pragma unroll
+  for (int k = 0; k < N; ++k) off[k] = s.base[k];
+  for (int d = s.nd - 1; d >= 0; --d) {  // innermost axis last: peel it first
+    const int64_t i = t % s.shape[d];
+    t /= s.shape[d];
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[k] += i * s.stride[k][d];
+  }
 }
-void Cuda::where_forward(View, View, View, View, int64_t) {
-  throw std::runtime_error("where_forward is not implemented on cuda yet");
+
+#define NX_GRID_STRIDE(t, n)                                                     \
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < (n); \
+       t += int64_t(gridDim.x) * blockDim.x)
+
+// ---- fill / cast ------------------------------------------------------------------------
+template <class T>
+__global__ void fill_kernel(T* out, int64_t n, T v) {
+  NX_GRID_STRIDE(t, n) out[t] = v;
 }
+
+template <class To, class From> __device__ __forceinline__ To convert(From x) { return To(x); }
+template <> __device__ __forceinline__ float convert<float, uint8_t>(uint8_t x) { return x ? 1.f : 0.f; }
+template <> __device__ __forceinline__ int64_t convert<int64_t, float>(float x) {
+  return (x >= -9223372036854775808.f && x < 9223372036854775808.f) ? int64_t(x) : INT64_MIN;
+}
+template <> __device__ __forceinline__ int64_t convert<int64_t, uint8_t>(uint8_t x) { return x ? 1 : 0; }
+template <> __device__ __forceinline__ uint8_t convert<uint8_t, float>(float x) { return x != 0.f ? 1 : 0; }
+template <> __device__ __forceinline__ uint8_t convert<uint8_t, int64_t>(int64_t x) { return x != 0 ? 1 : 0; }
+template <> __device__ __forceinline__ uint8_t convert<uint8_t, uint8_t>(uint8_t x) { return x ? 1 : 0; }
+
+template <class To, class From>
+__global__ void cast_kernel(To* out, const From* inp, int64_t n) {
+  NX_GRID_STRIDE(t, n) out[t] = convert<To, From>(inp[t]);
+}
+template <class To, class From>
+void cast_launch(void* out, const void* inp, int64_t n) {
+  cast_kernel<To, From><<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(
+      static_cast<To*>(out), static_cast<const From*>(inp), n);
+  NX_CUDA_LAUNCH();
+}
+template <class To>
+void cast_from(DType from, void* out, const void* inp, int64_t n) {
+  switch (from) {
+    case DType::F32: return cast_launch<To, float>(out, inp, n);
+    case DType::I64: return cast_launch<To, int64_t>(out, inp, n);
+    case DType::U8: return cast_launch<To, uint8_t>(out, inp, n);
+  }
+}
+
+// ---- copy_strided -------------------------------------------------------------------------
+template <class T>
+__global__ void copy_kernel(T* out, const T* inp, Space<2> s, int64_t total) {
+  NX_GRID_STRIDE(t, total) {
+    int64_t off[2];
+    offsets(s, t, off);
+    out[off[0]] = inp[off[1]];
+  }
+}
+template <class T>
+void copy_launch(void* out, const void* inp, const Space<2>& s, int64_t total) {
+  copy_kernel<T><<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(
+      static_cast<T*>(out), static_cast<const T*>(inp), s, total);
+  NX_CUDA_LAUNCH();
+}
+
+// ---- binary ---------------------------------------------------------------------------------
+__device__ __forceinline__ int64_t wrap_add(int64_t x, int64_t y) { return int64_t(uint64_t(x) + uint64_t(y)); }
+__device__ __forceinline__ int64_t wrap_sub(int64_t x, int64_t y) { return int64_t(uint64_t(x) - uint64_t(y)); }
+__device__ __forceinline__ int64_t wrap_mul(int64_t x, int64_t y) { return int64_t(uint64_t(x) * uint64_t(y)); }
+
+__device__ __forceinline__ float bin_f32(int64_t op, float x, float y) {
+  switch (op) {
+    case BIN_ADD: return x + y;
+    case BIN_SUB: return x - y;
+    case BIN_MUL: return x * y;
+    case BIN_DIV: return x / y;
+    case BIN_POW: return powf(x, y);
+    case BIN_MAX: return (x > y || x != x) ? x : y;
+    case BIN_MIN: return (x < y || x != x) ? x : y;
+  }
+  return 0.f;
+}
+
+__device__ __forceinline__ int64_t bin_i64(int64_t op, int64_t x, int64_t y, bool& bad) {
+  switch (op) {
+    case BIN_ADD: return wrap_add(x, y);
+    case BIN_SUB: return wrap_sub(x, y);
+    case BIN_MUL: return wrap_mul(x, y);
+    case BIN_MAX: return x > y ? x : y;
+    case BIN_MIN: return x < y ? x : y;
+    case BIN_DIV: {
+      if (y == 0) { bad = true; return 0; }
+      if (y == -1) return wrap_sub(0, x);  // INT64_MIN // -1 wraps instead of trapping
+      int64_t q = x / y;
+      if ((x % y != 0) && ((x < 0) != (y < 0))) --q;  // floor division
+      return q;
+    }
+    case BIN_POW: {
+      if (y < 0) { bad = true; return 0; }
+      uint64_t r = 1, base = uint64_t(x);
+      for (uint64_t e = uint64_t(y); e; e >>= 1) {
+        if (e & 1) r *= base;
+        base *= base;
+      }
+      return int64_t(r);
+    }
+  }
+  return 0;
+}
+
+template <class T>
+__device__ __forceinline__ bool cmp(int64_t op, T x, T y) {
+  switch (op) {
+    case BIN_EQ: return x == y;
+    case BIN_NE: return x != y;
+    case BIN_LT: return x < y;
+    case BIN_LE: return x <= y;
+    case BIN_GT: return x > y;
+    case BIN_GE: return x >= y;
+  }
+  return false;
+}
+
+// out contiguous: element t at out[t]; a, b through the space's strides 1, 2.
+template <class T, class O>
+__global__ void binary_kernel(O* out, const T* a, const T* b, Space<3> s, int64_t total,
+                              int64_t op, unsigned long long* flag) {
+  NX_GRID_STRIDE(t, total) {
+    int64_t off[3];
+    offsets(s, t, off);
+    const T x = a[off[1]], y = b[off[2]];
+    if constexpr (sizeof(O) == 1) {
+      out[off[0]] = cmp<T>(op, x, y) ? 1 : 0;
+    } else if constexpr (sizeof(T) == 8) {
+      bool bad = false;
+      out[off[0]] = bin_i64(op, x, y, bad);
+      if (bad) flag_bad(flag, t);
+    } else {
+      out[off[0]] = bin_f32(op, x, y);
+    }
+  }
+}
+
+// ---- unary ----------------------------------------------------------------------------------
+__device__ __forceinline__ float signf_(float x) {
+  return x > 0.f ? 1.f : (x < 0.f ? -1.f : (x == x ? 0.f : x));
+}
+
+__device__ __forceinline__ float un_fwd(int64_t op, float v, float p0, float p1) {
+  switch (op) {
+    case UN_NEG: return -v;
+    case UN_EXP: return expf(v);
+    case UN_LOG: return logf(v);
+    case UN_SQRT: return sqrtf(v);
+    case UN_ABS: return fabsf(v);
+    case UN_SIN: return sinf(v);
+    case UN_COS: return cosf(v);
+    case UN_RSQRT: return 1.f / sqrtf(v);
+    case UN_RECIPROCAL: return 1.f / v;
+    case UN_SQUARE: return v * v;
+    case UN_SIGN: return signf_(v);
+    case UN_POW_SCALAR: return powf(v, p0);
+    case UN_CLAMP: return v != v ? v : fminf(fmaxf(v, p0), p1);
+    case UN_AFFINE: return v * p0 + p1;
+    case UN_RPOW_SCALAR: return powf(p0, v);
+    case UN_LOG1P: return log1pf(v);
+    case UN_EXPM1: return expm1f(v);
+  }
+  return v;
+}
+
+// g = dout, x = inp, y = out (forward result; may be unused).
+__device__ __forceinline__ float un_bwd(int64_t op, float g, float x, float y, float p0,
+                                        float p1, float lb) {
+  switch (op) {
+    case UN_NEG: return -g;
+    case UN_EXP: return g * y;
+    case UN_LOG: return g / x;
+    case UN_SQRT: return g / (2.f * y);
+    case UN_ABS: return g * signf_(x);
+    case UN_SIN: return g * cosf(x);
+    case UN_COS: return -g * sinf(x);
+    case UN_RSQRT: return -0.5f * g * y * y * y;
+    case UN_RECIPROCAL: return -g * y * y;
+    case UN_SQUARE: return 2.f * x * g;
+    case UN_SIGN: return 0.f;
+    case UN_POW_SCALAR: return p0 == 0.f ? 0.f : g * p0 * powf(x, p0 - 1.f);
+    case UN_CLAMP: return (x >= p0 && x <= p1) ? g : 0.f;
+    case UN_AFFINE: return g * p0;
+    case UN_RPOW_SCALAR: return (p0 == 0.f && x >= 0.f) ? 0.f : g * y * lb;
+    case UN_LOG1P: return g / (1.f + x);
+    case UN_EXPM1: return g * (y + 1.f);
+  }
+  return 0.f;
+}
+
+__global__ void unary_fwd_kernel(float* out, const float* inp, int64_t n, int64_t op, float p0, float p1) {
+  NX_GRID_STRIDE(t, n) out[t] = un_fwd(op, inp[t], p0, p1);
+}
+// x or y may be null when the op does not use it (checked on the host).
+__global__ void unary_bwd_kernel(float* dinp, const float* dout, const float* x, const float* y,
+                                 int64_t n, int64_t op, float p0, float p1, float lb) {
+  NX_GRID_STRIDE(t, n) dinp[t] = un_bwd(op, dout[t], x ? x[t] : 0.f, y ? y[t] : 0.f, p0, p1, lb);
+}
+
+__global__ void where_kernel(float* out, const uint8_t* c, const float* a, const float* b, int64_t n) {
+  NX_GRID_STRIDE(t, n) out[t] = c[t] ? a[t] : b[t];
+}
+
+// float4 fill for the common aligned case; scalar tail.
+__global__ void fill_f32_vec(float4* out, int64_t n4, float v) {
+  NX_GRID_STRIDE(t, n4) out[t] = make_float4(v, v, v, v);
+}
+
+}  // namespace
+
+void fill_f32(float* out, int64_t n, float v) {
+  if (n <= 0) return;
+  if ((reinterpret_cast<uintptr_t>(out) & 15) == 0 && n >= 4) {
+    const int64_t n4 = n / 4;
+    fill_f32_vec<<<grid_1d(n4, kThreads), kThreads, 0, stream()>>>(reinterpret_cast<float4*>(out), n4, v);
+    NX_CUDA_LAUNCH();
+    if (n % 4) {
+      fill_kernel<float><<<1, 32, 0, stream()>>>(out + n4 * 4, n % 4, v);
+      NX_CUDA_LAUNCH();
+    }
+    return;
+  }
+  fill_kernel<float><<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(out, n, v);
+  NX_CUDA_LAUNCH();
+}
+
+}  // namespace cuda
+
+using namespace cuda;
+
+void Cuda::fill(View out, int64_t n, double value) {
+  const char* K = "fill";
+  need_nonneg(K, {{"n", n}});
+  need_any(out, n, K, "out");
+  if (n == 0) return;
+  switch (out.dtype) {
+    case DType::F32: return fill_f32(out.f(), n, float(value));
+    case DType::I64: {
+      NX_CHECK(value >= -9223372036854775808.0 && value < 9223372036854775808.0, K, ": value ",
+               value, " is not representable as int64");
+      fill_kernel<int64_t><<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(out.i64(), n, int64_t(value));
+      NX_CUDA_LAUNCH();
+      return;
+    }
+    case DType::U8:
+      NX_CUDA(cudaMemsetAsync(out.data, value != 0.0 ? 1 : 0, size_t(n), stream()));  // NaN -> true
+      return;
+  }
+}
+
+void Cuda::cast(View out, View inp, int64_t n) {
+  const char* K = "cast";
+  need_nonneg(K, {{"n", n}});
+  need_any(out, n, K, "out");
+  need_any(inp, n, K, "inp");
+  if (n == 0) return;
+  switch (out.dtype) {
+    case DType::F32: return cast_from<float>(inp.dtype, out.data, inp.data, n);
+    case DType::I64: return cast_from<int64_t>(inp.dtype, out.data, inp.data, n);
+    case DType::U8: return cast_from<uint8_t>(inp.dtype, out.data, inp.data, n);
+  }
+}
+
+// Thread mapping: thread -> element t of the coalesced index space.
+void Cuda::copy_strided(View out, View inp, std::vector<int64_t> shape,
+                        std::vector<int64_t> out_strides, int64_t out_offset,
+                        std::vector<int64_t> in_strides, int64_t in_offset) {
+  const char* K = "copy_strided";
+  if (out.dtype != inp.dtype)
+    throw TypeError(cat(K, ": out is ", dtype_name(out.dtype), " but inp is ", dtype_name(inp.dtype),
+                        " (copy_strided does not convert; use cast)"));
+  const int64_t total = numel_of(K, shape);
+  check_strided(K, "out", shape, out_strides, out_offset, out.numel, total);
+  check_strided(K, "inp", shape, in_strides, in_offset, inp.numel, total);
+  for (size_t d = 0; d < shape.size(); ++d)
+    NX_CHECK(shape[d] <= 1 || out_strides[d] > 0, K, ": out stride 0 on axis ", d, " of extent ",
+             shape[d], " would write one element several times");
+  if (total == 0) return;
+  NX_CHECK(out.data && inp.data, K, ": out and inp must be arrays");
+  std::array<std::vector<int64_t>, 2> st{out_strides, in_strides};
+  coalesce<2>(shape, st);
+  const size_t es = elem_size(out.dtype);
+  if (shape.size() == 1 && st[0][0] == 1 && st[1][0] == 1) {  // one contiguous run
+    NX_CUDA(cudaMemcpyAsync(static_cast<char*>(out.data) + out_offset * es,
+                            static_cast<const char*>(inp.data) + in_offset * es, size_t(total) * es,
+                            cudaMemcpyDeviceToDevice, stream()));
+    return;
+  }
+  Space<2> s = make_space<2>(K, shape, st, {out_offset, in_offset});
+  switch (es) {
+    case 4: return copy_launch<uint32_t>(out.data, inp.data, s, total);
+    case 8: return copy_launch<uint64_t>(out.data, inp.data, s, total);
+    default: return copy_launch<uint8_t>(out.data, inp.data, s, total);
+  }
+}
+
+// Thread mapping: thread -> element t of the (contiguous) output.
+void Cuda::binary_forward(View out, View a, View b, std::vector<int64_t> shape,
+                          std::vector<int64_t> a_strides, std::vector<int64_t> b_strides,
+                          int64_t op) {
+  const char* K = "binary_forward";
+  NX_CHECK(op >= 0 && op < BIN_COUNT, K, ": bad op code ", op);
+  if (a.dtype != DType::F32 && a.dtype != DType::I64)
+    throw TypeError(cat(K, ": a has dtype ", dtype_name(a.dtype), ", expected float32 or int64"));
+  if (b.dtype != a.dtype)
+    throw TypeError(cat(K, ": b has dtype ", dtype_name(b.dtype), ", a has ", dtype_name(a.dtype)));
+  const DType odt = bin_is_compare(op) ? DType::U8 : a.dtype;
+  const int64_t total = numel_of(K, shape);
+  std::string sshape = "(";
+  for (size_t d = 0; d < shape.size(); ++d) sshape += (d ? ", " : "") + std::to_string(shape[d]);
+  sshape += ")";
+  need(out, total, odt, K, "out", sshape);
+  check_strided(K, "a", shape, a_strides, 0, a.numel, total);
+  check_strided(K, "b", shape, b_strides, 0, b.numel, total);
+  if (total == 0) return;
+  std::vector<int64_t> os(shape.size());
+  int64_t sz = 1;
+  for (int64_t d = int64_t(shape.size()) - 1; d >= 0; --d) os[d] = sz, sz *= shape[d];
+  std::array<std::vector<int64_t>, 3> st{os, a_strides, b_strides};
+  coalesce<3>(shape, st);
+  Space<3> s = make_space<3>(K, shape, st, {0, 0, 0});
+  const unsigned grid = grid_1d(total, kThreads);
+  if (a.dtype == DType::F32) {
+    if (bin_is_compare(op))
+      binary_kernel<float, uint8_t><<<grid, kThreads, 0, stream()>>>(out.u8(), a.f(), b.f(), s, total, op, nullptr);
+    else
+      binary_kernel<float, float><<<grid, kThreads, 0, stream()>>>(out.f(), a.f(), b.f(), s, total, op, nullptr);
+    NX_CUDA_LAUNCH();
+  } else if (bin_is_compare(op)) {
+    binary_kernel<int64_t, uint8_t><<<grid, kThreads, 0, stream()>>>(out.u8(), a.i64(), b.i64(), s, total, op, nullptr);
+    NX_CUDA_LAUNCH();
+  } else if (op == BIN_DIV || op == BIN_POW) {  // the two that can raise
+    ErrorFlag flag;
+    binary_kernel<int64_t, int64_t><<<grid, kThreads, 0, stream()>>>(out.i64(), a.i64(), b.i64(), s, total, op, flag.ptr());
+    NX_CUDA_LAUNCH();
+    NX_CHECK(flag.first_bad() < 0, K,
+             op == BIN_DIV ? ": integer division by zero" : ": integers to negative integer powers are not allowed");
+  } else {
+    binary_kernel<int64_t, int64_t><<<grid, kThreads, 0, stream()>>>(out.i64(), a.i64(), b.i64(), s, total, op, nullptr);
+    NX_CUDA_LAUNCH();
+  }
+}
+
+void Cuda::unary_forward(View out, View inp, int64_t n, int64_t op, float p0, float p1) {
+  const char* K = "unary_forward";
+  need_nonneg(K, {{"n", n}});
+  NX_CHECK(op >= 0 && op < UN_COUNT, K, ": bad op code ", op);
+  need(out, n, DType::F32, K, "out", shp({n}));
+  need(inp, n, DType::F32, K, "inp", shp({n}));
+  if (n == 0) return;
+  unary_fwd_kernel<<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(out.f(), inp.f(), n, op, p0, p1);
+  NX_CUDA_LAUNCH();
+}
+
+// Derivatives as csrc/cpu/elementwise.cc (torch's derivatives.yaml).
+void Cuda::unary_backward(View dinp, View dout, View inp, View out, int64_t n, int64_t op,
+                          float p0, float p1) {
+  const char* K = "unary_backward";
+  need_nonneg(K, {{"n", n}});
+  NX_CHECK(op >= 0 && op < UN_COUNT, K, ": bad op code ", op);
+  need(dinp, n, DType::F32, K, "dinp", shp({n}));
+  need(dout, n, DType::F32, K, "dout", shp({n}));
+  need(inp, n, DType::F32, K, "inp", shp({n}));
+  const bool uses_out = op == UN_EXP || op == UN_SQRT || op == UN_RSQRT ||
+                        op == UN_RECIPROCAL || op == UN_RPOW_SCALAR || op == UN_EXPM1;
+  if (uses_out) need(out, n, DType::F32, K, "out", shp({n}));
+  else need_opt(out, n, DType::F32, K, "out", shp({n}));
+  if (n == 0) return;
+  const float lb = op == UN_RPOW_SCALAR ? std::log(p0) : 0.f;
+  unary_bwd_kernel<<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(dinp.f(), dout.f(), inp.f(),
+                                                                    out.f(), n, op, p0, p1, lb);
+  NX_CUDA_LAUNCH();
+}
+
+void Cuda::where_forward(View out, View cond, View a, View b, int64_t n) {
+  const char* K = "where_forward";
+  need_nonneg(K, {{"n", n}});
+  need(out, n, DType::F32, K, "out", shp({n}));
+  need(cond, n, DType::U8, K, "cond", shp({n}));
+  need(a, n, DType::F32, K, "a", shp({n}));
+  need(b, n, DType::F32, K, "b", shp({n}));
+  if (n == 0) return;
+  where_kernel<<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(out.f(), cond.u8(), a.f(), b.f(), n);
+  NX_CUDA_LAUNCH();
+}
+
 }  // namespace nx

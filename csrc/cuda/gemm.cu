@@ -1,12 +1,318 @@
-// gemm.cu (cuda) — TEMPORARY STUBS, replaced by the real kernels.
-#include "backend.h"
+// gemm.cu (cuda) — C = act(alpha*op(A)@op(B) + beta*C + bias), batched, and its backward.
+// Layouts: row-major; A (m, k) or (k, m) when trans_a; B (k, n) or (n, k) when trans_b;
+// batch strides in elements (0 broadcasts). Internally every operand is read through
+// element strides (ops.cuh GemmDesc), so transposes never copy.
+//
+// Variants:
+//   gemm_k0_naive  one thread per C element, k loop from global memory (the reference path)
+//   gemm_k1_tiled  128x128 block tile, BK=8 k-slices, 256 threads each owning an 8x8 register
+//                  micro-tile (two 4x4 quadrants 64 apart, so shared-memory reads are float4
+//                  and conflict-free); float4 global loads when the contiguous axis is
+//                  16-byte aligned, scalar guarded loads at tails; shared tiles double-
+//                  buffered (next k-slice loaded into registers while this one is computed,
+//                  one __syncthreads per slice); float4 stores in the epilogue.
+// variant -1 picks k0 for tiny products (launch-bound either way), else k1.
+// Both variants sum each C element over p in increasing order within a thread: the result
+// does not depend on scheduling (deterministic).
+#include <algorithm>
+
+#include "check.cuh"
+#include "ops.cuh"
 
 namespace nx {
+namespace cuda {
+namespace {
 
-void Cuda::gemm_forward(View, View, View, View, int64_t, int64_t, int64_t, int64_t, bool, bool, int64_t, int64_t, int64_t, float, float, int64_t, float, int64_t) {
-  throw std::runtime_error("gemm_forward is not implemented on cuda yet");
+// ---- gemm_k0_naive: thread -> one (b, i, j) of C, grid-stride over batch*m*n ------------
+__global__ void gemm_k0_naive(GemmDesc g) {
+  const int64_t total = g.batch * g.m * g.n;
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
+       t += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t j = t % g.n, i = (t / g.n) % g.m, bt = t / (g.n * g.m);
+    const float* a = g.a + bt * g.stride_a + i * g.as_i;
+    const float* b = g.b + bt * g.stride_b + j * g.bs_j;
+    float acc = 0.f;
+    for (int64_t p = 0; p < g.k; ++p) acc = fmaf(a[p * g.as_p], b[p * g.bs_p], acc);
+    float* c = g.c + bt * g.stride_c + i * g.ldc + j;
+    float v = g.alpha * acc;
+    if (g.beta != 0.f) v += g.beta * *c;
+    if (g.bias_col) v += g.bias_col[j];
+    if (g.bias_row) v += g.bias_row[i];
+    *c = act_fwd(g.act, v, g.act_param);
+  }
 }
-void Cuda::gemm_backward(View, View, View, View, View, View, int64_t, int64_t, int64_t, bool, bool, int64_t) {
-  throw std::runtime_error("gemm_backward is not implemented on cuda yet");
+
+// ---- gemm_k1_tiled ---------------------------------------------------------------------
+constexpr int BM = 128, BN = 128, BK = 8;  // block tile; BK*BM = 1024 floats = 256 float4
+constexpr int kThreads = 256;              // 16 x 16 threads, 8x8 outputs each
+
+// A_MK: op(A) is contiguous along k (as_p == 1, A stored (m, k)); else along m (as_i == 1).
+// B_KN: op(B) is contiguous along n (bs_j == 1, B stored (k, n)); else along k (bs_p == 1).
+// VEC: the contiguous axes' row strides and base pointers allow float4 loads.
+template <bool A_MK, bool B_KN, bool VEC>
+__global__ void __launch_bounds__(kThreads, 2) gemm_k1_tiled(GemmDesc g) {
+  // Shared tiles, k-major: As[buf][kk][i], Bs[buf][kk][j]. 2 * 2 * 4 KiB = 16 KiB.
+  __shared__ __align__(16) float As[2][BK][BM];
+  __shared__ __align__(16) float Bs[2][BK][BN];
+
+  const int tid = threadIdx.x;
+  const int tx = tid & 15, ty = tid >> 4;  // compute mapping: 16 x 16 threads
+  const int64_t mtiles = (g.m + BM - 1) / BM, ntiles = (g.n + BN - 1) / BN;
+  const int64_t ktiles = (g.k + BK - 1) / BK;
+
+  // Load mapping (one float4 or 4 scalars per thread per operand per k-slice):
+  //   "row-major along k" operand (A_MK or !B_KN): thread -> row tid/2, k offset (tid&1)*4
+  //   "row-major along m/n" operand:              thread -> k row tid/32, col (tid&31)*4
+  const int lr_row = tid >> 1, lr_k = (tid & 1) * 4;
+  const int lc_k = tid >> 5, lc_col = (tid & 31) * 4;
+
+  for (int64_t bz = blockIdx.z; bz < g.batch; bz += gridDim.z)
+    for (int64_t by = blockIdx.y; by < mtiles; by += gridDim.y)
+      for (int64_t bx = blockIdx.x; bx < ntiles; bx += gridDim.x) {
+        const int64_t m0 = by * BM, n0 = bx * BN;
+        const float* A = g.a + bz * g.stride_a;
+        const float* B = g.b + bz * g.stride_b;
+
+        float ra[4], rb[4];  // next k-slice in flight, staged in registers
+        auto load = [&](int64_t k0) {
+          // A slice (m0.., k0..k0+7)
+          if (A_MK) {
+            const int64_t i = m0 + lr_row, p = k0 + lr_k;
+            const float* src = A + i * g.as_i + p;  // as_p == 1
+            if (VEC && i < g.m && p + 3 < g.k) {
+              float4 v = *reinterpret_cast<const float4*>(src);
+              ra[0] = v.x; ra[1] = v.y; ra[2] = v.z; ra[3] = v.w;
+            } else {
+#pragma unroll
+              for (int q = 0; q < 4; ++q) ra[q] = (i < g.m && p + q < g.k) ? src[q] : 0.f;
+            }
+          } else {
+            const int64_t p = k0 + lc_k, i = m0 + lc_col;
+            const float* src = A + p * g.as_p + i;  // as_i == 1
+            if (VEC && p < g.k && i + 3 < g.m) {
+              float4 v = *reinterpret_cast<const float4*>(src);
+              ra[0] = v.x; ra[1] = v.y; ra[2] = v.z; ra[3] = v.w;
+            } else {
+#pragma unroll
+              for (int q = 0; q < 4; ++q) ra[q] = (p < g.k && i + q < g.m) ? src[q] : 0.f;
+            }
+          }
+          // B slice (k0..k0+7, n0..)
+          if (B_KN) {
+            const int64_t p = k0 + lc_k, j = n0 + lc_col;
+            const float* src = B + p * g.bs_p + j;  // bs_j == 1
+            if (VEC && p < g.k && j + 3 < g.n) {
+              float4 v = *reinterpret_cast<const float4*>(src);
+              rb[0] = v.x; rb[1] = v.y; rb[2] = v.z; rb[3] = v.w;
+            } else {
+#pragma unroll
+              for (int q = 0; q < 4; ++q) rb[q] = (p < g.k && j + q < g.n) ? src[q] : 0.f;
+            }
+          } else {
+            const int64_t j = n0 + lr_row, p = k0 + lr_k;
+            const float* src = B + j * g.bs_j + p;  // bs_p == 1
+            if (VEC && j < g.n && p + 3 < g.k) {
+              float4 v = *reinterpret_cast<const float4*>(src);
+              rb[0] = v.x; rb[1] = v.y; rb[2] = v.z; rb[3] = v.w;
+            } else {
+#pragma unroll
+              for (int q = 0; q < 4; ++q) rb[q] = (j < g.n && p + q < g.k) ? src[q] : 0.f;
+            }
+          }
+        };
+        auto store = [&](int buf) {
+          if (A_MK) {
+#pragma unroll
+            for (int q = 0; q < 4; ++q) As[buf][lr_k + q][lr_row] = ra[q];
+          } else {
+            *reinterpret_cast<float4*>(&As[buf][lc_k][lc_col]) = make_float4(ra[0], ra[1], ra[2], ra[3]);
+          }
+          if (B_KN) {
+            *reinterpret_cast<float4*>(&Bs[buf][lc_k][lc_col]) = make_float4(rb[0], rb[1], rb[2], rb[3]);
+          } else {
+#pragma unroll
+            for (int q = 0; q < 4; ++q) Bs[buf][lr_k + q][lr_row] = rb[q];
+          }
+        };
+
+        float acc[8][8];
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+#pragma unroll
+          for (int j = 0; j < 8; ++j) acc[i][j] = 0.f;
+
+        if (ktiles > 0) {
+          load(0);
+          store(0);
+        }
+        __syncthreads();  // slice 0 visible to all threads
+        for (int64_t kt = 0; kt < ktiles; ++kt) {
+          const int buf = int(kt & 1);
+          const bool more = kt + 1 < ktiles;
+          if (more) load((kt + 1) * BK);  // global loads overlap the FMAs below
+#pragma unroll
+          for (int kk = 0; kk < BK; ++kk) {
+            float av[8], bv[8];
+            // rows ty*4..+3 and 64+ty*4..+3; cols tx*4..+3 and 64+tx*4..+3
+            float4 a0 = *reinterpret_cast<const float4*>(&As[buf][kk][ty * 4]);
+            float4 a1 = *reinterpret_cast<const float4*>(&As[buf][kk][64 + ty * 4]);
+            float4 b0 = *reinterpret_cast<const float4*>(&Bs[buf][kk][tx * 4]);
+            float4 b1 = *reinterpret_cast<const float4*>(&Bs[buf][kk][64 + tx * 4]);
+            av[0] = a0.x; av[1] = a0.y; av[2] = a0.z; av[3] = a0.w;
+            av[4] = a1.x; av[5] = a1.y; av[6] = a1.z; av[7] = a1.w;
+            bv[0] = b0.x; bv[1] = b0.y; bv[2] = b0.z; bv[3] = b0.w;
+            bv[4] = b1.x; bv[5] = b1.y; bv[6] = b1.z; bv[7] = b1.w;
+#pragma unroll
+            for (int i = 0; i < 8; ++i)
+#pragma unroll
+              for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+          }
+          // The other buffer was last read in iteration kt-1, which every thread finished
+          // before the barrier that ended it: safe to overwrite now.
+          if (more) store(buf ^ 1);
+          __syncthreads();  // slice kt+1 visible; slice kt free for iteration kt+2
+        }
+
+        // Epilogue: alpha, beta (never reads C when 0), biases, activation.
+        float* C = g.c + bz * g.stride_c;
+        const bool vec_c = VEC && (g.ldc % 4 == 0);
+#pragma unroll
+        for (int ih = 0; ih < 2; ++ih)
+#pragma unroll
+          for (int ii = 0; ii < 4; ++ii) {
+            const int64_t i = m0 + ih * 64 + ty * 4 + ii;
+            if (i >= g.m) continue;
+            const float brow = g.bias_row ? g.bias_row[i] : 0.f;
+#pragma unroll
+            for (int jh = 0; jh < 2; ++jh) {
+              const int64_t j0 = n0 + jh * 64 + tx * 4;
+              float v[4];
+#pragma unroll
+              for (int jj = 0; jj < 4; ++jj) v[jj] = g.alpha * acc[ih * 4 + ii][jh * 4 + jj];
+              float* dst = C + i * g.ldc + j0;
+              if (vec_c && j0 + 3 < g.n) {
+                if (g.beta != 0.f) {
+                  float4 o = *reinterpret_cast<const float4*>(dst);
+                  v[0] += g.beta * o.x; v[1] += g.beta * o.y; v[2] += g.beta * o.z; v[3] += g.beta * o.w;
+                }
+#pragma unroll
+                for (int jj = 0; jj < 4; ++jj) {
+                  if (g.bias_col) v[jj] += g.bias_col[j0 + jj];
+                  v[jj] = act_fwd(g.act, v[jj] + brow, g.act_param);
+                }
+                *reinterpret_cast<float4*>(dst) = make_float4(v[0], v[1], v[2], v[3]);
+              } else {
+#pragma unroll
+                for (int jj = 0; jj < 4; ++jj) {
+                  if (j0 + jj >= g.n) break;
+                  float x = v[jj];
+                  if (g.beta != 0.f) x += g.beta * dst[jj];
+                  if (g.bias_col) x += g.bias_col[j0 + jj];
+                  dst[jj] = act_fwd(g.act, x + brow, g.act_param);
+                }
+              }
+            }
+          }
+        __syncthreads();  // shared tiles are reused by this block's next output tile
+      }
 }
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+template <bool A_MK, bool B_KN>
+void launch_tiled(const GemmDesc& g) {
+  // float4 loads need 16-byte aligned rows of the contiguous axis in every batch.
+  const int64_t lda = A_MK ? g.as_i : g.as_p, ldb = B_KN ? g.bs_p : g.bs_j;
+  const bool vec = aligned16(g.a) && aligned16(g.b) && aligned16(g.c) && lda % 4 == 0 &&
+                   ldb % 4 == 0 && g.stride_a % 4 == 0 && g.stride_b % 4 == 0 &&
+                   g.stride_c % 4 == 0;
+  const int64_t mt = (g.m + BM - 1) / BM, nt = (g.n + BN - 1) / BN;
+  dim3 grid(unsigned(std::min<int64_t>(nt, 1 << 30)), unsigned(std::min<int64_t>(mt, 65535)),
+            unsigned(std::min<int64_t>(g.batch, 65535)));
+  if (vec) gemm_k1_tiled<A_MK, B_KN, true><<<grid, kThreads, 0, stream()>>>(g);
+  else gemm_k1_tiled<A_MK, B_KN, false><<<grid, kThreads, 0, stream()>>>(g);
+  NX_CUDA_LAUNCH();
+}
+
+}  // namespace
+
+void gemm(const GemmDesc& g, int64_t variant) {
+  if (g.batch == 0 || g.m == 0 || g.n == 0) return;
+  const bool a_mk = g.as_p == 1, a_km = g.as_i == 1, b_kn = g.bs_j == 1, b_nk = g.bs_p == 1;
+  if (variant == -1) variant = (double(g.m) * g.n * g.k * g.batch < 32768.0) ? 0 : 1;
+  if (variant == 1 && (a_mk || a_km) && (b_kn || b_nk)) {
+    if (a_mk && b_kn) return launch_tiled<true, true>(g);
+    if (a_mk && b_nk) return launch_tiled<true, false>(g);
+    if (a_km && b_kn) return launch_tiled<false, true>(g);
+    return launch_tiled<false, false>(g);
+  }
+  const int threads = 256;
+  gemm_k0_naive<<<grid_1d(g.batch * g.m * g.n, threads), threads, 0, stream()>>>(g);
+  NX_CUDA_LAUNCH();
+}
+
+GemmDesc gemm_desc(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k,
+                   bool ta, bool tb, float alpha, float beta) {
+  GemmDesc g;
+  g.c = c; g.a = a; g.b = b;
+  g.m = m; g.n = n; g.k = k;
+  g.as_i = ta ? 1 : k; g.as_p = ta ? m : 1;  // A (m,k): [i*k + p]; stored (k,m): [p*m + i]
+  g.bs_p = tb ? 1 : n; g.bs_j = tb ? k : 1;  // B (k,n): [p*n + j]; stored (n,k): [j*k + p]
+  g.ldc = n;
+  g.alpha = alpha; g.beta = beta;
+  return g;
+}
+
+}  // namespace cuda
+
+void Cuda::gemm_forward(View c, View a, View b, View bias, int64_t batch, int64_t m, int64_t n,
+                        int64_t k, bool trans_a, bool trans_b, int64_t stride_a,
+                        int64_t stride_b, int64_t stride_c, float alpha, float beta,
+                        int64_t act, float act_param, int64_t variant) {
+  const char* K = "gemm_forward";
+  need_nonneg(K, {{"batch", batch}, {"m", m}, {"n", n}, {"k", k},
+                  {"stride_a", stride_a}, {"stride_b", stride_b}, {"stride_c", stride_c}});
+  NX_CHECK(variant >= -1 && variant <= 1, K, ": variant ", variant, " not in {-1, 0, 1}");
+  NX_CHECK(act >= 0 && act < ACT_COUNT && act != ACT_STEP, K, ": bad activation code ", act);
+  auto span = [&](int64_t stride, int64_t mat) { return batch == 0 ? 0 : (batch - 1) * stride + mat; };
+  NX_CHECK(stride_c >= m * n || batch <= 1, K, ": stride_c ", stride_c, " < m*n = ", m * n,
+           " would make batches overlap");
+  need(a, span(stride_a, m * k), DType::F32, K, "a",
+       cat("batch=", batch, ", stride=", stride_a, ", ", trans_a ? shp({k, m}) : shp({m, k})));
+  need(b, span(stride_b, k * n), DType::F32, K, "b",
+       cat("batch=", batch, ", stride=", stride_b, ", ", trans_b ? shp({n, k}) : shp({k, n})));
+  need(c, span(stride_c, m * n), DType::F32, K, "c", cat("batch=", batch, ", stride=", stride_c, ", ", shp({m, n})));
+  need_opt(bias, n, DType::F32, K, "bias", shp({n}));
+  cuda::GemmDesc g = cuda::gemm_desc(c.f(), a.f(), b.f(), m, n, k, trans_a, trans_b, alpha, beta);
+  g.bias_col = bias.f();
+  g.batch = batch;
+  g.stride_a = stride_a; g.stride_b = stride_b; g.stride_c = stride_c;
+  g.act = act; g.act_param = act_param;
+  cuda::gemm(g, variant);
+}
+
+void Cuda::gemm_backward(View da, View db, View dbias, View dc, View a, View b, int64_t m,
+                         int64_t n, int64_t k, bool trans_a, bool trans_b, int64_t variant) {
+  const char* K = "gemm_backward";
+  need_nonneg(K, {{"m", m}, {"n", n}, {"k", k}});
+  NX_CHECK(variant >= -1 && variant <= 1, K, ": variant ", variant, " not in {-1, 0, 1}");
+  need(dc, m * n, DType::F32, K, "dc", shp({m, n}));
+  need(a, m * k, DType::F32, K, "a", trans_a ? shp({k, m}) : shp({m, k}));
+  need(b, k * n, DType::F32, K, "b", trans_b ? shp({n, k}) : shp({k, n}));
+  need_opt(da, m * k, DType::F32, K, "da", trans_a ? shp({k, m}) : shp({m, k}));
+  need_opt(db, k * n, DType::F32, K, "db", trans_b ? shp({n, k}) : shp({k, n}));
+  need_opt(dbias, n, DType::F32, K, "dbias", shp({n}));
+  if (da.data && m * k > 0) {
+    // dA (as stored): !trans_a: (m,k) = dC (m,n) @ B^T; trans_a: (k,m) = op(B) (k,n) @ dC^T.
+    if (!trans_a) cuda::gemm(cuda::gemm_desc(da.f(), dc.f(), b.f(), m, k, n, false, !trans_b), variant);
+    else cuda::gemm(cuda::gemm_desc(da.f(), b.f(), dc.f(), k, m, n, trans_b, true), variant);
+  }
+  if (db.data && k * n > 0) {
+    // dB (as stored): !trans_b: (k,n) = op(A)^T (k,m) @ dC; trans_b: (n,k) = dC^T @ op(A).
+    if (!trans_b) cuda::gemm(cuda::gemm_desc(db.f(), a.f(), dc.f(), k, n, m, !trans_a, false), variant);
+    else cuda::gemm(cuda::gemm_desc(db.f(), dc.f(), a.f(), n, k, m, true, trans_a), variant);
+  }
+  if (dbias.data && n > 0) cuda::sum_middle(dbias.f(), dc.f(), 1, m, n);
+}
+
 }  // namespace nx

@@ -1,30 +1,418 @@
-// pool2d.cu (cuda) — TEMPORARY STUBS, replaced by the real kernels.
-#include "backend.h"
+// pool2d.cu (cuda) — 2-D pooling: max (with indices), average, adaptive average, max
+// unpooling, and their backwards; semantics and checks as csrc/cpu/pool2d.cc (PyTorch's).
+//
+// Layouts: inp/dinp (N, C, H, W); out/dout (N, C, P, Q); max indices int64 (N, C, P, Q),
+// flat h*W + w within each (n, c) plane.
+//
+// Thread mappings (all grid-stride, int64 index math; no float atomics anywhere):
+//   maxpool/avgpool/adaptive forward   thread -> one output pixel (plane, p, q); taps in
+//                                      (h, w) order, as the CPU: bitwise equal results.
+//   avgpool/adaptive backward          thread -> one input pixel: a GATHER over the output
+//                                      pixels whose window covers it, in (p, q) order,
+//                                      which is the order the CPU's scatter adds them in.
+//   maxpool backward, unpool forward   warp -> one (n, c) plane: the plane is zeroed, then
+//                                      the outputs are scattered 32 at a time; lanes whose
+//                                      index collides are grouped with __match_any_sync and
+//                                      one lane applies the group in lane order. So writes
+//                                      never race and contributions land in increasing j,
+//                                      the CPU's order (bitwise equal, deterministic).
+//   unpool backward                    thread -> one input element (a gather).
+// Indices read from arguments (max backward, unpool) are checked as on the CPU: a bad one
+// sets a device flag (and is skipped); the host reads the flag after the kernel (one wait)
+// and raises ValueError naming the index and where it was.
+#include <algorithm>
+#include <cmath>
+
+#include "check.cuh"
+#include "ops.cuh"
 
 namespace nx {
+namespace cuda {
+namespace {
 
-void Cuda::maxpool2d_forward(View, View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool) {
-  throw std::runtime_error("maxpool2d_forward is not implemented on cuda yet");
+constexpr int kThreads = 256;
+constexpr int64_t kMaxSize = int64_t(1) << 40;
+
+int64_t mul_checked(const char* kernel, int64_t a, int64_t b) {
+  int64_t r;
+  NX_CHECK(!__builtin_mul_overflow(a, b, &r), kernel, ": size product ", a, " * ", b,
+           " overflows int64");
+  return r;
 }
-void Cuda::maxpool2d_backward(View, View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("maxpool2d_backward is not implemented on cuda yet");
+
+void check_sizes(const char* kn, std::initializer_list<std::pair<const char*, int64_t>> sizes) {
+  need_nonneg(kn, sizes);
+  for (auto& s : sizes) NX_CHECK(s.second <= kMaxSize, kn, ": ", s.first, "=", s.second, " is too large");
 }
-void Cuda::avgpool2d_forward(View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, int64_t) {
-  throw std::runtime_error("avgpool2d_forward is not implemented on cuda yet");
+
+struct PoolShape {
+  int64_t N, C, H, W, R, S, sh, sw, ph, pw, dh, dw, P, Q, HW, PQ, planes;
+};
+
+PoolShape pool_check(const char* kn, int64_t N, int64_t C, int64_t H, int64_t W, int64_t R,
+                     int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
+                     int64_t dw, bool ceil_mode) {
+  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"pad_h", ph}, {"pad_w", pw},
+                   {"R", R}, {"S", S}, {"stride_h", sh}, {"stride_w", sw}, {"dil_h", dh}, {"dil_w", dw}});
+  need_pos(kn, {{"H", H}, {"W", W}, {"R", R}, {"S", S}, {"stride_h", sh}, {"stride_w", sw},
+                {"dil_h", dh}, {"dil_w", dw}});
+  NX_CHECK(ph <= R / 2 && pw <= S / 2, kn, ": padding (", ph, ", ", pw,
+           ") must be at most half the kernel size (", R, ", ", S, ")");
+  mul_checked(kn, dh, R - 1);
+  mul_checked(kn, dw, S - 1);
+  PoolShape s{N, C, H, W, R, S, sh, sw, ph, pw, dh, dw};
+  s.P = window_out(H, R, sh, ph, dh, ceil_mode);
+  s.Q = window_out(W, S, sw, pw, dw, ceil_mode);
+  NX_CHECK(s.P > 0 && s.Q > 0, kn, ": input ", shp({N, C, H, W}), " with kernel (", R, ", ", S,
+           "), stride (", sh, ", ", sw, "), padding (", ph, ", ", pw, "), dilation (", dh, ", ",
+           dw, ") gives an empty output (", s.P, ", ", s.Q, ")");
+  s.HW = mul_checked(kn, H, W);
+  s.PQ = mul_checked(kn, s.P, s.Q);
+  s.planes = mul_checked(kn, N, C);
+  mul_checked(kn, s.planes, std::max(s.HW, s.PQ));
+  return s;
 }
-void Cuda::avgpool2d_backward(View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, int64_t) {
-  throw std::runtime_error("avgpool2d_backward is not implemented on cuda yet");
+
+// Raises the CPU's message for the first bad index (flat position in the index array).
+void raise_bad(const char* kn, const char* arg, int64_t flat, const int64_t* ind, int64_t per_plane,
+               int64_t C, int64_t limit, const std::string& lim_s) {
+  if (flat < 0) return;
+  const int64_t v = read_one(ind + flat), plane = flat / per_plane, pos = flat % per_plane;
+  throw std::invalid_argument(cat(kn, ": ", arg, "[n=", plane / C, ", c=", plane % C, ", ", pos,
+                                  "] = ", v, " is outside [0, ", limit, ") = [0, ", lim_s, ")"));
 }
-void Cuda::adaptive_avgpool2d_forward(View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("adaptive_avgpool2d_forward is not implemented on cuda yet");
+
+#define NX_GRID_STRIDE(t, n)                                                     \
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < (n); \
+       t += int64_t(gridDim.x) * blockDim.x)
+
+// ---- max pooling ----------------------------------------------------------------------
+__global__ void maxpool_fwd_kernel(float* out, int64_t* ind, const float* x, PoolShape s) {
+  NX_GRID_STRIDE(t, s.planes * s.PQ) {
+    const int64_t q = t % s.Q, p = (t / s.Q) % s.P, i = t / s.PQ;
+    const float* plane = x + i * s.HW;  // (H, W)
+    int64_t h0 = p * s.sh - s.ph;
+    const int64_t h1 = min(h0 + (s.R - 1) * s.dh + 1, s.H);
+    if (h0 < 0) h0 += (-h0 + s.dh - 1) / s.dh * s.dh;  // first in-image tap
+    int64_t w0 = q * s.sw - s.pw;
+    const int64_t w1 = min(w0 + (s.S - 1) * s.dw + 1, s.W);
+    if (w0 < 0) w0 += (-w0 + s.dw - 1) / s.dw * s.dw;
+    float best = -INFINITY;
+    int64_t arg = h0 * s.W + w0;
+    for (int64_t h = h0; h < h1; h += s.dh) {
+      const float* row = plane + h * s.W;
+      for (int64_t w = w0; w < w1; w += s.dw) {
+        const float v = row[w];
+        if (v > best || v != v) { best = v; arg = h * s.W + w; }
+      }
+    }
+    out[t] = best;
+    ind[t] = arg;
+  }
 }
-void Cuda::adaptive_avgpool2d_backward(View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("adaptive_avgpool2d_backward is not implemented on cuda yet");
+
+// Warp-per-plane ordered scatter (see the header). ADD: dst[t] += src (max backward);
+// else dst[t] = src with the last lane winning (unpool forward). dst plane (dst_n), index and
+// source planes (src_n). Bad indices flag their flat position and are skipped.
+template <bool ADD>
+__global__ void plane_scatter_kernel(float* dst, const float* src, const int64_t* ind,
+                                     int64_t planes, int64_t src_n, int64_t dst_n,
+                                     unsigned long long* flag) {
+  __shared__ float sv[kThreads];  // one value slot per lane of each warp
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wpb = blockDim.x >> 5;
+  float* myv = sv + warp * 32;
+  for (int64_t i = int64_t(blockIdx.x) * wpb + warp; i < planes; i += int64_t(gridDim.x) * wpb) {
+    float* dp = dst + i * dst_n;
+    const float* gp = src + i * src_n;
+    const int64_t* ip = ind + i * src_n;
+    for (int64_t e = lane; e < dst_n; e += 32) dp[e] = 0.f;
+    __syncwarp();  // zeros visible to every lane before the scatter reads them
+    for (int64_t base = 0; base < src_n; base += 32) {
+      const int64_t j = base + lane;
+      int64_t t = -1 - lane;  // a key no other lane has: inactive lanes form singleton groups
+      float g = 0.f;
+      if (j < src_n) {
+        const int64_t v = ip[j];
+        if (v < 0 || v >= dst_n) flag_bad(flag, i * src_n + j);
+        else { t = v; g = gp[j]; }
+      }
+      myv[lane] = g;
+      const unsigned grp = __match_any_sync(0xffffffffu, (unsigned long long)t);
+      __syncwarp();  // myv visible
+      if (t >= 0) {
+        if (ADD) {
+          if (lane == __ffs(grp) - 1) {  // lowest lane of the group applies it, in lane order
+            float s = dp[t];
+            for (unsigned m = grp; m; m &= m - 1) s += myv[__ffs(m) - 1];
+            dp[t] = s;
+          }
+        } else if (lane == 31 - __clz(grp)) {  // highest lane = last in plane order wins
+          dp[t] = g;
+        }
+      }
+      __syncwarp();  // this chunk's writes visible, myv free for the next chunk
+    }
+  }
 }
-void Cuda::maxunpool2d_forward(View, View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("maxunpool2d_forward is not implemented on cuda yet");
+
+// ---- average pooling ------------------------------------------------------------------
+struct AvgWin { int64_t a, b, extent; };
+__device__ __forceinline__ AvgWin avg_win(int64_t p, int64_t stride, int64_t pad, int64_t k, int64_t size) {
+  int64_t a = p * stride - pad;
+  int64_t b = min(a + k, size + pad);
+  const int64_t extent = b - a;
+  a = max(a, int64_t(0));
+  b = min(b, size);
+  return {a, b, extent};
 }
-void Cuda::maxunpool2d_backward(View, View, View, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("maxunpool2d_backward is not implemented on cuda yet");
+__device__ __forceinline__ double avg_divisor(const AvgWin& h, const AvgWin& w, bool cip, int64_t ovr) {
+  if (ovr > 0) return double(ovr);
+  if (cip) return double(h.extent) * double(w.extent);
+  return double(h.b - h.a) * double(w.b - w.a);
 }
+
+__global__ void avgpool_fwd_kernel(float* out, const float* x, PoolShape s, bool cip, int64_t ovr) {
+  NX_GRID_STRIDE(t, s.planes * s.PQ) {
+    const int64_t q = t % s.Q, p = (t / s.Q) % s.P, i = t / s.PQ;
+    const AvgWin hw = avg_win(p, s.sh, s.ph, s.R, s.H), ww = avg_win(q, s.sw, s.pw, s.S, s.W);
+    if (hw.a >= hw.b || ww.a >= ww.b) { out[t] = 0.f; continue; }
+    const float* plane = x + i * s.HW;
+    float sum = 0.f;
+    for (int64_t h = hw.a; h < hw.b; ++h)
+      for (int64_t w = ww.a; w < ww.b; ++w) sum += plane[h * s.W + w];
+    out[t] = float(sum / avg_divisor(hw, ww, cip, ovr));
+  }
+}
+
+// Output rows p whose window [p*stride - pad, +k) can cover input row h.
+__device__ __forceinline__ void covering(int64_t h, int64_t stride, int64_t pad, int64_t k,
+                                         int64_t P, int64_t& lo, int64_t& hi) {
+  const int64_t num = h + pad - k + 1;  // p*stride >= num
+  lo = num <= 0 ? 0 : (num + stride - 1) / stride;
+  hi = min((h + pad) / stride, P - 1);  // p*stride <= h + pad
+}
+
+__global__ void avgpool_bwd_kernel(float* dx, const float* dout, PoolShape s, bool cip, int64_t ovr) {
+  NX_GRID_STRIDE(t, s.planes * s.HW) {
+    const int64_t w = t % s.W, h = (t / s.W) % s.H, i = t / s.HW;
+    const float* gp = dout + i * s.PQ;
+    int64_t p0, p1, q0, q1;
+    covering(h, s.sh, s.ph, s.R, s.P, p0, p1);
+    covering(w, s.sw, s.pw, s.S, s.Q, q0, q1);
+    float acc = 0.f;
+    for (int64_t p = p0; p <= p1; ++p) {
+      const AvgWin hw = avg_win(p, s.sh, s.ph, s.R, s.H);
+      if (h < hw.a || h >= hw.b) continue;
+      for (int64_t q = q0; q <= q1; ++q) {
+        const AvgWin ww = avg_win(q, s.sw, s.pw, s.S, s.W);
+        if (w < ww.a || w >= ww.b) continue;
+        acc += float(gp[p * s.Q + q] / avg_divisor(hw, ww, cip, ovr));
+      }
+    }
+    dx[t] = acc;
+  }
+}
+
+// ---- adaptive average pooling ---------------------------------------------------------
+__device__ __forceinline__ void adaptive_bin(int64_t i, int64_t out, int64_t size, int64_t& start, int64_t& end) {
+  start = int64_t((__int128)i * size / out);
+  end = int64_t(((__int128)(i + 1) * size + out - 1) / out);
+}
+
+__global__ void adaptive_fwd_kernel(float* out, const float* x, int64_t planes, int64_t H,
+                                    int64_t W, int64_t P, int64_t Q) {
+  NX_GRID_STRIDE(t, planes * P * Q) {
+    const int64_t q = t % Q, p = (t / Q) % P, i = t / (P * Q);
+    int64_t h0, h1, w0, w1;
+    adaptive_bin(p, P, H, h0, h1);
+    adaptive_bin(q, Q, W, w0, w1);
+    const float* plane = x + i * H * W;
+    float sum = 0.f;
+    for (int64_t h = h0; h < h1; ++h)
+      for (int64_t w = w0; w < w1; ++w) sum += plane[h * W + w];
+    out[t] = float(sum / (double(h1 - h0) * double(w1 - w0)));
+  }
+}
+
+// Bins p whose [start, end) contains h: a small candidate range checked exactly.
+__device__ __forceinline__ void adaptive_cover(int64_t h, int64_t size, int64_t out, int64_t& lo, int64_t& hi) {
+  lo = int64_t((__int128)h * out / size) - 1;
+  hi = int64_t((__int128)(h + 1) * out / size) + 1;
+  lo = max(lo, int64_t(0));
+  hi = min(hi, out - 1);
+}
+
+__global__ void adaptive_bwd_kernel(float* dx, const float* dout, int64_t planes, int64_t H,
+                                    int64_t W, int64_t P, int64_t Q) {
+  NX_GRID_STRIDE(t, planes * H * W) {
+    const int64_t w = t % W, h = (t / W) % H, i = t / (H * W);
+    const float* gp = dout + i * P * Q;
+    int64_t p0, p1, q0, q1;
+    adaptive_cover(h, H, P, p0, p1);
+    adaptive_cover(w, W, Q, q0, q1);
+    float acc = 0.f;
+    for (int64_t p = p0; p <= p1; ++p) {
+      int64_t h0, h1;
+      adaptive_bin(p, P, H, h0, h1);
+      if (h < h0 || h >= h1) continue;
+      for (int64_t q = q0; q <= q1; ++q) {
+        int64_t w0, w1;
+        adaptive_bin(q, Q, W, w0, w1);
+        if (w < w0 || w >= w1) continue;
+        acc += float(gp[p * Q + q] / (double(h1 - h0) * double(w1 - w0)));
+      }
+    }
+    dx[t] = acc;
+  }
+}
+
+// ---- unpool backward (gather) ---------------------------------------------------------
+__global__ void unpool_bwd_kernel(float* dx, const float* dout, const int64_t* ind, int64_t planes,
+                                  int64_t HW, int64_t OHW, unsigned long long* flag) {
+  NX_GRID_STRIDE(t, planes * HW) {
+    const int64_t i = t / HW, v = ind[t];
+    if (v < 0 || v >= OHW) { flag_bad(flag, t); dx[t] = 0.f; continue; }
+    dx[t] = dout[i * OHW + v];
+  }
+}
+
+unsigned plane_grid(int64_t planes) {
+  const int64_t wpb = kThreads / 32;
+  return grid_1d(planes, int(wpb));  // enough warps for every plane, capped for grid-stride
+}
+
+}  // namespace
+}  // namespace cuda
+
+using namespace cuda;
+
+void Cuda::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_t C, int64_t H,
+                             int64_t W, int64_t R, int64_t S, int64_t stride_h, int64_t stride_w,
+                             int64_t pad_h, int64_t pad_w, int64_t dil_h, int64_t dil_w,
+                             bool ceil_mode) {
+  const char* kn = "maxpool2d_forward";
+  PoolShape s = pool_check(kn, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, ceil_mode);
+  const std::string os = shp({N, C, s.P, s.Q});
+  need(inp, s.planes * s.HW, DType::F32, kn, "inp", shp({N, C, H, W}));
+  need(out, s.planes * s.PQ, DType::F32, kn, "out", os);
+  need(indices, s.planes * s.PQ, DType::I64, kn, "indices", os);
+  const int64_t total = s.planes * s.PQ;
+  if (total == 0) return;
+  maxpool_fwd_kernel<<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(out.f(), indices.i64(), inp.f(), s);
+  NX_CUDA_LAUNCH();
+}
+
+void Cuda::maxpool2d_backward(View dinp, View dout, View indices, int64_t N, int64_t C,
+                              int64_t H, int64_t W, int64_t P, int64_t Q) {
+  const char* kn = "maxpool2d_backward";
+  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"P", P}, {"Q", Q}});
+  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), PQ = mul_checked(kn, P, Q);
+  mul_checked(kn, planes, std::max(HW, PQ));
+  need(dout, planes * PQ, DType::F32, kn, "dout", shp({N, C, P, Q}));
+  need(indices, planes * PQ, DType::I64, kn, "indices", shp({N, C, P, Q}));
+  need(dinp, planes * HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  if (planes * HW == 0) return;  // (PQ > 0 with HW == 0 cannot hold valid indices: CPU raises
+                                 //  only when it scans them; nothing to write here)
+  ErrorFlag flag;
+  plane_scatter_kernel<true><<<plane_grid(planes), kThreads, 0, stream()>>>(
+      dinp.f(), dout.f(), indices.i64(), planes, PQ, HW, flag.ptr());
+  NX_CUDA_LAUNCH();
+  raise_bad(kn, "indices", flag.first_bad(), indices.i64(), PQ, C, HW, cat("H*W = ", H, "*", W));
+}
+
+void Cuda::avgpool2d_forward(View out, View inp, int64_t N, int64_t C, int64_t H, int64_t W,
+                             int64_t R, int64_t S, int64_t stride_h, int64_t stride_w,
+                             int64_t pad_h, int64_t pad_w, bool ceil_mode, bool count_include_pad,
+                             int64_t divisor_override) {
+  const char* kn = "avgpool2d_forward";
+  PoolShape s = pool_check(kn, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w, 1, 1, ceil_mode);
+  NX_CHECK(divisor_override >= 0, kn, ": divisor_override=", divisor_override, " must be > 0 (or 0 for none)");
+  need(inp, s.planes * s.HW, DType::F32, kn, "inp", shp({N, C, H, W}));
+  need(out, s.planes * s.PQ, DType::F32, kn, "out", shp({N, C, s.P, s.Q}));
+  const int64_t total = s.planes * s.PQ;
+  if (total == 0) return;
+  avgpool_fwd_kernel<<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(out.f(), inp.f(), s,
+                                                                          count_include_pad, divisor_override);
+  NX_CUDA_LAUNCH();
+}
+
+void Cuda::avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C, int64_t H, int64_t W,
+                              int64_t R, int64_t S, int64_t stride_h, int64_t stride_w,
+                              int64_t pad_h, int64_t pad_w, bool ceil_mode,
+                              bool count_include_pad, int64_t divisor_override) {
+  const char* kn = "avgpool2d_backward";
+  PoolShape s = pool_check(kn, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w, 1, 1, ceil_mode);
+  NX_CHECK(divisor_override >= 0, kn, ": divisor_override=", divisor_override, " must be > 0 (or 0 for none)");
+  need(dout, s.planes * s.PQ, DType::F32, kn, "dout", shp({N, C, s.P, s.Q}));
+  need(dinp, s.planes * s.HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  const int64_t total = s.planes * s.HW;
+  if (total == 0) return;
+  avgpool_bwd_kernel<<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(dinp.f(), dout.f(), s,
+                                                                          count_include_pad, divisor_override);
+  NX_CUDA_LAUNCH();
+}
+
+void Cuda::adaptive_avgpool2d_forward(View out, View inp, int64_t N, int64_t C, int64_t H,
+                                      int64_t W, int64_t P, int64_t Q) {
+  const char* kn = "adaptive_avgpool2d_forward";
+  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"P", P}, {"Q", Q}});
+  need_pos(kn, {{"H", H}, {"W", W}});
+  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), PQ = mul_checked(kn, P, Q);
+  mul_checked(kn, planes, std::max(HW, PQ));
+  need(inp, planes * HW, DType::F32, kn, "inp", shp({N, C, H, W}));
+  need(out, planes * PQ, DType::F32, kn, "out", shp({N, C, P, Q}));
+  if (planes * PQ == 0) return;
+  adaptive_fwd_kernel<<<grid_1d(planes * PQ, kThreads), kThreads, 0, stream()>>>(out.f(), inp.f(), planes, H, W, P, Q);
+  NX_CUDA_LAUNCH();
+}
+
+void Cuda::adaptive_avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C, int64_t H,
+                                       int64_t W, int64_t P, int64_t Q) {
+  const char* kn = "adaptive_avgpool2d_backward";
+  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"P", P}, {"Q", Q}});
+  need_pos(kn, {{"H", H}, {"W", W}});
+  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), PQ = mul_checked(kn, P, Q);
+  mul_checked(kn, planes, std::max(HW, PQ));
+  need(dout, planes * PQ, DType::F32, kn, "dout", shp({N, C, P, Q}));
+  need(dinp, planes * HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  if (planes * HW == 0) return;
+  if (PQ == 0) return fill_f32(dinp.f(), planes * HW, 0.f);
+  adaptive_bwd_kernel<<<grid_1d(planes * HW, kThreads), kThreads, 0, stream()>>>(dinp.f(), dout.f(), planes, H, W, P, Q);
+  NX_CUDA_LAUNCH();
+}
+
+void Cuda::maxunpool2d_forward(View out, View inp, View indices, int64_t N, int64_t C, int64_t H,
+                               int64_t W, int64_t OH, int64_t OW) {
+  const char* kn = "maxunpool2d_forward";
+  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"OH", OH}, {"OW", OW}});
+  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), OHW = mul_checked(kn, OH, OW);
+  mul_checked(kn, planes, std::max(HW, OHW));
+  need(inp, planes * HW, DType::F32, kn, "inp", shp({N, C, H, W}));
+  need(indices, planes * HW, DType::I64, kn, "indices", shp({N, C, H, W}));
+  need(out, planes * OHW, DType::F32, kn, "out", shp({N, C, OH, OW}));
+  if (planes == 0 || (HW == 0 && OHW == 0)) return;
+  ErrorFlag flag;
+  plane_scatter_kernel<false><<<plane_grid(planes), kThreads, 0, stream()>>>(
+      out.f(), inp.f(), indices.i64(), planes, HW, OHW, flag.ptr());
+  NX_CUDA_LAUNCH();
+  raise_bad(kn, "indices", flag.first_bad(), indices.i64(), HW, C, OHW, cat("OH*OW = ", OH, "*", OW));
+}
+
+void Cuda::maxunpool2d_backward(View dinp, View dout, View indices, int64_t N, int64_t C,
+                                int64_t H, int64_t W, int64_t OH, int64_t OW) {
+  const char* kn = "maxunpool2d_backward";
+  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"OH", OH}, {"OW", OW}});
+  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), OHW = mul_checked(kn, OH, OW);
+  mul_checked(kn, planes, std::max(HW, OHW));
+  need(dout, planes * OHW, DType::F32, kn, "dout", shp({N, C, OH, OW}));
+  need(indices, planes * HW, DType::I64, kn, "indices", shp({N, C, H, W}));
+  need(dinp, planes * HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  if (planes * HW == 0) return;
+  ErrorFlag flag;
+  unpool_bwd_kernel<<<grid_1d(planes * HW, kThreads), kThreads, 0, stream()>>>(
+      dinp.f(), dout.f(), indices.i64(), planes, HW, OHW, flag.ptr());
+  NX_CUDA_LAUNCH();
+  raise_bad(kn, "indices", flag.first_bad(), indices.i64(), HW, C, OHW, cat("OH*OW = ", OH, "*", OW));
+}
+
 }  // namespace nx

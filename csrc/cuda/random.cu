@@ -1,12 +1,68 @@
-// random.cu (cuda) — TEMPORARY STUBS, replaced by the real kernels.
-#include "backend.h"
+// random.cu (cuda) — random_uniform / random_normal from the counter-based Philox-4x32-10
+// of csrc/philox.h, the same header the CPU compiles, so one (seed, offset) gives
+// bit-identical uniforms on both backends (normals agree to libm accuracy).
+// Stream mapping (philox.h): element i uses block offset + i/4, word i % 4.
+// Thread mapping: thread -> one 4-element Philox block (4 outputs), grid-stride over blocks;
+// the last block may be partial (n % 4 elements).
+#include "../philox.h"
+#include "check.cuh"
 
 namespace nx {
+namespace cuda {
+namespace {
 
-void Cuda::random_uniform(View, int64_t, float, float, uint64_t, uint64_t) {
-  throw std::runtime_error("random_uniform is not implemented on cuda yet");
+constexpr int kThreads = 256;
+
+__global__ void uniform_kernel(float* out, int64_t n, float low, float span, uint64_t seed,
+                               uint64_t offset) {
+  const int64_t nb = (n + 3) / 4;
+  for (int64_t b = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; b < nb;
+       b += int64_t(gridDim.x) * blockDim.x) {
+    const philox::U4 v = philox::block(seed, offset + uint64_t(b));
+    const int64_t i = 4 * b, cnt = n - i < 4 ? n - i : 4;
+    for (int k = 0; k < cnt; ++k) out[i + k] = low + span * philox::uniform(philox::word(v, k));
+  }
 }
-void Cuda::random_normal(View, int64_t, float, float, uint64_t, uint64_t) {
-  throw std::runtime_error("random_normal is not implemented on cuda yet");
+
+__global__ void normal_kernel(float* out, int64_t n, float mean, float std, uint64_t seed,
+                              uint64_t offset) {
+  const int64_t nb = (n + 3) / 4;
+  for (int64_t b = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; b < nb;
+       b += int64_t(gridDim.x) * blockDim.x) {
+    const philox::U4 v = philox::block(seed, offset + uint64_t(b));
+    float z[4];
+    philox::box_muller(v.x, v.y, z[0], z[1]);
+    philox::box_muller(v.z, v.w, z[2], z[3]);
+    const int64_t i = 4 * b, cnt = n - i < 4 ? n - i : 4;
+    for (int k = 0; k < cnt; ++k) out[i + k] = mean + std * z[k];
+  }
 }
+
+}  // namespace
+}  // namespace cuda
+
+void Cuda::random_uniform(View out, int64_t n, float low, float high, uint64_t seed,
+                          uint64_t offset) {
+  const char* K = "random_uniform";
+  need_nonneg(K, {{"n", n}});
+  NX_CHECK(low <= high, K, ": expected low <= high, got low=", low, ", high=", high);
+  need(out, n, DType::F32, K, "out", shp({n}));
+  if (n == 0) return;
+  cuda::uniform_kernel<<<cuda::grid_1d((n + 3) / 4, cuda::kThreads), cuda::kThreads, 0, cuda::stream()>>>(
+      out.f(), n, low, high - low, seed, offset);
+  NX_CUDA_LAUNCH();
+}
+
+void Cuda::random_normal(View out, int64_t n, float mean, float std, uint64_t seed,
+                         uint64_t offset) {
+  const char* K = "random_normal";
+  need_nonneg(K, {{"n", n}});
+  NX_CHECK(std >= 0.f, K, ": expected std >= 0, got std=", std);
+  need(out, n, DType::F32, K, "out", shp({n}));
+  if (n == 0) return;
+  cuda::normal_kernel<<<cuda::grid_1d((n + 3) / 4, cuda::kThreads), cuda::kThreads, 0, cuda::stream()>>>(
+      out.f(), n, mean, std, seed, offset);
+  NX_CUDA_LAUNCH();
+}
+
 }  // namespace nx

@@ -1,18 +1,230 @@
-// softmax.cu (cuda) — TEMPORARY STUBS, replaced by the real kernels.
-#include "backend.h"
+// softmax.cu (cuda) — softmax / log_softmax over the last axis, their backward, and the
+// fused cross-entropy loss; formulas, NaN behaviour and checks as csrc/cpu/softmax.cc.
+//
+// Layouts: (rows, cols) row-major float32; target (rows) int64; lse (rows); loss, dloss (1).
+// Numerics: rows shifted by their (NaN-propagating) max before exp; sums in double.
+//
+// Thread mapping: one block per row (grid-stride over rows); the block's threads stride over
+// the row's columns (coalesced), then a fixed-order warp-shuffle + shared-memory reduction
+// combines them (deterministic). Block size follows cols: 32 (cols <= 64), 128 (<= 1024),
+// else 256.
+// Cross-entropy: one single-block kernel first counts the counted rows and finds the first
+// bad target; the host reads both back (the only wait), raises ValueError before anything is
+// written, and passes count to the row kernels. The loss is a second single-block kernel
+// that sums the per-row terms (double) in a fixed order.
+#include "check.cuh"
 
 namespace nx {
+namespace cuda {
+namespace {
 
-void Cuda::softmax_forward(View, View, int64_t, int64_t, bool) {
-  throw std::runtime_error("softmax_forward is not implemented on cuda yet");
+int row_threads(int64_t cols) { return cols <= 64 ? 32 : (cols <= 1024 ? 128 : 256); }
+unsigned row_grid(int64_t rows) { return unsigned(rows < (1 << 20) ? rows : (1 << 20)); }
+
+// Block-wide reductions (blockDim.x multiple of 32). sm: >= 32 elements.
+__device__ __forceinline__ float nanmax(float a, float b) {
+  return (a != a || b != b) ? __int_as_float(0x7fc00000) : fmaxf(a, b);
 }
-void Cuda::softmax_backward(View, View, View, int64_t, int64_t, bool) {
-  throw std::runtime_error("softmax_backward is not implemented on cuda yet");
+__device__ float block_nanmax(float v, float* sm) {
+  for (int o = 16; o > 0; o >>= 1) v = nanmax(v, __shfl_xor_sync(0xffffffffu, v, o));
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  __syncthreads();  // sm free (previous use finished)
+  if (lane == 0) sm[warp] = v;
+  __syncthreads();  // warp results visible
+  float r = lane < nw ? sm[lane] : -INFINITY;
+  for (int o = 16; o > 0; o >>= 1) r = nanmax(r, __shfl_xor_sync(0xffffffffu, r, o));
+  return r;
 }
-void Cuda::cross_entropy_forward(View, View, View, View, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("cross_entropy_forward is not implemented on cuda yet");
+
+__device__ double row_sum_exp(const float* xr, int64_t cols, float m) {
+  double s = 0.0;
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) s += double(expf(xr[j] - m));
+  return s;
 }
-void Cuda::cross_entropy_backward(View, View, View, View, View, int64_t, int64_t, int64_t) {
-  throw std::runtime_error("cross_entropy_backward is not implemented on cuda yet");
+
+__global__ void softmax_fwd_kernel(float* out, const float* inp, int64_t rows, int64_t cols, bool log) {
+  __shared__ float smf[32];
+  __shared__ double smd[32];
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* xr = inp + r * cols;  // row r of (rows, cols)
+    float* orow = out + r * cols;
+    float m = -INFINITY;
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) m = nanmax(m, xr[j]);
+    m = block_nanmax(m, smf);
+    const double s = block_sum(row_sum_exp(xr, cols, m), smd);
+    if (log) {
+      const float ls = float(::log(s));
+      for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) orow[j] = (xr[j] - m) - ls;
+    } else {
+      const float inv = float(1.0 / s);
+      for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) orow[j] = expf(xr[j] - m) * inv;
+    }
+  }
 }
+
+__global__ void softmax_bwd_kernel(float* dinp, const float* dout, const float* out, int64_t rows,
+                                   int64_t cols, bool log) {
+  __shared__ double smd[32];
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* dyr = dout + r * cols;
+    const float* yr = out + r * cols;
+    float* dxr = dinp + r * cols;
+    double s = 0.0;
+    if (log) {
+      for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) s += double(dyr[j]);
+    } else {
+      for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) s += double(dyr[j]) * yr[j];
+    }
+    const float sf = float(block_sum(s, smd));
+    // dinp may alias dout: each element is read and written by the same thread, after the
+    // block-wide sum (which every thread has finished reading for) is complete.
+    if (log) {
+      for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) dxr[j] = dyr[j] - expf(yr[j]) * sf;
+    } else {
+      for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) dxr[j] = yr[j] * (dyr[j] - sf);
+    }
+  }
+}
+
+// One block: res[0] = number of rows with t != ignore, flag = first bad row.
+__global__ void count_targets_kernel(long long* res, unsigned long long* flag, const int64_t* t,
+                                     int64_t rows, int64_t cols, int64_t ignore) {
+  __shared__ long long sm[32];
+  long long c = 0;
+  for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
+    const int64_t v = t[r];
+    if (v == ignore) continue;
+    if (v < 0 || v >= cols) flag_bad(flag, r);
+    else ++c;
+  }
+  c = block_sum(c, sm);
+  if (threadIdx.x == 0) res[0] = c;
+}
+
+// Block per row: lse[r] and term[r] = lse - x[t] (0 for ignored rows), in double.
+__global__ void ce_rows_kernel(float* lse, double* term, const float* x, const int64_t* t,
+                               int64_t rows, int64_t cols, int64_t ignore) {
+  __shared__ float smf[32];
+  __shared__ double smd[32];
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* xr = x + r * cols;
+    float m = -INFINITY;
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) m = nanmax(m, xr[j]);
+    m = block_nanmax(m, smf);
+    const double s = block_sum(row_sum_exp(xr, cols, m), smd);
+    if (threadIdx.x == 0) {
+      const double v = double(m) + ::log(s);  // cols == 0: log(0) = -inf
+      lse[r] = float(v);
+      term[r] = t[r] != ignore ? v - double(xr[t[r]]) : 0.0;
+    }
+  }
+}
+
+// One block: loss = sum(term) / count in a fixed order (NaN when count == 0).
+__global__ void ce_loss_kernel(float* loss, const double* term, int64_t rows, long long count) {
+  __shared__ double smd[32];
+  double s = 0.0;
+  for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) s += term[r];
+  s = block_sum(s, smd);
+  if (threadIdx.x == 0) loss[0] = count > 0 ? float(s / double(count)) : __int_as_float(0x7fc00000);
+}
+
+// Block per row: dlogits = dloss/count * (exp(x - lse) - onehot(t)); 0 on ignored rows.
+__global__ void ce_bwd_kernel(float* dx, const float* dloss, const float* x, const float* lse,
+                              const int64_t* t, int64_t rows, int64_t cols, int64_t ignore,
+                              long long count) {
+  const float scale = count > 0 ? float(double(dloss[0]) / double(count)) : 0.f;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* xr = x + r * cols;
+    float* dxr = dx + r * cols;
+    const int64_t tr = t[r];
+    if (tr == ignore) {
+      for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) dxr[j] = 0.f;
+      continue;
+    }
+    const float lr = lse[r];
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+      const float v = scale * expf(xr[j] - lr);
+      dxr[j] = j == tr ? v - scale : v;
+    }
+  }
+}
+
+// Counts the counted rows and validates targets; throws ValueError like the CPU.
+long long count_targets(const char* K, const int64_t* t, int64_t rows, int64_t cols, int64_t ignore) {
+  if (rows == 0) return 0;
+  Scratch res(sizeof(long long));
+  ErrorFlag flag;
+  count_targets_kernel<<<1, 1024, 0, stream()>>>(res.as<long long>(), flag.ptr(), t, rows, cols, ignore);
+  NX_CUDA_LAUNCH();
+  const int64_t bad = flag.first_bad();  // waits for the stream
+  if (bad >= 0) {
+    const int64_t v = read_one(t + bad);
+    NX_CHECK(false, K, ": target[", bad, "] = ", v, " is out of range [0, ", cols,
+             ") (and is not ignore_index=", ignore, ")");
+  }
+  return read_one(res.as<long long>());
+}
+
+}  // namespace
+}  // namespace cuda
+
+using namespace cuda;
+
+void Cuda::softmax_forward(View out, View inp, int64_t rows, int64_t cols, bool log) {
+  const char* K = "softmax_forward";
+  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
+  need(out, rows * cols, DType::F32, K, "out", shp({rows, cols}));
+  need(inp, rows * cols, DType::F32, K, "inp", shp({rows, cols}));
+  if (cols == 0 || rows == 0) return;
+  softmax_fwd_kernel<<<row_grid(rows), row_threads(cols), 0, stream()>>>(out.f(), inp.f(), rows, cols, log);
+  NX_CUDA_LAUNCH();
+}
+
+void Cuda::softmax_backward(View dinp, View dout, View out, int64_t rows, int64_t cols, bool log) {
+  const char* K = "softmax_backward";
+  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
+  need(dinp, rows * cols, DType::F32, K, "dinp", shp({rows, cols}));
+  need(dout, rows * cols, DType::F32, K, "dout", shp({rows, cols}));
+  need(out, rows * cols, DType::F32, K, "out", shp({rows, cols}));
+  if (cols == 0 || rows == 0) return;
+  softmax_bwd_kernel<<<row_grid(rows), row_threads(cols), 0, stream()>>>(dinp.f(), dout.f(), out.f(), rows, cols, log);
+  NX_CUDA_LAUNCH();
+}
+
+void Cuda::cross_entropy_forward(View loss, View lse, View logits, View target, int64_t rows,
+                                 int64_t cols, int64_t ignore_index) {
+  const char* K = "cross_entropy_forward";
+  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
+  need(loss, 1, DType::F32, K, "loss", "(1)");
+  need(lse, rows, DType::F32, K, "lse", shp({rows}));
+  need(logits, rows * cols, DType::F32, K, "logits", shp({rows, cols}));
+  need(target, rows, DType::I64, K, "target", shp({rows}));
+  const long long count = count_targets(K, target.i64(), rows, cols, ignore_index);
+  Scratch term(sizeof(double) * size_t(rows));
+  if (rows > 0) {
+    ce_rows_kernel<<<row_grid(rows), row_threads(cols), 0, stream()>>>(
+        lse.f(), term.as<double>(), logits.f(), target.i64(), rows, cols, ignore_index);
+    NX_CUDA_LAUNCH();
+  }
+  ce_loss_kernel<<<1, 1024, 0, stream()>>>(loss.f(), term.as<double>(), rows, count);
+  NX_CUDA_LAUNCH();
+}
+
+void Cuda::cross_entropy_backward(View dlogits, View dloss, View logits, View lse, View target,
+                                  int64_t rows, int64_t cols, int64_t ignore_index) {
+  const char* K = "cross_entropy_backward";
+  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
+  need(dlogits, rows * cols, DType::F32, K, "dlogits", shp({rows, cols}));
+  need(dloss, 1, DType::F32, K, "dloss", "(1)");
+  need(logits, rows * cols, DType::F32, K, "logits", shp({rows, cols}));
+  need(lse, rows, DType::F32, K, "lse", shp({rows}));
+  need(target, rows, DType::I64, K, "target", shp({rows}));
+  const long long count = count_targets(K, target.i64(), rows, cols, ignore_index);
+  if (rows == 0 || cols == 0) return;
+  ce_bwd_kernel<<<row_grid(rows), row_threads(cols), 0, stream()>>>(
+      dlogits.f(), dloss.f(), logits.f(), lse.f(), target.i64(), rows, cols, ignore_index, count);
+  NX_CUDA_LAUNCH();
+}
+
 }  // namespace nx

@@ -5,8 +5,14 @@ from __future__ import annotations
 from . import _ext
 
 
-class OutOfMemoryError(RuntimeError):
-    """Raised when device memory runs out even after the allocator's cache was freed."""
+if _ext.cuda is not None:
+    # The exception the C++ allocator raises (registered in module_cuda.cc), so that
+    # `except neuraxon.cuda.OutOfMemoryError` catches what kernels and DeviceArray throw.
+    OutOfMemoryError = _ext.cuda.OutOfMemoryError
+else:
+
+    class OutOfMemoryError(RuntimeError):  # type: ignore[no-redef]
+        """Raised when device memory runs out even after the allocator's cache was freed."""
 
 
 def is_built() -> bool:
@@ -46,6 +52,16 @@ def memory_allocated() -> int:
 
 def max_memory_allocated() -> int:
     return _ext.cuda.max_memory_allocated() if _ext.cuda is not None else 0
+
+
+def memory_reserved() -> int:
+    """Bytes the caching allocator holds from the driver (live and cached blocks)."""
+    return _ext.cuda.memory_cached() if _ext.cuda is not None else 0
+
+
+def reset_peak_memory_stats() -> None:
+    if _ext.cuda is not None:
+        _ext.cuda.reset_peak_memory_stats()
 
 
 def empty_cache() -> None:

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# gpu_check.sh OUTDIR — everything the CUDA backend needs checked on a GPU machine, in one go:
+#   1. build + install neuraxon with the CUDA backend (sm_90, no network: --no-deps,
+#      --no-build-isolation; PyTorch/CMake/ninja/pybind11/scikit-build-core are already there)
+#   2. `python -m neuraxon info`
+#   3. the whole pytest suite (the `dev` fixture runs every kernel test on cuda too)
+#   4. compute-sanitizer memcheck and racecheck over a subset of the CUDA kernel tests
+#   5. bench/bench_gpu.py: our kernels vs PyTorch (cuBLAS/cuDNN), JSON into OUTDIR/results
+#   6. `neuraxon train --device cuda` on the MLP, if the train command exists
+# Every step logs to OUTDIR/<n>_<step>.log and the script keeps going after a failure; a
+# summary (step, exit code, seconds) is printed at the end and written to OUTDIR/summary.txt.
+# Budget: about 10 minutes on a 16-core H100/H200 machine (each step has its own timeout).
+set -u
+OUT=${1:?usage: bench/gpu_check.sh OUTDIR}
+mkdir -p "$OUT/results"
+OUT=$(cd "$OUT" && pwd)
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+export PYTHONUNBUFFERED=1
+SUMMARY="$OUT/summary.txt"
+: > "$SUMMARY"
+
+step() {  # step NAME TIMEOUT_S COMMAND...
+  local name=$1 limit=$2
+  shift 2
+  local t0=$(date +%s)
+  echo "=== $name (limit ${limit}s): $*" | tee -a "$OUT/$name.log"
+  timeout --signal=TERM --kill-after=10 "$limit" "$@" >> "$OUT/$name.log" 2>&1
+  local rc=$?
+  local dt=$(( $(date +%s) - t0 ))
+  printf '%-28s rc=%-4s %4ss\n' "$name" "$rc" "$dt" | tee -a "$SUMMARY"
+  tail -n 25 "$OUT/$name.log"
+  return $rc
+}
+
+step 0_env 30 bash -c "nvidia-smi; nvcc --version; $PY -c 'import torch, sys; print(sys.version); print(torch.__version__, torch.cuda.get_device_name(0))'; cmake --version; ninja --version"
+
+# 1. Build. CMAKE_BUILD_PARALLEL_LEVEL: all cores for nvcc.
+export NEURAXON_CUDA=ON CMAKE_CUDA_ARCHITECTURES=90 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
+step 1_build 300 $PY -m pip install --no-build-isolation --no-deps -v .
+if ! $PY -c "import neuraxon._cuda" 2>/dev/null; then
+  # Fallback: a development build in place (same CMake project), used through NEURAXON_DEV_BUILD.
+  step 1_build_dev 300 bash -c "cmake -S . -B build-gpu -G Ninja -DNEURAXON_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+      -DNEURAXON_DEV_OUTPUT=$PWD/_dev-gpu -Dpybind11_DIR=\$($PY -m pybind11 --cmakedir) && ninja -C build-gpu"
+  export NEURAXON_DEV_BUILD=$PWD/_dev-gpu PYTHONPATH=$PWD/python
+fi
+
+# 2. What was built, and the device it sees.
+step 2_info 60 $PY -m neuraxon info
+
+# 3. The whole suite (cpu and cuda parametrisations).
+step 3_pytest 240 $PY -m pytest -q -rs -p no:cacheprovider --timeout=120 tests \
+  --junitxml="$OUT/results/pytest.xml"
+
+# 4. compute-sanitizer over the CUDA-side tests of a few stems (small shapes; slow under the tool).
+SAN_TESTS="tests/test_cuda.py tests/test_gemm.py tests/test_pool2d.py tests/test_index.py tests/test_softmax.py tests/test_conv2d.py"
+SAN_K="cuda and not out_of_memory and not slow"
+step 4_memcheck 150 compute-sanitizer --tool memcheck --error-exitcode 99 --print-limit 20 \
+  $PY -m pytest -q -x -p no:cacheprovider $SAN_TESTS -k "$SAN_K"
+step 4_racecheck 120 compute-sanitizer --tool racecheck --error-exitcode 99 --print-limit 20 \
+  $PY -m pytest -q -x -p no:cacheprovider tests/test_cuda.py tests/test_gemm.py tests/test_pool2d.py -k "$SAN_K"
+
+# 5. Benchmarks vs PyTorch.
+step 5_bench 180 $PY bench/bench_gpu.py --out "$OUT/results/bench_gpu.json"
+
+# 6. A short training run on the GPU, if the command exists.
+if $PY -m neuraxon train --help > "$OUT/6_train_help.log" 2>&1; then
+  # MNIST when it is cached there; else the offline datasets (no network on that machine).
+  step 6_train 120 $PY -m neuraxon train --model mlp --device cuda --epochs 1 --quiet --out "$OUT/train_mlp" \
+    || step 6_train_digits 120 $PY -m neuraxon train --model mlp --data digits --device cuda --epochs 3 --quiet \
+         --out "$OUT/train_mlp_digits" \
+    || step 6_train_synthetic 120 $PY -m neuraxon train --model mlp --data synthetic --device cuda --epochs 1 \
+         --quiet --out "$OUT/train_mlp_synth"
+else
+  echo "6_train                      skipped: no train command" | tee -a "$SUMMARY"
+fi
+
+echo "=== summary"
+cat "$SUMMARY"

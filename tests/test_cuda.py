@@ -1,0 +1,233 @@
+"""The CUDA backend's own matters: the caching allocator (bins, statistics, cache reuse,
+empty_cache), OutOfMemoryError, device mixing, the stream (results readable after a kernel),
+bit-identical random streams and determinism against the CPU, and the tiled GEMM's tails,
+strides and broadcasts. Kernel-vs-reference tests live in each stem's file and run on cuda
+through the `dev` fixture; these need the CUDA module and mostly a device."""
+
+import numpy as np
+import pytest
+
+import neuraxon
+from neuraxon import _ext
+
+F32, I64, BOOL = 0, 1, 2
+
+
+def _skip_reason(need_device: bool = True) -> str | None:
+    # The same wording as tests/conftest.py's cuda skip reason.
+    if _ext.cuda is None:
+        return "cuda: not built"
+    if need_device and _ext.cuda.device_count() == 0:
+        return f"cuda: built, no device ({_ext.cuda.unavailable_reason()})"
+    return None
+
+
+@pytest.fixture
+def cu():
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    return _ext.cuda
+
+
+@pytest.fixture
+def built():
+    reason = _skip_reason(need_device=False)
+    if reason:
+        pytest.skip(reason)
+    return _ext.cuda
+
+
+def put(cu, x):
+    x = np.ascontiguousarray(x)
+    code = {np.dtype(np.float32): F32, np.dtype(np.int64): I64, np.dtype(np.bool_): BOOL}[x.dtype]
+    a = cu.DeviceArray(x.size, code)
+    a.copy_from_host(x.reshape(-1))
+    return a
+
+
+# ---- without a device: the build itself --------------------------------------------------
+
+
+def test_out_of_memory_error_is_the_modules_runtime_error_subclass(built):
+    assert neuraxon.cuda.OutOfMemoryError is built.OutOfMemoryError
+    assert issubclass(neuraxon.cuda.OutOfMemoryError, RuntimeError)
+
+
+def test_allocator_size_bins(built):
+    r = built.round_size
+    assert r(1) == 512 and r(512) == 512 and r(513) == 1024
+    assert r(1 << 20) == 1 << 20
+    assert r((1 << 20) + 1) == (1 << 20) + (1 << 17)  # 8 bins per power of two above 1 MiB
+    for b in [1, 1000, 4097, 123457, 3 << 20, (7 << 27) + 5]:
+        assert b <= r(b) < b * 1.126 + 512
+        assert r(r(b)) == r(b)
+
+
+def test_zero_size_array_needs_no_device(built):
+    a = built.DeviceArray(0, F32)
+    assert a.numel == 0 and a.to_host().shape == (0,)
+
+
+def test_no_device_is_reported_not_crashed(built):
+    if built.device_count() > 0:
+        pytest.skip("a device is present")
+    assert built.unavailable_reason() != ""
+    with pytest.raises(RuntimeError):
+        built.DeviceArray(10, F32)
+    assert neuraxon.cuda.is_available() is False
+
+
+# ---- with a device ----------------------------------------------------------------------
+
+
+def test_allocator_statistics_and_cache_reuse(cu):
+    cu.synchronize()
+    cu.empty_cache()
+    base = cu.memory_allocated()
+    n = 1000  # 4000 bytes -> a 4096-byte bin
+    a = cu.DeviceArray(n, F32)
+    assert cu.memory_allocated() == base + cu.round_size(4 * n)
+    assert cu.max_memory_allocated() >= cu.memory_allocated()
+    reserved = cu.memory_reserved()
+    ptr = a._nx_view[0]
+    del a
+    assert cu.memory_allocated() == base
+    assert cu.memory_reserved() == reserved  # the block went to the cache, not the driver
+    b = cu.DeviceArray(n, F32)  # same bin: served from the cache
+    assert b._nx_view[0] == ptr and cu.memory_reserved() == reserved
+    del b
+    cu.empty_cache()
+    assert cu.memory_reserved() == cu.memory_allocated() == base
+    cu.reset_peak_memory_stats()
+    assert cu.max_memory_allocated() == base
+
+
+def test_out_of_memory_raises_the_python_class(cu):
+    with pytest.raises(neuraxon.cuda.OutOfMemoryError) as e:
+        cu.DeviceArray(1 << 46, F32)  # 256 TiB
+    msg = str(e.value)
+    assert "out of memory" in msg and "in use" in msg and "cached" in msg
+    assert isinstance(e.value, RuntimeError)
+    ok = cu.DeviceArray(16, F32)  # the allocator still works afterwards
+    assert ok.numel == 16
+
+
+def test_device_mixing_is_a_type_error(cu):
+    a = np.ones(4, np.float32)
+    with pytest.raises(TypeError, match="different devices"):
+        cu.activation_forward(put(cu, a), a, 4, 1, 0.0)
+    with pytest.raises(TypeError, match="different devices"):
+        _ext.cpu.activation_forward(a, put(cu, a), 4, 1, 0.0)
+
+
+def test_copies_round_trip_every_dtype(cu, rng):
+    for x in [rng.standard_normal(1001).astype(np.float32), rng.integers(-(2**40), 2**40, 77),
+              rng.random(33) > 0.5]:
+        np.testing.assert_array_equal(put(cu, x).to_host(), x)
+    with pytest.raises(TypeError):
+        cu.DeviceArray(3, F32).copy_from_host(np.zeros(3, np.int64))
+    with pytest.raises(ValueError):
+        cu.DeviceArray(3, F32).copy_from_host(np.zeros(4, np.float32))
+
+
+def test_random_and_dropout_bits_match_the_cpu(cu):
+    n, seed, off = 10_003, 0xDEADBEEF12345, 77
+    a = np.empty(n, np.float32)
+    _ext.cpu.random_uniform(a, n, -2.0, 3.0, seed, off)
+    d = cu.DeviceArray(n, F32)
+    cu.random_uniform(d, n, -2.0, 3.0, seed, off)
+    np.testing.assert_array_equal(d.to_host(), a)
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    o = np.empty(n, np.float32)
+    _ext.cpu.dropout_forward(o, x, n, 0.3, seed, off)
+    od = cu.DeviceArray(n, F32)
+    cu.dropout_forward(od, put(cu, x), n, 0.3, seed, off)
+    np.testing.assert_array_equal(od.to_host(), o)
+    z = np.empty(n, np.float32)
+    _ext.cpu.random_normal(z, n, 0.5, 2.0, seed, off)
+    zd = cu.DeviceArray(n, F32)
+    cu.random_normal(zd, n, 0.5, 2.0, seed, off)
+    np.testing.assert_allclose(zd.to_host(), z, rtol=1e-5, atol=1e-5)
+
+
+def test_scatter_add_and_maxpool_backward_are_deterministic_and_match_cpu(cu, rng):
+    outer, size, m, inner = 3, 5, 200, 7
+    src = rng.standard_normal((outer, m, inner)).astype(np.float32)
+    idx = rng.integers(-size, size, m)
+    base = rng.standard_normal((outer, size, inner)).astype(np.float32)
+    want = base.copy()
+    _ext.cpu.scatter_add(want, src, idx, outer, size, m, inner)
+    outs = []
+    for _ in range(2):
+        o = put(cu, base)
+        cu.scatter_add(o, put(cu, src), put(cu, idx), outer, size, m, inner)
+        outs.append(o.to_host().reshape(want.shape))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], want)
+    # Overlapping 3x3 stride-1 windows: many outputs share an argmax.
+    N, C, H, W = 2, 3, 9, 11
+    x = rng.integers(0, 3, (N, C, H, W)).astype(np.float32)
+    P, Q = H - 2, W - 2
+    out, ind = np.empty((N, C, P, Q), np.float32), np.empty((N, C, P, Q), np.int64)
+    _ext.cpu.maxpool2d_forward(out, ind, x, N, C, H, W, 3, 3, 1, 1, 0, 0, 1, 1, False)
+    g = rng.standard_normal((N, C, P, Q)).astype(np.float32)
+    dx = np.empty_like(x)
+    _ext.cpu.maxpool2d_backward(dx, g, ind, N, C, H, W, P, Q)
+    outd, indd = cu.DeviceArray(out.size, F32), cu.DeviceArray(ind.size, I64)
+    cu.maxpool2d_forward(outd, indd, put(cu, x), N, C, H, W, 3, 3, 1, 1, 0, 0, 1, 1, False)
+    np.testing.assert_array_equal(indd.to_host(), ind.reshape(-1))
+    dxd = cu.DeviceArray(x.size, F32)
+    cu.maxpool2d_backward(dxd, put(cu, g), indd, N, C, H, W, P, Q)
+    np.testing.assert_array_equal(dxd.to_host(), dx.reshape(-1))
+
+
+def test_bad_indices_raise_value_error_on_cuda(cu):
+    x = put(cu, np.ones((2, 3), np.float32))
+    out = cu.DeviceArray(4, F32)  # (outer=2, m=2, inner=1)
+    with pytest.raises(ValueError, match="out of range"):
+        cu.gather(out, x, put(cu, np.array([0, 5])), 2, 3, 2, 1)
+    loss, lse = cu.DeviceArray(1, F32), cu.DeviceArray(2, F32)
+    with pytest.raises(ValueError, match="target"):
+        cu.cross_entropy_forward(loss, lse, x, put(cu, np.array([0, 3])), 2, 3, -100)
+
+
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (129, 131, 9), (300, 260, 70), (128, 128, 128), (5, 517, 1031)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, True), (False, True), (True, False)])
+def test_tiled_gemm_tails_and_transposes(cu, rng, m, n, k, ta, tb):
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    c0 = rng.standard_normal((m, n)).astype(np.float32)
+    want = 0.5 * (a.T if ta else a).astype(np.float64) @ (b.T if tb else b) - 1.5 * c0
+    for variant in (0, 1):
+        c = put(cu, c0)
+        cu.gemm_forward(c, put(cu, a), put(cu, b), None, 1, m, n, k, ta, tb, 0, 0, 0, 0.5, -1.5, 0, 0.0, variant)
+        np.testing.assert_allclose(c.to_host().reshape(m, n), want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+def test_tiled_gemm_batch_strides_and_broadcast(cu, rng):
+    batch, m, n, k = 3, 70, 135, 33
+    a = rng.standard_normal((batch, m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)  # stride 0: shared by every batch
+    bias = rng.standard_normal(n).astype(np.float32)
+    c = cu.DeviceArray(batch * m * n, F32)
+    cu.fill(c, batch * m * n, float("nan"))  # beta == 0 must not read C
+    cu.gemm_forward(c, put(cu, a), put(cu, b), put(cu, bias), batch, m, n, k, False, False, m * k, 0, m * n,
+                    1.0, 0.0, 1, 0.0, 1)
+    want = np.maximum(a.astype(np.float64) @ b + bias, 0)
+    np.testing.assert_allclose(c.to_host().reshape(batch, m, n), want, rtol=1e-4, atol=1e-4)
+
+
+def test_conv2d_backward_weight_is_bitwise_reproducible(cu, rng):
+    N, C, H, W, K, R, S = 4, 6, 13, 11, 8, 3, 3
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    P, Q = H - 2, W - 2
+    dy = rng.standard_normal((N, K, P, Q)).astype(np.float32)
+    res = []
+    for _ in range(2):
+        dw, db = cu.DeviceArray(K * C * R * S, F32), cu.DeviceArray(K, F32)
+        cu.conv2d_backward_weight(dw, db, put(cu, dy), put(cu, x), N, C, H, W, K, R, S, 1, 1, 0, 0, 1, 1, 1, -1)
+        res.append((dw.to_host(), db.to_host()))
+    np.testing.assert_array_equal(res[0][0], res[1][0])
+    np.testing.assert_array_equal(res[0][1], res[1][1])
+    np.testing.assert_allclose(res[0][1], dy.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-4)
