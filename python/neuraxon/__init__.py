@@ -55,3 +55,7 @@ def numel(x) -> "builtins.int":  # noqa: F821
 
 def is_floating_point(x) -> "builtins.bool":  # noqa: F821
     return x.is_floating_point()
+
+
+# checkpoints (engineer "nn"): neuraxon.save / neuraxon.load, .npz + JSON structure, never pickle
+from .serialization import load, save  # noqa: E402,F401

@@ -12,6 +12,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("info", help="print the build and the devices")
     sub.add_parser("bench", help="kernel benchmarks: neuraxon bench [op|report] [--threads 1,2] [--quick]",
                    add_help=False)
+    from .train import add_arguments as _train_arguments
+
+    _train_arguments(sub.add_parser("train", help="train an MLP or LeNet-5 on MNIST-like data"))
     args, rest = parser.parse_known_args(argv)
     if args.command == "info":
         from .info import info_lines
@@ -22,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(rest)
+    if args.command == "train":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        from .train import main_from_args
+
+        return main_from_args(args)
     return 2
 
 

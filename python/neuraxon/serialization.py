@@ -46,13 +46,13 @@ def _encode(obj: Any, arrays: list[np.ndarray]) -> Any:
     if isinstance(obj, np.bool_):
         return bool(obj)
     if _is_tensor(obj):
-        arrays.append(np.ascontiguousarray(obj.detach().numpy()))
+        arrays.append(np.array(obj.detach().numpy(), order="C"))  # keeps 0-d (ascontiguousarray would not)
         return {"t": "tensor", "i": len(arrays) - 1, "device": str(obj.device),
                 "requires_grad": bool(obj.requires_grad)}
     if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
             raise TypeError("neuraxon.save: object arrays cannot be saved (they would need pickle)")
-        arrays.append(np.ascontiguousarray(obj))
+        arrays.append(np.array(obj, order="C"))
         return {"t": "ndarray", "i": len(arrays) - 1}
     if isinstance(obj, (list, tuple)):
         return {"t": "tuple" if isinstance(obj, tuple) else "list", "v": [_encode(v, arrays) for v in obj]}
@@ -153,8 +153,10 @@ def load(f, map_location=None) -> Any:
             if _META not in z.files:
                 raise _bad(where, f"no {_META} entry")
             meta = json.loads(str(z[_META][()]))
-        except ValueError:
-            raise
+        except ValueError as e:
+            if "not a valid neuraxon checkpoint" in str(e):
+                raise
+            raise _bad(where, f"structure entry unreadable: {e}") from None
         except Exception as e:
             raise _bad(where, f"structure entry unreadable: {e}") from None
         if not isinstance(meta, dict) or meta.get("format") != _MAGIC:

@@ -1,5 +1,6 @@
 """neuraxon.data: datasets, the DataLoader and collation (torch.utils.data-shaped)."""
 
+from . import transforms  # noqa: F401
 from .dataloader import DataLoader, default_collate, default_convert
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .datasets import MNIST, CharCorpus, Digits, FashionMNIST, KJVText, read_idx, write_idx

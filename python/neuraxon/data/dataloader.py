@@ -21,7 +21,7 @@ def _as_tensor(a: np.ndarray):
         a = a.astype(np.float32, copy=False)
     elif a.dtype.kind in "iu":
         a = a.astype(np.int64, copy=False)
-    return neuraxon.from_numpy(np.ascontiguousarray(a))
+    return neuraxon.from_numpy(a if a.flags.c_contiguous else np.array(a, order="C"))
 
 
 def _is_tensor(x) -> bool:

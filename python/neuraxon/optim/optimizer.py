@@ -89,6 +89,9 @@ class Optimizer:
                 "params argument given to the optimizer should be an iterable of Tensors or dicts, "
                 f"but got {type(params).__name__}"
             )
+        if isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but "
+                            "the ordering of tensors in sets will change between runs. Please use a list instead.")
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
@@ -201,7 +204,7 @@ class Optimizer:
         arr = np.asarray(v.numpy() if hasattr(v, "numpy") and not isinstance(v, np.ndarray) else v)
         if tuple(arr.shape) != tuple(p.shape):
             raise ValueError(f"optimizer state '{name}' has shape {tuple(arr.shape)}, parameter has {tuple(p.shape)}")
-        return neuraxon.tensor(np.ascontiguousarray(arr, dtype=np.float32), device=p.device)
+        return neuraxon.tensor(np.array(arr, dtype=np.float32, order="C"), device=p.device)
 
     def load_state_dict(self, state_dict: dict) -> None:
         groups = self.param_groups

