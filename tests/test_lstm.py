@@ -257,3 +257,20 @@ def test_lstm_layer_every_isa_path(dev, isa, rng):
     want = ref.lstm_layer_backward(dout, None, None, gates, cells, out, x, h0, c0, w_ih, w_hh)
     for name, o, w, s in zip(["dx", "dh0", "dc0", "dw_ih", "dw_hh", "db_ih", "db_hh"], outs, want, shapes):
         assert_close(dev.get(o, s), w, _tol(4 * H + T * B, T), f"{isa} {name}")
+
+
+def test_lstm_gate_nonlinearities_accuracy_and_special_values(dev):
+    """The fused pass has its own vectorisable exp/sigmoid/tanh: sweep them through the cell
+    (pre-activations = w_ih[:, 0], x = 1, h = c = 0) over a wide range and special values."""
+    H = 2048
+    v = np.linspace(-100, 100, 4 * H).astype(np.float32)
+    v[:14] = [0, 1e-6, -1e-6, 1e-30, -0.3, 0.6249, 0.6251, -88, -87.5, 88.5, np.nan, np.inf, -np.inf, 20]
+    v[2 * H : 2 * H + 14] = v[:14]  # the same values through the tanh gate
+    w_ih = np.ascontiguousarray(v.reshape(4 * H, 1))
+    x, z, w_hh = np.ones((1, 1), np.float32), np.zeros((1, H), np.float32), np.zeros((4 * H, H), np.float32)
+    h_out, c_out, gates = dev.out((1, H)), dev.out((1, H)), dev.out((1, 4 * H))
+    dev.k.lstm_cell_forward(h_out, c_out, gates, dev.put(x), dev.put(z), dev.put(z), dev.put(w_ih), dev.put(w_hh),
+                            None, None, 1, 1, H)
+    with np.errstate(all="ignore"):
+        _, _, want = ref.lstm_cell_forward(x, z, z, w_ih, w_hh)
+    assert_close(dev.get(gates, (1, 4 * H)), want, "transcendental")

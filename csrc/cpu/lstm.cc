@@ -19,17 +19,74 @@
 //    dh_{t-1} = dgates[t] @ w_hh. After the loop: dx = dgates @ w_ih (one GEMM), dw_ih =
 //    dgates^T @ x (one GEMM), dw_hh = dgates[1:]^T @ out[:-1] (+ dgates[0]^T @ h0), and the
 //    bias gradients are column sums of dgates.
-// Scratch slots (cpu::scratch): 2 = dgates / combined bias, 3 = dh/dc carries. gemm owns 0, 1.
+// Scratch slots (cpu::scratch): 2 = dgates / combined bias, 3 = dh/dc carries, 4 = a zero row.
+// gemm owns 0, 1.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "backend.h"
 
 namespace nx {
 namespace {
 
-inline float sigmoidf(float x) { return 1.f / (1.f + std::exp(-x)); }
+// Gate nonlinearities without libm calls, so the compiler vectorises the fused loops (libm's
+// scalar expf/tanhf made the pointwise pass cost several times the GEMMs). Every select is
+// on integers (bit patterns): with GCC's default -ftrapping-math, a float compare feeding a
+// select keeps the loop from being if-converted and vectorised.
+inline int32_t f2b(float f) { int32_t b; std::memcpy(&b, &f, sizeof(b)); return b; }
+inline float b2f(int32_t b) { float f; std::memcpy(&f, &b, sizeof(f)); return f; }
+// a where cond else b, as mask arithmetic: a ternary lets GCC sink the computation of the
+// unused operand into a branch, which (float ops may trap) blocks vectorisation.
+inline int32_t pick(bool cond, int32_t a, int32_t b) {
+  const int32_t m = -int32_t(cond);
+  return (a & m) | (b & ~m);
+}
+
+// exp: Cephes' expf. x = n*ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact
+// reduction), e^r by a degree-7 polynomial, 2^n put in the exponent bits; ~1 ulp (max rel.
+// error 1.3e-7 measured over [-30, 30]). n is read from the bits of t + 1.5*2^23 (the
+// round-to-nearest trick), so no float->int conversion. n > 127 (x > ~88.38) gives +inf,
+// n < -126 (x < ~-87.68) gives 0, NaN passes through.
+inline float exp_fast(float x) {
+  const float t = x * 1.44269504088896341f;                      // x / ln2
+  const float sh = t + 12582912.f;                               // 1.5 * 2^23 + round(t)
+  const float n = sh - 12582912.f;
+  const int32_t ni = int32_t(uint32_t(f2b(sh)) - 0x4B400000u);   // round(t) as an integer
+  float r = x - n * 0.693359375f;                                // ln2 = 0.693359375 - 2.12194440e-4
+  r = r + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.f;
+  const int32_t nc = ni < -126 ? -126 : (ni > 127 ? 127 : ni);
+  int32_t yb = f2b(p * b2f((nc + 127) << 23));
+  yb = pick(ni > 127, 0x7f800000, pick(ni < -126, 0, yb));
+  const int32_t xb = f2b(x);
+  return b2f(pick((xb & 0x7fffffff) > 0x7f800000, xb, yb));  // NaN in, NaN out
+}
+inline float sigmoidf(float x) { return 1.f / (1.f + exp_fast(-x)); }
+// tanh: Cephes' tanhf. |x| < 0.625: odd polynomial (no cancellation near 0); else
+// 1 - 2/(e^{2|x|} + 1) with the sign of x; ~2 ulp. NaN: the second branch, NaN.
+inline float tanh_fast(float x) {
+  const int32_t xb = f2b(x);
+  const int32_t ab = xb & 0x7fffffff;
+  const float ax = b2f(ab);
+  const float z = x * x;
+  float p = -5.70498872745e-3f;
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  const float small = p * z * x + x;
+  const float big = 1.f - 2.f / (exp_fast(2.f * ax) + 1.f);       // >= 0
+  const int32_t bigb = f2b(big) | (xb & int32_t(0x80000000u));    // sign of x
+  return b2f(pick(ab < 0x3f200000, f2b(small), bigb));            // 0x3f200000 = 0.625f
+}
 
 View fview(float* p, int64_t n) {
   View v;
@@ -51,6 +108,27 @@ void mm(float* c, const float* a, const float* b, const float* bias, int64_t m, 
                     beta, ACT_NONE, 0.f, -1);
 }
 
+// One row of the fused forward: activates the four gate blocks in place and updates the cell.
+// Separate restrict-qualified blocks (they never overlap) and no per-element branch, so the
+// loop vectorises; HAS_C = false is c_{t-1} = 0.
+template <bool HAS_C>
+void cell_row(float* __restrict gi, float* __restrict gf, float* __restrict gg,
+              float* __restrict go, const float* __restrict cp, float* __restrict co,
+              float* __restrict ho, int64_t H) {
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    const float i = sigmoidf(gi[j]), f = sigmoidf(gf[j]), gv = tanh_fast(gg[j]),
+                o = sigmoidf(go[j]);
+    const float c = HAS_C ? f * cp[j] + i * gv : i * gv;
+    gi[j] = i;
+    gf[j] = f;
+    gg[j] = gv;
+    go[j] = o;
+    co[j] = c;
+    ho[j] = o * tanh_fast(c);
+  }
+}
+
 // Fused gate nonlinearity and cell update for one step; rows of B in parallel, one thread
 // per contiguous chunk of rows. g (B, 4H) holds pre-activations in, activated gates out.
 void cell_pointwise(float* g, const float* c_prev, float* c_out, float* h_out, int64_t B,
@@ -58,46 +136,72 @@ void cell_pointwise(float* g, const float* c_prev, float* c_out, float* h_out, i
   cpu::parallel_for(B, 40 * H, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       float* gi = g + b * 4 * H;  // [i | f | g | o], each H
-      float* gf = gi + H;
-      float* gg = gi + 2 * H;
-      float* go = gi + 3 * H;
-      const float* cp = c_prev ? c_prev + b * H : nullptr;
-      float* co = c_out + b * H;
-      float* ho = h_out + b * H;
-      for (int64_t j = 0; j < H; ++j) {
-        const float i = sigmoidf(gi[j]), f = sigmoidf(gf[j]), gv = std::tanh(gg[j]),
-                    o = sigmoidf(go[j]);
-        const float c = (cp ? f * cp[j] : 0.f) + i * gv;
-        gi[j] = i, gf[j] = f, gg[j] = gv, go[j] = o;
-        co[j] = c;
-        ho[j] = o * std::tanh(c);
-      }
+      if (c_prev)
+        cell_row<true>(gi, gi + H, gi + 2 * H, gi + 3 * H, c_prev + b * H, c_out + b * H,
+                       h_out + b * H, H);
+      else
+        cell_row<false>(gi, gi + H, gi + 2 * H, gi + 3 * H, nullptr, c_out + b * H,
+                        h_out + b * H, H);
     }
   });
 }
 
-// Pointwise backward of one step: from dh (B, H) (gradient reaching h_t), dc (B, H)
-// (reaching c_t from later steps, may be null = 0), activated gates (B, 4H), c_t and c_{t-1}
-// (null = 0) -> dgates (B, 4H) pre-activation and dc_prev (B, H) (may alias dc).
-// Rows of B in parallel.
+// One row of the fused backward (see cell_pointwise_backward); dc_prev may alias dc, so the
+// two are not restrict: each element is read before it is written.
+template <bool HAS_DC, bool HAS_CP, bool HAS_DCP>
+void cell_row_backward(float* __restrict d, float* dc_prev, const float* __restrict dh,
+                       const float* dc, const float* __restrict g,
+                       const float* __restrict c_t, const float* __restrict c_prev, int64_t H) {
+  float* __restrict di = d;
+  float* __restrict df = d + H;
+  float* __restrict dg = d + 2 * H;
+  float* __restrict dout = d + 3 * H;
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    const float i = g[j], f = g[H + j], gv = g[2 * H + j], o = g[3 * H + j];
+    const float tc = tanh_fast(c_t[j]);
+    const float dhj = dh[j];
+    const float dct = (HAS_DC ? dc[j] : 0.f) + dhj * o * (1.f - tc * tc);
+    const float cp = HAS_CP ? c_prev[j] : 0.f;
+    di[j] = dct * gv * i * (1.f - i);
+    df[j] = dct * cp * f * (1.f - f);
+    dg[j] = dct * i * (1.f - gv * gv);
+    dout[j] = dhj * tc * o * (1.f - o);
+    if (HAS_DCP) dc_prev[j] = dct * f;
+  }
+}
+
+// Pointwise backward of one step: from dh (B, H) (gradient reaching h_t; null = 0), dc (B, H)
+// (reaching c_t from later steps, null = 0), activated gates (B, 4H), c_t and c_{t-1}
+// (null = 0) -> dgates (B, 4H) pre-activation and dc_prev (B, H) (may alias dc; null to skip).
+// Rows of B in parallel, one contiguous chunk per thread.
 void cell_pointwise_backward(float* dgates, float* dc_prev, const float* dh, const float* dc,
                              const float* gates, const float* c_t, const float* c_prev,
                              int64_t B, int64_t H) {
+  float* zeros = nullptr;
+  if (!dh) {  // a zero row to read instead (slot 4: not used by any caller of this helper)
+    zeros = cpu::scratch(size_t(std::max<int64_t>(H, 1)), 4);
+    std::fill(zeros, zeros + H, 0.f);
+  }
   cpu::parallel_for(B, 30 * H, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
-      const float* g = gates + b * 4 * H;
       float* d = dgates + b * 4 * H;
-      for (int64_t j = 0; j < H; ++j) {
-        const float i = g[j], f = g[H + j], gv = g[2 * H + j], o = g[3 * H + j];
-        const float tc = std::tanh(c_t[b * H + j]);
-        const float dhj = dh ? dh[b * H + j] : 0.f;
-        const float dct = (dc ? dc[b * H + j] : 0.f) + dhj * o * (1.f - tc * tc);
-        const float cp = c_prev ? c_prev[b * H + j] : 0.f;
-        d[j] = dct * gv * i * (1.f - i);
-        d[H + j] = dct * cp * f * (1.f - f);
-        d[2 * H + j] = dct * i * (1.f - gv * gv);
-        d[3 * H + j] = dhj * tc * o * (1.f - o);
-        if (dc_prev) dc_prev[b * H + j] = dct * f;
+      float* dcp = dc_prev ? dc_prev + b * H : nullptr;
+      const float* dhb = dh ? dh + b * H : zeros;
+      const float* dcb = dc ? dc + b * H : nullptr;
+      const float* g = gates + b * 4 * H;
+      const float* ct = c_t + b * H;
+      const float* cpb = c_prev ? c_prev + b * H : nullptr;
+      const int which = (dcb ? 4 : 0) | (cpb ? 2 : 0) | (dcp ? 1 : 0);
+      switch (which) {
+        case 7: cell_row_backward<true, true, true>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
+        case 6: cell_row_backward<true, true, false>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
+        case 5: cell_row_backward<true, false, true>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
+        case 4: cell_row_backward<true, false, false>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
+        case 3: cell_row_backward<false, true, true>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
+        case 2: cell_row_backward<false, true, false>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
+        case 1: cell_row_backward<false, false, true>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
+        default: cell_row_backward<false, false, false>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
       }
     }
   });
