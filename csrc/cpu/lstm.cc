@@ -10,7 +10,8 @@
 //
 // One variant (no `variant` argument): the products go through Cpu::gemm_forward /
 // gemm_backward (the packed per-ISA GEMM for anything but tiny sizes); the pointwise gate
-// math is fused into one pass per step, rows of B in parallel.
+// math is fused into one pass per step, rows of B in parallel, with branch-free exp/sigmoid/
+// tanh (Cephes polynomials, ~1-2 ulp) so those loops vectorise.
 //  * layer forward: ONE GEMM for the input projection of all T steps ((T*B, I) x (I, 4H),
 //    both biases folded into its epilogue), then per step one GEMM h_{t-1} @ w_hh^T
 //    accumulated (beta = 1) into that step's gates, then the fused nonlinearity.
