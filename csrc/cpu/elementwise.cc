@@ -5,7 +5,9 @@
 // Layouts: every View is a flat contiguous buffer; copy_strided and binary_forward address
 // elements of their inputs through (shape, strides in ELEMENTS, offset). Strides must be
 // >= 0 (0 broadcasts); every addressed element is checked to lie inside its View before
-// anything is read or written.
+// anything is read or written. copy_strided also refuses an out stride of 0 on an axis of
+// extent > 1 (it would write one element several times, with no defined winner); out and
+// inp must not overlap.
 //
 // One implementation each (no variants). Shared machinery: `coalesce` drops size-1 axes and
 // merges axes that are contiguous in every operand, so a contiguous tensor, a scalar
