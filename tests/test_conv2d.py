@@ -30,7 +30,8 @@ SHAPES = [
     (3, 2, 5, 5, 4, 5, 5, (1, 1), (0, 0), (1, 1), 1),        # kernel == image: 1x1 output
     (1, 1, 28, 28, 6, 5, 5, (1, 1), (0, 0), (1, 1), 1),      # LeNet conv1
     (4, 6, 12, 12, 16, 5, 5, (1, 1), (0, 0), (1, 1), 1),     # LeNet conv2, images in parallel
-    (5, 3, 17, 19, 8, 3, 3, (1, 1), (1, 1), (1, 1), 1),      # odd N: images one by one
+    (5, 3, 17, 19, 8, 3, 3, (1, 1), (1, 1), (1, 1), 1),      # odd N: threads split images
+    (3, 10, 20, 20, 20, 3, 3, (1, 1), (1, 1), (1, 1), 5),    # threads split planes mid-group
     (8, 3, 10, 10, 5, 3, 3, (2, 2), (1, 1), (1, 1), 1),      # many images
     (2, 33, 31, 37, 17, 3, 3, (1, 1), (1, 1), (1, 1), 1),    # not tile multiples
     (1, 3, 32, 32, 16, 7, 7, (2, 2), (3, 3), (1, 1), 1),     # ResNet stem-like 7x7/2
@@ -101,9 +102,9 @@ def test_conv2d_without_bias(dev, rng, variant):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_conv2d_column_blocks(dev, rng, variant):
-    # C*R*S*P*Q = 36 * 345*341 floats exceeds k1's column budget (2^22): im2col goes block by
-    # block (the second block starts mid-row) and the forward writes through a tile.
-    _check_all(dev, rng, (1, 4, 345, 341, 3, 3, 3, (1, 1), (1, 1), (1, 1), 1), variant)
+    # C*R*S*P*Q = 36 * 180*170 floats exceeds k1's column budget (2^20 per thread): im2col
+    # goes block by block (the second block starts mid-row).
+    _check_all(dev, rng, (1, 4, 180, 170, 3, 3, 3, (1, 1), (1, 1), (1, 1), 1), variant)
 
 
 @pytest.mark.slow
@@ -119,12 +120,21 @@ def test_conv2d_every_isa_path(dev, isa, rng):
         _check_all(dev, rng, shape, 1)
 
 
-def test_conv2d_leaves_thread_count_alone(dev, rng):
+@pytest.mark.parametrize("threads", [1, 2, 3, 5])
+def test_conv2d_thread_splits(dev, rng, threads):
+    # k1 splits pixels (forward, backward_weight) and planes (backward_data) over threads:
+    # ranges that start mid-image, mid-row and mid-group must all add up.
     if dev.name != "cpu":
         pytest.skip("OpenMP threads are a CPU matter")
     before = dev.k.num_threads()
-    _check_all(dev, rng, (4, 3, 9, 9, 4, 3, 3, (1, 1), (1, 1), (1, 1), 1), 1)  # images in parallel
-    assert dev.k.num_threads() == before
+    dev.k.set_num_threads(threads)
+    try:
+        for shape in [(3, 10, 20, 20, 20, 3, 3, (1, 1), (1, 1), (1, 1), 5), (1, 16, 23, 29, 16, 3, 3, (2, 1), (1, 1), (1, 1), 1),
+                      (4, 32, 15, 15, 32, 1, 1, (1, 1), (0, 0), (1, 1), 2)]:
+            _check_all(dev, rng, shape, 1)
+        assert dev.k.num_threads() == threads  # the kernels leave the thread count alone
+    finally:
+        dev.k.set_num_threads(before)
 
 
 # ---- transposed convolution = backward_data ---------------------------------------------

@@ -24,12 +24,15 @@
 // groups > 1, e.g. depthwise) where k0's direct loops beat a GEMM that fills 1/12 of its
 // micro-tile.
 //
-// Threads: k1 runs images in parallel (one contiguous chunk of images per thread, each
-// thread with its own scratch and a serial GEMM) when N splits evenly enough over the
-// threads; otherwise images run one after another and the parallelism is inside (im2col rows,
-// col2im channels, and the GEMM's own threads). Never both: inside the image-parallel region
-// each thread sets its OpenMP thread count to 1, so the GEMM and cpu::parallel_for it calls
-// run serially on that thread instead of nesting.
+// Threads: k0 splits its work items (above) with cpu::parallel_for. k1 opens one OpenMP
+// region per call and gives each thread a contiguous range of work: output pixels of the
+// flattened (N, P*Q) space for forward and backward_weight (whole images when N is large,
+// parts of an image when N is small, so N = 1 still uses every core), input planes (n, c)
+// for backward_data (so col2im never races). Each thread runs its own serial GEMMs on its
+// own scratch: inside the region it sets its OpenMP thread count to 1, so the GEMM (and any
+// cpu::parallel_for) it calls does not nest a second level of threads. backward_weight sums
+// per-thread partial dW afterwards. Small problems (under ~2^18 flops per thread) use fewer
+// threads, down to one, and then the GEMM may parallelise by itself.
 // Scratch slots (cpu::scratch; 0 and 1 belong to the GEMM): 2 = im2col column block,
 // 3 = forward output tile / backward_weight per-thread partial dW.
 #include <algorithm>
@@ -44,10 +47,9 @@
 namespace nx {
 namespace {
 
-// Floats per im2col column block (16 MiB): large enough that typical layers (a ResNet
-// 3x3x64 layer on 56x56 is 576 x 3136 = 1.8M) build the whole column matrix at once and the
-// GEMM writes straight into the output; larger layers are cut into column blocks.
-constexpr int64_t kColBudget = int64_t(1) << 22;
+// Floats per im2col column block, per thread (4 MiB): the block and the GEMM's packed panels
+// stay in L2/L3 while a block is consumed; larger layers are cut into blocks of output pixels.
+constexpr int64_t kColBudget = int64_t(1) << 20;
 constexpr int64_t kMaxSize = int64_t(1) << 40;  // any single size/hyperparameter above is a bug
 
 int64_t mul_checked(const char* kernel, int64_t a, int64_t b) {
@@ -131,32 +133,40 @@ void gemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_
   gemm_run(g);
 }
 
-// Whether k1 should run images in parallel (see the header) rather than one after another.
-bool images_in_parallel(int64_t N) {
-  const int nt = cpu::num_threads();
-  return nt > 1 && N >= nt && (N % nt == 0 || N >= 4 * nt);
+// Split [0, total) into `parts` contiguous ranges: range t is [b, e).
+inline void split_range(int64_t total, int64_t parts, int64_t t, int64_t& b, int64_t& e) {
+  b = total * t / parts;
+  e = total * (t + 1) / parts;
 }
 
-// Run body(n) for every image: in parallel chunks (each thread serial inside), or in order
-// with body free to parallelise. Exceptions inside the region are carried out of it.
+// Threads for a k1 call: one per 2^18 flops of work (about what the GEMM itself wants),
+// at most one per `max_items` work item, at most the OpenMP thread count.
+int team_size(double flops, int64_t max_items) {
+  const double by_work = std::max(1.0, flops / double(1 << 18));
+  return int(std::max<int64_t>(1, std::min<int64_t>({int64_t(cpu::num_threads()),
+                                                       int64_t(std::min(by_work, 1e9)), max_items})));
+}
+
+// Run body(t, team) on `team` threads. Inside the region each thread sets its OpenMP thread
+// count to 1, so the GEMM and cpu::parallel_for it calls run serially on that thread (one
+// level of parallelism, no barriers inside the GEMM). Exceptions are carried out.
 template <class F>
-void for_images(int64_t N, bool parallel, F&& body) {
-  if (!parallel) {
-    for (int64_t n = 0; n < N; ++n) body(n);
+void run_team(int team, F&& body) {
+  if (team <= 1) {
+    body(int64_t(0), int64_t(1));
     return;
   }
   std::exception_ptr err;
-  const int nt = cpu::num_threads();
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(team)
   {
 #ifdef _OPENMP
-    const int t = omp_get_thread_num(), team = omp_get_num_threads();
-    omp_set_num_threads(1);  // GEMM / parallel_for called below stay on this thread
+    const int64_t t = omp_get_thread_num(), nth = omp_get_num_threads();
+    omp_set_num_threads(1);
 #else
-    const int t = 0, team = 1;
+    const int64_t t = 0, nth = 1;
 #endif
     try {
-      for (int64_t n = N * t / team; n < N * (t + 1) / team; ++n) body(n);
+      body(t, nth);
     } catch (...) {
 #pragma omp critical(nx_conv2d_err)
       if (!err) err = std::current_exception();
@@ -203,10 +213,10 @@ void im2col(float* col, const float* img, const ConvShape& s, int64_t j0, int64_
   });
 }
 
-// img (Cg, H, W) += the column block col (CRS, nb) folded back (the adjoint of im2col).
-// Thread mapping: input channels c split over threads, so no two threads add to one pixel.
-void col2im(float* img, const float* col, const ConvShape& s, int64_t j0, int64_t nb) {
-  cpu::parallel_for(s.Cg, s.R * s.S * nb, [&](int64_t c0, int64_t c1) {
+// img (channels, H, W) += the column block col (channels*R*S, nb) folded back (the adjoint
+// of im2col). Thread mapping: channels split over threads, so no two threads add to one pixel.
+void col2im(float* img, const float* col, const ConvShape& s, int64_t channels, int64_t j0, int64_t nb) {
+  cpu::parallel_for(channels, s.R * s.S * nb, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       float* plane = img + c * s.HW;
       for (int64_t r = 0; r < s.R; ++r)
@@ -241,11 +251,18 @@ bool is_pointwise(const ConvShape& s) {
   return s.R == 1 && s.S == 1 && s.sh == 1 && s.sw == 1 && s.ph == 0 && s.pw == 0;
 }
 
-// Output pixels per column block.
+// Output pixels per column block: the block (CRS, nb) stays within kColBudget floats.
 int64_t col_block(const ConvShape& s) {
   if (s.CRS * s.PQ <= kColBudget) return s.PQ;
   int64_t nb = std::max<int64_t>(64, kColBudget / std::max<int64_t>(s.CRS, 1)) / 64 * 64;
   return std::min(nb, s.PQ);
+}
+
+// Pixels (n, j) in [u0, u1) of the flattened (N, PQ) space, image by image: f(n, ja, jb).
+template <class F>
+void for_pixel_range(const ConvShape& s, int64_t u0, int64_t u1, F&& f) {
+  for (int64_t n = u0 / s.PQ; n < s.N && n * s.PQ < u1; ++n)
+    f(n, std::max<int64_t>(u0 - n * s.PQ, 0), std::min<int64_t>(u1 - n * s.PQ, s.PQ));
 }
 
 // ---- k0: direct loops -----------------------------------------------------------------
@@ -353,145 +370,138 @@ void backward_weight_loop(const ConvShape& s, float* dw, const float* dout, cons
 
 // ---- k1: im2col + GEMM ----------------------------------------------------------------
 
+// Thread mapping: the N*PQ output pixels are split into one contiguous range per thread
+// (whole images when N is large, parts of one image when N is small); a thread builds the
+// columns of its pixels block by block, multiplies them by W_g with a serial GEMM into its
+// tile (Kg, nb) and copies the tile into the output rows (adding the bias).
 void forward_im2col(const ConvShape& s, float* out, const float* in, const float* w, const float* bias) {
   const bool pointwise = is_pointwise(s);
   const int64_t nb_max = col_block(s);
-  for_images(s.N, images_in_parallel(s.N), [&](int64_t n) {
-    const float* img = in + n * s.C * s.HW;  // (C, H, W)
-    float* oimg = out + n * s.K * s.PQ;       // (K, P, Q)
+  const int team = team_size(2.0 * s.N * s.K * s.CRS * s.PQ, (s.N * s.PQ + 31) / 32);
+  run_team(team, [&](int64_t t, int64_t nth) {
+    int64_t u0, u1;
+    split_range(s.N * s.PQ, nth, t, u0, u1);
     float* col = pointwise ? nullptr : cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
-    float* tile = nb_max < s.PQ ? cpu::scratch(size_t(s.Kg * nb_max) + 16, 3) : nullptr;
-    for (int64_t g = 0; g < s.G; ++g) {
-      const float* wg = w + g * s.Kg * s.CRS;  // (Kg, CRS)
-      float* og = oimg + g * s.Kg * s.PQ;      // (Kg, PQ)
-      if (pointwise) {
-        // out_g (Kg, HW) = W_g (Kg, Cg) @ img_g (Cg, HW): no im2col.
-        gemm(og, wg, img + g * s.Cg * s.HW, s.Kg, s.PQ, s.Cg, s.Cg, 1, s.PQ, 1, 0.f);
-      } else {
-        for (int64_t j0 = 0; j0 < s.PQ; j0 += nb_max) {
-          const int64_t nb = std::min(nb_max, s.PQ - j0);
-          im2col(col, img + g * s.Cg * s.HW, s, j0, nb);
-          if (nb == s.PQ) {  // one block: the GEMM writes the output directly
-            gemm(og, wg, col, s.Kg, nb, s.CRS, s.CRS, 1, nb, 1, 0.f);
-          } else {           // tile (Kg, nb), then copied into the strided output rows
-            gemm(tile, wg, col, s.Kg, nb, s.CRS, s.CRS, 1, nb, 1, 0.f);
-            for (int64_t k = 0; k < s.Kg; ++k)
-              std::memcpy(og + k * s.PQ + j0, tile + k * nb, nb * sizeof(float));
+    float* tile = cpu::scratch(size_t(s.Kg * nb_max) + 16, 3);
+    for_pixel_range(s, u0, u1, [&](int64_t n, int64_t ja, int64_t jb) {
+      const float* img = in + n * s.C * s.HW;  // (C, H, W)
+      float* oimg = out + n * s.K * s.PQ;       // (K, P, Q)
+      for (int64_t g = 0; g < s.G; ++g) {
+        const float* wg = w + g * s.Kg * s.CRS;       // (Kg, CRS)
+        const float* img_g = img + g * s.Cg * s.HW;  // (Cg, H, W)
+        float* og = oimg + g * s.Kg * s.PQ;           // (Kg, PQ)
+        for (int64_t j0 = ja; j0 < jb; j0 += nb_max) {
+          const int64_t nb = std::min(nb_max, jb - j0);
+          const bool direct = nb == s.PQ;  // a whole image: the GEMM writes the output rows
+          float* c = direct ? og : tile;
+          if (pointwise) {  // columns are the image itself: B (Cg, nb) = img_g[:, j0:j0+nb]
+            gemm(c, wg, img_g + j0, s.Kg, nb, s.Cg, s.Cg, 1, s.HW, 1, 0.f);
+          } else {
+            im2col(col, img_g, s, j0, nb);
+            gemm(c, wg, col, s.Kg, nb, s.CRS, s.CRS, 1, nb, 1, 0.f);
+          }
+          for (int64_t k = 0; k < s.Kg; ++k) {
+            float* row = og + k * s.PQ + j0;
+            const float b = bias ? bias[g * s.Kg + k] : 0.f;
+            if (direct) {
+              if (bias) for (int64_t j = 0; j < nb; ++j) row[j] += b;
+            } else {
+              const float* src = tile + k * nb;
+              for (int64_t j = 0; j < nb; ++j) row[j] = src[j] + b;
+            }
           }
         }
       }
-      if (bias)
-        for (int64_t k = 0; k < s.Kg; ++k) {
-          float* row = og + k * s.PQ;
-          const float b = bias[g * s.Kg + k];
-          for (int64_t j = 0; j < s.PQ; ++j) row[j] += b;
-        }
-    }
+    });
   });
 }
 
+// Thread mapping: the N*C input planes (n, c) are split into one contiguous range per
+// thread; for its channels of group g a thread computes their rows of W_g^T @ dout_g (a
+// serial GEMM, m = channels*R*S) block by block and folds them into its own planes, so no
+// two threads write one pixel.
 void backward_data_im2col(const ConvShape& s, float* dinp, const float* dout, const float* w) {
   const bool pointwise = is_pointwise(s);
   const int64_t nb_max = col_block(s);
-  for_images(s.N, images_in_parallel(s.N), [&](int64_t n) {
-    float* dimg = dinp + n * s.C * s.HW;              // (C, H, W)
-    const float* gimg = dout + n * s.K * s.PQ;        // (K, P, Q)
-    if (pointwise) {
-      for (int64_t g = 0; g < s.G; ++g)  // dinp_g (Cg, HW) = W_g^T (Cg, Kg) @ dout_g (Kg, HW)
-        gemm(dimg + g * s.Cg * s.HW, w + g * s.Kg * s.Cg, gimg + g * s.Kg * s.PQ, s.Cg, s.PQ,
-             s.Kg, 1, s.Cg, s.PQ, 1, 0.f);
-      return;
-    }
-    std::fill(dimg, dimg + s.C * s.HW, 0.f);
-    float* col = cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
-    for (int64_t g = 0; g < s.G; ++g) {
-      const float* wg = w + g * s.Kg * s.CRS;  // (Kg, CRS); W_g^T(i, p) = wg[p*CRS + i]
-      for (int64_t j0 = 0; j0 < s.PQ; j0 += nb_max) {
-        const int64_t nb = std::min(nb_max, s.PQ - j0);
-        // col (CRS, nb) = W_g^T (CRS, Kg) @ dout_g[:, j0:j0+nb] (Kg, nb)
-        gemm(col, wg, gimg + g * s.Kg * s.PQ + j0, s.CRS, nb, s.Kg, 1, s.CRS, s.PQ, 1, 0.f);
-        col2im(dimg + g * s.Cg * s.HW, col, s, j0, nb);
+  const int64_t RS = s.R * s.S;
+  const int team = team_size(2.0 * s.N * s.K * s.CRS * s.PQ, s.N * s.C);
+  run_team(team, [&](int64_t t, int64_t nth) {
+    int64_t u0, u1;
+    split_range(s.N * s.C, nth, t, u0, u1);
+    float* col = pointwise ? nullptr : cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
+    for (int64_t n = u0 / std::max<int64_t>(s.C, 1); s.C > 0 && n < s.N && n * s.C < u1; ++n) {
+      const int64_t ca = std::max<int64_t>(u0 - n * s.C, 0), cb = std::min<int64_t>(u1 - n * s.C, s.C);
+      const float* gimg = dout + n * s.K * s.PQ;  // (K, P, Q)
+      for (int64_t g = ca / s.Cg; g < s.G && g * s.Cg < cb; ++g) {
+        const int64_t la = std::max(ca, g * s.Cg) - g * s.Cg, lb = std::min(cb, (g + 1) * s.Cg) - g * s.Cg;
+        float* dimg = dinp + (n * s.C + g * s.Cg + la) * s.HW;  // (lb-la, H, W)
+        const float* gg = gimg + g * s.Kg * s.PQ;               // (Kg, PQ)
+        const float* wg = w + g * s.Kg * s.CRS;                  // (Kg, CRS)
+        if (pointwise) {  // dinp rows (lb-la, HW) = W_g^T[la:lb] (lb-la, Kg) @ dout_g (Kg, HW)
+          gemm(dimg, wg + la, gg, lb - la, s.PQ, s.Kg, 1, s.Cg, s.PQ, 1, 0.f);
+          continue;
+        }
+        std::fill(dimg, dimg + (lb - la) * s.HW, 0.f);
+        const int64_t rows = (lb - la) * RS;
+        for (int64_t j0 = 0; j0 < s.PQ; j0 += nb_max) {
+          const int64_t nb = std::min(nb_max, s.PQ - j0);
+          // col (rows, nb) = W_g^T[la*RS : lb*RS] (rows, Kg) @ dout_g[:, j0:j0+nb] (Kg, nb);
+          // W_g^T(i, k) = wg[k*CRS + la*RS + i]
+          gemm(col, wg + la * RS, gg + j0, rows, nb, s.Kg, 1, s.CRS, s.PQ, 1, 0.f);
+          col2im(dimg, col, s, lb - la, j0, nb);
+        }
       }
     }
   });
 }
 
-// dw (K, CRS) = sum over images in [n0, n1) of dout_g @ col^T per group; beta0 = 0 overwrites.
-void backward_weight_images(const ConvShape& s, float* dw, const float* dout, const float* in,
-                            int64_t n0, int64_t n1, float* col, int64_t nb_max) {
-  const bool pointwise = is_pointwise(s);
-  if (n0 >= n1) {
-    std::fill(dw, dw + s.K * s.CRS, 0.f);
-    return;
-  }
-  for (int64_t n = n0; n < n1; ++n) {
-    const float* img = in + n * s.C * s.HW;
-    const float* gimg = dout + n * s.K * s.PQ;
-    for (int64_t g = 0; g < s.G; ++g) {
-      float* dwg = dw + g * s.Kg * s.CRS;           // (Kg, CRS)
-      const float* gg = gimg + g * s.Kg * s.PQ;     // (Kg, PQ)
-      if (pointwise) {
-        // dW_g (Kg, Cg) += dout_g (Kg, HW) @ img_g^T (HW, Cg); img_g^T(p, j) = img[j*HW + p]
-        gemm(dwg, gg, img + g * s.Cg * s.HW, s.Kg, s.Cg, s.PQ, s.PQ, 1, 1, s.HW,
-             n == n0 ? 0.f : 1.f);
-        continue;
-      }
-      for (int64_t j0 = 0; j0 < s.PQ; j0 += nb_max) {
-        const int64_t nb = std::min(nb_max, s.PQ - j0);
-        im2col(col, img + g * s.Cg * s.HW, s, j0, nb);
-        // dW_g (Kg, CRS) += dout_g[:, j0:j0+nb] (Kg, nb) @ col^T (nb, CRS); col^T(p, j) = col[j*nb + p]
-        gemm(dwg, gg + j0, col, s.Kg, s.CRS, nb, s.PQ, 1, 1, nb,
-             (n == n0 && j0 == 0) ? 0.f : 1.f);
-      }
-    }
-  }
-}
-
+// Thread mapping: the N*PQ output pixels are split into one contiguous range per thread, as
+// in the forward; each thread sums dout_g @ col^T over its pixels into its own partial dW
+// (scratch slot 3; the first thread uses dw itself), then the partials are added up with
+// the elements of dW split over threads.
 void backward_weight_im2col(const ConvShape& s, float* dw, const float* dout, const float* in) {
+  const bool pointwise = is_pointwise(s);
   const int64_t nb_max = col_block(s);
   const int64_t wsize = s.K * s.CRS;
-  if (!images_in_parallel(s.N)) {
-    float* col = is_pointwise(s) ? nullptr : cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
-    backward_weight_images(s, dw, dout, in, 0, s.N, col, nb_max);
-    return;
-  }
-  // Each thread sums its chunk of images into its own partial dW (scratch slot 3); after a
-  // barrier the threads add the partials, each over its own slice of dW's elements.
-  const int nt = cpu::num_threads();
-  std::vector<float*> parts(nt, nullptr);
-  std::exception_ptr err;
-  bool failed = false;
-#pragma omp parallel num_threads(nt)
-  {
-#ifdef _OPENMP
-    const int t = omp_get_thread_num(), team = omp_get_num_threads();
-    omp_set_num_threads(1);
-#else
-    const int t = 0, team = 1;
-#endif
-    try {
-      float* part = cpu::scratch(size_t(wsize) + 16, 3);
-      float* col = is_pointwise(s) ? nullptr : cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
-      backward_weight_images(s, part, dout, in, s.N * t / team, s.N * (t + 1) / team, col, nb_max);
-      parts[t] = part;
-    } catch (...) {
-#pragma omp critical(nx_conv2d_err)
-      {
-        if (!err) err = std::current_exception();
-        failed = true;
+  const int team = team_size(2.0 * s.N * s.K * s.CRS * s.PQ, (s.N * s.PQ + 63) / 64);
+  std::vector<float*> parts(team, nullptr);
+  run_team(team, [&](int64_t t, int64_t nth) {
+    int64_t u0, u1;
+    split_range(s.N * s.PQ, nth, t, u0, u1);
+    float* part = t == 0 ? dw : cpu::scratch(size_t(wsize) + 16, 3);
+    float* col = pointwise ? nullptr : cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
+    std::fill(part, part + wsize, 0.f);
+    for_pixel_range(s, u0, u1, [&](int64_t n, int64_t ja, int64_t jb) {
+      const float* img = in + n * s.C * s.HW;
+      const float* gimg = dout + n * s.K * s.PQ;
+      for (int64_t g = 0; g < s.G; ++g) {
+        float* dwg = part + g * s.Kg * s.CRS;         // (Kg, CRS)
+        const float* gg = gimg + g * s.Kg * s.PQ;     // (Kg, PQ)
+        const float* img_g = img + g * s.Cg * s.HW;  // (Cg, H, W)
+        for (int64_t j0 = ja; j0 < jb; j0 += nb_max) {
+          const int64_t nb = std::min(nb_max, jb - j0);
+          if (pointwise) {
+            // dW_g (Kg, Cg) += dout_g[:, j0:] (Kg, nb) @ img_g[:, j0:]^T; B(p, j) = img_g[j*HW + j0 + p]
+            gemm(dwg, gg + j0, img_g + j0, s.Kg, s.Cg, nb, s.PQ, 1, 1, s.HW, 1.f);
+          } else {
+            im2col(col, img_g, s, j0, nb);
+            // dW_g (Kg, CRS) += dout_g[:, j0:j0+nb] (Kg, nb) @ col^T (nb, CRS); col^T(p, j) = col[j*nb + p]
+            gemm(dwg, gg + j0, col, s.Kg, s.CRS, nb, s.PQ, 1, 1, nb, 1.f);
+          }
+        }
       }
+    });
+    parts[t] = part;
+  });
+  const int64_t used = int64_t(std::count_if(parts.begin(), parts.end(), [](float* p) { return p != nullptr; }));
+  if (used <= 1) return;
+  cpu::parallel_for(wsize, used, [&](int64_t e0, int64_t e1) {
+    for (int64_t u = 1; u < int64_t(parts.size()); ++u) {
+      if (!parts[u]) continue;
+      const float* src = parts[u];
+      for (int64_t e = e0; e < e1; ++e) dw[e] += src[e];
     }
-#pragma omp barrier
-    if (!failed) {
-      const int64_t e0 = wsize * t / team, e1 = wsize * (t + 1) / team;
-      for (int64_t e = e0; e < e1; ++e) {
-        float acc = 0.f;
-        for (int u = 0; u < team; ++u) acc += parts[u][e];
-        dw[e] = acc;
-      }
-    }
-  }
-  if (err) std::rethrow_exception(err);
+  });
 }
 
 // dbias (K) = sum of dout over n, p, q. Thread mapping: channels k split over threads.
