@@ -1,0 +1,133 @@
+"""A GAN on MNIST (MLP or DCGAN), judged by the LeNet-5 of lenet5.py.
+
+Goodfellow et al. 2014 with the non-saturating generator loss: D minimises
+BCE(D(x), 1) + BCE(D(G(z)), 0), G minimises BCE(D(G(z)), 1); Adam(2e-4, betas 0.5/0.999)
+for both (Radford et al. 2015). ``--arch dcgan`` uses strided (transposed) convolutions with
+batch norm. Saves a grid of samples from fixed noise after every epoch (samples_epNN.png).
+Then draws 1,000 samples and reports the fraction that the LeNet-5 trained by lenet5.py
+(``--lenet``, default its --out checkpoint) classifies with confidence > 0.9, and the
+class histogram of those samples (a mode-collapse check).
+
+    python examples/lenet5.py --epochs 10 && python examples/gan.py --epochs 20
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+from common import F, as_tensor, nn, nx, to_numpy  # noqa: E402
+
+Z = 64
+
+
+def mlp_gan() -> tuple[nn.Module, nn.Module]:
+    g = nn.Sequential(nn.Linear(Z, 256), nn.LeakyReLU(0.2), nn.Linear(256, 512), nn.LeakyReLU(0.2),
+                      nn.Linear(512, 784), nn.Tanh(), nn.Unflatten(1, (1, 28, 28)))
+    d = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+                      nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Dropout(0.3), nn.Linear(256, 1))
+    return g, d
+
+
+def dcgan() -> tuple[nn.Module, nn.Module]:
+    g = nn.Sequential(nn.Linear(Z, 128 * 7 * 7), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128), nn.ReLU(),
+                      nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1), nn.BatchNorm2d(64), nn.ReLU(),  # 14
+                      nn.ConvTranspose2d(64, 1, 4, stride=2, padding=1), nn.Tanh())  # 28
+    d = nn.Sequential(nn.Conv2d(1, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # 14
+                      nn.Conv2d(64, 128, 4, stride=2, padding=1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),  # 7
+                      nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+    return g, d
+
+
+def noise(n: int, rng, device):
+    return as_tensor(rng.standard_normal((n, Z)).astype(np.float32), device)
+
+
+def judge(samples: np.ndarray, lenet_path: str, device) -> dict:
+    """samples (N,1,28,28) in [-1, 1] -> LeNet-5 confidence statistics."""
+    from lenet5 import load_lenet
+
+    from neuraxon.data.datasets import MNIST_MEAN, MNIST_STD
+
+    model = load_lenet(lenet_path, device)
+    x = ((samples + 1) / 2 - MNIST_MEAN) / MNIST_STD
+    probs = []
+    with nx.no_grad():
+        for s in range(0, len(x), 250):
+            probs.append(to_numpy(F.softmax(model(as_tensor(x[s : s + 250], device)), dim=1)))
+    pr = np.concatenate(probs)
+    conf = pr.max(1)
+    return {"fraction_confident_0.9": float((conf > 0.9).mean()), "mean_confidence": float(conf.mean()),
+            "class_histogram": np.bincount(pr.argmax(1), minlength=10).tolist(), "n": int(len(pr))}
+
+
+def main(argv: list | None = None) -> dict:
+    p = common.parser(__doc__.splitlines()[0], epochs=20, batch_size=128, lr=2e-4)
+    p.add_argument("--arch", default="mlp", choices=["mlp", "dcgan"])
+    p.add_argument("--lenet", default=os.path.join(common.DEFAULT_OUT, "lenet5", "lenet5.npz"))
+    p.add_argument("--n-judge", type=int, default=1000)
+    args = common.setup(p.parse_args(argv), "gan", argv)
+    train, _, _ = common.image_loaders(args, "mnist", normalize=False)
+    dev, rng = args.device, args.rng
+    g, d = mlp_gan() if args.arch == "mlp" else dcgan()
+    g, d = g.to(dev), d.to(dev)
+    opt_g = nx.optim.Adam(g.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    opt_d = nx.optim.Adam(d.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    fixed = noise(50, np.random.default_rng(args.seed + 1), dev)
+    prog = common.Progress(f"gan-{args.arch}", args.epochs, len(train), args.log_every)
+    d_losses, g_losses, times, figs = [], [], [], []
+    for ep in range(args.epochs):
+        g.train()
+        d.train()
+        t0 = time.time()
+        for i, (x, _) in enumerate(train):
+            real = x.to(dev) * 2 - 1
+            n = int(real.shape[0])
+            ones = as_tensor(np.ones((n, 1), np.float32), dev)
+            zeros = as_tensor(np.zeros((n, 1), np.float32), dev)
+            fake = g(noise(n, rng, dev))
+            d_loss = (F.binary_cross_entropy_with_logits(d(real), ones)
+                      + F.binary_cross_entropy_with_logits(d(fake.detach()), zeros))
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+            g_loss = F.binary_cross_entropy_with_logits(d(fake), ones)
+            opt_g.zero_grad()
+            g_loss.backward()
+            opt_g.step()
+            d_losses.append(float(d_loss.item()))
+            g_losses.append(float(g_loss.item()))
+            prog.step(ep, i, d_losses[-1], f" g_loss {g_losses[-1]:.4f}")
+        times.append(time.time() - t0)
+        g.eval()
+        with nx.no_grad():
+            s = to_numpy(g(fixed))
+        figs.append(common.image_grid((s + 1) / 2, os.path.join(args.out, f"samples_ep{ep + 1:02d}.png"), nrow=10,
+                                      title=f"{args.arch} GAN, epoch {ep + 1}"))
+        prog.epoch(ep, d_loss=float(np.mean(d_losses[-len(train):])), g_loss=float(np.mean(g_losses[-len(train):])),
+                   epoch_s=times[-1])
+    common.plot_curves({"D": d_losses, "G": g_losses}, os.path.join(args.out, "losses.png"), xlabel="step",
+                       ylabel="BCE", title="GAN losses", smooth=max(1, min(50, len(d_losses) // 10)))
+    ds, de = common.loss_drop(d_losses)
+    results = {"gan": {"arch": args.arch, "epochs": args.epochs, "sec_per_epoch": float(np.mean(times)),
+                       "d_loss_start": ds, "d_loss_end": de, "g_loss_end": common.loss_drop(g_losses)[1]},
+               "figures": [os.path.basename(f) for f in figs] + ["losses.png"]}
+    with nx.no_grad():
+        samples = np.concatenate([to_numpy(g(noise(min(250, args.n_judge - s), rng, dev)))
+                                  for s in range(0, args.n_judge, 250)])
+    if os.path.exists(args.lenet):
+        results["lenet_judge"] = judge(samples, args.lenet, dev)
+        print(f"LeNet-5 judge: {results['lenet_judge']}", flush=True)
+    else:
+        results["lenet_judge"] = None
+        print(f"no LeNet-5 checkpoint at {args.lenet}: run examples/lenet5.py first (or pass --lenet)", flush=True)
+    return common.finish(args, results)
+
+
+if __name__ == "__main__":
+    main()
