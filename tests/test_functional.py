@@ -336,6 +336,7 @@ PARITY = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("case", PARITY, ids=[p[0] for p in PARITY])
 def test_parity_with_torch(device, case):
     torch = pytest.importorskip("torch")

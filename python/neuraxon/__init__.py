@@ -59,3 +59,13 @@ def is_floating_point(x) -> "builtins.bool":  # noqa: F821
 
 # checkpoints (engineer "nn"): neuraxon.save / neuraxon.load, .npz + JSON structure, never pickle
 from .serialization import load, save  # noqa: E402,F401
+
+
+def __getattr__(name):
+    """`neuraxon.nn`, `neuraxon.optim`, `neuraxon.data` load on first use (as torch.nn does
+    after `import torch`), so `import neuraxon` stays light."""
+    if name in ("nn", "optim", "data", "testing"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'neuraxon' has no attribute {name!r}")
