@@ -21,13 +21,16 @@
 //   step        no gradient: ValueError
 //
 // Variants: one (k0): a plain loop instantiated per activation (the switch is hoisted out
-// of the loop, so relu/leaky_relu vectorise; transcendental ones call libm per element).
+// of the loop). Forward: relu/leaky_relu vectorise; the transcendental ones call libm per
+// element (act_apply, identical to gemm's epilogue). Backward: every gradient but gelu(erf)
+// vectorises (exp/tanh from vmath.h, a few ulp from libm).
 // Thread mapping: [0, n) split into contiguous chunks, one per OpenMP thread.
 #include <algorithm>
 #include <cmath>
 
 #include "backend.h"
 #include "gemm.h"
+#include "vmath.h"
 
 namespace nx {
 namespace {
@@ -37,37 +40,39 @@ constexpr float kGeluCubic = 0.044715f;               // gelu tanh form's cubic 
 constexpr float kInvSqrt2 = 0.7071067811865476f;      // 1/sqrt(2): Phi(x) = (1+erf(x/sqrt2))/2
 constexpr float kInvSqrt2Pi = 0.3989422804014327f;    // 1/sqrt(2 pi): the normal pdf's scale
 
-// dout * act'(x) for one element; formulas as in the header.
+// dout * act'(x) for one element; formulas as in the header. exp/tanh are cpu::vexp/vtanh
+// (vmath.h, a few ulp, vectorisable) and piecewise cases blend() both computed arms, so the
+// loops over sigmoid/tanh/softplus/elu/gelu(tanh) vectorise; gelu(erf) calls libm's erf.
 inline float act_grad(int64_t act, float x, float dy, float p) {
   switch (act) {
     case ACT_NONE: return dy;
     case ACT_RELU: return x <= 0.f ? 0.f : dy;
     case ACT_LEAKY_RELU: return x > 0.f ? dy : dy * p;
     case ACT_SIGMOID: {
-      const float s = 1.f / (1.f + std::exp(-x));
+      const float s = cpu::vsigmoid(x);
       return dy * s * (1.f - s);
     }
     case ACT_TANH: {
-      const float t = std::tanh(x);
+      const float t = cpu::vtanh(x);
       return dy * (1.f - t * t);
     }
     case ACT_SOFTPLUS: {
       const float bx = x * p;
-      if (bx > 20.f) return dy;
-      const float z = std::exp(bx);
-      return dy * z / (z + 1.f);
+      const float z = cpu::vexp(bx);  // inf/inf = NaN above bx ~ 89: blended away
+      return cpu::blend(bx > 20.f, dy, dy * z / (z + 1.f));
     }
-    case ACT_ELU: return x <= 0.f ? dy * p * std::exp(x) : dy;
+    case ACT_ELU:  // exp(x) may overflow for large x: that arm is blended away
+      return cpu::blend(x <= 0.f, dy * p * cpu::vexp(x), dy);
     case ACT_GELU:
       if (p != 0.f) {
         const float x2 = x * x;
-        const float t = std::tanh(kSqrt2OverPi * (x + kGeluCubic * x2 * x));
+        const float t = cpu::vtanh(kSqrt2OverPi * (x + kGeluCubic * x2 * x));
         const float left = 0.5f * (1.f + t);
         const float right = 0.5f * x * (1.f - t * t) * kSqrt2OverPi * (1.f + 3.f * kGeluCubic * x2);
         return dy * (left + right);
       } else {
         const float cdf = 0.5f * (1.f + std::erf(x * kInvSqrt2));
-        const float pdf = kInvSqrt2Pi * std::exp(-0.5f * x * x);
+        const float pdf = kInvSqrt2Pi * cpu::vexp(-0.5f * x * x);
         return dy * (cdf + x * pdf);
       }
   }
@@ -99,7 +104,12 @@ void forward_range(float* o, const float* x, int64_t i0, int64_t i1, float p) {
 
 template <int64_t A>
 void backward_range(float* dx, const float* dy, const float* x, int64_t i0, int64_t i1, float p) {
-  if constexpr (A == ACT_LEAKY_RELU) {
+  if constexpr (A == ACT_GELU) {  // hoist the erf/tanh choice out of the loop
+    if (p != 0.f)
+      for (int64_t i = i0; i < i1; ++i) dx[i] = act_grad(A, x[i], dy[i], 1.f);
+    else
+      for (int64_t i = i0; i < i1; ++i) dx[i] = act_grad(A, x[i], dy[i], 0.f);
+  } else if constexpr (A == ACT_LEAKY_RELU) {
     for (int64_t i = i0; i < i1; ++i) {
       const float k = x[i] > 0.f ? 1.f : p;
       dx[i] = dy[i] * k;

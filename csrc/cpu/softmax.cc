@@ -4,8 +4,8 @@
 // Layouts: inp/out/dout/dinp/logits/dlogits (rows, cols) row-major float32; target (rows)
 // int64; lse (rows) float32 = logsumexp of each logits row; loss, dloss (1) float32.
 //
-// Numerics: every row is shifted by its max before exp (no overflow); row sums are
-// accumulated in double. A row holding NaN gives NaN throughout; a row of all -inf gives NaN
+// Numerics: every row is shifted by its max before exp (no overflow); exp is cpu::vexp
+// (vmath.h, <= 2 ulp, vectorisable); row sums are accumulated in double, in 8 lanes. A row holding NaN gives NaN throughout; a row of all -inf gives NaN
 // (0/0), as PyTorch. out may alias inp, dinp may alias dout.
 //
 //   softmax      out = exp(x - m) / s,            m = max x, s = sum exp(x - m)
@@ -27,27 +27,77 @@
 #include <vector>
 
 #include "backend.h"
+#include "vmath.h"
 
 namespace nx {
 namespace {
 
-// Max of a row; NaN-propagating (a NaN anywhere makes the result NaN).
+constexpr int kLanes = 8;  // independent partial results per row reduction (vectorisable)
+
+// Max of a row; NaN-propagating (a NaN anywhere makes the result NaN); -inf for cols == 0.
 inline float row_max(const float* x, int64_t cols) {
-  float m = -std::numeric_limits<float>::infinity();
-  bool nan = false;
-  for (int64_t j = 0; j < cols; ++j) {
-    m = x[j] > m ? x[j] : m;
-    nan |= x[j] != x[j];
+  const float ninf = -std::numeric_limits<float>::infinity();
+  float m[kLanes], nan[kLanes];
+  for (int l = 0; l < kLanes; ++l) m[l] = ninf, nan[l] = 0.f;
+  int64_t j = 0;
+  for (; j + kLanes <= cols; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float v = x[j + l];
+      m[l] = v > m[l] ? v : m[l];
+      nan[l] = v != v ? 1.f : nan[l];
+    }
+  float r = ninf;
+  bool any_nan = false;
+  for (; j < cols; ++j) {
+    r = x[j] > r ? x[j] : r;
+    any_nan |= x[j] != x[j];
   }
-  return nan ? std::numeric_limits<float>::quiet_NaN() : m;
+  for (int l = 0; l < kLanes; ++l) {
+    r = m[l] > r ? m[l] : r;
+    any_nan |= nan[l] != 0.f;
+  }
+  return any_nan ? std::numeric_limits<float>::quiet_NaN() : r;
 }
 
-// log(sum(exp(x - m))) + m in double.
+// sum_j exp(x[j] - m) in double (lane partial sums); with Store, also e[j] = exp(x[j] - m).
+// e may alias x.
+template <bool Store>
+inline double exp_sum(const float* x, int64_t cols, float m, float* e) {
+  double a[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= cols; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float v = cpu::vexp(x[j + l] - m);
+      if (Store) e[j + l] = v;
+      a[l] += v;
+    }
+  double s = 0.0;
+  for (; j < cols; ++j) {
+    const float v = cpu::vexp(x[j] - m);
+    if (Store) e[j] = v;
+    s += v;
+  }
+  for (int l = 0; l < kLanes; ++l) s += a[l];
+  return s;
+}
+
+// log(sum(exp(x - m))) + m in double; -inf for cols == 0.
 inline double row_lse(const float* x, int64_t cols) {
   const float m = row_max(x, cols);
+  if (cols == 0) return -std::numeric_limits<double>::infinity();
+  return double(m) + std::log(exp_sum<false>(x, cols, m, nullptr));
+}
+
+// sum x[j] * y[j] (or sum x[j] when y is null) in double, lane partial sums.
+inline double dot_row(const float* x, const float* y, int64_t cols) {
+  double a[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= cols; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) a[l] += double(x[j + l]) * (y ? double(y[j + l]) : 1.0);
   double s = 0.0;
-  for (int64_t j = 0; j < cols; ++j) s += std::exp(x[j] - m);
-  return double(m) + std::log(s);
+  for (; j < cols; ++j) s += double(x[j]) * (y ? double(y[j]) : 1.0);
+  for (int l = 0; l < kLanes; ++l) s += a[l];
+  return s;
 }
 
 // Checks every target, then returns how many rows count (target != ignore_index).
@@ -79,18 +129,10 @@ void Cpu::softmax_forward(View out, View inp, int64_t rows, int64_t cols, bool l
       float* orow = o + r * cols;
       const float m = row_max(xr, cols);
       if (log) {
-        double s = 0.0;
-        for (int64_t j = 0; j < cols; ++j) s += std::exp(xr[j] - m);
-        const float ls = float(std::log(s));
+        const float ls = float(std::log(exp_sum<false>(xr, cols, m, nullptr)));
         for (int64_t j = 0; j < cols; ++j) orow[j] = (xr[j] - m) - ls;  // x - m is exact near the max
       } else {
-        double s = 0.0;
-        for (int64_t j = 0; j < cols; ++j) {
-          const float e = std::exp(xr[j] - m);
-          orow[j] = e;
-          s += e;
-        }
-        const float inv = float(1.0 / s);
+        const float inv = float(1.0 / exp_sum<true>(xr, cols, m, orow));
         for (int64_t j = 0; j < cols; ++j) orow[j] *= inv;
       }
     }
@@ -113,14 +155,11 @@ void Cpu::softmax_backward(View dinp, View dout, View out, int64_t rows, int64_t
       const float* dyr = dy + r * cols;
       const float* yr = y + r * cols;
       float* dxr = dx + r * cols;
-      double s = 0.0;
       if (log) {
-        for (int64_t j = 0; j < cols; ++j) s += dyr[j];
-        const float sf = float(s);
-        for (int64_t j = 0; j < cols; ++j) dxr[j] = dyr[j] - std::exp(yr[j]) * sf;
+        const float sf = float(dot_row(dyr, nullptr, cols));
+        for (int64_t j = 0; j < cols; ++j) dxr[j] = dyr[j] - cpu::vexp(yr[j]) * sf;
       } else {
-        for (int64_t j = 0; j < cols; ++j) s += double(dyr[j]) * yr[j];
-        const float sf = float(s);
+        const float sf = float(dot_row(dyr, yr, cols));
         for (int64_t j = 0; j < cols; ++j) dxr[j] = yr[j] * (dyr[j] - sf);
       }
     }
@@ -178,7 +217,7 @@ void Cpu::cross_entropy_backward(View dlogits, View dloss, View logits, View lse
         continue;
       }
       const float lr = l[r];
-      for (int64_t j = 0; j < cols; ++j) dxr[j] = scale * std::exp(xr[j] - lr);
+      for (int64_t j = 0; j < cols; ++j) dxr[j] = scale * cpu::vexp(xr[j] - lr);
       dxr[t[r]] -= scale;
     }
   });
