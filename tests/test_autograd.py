@@ -163,3 +163,18 @@ def test_backward_frees_saved_tensors():
     with pytest.raises(RuntimeError, match="second time"):
         y.backward()
     assert node is not None
+
+
+def test_graph_without_backward_is_freed_without_gc():
+    import gc
+    import weakref
+
+    x = nx.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    gc.disable()
+    try:
+        y = nx.functional.softmax(x.exp(), 0) * 2  # softmax saves its own output
+        refs = [weakref.ref(y), weakref.ref(y.grad_fn)]
+        del y
+        assert all(r() is None for r in refs)
+    finally:
+        gc.enable()

@@ -191,7 +191,7 @@ def reduce_raw(x: Tensor, dims: tuple, op: int, keepdim: bool) -> Tensor:
     kshape = [1 if i in dims else s for i, s in enumerate(shape)]
     final = tuple(kshape) if keepdim else tuple(s for i, s in enumerate(shape) if i not in dims)
     if not dims:
-        return x if keepdim or True else x
+        return x
     if dims == tuple(range(dims[0], dims[-1] + 1)):  # one contiguous block: one kernel call
         outer, red, inner = prod(shape[: dims[0]]), prod(shape[dims[0]: dims[-1] + 1]), prod(shape[dims[-1] + 1:])
         if red == 0 and op in (C.RED_MAX, C.RED_MIN):
@@ -598,7 +598,6 @@ def argmaxmin(x: Tensor, dim, keepdim: bool, is_max: bool) -> Tensor:
     if dim is None:
         x = x.reshape(-1)
         d = 0
-        keepdim_shape = (1,) * 0
     else:
         d = norm_dim(dim, x.ndim)
         if x.ndim == 0:
@@ -843,8 +842,6 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
         return x
     st = strides_of(x.shape)
     shape = x.shape[:dim] + (length,) + x.shape[dim + 1:]
-    if all(s == 1 for s in x.shape[:dim]):  # leading block: still a contiguous range, but copy (flat arrays)
-        pass
     return Strided.apply(x, shape, st, start * st[dim], False)
 
 
@@ -1093,13 +1090,9 @@ def setitem(x: Tensor, idx, value) -> None:
         while len(vs) > len(shape) and vs[0] == 1:
             vs = vs[1:]
         v = reshape(v, vs)
-        try:
-            broadcast_shapes(vs, shape)
-            if broadcast_shapes(vs, shape) != tuple(shape):
-                raise RuntimeError
-        except RuntimeError:
+        if not _broadcasts_to(vs, shape):
             raise RuntimeError(f"shape mismatch: value tensor of shape {value_shape(value)} cannot be broadcast "
-                               f"to indexing result of shape {tuple(shape)}") from None
+                               f"to indexing result of shape {tuple(shape)}")
         copy_into(x, v, shape, strides, offset, bcast_strides(vs, shape), 0)
         return
     # advanced: positions of the selected elements, then a masked select
@@ -1112,7 +1105,7 @@ def setitem(x: Tensor, idx, value) -> None:
     while len(vs) > pos.ndim and vs[0] == 1:
         vs = vs[1:]
     v = reshape(v, vs)
-    if broadcast_shapes(vs, pos.shape) != pos.shape:
+    if not _broadcasts_to(vs, pos.shape):
         raise RuntimeError(f"shape mismatch: value tensor of shape {value_shape(value)} cannot be broadcast to "
                            f"indexing result of shape {pos.shape}")
     work_dt = int64 if x.dtype is bool_ else x.dtype
@@ -1125,6 +1118,12 @@ def setitem(x: Tensor, idx, value) -> None:
     res = where_raw(cond, vals, cast(x, work_dt).reshape(-1))
     res = cast(res, x.dtype)
     copy_into(x, res, (n,), [1], 0, [1], 0)
+
+
+def _broadcasts_to(shape, target) -> bool:
+    if len(shape) > len(target):
+        return False
+    return all(s == 1 or s == t for s, t in zip(reversed(shape), reversed(tuple(target))))
 
 
 def value_shape(v):

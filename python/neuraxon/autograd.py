@@ -208,6 +208,13 @@ class Function:
             else:
                 meta.append(None)
             fixed.append(o)
+        saved = ctx.__dict__.get("_nx_saved")
+        if saved:
+            # a saved output would point back at this node (a reference cycle that only the
+            # garbage collector frees): keep a detached alias of its data instead
+            ctx._nx_saved = tuple(
+                s.detach() if s is not None and any(s is o for o in fixed) else s for s in saved
+            )
         ctx._nx_fn = cls
         ctx._nx_meta = meta
         edges = []

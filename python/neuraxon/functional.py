@@ -296,8 +296,6 @@ class _Conv2d(Function):
         ctx.p = (N, Cin, H, W, K, R, S, stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups)
         if out.numel():
             x.device.k.conv2d_forward(out._data, x._data, w._data, _opt(b), *ctx.p, -1)
-        elif b is not None and out.numel():
-            pass
         ctx.save_for_backward(x, w)
         return out
 

@@ -149,11 +149,8 @@ class Tensor:
         extras = []
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
-        if self.dtype is not float32 and not (self.dtype is int64 and self.numel()) and self.dtype is not bool_:
-            extras.append(f"dtype={self.dtype!r}")
-        if self.dtype is float32 and self.numel() == 0:
-            pass
-        if self.dtype is int64 and self.numel() == 0:
+        # as PyTorch: the dtype is shown when it is not implied by the printed values
+        if self.numel() == 0 and self.dtype is not float32:
             extras.append(f"dtype={self.dtype!r}")
         if self._node is not None:
             extras.append(f"grad_fn={self._node!r}")
@@ -197,7 +194,7 @@ class Tensor:
         return (_rebuild, (a, str(self.device), self.requires_grad))
 
     def __deepcopy__(self, memo):
-        t = self.clone().detach() if self.dtype is float32 else _ops.clone_raw(self)
+        t = _ops.clone_raw(self)
         t.requires_grad = self.requires_grad
         if self.grad is not None:
             t.grad = self.grad.clone()
@@ -956,7 +953,7 @@ class ToDevice(autograd.Function):
     @staticmethod
     def forward(ctx, x, dev):
         ctx.src = x.device
-        host = np.array(x.device.to_numpy(x._data, (x.numel(),), x.dtype), copy=False)
+        host = np.asarray(x.device.to_numpy(x._data, (x.numel(),), x.dtype))
         return Tensor._wrap(dev.from_numpy(host, x.dtype), x.shape, x.dtype, dev)
 
     @staticmethod
