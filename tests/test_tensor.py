@@ -400,3 +400,16 @@ def test_len_iter_bool_errors(device):
         bool(nx.zeros(2, device=device))
     assert bool(nx.tensor([1.0], device=device))
     assert math.isclose(nx.tensor([[2.0]], device=device).item(), 2.0)
+
+
+def test_format_new_and_nan_helpers(device):
+    t = nx.tensor([1.0, float("nan"), float("inf"), -float("inf")], device=device)
+    assert t.isnan().tolist() == [False, True, False, False]
+    assert t.isinf().tolist() == [False, False, True, True]
+    assert t.isfinite().tolist() == [True, False, False, False]
+    assert nx.isfinite(t).tolist() == [True, False, False, False]
+    assert t.nan_to_num(0.0, 9.0, -9.0).tolist() == [1.0, 0.0, 9.0, -9.0]
+    assert f"{nx.tensor(2.25, device=device):.1f}" == "2.2"
+    z = t.new_zeros(2, 3)
+    assert z.shape == (2, 3) and z.dtype is nx.float32 and z.device == device
+    assert t.new_tensor([1, 2]).tolist() == [1.0, 2.0] and t.new_full((2,), 3.0).tolist() == [3.0, 3.0]

@@ -30,7 +30,8 @@ _METHODS = (
     "exp log sqrt rsqrt abs sin cos sigmoid tanh relu reciprocal square sign log1p expm1 clamp clip sum mean "
     "var std prod max min amax amin argmax argmin norm logsumexp all any reshape flatten squeeze unsqueeze "
     "permute transpose t narrow unbind index_select gather masked_fill softmax log_softmax neg pow mul add sub "
-    "div eq ne lt le gt ge allclose equal numel count_nonzero clone detach expand_copy repeat_interleave"
+    "div eq ne lt le gt ge allclose equal numel count_nonzero clone detach flip isnan isinf isfinite nan_to_num "
+    "square"
 ).split()
 
 

@@ -77,7 +77,7 @@ class Device:
         dt = get_dtype(dtype if dtype is not None else a.dtype)
         flat = np.ascontiguousarray(a, dtype=dt.numpy).reshape(-1)
         if self.type == "cpu":
-            return flat.copy() if np.shares_memory(flat, a) else flat
+            return flat.copy() if np.may_share_memory(flat, a) else flat
         arr = self.k.DeviceArray(flat.size, dt.code)
         if flat.size:
             arr.copy_from_host(flat)

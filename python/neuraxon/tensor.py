@@ -160,6 +160,28 @@ class Tensor:
 
     __str__ = __repr__
 
+    def __format__(self, spec: str) -> str:
+        if spec and self.numel() == 1:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    # -- new tensors like this one (same device, same dtype unless given) ----------------
+    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return zeros(_size(size), dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return ones(_size(size), dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return empty(_size(size), dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a 0-d tensor")
@@ -528,6 +550,25 @@ class Tensor:
         from . import functional as F
 
         return F.log_softmax(self, dim)
+
+    def isnan(self):
+        return self != self
+
+    def isinf(self):
+        if self.dtype is not float32:
+            return _ops.full(self.shape, False, bool_, self.device)
+        return self.abs() == math.inf
+
+    def isfinite(self):
+        if self.dtype is not float32:
+            return _ops.full(self.shape, True, bool_, self.device)
+        return self.abs() < math.inf  # False for NaN and +-inf
+
+    def nan_to_num(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None):
+        big = float(np.finfo(np.float32).max)
+        out = _ops.where(self.isnan(), nan, self)
+        out = _ops.where(out == math.inf, big if posinf is None else posinf, out)
+        return _ops.where(out == -math.inf, -big if neginf is None else neginf, out)
 
     def masked_fill(self, mask, value):
         return _ops.where(mask, value if not isinstance(value, Tensor) else value.to(self.dtype), self)
@@ -1031,7 +1072,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
         dt = float32
     else:
         dt = get_dtype(arr.dtype)
-    t = Tensor._wrap(dev.from_numpy(np.array(arr, dtype=dt.numpy, copy=True), dt), tuple(arr.shape), dt, dev)
+    t = Tensor._wrap(dev.from_numpy(arr, dt), tuple(arr.shape), dt, dev)  # from_numpy copies
     if requires_grad:
         t.requires_grad_(True)
     return t
