@@ -341,6 +341,7 @@ _GLYPHS = {
     "l": "100100100100111", "o": "000111101101111", "s": "000111110011111", "a": "000011101101011",
     "c": "000111100100111", "u": "000101101101111", "r": "000111100100100", "y": "101101111001111",
     "e": "111100111100111", "t": "010111010010011", " ": "000000000000000", "-": "000000111000000",
+    "i": "010000010010010", "n": "000110101101101", "h": "100100111101101", "p": "000111101111100",
 }
 
 
@@ -382,10 +383,12 @@ def _panel(img, x0, y0, w, h, series, title, fmt) -> None:
     _line(img, x0, y0 + h, x0 + w, y0 + h, black)
     _text(img, x0 + w // 2 - 4 * 2 * len(title) // 2, y0 - 16, title, black)
     for _, ys, color in series:
-        pts = [(x0 + (i / max(n - 1, 1)) * w, y0 + h - (v - lo) / (hi - lo) * h) for i, v in enumerate(ys)]
-        for (ax, ay), (bx, by) in zip(pts, pts[1:]):
-            _line(img, ax, ay, bx, by, color, 2)
-        for px, py in pts:
+        pts = [(x0 + (i / max(n - 1, 1)) * w, y0 + h - (v - lo) / (hi - lo) * h) if math.isfinite(v) else None
+               for i, v in enumerate(ys)]
+        for a, b in zip(pts, pts[1:]):
+            if a is not None and b is not None:
+                _line(img, a[0], a[1], b[0], b[1], color, 2)
+        for px, py in (q for q in pts if q is not None):
             img[int(py) - 3 : int(py) + 4, int(px) - 3 : int(px) + 4] = color
 
 
