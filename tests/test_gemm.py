@@ -12,6 +12,8 @@ from neuraxon.testing.tolerances import assert_close, for_sum
 SHAPES = [  # m, n, k
     (1, 1, 1), (1, 7, 3), (5, 1, 9), (3, 4, 1), (13, 17, 19), (12, 32, 256), (31, 65, 257),
     (64, 10, 256), (128, 512, 784), (97, 131, 600), (0, 5, 3), (4, 0, 3), (4, 5, 0),
+    # m > 256 or k*n > 512K: the packed-B path (smaller products read row-major B in place)
+    (300, 70, 300), (40, 1100, 520),
 ]
 VARIANTS = [-1, 0, 1]
 
@@ -36,8 +38,9 @@ def test_gemm_forward_shapes(dev, rng, m, n, k, ta, tb, variant):
 def test_gemm_every_isa_path(dev, isa, rng, variant):
     if dev.name != "cpu":
         pytest.skip("ISA paths are a CPU matter")
-    for m, n, k in [(13, 17, 19), (37, 70, 300), (100, 33, 7), (25, 49, 513)]:
-        for ta, tb in [(False, False), (True, True)]:
+    # (270, 45, 130): m > 256, packed row-major B; the others read B in place when not tb
+    for m, n, k in [(13, 17, 19), (37, 70, 300), (100, 33, 7), (25, 49, 513), (270, 45, 130)]:
+        for ta, tb in [(False, False), (True, True), (False, True)]:
             a, b = _operands(rng, m, n, k, ta, tb)
             c0 = rng.standard_normal((m, n)).astype(np.float32)
             c = dev.put(c0)
