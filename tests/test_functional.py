@@ -48,30 +48,48 @@ CASES = [
     ("linear_3d_nobias", lambda x, w: F.linear(x, w), [rn(2, 3, 4), rn(2, 4)]),
     ("bilinear", lambda a, b, w, c: F.bilinear(a, b, w, c), [rn(2, 3), rn(2, 4), rn(5, 3, 4), rn(5)]),
     ("conv2d", lambda x, w, b: F.conv2d(x, w, b, stride=1, padding=1), [rn(2, 3, 5, 5), rn(4, 3, 3, 3), rn(4)]),
-    ("conv2d_stride_dil_groups", lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2),
-                                                          groups=2), [rn(1, 4, 6, 7), rn(4, 2, 3, 2), rn(4)]),
+    (
+        "conv2d_stride_dil_groups",
+        lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2),
+        [rn(1, 4, 6, 7), rn(4, 2, 3, 2), rn(4)],
+    ),
     ("conv2d_same_even_kernel", lambda x, w: F.conv2d(x, w, padding="same"), [rn(1, 2, 5, 4), rn(3, 2, 2, 4)]),
     ("conv2d_unbatched_valid", lambda x, w: F.conv2d(x, w, padding="valid"), [rn(2, 5, 5), rn(3, 2, 3, 3)]),
-    ("conv_transpose2d", lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
-     [rn(2, 3, 3, 4), rn(3, 2, 3, 3), rn(2)]),
-    ("conv_transpose2d_groups_dil", lambda x, w: F.conv_transpose2d(x, w, None, 1, 0, 0, 2, 2),
-     [rn(1, 4, 3, 3), rn(4, 1, 2, 2)]),
+    (
+        "conv_transpose2d",
+        lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+        [rn(2, 3, 3, 4), rn(3, 2, 3, 3), rn(2)],
+    ),
+    (
+        "conv_transpose2d_groups_dil",
+        lambda x, w: F.conv_transpose2d(x, w, None, 1, 0, 0, 2, 2),
+        [rn(1, 4, 3, 3), rn(4, 1, 2, 2)],
+    ),
     ("max_pool2d", lambda x: F.max_pool2d(x, 2), [distinct(2, 2, 5, 5)]),
-    ("max_pool2d_pad_ceil_dil", lambda x: F.max_pool2d(x, 3, 2, padding=1, dilation=1, ceil_mode=True),
-     [distinct(1, 2, 6, 7)]),
+    (
+        "max_pool2d_pad_ceil_dil",
+        lambda x: F.max_pool2d(x, 3, 2, padding=1, dilation=1, ceil_mode=True),
+        [distinct(1, 2, 6, 7)],
+    ),
     ("max_pool2d_dilation", lambda x: F.max_pool2d(x, 2, 1, 0, dilation=2), [distinct(1, 1, 6, 6)]),
     ("avg_pool2d", lambda x: F.avg_pool2d(x, 3, 2, 1), [rn(2, 2, 6, 5)]),
-    ("avg_pool2d_nopad_ceil", lambda x: F.avg_pool2d(x, 2, ceil_mode=True, count_include_pad=False),
-     [rn(1, 2, 5, 5)]),
+    ("avg_pool2d_nopad_ceil", lambda x: F.avg_pool2d(x, 2, ceil_mode=True, count_include_pad=False), [rn(1, 2, 5, 5)]),
     ("avg_pool2d_divisor", lambda x: F.avg_pool2d(x, 2, divisor_override=3), [rn(1, 1, 4, 4)]),
     ("adaptive_avg_pool2d", lambda x: F.adaptive_avg_pool2d(x, (3, 2)), [rn(2, 2, 7, 5)]),
     ("adaptive_avg_pool2d_1", lambda x: F.adaptive_avg_pool2d(x, 1), [rn(2, 3, 4, 4)]),
     ("max_unpool2d", lambda x: F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2), [distinct(1, 2, 4, 6)]),
-    ("batch_norm_train", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
-     [rn(4, 3, 2, 2), pos(3), rn(3)]),
+    (
+        "batch_norm_train",
+        lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+        [rn(4, 3, 2, 2), pos(3), rn(3)],
+    ),
     ("batch_norm_train_2d", lambda x: F.batch_norm(x, None, None, training=True), [rn(5, 3)]),
-    ("batch_norm_eval", lambda x, m, v, w, b: F.batch_norm(x, m.detach(), v.detach(), w, b, training=False),
-     [rn(3, 2, 3), rn(2), pos(2), pos(2), rn(2)], [0, 3, 4]),
+    (
+        "batch_norm_eval",
+        lambda x, m, v, w, b: F.batch_norm(x, m.detach(), v.detach(), w, b, training=False),
+        [rn(3, 2, 3), rn(2), pos(2), pos(2), rn(2)],
+        [0, 3, 4],
+    ),
     ("dropout", dropout_fn, [rn(4, 6)]),
     ("relu", F.relu, [away(3, 4)]),
     ("leaky_relu", lambda x: F.leaky_relu(x, 0.2), [away(3, 4)]),
@@ -94,71 +112,139 @@ CASES = [
     ("embedding", lambda w, i: F.embedding(i, w), [rn(6, 3), idx(6, 2, 5)]),
     ("embedding_padding_idx", lambda w, i: F.embedding(i, w, padding_idx=2), [rn(4, 3), np.array([0, 3, 3, 1])]),
     ("cross_entropy", lambda x, t: F.cross_entropy(x, t), [rn(5, 4), idx(4, 5)]),
-    ("cross_entropy_ignore", lambda x, t: F.cross_entropy(x, t, ignore_index=1), [rn(6, 3), np.array([0, 1, 2, 1, 0, 2])]),
+    (
+        "cross_entropy_ignore",
+        lambda x, t: F.cross_entropy(x, t, ignore_index=1),
+        [rn(6, 3), np.array([0, 1, 2, 1, 0, 2])],
+    ),
     ("cross_entropy_sum", lambda x, t: F.cross_entropy(x, t, reduction="sum"), [rn(5, 4), idx(4, 5)]),
     ("cross_entropy_none_nd", lambda x, t: F.cross_entropy(x, t, reduction="none"), [rn(2, 4, 3, 2), idx(4, 2, 3, 2)]),
     ("cross_entropy_nd_mean", lambda x, t: F.cross_entropy(x, t), [rn(2, 3, 4), idx(3, 2, 4)]),
-    ("cross_entropy_weight_smooth", lambda x, w, t: F.cross_entropy(x, t, weight=w.detach(), label_smoothing=0.2),
-     [rn(5, 4), pos(4), idx(4, 5)], [0]),
-    ("cross_entropy_smooth_ignore", lambda x, t: F.cross_entropy(x, t, ignore_index=0, label_smoothing=0.1),
-     [rn(5, 3), np.array([0, 1, 2, 2, 0])]),
+    (
+        "cross_entropy_weight_smooth",
+        lambda x, w, t: F.cross_entropy(x, t, weight=w.detach(), label_smoothing=0.2),
+        [rn(5, 4), pos(4), idx(4, 5)],
+        [0],
+    ),
+    (
+        "cross_entropy_smooth_ignore",
+        lambda x, t: F.cross_entropy(x, t, ignore_index=0, label_smoothing=0.1),
+        [rn(5, 3), np.array([0, 1, 2, 2, 0])],
+    ),
     ("cross_entropy_probs", lambda x, p: F.cross_entropy(x, F.softmax(p, 1)), [rn(4, 3), rn(4, 3)]),
     ("nll_loss", lambda x, t: F.nll_loss(F.log_softmax(x, 1), t), [rn(5, 4), idx(4, 5)]),
-    ("nll_loss_weight_none", lambda x, w, t: F.nll_loss(x, t, weight=w.detach(), reduction="none"),
-     [rn(5, 4), pos(4), idx(4, 5)], [0]),
+    (
+        "nll_loss_weight_none",
+        lambda x, w, t: F.nll_loss(x, t, weight=w.detach(), reduction="none"),
+        [rn(5, 4), pos(4), idx(4, 5)],
+        [0],
+    ),
     ("mse_loss", F.mse_loss, [rn(3, 4), rn(3, 4)]),
     ("mse_loss_sum", lambda a, b: F.mse_loss(a, b, reduction="sum"), [rn(3, 4), rn(3, 4)]),
     ("l1_loss", F.l1_loss, [rn(3, 4), rn(3, 4) + 3]),
     ("smooth_l1_loss", F.smooth_l1_loss, [away(3, 4) * 3, np.zeros((3, 4), np.float32)]),
     ("huber_loss", lambda a, b: F.huber_loss(a, b, delta=0.5), [away(3, 4) * 3, np.zeros((3, 4), np.float32)]),
-    ("kl_div", lambda x, t: F.kl_div(F.log_softmax(x, 1), F.softmax(t, 1), reduction="batchmean"), [rn(3, 4), rn(3, 4)]),
+    (
+        "kl_div",
+        lambda x, t: F.kl_div(F.log_softmax(x, 1), F.softmax(t, 1), reduction="batchmean"),
+        [rn(3, 4), rn(3, 4)],
+    ),
     ("binary_cross_entropy", lambda x, t: F.binary_cross_entropy(F.sigmoid(x), t), [rn(3, 4), R.random((3, 4))]),
-    ("bce_weight_none", lambda x, t, w: F.binary_cross_entropy(F.sigmoid(x), t, w, reduction="none"),
-     [rn(3, 4), R.random((3, 4)), pos(3, 4)]),
+    (
+        "bce_weight_none",
+        lambda x, t, w: F.binary_cross_entropy(F.sigmoid(x), t, w, reduction="none"),
+        [rn(3, 4), R.random((3, 4)), pos(3, 4)],
+    ),
     ("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits, [rn(3, 4) * 3, R.random((3, 4))]),
-    ("bce_with_logits_pos_weight", lambda x, t, pw: F.binary_cross_entropy_with_logits(x, t, pos_weight=pw),
-     [rn(3, 4) * 3, R.random((3, 4)), pos(4)]),
+    (
+        "bce_with_logits_pos_weight",
+        lambda x, t, pw: F.binary_cross_entropy_with_logits(x, t, pos_weight=pw),
+        [rn(3, 4) * 3, R.random((3, 4)), pos(4)],
+    ),
     ("pad", lambda x: F.pad(x, (1, 2, 0, 1), value=0.5), [rn(2, 3, 4)]),
     ("pad_negative", lambda x: F.pad(x, (-1, 2, 1, -2)), [rn(2, 4, 5)]),
     ("normalize", lambda x: F.normalize(x, dim=1), [rn(3, 4)]),
-    ("lstm_cell", lambda x, h, c, wi, wh, bi, bh: F.lstm_cell(x, (h, c), wi, wh, bi, bh),
-     [rn(2, 3), rn(2, 4), rn(2, 4), rn(16, 3) * 0.5, rn(16, 4) * 0.5, rn(16), rn(16)]),
+    (
+        "lstm_cell",
+        lambda x, h, c, wi, wh, bi, bh: F.lstm_cell(x, (h, c), wi, wh, bi, bh),
+        [rn(2, 3), rn(2, 4), rn(2, 4), rn(16, 3) * 0.5, rn(16, 4) * 0.5, rn(16), rn(16)],
+    ),
     ("lstm_cell_nobias_nohx", lambda x, wi, wh: F.lstm_cell(x, None, wi, wh), [rn(3, 2), rn(8, 2), rn(8, 2)]),
-    ("lstm_layer", lambda x, h, c, wi, wh, bi, bh: F.lstm_layer(x, h, c, wi, wh, bi, bh),
-     [rn(4, 2, 3), rn(2, 3), rn(2, 3), rn(12, 3) * 0.5, rn(12, 3) * 0.5, rn(12), rn(12)]),
-    ("lstm_layer_no_state", lambda x, wi, wh, bi: F.lstm_layer(x, None, None, wi, wh, bi, None),
-     [rn(3, 2, 2), rn(8, 2) * 0.5, rn(8, 2) * 0.5, rn(8)]),
+    (
+        "lstm_layer",
+        lambda x, h, c, wi, wh, bi, bh: F.lstm_layer(x, h, c, wi, wh, bi, bh),
+        [rn(4, 2, 3), rn(2, 3), rn(2, 3), rn(12, 3) * 0.5, rn(12, 3) * 0.5, rn(12), rn(12)],
+    ),
+    (
+        "lstm_layer_no_state",
+        lambda x, wi, wh, bi: F.lstm_layer(x, None, None, wi, wh, bi, None),
+        [rn(3, 2, 2), rn(8, 2) * 0.5, rn(8, 2) * 0.5, rn(8)],
+    ),
     # Tensor ops
     ("add_sub_broadcast", lambda a, b: (a + b) * 2 - b - 1.5, [rn(3, 1, 4), rn(2, 1)]),
     ("mul_div_broadcast", lambda a, b: a * b / (b * b + 1) + 3 / (b + 5), [rn(3, 4), rn(4)]),
-    ("pow", lambda a, b: a ** b + a ** 2 + 2 ** b, [pos(3, 4), rn(4)]),
+    ("pow", lambda a, b: a**b + a**2 + 2**b, [pos(3, 4), rn(4)]),
     ("maximum_minimum", lambda a, b: nx.maximum(a, b) + nx.minimum(a, b * 2), [distinct(3, 4), distinct(4) + 0.01]),
-    ("unary_math", lambda x: x.exp() + x.log() + x.sqrt() + x.rsqrt() + x.sin() + x.cos() + x.reciprocal() +
-     x.log1p() + x.expm1() + x.square(), [pos(3, 4)]),
+    (
+        "unary_math",
+        lambda x: (
+            x.exp()
+            + x.log()
+            + x.sqrt()
+            + x.rsqrt()
+            + x.sin()
+            + x.cos()
+            + x.reciprocal()
+            + x.log1p()
+            + x.expm1()
+            + x.square()
+        ),
+        [pos(3, 4)],
+    ),
     ("abs_clamp_neg", lambda x: x.abs() + x.clamp(-0.5, 0.5) - x.clamp(min=0.1), [away(3, 4)]),
-    ("sum_mean_dims", lambda x: x.sum((0, 2)) + x.mean(1).sum(-1, keepdim=True).sum() + x.sum(1, keepdim=True).sum(), [rn(2, 3, 4)]),
+    (
+        "sum_mean_dims",
+        lambda x: x.sum((0, 2)) + x.mean(1).sum(-1, keepdim=True).sum() + x.sum(1, keepdim=True).sum(),
+        [rn(2, 3, 4)],
+    ),
     ("var_std", lambda x: x.var(1) + x.std(0, unbiased=False).sum() + x.var(), [rn(3, 4)]),
     ("prod_norm", lambda x: x.prod(1) + x.norm(dim=0).sum() + x.norm(1), [pos(3, 4)]),
-    ("max_min_dim", lambda x: x.max(1).values + x.min(0, keepdim=True)[0].sum() + x.max() + x.amax((0, 1)),
-     [distinct(3, 4)]),
+    (
+        "max_min_dim",
+        lambda x: x.max(1).values + x.min(0, keepdim=True)[0].sum() + x.max() + x.amax((0, 1)),
+        [distinct(3, 4)],
+    ),
     ("logsumexp", lambda x: x.logsumexp(1), [rn(3, 4)]),
     ("matmul_batched", lambda a, b: a @ b, [rn(2, 3, 4), rn(4, 5)]),
     ("matmul_broadcast", lambda a, b: a @ b, [rn(3, 4), rn(2, 4, 5)]),
     ("matmul_vec", lambda a, b: (a @ b) * (b @ b), [rn(3, 4), rn(4)]),
     ("indexing_basic", lambda x: x[1:, ::2] * 2 + x[0, None, ::-1][:, :3].sum(), [rn(3, 4)]),
-    ("indexing_advanced", lambda x: x[nx.tensor([2, 0, 2])][:, :3] + x[:, nx.tensor([1, 1, 3])].t(),
-     [rn(3, 4)]),
-    ("indexing_two_tensors_mask", lambda x: x[nx.tensor([0, 2]), nx.tensor([1, 3])].sum() + x[x > 0.0].sum(),
-     [away(3, 4)]),
-    ("shape_ops", lambda x: x.permute(2, 0, 1).reshape(4, 6).t().unsqueeze(0).expand(2, 6, 4).sum(0)
-     + x.transpose(0, 1).flatten(1)[:, :4].repeat(2, 1), [rn(2, 3, 4)]),
-    ("cat_stack_split", lambda a, b: nx.cat([a, b], 1).split(2, 1)[1] + nx.stack([a, b[:, :3]], 0).sum(0).chunk(3, 1)[0]
-     .repeat(1, 1), [rn(2, 3), rn(2, 4)]),
+    ("indexing_advanced", lambda x: x[nx.tensor([2, 0, 2])][:, :3] + x[:, nx.tensor([1, 1, 3])].t(), [rn(3, 4)]),
+    (
+        "indexing_two_tensors_mask",
+        lambda x: x[nx.tensor([0, 2]), nx.tensor([1, 3])].sum() + x[x > 0.0].sum(),
+        [away(3, 4)],
+    ),
+    (
+        "shape_ops",
+        lambda x: (
+            x.permute(2, 0, 1).reshape(4, 6).t().unsqueeze(0).expand(2, 6, 4).sum(0)
+            + x.transpose(0, 1).flatten(1)[:, :4].repeat(2, 1)
+        ),
+        [rn(2, 3, 4)],
+    ),
+    (
+        "cat_stack_split",
+        lambda a, b: nx.cat([a, b], 1).split(2, 1)[1] + nx.stack([a, b[:, :3]], 0).sum(0).chunk(3, 1)[0].repeat(1, 1),
+        [rn(2, 3), rn(2, 4)],
+    ),
     ("where_masked_fill", lambda x, y: nx.where(x > 0, x, y) + x.masked_fill(y > 0, 2.0), [away(3, 4), away(3, 4)]),
-    ("gather_index_select", lambda x: x.gather(1, nx.tensor([[0, 0], [2, 1], [1, 2]])) +
-     x.index_select(1, nx.tensor([2, 2])), [rn(3, 3)]),
-    ("narrow_unbind_flip", lambda x: x.narrow(1, 1, 2) + x.unbind(1)[0].unsqueeze(1) + x.flip(0)[:, :2],
-     [rn(3, 4)]),
+    (
+        "gather_index_select",
+        lambda x: x.gather(1, nx.tensor([[0, 0], [2, 1], [1, 2]])) + x.index_select(1, nx.tensor([2, 2])),
+        [rn(3, 3)],
+    ),
+    ("narrow_unbind_flip", lambda x: x.narrow(1, 1, 2) + x.unbind(1)[0].unsqueeze(1) + x.flip(0)[:, :2], [rn(3, 4)]),
 ]
 
 
@@ -178,8 +264,11 @@ def test_embedding_padding_idx_gets_no_gradient(device):
 
 def test_every_functional_op_is_gradchecked():
     names = " ".join(c[0] for c in CASES)
-    missing = [op for op in F.__all__ if op not in ("relu_", "one_hot") and op.replace("_", "") not in
-               names.replace("_", "") and op not in names]
+    missing = [
+        op
+        for op in F.__all__
+        if op not in ("relu_", "one_hot") and op.replace("_", "") not in names.replace("_", "") and op not in names
+    ]
     assert not missing, f"functional ops without a gradcheck: {missing}"
 
 
@@ -188,15 +277,23 @@ def test_every_functional_op_is_gradchecked():
 
 def test_linear_conv_pool_forward_vs_numpy(device):
     x, w, b = rn(3, 4), rn(5, 4), rn(5)
-    assert_close(np.asarray(F.linear(nx.tensor(x, device=device), nx.tensor(w, device=device),
-                                     nx.tensor(b, device=device)).cpu()), x @ w.T + b, "reduction")
+    assert_close(
+        np.asarray(
+            F.linear(nx.tensor(x, device=device), nx.tensor(w, device=device), nx.tensor(b, device=device)).cpu()
+        ),
+        x @ w.T + b,
+        "reduction",
+    )
     img = rn(1, 1, 4, 4)
     out, ind = F.max_pool2d(nx.tensor(img, device=device), 2, return_indices=True)
     want = img.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(2, 2, 4).max(-1)
     np.testing.assert_array_equal(np.asarray(out.cpu())[0, 0], want)
     assert ind.dtype is nx.int64 and ind.shape == (1, 1, 2, 2)
-    assert_close(np.asarray(F.avg_pool2d(nx.tensor(img, device=device), 2).cpu())[0, 0],
-                 img.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(2, 2, 4).mean(-1), "reduction")
+    assert_close(
+        np.asarray(F.avg_pool2d(nx.tensor(img, device=device), 2).cpu())[0, 0],
+        img.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(2, 2, 4).mean(-1),
+        "reduction",
+    )
     # a 1x1 convolution is a per-pixel linear map
     xc, wc = rn(2, 3, 4, 5), rn(6, 3, 1, 1)
     got = np.asarray(F.conv2d(nx.tensor(xc, device=device), nx.tensor(wc, device=device)).cpu())
@@ -303,8 +400,11 @@ PARITY = [
     ("conv2d", lambda m, x, w, b: m.conv2d(x, w, b, 2, 1, 1, 1), [rn(2, 3, 7, 6), rn(4, 3, 3, 3), rn(4)]),
     ("conv2d_groups_dil", lambda m, x, w: m.conv2d(x, w, None, 1, 2, 2, 2), [rn(1, 4, 6, 6), rn(6, 2, 3, 3)]),
     ("conv2d_same", lambda m, x, w: m.conv2d(x, w, padding="same"), [rn(1, 2, 5, 6), rn(3, 2, 4, 3)]),
-    ("conv_transpose2d", lambda m, x, w, b: m.conv_transpose2d(x, w, b, 2, 1, 1, 1, 1),
-     [rn(2, 4, 3, 3), rn(4, 3, 3, 3), rn(3)]),
+    (
+        "conv_transpose2d",
+        lambda m, x, w, b: m.conv_transpose2d(x, w, b, 2, 1, 1, 1, 1),
+        [rn(2, 4, 3, 3), rn(4, 3, 3, 3), rn(3)],
+    ),
     ("max_pool2d", lambda m, x: m.max_pool2d(x, 3, 2, 1, ceil_mode=True), [rn(2, 3, 7, 7)]),
     ("avg_pool2d", lambda m, x: m.avg_pool2d(x, 3, 2, 1, count_include_pad=False), [rn(2, 3, 7, 6)]),
     ("adaptive_avg_pool2d", lambda m, x: m.adaptive_avg_pool2d(x, (3, 4)), [rn(2, 2, 7, 9)]),
@@ -319,14 +419,21 @@ PARITY = [
     ("softmax", lambda m, x: m.softmax(x, 1), [rn(2, 5, 3)]),
     ("log_softmax", lambda m, x: m.log_softmax(x, -1), [rn(4, 7)]),
     ("cross_entropy", lambda m, x, t: m.cross_entropy(x, t), [rn(6, 5), idx(5, 6)]),
-    ("cross_entropy_nd_smooth", lambda m, x, t: m.cross_entropy(x, t, label_smoothing=0.1, ignore_index=2),
-     [rn(2, 4, 3, 3), idx(4, 2, 3, 3)]),
+    (
+        "cross_entropy_nd_smooth",
+        lambda m, x, t: m.cross_entropy(x, t, label_smoothing=0.1, ignore_index=2),
+        [rn(2, 4, 3, 3), idx(4, 2, 3, 3)],
+    ),
     ("cross_entropy_weight", lambda m, x, t, w: m.cross_entropy(x, t, weight=w), [rn(6, 4), idx(4, 6), pos(4)], [2]),
     ("nll_loss", lambda m, x, t: m.nll_loss(x, t, reduction="sum"), [rn(6, 5), idx(5, 6)]),
     ("mse_l1", lambda m, a, b: m.mse_loss(a, b) + m.l1_loss(a, b), [rn(3, 4), rn(3, 4)]),
     ("bce", lambda m, x, t: m.binary_cross_entropy(x, t), [R.uniform(0.05, 0.95, (3, 4)), R.random((3, 4))]),
-    ("bce_logits", lambda m, x, t, pw: m.binary_cross_entropy_with_logits(x, t, pos_weight=pw),
-     [rn(3, 4) * 4, R.random((3, 4)), pos(4)], [2]),
+    (
+        "bce_logits",
+        lambda m, x, t, pw: m.binary_cross_entropy_with_logits(x, t, pos_weight=pw),
+        [rn(3, 4) * 4, R.random((3, 4)), pos(4)],
+        [2],
+    ),
     ("smooth_l1", lambda m, a, b: m.smooth_l1_loss(a, b, beta=0.5), [rn(3, 4), rn(3, 4)]),
     ("kl_div", lambda m, a, b: m.kl_div(a, b, reduction="batchmean"), [rn(3, 4), R.random((3, 4))]),
     ("pad", lambda m, x: m.pad(x, (1, 2, -1, 1), value=0.3), [rn(2, 3, 4)]),

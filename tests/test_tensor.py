@@ -108,20 +108,27 @@ def test_conversions(device):
 
 # ---- arithmetic ------------------------------------------------------------------------
 
-SHAPE_PAIRS = [((3,), (3,)), ((2, 3), (3,)), ((4, 1), (1, 5)), ((2, 1, 3), (4, 1)), ((), (2, 2)), ((0, 3), (3,)),
-               ((5, 7), (5, 7))]
+SHAPE_PAIRS = [
+    ((3,), (3,)),
+    ((2, 3), (3,)),
+    ((4, 1), (1, 5)),
+    ((2, 1, 3), (4, 1)),
+    ((), (2, 2)),
+    ((0, 3), (3,)),
+    ((5, 7), (5, 7)),
+]
 
 
 @pytest.mark.parametrize("sa,sb", SHAPE_PAIRS)
 def test_broadcasting_arithmetic_vs_numpy(device, rng, sa, sb):
     a = rng.standard_normal(sa).astype(np.float32)
-    b = (rng.random(sb).astype(np.float32) + 0.5)
+    b = rng.random(sb).astype(np.float32) + 0.5
     ta, tb = nx.tensor(a, device=device), nx.tensor(b, device=device)
     assert_close(arr(ta + tb), a + b)
     assert_close(arr(ta - tb), a - b)
     assert_close(arr(ta * tb), a * b)
     assert_close(arr(ta / tb), a / b)
-    assert_close(arr(tb ** ta), b.astype(np.float64) ** a, "transcendental")
+    assert_close(arr(tb**ta), b.astype(np.float64) ** a, "transcendental")
     assert_close(arr(nx.maximum(ta, tb)), np.maximum(a, b))
     assert_close(arr(nx.minimum(ta, tb)), np.minimum(a, b))
     np.testing.assert_array_equal(arr(ta < tb), a < b)
@@ -137,8 +144,8 @@ def test_scalars_and_promotion(device, rng):
     assert_close(arr(t * 0.5), a * 0.5)
     assert_close(arr(3 / (t.abs() + 1)), 3 / (np.abs(a) + 1))
     assert_close(arr(t / 4), a / 4)
-    assert_close(arr(t ** 2), a**2)
-    assert_close(arr(2 ** t), 2.0**a, "transcendental")
+    assert_close(arr(t**2), a**2)
+    assert_close(arr(2**t), 2.0**a, "transcendental")
     assert_close(arr(-t), -a)
     assert_close(arr(np.float32(2) * t), 2 * a)
     i = nx.tensor([1, 2, 3], device=device)
@@ -147,7 +154,7 @@ def test_scalars_and_promotion(device, rng):
     assert (i / 2).dtype is nx.float32 and (i / 2).tolist() == [0.5, 1.0, 1.5]
     f = nx.tensor([0.5, 0.5, 0.5], device=device)
     assert (i + f).dtype is nx.float32 and (i + f).tolist() == [1.5, 2.5, 3.5]
-    assert (i ** 2).tolist() == [1, 4, 9] and (-i).tolist() == [-1, -2, -3] and abs(-i).tolist() == [1, 2, 3]
+    assert (i**2).tolist() == [1, 4, 9] and (-i).tolist() == [-1, -2, -3] and abs(-i).tolist() == [1, 2, 3]
     b = nx.tensor([True, False, True], device=device)
     assert (b & nx.tensor([True, True, False], device=device)).tolist() == [True, False, False]
     assert (~b).tolist() == [False, True, False] and (b | False).tolist() == [True, False, True]
@@ -161,10 +168,22 @@ def test_scalars_and_promotion(device, rng):
 def test_unary_math_vs_numpy(device, rng):
     a = (rng.random((4, 5)) + 0.1).astype(np.float32)
     t = nx.tensor(a, device=device)
-    for name, ref in [("exp", np.exp), ("log", np.log), ("sqrt", np.sqrt), ("abs", np.abs), ("sin", np.sin),
-                      ("cos", np.cos), ("sigmoid", lambda v: 1 / (1 + np.exp(-v))), ("tanh", np.tanh),
-                      ("rsqrt", lambda v: 1 / np.sqrt(v)), ("reciprocal", lambda v: 1 / v), ("log1p", np.log1p),
-                      ("expm1", np.expm1), ("relu", lambda v: np.maximum(v, 0)), ("square", np.square)]:
+    for name, ref in [
+        ("exp", np.exp),
+        ("log", np.log),
+        ("sqrt", np.sqrt),
+        ("abs", np.abs),
+        ("sin", np.sin),
+        ("cos", np.cos),
+        ("sigmoid", lambda v: 1 / (1 + np.exp(-v))),
+        ("tanh", np.tanh),
+        ("rsqrt", lambda v: 1 / np.sqrt(v)),
+        ("reciprocal", lambda v: 1 / v),
+        ("log1p", np.log1p),
+        ("expm1", np.expm1),
+        ("relu", lambda v: np.maximum(v, 0)),
+        ("square", np.square),
+    ]:
         assert_close(arr(getattr(t, name)()), ref(a.astype(np.float64)), "transcendental", name)
         assert_close(arr(getattr(nx, name)(t)), ref(a.astype(np.float64)), "transcendental", name)
     assert_close(arr(t.clamp(0.3, 0.7)), np.clip(a, 0.3, 0.7))
@@ -177,8 +196,18 @@ def test_unary_math_vs_numpy(device, rng):
 
 
 def test_matmul_shapes_vs_numpy(device, rng):
-    cases = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)), ((5, 2, 3), (3, 4)),
-             ((2, 3), (5, 3, 4)), ((5, 2, 3), (5, 3, 4)), ((2, 1, 2, 3), (4, 3, 2)), ((0, 3), (3, 2)), ((2, 0), (0, 3))]
+    cases = [
+        ((3,), (3,)),
+        ((2, 3), (3,)),
+        ((3,), (3, 4)),
+        ((2, 3), (3, 4)),
+        ((5, 2, 3), (3, 4)),
+        ((2, 3), (5, 3, 4)),
+        ((5, 2, 3), (5, 3, 4)),
+        ((2, 1, 2, 3), (4, 3, 2)),
+        ((0, 3), (3, 2)),
+        ((2, 0), (0, 3)),
+    ]
     for sa, sb in cases:
         a = rng.standard_normal(sa).astype(np.float32)
         b = rng.standard_normal(sb).astype(np.float32)
@@ -223,9 +252,22 @@ def test_inplace_ops(device):
 def test_basic_indexing_vs_numpy(device):
     a = np.arange(120, dtype=np.float32).reshape(4, 5, 6)
     t = nx.tensor(a, device=device)
-    idxs = [0, -1, (1, 2), (1, 2, 3), slice(1, 3), (slice(None), 2), (slice(None, None, 2), slice(1, None, 3)),
-            (Ellipsis, 1), (None, 1), (1, None, slice(2, 4)), (slice(None, None, -1),), (slice(3, 0, -2), Ellipsis, -1),
-            (slice(10, 20),), (slice(None), slice(4, 1))]
+    idxs = [
+        0,
+        -1,
+        (1, 2),
+        (1, 2, 3),
+        slice(1, 3),
+        (slice(None), 2),
+        (slice(None, None, 2), slice(1, None, 3)),
+        (Ellipsis, 1),
+        (None, 1),
+        (1, None, slice(2, 4)),
+        (slice(None, None, -1),),
+        (slice(3, 0, -2), Ellipsis, -1),
+        (slice(10, 20),),
+        (slice(None), slice(4, 1)),
+    ]
     for ix in idxs:
         got = t[ix]
         want = a[ix]
@@ -247,7 +289,10 @@ def test_advanced_indexing_vs_numpy(device):
         ([0, 2], [0, 2]),
         ((slice(None), nx.tensor([3, 1], device=device)), (slice(None), [3, 1])),
         ((nx.tensor([0, 2], device=device), nx.tensor([1, 3], device=device)), ([0, 2], [1, 3])),
-        ((nx.tensor([0, 2], device=device), slice(None), nx.tensor([1, 4], device=device)), ([0, 2], slice(None), [1, 4])),
+        (
+            (nx.tensor([0, 2], device=device), slice(None), nx.tensor([1, 4], device=device)),
+            ([0, 2], slice(None), [1, 4]),
+        ),
         ((Ellipsis, nx.tensor([[0, 1], [4, 4]], device=device)), (Ellipsis, np.array([[0, 1], [4, 4]]))),
         ((nx.tensor([-1], device=device),), ([-1],)),
         (t > 30, a > 30),
@@ -266,13 +311,17 @@ def test_setitem(device):
     a = np.zeros((3, 4), np.float32)
     t = nx.tensor(a, device=device)
     ops = [
-        (1, 5.0), ((slice(None), 2), np.array([1, 2, 3], np.float32)), ((0, slice(1, 3)), 7.0),
+        (1, 5.0),
+        ((slice(None), 2), np.array([1, 2, 3], np.float32)),
+        ((0, slice(1, 3)), 7.0),
         ((slice(None, None, -1), 0), np.array([4, 5, 6], np.float32)),
-        ([0, 2], 9.0), ((np.array([1, 2]), np.array([3, 0])), np.array([-1, -2], np.float32)),
+        ([0, 2], 9.0),
+        ((np.array([1, 2]), np.array([3, 0])), np.array([-1, -2], np.float32)),
     ]
     for ix, v in ops:
-        t[ix if not isinstance(ix, np.ndarray) else nx.tensor(ix)] = nx.tensor(v, device=device) if isinstance(
-            v, np.ndarray) else v
+        t[ix if not isinstance(ix, np.ndarray) else nx.tensor(ix)] = (
+            nx.tensor(v, device=device) if isinstance(v, np.ndarray) else v
+        )
         a[ix] = v
         np.testing.assert_array_equal(arr(t), a, err_msg=str(ix))
     t[t > 5] = 0.5
@@ -292,15 +341,27 @@ def test_shape_ops_vs_numpy(device, rng):
     a = rng.standard_normal((2, 3, 4)).astype(np.float32)
     t = nx.tensor(a, device=device)
     checks = [
-        (t.reshape(4, 6), a.reshape(4, 6)), (t.view(-1, 4), a.reshape(-1, 4)), (t.flatten(), a.reshape(-1)),
-        (t.flatten(1), a.reshape(2, 12)), (t.permute(2, 0, 1), a.transpose(2, 0, 1)),
-        (t.transpose(0, 2), a.swapaxes(0, 2)), (t[0].t(), a[0].T), (t.T, a.transpose(2, 1, 0)),
-        (t.unsqueeze(1), a[:, None]), (t.unsqueeze(-1), a[..., None]), (t[:, :1].squeeze(), a[:, 0]),
-        (t[:, :1].squeeze(1), a[:, 0]), (t[:1].expand(3, 3, 4), np.broadcast_to(a[:1], (3, 3, 4))),
+        (t.reshape(4, 6), a.reshape(4, 6)),
+        (t.view(-1, 4), a.reshape(-1, 4)),
+        (t.flatten(), a.reshape(-1)),
+        (t.flatten(1), a.reshape(2, 12)),
+        (t.permute(2, 0, 1), a.transpose(2, 0, 1)),
+        (t.transpose(0, 2), a.swapaxes(0, 2)),
+        (t[0].t(), a[0].T),
+        (t.T, a.transpose(2, 1, 0)),
+        (t.unsqueeze(1), a[:, None]),
+        (t.unsqueeze(-1), a[..., None]),
+        (t[:, :1].squeeze(), a[:, 0]),
+        (t[:, :1].squeeze(1), a[:, 0]),
+        (t[:1].expand(3, 3, 4), np.broadcast_to(a[:1], (3, 3, 4))),
         (t[:, :, :1].expand(-1, -1, 5), np.broadcast_to(a[:, :, :1], (2, 3, 5))),
-        (t.repeat(2, 1, 3), np.tile(a, (2, 1, 3))), (t.repeat(2, 1, 1, 1), np.tile(a, (2, 1, 1, 1))),
-        (nx.cat([t, t * 2], 1), np.concatenate([a, a * 2], 1)), (nx.stack([t, t], -1), np.stack([a, a], -1)),
-        (t.narrow(2, 1, 2), a[:, :, 1:3]), (t.flip(1), a[:, ::-1]), (t.unflatten(2, (2, 2)), a.reshape(2, 3, 2, 2)),
+        (t.repeat(2, 1, 3), np.tile(a, (2, 1, 3))),
+        (t.repeat(2, 1, 1, 1), np.tile(a, (2, 1, 1, 1))),
+        (nx.cat([t, t * 2], 1), np.concatenate([a, a * 2], 1)),
+        (nx.stack([t, t], -1), np.stack([a, a], -1)),
+        (t.narrow(2, 1, 2), a[:, :, 1:3]),
+        (t.flip(1), a[:, ::-1]),
+        (t.unflatten(2, (2, 2)), a.reshape(2, 3, 2, 2)),
         (t.index_select(1, nx.tensor([2, 0], device=device)), a[:, [2, 0]]),
         (t.gather(2, nx.tensor(np.argsort(a, 2), device=device)), np.take_along_axis(a, np.argsort(a, 2), 2)),
     ]
@@ -345,8 +406,11 @@ def test_reductions_vs_numpy(device, rng, dim, keepdim):
     assert_close(arr(t.prod(dim, keepdim=kd)), a64.prod(npdim, keepdims=kd), "reduction")
     assert_close(arr(t.norm(2, dim, keepdim=kd)), np.sqrt((a64**2).sum(npdim, keepdims=kd)), "reduction")
     assert_close(arr(t.amax(dim, keepdim=kd)), a64.max(npdim, keepdims=kd), "exact")
-    assert_close(arr(t.logsumexp(dim if dim is not None else (0, 1, 2), keepdim=kd)),
-                 np.log(np.exp(a64).sum(npdim, keepdims=kd)), "reduction")
+    assert_close(
+        arr(t.logsumexp(dim if dim is not None else (0, 1, 2), keepdim=kd)),
+        np.log(np.exp(a64).sum(npdim, keepdims=kd)),
+        "reduction",
+    )
 
 
 def test_max_min_arg_vs_numpy(device, rng):

@@ -7,16 +7,49 @@ PyTorch-shaped: `neuraxon.tensor`, `zeros`, `randn`, ..., `Tensor` with autograd
 __version__ = "0.1.0"
 
 from . import _ext, cuda  # noqa: E402,F401
-from .dtypes import bool_ as bool  # noqa: E402,A001
+from .dtypes import bool_ as bool  # noqa: E402,A001,F401
 from .dtypes import dtype, float32, get_dtype, int64  # noqa: E402,F401
-from .dtypes import float32 as float  # noqa: E402,A001
+from .dtypes import float32 as float  # noqa: E402,A001,F401
 from .dtypes import int64 as long  # noqa: E402
 from .device import Device, device  # noqa: E402,F401
 from .tensor import (  # noqa: E402,F401
-    Tensor, arange, as_tensor, broadcast_shapes, broadcast_tensors, cat, chunk, concat, concatenate, empty,
-    empty_like, eye, from_numpy, full, full_like, is_tensor, linspace, logspace, matmul, maximum, minimum,
-    nonzero, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, split,
-    stack, tensor, where, zeros, zeros_like,
+    Tensor,
+    arange,
+    as_tensor,
+    broadcast_shapes,
+    broadcast_tensors,
+    cat,
+    chunk,
+    concat,
+    concatenate,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    is_tensor,
+    linspace,
+    logspace,
+    matmul,
+    maximum,
+    minimum,
+    nonzero,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    split,
+    stack,
+    tensor,
+    where,
+    zeros,
+    zeros_like,
 )
 from . import autograd, random  # noqa: E402,F401
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401

@@ -140,14 +140,17 @@ def strided_copy(x: Tensor, shape, strides, offset: int = 0) -> Tensor:
     """out (contiguous, shape)[i] = x.flat[offset + sum(i * strides)]."""
     out = empty(shape, x.dtype, x.device)
     if out.numel():
-        x.device.k.copy_strided(out._data, x._data, list(out.shape), strides_of(out.shape), 0, list(strides), int(offset))
+        x.device.k.copy_strided(
+            out._data, x._data, list(out.shape), strides_of(out.shape), 0, list(strides), int(offset)
+        )
     return out
 
 
 def copy_into(dst: Tensor, src: Tensor, shape, dst_strides, dst_offset, src_strides, src_offset=0) -> None:
     if prod(shape):
-        dst.device.k.copy_strided(dst._data, src._data, list(shape), list(dst_strides), int(dst_offset),
-                                  list(src_strides), int(src_offset))
+        dst.device.k.copy_strided(
+            dst._data, src._data, list(shape), list(dst_strides), int(dst_offset), list(src_strides), int(src_offset)
+        )
 
 
 def cast(x: Tensor, dtype) -> Tensor:
@@ -172,8 +175,9 @@ def binary_raw(a: Tensor, b: Tensor, op: int, out: Tensor | None = None) -> Tens
     if out is None:
         out = empty(shape, bool_ if op >= C.BIN_EQ else a.dtype, a.device)
     if out.numel():
-        a.device.k.binary_forward(out._data, a._data, b._data, list(shape), bcast_strides(a.shape, shape),
-                                  bcast_strides(b.shape, shape), op)
+        a.device.k.binary_forward(
+            out._data, a._data, b._data, list(shape), bcast_strides(a.shape, shape), bcast_strides(b.shape, shape), op
+        )
     return out
 
 
@@ -193,7 +197,7 @@ def reduce_raw(x: Tensor, dims: tuple, op: int, keepdim: bool) -> Tensor:
     if not dims:
         return x
     if dims == tuple(range(dims[0], dims[-1] + 1)):  # one contiguous block: one kernel call
-        outer, red, inner = prod(shape[: dims[0]]), prod(shape[dims[0]: dims[-1] + 1]), prod(shape[dims[-1] + 1:])
+        outer, red, inner = prod(shape[: dims[0]]), prod(shape[dims[0] : dims[-1] + 1]), prod(shape[dims[-1] + 1 :])
         if red == 0 and op in (C.RED_MAX, C.RED_MIN):
             raise RuntimeError(f"max/min(): cannot reduce over a zero-size dimension (input shape {tuple(shape)})")
         out = empty(final, x.dtype, x.device)
@@ -243,9 +247,7 @@ def sum_to(g: Tensor, shape) -> Tensor:
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
-    dims = tuple(range(lead)) + tuple(
-        lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1
-    )
+    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
     r = reduce_raw(g, dims, C.RED_SUM, True) if dims else g
     return _wrap(r._data, shape, r.dtype, r.device)
 
@@ -317,8 +319,10 @@ def binary(a, b, op: int, reverse: bool = False) -> Tensor:
         sdt = scalar_dtype(b)
         dt = promote(a.dtype, sdt) if a.dtype is not bool_ or sdt is not bool_ else bool_
         # a float tensor with a python scalar: fused affine / power kernels (one pass)
-        if dt is float32 and op in (C.BIN_ADD, C.BIN_SUB, C.BIN_MUL, C.BIN_DIV, C.BIN_POW) and not (
-            op == C.BIN_DIV and reverse
+        if (
+            dt is float32
+            and op in (C.BIN_ADD, C.BIN_SUB, C.BIN_MUL, C.BIN_DIV, C.BIN_POW)
+            and not (op == C.BIN_DIV and reverse)
         ):
             x = a if a.dtype is float32 else cast(a, float32)
             s = float(b)
@@ -329,8 +333,11 @@ def binary(a, b, op: int, reverse: bool = False) -> Tensor:
             if op == C.BIN_MUL:
                 return Unary.apply(x, C.UN_AFFINE, s, 0.0)
             if op == C.BIN_DIV:
-                return Unary.apply(x, C.UN_AFFINE, 1.0 / s if s != 0 else math.copysign(math.inf, s), 0.0) if s != 0 \
+                return (
+                    Unary.apply(x, C.UN_AFFINE, 1.0 / s if s != 0 else math.copysign(math.inf, s), 0.0)
+                    if s != 0
                     else binary(x, full((), s, float32, x.device), op)
+                )
             if op == C.BIN_POW:
                 return Unary.apply(x, C.UN_RPOW_SCALAR if reverse else C.UN_POW_SCALAR, s, 0.0)
         b = full((), b, dt if dt is not bool_ else bool_, a.device)
@@ -505,7 +512,7 @@ def reduce(x: Tensor, dim, keepdim: bool, op: int, dtype=None) -> Tensor:
 def flat_positions(shape, dim: int, idx: Tensor) -> Tensor:
     """Flat positions (int64, idx's shape) of the elements that `idx` (keepdim shape along
     `dim`) selects in a contiguous tensor of `shape`."""
-    outer, size, inner = prod(shape[:dim]), shape[dim], prod(shape[dim + 1:])
+    outer, size, inner = prod(shape[:dim]), shape[dim], prod(shape[dim + 1 :])
     dev = idx.device
     o = arange_raw(outer, dev)
     o = binary_raw(o, full((), size * inner, int64, dev), C.BIN_MUL)
@@ -537,11 +544,11 @@ class MaxMinDim(Function):
     @staticmethod
     def forward(ctx, x, dim, keepdim, op):
         shape = x.shape
-        outer, red, inner = prod(shape[:dim]), shape[dim], prod(shape[dim + 1:])
+        outer, red, inner = prod(shape[:dim]), shape[dim], prod(shape[dim + 1 :])
         if red == 0:
             raise IndexError(f"max/min(): Expected reduction dim {dim} to have non-zero size (input shape {shape})")
-        kshape = shape[:dim] + (1,) + shape[dim + 1:]
-        fshape = kshape if keepdim else shape[:dim] + shape[dim + 1:]
+        kshape = shape[:dim] + (1,) + shape[dim + 1 :]
+        fshape = kshape if keepdim else shape[:dim] + shape[dim + 1 :]
         vals = empty(fshape, x.dtype, x.device)
         idx = empty(fshape, int64, x.device)
         if outer * inner:
@@ -603,13 +610,13 @@ def argmaxmin(x: Tensor, dim, keepdim: bool, is_max: bool) -> Tensor:
         if x.ndim == 0:
             x = x.reshape(1)
     shape = x.shape
-    outer, red, inner = prod(shape[:d]), shape[d], prod(shape[d + 1:])
+    outer, red, inner = prod(shape[:d]), shape[d], prod(shape[d + 1 :])
     if red == 0:
         raise RuntimeError(f"argmax/argmin(): Expected reduction dim {d} to have non-zero size (input shape {shape})")
     if dim is None:
         fshape = ()
     else:
-        fshape = shape[:d] + (1,) + shape[d + 1:] if keepdim else shape[:d] + shape[d + 1:]
+        fshape = shape[:d] + (1,) + shape[d + 1 :] if keepdim else shape[:d] + shape[d + 1 :]
     out = empty(fshape, int64, x.device)
     if outer * inner:
         x.device.k.argreduce_forward(out._data, x._data, outer, red, inner, op)
@@ -836,12 +843,13 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     if start < 0:
         start += size
     if not (0 <= start <= size and 0 <= length and start + length <= size):
-        raise IndexError(f"narrow(): start {start} + length {length} exceeds dimension {dim} of size {size} "
-                         f"(shape {x.shape})")
+        raise IndexError(
+            f"narrow(): start {start} + length {length} exceeds dimension {dim} of size {size} (shape {x.shape})"
+        )
     if start == 0 and length == size:
         return x
     st = strides_of(x.shape)
-    shape = x.shape[:dim] + (length,) + x.shape[dim + 1:]
+    shape = x.shape[:dim] + (length,) + x.shape[dim + 1 :]
     return Strided.apply(x, shape, st, start * st[dim], False)
 
 
@@ -857,9 +865,9 @@ class IndexSelect(Function):
     @staticmethod
     def forward(ctx, x, dim, index):
         shape = x.shape
-        outer, size, inner = prod(shape[:dim]), shape[dim], prod(shape[dim + 1:])
+        outer, size, inner = prod(shape[:dim]), shape[dim], prod(shape[dim + 1 :])
         m = index.numel()
-        out = empty(shape[:dim] + index.shape + shape[dim + 1:], x.dtype, x.device)
+        out = empty(shape[:dim] + index.shape + shape[dim + 1 :], x.dtype, x.device)
         if out.numel():
             if size == 0:
                 raise IndexError(f"index is out of bounds for dimension {dim} with size 0")
@@ -905,7 +913,9 @@ def _to_index_tensor(it, device):
         if t.device.type == "cpu":
             t = t.to(device)
         else:
-            raise RuntimeError(f"indices should be either on cpu or on the same device as the indexed tensor ({device})")
+            raise RuntimeError(
+                f"indices should be either on cpu or on the same device as the indexed tensor ({device})"
+            )
     if t.dtype is float32:
         raise IndexError("tensors used as indices must be long, int or bool tensors")
     return t
@@ -932,8 +942,9 @@ def parse_index(x: Tensor, idx):
                 # a mask over the next t.ndim dims -> one int64 index per dim (host nonzero)
                 nz = np.nonzero(t.numpy())
                 for a in nz:
-                    items.append(("adv", _wrap(x.device.from_numpy(a.astype(np.int64)), (a.size,), int64, x.device),
-                                  t.shape))
+                    items.append(
+                        ("adv", _wrap(x.device.from_numpy(a.astype(np.int64)), (a.size,), int64, x.device), t.shape)
+                    )
             else:
                 items.append(("adv", t, None))
     consume = sum(1 for it in items if it is not None and it is not Ellipsis)
@@ -943,7 +954,7 @@ def parse_index(x: Tensor, idx):
         raise IndexError(f"too many indices for tensor of dimension {x.ndim} (shape {x.shape})")
     if Ellipsis in [it for it in items if not isinstance(it, tuple)]:
         k = next(i for i, it in enumerate(items) if it is Ellipsis)
-        items = items[:k] + [slice(None)] * (x.ndim - consume) + items[k + 1:]
+        items = items[:k] + [slice(None)] * (x.ndim - consume) + items[k + 1 :]
     else:
         items = items + [slice(None)] * (x.ndim - consume)
     in_st = strides_of(x.shape)
@@ -981,7 +992,7 @@ def parse_index(x: Tensor, idx):
             _, t, mshape = it
             if mshape is not None:
                 want = tuple(mshape)
-                have = x.shape[dim: dim + len(want)]
+                have = x.shape[dim : dim + len(want)]
                 key = id(mshape)
                 if key not in mask_dims:
                     mask_dims[key] = True
@@ -1004,8 +1015,11 @@ def getitem(x: Tensor, idx) -> Tensor:
     elif prod(shape) == x.numel() and offset == 0 and _same_order(shape, strides, x.shape):
         y = reshape(x, shape)  # only None / full slices: a reshape
     else:
-        y = Strided.apply(x, shape, strides, offset, False) if x.dtype is float32 else strided_copy(
-            x, shape, strides, offset)
+        y = (
+            Strided.apply(x, shape, strides, offset, False)
+            if x.dtype is float32
+            else strided_copy(x, shape, strides, offset)
+        )
     for d in flips:
         y = index_select(y, d, flip_index(y.shape[d], y.device))
     if not adv:
@@ -1025,7 +1039,9 @@ def flip(x: Tensor, dims) -> Tensor:
 
 
 def _same_order(shape, strides, xshape) -> bool:
-    return [st for s, st in zip(shape, strides) if s != 1] == [st for s, st in zip(xshape, strides_of(xshape)) if s != 1]
+    return [st for s, st in zip(shape, strides) if s != 1] == [
+        st for s, st in zip(xshape, strides_of(xshape)) if s != 1
+    ]
 
 
 def _advanced(y: Tensor, adv) -> Tensor:
@@ -1052,24 +1068,32 @@ def _advanced(y: Tensor, adv) -> Tensor:
             if t.numel() and (lo < -s or hi >= s):
                 bad = hi if hi >= s else lo
                 raise IndexError(f"index {bad} is out of bounds for dimension with size {s}")
-            tt = binary_raw(t, binary_raw(cast(binary_raw(t, full((), 0, int64, t.device), C.BIN_LT), int64),
-                                          full((), s, int64, t.device), C.BIN_MUL), C.BIN_ADD)
+            tt = binary_raw(
+                t,
+                binary_raw(
+                    cast(binary_raw(t, full((), 0, int64, t.device), C.BIN_LT), int64),
+                    full((), s, int64, t.device),
+                    C.BIN_MUL,
+                ),
+                C.BIN_ADD,
+            )
             if mult != 1:
                 tt = binary_raw(tt, full((), mult, int64, t.device), C.BIN_MUL)
             flat = tt if flat is None else binary_raw(flat, tt, C.BIN_ADD)
             mult *= s
         flat = expand_raw(flat, bshape).reshape(-1)
-        merged = reshape(y, y.shape[:p0] + (prod(sizes),) + y.shape[p0 + k:])
+        merged = reshape(y, y.shape[:p0] + (prod(sizes),) + y.shape[p0 + k :])
     out = index_select(merged, p0, flat)
-    return reshape(out, y.shape[:p0] + bshape + y.shape[p0 + k:])
+    return reshape(out, y.shape[:p0] + bshape + y.shape[p0 + k :])
 
 
 def setitem(x: Tensor, idx, value) -> None:
     if x.requires_grad and is_grad_enabled():
         raise RuntimeError(
             "a leaf Variable that requires grad is being used in an in-place operation (index assignment); "
-            "wrap it in neuraxon.no_grad()" if x._node is None else
-            "index assignment into a tensor that is part of an autograd graph is not supported"
+            "wrap it in neuraxon.no_grad()"
+            if x._node is None
+            else "index assignment into a tensor that is part of an autograd graph is not supported"
         )
     dev = x.device
     if isinstance(value, Tensor):
@@ -1078,8 +1102,13 @@ def setitem(x: Tensor, idx, value) -> None:
     else:
         v = full((), value, x.dtype, dev)
     # boolean mask over the leading dims: a select, no host round trip
-    if isinstance(idx, Tensor) and idx.dtype is bool_ and idx.ndim and idx.shape == x.shape[: idx.ndim] and \
-            v.numel() == 1:
+    if (
+        isinstance(idx, Tensor)
+        and idx.dtype is bool_
+        and idx.ndim
+        and idx.shape == x.shape[: idx.ndim]
+        and v.numel() == 1
+    ):
         m = reshape(idx, idx.shape + (1,) * (x.ndim - idx.ndim))
         res = where_raw(m, reshape(v, ()), x)
         copy_into(x, res, (x.numel(),), [1], 0, [1], 0)
@@ -1091,8 +1120,10 @@ def setitem(x: Tensor, idx, value) -> None:
             vs = vs[1:]
         v = reshape(v, vs)
         if not _broadcasts_to(vs, shape):
-            raise RuntimeError(f"shape mismatch: value tensor of shape {value_shape(value)} cannot be broadcast "
-                               f"to indexing result of shape {tuple(shape)}")
+            raise RuntimeError(
+                f"shape mismatch: value tensor of shape {value_shape(value)} cannot be broadcast "
+                f"to indexing result of shape {tuple(shape)}"
+            )
         copy_into(x, v, shape, strides, offset, bcast_strides(vs, shape), 0)
         return
     # advanced: positions of the selected elements, then a masked select
@@ -1106,8 +1137,10 @@ def setitem(x: Tensor, idx, value) -> None:
         vs = vs[1:]
     v = reshape(v, vs)
     if not _broadcasts_to(vs, pos.shape):
-        raise RuntimeError(f"shape mismatch: value tensor of shape {value_shape(value)} cannot be broadcast to "
-                           f"indexing result of shape {pos.shape}")
+        raise RuntimeError(
+            f"shape mismatch: value tensor of shape {value_shape(value)} cannot be broadcast to "
+            f"indexing result of shape {pos.shape}"
+        )
     work_dt = int64 if x.dtype is bool_ else x.dtype
     vv = expand_raw(cast(v, work_dt), pos.shape).reshape(-1)
     posf = pos.reshape(-1)
@@ -1145,8 +1178,26 @@ class BMM(Function):
         B = max(Ba, Bb)
         out = empty((B, m, n), float32, a.device)
         if out.numel():
-            a.device.k.gemm_forward(out._data, a._data, b._data, None, B, m, n, k, False, False,
-                                    m * k if Ba > 1 else 0, k * n if Bb > 1 else 0, m * n, 1.0, 0.0, 0, 0.0, -1)
+            a.device.k.gemm_forward(
+                out._data,
+                a._data,
+                b._data,
+                None,
+                B,
+                m,
+                n,
+                k,
+                False,
+                False,
+                m * k if Ba > 1 else 0,
+                k * n if Bb > 1 else 0,
+                m * n,
+                1.0,
+                0.0,
+                0,
+                0.0,
+                -1,
+            )
         ctx.save_for_backward(a, b)
         return out
 
@@ -1162,22 +1213,59 @@ class BMM(Function):
             # dA_b = dC_b @ B_b^T  (m, k)
             full_ = empty((B, m, k), float32, a.device)
             if full_.numel():
-                k_.gemm_forward(full_._data, g._data, b._data, None, B, m, k, n, False, True,
-                                m * n, k * n if Bb > 1 else 0, m * k, 1.0, 0.0, 0, 0.0, -1)
+                k_.gemm_forward(
+                    full_._data,
+                    g._data,
+                    b._data,
+                    None,
+                    B,
+                    m,
+                    k,
+                    n,
+                    False,
+                    True,
+                    m * n,
+                    k * n if Bb > 1 else 0,
+                    m * k,
+                    1.0,
+                    0.0,
+                    0,
+                    0.0,
+                    -1,
+                )
             da = full_ if Ba == B else reduce_raw(full_, (0,), C.RED_SUM, True)
         if ctx.needs_input_grad[1]:
             if Bb == B:
                 # dB_b = A_b^T @ dC_b  (k, n)
                 db = empty((B, k, n), float32, a.device)
                 if db.numel():
-                    k_.gemm_forward(db._data, a._data, g._data, None, B, k, n, m, True, False,
-                                    m * k if Ba > 1 else 0, m * n, k * n, 1.0, 0.0, 0, 0.0, -1)
+                    k_.gemm_forward(
+                        db._data,
+                        a._data,
+                        g._data,
+                        None,
+                        B,
+                        k,
+                        n,
+                        m,
+                        True,
+                        False,
+                        m * k if Ba > 1 else 0,
+                        m * n,
+                        k * n,
+                        1.0,
+                        0.0,
+                        0,
+                        0.0,
+                        -1,
+                    )
             else:
                 # shared B: dB = A_flat^T @ dC_flat over all B*m rows (one GEMM)
                 db = empty((1, k, n), float32, a.device)
                 if db.numel():
-                    k_.gemm_forward(db._data, a._data, g._data, None, 1, k, n, B * m, True, False,
-                                    0, 0, 0, 1.0, 0.0, 0, 0.0, -1)
+                    k_.gemm_forward(
+                        db._data, a._data, g._data, None, 1, k, n, B * m, True, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1
+                    )
         return da, db
 
 

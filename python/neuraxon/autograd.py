@@ -212,9 +212,7 @@ class Function:
         if saved:
             # a saved output would point back at this node (a reference cycle that only the
             # garbage collector frees): keep a detached alias of its data instead
-            ctx._nx_saved = tuple(
-                s.detach() if s is not None and any(s is o for o in fixed) else s for s in saved
-            )
+            ctx._nx_saved = tuple(s.detach() if s is not None and any(s is o for o in fixed) else s for s in saved)
         ctx._nx_fn = cls
         ctx._nx_meta = meta
         edges = []
@@ -383,9 +381,7 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None) -> No
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         if g is None:
             if t.numel() != 1:
-                raise RuntimeError(
-                    f"grad can be implicitly created only for scalar outputs (got shape {t.shape})"
-                )
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs (got shape {t.shape})")
             g = ones_like(t)
         elif g.shape != t.shape:
             raise RuntimeError(f"gradient of shape {g.shape} does not match tensor of shape {t.shape}")
@@ -393,8 +389,14 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None) -> No
     run_backward(list(tensors), gs, retain_graph=bool(retain_graph))
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
-         allow_unused: bool = False):
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+):
     """Gradients of outputs w.r.t. inputs, returned as a tuple (leaves' .grad untouched).
     create_graph (higher-order gradients) is not supported."""
     from .tensor import Tensor, ones_like

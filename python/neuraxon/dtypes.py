@@ -32,8 +32,14 @@ bool_ = dtype("bool", np.bool_, 2, False)
 
 _BY_CODE = {0: float32, 1: int64, 2: bool_}
 _ALIASES = {
-    "float32": float32, "float": float32, "int64": int64, "long": int64, "bool": bool_,
-    builtins.float: float32, builtins.int: int64, builtins.bool: bool_,
+    "float32": float32,
+    "float": float32,
+    "int64": int64,
+    "long": int64,
+    "bool": bool_,
+    builtins.float: float32,
+    builtins.int: int64,
+    builtins.bool: bool_,
 }
 
 

@@ -6,24 +6,57 @@ docstrings (e.g. pad supports mode='constant' only; embedding has no max_norm).
 
 from __future__ import annotations
 
-import math
 
 from . import _codes as C
 from . import _ops
 from . import random as _random
 from .autograd import Function
-from .dtypes import bool_, float32, int64
-from .tensor import Tensor, tensor
+from .dtypes import float32, int64
+from .tensor import Tensor
 
 _wrap = Tensor._wrap
 prod = _ops.prod
 
 __all__ = [
-    "linear", "bilinear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-    "max_unpool2d", "batch_norm", "dropout", "relu", "relu_", "leaky_relu", "sigmoid", "tanh", "softplus", "elu",
-    "gelu", "silu", "hardtanh", "relu6", "logsigmoid", "softsign", "softmax", "log_softmax", "embedding",
-    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "pad", "one_hot", "normalize", "lstm_cell",
+    "linear",
+    "bilinear",
+    "conv2d",
+    "conv_transpose2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "adaptive_avg_pool2d",
+    "max_unpool2d",
+    "batch_norm",
+    "dropout",
+    "relu",
+    "relu_",
+    "leaky_relu",
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "elu",
+    "gelu",
+    "silu",
+    "hardtanh",
+    "relu6",
+    "logsigmoid",
+    "softsign",
+    "softmax",
+    "log_softmax",
+    "embedding",
+    "cross_entropy",
+    "nll_loss",
+    "mse_loss",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "kl_div",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "pad",
+    "one_hot",
+    "normalize",
+    "lstm_cell",
     "lstm_layer",
 ]
 
@@ -69,8 +102,9 @@ class _Linear(Function):
         o = w.shape[0]
         out = _ops.empty((n, o), float32, x.device)
         if out.numel():
-            x.device.k.gemm_forward(out._data, x._data, w._data, _opt(b), 1, n, o, i, False, True, 0, 0, 0, 1.0, 0.0,
-                                    C.ACT_NONE, 0.0, -1)
+            x.device.k.gemm_forward(
+                out._data, x._data, w._data, _opt(b), 1, n, o, i, False, True, 0, 0, 0, 1.0, 0.0, C.ACT_NONE, 0.0, -1
+            )
         ctx.save_for_backward(x, w)
         return out
 
@@ -323,8 +357,9 @@ class _Conv2d(Function):
         return dx, dw, db, None, None, None, None
 
 
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
-           groups: int = 1) -> Tensor:
+def conv2d(
+    input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1, groups: int = 1
+) -> Tensor:
     """2-D convolution: input (N, C, H, W) or (C, H, W), weight (K, C/groups, R, S), bias (K).
 
     padding: int, pair, 'valid' or 'same' (stride 1; odd total padding goes to the
@@ -384,8 +419,22 @@ class _ConvT2d(Function):
         Cout = Cg * groups
         Ho, Wo = out_hw
         # as a convolution: input (N, Cout, Ho, Wo) -> output (N, Cin, H, W), weight (Cin, Cout/g, R, S)
-        ctx.p = (N, Cout, Ho, Wo, Cin, R, S, stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1],
-                 groups)
+        ctx.p = (
+            N,
+            Cout,
+            Ho,
+            Wo,
+            Cin,
+            R,
+            S,
+            stride[0],
+            stride[1],
+            padding[0],
+            padding[1],
+            dilation[0],
+            dilation[1],
+            groups,
+        )
         out = _ops.empty((N, Cout, Ho, Wo), float32, x.device)
         if out.numel():
             if x.numel():
@@ -418,8 +467,16 @@ class _ConvT2d(Function):
         return dx, dw, db, None, None, None, None, None
 
 
-def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
     """Transposed convolution (the gradient of conv2d w.r.t. its input): input (N, Cin, H, W),
     weight (Cin, Cout/groups, R, S), bias (Cout); output H_out = (H-1)*stride - 2*padding +
     dilation*(R-1) + output_padding + 1."""
@@ -469,8 +526,24 @@ class _MaxPool(Function):
         out = _ops.empty((N, Cc, P, Q), float32, x.device)
         idx = _ops.empty((N, Cc, P, Q), int64, x.device)
         if out.numel():
-            x.device.k.maxpool2d_forward(out._data, idx._data, x._data, N, Cc, H, W, k[0], k[1], s[0], s[1], p[0],
-                                         p[1], d[0], d[1], bool(ceil_mode))
+            x.device.k.maxpool2d_forward(
+                out._data,
+                idx._data,
+                x._data,
+                N,
+                Cc,
+                H,
+                W,
+                k[0],
+                k[1],
+                s[0],
+                s[1],
+                p[0],
+                p[1],
+                d[0],
+                d[1],
+                bool(ceil_mode),
+            )
         ctx.save_for_backward(idx)
         ctx.dims = (N, Cc, H, W, P, Q)
         return out, idx
@@ -493,21 +566,32 @@ def _pool_args(name, kernel_size, stride, padding, dilation=1):
         raise RuntimeError(f"{name}: kernel_size {k}, stride {s}, dilation {d} must be positive, padding {p} >= 0")
     for i in range(2):
         if p[i] > (d[i] * (k[i] - 1) + 1) // 2:
-            raise RuntimeError(f"{name}: pad should be at most half of effective kernel size, but got pad={p}, "
-                               f"kernel_size={k} and dilation={d}")
+            raise RuntimeError(
+                f"{name}: pad should be at most half of effective kernel size, but got pad={p}, "
+                f"kernel_size={k} and dilation={d}"
+            )
     return k, s, p, d
 
 
-def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
-               return_indices: bool = False):
+def max_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
     """Max pooling over (N, C, H, W) or (C, H, W); indices are flat h*W+w per plane."""
     _need_float("max_pool2d", input)
     x, unbatched = _batched4("max_pool2d", input)
     k, s, p, d = _pool_args("max_pool2d", kernel_size, stride, padding, dilation)
     N, Cc, H, W = x.shape
     if _window_out(H, k[0], s[0], p[0], d[0], ceil_mode) <= 0 or _window_out(W, k[1], s[1], p[1], d[1], ceil_mode) <= 0:
-        raise RuntimeError(f"max_pool2d: output size is too small for input of shape {input.shape} "
-                           f"(kernel {k}, stride {s}, padding {p}, dilation {d})")
+        raise RuntimeError(
+            f"max_pool2d: output size is too small for input of shape {input.shape} "
+            f"(kernel {k}, stride {s}, padding {p}, dilation {d})"
+        )
     out, idx = _MaxPool.apply(x, k, s, p, d, bool(ceil_mode))
     if unbatched:
         out, idx = out.reshape(out.shape[1:]), idx.reshape(idx.shape[1:])
@@ -538,8 +622,15 @@ class _AvgPool(Function):
         return d, None, None, None, None, None, None
 
 
-def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+def avg_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override=None,
+) -> Tensor:
     _need_float("avg_pool2d", input)
     x, unbatched = _batched4("avg_pool2d", input)
     k, s, p, _ = _pool_args("avg_pool2d", kernel_size, stride, padding)
@@ -612,8 +703,10 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
     _need_float("max_unpool2d", input)
     _ops.check_same_device(input, indices)
     if indices.dtype is not int64 or indices.shape != input.shape:
-        raise RuntimeError(f"max_unpool2d: indices must be int64 of the input's shape {input.shape}, got "
-                           f"{indices.dtype.name} {indices.shape}")
+        raise RuntimeError(
+            f"max_unpool2d: indices must be int64 of the input's shape {input.shape}, got "
+            f"{indices.dtype.name} {indices.shape}"
+        )
     x, unbatched = _batched4("max_unpool2d", input)
     idx = indices.reshape(x.shape)
     k = _pair(kernel_size, "kernel_size")
@@ -641,9 +734,22 @@ class _BatchNorm(Function):
         out = _ops.empty(x.shape, float32, x.device)
         mean = _ops.empty((Cc,), float32, x.device)
         invstd = _ops.empty((Cc,), float32, x.device)
-        x.device.k.batchnorm_forward(out._data, mean._data, invstd._data, _opt(running_mean), _opt(running_var),
-                                     x._data, _opt(weight), _opt(bias), N, Cc, HW, bool(training), float(momentum),
-                                     float(eps))
+        x.device.k.batchnorm_forward(
+            out._data,
+            mean._data,
+            invstd._data,
+            _opt(running_mean),
+            _opt(running_var),
+            x._data,
+            _opt(weight),
+            _opt(bias),
+            N,
+            Cc,
+            HW,
+            bool(training),
+            float(momentum),
+            float(eps),
+        )
         ctx.save_for_backward(x, weight, mean, invstd)
         ctx.p = (N, Cc, HW, bool(training))
         return out
@@ -656,13 +762,22 @@ class _BatchNorm(Function):
         dx = _ops.empty(x.shape, float32, x.device) if nx_ else None
         dw = _ops.empty((Cc,), float32, x.device) if nw else None
         db = _ops.empty((Cc,), float32, x.device) if nb else None
-        x.device.k.batchnorm_backward(_opt(dx), _opt(dw), _opt(db), g._data, x._data, _opt(weight), mean._data,
-                                      invstd._data, N, Cc, HW, training)
+        x.device.k.batchnorm_backward(
+            _opt(dx), _opt(dw), _opt(db), g._data, x._data, _opt(weight), mean._data, invstd._data, N, Cc, HW, training
+        )
         return dx, dw, db, None, None, None, None, None
 
 
-def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
-               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
     """Batch normalization over (N, C) or (N, C, *). In training the kernel updates
     running_mean/running_var in place (unbiased variance, as PyTorch)."""
     _ops.check_same_device(input, running_mean, running_var, weight, bias)
@@ -672,8 +787,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     Cc = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if t is not None and t.numel() != Cc:
-            raise RuntimeError(f"batch_norm: {name} of shape {t.shape} does not match {Cc} channels "
-                               f"(input shape {input.shape})")
+            raise RuntimeError(
+                f"batch_norm: {name} of shape {t.shape} does not match {Cc} channels (input shape {input.shape})"
+            )
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError("batch_norm: running_mean and running_var must be given when training=False")
     if training and input.numel() // max(Cc, 1) <= 1:
@@ -749,8 +865,15 @@ class _Embedding(Function):
         return None, d, None
 
 
-def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm=None, norm_type: float = 2.0,
-              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm=None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
     """Rows of weight (V, D) at int64 indices input (any shape) -> input.shape + (D,).
     padding_idx rows get no gradient. max_norm / scale_grad_by_freq / sparse are not supported."""
     if max_norm is not None or scale_grad_by_freq or sparse:
@@ -864,8 +987,9 @@ class _CrossEntropy(Function):
         rows, cols = logits.shape
         loss = _ops.empty((), float32, logits.device)
         lse = _ops.empty((rows,), float32, logits.device)
-        logits.device.k.cross_entropy_forward(loss._data, lse._data, logits._data, target._data, rows, cols,
-                                              int(ignore_index))
+        logits.device.k.cross_entropy_forward(
+            loss._data, lse._data, logits._data, target._data, rows, cols, int(ignore_index)
+        )
         ctx.save_for_backward(logits, lse, target)
         ctx.p = (rows, cols, int(ignore_index))
         return loss
@@ -885,20 +1009,29 @@ def _classes_last(input: Tensor, target: Tensor, name: str):
         return input.reshape(1, -1), target.reshape(1), ()
     if input.ndim == 2:
         if target.ndim != 1 or target.shape[0] != input.shape[0]:
-            raise ValueError(f"{name}: expected target of shape ({input.shape[0]},), got {target.shape} "
-                             f"(input shape {input.shape})")
+            raise ValueError(
+                f"{name}: expected target of shape ({input.shape[0]},), got {target.shape} (input shape {input.shape})"
+            )
         return input, target, target.shape
     N, Cc = input.shape[:2]
     if target.shape != (N,) + input.shape[2:]:
-        raise ValueError(f"{name}: expected target of shape {(N,) + input.shape[2:]}, got {target.shape} "
-                         f"(input shape {input.shape})")
+        raise ValueError(
+            f"{name}: expected target of shape {(N,) + input.shape[2:]}, got {target.shape} (input shape {input.shape})"
+        )
     perm = (0,) + tuple(range(2, input.ndim)) + (1,)
     return input.permute(perm).reshape(-1, Cc), target.reshape(-1), target.shape
 
 
-def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
-                  ignore_index: int = -100, reduce=None, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Softmax cross-entropy: input (N, C) or (N, C, d1, ...) logits; target class indices
     (int64, (N) or (N, d1, ...)) or class probabilities (float, input's shape)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -909,7 +1042,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     if target.dtype is float32:  # class probabilities
         if target.shape != input.shape:
-            raise ValueError(f"cross_entropy: probability target of shape {target.shape} must match input {input.shape}")
+            raise ValueError(
+                f"cross_entropy: probability target of shape {target.shape} must match input {input.shape}"
+            )
         Cc = input.shape[1] if input.ndim > 1 else input.shape[0]
         dim = 1 if input.ndim > 1 else 0
         t = target * (1.0 - label_smoothing) + label_smoothing / Cc if label_smoothing else target
@@ -921,8 +1056,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
             return loss.sum() / (input.shape[0] if input.ndim > 1 else 1)
         return _reduce(loss, reduction)
     if target.dtype is not int64:
-        raise TypeError(f"cross_entropy: target must be int64 class indices or float32 probabilities, "
-                        f"got {target.dtype.name}")
+        raise TypeError(
+            f"cross_entropy: target must be int64 class indices or float32 probabilities, got {target.dtype.name}"
+        )
     x, t, tshape = _classes_last(input, target, "cross_entropy")
     if weight is None and label_smoothing == 0.0 and reduction == "mean":
         return _CrossEntropy.apply(x, t, ignore_index)
@@ -963,8 +1099,15 @@ def _pick_weight(weight, t, ignore_index):
     return weight.index_select(0, ts) * valid.float()
 
 
-def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
-             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log-likelihood of log-probabilities input (N, C) / (N, C, d...) at int64 targets."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _ops.check_same_device(input, target, weight)
@@ -1037,14 +1180,17 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, _legacy_reduction(size_average, reduce, reduction))
 
 
-def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
-                         reduce=None, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None, reduce=None, reduction: str = "mean"
+) -> Tensor:
     """-(t log x + (1-t) log(1-x)) on probabilities x; logs clamped at -100 (as PyTorch)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _ops.check_same_device(input, target, weight)
     if input.shape != target.shape:
-        raise ValueError(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) "
-                         "is deprecated. Please ensure they have the same size.")
+        raise ValueError(
+            f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) "
+            "is deprecated. Please ensure they have the same size."
+        )
     lx = input.log().clamp(min=-100.0)
     l1x = (1.0 - input).log().clamp(min=-100.0)
     loss = -(target * lx + (1.0 - target) * l1x)
@@ -1053,8 +1199,15 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
-                                     reduce=None, reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
     """Sigmoid + binary cross-entropy, stable: softplus(x) - t x (pos_weight: (1-t) x +
     (1 + (pw-1) t) softplus(-x))."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -1085,8 +1238,21 @@ class _LSTMCell(Function):
         h_out = _ops.empty((B, H), float32, dev)
         c_out = _ops.empty((B, H), float32, dev)
         gates = _ops.empty((B, 4 * H), float32, dev)
-        dev.k.lstm_cell_forward(h_out._data, c_out._data, gates._data, x._data, h._data, c._data, w_ih._data,
-                                w_hh._data, _opt(b_ih), _opt(b_hh), B, I, H)
+        dev.k.lstm_cell_forward(
+            h_out._data,
+            c_out._data,
+            gates._data,
+            x._data,
+            h._data,
+            c._data,
+            w_ih._data,
+            w_hh._data,
+            _opt(b_ih),
+            _opt(b_hh),
+            B,
+            I,
+            H,
+        )
         ctx.save_for_backward(x, h, c, w_ih, w_hh, gates, c_out)
         ctx.p = (B, I, H)
         return h_out, c_out
@@ -1099,22 +1265,36 @@ class _LSTMCell(Function):
         dev = x.device
         shapes = [x.shape, h.shape, c.shape, w_ih.shape, w_hh.shape, (4 * H,), (4 * H,)]
         outs = [_ops.empty(s, float32, dev) if n else None for s, n in zip(shapes, need)]
-        dev.k.lstm_cell_backward(*[_opt(o) for o in outs], dh_out._data, dc_out._data, gates._data, x._data, h._data,
-                                 c._data, c_out._data, w_ih._data, w_hh._data, B, I, H)
+        dev.k.lstm_cell_backward(
+            *[_opt(o) for o in outs],
+            dh_out._data,
+            dc_out._data,
+            gates._data,
+            x._data,
+            h._data,
+            c._data,
+            c_out._data,
+            w_ih._data,
+            w_hh._data,
+            B,
+            I,
+            H,
+        )
         return tuple(outs)
 
 
 def _lstm_check(x, w_ih, w_hh, b_ih, b_hh, I, H):
     if w_ih.shape != (4 * H, I) or w_hh.shape != (4 * H, H):
-        raise RuntimeError(f"lstm: weight_ih {w_ih.shape} must be (4H, I) = {(4 * H, I)} and weight_hh {w_hh.shape} "
-                           f"must be (4H, H) = {(4 * H, H)} (input shape {x.shape})")
+        raise RuntimeError(
+            f"lstm: weight_ih {w_ih.shape} must be (4H, I) = {(4 * H, I)} and weight_hh {w_hh.shape} "
+            f"must be (4H, H) = {(4 * H, H)} (input shape {x.shape})"
+        )
     for name, b in (("bias_ih", b_ih), ("bias_hh", b_hh)):
         if b is not None and b.shape != (4 * H,):
             raise RuntimeError(f"lstm: {name} of shape {b.shape} must be ({4 * H},)")
 
 
-def lstm_cell(input: Tensor, hx, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-              b_hh: Tensor | None = None):
+def lstm_cell(input: Tensor, hx, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None, b_hh: Tensor | None = None):
     """One LSTM step: input (B, I) or (I,), hx = (h, c) each (B, H) or None (zeros);
     weights (4H, I), (4H, H), biases (4H) or None; gates i, f, g, o. Returns (h', c')."""
     _need_float("lstm_cell", input, w_ih, w_hh, b_ih, b_hh)
@@ -1150,8 +1330,24 @@ class _LSTMLayer(Function):
         c_n = _ops.empty((B, H), float32, dev)
         gates = _ops.empty((T, B, 4 * H), float32, dev)
         cells = _ops.empty((T, B, H), float32, dev)
-        dev.k.lstm_layer_forward(out._data, h_n._data, c_n._data, gates._data, cells._data, x._data, _opt(h0),
-                                 _opt(c0), w_ih._data, w_hh._data, _opt(b_ih), _opt(b_hh), T, B, I, H)
+        dev.k.lstm_layer_forward(
+            out._data,
+            h_n._data,
+            c_n._data,
+            gates._data,
+            cells._data,
+            x._data,
+            _opt(h0),
+            _opt(c0),
+            w_ih._data,
+            w_hh._data,
+            _opt(b_ih),
+            _opt(b_hh),
+            T,
+            B,
+            I,
+            H,
+        )
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, gates, cells, out)
         ctx.p = (T, B, I, H, b_ih is not None, b_hh is not None)
         return out, h_n, c_n
@@ -1165,14 +1361,36 @@ class _LSTMLayer(Function):
         shapes = [x.shape, (B, H), (B, H), w_ih.shape, w_hh.shape, (4 * H,), (4 * H,)]
         present = [True, h0 is not None, c0 is not None, True, True, has_bi, has_bh]
         outs = [_ops.empty(s, float32, dev) if n and p else None for s, n, p in zip(shapes, need, present)]
-        dev.k.lstm_layer_backward(*[_opt(o) for o in outs], dout._data, dh_n._data, dc_n._data, gates._data,
-                                  cells._data, out._data, x._data, _opt(h0), _opt(c0), w_ih._data, w_hh._data, T, B,
-                                  I, H)
+        dev.k.lstm_layer_backward(
+            *[_opt(o) for o in outs],
+            dout._data,
+            dh_n._data,
+            dc_n._data,
+            gates._data,
+            cells._data,
+            out._data,
+            x._data,
+            _opt(h0),
+            _opt(c0),
+            w_ih._data,
+            w_hh._data,
+            T,
+            B,
+            I,
+            H,
+        )
         return tuple(outs)
 
 
-def lstm_layer(input: Tensor, h0: Tensor | None, c0: Tensor | None, w_ih: Tensor, w_hh: Tensor,
-               b_ih: Tensor | None = None, b_hh: Tensor | None = None):
+def lstm_layer(
+    input: Tensor,
+    h0: Tensor | None,
+    c0: Tensor | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+):
     """A whole LSTM layer over time: input (T, B, I), h0, c0 (B, H) or None (zeros).
     Returns (out (T, B, H), h_n (B, H), c_n (B, H)); one kernel call each way."""
     _need_float("lstm_layer", input, h0, c0, w_ih, w_hh, b_ih, b_hh)

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _codes as C
 from . import autograd
-from .device import Device, device as _device
+from .device import device as _device
 from .dtypes import bool_, dtype as DType, float32, get_dtype, int64
 
 
@@ -36,8 +36,18 @@ class Tensor:
     autograd does not track in-place changes to tensors it saved.
     """
 
-    __slots__ = ("_data", "shape", "dtype", "device", "requires_grad", "grad", "_node", "_out_idx", "__weakref__",
-                 "__dict__")
+    __slots__ = (
+        "_data",
+        "shape",
+        "dtype",
+        "device",
+        "requires_grad",
+        "grad",
+        "_node",
+        "_out_idx",
+        "__weakref__",
+        "__dict__",
+    )
     __array_priority__ = 1000
     __array_ufunc__ = None  # numpy defers to our reflected operators
 
@@ -136,7 +146,9 @@ class Tensor:
 
     def item(self):
         if self.numel() != 1:
-            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar (shape {self.shape})")
+            raise RuntimeError(
+                f"a Tensor with {self.numel()} elements cannot be converted to Scalar (shape {self.shape})"
+            )
         return self.device.to_numpy(self._data, (1,), self.dtype)[0].item()
 
     def tolist(self):
@@ -144,8 +156,9 @@ class Tensor:
 
     def __repr__(self) -> str:
         a = self.device.to_numpy(self._data, self.shape, self.dtype)
-        body = np.array2string(a, separator=", ", prefix="tensor(", precision=4,
-                               formatter={"bool": lambda v: "True" if v else "False"})
+        body = np.array2string(
+            a, separator=", ", prefix="tensor(", precision=4, formatter={"bool": lambda v: "True" if v else "False"}
+        )
         extras = []
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
@@ -176,8 +189,9 @@ class Tensor:
         return ones(_size(size), dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
-        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
-                    requires_grad=requires_grad)
+        return full(
+            size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad
+        )
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
         return empty(_size(size), dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
@@ -268,8 +282,11 @@ class Tensor:
         for a in args:
             if isinstance(a, Tensor):
                 dev, dt = a.device, a.dtype
-            elif isinstance(a, (DType, type)) or (isinstance(a, str) and a in ("float32", "float", "int64", "long", "bool")) \
-                    or isinstance(a, np.dtype):
+            elif (
+                isinstance(a, (DType, type))
+                or (isinstance(a, str) and a in ("float32", "float", "int64", "long", "bool"))
+                or isinstance(a, np.dtype)
+            ):
                 dt = a
             elif a is not None:
                 dev = a
@@ -310,7 +327,8 @@ class Tensor:
     def type(self, dtype=None):
         if dtype is None:
             return {"float32": "neuraxon.FloatTensor", "int64": "neuraxon.LongTensor", "bool": "neuraxon.BoolTensor"}[
-                self.dtype.name]
+                self.dtype.name
+            ]
         return self.to(get_dtype(dtype))
 
     def clone(self) -> "Tensor":
@@ -417,7 +435,7 @@ class Tensor:
         return self / other
 
     def pow(self, e):
-        return self ** e
+        return self**e
 
     def matmul(self, other):
         return _ops.matmul(self, other)
@@ -653,8 +671,11 @@ class Tensor:
         m = _ops.where(m.abs() == math.inf, 0.0, m)
         out = (self - m).exp().sum(dim, keepdim=True).log() + m
         if not keepdim:
-            out = out.squeeze(dim) if isinstance(dim, int) else out.reshape(
-                tuple(s for i, s in enumerate(self.shape) if i not in _ops.norm_dims(dim, self.ndim)))
+            out = (
+                out.squeeze(dim)
+                if isinstance(dim, int)
+                else out.reshape(tuple(s for i, s in enumerate(self.shape) if i not in _ops.norm_dims(dim, self.ndim)))
+            )
         return out
 
     def all(self, dim=None, keepdim: bool = False):
@@ -693,14 +714,14 @@ class Tensor:
         if s > e:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         n = 1
-        for d in self.shape[s: e + 1]:
+        for d in self.shape[s : e + 1]:
             n *= d
-        return self.reshape(self.shape[:s] + (n,) + self.shape[e + 1:])
+        return self.reshape(self.shape[:s] + (n,) + self.shape[e + 1 :])
 
     def unflatten(self, dim: int, sizes):
         d = _ops.norm_dim(dim, self.ndim)
         sizes = _ops.infer_shape(sizes, self.shape[d])
-        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1 :])
 
     def squeeze(self, dim=None):
         if dim is None:
@@ -768,9 +789,11 @@ class Tensor:
 
     def gather(self, dim: int, index):
         d = _ops.norm_dim(dim, self.ndim)
-        if index.shape[:d] + index.shape[d + 1:] != self.shape[:d] + self.shape[d + 1:]:
-            raise RuntimeError(f"gather(): index of shape {index.shape} must match input of shape {self.shape} "
-                               f"except in dimension {d} (neuraxon requires equal sizes)")
+        if index.shape[:d] + index.shape[d + 1 :] != self.shape[:d] + self.shape[d + 1 :]:
+            raise RuntimeError(
+                f"gather(): index of shape {index.shape} must match input of shape {self.shape} "
+                f"except in dimension {d} (neuraxon requires equal sizes)"
+            )
         pos = _gather_positions(self.shape, d, index)
         return _ops.index_select(self.reshape(-1), 0, pos.reshape(-1)).reshape(index.shape)
 
@@ -789,7 +812,9 @@ class Tensor:
                     f"a leaf Variable that requires grad is being used in an in-place operation ({what}); "
                     "use neuraxon.no_grad()"
                 )
-            raise RuntimeError(f"in-place operation {what} on a tensor that is part of an autograd graph is not supported")
+            raise RuntimeError(
+                f"in-place operation {what} on a tensor that is part of an autograd graph is not supported"
+            )
 
     def _inplace_binary(self, other, op: int, what: str):
         self._check_inplace(what)
@@ -804,11 +829,18 @@ class Tensor:
         if dt is not self.dtype:
             raise TypeError(f"{what}: result type {dt.name} can't be cast to the desired output type {self.dtype.name}")
         with autograd.no_grad():
-            if not isinstance(other, Tensor) and self.dtype is float32 and op in (C.BIN_ADD, C.BIN_SUB, C.BIN_MUL,
-                                                                                  C.BIN_DIV):
+            if (
+                not isinstance(other, Tensor)
+                and self.dtype is float32
+                and op in (C.BIN_ADD, C.BIN_SUB, C.BIN_MUL, C.BIN_DIV)
+            ):
                 s = float(other)
-                a, b = {C.BIN_ADD: (1.0, s), C.BIN_SUB: (1.0, -s), C.BIN_MUL: (s, 0.0),
-                        C.BIN_DIV: (1.0 / s if s else math.nan, 0.0)}[op]
+                a, b = {
+                    C.BIN_ADD: (1.0, s),
+                    C.BIN_SUB: (1.0, -s),
+                    C.BIN_MUL: (s, 0.0),
+                    C.BIN_DIV: (1.0 / s if s else math.nan, 0.0),
+                }[op]
                 if op == C.BIN_DIV and s == 0:
                     other = full((), s, device=self.device)
                 else:
@@ -824,8 +856,7 @@ class Tensor:
                     f"(other has shape {other.shape})"
                 )
             work = self if self.dtype is not bool_ else _ops.cast(self, int64)
-            res = _ops.binary_raw(work, _ops.cast(other, work.dtype), op,
-                                  out=work if self.dtype is not bool_ else None)
+            res = _ops.binary_raw(work, _ops.cast(other, work.dtype), op, out=work if self.dtype is not bool_ else None)
             if self.dtype is bool_:
                 _ops.copy_into(self, _ops.cast(res, bool_), (self.numel(),), [1], 0, [1], 0)
         return self
@@ -915,8 +946,9 @@ class Tensor:
         with autograd.no_grad():
             r = self.masked_fill(mask, value)
         if r.shape != self.shape:
-            raise RuntimeError(f"masked_fill_: mask of shape {mask.shape} broadcasts the result to {r.shape}, "
-                               f"not {self.shape}")
+            raise RuntimeError(
+                f"masked_fill_: mask of shape {mask.shape} broadcasts the result to {r.shape}, not {self.shape}"
+            )
         _ops.copy_into(self, r, (self.numel(),), [1], 0, [1], 0)
         return self
 
@@ -1145,7 +1177,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
     is_int = all(isinstance(v, numbers.Integral) for v in vals)
     dt = get_dtype(dtype) if dtype is not None else (int64 if is_int else float32)
     n = max(int(math.ceil((vals[1] - vals[0]) / vals[2])), 0)
-    a = (vals[0] + np.arange(n, dtype=np.float64 if not is_int else np.int64) * vals[2])
+    a = vals[0] + np.arange(n, dtype=np.float64 if not is_int else np.int64) * vals[2]
     return tensor(a, dtype=dt, device=device, requires_grad=requires_grad)
 
 
@@ -1262,8 +1294,10 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0):
     else:
         sections = [int(v) for v in split_size_or_sections]
         if sum(sections) != size:
-            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's size at "
-                               f"dimension {d}), but got split_sizes={sections}")
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's size at "
+                f"dimension {d}), but got split_sizes={sections}"
+            )
     out, off = [], 0
     for s in sections:
         out.append(x.narrow(d, off, s))
