@@ -27,6 +27,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "backend.h"
 
@@ -116,6 +117,25 @@ inline void adaptive_bin(int64_t i, int64_t out, int64_t size, int64_t& start, i
   end = int64_t(((__int128)(i + 1) * size + out - 1) / out);
 }
 
+// Output columns q whose tap at input column q*stride + off lies inside [0, W): [lo, hi).
+inline void valid_cols(int64_t off, int64_t stride, int64_t W, int64_t Q, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : std::min(Q, (-off + stride - 1) / stride);
+  hi = (W - 1 - off) < 0 ? 0 : std::min(Q, (W - 1 - off) / stride + 1);
+  if (hi < lo) hi = lo;
+}
+
+// Per kernel column s: the output columns [lo[s], hi[s]) whose tap s is inside the image.
+struct TapCols {
+  std::vector<int64_t> lo, hi, off;
+  TapCols(int64_t S, int64_t stride, int64_t pad, int64_t dil, int64_t W, int64_t Q)
+      : lo(S), hi(S), off(S) {
+    for (int64_t s = 0; s < S; ++s) {
+      off[s] = s * dil - pad;
+      valid_cols(off[s], stride, W, Q, lo[s], hi[s]);
+    }
+  }
+};
+
 }  // namespace
 
 void Cpu::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_t C, int64_t H,
@@ -131,7 +151,15 @@ void Cpu::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_t
   const float* x = inp.f();
   float* o = out.f();
   int64_t* ind = indices.i64();
-  // Thread mapping: (n, c) planes split over threads; one plane is a serial loop over (p, q).
+  std::vector<int64_t> w_first(s.Q);  // first in-image tap column of each window (PyTorch's iw0)
+  for (int64_t q = 0; q < s.Q; ++q) {
+    int64_t w0 = q * s.sw - s.pw;
+    if (w0 < 0) w0 += (-w0 + s.dw - 1) / s.dw * s.dw;
+    w_first[q] = w0;
+  }
+  // Thread mapping: (n, c) planes split over threads; inside a plane a serial loop over
+  // output pixels, each scanning its in-image taps in PyTorch's order (h outer, w inner) with
+  // a branch-free update (random data would mispredict a branch on every other tap).
   cpu::parallel_for(s.planes, s.PQ * R * S, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const float* plane = x + i * s.HW;  // (H, W)
@@ -140,18 +168,18 @@ void Cpu::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_t
       for (int64_t p = 0; p < s.P; ++p) {
         int64_t h0 = p * s.sh - s.ph;
         const int64_t h1 = std::min(h0 + (R - 1) * s.dh + 1, H);
-        if (h0 < 0) h0 += (-h0 + s.dh - 1) / s.dh * s.dh;  // first in-image tap
+        if (h0 < 0) h0 += (-h0 + s.dh - 1) / s.dh * s.dh;  // first in-image tap row
         for (int64_t q = 0; q < s.Q; ++q) {
-          int64_t w0 = q * s.sw - s.pw;
-          const int64_t w1 = std::min(w0 + (S - 1) * s.dw + 1, W);
-          if (w0 < 0) w0 += (-w0 + s.dw - 1) / s.dw * s.dw;
+          const int64_t w0 = w_first[q], w1 = std::min(q * s.sw - s.pw + (S - 1) * s.dw + 1, W);
           float best = -std::numeric_limits<float>::infinity();
           int64_t arg = h0 * W + w0;
           for (int64_t h = h0; h < h1; h += s.dh) {
             const float* row = plane + h * W;
             for (int64_t w = w0; w < w1; w += s.dw) {
               const float v = row[w];
-              if (v > best || std::isnan(v)) { best = v; arg = h * W + w; }
+              const bool take = (v > best) | (v != v);  // v != v: NaN takes over
+              best = take ? v : best;
+              arg = take ? h * W + w : arg;
             }
           }
           op[p * s.Q + q] = best;
@@ -203,22 +231,32 @@ void Cpu::avgpool2d_forward(View out, View inp, int64_t N, int64_t C, int64_t H,
   need(out, s.planes * s.PQ, DType::F32, kn, "out", shp({N, C, s.P, s.Q}));
   const float* x = inp.f();
   float* o = out.f();
-  // Thread mapping: (n, c) planes split over threads; the inner loop runs along a row.
+  const TapCols taps(S, s.sw, s.pw, 1, W, s.Q);
+  std::vector<AvgWin> wwin(s.Q);
+  for (int64_t q = 0; q < s.Q; ++q) wwin[q] = avg_win(q, s.sw, s.pw, S, W);
+  // Thread mapping: (n, c) planes split over threads. Inside a plane, one output row at a
+  // time: taps (h, s) outer, the row's columns q inner (vectorisable), then one divide each.
   cpu::parallel_for(s.planes, s.PQ * R * S, [&](int64_t i0, int64_t i1) {
+    std::vector<float> acc(s.Q);
+    float* aq = acc.data();
     for (int64_t i = i0; i < i1; ++i) {
       const float* plane = x + i * s.HW;
       float* op = o + i * s.PQ;
       for (int64_t p = 0; p < s.P; ++p) {
         const AvgWin hw = avg_win(p, s.sh, s.ph, R, H);
-        for (int64_t q = 0; q < s.Q; ++q) {
-          const AvgWin ww = avg_win(q, s.sw, s.pw, S, W);
-          if (hw.a >= hw.b || ww.a >= ww.b) { op[p * s.Q + q] = 0.f; continue; }
-          float sum = 0.f;
-          for (int64_t h = hw.a; h < hw.b; ++h) {
-            const float* row = plane + h * W;
-            for (int64_t w = ww.a; w < ww.b; ++w) sum += row[w];
+        std::fill(aq, aq + s.Q, 0.f);
+        for (int64_t h = hw.a; h < hw.b; ++h) {
+          const float* row = plane + h * W;
+          for (int64_t t = 0; t < S; ++t) {
+            const int64_t off = taps.off[t];
+            for (int64_t q = taps.lo[t]; q < taps.hi[t]; ++q) aq[q] += row[q * s.sw + off];
           }
-          op[p * s.Q + q] = float(sum / avg_divisor(hw, ww, count_include_pad, divisor_override));
+        }
+        for (int64_t q = 0; q < s.Q; ++q) {
+          const AvgWin& ww = wwin[q];
+          op[p * s.Q + q] = (hw.a >= hw.b || ww.a >= ww.b)
+                                ? 0.f
+                                : float(aq[q] / avg_divisor(hw, ww, count_include_pad, divisor_override));
         }
       }
     }
@@ -236,21 +274,32 @@ void Cpu::avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C, int64_t
   need(dinp, s.planes * s.HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
   const float* d = dout.f();
   float* dx = dinp.f();
+  const TapCols taps(S, s.sw, s.pw, 1, W, s.Q);
+  std::vector<AvgWin> wwin(s.Q);
+  for (int64_t q = 0; q < s.Q; ++q) wwin[q] = avg_win(q, s.sw, s.pw, S, W);
   // Thread mapping: (n, c) planes split over threads; overlapping windows add inside a plane.
+  // One output row at a time: g[q] = dout / divisor, then for each tap (h, s) the row's
+  // columns q add g[q] to distinct input columns q*stride + s - pad (vectorisable).
   cpu::parallel_for(s.planes, s.PQ * R * S + s.HW, [&](int64_t i0, int64_t i1) {
+    std::vector<float> grad(s.Q);
+    float* gq = grad.data();
     for (int64_t i = i0; i < i1; ++i) {
       float* dp = dx + i * s.HW;
       const float* gp = d + i * s.PQ;
       std::fill(dp, dp + s.HW, 0.f);
       for (int64_t p = 0; p < s.P; ++p) {
         const AvgWin hw = avg_win(p, s.sh, s.ph, R, H);
+        if (hw.a >= hw.b) continue;
         for (int64_t q = 0; q < s.Q; ++q) {
-          const AvgWin ww = avg_win(q, s.sw, s.pw, S, W);
-          if (hw.a >= hw.b || ww.a >= ww.b) continue;
-          const float g = float(gp[p * s.Q + q] / avg_divisor(hw, ww, count_include_pad, divisor_override));
-          for (int64_t h = hw.a; h < hw.b; ++h) {
-            float* row = dp + h * W;
-            for (int64_t w = ww.a; w < ww.b; ++w) row[w] += g;
+          const AvgWin& ww = wwin[q];
+          gq[q] = ww.a >= ww.b ? 0.f
+                               : float(gp[p * s.Q + q] / avg_divisor(hw, ww, count_include_pad, divisor_override));
+        }
+        for (int64_t h = hw.a; h < hw.b; ++h) {
+          float* row = dp + h * W;
+          for (int64_t t = 0; t < S; ++t) {
+            const int64_t off = taps.off[t];
+            for (int64_t q = taps.lo[t]; q < taps.hi[t]; ++q) row[q * s.sw + off] += gq[q];
           }
         }
       }
