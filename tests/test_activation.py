@@ -15,8 +15,9 @@ ACTS = [  # (code, param)
     (A.GELU, 0.0), (A.GELU, 1.0), (A.STEP, 0.0),
 ]
 DIFFERENTIABLE = [a for a in ACTS if a[0] != A.STEP]
-SIZES = [0, 1, 7, 129, 65537]  # 65537 runs the threaded path
-SPECIAL = np.array([0.0, -0.0, 1e-8, -1e-8, 7.99, 8.01, 19.9, 20.1, -30.0, 30.0, -100.0, 100.0], np.float32)
+SIZES = [0, 1, 7, 129, 65537]  # 129 and up hold every SPECIAL value; 65537 runs the threaded path
+SPECIAL = np.array([0.0, -0.0, 1e-8, -1e-8, 0.6249, 0.6251, -0.6251, 7.99, 8.01, 19.9, 20.1, -30.0, 30.0, -87.5, 88.8,
+                    -100.0, 100.0, -np.inf, np.inf], np.float32)
 
 
 def _inputs(rng, n):

@@ -5,7 +5,7 @@
 // act codes: nx::Act (common.h); param: leaky_relu negative slope, elu alpha, softplus
 // beta (linear where beta*x > 20, as PyTorch), gelu 0 = exact (erf), 1 = tanh approximation
 // (any non-zero param selects tanh, as gemm's epilogue). ACT_NONE is the identity.
-// The forward formulas are cpu::act_apply (gemm.h), the same ones gemm's fused epilogue
+// The forward formulas are cpu::act_apply (act.h), the same ones gemm's fused epilogue
 // uses, so Linear+activation fused or not gives the same numbers.
 //
 // Gradients (dinp = dout * act'(x), from the input x; NaN behaviour as PyTorch):
@@ -21,15 +21,15 @@
 //   step        no gradient: ValueError
 //
 // Variants: one (k0): a plain loop instantiated per activation (the switch is hoisted out
-// of the loop). Forward: relu/leaky_relu vectorise; the transcendental ones call libm per
-// element (act_apply, identical to gemm's epilogue). Backward: every gradient but gelu(erf)
-// vectorises (exp/tanh from vmath.h, a few ulp from libm).
+// of the loop). relu, leaky_relu, sigmoid, tanh and gelu(tanh) vectorise both ways (exp/tanh
+// from vmath.h, a few ulp from libm); softplus, elu forward and gelu(erf) call libm's
+// log1p/expm1/erf per element; every other gradient vectorises.
 // Thread mapping: [0, n) split into contiguous chunks, one per OpenMP thread.
 #include <algorithm>
 #include <cmath>
 
+#include "act.h"
 #include "backend.h"
-#include "gemm.h"
 #include "vmath.h"
 
 namespace nx {

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "../common.h"
+#include "act.h"
 
 namespace nx::cpu {
 
@@ -24,29 +25,7 @@ struct GemmArgs {
   float act_param;
 };
 
-// One activation value; the same formulas as activation.cc's forward.
-inline float act_apply(int64_t act, float x, float p) {
-  switch (act) {
-    case ACT_NONE: return x;
-    case ACT_RELU: return x > 0.f ? x : (x == x ? 0.f : x);
-    case ACT_LEAKY_RELU: return x > 0.f ? x : x * p;
-    case ACT_SIGMOID: return 1.f / (1.f + std::exp(-x));
-    case ACT_TANH: return std::tanh(x);
-    case ACT_SOFTPLUS: {  // p = beta; linear above beta*x > 20 as PyTorch
-      float bx = x * p;
-      return bx > 20.f ? x : std::log1p(std::exp(bx)) / p;
-    }
-    case ACT_ELU: return x > 0.f ? x : p * std::expm1(x);
-    case ACT_GELU:
-      if (p != 0.f) {
-        const float k0 = 0.7978845608028654f, k1 = 0.044715f;
-        return 0.5f * x * (1.f + std::tanh(k0 * (x + k1 * x * x * x)));
-      }
-      return 0.5f * x * (1.f + std::erf(x * 0.7071067811865476f));
-    case ACT_STEP: return x > 0.f ? 1.f : 0.f;
-  }
-  return x;
-}
+// act_apply (one activation value, shared with activation.cc) lives in act.h.
 
 // Bias and activation over rows [0, rows) x cols [0, cols) of a tile at c (stride ldc);
 // bias points at the tile's first column.

@@ -12,6 +12,10 @@
 // Accuracy (measured over [-90, 90] in steps of 1e-4 against double): vexp <= 1 ulp where
 // exp(x) is a normal float (subnormal results below -87.34 are approximate; 0 below ~-104;
 // +inf above 88.72); vtanh <= 2 ulp; vsigmoid <= 3 ulp; NaN propagates.
+//
+// Internal linkage (static inline): this header is also compiled into the -mavx512f/-mavx2
+// gemm TUs (through gemm.h -> act.h); a shared inline definition could let the linker hand
+// an AVX-512 copy to code running on a CPU without it.
 #pragma once
 
 #include <cstdint>
@@ -19,19 +23,19 @@
 
 namespace nx::cpu {
 
-inline float bits_to_float(uint32_t i) {
+static inline float bits_to_float(uint32_t i) {
   float f;
   std::memcpy(&f, &i, sizeof f);  // a bit cast the vectoriser understands
   return f;
 }
-inline uint32_t float_bits(float f) {
+static inline uint32_t float_bits(float f) {
   uint32_t i;
   std::memcpy(&i, &f, sizeof i);
   return i;
 }
 
 // c ? a : b with both operands already computed, as bit operations (see the header).
-inline float blend(bool c, float a, float b) {
+static inline float blend(bool c, float a, float b) {
   const uint32_t m = 0u - uint32_t(c);
   return bits_to_float((float_bits(a) & m) | (float_bits(b) & ~m));
 }
@@ -39,7 +43,7 @@ inline float blend(bool c, float a, float b) {
 // exp(x): x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), exp(r) by the degree-6
 // polynomial of Cephes' expf, 2^n assembled in exponent fields as 2^n1 * 2^n2 (n1 = floor(n/2))
 // so that every n in the clamped range gives two normal factors.
-inline float vexp(float x) {
+static inline float vexp(float x) {
   // Clamp: above 89 the result overflows to +inf anyway (1.32 * 2^128); below -110 it
   // underflows to 0 (2^-159). The comparisons are false for NaN, which passes through.
   float xc = blend(x > 89.f, 89.f, x);
@@ -62,7 +66,7 @@ inline float vexp(float x) {
 
 // tanh(x): the odd polynomial of Cephes' tanhf for |x| < 0.625, else
 // sign(x) * (1 - 2 / (exp(2|x|) + 1)); both computed, one blended in.
-inline float vtanh(float x) {
+static inline float vtanh(float x) {
   const uint32_t sign = float_bits(x) & 0x80000000u;
   const float a = bits_to_float(float_bits(x) & 0x7FFFFFFFu);
   const float s = x * x;
@@ -73,6 +77,6 @@ inline float vtanh(float x) {
 }
 
 // sigmoid(x) = 1 / (1 + exp(-x)).
-inline float vsigmoid(float x) { return 1.f / (1.f + vexp(-x)); }
+static inline float vsigmoid(float x) { return 1.f / (1.f + vexp(-x)); }
 
 }  // namespace nx::cpu

@@ -15,7 +15,8 @@ _K1 = 0.044715
 
 
 def activation_forward(inp, act: int, param: float = 0.0) -> np.ndarray:
-    return act_forward(inp, act, param)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf inputs: inf * 0 = NaN, as the kernels
+        return act_forward(inp, act, param)
 
 
 def act_grad(x, act: int, p: float = 0.0) -> np.ndarray:
@@ -51,5 +52,5 @@ def act_grad(x, act: int, p: float = 0.0) -> np.ndarray:
 def activation_backward(dout, inp, act: int, param: float = 0.0) -> np.ndarray:
     """dinp = dout * act'(inp)."""
     dout = np.asarray(dout, np.float64)
-    g = act_grad(inp, act, param)
-    return dout * g
+    with np.errstate(invalid="ignore", over="ignore"):  # inf inputs: inf * 0 = NaN, as the kernels
+        return dout * act_grad(inp, act, param)

@@ -1,0 +1,44 @@
+// act.h (cpu) — one activation value, act_apply(act, x, param): the forward formulas shared
+// by activation_forward (activation.cc) and gemm's fused bias+activation epilogue (gemm.h),
+// so Linear+activation fused or not gives the same numbers (bit-identical within one ISA
+// path; the -mavx2/-mavx512f gemm TUs may contract to FMA: a few ulp). static inline for
+// the reason given in vmath.h.
+//
+// act codes: nx::Act (common.h); param: leaky_relu slope, softplus beta (linear where
+// beta*x > 20, as PyTorch), elu alpha, gelu 0 = exact (erf), else the tanh approximation.
+// sigmoid, tanh and gelu(tanh) use vmath.h's vectorisable exp/tanh (a few ulp); the others
+// call libm (log1p/expm1/erf keep their accuracy near 0). NaN propagates, except step (0).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "../common.h"
+#include "vmath.h"
+
+namespace nx::cpu {
+
+static inline float act_apply(int64_t act, float x, float p) {
+  switch (act) {
+    case ACT_NONE: return x;
+    case ACT_RELU: return x > 0.f ? x : (x == x ? 0.f : x);
+    case ACT_LEAKY_RELU: return x > 0.f ? x : x * p;
+    case ACT_SIGMOID: return vsigmoid(x);
+    case ACT_TANH: return vtanh(x);
+    case ACT_SOFTPLUS: {  // p = beta; linear above beta*x > 20 as PyTorch
+      float bx = x * p;
+      return bx > 20.f ? x : std::log1p(std::exp(bx)) / p;
+    }
+    case ACT_ELU: return x > 0.f ? x : p * std::expm1(x);
+    case ACT_GELU:
+      if (p != 0.f) {
+        const float k0 = 0.7978845608028654f, k1 = 0.044715f;  // sqrt(2/pi), cubic coefficient
+        return 0.5f * x * (1.f + vtanh(k0 * (x + k1 * x * x * x)));
+      }
+      return 0.5f * x * (1.f + std::erf(x * 0.7071067811865476f));  // 1/sqrt(2)
+    case ACT_STEP: return x > 0.f ? 1.f : 0.f;
+  }
+  return x;
+}
+
+}  // namespace nx::cpu
