@@ -410,3 +410,13 @@ def test_functional_reexport():
     import neuraxon.functional as core_f
 
     assert F.relu is core_f.relu and F.cross_entropy is core_f.cross_entropy and F.lstm_layer is core_f.lstm_layer
+
+
+def test_to_keeps_parameter_identity_for_optimizers():
+    from neuraxon import optim
+
+    net = nn.Linear(3, 2)
+    w = net.weight
+    opt = optim.SGD(net.parameters(), lr=0.1)
+    net.to("cpu")
+    assert net.weight is w and opt.param_groups[0]["params"][0] is w

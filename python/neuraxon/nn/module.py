@@ -280,18 +280,18 @@ class Module:
 
     # -- device / dtype ----------------------------------------------------------------------
     def _apply(self, fn: Callable[[Tensor], Tensor]) -> "Module":
+        """Converts every parameter (in place: the Parameter object keeps its identity, so
+        optimizers made before .to() stay valid), its gradient and every buffer with fn."""
         for m in self.children():
             m._apply(fn)
         for name, p in self._parameters.items():
             if p is None:
                 continue
-            new = fn(p)
-            if new is p:
-                continue
-            np_ = Parameter(new.detach(), requires_grad=p.requires_grad)
+            new = fn(p.detach())
+            if new._data is not p._data:
+                p.data = new.detach()
             if p.grad is not None:
-                np_.grad = fn(p.grad)
-            self._parameters[name] = np_
+                p.grad = fn(p.grad)
         for name, b in self._buffers.items():
             if b is not None:
                 self._buffers[name] = fn(b)
@@ -299,8 +299,8 @@ class Module:
 
     def to(self, *args, **kwargs) -> "Module":
         """to(device), to(dtype), to(device, dtype), to(tensor): floating tensors get the dtype;
-        every tensor moves to the device. Parameters are replaced by new Parameter objects
-        when they move (create optimizers after .to(), as usual)."""
+        every tensor moves to the device. Parameters keep their identity (their data is
+        swapped in place); buffers are replaced."""
         from ..device import Device
         from ..dtypes import dtype as DType
 

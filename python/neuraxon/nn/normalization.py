@@ -64,9 +64,13 @@ class _BatchNorm(Module):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            n = int(self.num_batches_tracked.item()) + 1
-            assign_(self.num_batches_tracked, np.array(n, dtype=np.int64))
-            factor = 1.0 / n if self.momentum is None else self.momentum
+            if self.momentum is None:  # the count is needed on the host
+                n = int(self.num_batches_tracked.item()) + 1
+                assign_(self.num_batches_tracked, np.array(n, dtype=np.int64))
+                factor = 1.0 / n
+            else:  # counted on the device, no synchronisation
+                with neuraxon.no_grad():
+                    self.num_batches_tracked.add_(1)
         bn_training = self.training or (self.running_mean is None and self.running_var is None)
         use_running = not self.training or self.track_running_stats
         return F.batch_norm(input, self.running_mean if use_running else None,

@@ -20,25 +20,8 @@ from .module import Module, Parameter
 
 
 def _flip_time(x):
-    """x (T, ...) reversed along the first axis."""
-    T = x.shape[0]
-    if T <= 1:
-        return x
-    return x[T - 1 :: -1] if _supports_neg_step() else neuraxon.stack([x[t] for t in range(T - 1, -1, -1)], 0)
-
-
-_NEG_STEP = None
-
-
-def _supports_neg_step() -> bool:
-    global _NEG_STEP
-    if _NEG_STEP is None:
-        try:
-            t = neuraxon.tensor([[1.0], [2.0], [3.0]])
-            _NEG_STEP = [float(v) for v in t[2::-1].numpy().reshape(-1)] == [3.0, 2.0, 1.0]
-        except Exception:
-            _NEG_STEP = False
-    return _NEG_STEP
+    """x (T, ...) reversed along the first axis (one strided-copy kernel)."""
+    return x if x.shape[0] <= 1 else x.flip(0)
 
 
 class RNNBase(Module):
