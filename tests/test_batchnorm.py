@@ -10,7 +10,8 @@ from neuraxon.testing.gradcheck import check_vjp
 from neuraxon.testing.tolerances import assert_close
 
 SHAPES = [  # N, C, HW
-    (2, 3, 5), (1, 4, 7), (8, 16, 1), (2, 1, 2), (4, 64, 49), (3, 70, 2), (32, 130, 1), (16, 8, 64), (5, 0, 3),
+    (2, 3, 5), (1, 4, 7), (8, 16, 1), (2, 1, 2), (4, 64, 49), (3, 70, 2), (32, 130, 1), (5, 0, 3),
+    (16, 8, 64), (300, 41, 1),  # threaded: channel ranges split across threads, (N, C, HW) and (N, C)
 ]
 
 
@@ -149,3 +150,25 @@ def test_batchnorm_bad_input(dev):
         k.batchnorm_backward(None, dev.out(2), None, x, x, None, c3, c3, N, C, HW, True)
     with pytest.raises(TypeError, match="int64"):
         k.batchnorm_backward(None, None, None, x, dev.put(np.zeros((N, C, HW), np.int64)), None, c3, c3, N, C, HW, True)
+
+
+def test_batchnorm_same_bits_for_any_thread_count(dev, rng):
+    if dev.name != "cpu":
+        pytest.skip("OpenMP threads are a CPU matter")
+    before = dev.k.num_threads()
+    results = []
+    try:
+        for threads in (1, 3):
+            dev.k.set_num_threads(threads)
+            for N, C, HW in [(300, 41, 1), (16, 9, 64)]:
+                x, g, b, rm, rv = _data(np.random.default_rng(5), N, C, HW)
+                fwd = _forward(dev, x, g, b, rm, rv, True)
+                dx, dg, db = dev.out((N, C, HW)), dev.out(C), dev.out(C)
+                dev.k.batchnorm_backward(dx, dg, db, dev.put(x), dev.put(x), dev.put(g), dev.put(fwd[1]),
+                                         dev.put(fwd[2]), N, C, HW, True)
+                results.append([*fwd, dev.get(dx), dev.get(dg), dev.get(db)])
+    finally:
+        dev.k.set_num_threads(before)
+    for a, b in zip(results[:2], results[2:]):
+        for u, v in zip(a, b):
+            np.testing.assert_array_equal(u, v)

@@ -103,3 +103,21 @@ def test_random_bad_input(dev):
         k.random_uniform(dev.out(4, np.int64), 4, 0.0, 1.0, 0, 0)
     with pytest.raises(TypeError):  # negative seeds do not convert to uint64
         k.random_uniform(dev.out(4), 4, 0.0, 1.0, -1, 0)
+
+
+def test_streams_same_bits_for_any_thread_count(dev):
+    if dev.name != "cpu":
+        pytest.skip("OpenMP threads are a CPU matter")
+    before = dev.k.num_threads()
+    runs = []
+    x = np.ones(50_001, np.float32)
+    try:
+        for threads in (1, 3):
+            dev.k.set_num_threads(threads)
+            drop = dev.out(x.size)
+            dev.k.dropout_forward(drop, dev.put(x), x.size, 0.3, 8, 9)
+            runs.append([_uniform(dev, 50_001, 8, 9), _normal(dev, 50_001, 8, 9), dev.get(drop)])
+    finally:
+        dev.k.set_num_threads(before)
+    for u, v in zip(*runs):
+        np.testing.assert_array_equal(u, v)

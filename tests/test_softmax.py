@@ -148,3 +148,22 @@ def test_softmax_bad_input(dev):
         k.cross_entropy_forward(dev.out(1), dev.out(2), x, dev.put(np.zeros(3, np.int64)), 3, 4, -100)
     with pytest.raises(ValueError, match="'dloss' has 2 elements"):
         k.cross_entropy_backward(dev.out((3, 4)), dev.out(2), x, dev.out(3), dev.put(np.zeros(3, np.int64)), 3, 4, -100)
+
+
+def test_softmax_and_cross_entropy_same_bits_for_any_thread_count(dev):
+    if dev.name != "cpu":
+        pytest.skip("OpenMP threads are a CPU matter")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((200, 300)).astype(np.float32)
+    t = rng.integers(0, 300, 200).astype(np.int64)
+    before = dev.k.num_threads()
+    runs = []
+    try:
+        for threads in (1, 3):
+            dev.k.set_num_threads(threads)
+            loss, lse = _run_ce(dev, x, t, -100)
+            runs.append([_run_softmax(dev, x, False), _run_softmax(dev, x, True), loss, lse])
+    finally:
+        dev.k.set_num_threads(before)
+    for u, v in zip(*runs):
+        np.testing.assert_array_equal(u, v)
