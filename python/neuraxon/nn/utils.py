@@ -21,31 +21,29 @@ def _params(parameters) -> list:
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False,
                     foreach=None):
     """Scale gradients in place so their joint norm is at most max_norm; returns the total
-    norm (a 0-d float32 tensor) before clipping, as torch."""
+    norm before clipping (a 0-d tensor on the gradients' device), as torch. Computed on the
+    device: no host synchronisation unless error_if_nonfinite."""
     import neuraxon
 
     grads = [p.grad for p in _params(parameters) if p.grad is not None]
     norm_type = float(norm_type)
     if not grads:
-        return neuraxon.tensor(np.float32(0.0))
-    host = [to_numpy(g).astype(np.float64).reshape(-1) for g in grads]
-    if math.isinf(norm_type):
-        total = max(float(np.max(np.abs(h))) if h.size else 0.0 for h in host)
-    else:
-        total = float(sum(float(np.sum(np.abs(h) ** norm_type)) for h in host) ** (1.0 / norm_type))
-    if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
-                           "it cannot be clipped. To disable this error and scale the gradients by the non-finite "
-                           "norm anyway, set `error_if_nonfinite=False`")
-    coef = float(max_norm) / (total + 1e-6)
-    if coef < 1.0:
+        return neuraxon.tensor(0.0)
+    with neuraxon.no_grad():
+        if math.isinf(norm_type):
+            norms = [g.abs().max() if numel(g) else neuraxon.zeros((), device=g.device) for g in grads]
+            total = neuraxon.stack(norms).max()
+        else:
+            norms = [g.norm(norm_type) for g in grads]
+            total = neuraxon.stack(norms).norm(norm_type)
+        if error_if_nonfinite and not math.isfinite(float(total.item())):
+            raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
+                               "so it cannot be clipped. To disable this error and scale the gradients by the "
+                               "non-finite norm anyway, set `error_if_nonfinite=False`")
+        coef = (float(max_norm) / (total + 1e-6)).clamp(max=1.0)
         for g in grads:
-            n = numel(g)
-            if n:  # g = g * coef + 0, one affine kernel, in place
-                from .. import _codes
-
-                g.device.k.unary_forward(g._data, g._data, n, _codes.UN_AFFINE, float(np.float32(coef)), 0.0)
-    return neuraxon.tensor(np.float32(total))
+            g.mul_(coef)
+    return total
 
 
 def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
