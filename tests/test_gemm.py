@@ -61,6 +61,41 @@ def test_gemm_bias_activation_epilogue(dev, rng, act, p, variant):
     assert_close(dev.get(c, (m, n)), ref.gemm_forward(None, a, b, bias, trans_b=True, act=act, act_param=p), for_sum(k))
 
 
+@pytest.mark.parametrize("m,n,k", [(64, 10, 256), (200, 3, 50), (97, 16, 33), (64, 1, 300)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm_small_n_path_beta_bias_act(dev, rng, m, n, k, ta, tb):
+    """n <= 16, m >= 4n: the packed variant computes C^T and transposes it into C."""
+    a, b = _operands(rng, m, n, k, ta, tb)
+    c0 = rng.standard_normal((m, n)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    for beta, act in [(0.0, A.NONE), (0.5, A.TANH)]:
+        c = dev.put(c0)
+        dev.k.gemm_forward(c, dev.put(a), dev.put(b), dev.put(bias), 1, m, n, k, ta, tb, 0, 0, 0, 1.5, beta, act, 0.0, 1)
+        want = ref.gemm_forward(c0, a, b, bias, trans_a=ta, trans_b=tb, alpha=1.5, beta=beta, act=act)
+        assert_close(dev.get(c, (m, n)), want, for_sum(k), f"beta={beta} act={act}")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_gemm_thread_splits(dev, rng, threads):
+    """Row-block and column-panel splits of the packed kernel for several team sizes."""
+    if dev.name != "cpu":
+        pytest.skip("OpenMP team sizes are a CPU matter")
+    from neuraxon import _ext
+
+    before = _ext.cpu.num_threads()
+    _ext.cpu.set_num_threads(threads)
+    try:
+        # 30 rows = 3 AVX-512 row tiles (odd: column split), 1100 = 34.4 panels; 517 rows
+        # give uneven row blocks; 64x784 @ B^T; small n through C^T.
+        for m, n, k, tb in [(30, 1100, 20, False), (517, 203, 300, False), (64, 784, 130, True), (300, 7, 200, False)]:
+            a, b = _operands(rng, m, n, k, False, tb)
+            c = dev.out((m, n))
+            dev.k.gemm_forward(c, dev.put(a), dev.put(b), None, 1, m, n, k, False, tb, 0, 0, 0, 1.0, 0.0, 0, 0.0, 1)
+            assert_close(dev.get(c, (m, n)), ref.gemm_forward(None, a, b, trans_b=tb), for_sum(k), f"{m}x{n}x{k}")
+    finally:
+        _ext.cpu.set_num_threads(before)
+
+
 def test_gemm_beta_zero_ignores_nan_in_c(dev, rng):
     a, b = _operands(rng, 20, 30, 40, False, False)
     c = dev.out((20, 30))  # NaN
