@@ -189,6 +189,35 @@ def test_conv_transpose_is_backward_data(dev, rng, case, variant):
     assert_close(ref.conv2d_backward_data(x, w, (H, W), st, pd, dl, G), want, "reduction")
 
 
+def test_conv2d_kernels_match_pytorch(dev, rng):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    shape = (2, 4, 11, 13, 6, 3, 2, (2, 1), (1, 0), (2, 3), 2)
+    N, C, H, W, K, R, S, st, pd, dl, G = shape
+    x, w, b = _data(rng, shape)
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    t_out = F.conv2d(xt, wt, bt, st, pd, dl, G)
+    out = dev.out(tuple(t_out.shape))
+    dev.k.conv2d_forward(out, dev.put(x), dev.put(w), dev.put(b), *_args(shape), -1)
+    assert_close(dev.get(out, tuple(t_out.shape)), t_out.detach().numpy(), for_sum(C // G * R * S))
+    d = rng.standard_normal(tuple(t_out.shape)).astype(np.float32)
+    t_out.backward(torch.tensor(d))
+    dx, dw, db = dev.out(x.shape), dev.out(w.shape), dev.out((K,))
+    dev.k.conv2d_backward_data(dx, dev.put(d), dev.put(w), *_args(shape), -1)
+    dev.k.conv2d_backward_weight(dw, db, dev.put(d), dev.put(x), *_args(shape), -1)
+    assert_close(dev.get(dx, x.shape), xt.grad.numpy(), for_sum(K // G * R * S))
+    assert_close(dev.get(dw, w.shape), wt.grad.numpy(), for_sum(N * t_out.shape[2] * t_out.shape[3]))
+    assert_close(dev.get(db, (K,)), bt.grad.numpy(), for_sum(N * t_out.shape[2] * t_out.shape[3]))
+    # transposed convolution with output_padding
+    xin = rng.standard_normal((2, 4, 5, 4)).astype(np.float32)
+    wtr = rng.standard_normal((4, 3, 3, 2)).astype(np.float32)
+    t_y = F.conv_transpose2d(torch.tensor(xin), torch.tensor(wtr), None, (3, 2), (0, 1), (2, 0), 2, (2, 1)).numpy()
+    Hy, Wy = t_y.shape[2:]
+    y = dev.out(t_y.shape)
+    dev.k.conv2d_backward_data(y, dev.put(xin), dev.put(wtr), 2, 6, Hy, Wy, 4, 3, 2, 3, 2, 0, 1, 2, 1, 2, -1)
+    assert_close(dev.get(y, t_y.shape), t_y, for_sum(2 * 3 * 2))
+
+
 # ---- the reference's backward vs finite differences --------------------------------------
 
 

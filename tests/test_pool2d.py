@@ -210,6 +210,41 @@ def test_maxunpool2d_repeated_index_last_wins(dev):
     np.testing.assert_array_equal(ref.maxunpool2d_forward(x, ind, (3, 3)).ravel(), want)
 
 
+# ---- against PyTorch itself, when it is installed ---------------------------------------
+
+
+def test_pool2d_kernels_match_pytorch(dev, rng):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    for s in [(2, 3, 7, 9, 3, 3, (2, 2), (1, 1), (1, 1), True), (1, 2, 10, 11, 3, 2, (2, 3), (1, 1), (2, 3), True),
+              (2, 2, 9, 9, 3, 3, (2, 2), (1, 1), (3, 2), True), (1, 2, 4, 4, 3, 3, (3, 3), (1, 1), (2, 2), True)]:
+        N, C, H, W, R, S, st, pd, dl, ceil = s
+        x = _input(rng, (N, C, H, W), ties=True)
+        x[0, 0, 1, 1] = np.nan
+        out, ind = _maxpool(dev, x, s)
+        t_out, t_ind = F.max_pool2d(torch.tensor(x), (R, S), st, pd, dl, ceil, return_indices=True)
+        np.testing.assert_array_equal(out, t_out.numpy())
+        np.testing.assert_array_equal(ind, t_ind.numpy())
+    for s in AVG_SHAPES[1:6]:
+        N, C, H, W, R, S, st, pd = s
+        for ceil, cip, div in AVG_FLAGS:
+            x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+            xt = torch.tensor(x, requires_grad=True)
+            t_out = F.avg_pool2d(xt, (R, S), st, pd, ceil, cip, div or None)
+            out = dev.out(tuple(t_out.shape))
+            dev.k.avgpool2d_forward(out, dev.put(x), N, C, H, W, R, S, *st, *pd, ceil, cip, div)
+            assert_close(dev.get(out, tuple(t_out.shape)), t_out.detach().numpy(), "reduction")
+            d = rng.standard_normal(tuple(t_out.shape)).astype(np.float32)
+            t_out.backward(torch.tensor(d))
+            dx = dev.out((N, C, H, W))
+            dev.k.avgpool2d_backward(dx, dev.put(d), N, C, H, W, R, S, *st, *pd, ceil, cip, div)
+            assert_close(dev.get(dx, (N, C, H, W)), xt.grad.numpy(), "reduction")
+    x = rng.standard_normal((2, 3, 10, 9)).astype(np.float32)
+    out = dev.out((2, 3, 3, 4))
+    dev.k.adaptive_avgpool2d_forward(out, dev.put(x), 2, 3, 10, 9, 3, 4)
+    assert_close(dev.get(out, (2, 3, 3, 4)), F.adaptive_avg_pool2d(torch.tensor(x), (3, 4)).numpy(), "reduction")
+
+
 # ---- the references' backwards vs finite differences -------------------------------------
 
 
