@@ -46,6 +46,22 @@ def test_activation_backward(dev, rng, act, p, n):
     assert_close(dev.get(dx), ref.activation_backward(dy, x, act, p), "transcendental", f"act={act} p={p}")
 
 
+def test_activation_every_isa_path(dev, isa, rng):
+    if dev.name != "cpu":
+        pytest.skip("ISA paths are a CPU matter")
+    n = 1000
+    x = _inputs(rng, n)
+    dy = rng.standard_normal(n).astype(np.float32)
+    for act, p in ACTS:
+        out = dev.out(n)
+        dev.k.activation_forward(out, dev.put(x), n, act, p)
+        assert_close(dev.get(out), ref.activation_forward(x, act, p), "transcendental", f"{isa} act={act} p={p}")
+        if act != A.STEP:
+            dx = dev.out(n)
+            dev.k.activation_backward(dx, dev.put(dy), dev.put(x), n, act, p)
+            assert_close(dev.get(dx), ref.activation_backward(dy, x, act, p), "transcendental", f"{isa} act={act}")
+
+
 @pytest.mark.parametrize("act,p", DIFFERENTIABLE)
 def test_activation_reference_backward_matches_finite_differences(rng, act, p):
     x = rng.standard_normal(12) * 2
