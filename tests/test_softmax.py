@@ -25,6 +25,29 @@ def test_softmax_forward(dev, rng, rows, cols, log):
     assert_close(_run_softmax(dev, x, log), ref.softmax_forward(x, log), "reduction")
 
 
+def test_softmax_every_isa_path(dev, isa, rng):
+    if dev.name != "cpu":
+        pytest.skip("ISA paths are a CPU matter")
+    for rows, cols in [(3, 1), (5, 17), (9, 100), (4, 1003)]:  # lane tails of 8 and 16
+        x = (3 * rng.standard_normal((rows, cols))).astype(np.float32)
+        dy = rng.standard_normal((rows, cols)).astype(np.float32)
+        for log in (False, True):
+            y = _run_softmax(dev, x, log)
+            assert_close(y, ref.softmax_forward(x, log), "reduction", f"{isa} {rows}x{cols}")
+            dx = dev.out((rows, cols))
+            dev.k.softmax_backward(dx, dev.put(dy), dev.put(y), rows, cols, log)
+            assert_close(dev.get(dx, (rows, cols)), ref.softmax_backward(dy, y, log), "reduction", isa)
+        t = rng.integers(0, cols, rows).astype(np.int64)
+        loss, lse = _run_ce(dev, x, t, -100)
+        rloss, rlse = ref.cross_entropy_forward(x, t)
+        assert_close(loss, rloss, "reduction", isa)
+        assert_close(lse, rlse, "reduction", isa)
+        dx = dev.out((rows, cols))
+        dev.k.cross_entropy_backward(dx, dev.put(np.ones(1, np.float32)), dev.put(x), dev.put(lse), dev.put(t), rows,
+                                     cols, -100)
+        assert_close(dev.get(dx, (rows, cols)), ref.cross_entropy_backward(np.ones(1), x, rlse, t), "reduction", isa)
+
+
 @pytest.mark.parametrize("log", [False, True])
 def test_softmax_is_shift_stable(dev, rng, log):
     x = (rng.standard_normal((4, 50)) + 1000).astype(np.float32)  # exp(1000) would overflow

@@ -5,8 +5,9 @@
 // int64; lse (rows) float32 = logsumexp of each logits row; loss, dloss (1) float32.
 //
 // Numerics: every row is shifted by its max before exp (no overflow); exp is cpu::vexp
-// (vmath.h, <= 2 ulp, vectorisable); row sums are accumulated in double, in 8 lanes. A row holding NaN gives NaN throughout; a row of all -inf gives NaN
-// (0/0), as PyTorch. out may alias inp, dinp may alias dout.
+// (vmath.h, <= 1 ulp, vectorisable); row sums are accumulated in double, in 16 lanes. A row
+// holding NaN gives NaN throughout; a row of all -inf gives NaN (0/0), as PyTorch. out may
+// alias inp, dinp may alias dout.
 //
 //   softmax      out = exp(x - m) / s,            m = max x, s = sum exp(x - m)
 //   log_softmax  out = x - m - log s
@@ -18,7 +19,9 @@
 //                  ignored rows. A target outside [0, cols) that is not ignore_index
 //                  raises ValueError before anything is written.
 //
-// Variants: one (k0): three passes over each row (max, exp-sum, write).
+// Variants: one algorithm (k0): three passes over each row (max, exp-sum, write), in
+// softmax_kernel.inc, compiled per ISA path (portable here, softmax_avx2.cc,
+// softmax_avx512.cc) and chosen at run time with cpu::isa().
 // Thread mapping: rows split into contiguous ranges, one per OpenMP thread; one thread
 // owns a whole row. The loss sums per-row terms serially in row order, so it does not
 // depend on the thread count.
@@ -27,77 +30,49 @@
 #include <vector>
 
 #include "backend.h"
-#include "vmath.h"
+
+// The baseline (portable) instance of the row loops; AVX2 and AVX-512 instances live in
+// softmax_avx2.cc / softmax_avx512.cc.
+#define NX_SM_NS sm_portable
+#include "softmax_kernel.inc"
+#undef NX_SM_NS
 
 namespace nx {
+namespace cpu {
+#define NX_SM_DECLARE(ns)                                                                   \
+  namespace ns {                                                                            \
+  void softmax_row(float* o, const float* x, int64_t cols, bool log);                       \
+  void softmax_backward_row(float* dx, const float* dy, const float* y, int64_t cols, bool log); \
+  double lse_row(const float* x, int64_t cols);                                             \
+  void ce_grad_row(float* dx, const float* x, float lse, int64_t cols, float scale);        \
+  }
+NX_SM_DECLARE(sm_avx2)
+NX_SM_DECLARE(sm_avx512)
+#undef NX_SM_DECLARE
+}  // namespace cpu
+
 namespace {
 
-constexpr int kLanes = 8;  // independent partial results per row reduction (vectorisable)
+// The row functions of the ISA path cpu::isa() selects.
+struct RowFns {
+  void (*softmax)(float*, const float*, int64_t, bool);
+  void (*backward)(float*, const float*, const float*, int64_t, bool);
+  double (*lse)(const float*, int64_t);
+  void (*ce_grad)(float*, const float*, float, int64_t, float);
+};
 
-// Max of a row; NaN-propagating (a NaN anywhere makes the result NaN); -inf for cols == 0.
-inline float row_max(const float* x, int64_t cols) {
-  const float ninf = -std::numeric_limits<float>::infinity();
-  float m[kLanes], nan[kLanes];
-  for (int l = 0; l < kLanes; ++l) m[l] = ninf, nan[l] = 0.f;
-  int64_t j = 0;
-  for (; j + kLanes <= cols; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const float v = x[j + l];
-      m[l] = v > m[l] ? v : m[l];
-      nan[l] = v != v ? 1.f : nan[l];
-    }
-  float r = ninf;
-  bool any_nan = false;
-  for (; j < cols; ++j) {
-    r = x[j] > r ? x[j] : r;
-    any_nan |= x[j] != x[j];
+RowFns row_fns() {
+  switch (cpu::isa()) {
+    case cpu::Isa::Avx512:
+      return {cpu::sm_avx512::softmax_row, cpu::sm_avx512::softmax_backward_row,
+              cpu::sm_avx512::lse_row, cpu::sm_avx512::ce_grad_row};
+    case cpu::Isa::Avx2:
+      return {cpu::sm_avx2::softmax_row, cpu::sm_avx2::softmax_backward_row, cpu::sm_avx2::lse_row,
+              cpu::sm_avx2::ce_grad_row};
+    default:
+      return {cpu::sm_portable::softmax_row, cpu::sm_portable::softmax_backward_row,
+              cpu::sm_portable::lse_row, cpu::sm_portable::ce_grad_row};
   }
-  for (int l = 0; l < kLanes; ++l) {
-    r = m[l] > r ? m[l] : r;
-    any_nan |= nan[l] != 0.f;
-  }
-  return any_nan ? std::numeric_limits<float>::quiet_NaN() : r;
-}
-
-// sum_j exp(x[j] - m) in double (lane partial sums); with Store, also e[j] = exp(x[j] - m).
-// e may alias x.
-template <bool Store>
-inline double exp_sum(const float* x, int64_t cols, float m, float* e) {
-  double a[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= cols; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const float v = cpu::vexp(x[j + l] - m);
-      if (Store) e[j + l] = v;
-      a[l] += v;
-    }
-  double s = 0.0;
-  for (; j < cols; ++j) {
-    const float v = cpu::vexp(x[j] - m);
-    if (Store) e[j] = v;
-    s += v;
-  }
-  for (int l = 0; l < kLanes; ++l) s += a[l];
-  return s;
-}
-
-// log(sum(exp(x - m))) + m in double; -inf for cols == 0.
-inline double row_lse(const float* x, int64_t cols) {
-  const float m = row_max(x, cols);
-  if (cols == 0) return -std::numeric_limits<double>::infinity();
-  return double(m) + std::log(exp_sum<false>(x, cols, m, nullptr));
-}
-
-// sum x[j] * y[j] (or sum x[j] when y is null) in double, lane partial sums.
-inline double dot_row(const float* x, const float* y, int64_t cols) {
-  double a[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= cols; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) a[l] += double(x[j + l]) * (y ? double(y[j + l]) : 1.0);
-  double s = 0.0;
-  for (; j < cols; ++j) s += double(x[j]) * (y ? double(y[j]) : 1.0);
-  for (int l = 0; l < kLanes; ++l) s += a[l];
-  return s;
 }
 
 // Checks every target, then returns how many rows count (target != ignore_index).
@@ -123,19 +98,9 @@ void Cpu::softmax_forward(View out, View inp, int64_t rows, int64_t cols, bool l
   float* o = out.f();
   const float* x = inp.f();
   if (cols == 0) return;
+  const RowFns fn = row_fns();
   cpu::parallel_for(rows, cols * 20, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * cols;  // row r of (rows, cols)
-      float* orow = o + r * cols;
-      const float m = row_max(xr, cols);
-      if (log) {
-        const float ls = float(std::log(exp_sum<false>(xr, cols, m, nullptr)));
-        for (int64_t j = 0; j < cols; ++j) orow[j] = (xr[j] - m) - ls;  // x - m is exact near the max
-      } else {
-        const float inv = float(1.0 / exp_sum<true>(xr, cols, m, orow));
-        for (int64_t j = 0; j < cols; ++j) orow[j] *= inv;
-      }
-    }
+    for (int64_t r = r0; r < r1; ++r) fn.softmax(o + r * cols, x + r * cols, cols, log);  // row r
   });
 }
 
@@ -150,19 +115,10 @@ void Cpu::softmax_backward(View dinp, View dout, View out, int64_t rows, int64_t
   const float* dy = dout.f();
   const float* y = out.f();
   if (cols == 0) return;
+  const RowFns fn = row_fns();
   cpu::parallel_for(rows, cols * (log ? 20 : 4), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* dyr = dy + r * cols;
-      const float* yr = y + r * cols;
-      float* dxr = dx + r * cols;
-      if (log) {
-        const float sf = float(dot_row(dyr, nullptr, cols));
-        for (int64_t j = 0; j < cols; ++j) dxr[j] = dyr[j] - cpu::vexp(yr[j]) * sf;
-      } else {
-        const float sf = float(dot_row(dyr, yr, cols));
-        for (int64_t j = 0; j < cols; ++j) dxr[j] = yr[j] * (dyr[j] - sf);
-      }
-    }
+    for (int64_t r = r0; r < r1; ++r)
+      fn.backward(dx + r * cols, dy + r * cols, y + r * cols, cols, log);
   });
 }
 
@@ -179,10 +135,11 @@ void Cpu::cross_entropy_forward(View loss, View lse, View logits, View target, i
   const int64_t count = count_targets(K, t, rows, cols, ignore_index);
   std::vector<double> term(static_cast<size_t>(rows), 0.0);  // per-row loss, summed in order
   float* l = lse.f();
+  const RowFns fn = row_fns();
   cpu::parallel_for(rows, cols * 20, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * cols;  // row r of (rows, cols)
-      const double v = row_lse(xr, cols);  // cols == 0: log(0) = -inf
+      const double v = cols > 0 ? fn.lse(xr, cols) : -std::numeric_limits<double>::infinity();
       l[r] = float(v);
       if (t[r] != ignore_index) term[r] = v - double(xr[t[r]]);
     }
@@ -208,6 +165,7 @@ void Cpu::cross_entropy_backward(View dlogits, View dloss, View logits, View lse
   const int64_t count = count_targets(K, t, rows, cols, ignore_index);
   // count == 0: every row is ignored, so every gradient is 0 (scale unused).
   const float scale = count > 0 ? float(double(dloss.f()[0]) / double(count)) : 0.f;
+  const RowFns fn = row_fns();
   cpu::parallel_for(rows, cols * 20, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * cols;
@@ -216,8 +174,7 @@ void Cpu::cross_entropy_backward(View dlogits, View dloss, View logits, View lse
         for (int64_t j = 0; j < cols; ++j) dxr[j] = 0.f;
         continue;
       }
-      const float lr = l[r];
-      for (int64_t j = 0; j < cols; ++j) dxr[j] = scale * cpu::vexp(xr[j] - lr);
+      fn.ce_grad(dxr, xr, l[r], cols, scale);  // cols >= 1 here: t[r] is a valid class
       dxr[t[r]] -= scale;
     }
   });
