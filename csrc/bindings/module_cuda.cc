@@ -68,10 +68,18 @@ PYBIND11_MODULE(_cuda, m) {
         py::array c = py::array::ensure(host, py::array::c_style);
         nx::cuda::copy_to_device(a.ptr, c.data(), a.nbytes());
       })
-      .def("to_host", [](const DeviceArray& a) {
-        const char* fmt = a.dtype == nx::DType::F32 ? "float32" : a.dtype == nx::DType::I64 ? "int64" : "bool";
-        py::array out(py::dtype(fmt), {a.numel});
-        nx::cuda::copy_to_host(out.mutable_data(), a.ptr, a.nbytes());
+      .def("to_host", [](const DeviceArray& a) -> py::array {
+        // A fresh NumPy array of the same dtype; the copy waits for the stream (the host
+        // reads), with the GIL released meanwhile.
+        py::array out;
+        if (a.dtype == nx::DType::F32) out = py::array_t<float>(a.numel);
+        else if (a.dtype == nx::DType::I64) out = py::array_t<int64_t>(a.numel);
+        else out = py::array_t<bool>(a.numel);
+        if (a.nbytes() > 0) {
+          void* dst = out.mutable_data();
+          py::gil_scoped_release nogil;
+          nx::cuda::copy_to_host(dst, a.ptr, a.nbytes());
+        }
         return out;
       });
 

@@ -48,7 +48,9 @@ constexpr int kThreads = 256;              // 16 x 16 threads, 8x8 outputs each
 
 // A_MK: op(A) is contiguous along k (as_p == 1, A stored (m, k)); else along m (as_i == 1).
 // B_KN: op(B) is contiguous along n (bs_j == 1, B stored (k, n)); else along k (bs_p == 1).
-// VEC: the contiguous axes' row strides and base pointers allow float4 loads.
+// VEC: the contiguous axes' row strides and base pointers allow float4 loads and stores.
+// Block (blockIdx.x, blockIdx.y, blockIdx.z) -> C tile (n0 = 128*x, m0 = 128*y) of batch z;
+// the host splits launches so y and z stay within the grid limits.
 template <bool A_MK, bool B_KN, bool VEC>
 __global__ void __launch_bounds__(kThreads, 2) gemm_k1_tiled(GemmDesc g) {
   // Shared tiles, k-major: As[buf][kk][i], Bs[buf][kk][j]. 2 * 2 * 4 KiB = 16 KiB.
@@ -57,181 +59,215 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_k1_tiled(GemmDesc g) {
 
   const int tid = threadIdx.x;
   const int tx = tid & 15, ty = tid >> 4;  // compute mapping: 16 x 16 threads
-  const int64_t mtiles = (g.m + BM - 1) / BM, ntiles = (g.n + BN - 1) / BN;
+  const int64_t m0 = int64_t(blockIdx.y) * BM, n0 = int64_t(blockIdx.x) * BN;
   const int64_t ktiles = (g.k + BK - 1) / BK;
 
   // Load mapping (one float4 or 4 scalars per thread per operand per k-slice):
-  //   "row-major along k" operand (A_MK or !B_KN): thread -> row tid/2, k offset (tid&1)*4
-  //   "row-major along m/n" operand:              thread -> k row tid/32, col (tid&31)*4
+  //   operand contiguous along k (A_MK, or B when !B_KN): thread -> row tid/2 of the tile,
+  //     k offset (tid&1)*4;
+  //   operand contiguous along m/n: thread -> k row tid/32, columns (tid&31)*4 .. +3.
+  // Each thread keeps a pointer to its first element and steps it by one k-slice per tile,
+  // so the loop does no 64-bit index products. Out-of-range rows/columns read as 0.
   const int lr_row = tid >> 1, lr_k = (tid & 1) * 4;
   const int lc_k = tid >> 5, lc_col = (tid & 31) * 4;
+  const float* pa;
+  const float* pb;
+  int64_t a_step, b_step;
+  bool a_ok;  // A_MK: the row exists. !A_MK: unused (a_cols says how many columns exist)
+  int a_cols = 0, b_cols = 0;
+  bool b_ok;
+  {
+    const float* A = g.a + int64_t(blockIdx.z) * g.stride_a;
+    const float* B = g.b + int64_t(blockIdx.z) * g.stride_b;
+    if (A_MK) {
+      pa = A + (m0 + lr_row) * g.as_i + lr_k;  // element (m0+lr_row, lr_k); as_p == 1
+      a_step = BK;
+      a_ok = m0 + lr_row < g.m;
+    } else {
+      pa = A + int64_t(lc_k) * g.as_p + m0 + lc_col;  // element (m0+lc_col, lc_k); as_i == 1
+      a_step = BK * g.as_p;
+      a_ok = true;
+      const int64_t left = g.m - (m0 + lc_col);
+      a_cols = left >= 4 ? 4 : (left < 0 ? 0 : int(left));
+    }
+    if (B_KN) {
+      pb = B + int64_t(lc_k) * g.bs_p + n0 + lc_col;  // element (lc_k, n0+lc_col); bs_j == 1
+      b_step = BK * g.bs_p;
+      b_ok = true;
+      const int64_t left = g.n - (n0 + lc_col);
+      b_cols = left >= 4 ? 4 : (left < 0 ? 0 : int(left));
+    } else {
+      pb = B + (n0 + lr_row) * g.bs_j + lr_k;  // element (lr_k, n0+lr_row); bs_p == 1
+      b_step = BK;
+      b_ok = n0 + lr_row < g.n;
+    }
+  }
 
-  for (int64_t bz = blockIdx.z; bz < g.batch; bz += gridDim.z)
-    for (int64_t by = blockIdx.y; by < mtiles; by += gridDim.y)
-      for (int64_t bx = blockIdx.x; bx < ntiles; bx += gridDim.x) {
-        const int64_t m0 = by * BM, n0 = bx * BN;
-        const float* A = g.a + bz * g.stride_a;
-        const float* B = g.b + bz * g.stride_b;
-
-        float ra[4], rb[4];  // next k-slice in flight, staged in registers
-        auto load = [&](int64_t k0) {
-          // A slice (m0.., k0..k0+7)
-          if (A_MK) {
-            const int64_t i = m0 + lr_row, p = k0 + lr_k;
-            const float* src = A + i * g.as_i + p;  // as_p == 1
-            if (VEC && i < g.m && p + 3 < g.k) {
-              float4 v = *reinterpret_cast<const float4*>(src);
-              ra[0] = v.x; ra[1] = v.y; ra[2] = v.z; ra[3] = v.w;
-            } else {
+  float ra[4], rb[4];  // next k-slice in flight, staged in registers
+  auto load = [&](int64_t k0) {
+    if (A_MK) {
+      const int64_t kr = g.k - k0 - lr_k;  // valid k values from this thread's offset
+      if (VEC && a_ok && kr >= 4) {
+        const float4 v = *reinterpret_cast<const float4*>(pa);
+        ra[0] = v.x; ra[1] = v.y; ra[2] = v.z; ra[3] = v.w;
+      } else {
 #pragma unroll
-              for (int q = 0; q < 4; ++q) ra[q] = (i < g.m && p + q < g.k) ? src[q] : 0.f;
-            }
-          } else {
-            const int64_t p = k0 + lc_k, i = m0 + lc_col;
-            const float* src = A + p * g.as_p + i;  // as_i == 1
-            if (VEC && p < g.k && i + 3 < g.m) {
-              float4 v = *reinterpret_cast<const float4*>(src);
-              ra[0] = v.x; ra[1] = v.y; ra[2] = v.z; ra[3] = v.w;
-            } else {
-#pragma unroll
-              for (int q = 0; q < 4; ++q) ra[q] = (p < g.k && i + q < g.m) ? src[q] : 0.f;
-            }
-          }
-          // B slice (k0..k0+7, n0..)
-          if (B_KN) {
-            const int64_t p = k0 + lc_k, j = n0 + lc_col;
-            const float* src = B + p * g.bs_p + j;  // bs_j == 1
-            if (VEC && p < g.k && j + 3 < g.n) {
-              float4 v = *reinterpret_cast<const float4*>(src);
-              rb[0] = v.x; rb[1] = v.y; rb[2] = v.z; rb[3] = v.w;
-            } else {
-#pragma unroll
-              for (int q = 0; q < 4; ++q) rb[q] = (p < g.k && j + q < g.n) ? src[q] : 0.f;
-            }
-          } else {
-            const int64_t j = n0 + lr_row, p = k0 + lr_k;
-            const float* src = B + j * g.bs_j + p;  // bs_p == 1
-            if (VEC && j < g.n && p + 3 < g.k) {
-              float4 v = *reinterpret_cast<const float4*>(src);
-              rb[0] = v.x; rb[1] = v.y; rb[2] = v.z; rb[3] = v.w;
-            } else {
-#pragma unroll
-              for (int q = 0; q < 4; ++q) rb[q] = (j < g.n && p + q < g.k) ? src[q] : 0.f;
-            }
-          }
-        };
-        auto store = [&](int buf) {
-          if (A_MK) {
-#pragma unroll
-            for (int q = 0; q < 4; ++q) As[buf][lr_k + q][lr_row] = ra[q];
-          } else {
-            *reinterpret_cast<float4*>(&As[buf][lc_k][lc_col]) = make_float4(ra[0], ra[1], ra[2], ra[3]);
-          }
-          if (B_KN) {
-            *reinterpret_cast<float4*>(&Bs[buf][lc_k][lc_col]) = make_float4(rb[0], rb[1], rb[2], rb[3]);
-          } else {
-#pragma unroll
-            for (int q = 0; q < 4; ++q) Bs[buf][lr_k + q][lr_row] = rb[q];
-          }
-        };
-
-        float acc[8][8];
-#pragma unroll
-        for (int i = 0; i < 8; ++i)
-#pragma unroll
-          for (int j = 0; j < 8; ++j) acc[i][j] = 0.f;
-
-        if (ktiles > 0) {
-          load(0);
-          store(0);
-        }
-        __syncthreads();  // slice 0 visible to all threads
-        for (int64_t kt = 0; kt < ktiles; ++kt) {
-          const int buf = int(kt & 1);
-          const bool more = kt + 1 < ktiles;
-          if (more) load((kt + 1) * BK);  // global loads overlap the FMAs below
-#pragma unroll
-          for (int kk = 0; kk < BK; ++kk) {
-            float av[8], bv[8];
-            // rows ty*4..+3 and 64+ty*4..+3; cols tx*4..+3 and 64+tx*4..+3
-            float4 a0 = *reinterpret_cast<const float4*>(&As[buf][kk][ty * 4]);
-            float4 a1 = *reinterpret_cast<const float4*>(&As[buf][kk][64 + ty * 4]);
-            float4 b0 = *reinterpret_cast<const float4*>(&Bs[buf][kk][tx * 4]);
-            float4 b1 = *reinterpret_cast<const float4*>(&Bs[buf][kk][64 + tx * 4]);
-            av[0] = a0.x; av[1] = a0.y; av[2] = a0.z; av[3] = a0.w;
-            av[4] = a1.x; av[5] = a1.y; av[6] = a1.z; av[7] = a1.w;
-            bv[0] = b0.x; bv[1] = b0.y; bv[2] = b0.z; bv[3] = b0.w;
-            bv[4] = b1.x; bv[5] = b1.y; bv[6] = b1.z; bv[7] = b1.w;
-#pragma unroll
-            for (int i = 0; i < 8; ++i)
-#pragma unroll
-              for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
-          }
-          // The other buffer was last read in iteration kt-1, which every thread finished
-          // before the barrier that ended it: safe to overwrite now.
-          if (more) store(buf ^ 1);
-          __syncthreads();  // slice kt+1 visible; slice kt free for iteration kt+2
-        }
-
-        // Epilogue: alpha, beta (never reads C when 0), biases, activation.
-        float* C = g.c + bz * g.stride_c;
-        const bool vec_c = VEC && (g.ldc % 4 == 0);
-#pragma unroll
-        for (int ih = 0; ih < 2; ++ih)
-#pragma unroll
-          for (int ii = 0; ii < 4; ++ii) {
-            const int64_t i = m0 + ih * 64 + ty * 4 + ii;
-            if (i >= g.m) continue;
-            const float brow = g.bias_row ? g.bias_row[i] : 0.f;
-#pragma unroll
-            for (int jh = 0; jh < 2; ++jh) {
-              const int64_t j0 = n0 + jh * 64 + tx * 4;
-              float v[4];
-#pragma unroll
-              for (int jj = 0; jj < 4; ++jj) v[jj] = g.alpha * acc[ih * 4 + ii][jh * 4 + jj];
-              float* dst = C + i * g.ldc + j0;
-              if (vec_c && j0 + 3 < g.n) {
-                if (g.beta != 0.f) {
-                  float4 o = *reinterpret_cast<const float4*>(dst);
-                  v[0] += g.beta * o.x; v[1] += g.beta * o.y; v[2] += g.beta * o.z; v[3] += g.beta * o.w;
-                }
-#pragma unroll
-                for (int jj = 0; jj < 4; ++jj) {
-                  if (g.bias_col) v[jj] += g.bias_col[j0 + jj];
-                  v[jj] = act_fwd(g.act, v[jj] + brow, g.act_param);
-                }
-                *reinterpret_cast<float4*>(dst) = make_float4(v[0], v[1], v[2], v[3]);
-              } else {
-#pragma unroll
-                for (int jj = 0; jj < 4; ++jj) {
-                  if (j0 + jj >= g.n) break;
-                  float x = v[jj];
-                  if (g.beta != 0.f) x += g.beta * dst[jj];
-                  if (g.bias_col) x += g.bias_col[j0 + jj];
-                  dst[jj] = act_fwd(g.act, x + brow, g.act_param);
-                }
-              }
-            }
-          }
-        __syncthreads();  // shared tiles are reused by this block's next output tile
+        for (int q = 0; q < 4; ++q) ra[q] = (a_ok && q < kr) ? pa[q] : 0.f;
       }
+    } else {
+      const bool kok = k0 + lc_k < g.k;
+      if (VEC && kok && a_cols == 4) {
+        const float4 v = *reinterpret_cast<const float4*>(pa);
+        ra[0] = v.x; ra[1] = v.y; ra[2] = v.z; ra[3] = v.w;
+      } else {
+#pragma unroll
+        for (int q = 0; q < 4; ++q) ra[q] = (kok && q < a_cols) ? pa[q] : 0.f;
+      }
+    }
+    if (B_KN) {
+      const bool kok = k0 + lc_k < g.k;
+      if (VEC && kok && b_cols == 4) {
+        const float4 v = *reinterpret_cast<const float4*>(pb);
+        rb[0] = v.x; rb[1] = v.y; rb[2] = v.z; rb[3] = v.w;
+      } else {
+#pragma unroll
+        for (int q = 0; q < 4; ++q) rb[q] = (kok && q < b_cols) ? pb[q] : 0.f;
+      }
+    } else {
+      const int64_t kr = g.k - k0 - lr_k;
+      if (VEC && b_ok && kr >= 4) {
+        const float4 v = *reinterpret_cast<const float4*>(pb);
+        rb[0] = v.x; rb[1] = v.y; rb[2] = v.z; rb[3] = v.w;
+      } else {
+#pragma unroll
+        for (int q = 0; q < 4; ++q) rb[q] = (b_ok && q < kr) ? pb[q] : 0.f;
+      }
+    }
+    pa += a_step;
+    pb += b_step;
+  };
+  auto store = [&](int buf) {
+    if (A_MK) {
+#pragma unroll
+      for (int q = 0; q < 4; ++q) As[buf][lr_k + q][lr_row] = ra[q];
+    } else {
+      *reinterpret_cast<float4*>(&As[buf][lc_k][lc_col]) = make_float4(ra[0], ra[1], ra[2], ra[3]);
+    }
+    if (B_KN) {
+      *reinterpret_cast<float4*>(&Bs[buf][lc_k][lc_col]) = make_float4(rb[0], rb[1], rb[2], rb[3]);
+    } else {
+#pragma unroll
+      for (int q = 0; q < 4; ++q) Bs[buf][lr_k + q][lr_row] = rb[q];
+    }
+  };
+
+  float acc[8][8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+#pragma unroll
+    for (int j = 0; j < 8; ++j) acc[i][j] = 0.f;
+
+  if (ktiles > 0) {
+    load(0);
+    store(0);
+  }
+  __syncthreads();  // slice 0 visible to all threads
+  for (int64_t kt = 0; kt < ktiles; ++kt) {
+    const int buf = int(kt & 1);
+    const bool more = kt + 1 < ktiles;
+    if (more) load((kt + 1) * BK);  // global loads in flight while the FMAs below run
+#pragma unroll
+    for (int kk = 0; kk < BK; ++kk) {
+      // rows ty*4..+3 and 64+ty*4..+3; cols tx*4..+3 and 64+tx*4..+3 (float4 reads: the 16
+      // tx of a warp read 256 contiguous bytes of Bs; the 2 ty read 2 broadcast float4s of As)
+      const float4 a0 = *reinterpret_cast<const float4*>(&As[buf][kk][ty * 4]);
+      const float4 a1 = *reinterpret_cast<const float4*>(&As[buf][kk][64 + ty * 4]);
+      const float4 b0 = *reinterpret_cast<const float4*>(&Bs[buf][kk][tx * 4]);
+      const float4 b1 = *reinterpret_cast<const float4*>(&Bs[buf][kk][64 + tx * 4]);
+      const float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+      const float bv[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+      for (int i = 0; i < 8; ++i)
+#pragma unroll
+        for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+    }
+    // The other buffer was last read in iteration kt-1, which every thread finished before
+    // the barrier that ended it: safe to overwrite now.
+    if (more) store(buf ^ 1);
+    __syncthreads();  // slice kt+1 visible; slice kt free for iteration kt+2
+  }
+
+  // Epilogue: alpha, beta (never reads C when 0), biases, activation; float4 stores when
+  // the row segment is whole and aligned.
+  float* C = g.c + int64_t(blockIdx.z) * g.stride_c;
+  const bool vec_c = VEC && (g.ldc % 4 == 0);
+#pragma unroll
+  for (int ih = 0; ih < 2; ++ih)
+#pragma unroll
+    for (int ii = 0; ii < 4; ++ii) {
+      const int64_t i = m0 + ih * 64 + ty * 4 + ii;
+      if (i >= g.m) continue;
+      const float brow = g.bias_row ? g.bias_row[i] : 0.f;
+#pragma unroll
+      for (int jh = 0; jh < 2; ++jh) {
+        const int64_t j0 = n0 + jh * 64 + tx * 4;
+        float v[4];
+#pragma unroll
+        for (int jj = 0; jj < 4; ++jj) v[jj] = g.alpha * acc[ih * 4 + ii][jh * 4 + jj];
+        float* dst = C + i * g.ldc + j0;
+        if (vec_c && j0 + 3 < g.n) {
+          if (g.beta != 0.f) {
+            const float4 o = *reinterpret_cast<const float4*>(dst);
+            v[0] += g.beta * o.x; v[1] += g.beta * o.y; v[2] += g.beta * o.z; v[3] += g.beta * o.w;
+          }
+#pragma unroll
+          for (int jj = 0; jj < 4; ++jj) {
+            if (g.bias_col) v[jj] += g.bias_col[j0 + jj];
+            v[jj] = act_fwd(g.act, v[jj] + brow, g.act_param);
+          }
+          *reinterpret_cast<float4*>(dst) = make_float4(v[0], v[1], v[2], v[3]);
+        } else {
+#pragma unroll
+          for (int jj = 0; jj < 4; ++jj) {
+            if (j0 + jj < g.n) {
+              float x = v[jj];
+              if (g.beta != 0.f) x += g.beta * dst[jj];
+              if (g.bias_col) x += g.bias_col[j0 + jj];
+              dst[jj] = act_fwd(g.act, x + brow, g.act_param);
+            }
+          }
+        }
+      }
+    }
 }
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
+// One launch per (batch chunk, row-tile chunk) of at most 65535 each (grid y/z limits);
+// each chunk's pointers are offset on the host (offsets are multiples of 4 floats whenever
+// the strides are, so float4 alignment is preserved).
 template <bool A_MK, bool B_KN>
 void launch_tiled(const GemmDesc& g) {
-  // float4 loads need 16-byte aligned rows of the contiguous axis in every batch.
   const int64_t lda = A_MK ? g.as_i : g.as_p, ldb = B_KN ? g.bs_p : g.bs_j;
   const bool vec = aligned16(g.a) && aligned16(g.b) && aligned16(g.c) && lda % 4 == 0 &&
-                   ldb % 4 == 0 && g.stride_a % 4 == 0 && g.stride_b % 4 == 0 &&
-                   g.stride_c % 4 == 0;
+                   ldb % 4 == 0 && g.ldc % 4 == 0 && g.stride_a % 4 == 0 &&
+                   g.stride_b % 4 == 0 && g.stride_c % 4 == 0;
   const int64_t mt = (g.m + BM - 1) / BM, nt = (g.n + BN - 1) / BN;
-  dim3 grid(unsigned(std::min<int64_t>(nt, 1 << 30)), unsigned(std::min<int64_t>(mt, 65535)),
-            unsigned(std::min<int64_t>(g.batch, 65535)));
-  if (vec) gemm_k1_tiled<A_MK, B_KN, true><<<grid, kThreads, 0, stream()>>>(g);
-  else gemm_k1_tiled<A_MK, B_KN, false><<<grid, kThreads, 0, stream()>>>(g);
-  NX_CUDA_LAUNCH();
+  constexpr int64_t kMaxYZ = 65535;
+  for (int64_t b0 = 0; b0 < g.batch; b0 += kMaxYZ)
+    for (int64_t t0 = 0; t0 < mt; t0 += kMaxYZ) {
+      GemmDesc h = g;
+      h.batch = std::min(kMaxYZ, g.batch - b0);
+      h.m = std::min(g.m - t0 * BM, kMaxYZ * BM);
+      h.a = g.a + b0 * g.stride_a + t0 * BM * g.as_i;
+      h.b = g.b + b0 * g.stride_b;
+      h.c = g.c + b0 * g.stride_c + t0 * BM * g.ldc;
+      if (g.bias_row) h.bias_row = g.bias_row + t0 * BM;
+      dim3 grid(unsigned(nt), unsigned(std::min(kMaxYZ, mt - t0)), unsigned(h.batch));
+      if (vec) gemm_k1_tiled<A_MK, B_KN, true><<<grid, kThreads, 0, stream()>>>(h);
+      else gemm_k1_tiled<A_MK, B_KN, false><<<grid, kThreads, 0, stream()>>>(h);
+      NX_CUDA_LAUNCH();
+    }
 }
 
 }  // namespace
