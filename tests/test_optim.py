@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import math
 
+import neuraxon as nx
 import numpy as np
 import pytest
-
-import neuraxon as nx
 from neuraxon import optim
 from neuraxon.optim import lr_scheduler as sched
 
@@ -31,8 +30,9 @@ def np_sgd(p, g, st, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov
     return p - lr * g
 
 
-def np_adagrad(p, g, st, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
-               maximize=False):
+def np_adagrad(
+    p, g, st, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, maximize=False
+):
     st.setdefault("sum", np.full_like(p, initial_accumulator_value))
     st["step"] = st.get("step", 0) + 1
     g = -g if maximize else g
@@ -55,8 +55,7 @@ def np_adadelta(p, g, st, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=
     return p - lr * d
 
 
-def np_rmsprop(p, g, st, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
-               maximize=False):
+def np_rmsprop(p, g, st, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False):
     st.setdefault("v", np.zeros_like(p))
     g = -g if maximize else g
     if weight_decay:
@@ -73,8 +72,9 @@ def np_rmsprop(p, g, st, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, moment
     return p - lr * g / avg
 
 
-def np_adam(p, g, st, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
-            decoupled=False):
+def np_adam(
+    p, g, st, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False, decoupled=False
+):
     b1, b2 = betas
     st["step"] = t = st.get("step", 0) + 1
     g = -g if maximize else g
@@ -188,21 +188,24 @@ def test_param_groups_have_own_hyperparameters():
     assert opt.param_groups[0]["momentum"] == 0.0
 
 
-@pytest.mark.parametrize("make,msg", [
-    (lambda p: optim.SGD(p, lr=-1), "Invalid learning rate: -1"),
-    (lambda p: optim.SGD(p, lr=0.1, momentum=-0.5), "Invalid momentum value: -0.5"),
-    (lambda p: optim.SGD(p, lr=0.1, weight_decay=-1), "Invalid weight_decay value: -1"),
-    (lambda p: optim.SGD(p, lr=0.1, nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
-    (lambda p: optim.Adam(p, lr=-1), "Invalid learning rate: -1"),
-    (lambda p: optim.Adam(p, eps=-1), "Invalid epsilon value: -1"),
-    (lambda p: optim.Adam(p, betas=(1.0, 0.999)), "Invalid beta parameter at index 0: 1.0"),
-    (lambda p: optim.Adam(p, betas=(0.9, -0.1)), "Invalid beta parameter at index 1: -0.1"),
-    (lambda p: optim.AdamW(p, weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
-    (lambda p: optim.Adagrad(p, lr_decay=-1), "Invalid lr_decay value: -1"),
-    (lambda p: optim.Adadelta(p, rho=1.5), "Invalid rho value: 1.5"),
-    (lambda p: optim.RMSprop(p, alpha=-1), "Invalid alpha value: -1"),
-    (lambda p: optim.SGD([], lr=0.1), "optimizer got an empty parameter list"),
-])
+@pytest.mark.parametrize(
+    "make,msg",
+    [
+        (lambda p: optim.SGD(p, lr=-1), "Invalid learning rate: -1"),
+        (lambda p: optim.SGD(p, lr=0.1, momentum=-0.5), "Invalid momentum value: -0.5"),
+        (lambda p: optim.SGD(p, lr=0.1, weight_decay=-1), "Invalid weight_decay value: -1"),
+        (lambda p: optim.SGD(p, lr=0.1, nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
+        (lambda p: optim.Adam(p, lr=-1), "Invalid learning rate: -1"),
+        (lambda p: optim.Adam(p, eps=-1), "Invalid epsilon value: -1"),
+        (lambda p: optim.Adam(p, betas=(1.0, 0.999)), "Invalid beta parameter at index 0: 1.0"),
+        (lambda p: optim.Adam(p, betas=(0.9, -0.1)), "Invalid beta parameter at index 1: -0.1"),
+        (lambda p: optim.AdamW(p, weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
+        (lambda p: optim.Adagrad(p, lr_decay=-1), "Invalid lr_decay value: -1"),
+        (lambda p: optim.Adadelta(p, rho=1.5), "Invalid rho value: 1.5"),
+        (lambda p: optim.RMSprop(p, alpha=-1), "Invalid alpha value: -1"),
+        (lambda p: optim.SGD([], lr=0.1), "optimizer got an empty parameter list"),
+    ],
+)
 def test_argument_validation(make, msg):
     p = [nx.tensor(np.zeros(2, np.float32), requires_grad=True)]
     with pytest.raises(ValueError, match=msg.replace("(", r"\(").replace(")", r"\)")):
@@ -233,9 +236,17 @@ def test_zero_grad():
     assert a.grad is None
 
 
-@pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01, amsgrad=True)),
-                                     ("RMSprop", dict(momentum=0.5, centered=True)), ("Adagrad", dict(lr=0.1)),
-                                     ("Adadelta", dict()), ("AdamW", dict())])
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("SGD", dict(lr=0.1, momentum=0.9)),
+        ("Adam", dict(lr=0.01, amsgrad=True)),
+        ("RMSprop", dict(momentum=0.5, centered=True)),
+        ("Adagrad", dict(lr=0.1)),
+        ("Adadelta", dict()),
+        ("AdamW", dict()),
+    ],
+)
 def test_state_dict_round_trip_resumes_exactly(rng, name, kw, tmp_path):
     shapes = [(3, 4), (5,)]
     p0 = [rng.standard_normal(s).astype(np.float32) for s in shapes]

@@ -42,8 +42,7 @@ def check_module(tmod, nmod, inputs, rtol=1e-4, atol=1e-5, grad_inputs=None, tra
     t_loss, n_loss = 0, 0
     for to, no in zip(t_out, n_out):
         assert tuple(no.shape) == tuple(to.shape), f"shape {tuple(no.shape)} vs torch {tuple(to.shape)}"
-        np.testing.assert_allclose(no.detach().numpy(), to.detach().numpy(), rtol=rtol, atol=atol,
-                                   err_msg="forward")
+        np.testing.assert_allclose(no.detach().numpy(), to.detach().numpy(), rtol=rtol, atol=atol, err_msg="forward")
         if to.dtype.is_floating_point and to.requires_grad:
             w = rng.standard_normal(tuple(to.shape)).astype(np.float32)
             t_loss = t_loss + (to * torch.tensor(w)).sum()
@@ -53,8 +52,9 @@ def check_module(tmod, nmod, inputs, rtol=1e-4, atol=1e-5, grad_inputs=None, tra
         n_loss.backward()
     for i, (ti, ni) in enumerate(zip(t_in, n_in)):
         if ti.requires_grad and ti.grad is not None:
-            np.testing.assert_allclose(ni.grad.numpy(), ti.grad.numpy(), rtol=rtol, atol=atol,
-                                       err_msg=f"input {i} grad")
+            np.testing.assert_allclose(
+                ni.grad.numpy(), ti.grad.numpy(), rtol=rtol, atol=atol, err_msg=f"input {i} grad"
+            )
     tp = dict(tmod.named_parameters())
     for name, p in nmod.named_parameters():
         t = tp[name]
@@ -108,12 +108,30 @@ MODULE_CASES = [
     ("GELU-tanh", lambda m: m.GELU("tanh"), [(4, 7)]),
     ("Softmax", lambda m: m.Softmax(dim=1), [(3, 5, 2)]),
     ("LogSoftmax", lambda m: m.LogSoftmax(dim=-1), [(3, 5)]),
-    ("Sequential-LeNet", lambda m: m.Sequential(
-        m.Conv2d(1, 6, 5, padding=2), m.ReLU(), m.MaxPool2d(2), m.Conv2d(6, 16, 5), m.ReLU(), m.MaxPool2d(2),
-        m.Flatten(), m.Linear(400, 120), m.ReLU(), m.Linear(120, 84), m.ReLU(), m.Linear(84, 10)), [(3, 1, 28, 28)]),
+    (
+        "Sequential-LeNet",
+        lambda m: m.Sequential(
+            m.Conv2d(1, 6, 5, padding=2),
+            m.ReLU(),
+            m.MaxPool2d(2),
+            m.Conv2d(6, 16, 5),
+            m.ReLU(),
+            m.MaxPool2d(2),
+            m.Flatten(),
+            m.Linear(400, 120),
+            m.ReLU(),
+            m.Linear(120, 84),
+            m.ReLU(),
+            m.Linear(84, 10),
+        ),
+        [(3, 1, 28, 28)],
+    ),
     ("RNN-tanh", lambda m: m.RNN(4, 5), [(6, 3, 4)]),
-    ("RNN-relu-2layer-bidir-batchfirst", lambda m: m.RNN(4, 5, num_layers=2, nonlinearity="relu", bidirectional=True,
-                                                         batch_first=True), [(3, 6, 4)]),
+    (
+        "RNN-relu-2layer-bidir-batchfirst",
+        lambda m: m.RNN(4, 5, num_layers=2, nonlinearity="relu", bidirectional=True, batch_first=True),
+        [(3, 6, 4)],
+    ),
     ("LSTM", lambda m: m.LSTM(4, 5), [(6, 3, 4)]),
     ("LSTM-2layer-bidir", lambda m: m.LSTM(4, 5, num_layers=2, bidirectional=True), [(5, 2, 4)]),
     ("LSTM-batchfirst-nobias", lambda m: m.LSTM(3, 4, bias=False, batch_first=True), [(2, 5, 3)]),
@@ -201,8 +219,11 @@ def test_dropout_parity_in_eval_and_p0():
 
 LOSS_CASES = [
     ("CrossEntropyLoss", lambda m, w: m.CrossEntropyLoss(), "class"),
-    ("CrossEntropyLoss-weight-ignore-sum", lambda m, w: m.CrossEntropyLoss(weight=w, ignore_index=2,
-                                                                            reduction="sum"), "class"),
+    (
+        "CrossEntropyLoss-weight-ignore-sum",
+        lambda m, w: m.CrossEntropyLoss(weight=w, ignore_index=2, reduction="sum"),
+        "class",
+    ),
     ("CrossEntropyLoss-smoothing", lambda m, w: m.CrossEntropyLoss(label_smoothing=0.1), "class"),
     ("CrossEntropyLoss-none", lambda m, w: m.CrossEntropyLoss(reduction="none"), "class"),
     ("NLLLoss", lambda m, w: m.NLLLoss(), "logp"),
@@ -268,14 +289,17 @@ def _mlp(m):
 
 # every optimizer alone, every scheduler on SGD-with-momentum and on Adam (the full cross
 # product is marked slow)
-TRAJ = [(o, s) for o in OPT_CASES for s in SCHED_CASES[:1]] + [(o, s) for o in (OPT_CASES[1], OPT_CASES[5])
-                                                               for s in SCHED_CASES[1:]]
+TRAJ = [(o, s) for o in OPT_CASES for s in SCHED_CASES[:1]] + [
+    (o, s) for o in (OPT_CASES[1], OPT_CASES[5]) for s in SCHED_CASES[1:]
+]
 TRAJ_SLOW = [(o, s) for o in OPT_CASES for s in SCHED_CASES if (o, s) not in TRAJ]
 
 
 def _traj_params(cases, marks=()):
-    return [pytest.param(o[0], o[1], s[0], s[1], marks=marks, id=f"{o[0]}-{OPT_CASES.index(o)}-{s[0] or 'none'}")
-            for o, s in cases]
+    return [
+        pytest.param(o[0], o[1], s[0], s[1], marks=marks, id=f"{o[0]}-{OPT_CASES.index(o)}-{s[0] or 'none'}")
+        for o, s in cases
+    ]
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -306,5 +330,4 @@ def test_training_trajectory(opt_name, okw, sched_name, skw):
             assert ns.get_last_lr()[0] == pytest.approx(ts.get_last_lr()[0], rel=1e-9)
     tp = dict(tm.named_parameters())
     for name, p in nm.named_parameters():
-        np.testing.assert_allclose(p.detach().numpy(), tp[name].detach().numpy(), rtol=1e-3, atol=1e-4,
-                                   err_msg=name)
+        np.testing.assert_allclose(p.detach().numpy(), tp[name].detach().numpy(), rtol=1e-3, atol=1e-4, err_msg=name)

@@ -7,10 +7,9 @@ import io
 import math
 import zipfile
 
+import neuraxon as nx
 import numpy as np
 import pytest
-
-import neuraxon as nx
 from neuraxon import nn, optim
 
 

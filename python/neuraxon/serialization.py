@@ -47,8 +47,12 @@ def _encode(obj: Any, arrays: list[np.ndarray]) -> Any:
         return bool(obj)
     if _is_tensor(obj):
         arrays.append(np.array(obj.detach().numpy(), order="C"))  # keeps 0-d (ascontiguousarray would not)
-        return {"t": "tensor", "i": len(arrays) - 1, "device": str(obj.device),
-                "requires_grad": bool(obj.requires_grad)}
+        return {
+            "t": "tensor",
+            "i": len(arrays) - 1,
+            "device": str(obj.device),
+            "requires_grad": bool(obj.requires_grad),
+        }
     if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
             raise TypeError("neuraxon.save: object arrays cannot be saved (they would need pickle)")

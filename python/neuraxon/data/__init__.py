@@ -6,7 +6,19 @@ from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .datasets import MNIST, CharCorpus, Digits, FashionMNIST, KJVText, read_idx, write_idx
 
 __all__ = [
-    "DataLoader", "default_collate", "default_convert", "Dataset", "TensorDataset", "Subset",
-    "ConcatDataset", "random_split", "MNIST", "FashionMNIST", "Digits", "CharCorpus", "KJVText",
-    "read_idx", "write_idx",
+    "DataLoader",
+    "default_collate",
+    "default_convert",
+    "Dataset",
+    "TensorDataset",
+    "Subset",
+    "ConcatDataset",
+    "random_split",
+    "MNIST",
+    "FashionMNIST",
+    "Digits",
+    "CharCorpus",
+    "KJVText",
+    "read_idx",
+    "write_idx",
 ]

@@ -48,10 +48,7 @@ class TensorDataset(Dataset):
         n = arrays[0].shape[0] if arrays[0].ndim else None
         for a in arrays:
             if a.ndim == 0 or a.shape[0] != n:
-                raise ValueError(
-                    "Size mismatch between tensors: first sizes "
-                    f"{[tuple(x.shape)[:1] for x in arrays]}"
-                )
+                raise ValueError(f"Size mismatch between tensors: first sizes {[tuple(x.shape)[:1] for x in arrays]}")
         self.tensors = tuple(arrays)
 
     def __getitem__(self, index: int):

@@ -221,8 +221,15 @@ class _ImageDataset(Dataset):
     std = MNIST_STD
     classes: list[str] = []
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, transform=None, target_transform=None,
-                 normalize: bool = False, scale: float = 255.0) -> None:
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        transform=None,
+        target_transform=None,
+        normalize: bool = False,
+        scale: float = 255.0,
+    ) -> None:
         self.data = images
         self.targets = labels.astype(np.int64)
         self.transform = transform
@@ -270,8 +277,16 @@ class MNIST(_ImageDataset):
 
     classes = [str(i) for i in range(10)]
 
-    def __init__(self, root: str | None = None, train: bool = True, transform=None, target_transform=None,
-                 normalize: bool = False, cache: bool = True, download: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | None = None,
+        train: bool = True,
+        transform=None,
+        target_transform=None,
+        normalize: bool = False,
+        cache: bool = True,
+        download: bool = False,
+    ) -> None:
         if root is None:
             images, labels = _load_zarr_mnist(pureml_mnist_path(), train, cache)
         elif os.path.isfile(root) and root.endswith(".zip"):
@@ -287,11 +302,17 @@ class FashionMNIST(_ImageDataset):
 
     DEFAULT_ROOT = "/usr/share/datasets/fashion-mnist/"
     mean, std = 0.2860, 0.3530
-    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-               "Ankle boot"]
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
-    def __init__(self, root: str | None = None, train: bool = True, transform=None, target_transform=None,
-                 normalize: bool = False, cache: bool = True) -> None:
+    def __init__(
+        self,
+        root: str | None = None,
+        train: bool = True,
+        transform=None,
+        target_transform=None,
+        normalize: bool = False,
+        cache: bool = True,
+    ) -> None:
         root = root or self.DEFAULT_ROOT
         if not os.path.isdir(root):
             raise FileNotFoundError(f"Fashion-MNIST folder {root} not found; apt-get install dataset-fashion-mnist")
@@ -318,8 +339,16 @@ class Digits(_ImageDataset):
     mean, std = 4.88 / 16, 6.02 / 16
     classes = [str(i) for i in range(10)]
 
-    def __init__(self, root: str | None = None, train: bool = True, test_fraction: float = 0.2, seed: int = 0,
-                 transform=None, target_transform=None, normalize: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | None = None,
+        train: bool = True,
+        test_fraction: float = 0.2,
+        seed: int = 0,
+        transform=None,
+        target_transform=None,
+        normalize: bool = False,
+    ) -> None:
         path = root or sklearn_data_path("digits.csv.gz")
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rt") as f:
@@ -332,8 +361,7 @@ class Digits(_ImageDataset):
         n_test = int(round(len(labels) * test_fraction))
         sel = perm[n_test:] if train else perm[:n_test]
         self.train = train
-        super().__init__(images[np.sort(sel)], labels[np.sort(sel)], transform, target_transform, normalize,
-                         scale=16.0)
+        super().__init__(images[np.sort(sel)], labels[np.sort(sel)], transform, target_transform, normalize, scale=16.0)
 
 
 # ---- text -----------------------------------------------------------------------------------
@@ -384,8 +412,14 @@ class CharCorpus(Dataset):
     ``vocab`` (sorted characters of the whole text) maps with ``encode``/``decode``.
     """
 
-    def __init__(self, text: str, seq_len: int = 128, split: str = "train", val_fraction: float = 0.1,
-                 vocab: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        text: str,
+        seq_len: int = 128,
+        split: str = "train",
+        val_fraction: float = 0.1,
+        vocab: list[str] | None = None,
+    ) -> None:
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         if seq_len <= 0:

@@ -37,7 +37,7 @@ class Sequential(Module):
 
     def __delitem__(self, idx) -> None:
         keys = list(self._modules.keys())
-        for k in (keys[idx] if isinstance(idx, slice) else [keys[idx]]):
+        for k in keys[idx] if isinstance(idx, slice) else [keys[idx]]:
             del self._modules[k]
         # keep numbering contiguous, as torch
         items = list(self._modules.values())

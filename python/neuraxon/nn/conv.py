@@ -13,8 +13,21 @@ from .module import Module, Parameter
 
 
 class _ConvNd(Module):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, padding, dilation, transposed: bool,
-                 output_padding, groups: int, bias: bool, padding_mode: str, device=None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        transposed: bool,
+        output_padding,
+        groups: int,
+        bias: bool,
+        padding_mode: str,
+        device=None,
+    ) -> None:
         super().__init__()
         if groups <= 0:
             raise ValueError("groups must be a positive integer")
@@ -79,10 +92,34 @@ class Conv2d(_ConvNd):
     """2-D convolution: input (N, C_in, H, W) -> (N, C_out, H_out, W_out);
     weight (C_out, C_in / groups, kH, kW), bias (C_out)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups, bias,
-                         padding_mode, device)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            False,
+            0,
+            groups,
+            bias,
+            padding_mode,
+            device,
+        )
 
     def forward(self, input):
         pad = self.padding
@@ -103,13 +140,37 @@ class ConvTranspose2d(_ConvNd):
     """Transposed 2-D convolution: weight (C_in, C_out / groups, kH, kW);
     H_out = (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
-                 dtype=None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation=1,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ) -> None:
         if isinstance(padding, str):
             raise ValueError("ConvTranspose2d does not support string padding")
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, True, output_padding,
-                         groups, bias, padding_mode, device)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            True,
+            output_padding,
+            groups,
+            bias,
+            padding_mode,
+            device,
+        )
 
     def _output_padding(self, input, output_size) -> tuple:
         if output_size is None:
@@ -121,12 +182,15 @@ class ConvTranspose2d(_ConvNd):
             base = (hw[i] - 1) * self.stride[i] - 2 * self.padding[i] + self.dilation[i] * (self.kernel_size[i] - 1) + 1
             extra = output_size[i] - base
             if not 0 <= extra < max(self.stride[i], self.dilation[i]):
-                raise ValueError(f"requested an output size of {output_size}, but valid sizes range from "
-                                 f"{base} to {base + max(self.stride[i], self.dilation[i]) - 1} (dim {i})")
+                raise ValueError(
+                    f"requested an output size of {output_size}, but valid sizes range from "
+                    f"{base} to {base + max(self.stride[i], self.dilation[i]) - 1} (dim {i})"
+                )
             out.append(extra)
         return tuple(out)
 
     def forward(self, input, output_size=None):
         op = self._output_padding(input, output_size)
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, op, self.groups,
-                                  self.dilation)
+        return F.conv_transpose2d(
+            input, self.weight, self.bias, self.stride, self.padding, op, self.groups, self.dilation
+        )

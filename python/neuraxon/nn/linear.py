@@ -94,7 +94,10 @@ class Unflatten(Module):
             known = math.prod(s for s in size if s != -1)
             size[size.index(-1)] = shape[d] // known if known else 0
         if math.prod(size) != shape[d]:
-            raise RuntimeError(f"unflatten: Provided sizes {self.unflattened_size} don't multiply up to the size of dim {self.dim} ({shape[d]}) in the input tensor")
+            raise RuntimeError(
+                f"unflatten: Provided sizes {self.unflattened_size} don't multiply up to the size of dim "
+                f"{self.dim} ({shape[d]}) in the input tensor"
+            )
         return input.reshape(shape[:d] + tuple(size) + shape[d + 1 :])
 
     def extra_repr(self) -> str:

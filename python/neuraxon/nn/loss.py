@@ -43,29 +43,46 @@ class _WeightedLoss(_Loss):
 class CrossEntropyLoss(_WeightedLoss):
     """input (N, C) logits (or (N, C, d...)), target (N) class indices (int64)."""
 
-    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
-                 reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+    def __init__(
+        self,
+        weight=None,
+        size_average=None,
+        ignore_index: int = -100,
+        reduce=None,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+    ) -> None:
         super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, **self._kw(
-            weight=self.weight, ignore_index=None if self.ignore_index == -100 else self.ignore_index,
-            label_smoothing=self.label_smoothing or None))
+        return F.cross_entropy(
+            input,
+            target,
+            **self._kw(
+                weight=self.weight,
+                ignore_index=None if self.ignore_index == -100 else self.ignore_index,
+                label_smoothing=self.label_smoothing or None,
+            ),
+        )
 
 
 class NLLLoss(_WeightedLoss):
     """input (N, C) log-probabilities, target (N) class indices."""
 
-    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
-                 reduction: str = "mean") -> None:
+    def __init__(
+        self, weight=None, size_average=None, ignore_index: int = -100, reduce=None, reduction: str = "mean"
+    ) -> None:
         super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
-        return F.nll_loss(input, target, **self._kw(
-            weight=self.weight, ignore_index=None if self.ignore_index == -100 else self.ignore_index))
+        return F.nll_loss(
+            input,
+            target,
+            **self._kw(weight=self.weight, ignore_index=None if self.ignore_index == -100 else self.ignore_index),
+        )
 
 
 class MSELoss(_Loss):
@@ -94,5 +111,6 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, **self._kw(weight=self.weight,
-                                                                          pos_weight=self.pos_weight))
+        return F.binary_cross_entropy_with_logits(
+            input, target, **self._kw(weight=self.weight, pos_weight=self.pos_weight)
+        )

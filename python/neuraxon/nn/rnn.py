@@ -27,13 +27,25 @@ def _flip_time(x):
 class RNNBase(Module):
     _gates = 1
 
-    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
-                 device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__()
         if not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
-            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
-                             "element being zeroed")
+            raise ValueError(
+                "dropout should be a number in range [0, 1] representing the probability of an element being zeroed"
+            )
         if not isinstance(hidden_size, int) or hidden_size <= 0:
             raise ValueError("hidden_size must be an integer greater than zero")
         if not isinstance(num_layers, int) or num_layers <= 0:
@@ -78,8 +90,10 @@ class RNNBase(Module):
 
     @property
     def all_weights(self):
-        return [[getattr(self, n) for n in self._flat_names[i : i + (4 if self.bias else 2)]]
-                for i in range(0, len(self._flat_names), 4 if self.bias else 2)]
+        return [
+            [getattr(self, n) for n in self._flat_names[i : i + (4 if self.bias else 2)]]
+            for i in range(0, len(self._flat_names), 4 if self.bias else 2)
+        ]
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -110,8 +124,9 @@ class RNNBase(Module):
         elif self.batch_first:
             x = x.transpose(0, 1)
         if x.shape[2] != self.input_size:
-            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
-                               f"got {x.shape[2]}")
+            raise RuntimeError(
+                f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {x.shape[2]}"
+            )
         return x, batched
 
     def _state_in(self, h, B: int, batched: bool, name: str = "hx"):
@@ -121,7 +136,9 @@ class RNNBase(Module):
             return None
         if not batched:
             if len(h.shape) != 2:
-                raise RuntimeError(f"For unbatched 2-D input, {name} should also be 2-D but got {len(h.shape)}-D tensor")
+                raise RuntimeError(
+                    f"For unbatched 2-D input, {name} should also be 2-D but got {len(h.shape)}-D tensor"
+                )
             h = h.reshape((h.shape[0], 1, h.shape[1]))
         if tuple(h.shape) != want:
             raise RuntimeError(f"Expected hidden size {want}, got {tuple(h.shape)}")
@@ -164,8 +181,8 @@ def _zeros(B: int, H: int, like):
 
 def _proj_all(x, w_ih, b_ih):
     """x (T, B, I) @ w_ih.T + b_ih for every step in one GEMM -> (T, B, G)."""
-    T, B, I = x.shape
-    return F.linear(x.reshape((T * B, I)), w_ih, b_ih).reshape((T, B, w_ih.shape[0]))
+    T, B, n_in = x.shape
+    return F.linear(x.reshape((T * B, n_in)), w_ih, b_ih).reshape((T, B, w_ih.shape[0]))
 
 
 class RNN(RNNBase):
@@ -174,14 +191,33 @@ class RNN(RNNBase):
 
     _gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         self.nonlinearity = nonlinearity
-        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers,
-                         bias, batch_first, dropout, bidirectional, device=device)
+        super().__init__(
+            "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+        )
 
     def forward(self, input, hx=None):
         x, batched = self._prepare(input, hx)
@@ -210,11 +246,31 @@ class LSTM(RNNBase):
 
     _gates = 4
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
-                 device=None, dtype=None) -> None:
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         proj_size, device=device)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            device=device,
+        )
 
     def forward(self, input, hx=None):
         x, batched = self._prepare(input, hx)
@@ -243,11 +299,21 @@ class GRU(RNNBase):
 
     _gates = 3
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None) -> None:
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device=device)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device=device
+        )
 
     def forward(self, input, hx=None):
         x, batched = self._prepare(input, hx)
@@ -334,8 +400,9 @@ class RNNCellBase(Module):
 class RNNCell(RNNCellBase):
     """h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
-                 device=None, dtype=None) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", device=None, dtype=None
+    ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
         self.nonlinearity = nonlinearity

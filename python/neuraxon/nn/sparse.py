@@ -10,9 +10,20 @@ from .module import Module, Parameter
 
 
 class Embedding(Module):
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
-                 sparse: bool = False, _weight=None, _freeze: bool = False, device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+        _weight=None,
+        _freeze: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__()
         if padding_idx is not None:
             if padding_idx > 0 and padding_idx >= num_embeddings:
@@ -27,8 +38,9 @@ class Embedding(Module):
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
         if _weight is None:
-            self.weight = Parameter(neuraxon.empty((num_embeddings, embedding_dim), device=device),
-                                    requires_grad=not _freeze)
+            self.weight = Parameter(
+                neuraxon.empty((num_embeddings, embedding_dim), device=device), requires_grad=not _freeze
+            )
             self.reset_parameters()
         else:
             self.weight = Parameter(_weight, requires_grad=not _freeze)

@@ -18,8 +18,9 @@ def _params(parameters) -> list:
     return list(parameters)
 
 
-def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False,
-                    foreach=None):
+def clip_grad_norm_(
+    parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach=None
+):
     """Scale gradients in place so their joint norm is at most max_norm; returns the total
     norm before clipping (a 0-d tensor on the gradients' device), as torch. Computed on the
     device: no host synchronisation unless error_if_nonfinite."""
@@ -37,9 +38,11 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
             norms = [g.norm(norm_type) for g in grads]
             total = neuraxon.stack(norms).norm(norm_type)
         if error_if_nonfinite and not math.isfinite(float(total.item())):
-            raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
-                               "so it cannot be clipped. To disable this error and scale the gradients by the "
-                               "non-finite norm anyway, set `error_if_nonfinite=False`")
+            raise RuntimeError(
+                f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
+                "so it cannot be clipped. To disable this error and scale the gradients by the "
+                "non-finite norm anyway, set `error_if_nonfinite=False`"
+            )
         coef = (float(max_norm) / (total + 1e-6)).clamp(max=1.0)
         for g in grads:
             g.mul_(coef)

@@ -10,16 +10,26 @@ from .optimizer import Optimizer, _check, _numel
 class Adadelta(Optimizer):
     """Adadelta, torch's rule (g negated when maximize)::
 
-        g = g + weight_decay * p
-        v = rho * v + (1 - rho) * g * g
-        d = sqrt(u + eps) / sqrt(v + eps) * g
-        u = rho * u + (1 - rho) * d * d
-        p = p - lr * d
+    g = g + weight_decay * p
+    v = rho * v + (1 - rho) * g * g
+    d = sqrt(u + eps) / sqrt(v + eps) * g
+    u = rho * u + (1 - rho) * d * d
+    p = p - lr * d
     """
 
-    def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0, foreach=None, *, capturable: bool = False, maximize: bool = False,
-                 differentiable: bool = False) -> None:
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        foreach=None,
+        *,
+        capturable: bool = False,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
         _check(lr >= 0.0, f"Invalid learning rate: {lr}")
         _check(0.0 <= rho <= 1.0, f"Invalid rho value: {rho}")
         _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
@@ -36,7 +46,16 @@ class Adadelta(Optimizer):
                     st["square_avg"] = self._zeros_like(p)
                     st["acc_delta"] = self._zeros_like(p)
                 st["step"] += 1
-                p.device.k.adadelta_step(p._data, st["square_avg"]._data, st["acc_delta"]._data, g._data,
-                                         _numel(p), float(group["lr"]), float(group["rho"]), float(group["eps"]),
-                                         float(group["weight_decay"]), bool(group["maximize"]))
+                p.device.k.adadelta_step(
+                    p._data,
+                    st["square_avg"]._data,
+                    st["acc_delta"]._data,
+                    g._data,
+                    _numel(p),
+                    float(group["lr"]),
+                    float(group["rho"]),
+                    float(group["eps"]),
+                    float(group["weight_decay"]),
+                    bool(group["maximize"]),
+                )
         return loss

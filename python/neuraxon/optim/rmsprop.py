@@ -10,24 +10,45 @@ from .optimizer import Optimizer, _check, _numel
 class RMSprop(Optimizer):
     """RMSprop, torch's rule (g negated when maximize)::
 
-        g = g + weight_decay * p
-        v = alpha * v + (1 - alpha) * g * g
-        avg = sqrt(v - ga * ga) + eps, ga = alpha * ga + (1 - alpha) * g   (centered)
-        avg = sqrt(v) + eps                                             (otherwise)
-        b = momentum * b + g / avg; p = p - lr * b                      (momentum > 0)
-        p = p - lr * g / avg                                            (otherwise)
+    g = g + weight_decay * p
+    v = alpha * v + (1 - alpha) * g * g
+    avg = sqrt(v - ga * ga) + eps, ga = alpha * ga + (1 - alpha) * g   (centered)
+    avg = sqrt(v) + eps                                             (otherwise)
+    b = momentum * b + g / avg; p = p - lr * b                      (momentum > 0)
+    p = p - lr * g / avg                                            (otherwise)
     """
 
-    def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, capturable: bool = False,
-                 foreach=None, maximize: bool = False, differentiable: bool = False) -> None:
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach=None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
         _check(lr >= 0.0, f"Invalid learning rate: {lr}")
         _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
         _check(momentum >= 0.0, f"Invalid momentum value: {momentum}")
         _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
         _check(alpha >= 0.0, f"Invalid alpha value: {alpha}")
-        super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
-                                      weight_decay=weight_decay, maximize=maximize))
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                alpha=alpha,
+                eps=eps,
+                centered=centered,
+                weight_decay=weight_decay,
+                maximize=maximize,
+            ),
+        )
 
     def step(self, closure: Callable | None = None):
         loss = self._closure(closure)
@@ -50,8 +71,19 @@ class RMSprop(Optimizer):
                     mb = st["momentum_buffer"] = self._zeros_like(p)
                 if centered and ga is None:
                     ga = st["grad_avg"] = self._zeros_like(p)
-                p.device.k.rmsprop_step(p._data, st["square_avg"]._data, None if mb is None else mb._data,
-                                        None if ga is None else ga._data, g._data, _numel(p), float(group["lr"]),
-                                        float(group["alpha"]), float(group["eps"]), float(group["weight_decay"]),
-                                        momentum, centered, bool(group["maximize"]))
+                p.device.k.rmsprop_step(
+                    p._data,
+                    st["square_avg"]._data,
+                    None if mb is None else mb._data,
+                    None if ga is None else ga._data,
+                    g._data,
+                    _numel(p),
+                    float(group["lr"]),
+                    float(group["alpha"]),
+                    float(group["eps"]),
+                    float(group["weight_decay"]),
+                    momentum,
+                    centered,
+                    bool(group["maximize"]),
+                )
         return loss
