@@ -39,9 +39,14 @@ F32, I64 = 0, 1
 
 def git_sha() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
-    except Exception:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except OSError:
         return ""
 
 
@@ -57,7 +62,9 @@ class Bench:
         self.flush_buf = torch.empty(64 << 20, dtype=torch.float32, device=self.dev)
         props = torch.cuda.get_device_properties(0)
         self.name = props.name
-        clock_khz = getattr(props, "clock_rate", 0) or 1_830_000  # H100 SXM boost if unknown
+        clock_khz = (
+            getattr(props, "clock_rate", 0) or 1_830_000
+        )  # H100 SXM boost if unknown
         self.fp32_peak_gflops = props.multi_processor_count * 128 * 2 * clock_khz / 1e6
         self.hbm_gbps = self.measure_bandwidth()
         self.sha = git_sha()
@@ -92,7 +99,9 @@ class Bench:
         return self.time(fn, self.cu.synchronize, inner, reps if not self.quick else 3)
 
     def theirs(self, fn, inner=10, reps=7):
-        return self.time(fn, torch.cuda.synchronize, inner, reps if not self.quick else 3)
+        return self.time(
+            fn, torch.cuda.synchronize, inner, reps if not self.quick else 3
+        )
 
     def measure_bandwidth(self) -> float:
         n = 256 << 20  # 1 GiB each way
@@ -110,15 +119,35 @@ class Bench:
         torch.cuda.empty_cache()
         return 2 * n * 4 / best / 1e9
 
-    def record(self, op, variant, shape, ms, ms_min, base_ms, flops=None, bytes_=None, baseline="torch"):
+    def record(
+        self,
+        op,
+        variant,
+        shape,
+        ms,
+        ms_min,
+        base_ms,
+        flops=None,
+        bytes_=None,
+        baseline="torch",
+    ):
         r = {
-            "op": op, "variant": variant, "device": "cuda", "device_name": self.name,
-            "shape": shape, "dtype": "float32", "threads": None,
-            "ms_median": round(ms, 5), "ms_min": round(ms_min, 5),
+            "op": op,
+            "variant": variant,
+            "device": "cuda",
+            "device_name": self.name,
+            "shape": shape,
+            "dtype": "float32",
+            "threads": None,
+            "ms_median": round(ms, 5),
+            "ms_min": round(ms_min, 5),
             "gflops": round(flops / ms / 1e6, 1) if flops else None,
             "gbps": round(bytes_ / ms / 1e6, 1) if bytes_ else None,
-            "pct_peak": None, "baseline": baseline, "baseline_ms": round(base_ms, 5) if base_ms else None,
-            "ratio": round(base_ms / ms, 3) if base_ms else None, "git_sha": self.sha,
+            "pct_peak": None,
+            "baseline": baseline,
+            "baseline_ms": round(base_ms, 5) if base_ms else None,
+            "ratio": round(base_ms / ms, 3) if base_ms else None,
+            "git_sha": self.sha,
         }
         if flops:
             r["pct_peak"] = round(100 * r["gflops"] / self.fp32_peak_gflops, 1)
@@ -129,7 +158,9 @@ class Bench:
 
     @staticmethod
     def check(ours: np.ndarray, ref: np.ndarray, rtol: float, atol: float, what: str):
-        np.testing.assert_allclose(ours.reshape(ref.shape), ref, rtol=rtol, atol=atol, err_msg=what)
+        np.testing.assert_allclose(
+            ours.reshape(ref.shape), ref, rtol=rtol, atol=atol, err_msg=what
+        )
 
     # ---- benchmarks ---------------------------------------------------------------------
     def gemm(self, m, n, k, variant=-1, act=0):
@@ -141,18 +172,51 @@ class Bench:
         ta, tb = torch.from_numpy(a).to(self.dev), torch.from_numpy(b).to(self.dev)
 
         def run():
-            cu.gemm_forward(dc, da, db, None, 1, m, n, k, False, False, 0, 0, 0, 1.0, 0.0, act, 0.0, variant)
+            cu.gemm_forward(
+                dc,
+                da,
+                db,
+                None,
+                1,
+                m,
+                n,
+                k,
+                False,
+                False,
+                0,
+                0,
+                0,
+                1.0,
+                0.0,
+                act,
+                0.0,
+                variant,
+            )
 
         run()
-        ref = (ta @ tb)
+        ref = ta @ tb
         if act == 1:
             ref = torch.relu(ref)
-        self.check(dc.to_host(), ref.cpu().numpy(), 1e-3, 1e-3 * np.sqrt(k), f"gemm {m}x{n}x{k}")
+        self.check(
+            dc.to_host(),
+            ref.cpu().numpy(),
+            1e-3,
+            1e-3 * np.sqrt(k),
+            f"gemm {m}x{n}x{k}",
+        )
         inner = 3 if m * n * k >= 4096**3 else 10
         ms, mn = self.ours(run, inner=inner)
         tms, _ = self.theirs(lambda: torch.matmul(ta, tb), inner=inner)
-        self.record("gemm_forward", f"k{variant}" if variant >= 0 else "best", [m, n, k], ms, mn, tms,
-                    flops=2.0 * m * n * k, baseline="torch.matmul (cuBLAS, TF32 off)")
+        self.record(
+            "gemm_forward",
+            f"k{variant}" if variant >= 0 else "best",
+            [m, n, k],
+            ms,
+            mn,
+            tms,
+            flops=2.0 * m * n * k,
+            baseline="torch.matmul (cuBLAS, TF32 off)",
+        )
 
     def conv(self, N, C, H, W, K, R, pad):
         cu = self.cu
@@ -168,28 +232,57 @@ class Bench:
         tw = torch.from_numpy(w).to(self.dev).requires_grad_(True)
         tdy = torch.from_numpy(dy).to(self.dev)
         geo = (N, C, H, W, K, R, R, 1, 1, pad, pad, 1, 1, 1, -1)
-        fwd = lambda: cu.conv2d_forward(out, dx_, dw_, None, *geo)  # noqa: E731
-        bwd_d = lambda: cu.conv2d_backward_data(dxo, dy_, dw_, *geo)  # noqa: E731
-        bwd_w = lambda: cu.conv2d_backward_weight(dwo, None, dy_, dx_, *geo)  # noqa: E731
+        fwd = lambda: cu.conv2d_forward(out, dx_, dw_, None, *geo)
+        bwd_d = lambda: cu.conv2d_backward_data(dxo, dy_, dw_, *geo)
+        bwd_w = lambda: cu.conv2d_backward_weight(dwo, None, dy_, dx_, *geo)
         fwd(), bwd_d(), bwd_w()
         ty = torch.nn.functional.conv2d(tx, tw, padding=pad)
         gx, gw = torch.autograd.grad(ty, (tx, tw), tdy)
         tol = 1e-3 * np.sqrt(C * R * R)
         self.check(out.to_host(), ty.detach().cpu().numpy(), 1e-3, tol, "conv fwd")
         self.check(dxo.to_host(), gx.cpu().numpy(), 1e-3, tol, "conv bwd data")
-        self.check(dwo.to_host(), gw.cpu().numpy(), 1e-3, 1e-3 * np.sqrt(N * P * Q), "conv bwd weight")
+        self.check(
+            dwo.to_host(),
+            gw.cpu().numpy(),
+            1e-3,
+            1e-3 * np.sqrt(N * P * Q),
+            "conv bwd weight",
+        )
         flops = 2.0 * N * K * P * Q * C * R * R
         shape = [N, C, H, W, K, R, R]
         import torch.nn.grad as tg
 
         for name, ours_fn, theirs_fn in [
-            ("conv2d_forward", fwd, lambda: torch.nn.functional.conv2d(tx.detach(), tw.detach(), padding=pad)),
-            ("conv2d_backward_data", bwd_d, lambda: tg.conv2d_input(tx.shape, tw.detach(), tdy, padding=pad)),
-            ("conv2d_backward_weight", bwd_w, lambda: tg.conv2d_weight(tx.detach(), tw.shape, tdy, padding=pad)),
+            (
+                "conv2d_forward",
+                fwd,
+                lambda: torch.nn.functional.conv2d(
+                    tx.detach(), tw.detach(), padding=pad
+                ),
+            ),
+            (
+                "conv2d_backward_data",
+                bwd_d,
+                lambda: tg.conv2d_input(tx.shape, tw.detach(), tdy, padding=pad),
+            ),
+            (
+                "conv2d_backward_weight",
+                bwd_w,
+                lambda: tg.conv2d_weight(tx.detach(), tw.shape, tdy, padding=pad),
+            ),
         ]:
             ms, mn = self.ours(ours_fn, inner=5)
             tms, _ = self.theirs(theirs_fn, inner=5)
-            self.record(name, "best", shape, ms, mn, tms, flops=flops, baseline="torch (cuDNN, TF32 off)")
+            self.record(
+                name,
+                "best",
+                shape,
+                ms,
+                mn,
+                tms,
+                flops=flops,
+                baseline="torch (cuDNN, TF32 off)",
+            )
 
     def memory_bound(self):
         cu = self.cu
@@ -206,29 +299,59 @@ class Bench:
             tms, _ = self.theirs(theirs_fn)
             self.record(op, "best", shape, ms, mn, tms, bytes_=bytes_)
 
-        case("activation_forward relu", lambda: cu.activation_forward(dout, dx, n, 1, 0.0),
-             lambda: torch.relu(tx), torch.relu(tx).cpu().numpy(), 8 * n, [n])
-        case("activation_forward gelu", lambda: cu.activation_forward(dout, dx, n, 7, 0.0),
-             lambda: torch.nn.functional.gelu(tx), torch.nn.functional.gelu(tx).cpu().numpy(), 8 * n, [n],
-             (2e-5, 2e-6))
+        case(
+            "activation_forward relu",
+            lambda: cu.activation_forward(dout, dx, n, 1, 0.0),
+            lambda: torch.relu(tx),
+            torch.relu(tx).cpu().numpy(),
+            8 * n,
+            [n],
+        )
+        case(
+            "activation_forward gelu",
+            lambda: cu.activation_forward(dout, dx, n, 7, 0.0),
+            lambda: torch.nn.functional.gelu(tx),
+            torch.nn.functional.gelu(tx).cpu().numpy(),
+            8 * n,
+            [n],
+            (2e-5, 2e-6),
+        )
         rows, cols = 8192, 4096
-        case("softmax_forward", lambda: cu.softmax_forward(dout, dx, rows, cols, False),
-             lambda: torch.softmax(tx[: rows * cols].view(rows, cols), -1),
-             torch.softmax(tx[: rows * cols].view(rows, cols), -1).cpu().numpy(), 8 * rows * cols, [rows, cols],
-             (1e-4, 1e-7))
+        case(
+            "softmax_forward",
+            lambda: cu.softmax_forward(dout, dx, rows, cols, False),
+            lambda: torch.softmax(tx[: rows * cols].view(rows, cols), -1),
+            torch.softmax(tx[: rows * cols].view(rows, cols), -1).cpu().numpy(),
+            8 * rows * cols,
+            [rows, cols],
+            (1e-4, 1e-7),
+        )
         N, C, H, W = 32, 64, 56, 56
         xb = tx[: N * C * H * W].view(N, C, H, W)
         sm, si = cu.DeviceArray(C, F32), cu.DeviceArray(C, F32)
-        case("batchnorm_forward train", lambda: cu.batchnorm_forward(dout, sm, si, None, None, dx, None, None, N, C,
-                                                                     H * W, True, 0.1, 1e-5),
-             lambda: torch.nn.functional.batch_norm(xb, None, None, training=True),
-             torch.nn.functional.batch_norm(xb, None, None, training=True).cpu().numpy(),
-             3 * 4 * N * C * H * W, [N, C, H, W], (1e-4, 1e-4))
+        case(
+            "batchnorm_forward train",
+            lambda: cu.batchnorm_forward(
+                dout, sm, si, None, None, dx, None, None, N, C, H * W, True, 0.1, 1e-5
+            ),
+            lambda: torch.nn.functional.batch_norm(xb, None, None, training=True),
+            torch.nn.functional.batch_norm(xb, None, None, training=True).cpu().numpy(),
+            3 * 4 * N * C * H * W,
+            [N, C, H, W],
+            (1e-4, 1e-4),
+        )
         ind = cu.DeviceArray(N * C * (H // 2) * (W // 2), I64)
-        case("maxpool2d_forward 2x2", lambda: cu.maxpool2d_forward(dout, ind, dx, N, C, H, W, 2, 2, 2, 2, 0, 0,
-                                                                   1, 1, False),
-             lambda: torch.nn.functional.max_pool2d(xb, 2), torch.nn.functional.max_pool2d(xb, 2).cpu().numpy(),
-             4 * N * C * H * W * 1.25 + 8 * N * C * H * W / 4, [N, C, H, W], (0, 0))
+        case(
+            "maxpool2d_forward 2x2",
+            lambda: cu.maxpool2d_forward(
+                dout, ind, dx, N, C, H, W, 2, 2, 2, 2, 0, 0, 1, 1, False
+            ),
+            lambda: torch.nn.functional.max_pool2d(xb, 2),
+            torch.nn.functional.max_pool2d(xb, 2).cpu().numpy(),
+            4 * N * C * H * W * 1.25 + 8 * N * C * H * W / 4,
+            [N, C, H, W],
+            (0, 0),
+        )
         # Adam: reads p, g, m, v, writes p, m, v.
         p, g = self.put(x), self.put(x[::-1].copy())
         m_, v_ = cu.DeviceArray(n, F32), cu.DeviceArray(n, F32)
@@ -236,26 +359,71 @@ class Bench:
         tp = tx.clone()
         tp.grad = tx.flip(0).clone()
         opt = torch.optim.Adam([tp], lr=1e-3, foreach=False, fused=True)
-        ms, mn = self.ours(lambda: cu.adam_step(p, m_, v_, None, g, n, 1e-3, 0.9, 0.999, 1e-8, 0.0, 1, False,
-                                                False, False))
+        ms, mn = self.ours(
+            lambda: cu.adam_step(
+                p,
+                m_,
+                v_,
+                None,
+                g,
+                n,
+                1e-3,
+                0.9,
+                0.999,
+                1e-8,
+                0.0,
+                1,
+                False,
+                False,
+                False,
+            )
+        )
         tms, _ = self.theirs(opt.step)
-        self.record("adam_step", "best", [n], ms, mn, tms, bytes_=7 * 4 * n, baseline="torch.optim.Adam(fused)")
+        self.record(
+            "adam_step",
+            "best",
+            [n],
+            ms,
+            mn,
+            tms,
+            bytes_=7 * 4 * n,
+            baseline="torch.optim.Adam(fused)",
+        )
 
     def run(self):
-        print(json.dumps({"device": self.name, "fp32_peak_gflops": round(self.fp32_peak_gflops),
-                          "hbm_gbps_measured": round(self.hbm_gbps)}), flush=True)
-        steps = [lambda: self.gemm(4096, 4096, 4096, 1), lambda: self.gemm(4096, 4096, 4096, -1, act=1),
-                 lambda: self.gemm(1024, 1024, 1024, 1), lambda: self.gemm(2048, 512, 4096, 1),
-                 lambda: self.gemm(127, 1001, 513, 1), lambda: self.gemm(512, 512, 512, 0),
-                 lambda: self.conv(32, 64, 56, 56, 64, 3, 1), lambda: self.conv(64, 3, 224, 224, 64, 7, 3),
-                 lambda: self.conv(32, 256, 14, 14, 256, 1, 0), self.memory_bound]
+        print(
+            json.dumps(
+                {
+                    "device": self.name,
+                    "fp32_peak_gflops": round(self.fp32_peak_gflops),
+                    "hbm_gbps_measured": round(self.hbm_gbps),
+                }
+            ),
+            flush=True,
+        )
+        steps = [
+            lambda: self.gemm(4096, 4096, 4096, 1),
+            lambda: self.gemm(4096, 4096, 4096, -1, act=1),
+            lambda: self.gemm(1024, 1024, 1024, 1),
+            lambda: self.gemm(2048, 512, 4096, 1),
+            lambda: self.gemm(127, 1001, 513, 1),
+            lambda: self.gemm(512, 512, 512, 0),
+            lambda: self.conv(32, 64, 56, 56, 64, 3, 1),
+            lambda: self.conv(64, 3, 224, 224, 64, 7, 3),
+            lambda: self.conv(32, 256, 14, 14, 256, 1, 0),
+            self.memory_bound,
+        ]
         if self.quick:
             steps = steps[:1] + steps[6:7] + steps[-1:]
         for s in steps:
             try:
                 s()
-            except Exception as e:  # keep going: one failing case must not hide the others
-                print(f"bench step failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+            except Exception as e:  # noqa: BLE001 - keep going: one failing case must not hide the others
+                print(
+                    f"bench step failed: {type(e).__name__}: {e}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 self.results.append({"error": f"{type(e).__name__}: {e}"})
         return self.results
 

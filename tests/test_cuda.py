@@ -4,10 +4,11 @@ bit-identical random streams and determinism against the CPU, and the tiled GEMM
 strides and broadcasts. Kernel-vs-reference tests live in each stem's file and run on cuda
 through the `dev` fixture; these need the CUDA module and mostly a device."""
 
-import numpy as np
-import pytest
+from __future__ import annotations
 
 import neuraxon
+import numpy as np
+import pytest
 from neuraxon import _ext
 
 F32, I64, BOOL = 0, 1, 2
@@ -40,7 +41,11 @@ def built():
 
 def put(cu, x):
     x = np.ascontiguousarray(x)
-    code = {np.dtype(np.float32): F32, np.dtype(np.int64): I64, np.dtype(np.bool_): BOOL}[x.dtype]
+    code = {
+        np.dtype(np.float32): F32,
+        np.dtype(np.int64): I64,
+        np.dtype(np.bool_): BOOL,
+    }[x.dtype]
     a = cu.DeviceArray(x.size, code)
     a.copy_from_host(x.reshape(-1))
     return a
@@ -58,7 +63,9 @@ def test_allocator_size_bins(built):
     r = built.round_size
     assert r(1) == 512 and r(512) == 512 and r(513) == 1024
     assert r(1 << 20) == 1 << 20
-    assert r((1 << 20) + 1) == (1 << 20) + (1 << 17)  # 8 bins per power of two above 1 MiB
+    assert r((1 << 20) + 1) == (1 << 20) + (
+        1 << 17
+    )  # 8 bins per power of two above 1 MiB
     for b in [1, 1000, 4097, 123457, 3 << 20, (7 << 27) + 5]:
         assert b <= r(b) < b * 1.126 + 512
         assert r(r(b)) == r(b)
@@ -93,7 +100,9 @@ def test_allocator_statistics_and_cache_reuse(cu):
     ptr = a._nx_view[0]
     del a
     assert cu.memory_allocated() == base
-    assert cu.memory_reserved() == reserved  # the block went to the cache, not the driver
+    assert (
+        cu.memory_reserved() == reserved
+    )  # the block went to the cache, not the driver
     b = cu.DeviceArray(n, F32)  # same bin: served from the cache
     assert b._nx_view[0] == ptr and cu.memory_reserved() == reserved
     del b
@@ -122,8 +131,11 @@ def test_device_mixing_is_a_type_error(cu):
 
 
 def test_copies_round_trip_every_dtype(cu, rng):
-    for x in [rng.standard_normal(1001).astype(np.float32), rng.integers(-(2**40), 2**40, 77),
-              rng.random(33) > 0.5]:
+    for x in [
+        rng.standard_normal(1001).astype(np.float32),
+        rng.integers(-(2**40), 2**40, 77),
+        rng.random(33) > 0.5,
+    ]:
         np.testing.assert_array_equal(put(cu, x).to_host(), x)
     with pytest.raises(TypeError):
         cu.DeviceArray(3, F32).copy_from_host(np.zeros(3, np.int64))
@@ -175,7 +187,9 @@ def test_scatter_add_and_maxpool_backward_are_deterministic_and_match_cpu(cu, rn
     dx = np.empty_like(x)
     _ext.cpu.maxpool2d_backward(dx, g, ind, N, C, H, W, P, Q)
     outd, indd = cu.DeviceArray(out.size, F32), cu.DeviceArray(ind.size, I64)
-    cu.maxpool2d_forward(outd, indd, put(cu, x), N, C, H, W, 3, 3, 1, 1, 0, 0, 1, 1, False)
+    cu.maxpool2d_forward(
+        outd, indd, put(cu, x), N, C, H, W, 3, 3, 1, 1, 0, 0, 1, 1, False
+    )
     np.testing.assert_array_equal(indd.to_host(), ind.reshape(-1))
     dxd = cu.DeviceArray(x.size, F32)
     cu.maxpool2d_backward(dxd, put(cu, g), indd, N, C, H, W, P, Q)
@@ -192,8 +206,12 @@ def test_bad_indices_raise_value_error_on_cuda(cu):
         cu.cross_entropy_forward(loss, lse, x, put(cu, np.array([0, 3])), 2, 3, -100)
 
 
-@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (129, 131, 9), (300, 260, 70), (128, 128, 128), (5, 517, 1031)])
-@pytest.mark.parametrize("ta,tb", [(False, False), (True, True), (False, True), (True, False)])
+@pytest.mark.parametrize(
+    "m,n,k", [(1, 1, 1), (129, 131, 9), (300, 260, 70), (128, 128, 128), (5, 517, 1031)]
+)
+@pytest.mark.parametrize(
+    "ta,tb", [(False, False), (True, True), (False, True), (True, False)]
+)
 def test_tiled_gemm_tails_and_transposes(cu, rng, m, n, k, ta, tb):
     a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
@@ -201,21 +219,64 @@ def test_tiled_gemm_tails_and_transposes(cu, rng, m, n, k, ta, tb):
     want = 0.5 * (a.T if ta else a).astype(np.float64) @ (b.T if tb else b) - 1.5 * c0
     for variant in (0, 1):
         c = put(cu, c0)
-        cu.gemm_forward(c, put(cu, a), put(cu, b), None, 1, m, n, k, ta, tb, 0, 0, 0, 0.5, -1.5, 0, 0.0, variant)
-        np.testing.assert_allclose(c.to_host().reshape(m, n), want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+        cu.gemm_forward(
+            c,
+            put(cu, a),
+            put(cu, b),
+            None,
+            1,
+            m,
+            n,
+            k,
+            ta,
+            tb,
+            0,
+            0,
+            0,
+            0.5,
+            -1.5,
+            0,
+            0.0,
+            variant,
+        )
+        np.testing.assert_allclose(
+            c.to_host().reshape(m, n), want, rtol=1e-4, atol=1e-4 * np.sqrt(k)
+        )
 
 
 def test_tiled_gemm_batch_strides_and_broadcast(cu, rng):
     batch, m, n, k = 3, 70, 135, 33
     a = rng.standard_normal((batch, m, k)).astype(np.float32)
-    b = rng.standard_normal((k, n)).astype(np.float32)  # stride 0: shared by every batch
+    b = rng.standard_normal((k, n)).astype(
+        np.float32
+    )  # stride 0: shared by every batch
     bias = rng.standard_normal(n).astype(np.float32)
     c = cu.DeviceArray(batch * m * n, F32)
     cu.fill(c, batch * m * n, float("nan"))  # beta == 0 must not read C
-    cu.gemm_forward(c, put(cu, a), put(cu, b), put(cu, bias), batch, m, n, k, False, False, m * k, 0, m * n,
-                    1.0, 0.0, 1, 0.0, 1)
+    cu.gemm_forward(
+        c,
+        put(cu, a),
+        put(cu, b),
+        put(cu, bias),
+        batch,
+        m,
+        n,
+        k,
+        False,
+        False,
+        m * k,
+        0,
+        m * n,
+        1.0,
+        0.0,
+        1,
+        0.0,
+        1,
+    )
     want = np.maximum(a.astype(np.float64) @ b + bias, 0)
-    np.testing.assert_allclose(c.to_host().reshape(batch, m, n), want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        c.to_host().reshape(batch, m, n), want, rtol=1e-4, atol=1e-4
+    )
 
 
 def test_conv2d_backward_weight_is_bitwise_reproducible(cu, rng):
@@ -226,8 +287,30 @@ def test_conv2d_backward_weight_is_bitwise_reproducible(cu, rng):
     res = []
     for _ in range(2):
         dw, db = cu.DeviceArray(K * C * R * S, F32), cu.DeviceArray(K, F32)
-        cu.conv2d_backward_weight(dw, db, put(cu, dy), put(cu, x), N, C, H, W, K, R, S, 1, 1, 0, 0, 1, 1, 1, -1)
+        cu.conv2d_backward_weight(
+            dw,
+            db,
+            put(cu, dy),
+            put(cu, x),
+            N,
+            C,
+            H,
+            W,
+            K,
+            R,
+            S,
+            1,
+            1,
+            0,
+            0,
+            1,
+            1,
+            1,
+            -1,
+        )
         res.append((dw.to_host(), db.to_host()))
     np.testing.assert_array_equal(res[0][0], res[1][0])
     np.testing.assert_array_equal(res[0][1], res[1][1])
-    np.testing.assert_allclose(res[0][1], dy.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        res[0][1], dy.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-4
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from . import _ext
 
-
 if _ext.cuda is not None:
     # The exception the C++ allocator raises (registered in module_cuda.cc), so that
     # `except neuraxon.cuda.OutOfMemoryError` catches what kernels and DeviceArray throw.
@@ -23,7 +22,9 @@ def unavailable_reason() -> str:
     """Why is_available() is False ("" when it is True)."""
     if _ext.cuda is None:
         return "neuraxon was built without CUDA (_cuda module not built)" + (
-            f": {_ext.cuda_import_error}" if _ext.cuda_import_error and "No module" not in _ext.cuda_import_error else ""
+            f": {_ext.cuda_import_error}"
+            if _ext.cuda_import_error and "No module" not in _ext.cuda_import_error
+            else ""
         )
     return _ext.cuda.unavailable_reason()
 
