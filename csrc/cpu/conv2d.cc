@@ -22,7 +22,9 @@
 //                     A 1x1, stride-1, pad-0 convolution skips im2col: col is the image.
 // variant -1: k1, except when the per-group GEMM would have fewer than 4 rows (Kg < 4 with
 // groups > 1, e.g. depthwise) where k0's direct loops beat a GEMM that fills 1/12 of its
-// micro-tile.
+// micro-tile. Measured on one thread (AMD EPYC, AVX-512 path, process CPU time) against
+// PyTorch 2.13's CPU conv2d: 2x64x56x56 -> 64, 3x3 pad 1: k1 forward 6.9 ms (68 GFLOP/s) vs
+// 7.9 ms; forward + both backwards 21 ms vs 19.6 ms; k0 is 10-30x slower (the reference path).
 //
 // Threads: k0 splits its work items (above) with cpu::parallel_for. k1 opens one OpenMP
 // region per call and gives each thread a contiguous range of work: output pixels of the
