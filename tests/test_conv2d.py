@@ -4,7 +4,6 @@ backward formulas against finite differences; bad sizes and dtypes."""
 
 import numpy as np
 import pytest
-
 from neuraxon.testing import reference as ref
 from neuraxon.testing.gradcheck import check_vjp
 from neuraxon.testing.tolerances import assert_close, for_sum
@@ -54,7 +53,7 @@ def _args(shape):
 
 
 def _data(rng, shape, bias=True):
-    N, C, H, W, K, R, S, st, pd, dl, G = shape
+    N, C, H, W, K, R, S, *_, G = shape
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
     w = rng.standard_normal((K, C // G, R, S)).astype(np.float32)
     b = rng.standard_normal(K).astype(np.float32) if bias else None
@@ -62,7 +61,7 @@ def _data(rng, shape, bias=True):
 
 
 def _out_hw(shape):
-    N, C, H, W, K, R, S, (sh, sw), (ph, pw), (dh, dw), G = shape
+    _, _, H, W, _, R, S, (sh, sw), (ph, pw), (dh, dw), _ = shape
     return ref.conv_out_size(H, R, sh, ph, dh), ref.conv_out_size(W, S, sw, pw, dw)
 
 
@@ -193,7 +192,7 @@ def test_conv2d_kernels_match_pytorch(dev, rng):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     shape = (2, 4, 11, 13, 6, 3, 2, (2, 1), (1, 0), (2, 3), 2)
-    N, C, H, W, K, R, S, st, pd, dl, G = shape
+    N, C, _, _, K, R, S, st, pd, dl, G = shape
     x, w, b = _data(rng, shape)
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     t_out = F.conv2d(xt, wt, bt, st, pd, dl, G)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "conv_out_size",
-    "conv_transpose_out_size",
-    "conv2d_forward",
     "conv2d_backward_data",
     "conv2d_backward_weight",
+    "conv2d_forward",
+    "conv_out_size",
+    "conv_transpose_out_size",
 ]
 
 

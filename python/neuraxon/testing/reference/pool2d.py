@@ -13,15 +13,15 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "pool_out_size",
-    "maxpool2d_forward",
-    "maxpool2d_backward",
-    "avgpool2d_forward",
-    "avgpool2d_backward",
-    "adaptive_avgpool2d_forward",
     "adaptive_avgpool2d_backward",
-    "maxunpool2d_forward",
+    "adaptive_avgpool2d_forward",
+    "avgpool2d_backward",
+    "avgpool2d_forward",
+    "maxpool2d_backward",
+    "maxpool2d_forward",
     "maxunpool2d_backward",
+    "maxunpool2d_forward",
+    "pool_out_size",
 ]
 
 
