@@ -331,3 +331,40 @@ def test_training_trajectory(opt_name, okw, sched_name, skw):
     tp = dict(tm.named_parameters())
     for name, p in nm.named_parameters():
         np.testing.assert_allclose(p.detach().numpy(), tp[name].detach().numpy(), rtol=1e-3, atol=1e-4, err_msg=name)
+
+
+def test_lenet_training_trajectory():
+    """LeNet-5 (conv, pool, linear, relu, cross-entropy) trained 5 steps with SGD-momentum."""
+    from neuraxon.train import build_model
+
+    torch.manual_seed(0)
+    tm = tnn.Sequential(
+        tnn.Conv2d(1, 6, 5, padding=2),
+        tnn.ReLU(),
+        tnn.MaxPool2d(2),
+        tnn.Conv2d(6, 16, 5),
+        tnn.ReLU(),
+        tnn.MaxPool2d(2),
+        tnn.Flatten(),
+        tnn.Linear(400, 120),
+        tnn.ReLU(),
+        tnn.Linear(120, 84),
+        tnn.ReLU(),
+        tnn.Linear(84, 10),
+    )
+    nm = build_model("lenet", (1, 28, 28))
+    nm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    topt = torch.optim.SGD(tm.parameters(), lr=0.05, momentum=0.9)
+    nopt = optim.SGD(nm.parameters(), lr=0.05, momentum=0.9)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        x, y = rng.standard_normal((4, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 4)
+        tl = tnn.functional.cross_entropy(tm(torch.tensor(x)), torch.tensor(y))
+        nl = nn.functional.cross_entropy(nm(nx.tensor(x)), nx.tensor(y))
+        assert float(nl.item()) == pytest.approx(float(tl.item()), rel=1e-3)
+        topt.zero_grad(), nopt.zero_grad()
+        tl.backward(), nl.backward()
+        topt.step(), nopt.step()
+    tp = dict(tm.named_parameters())
+    for name, p in nm.named_parameters():
+        np.testing.assert_allclose(p.detach().numpy(), tp[name].detach().numpy(), rtol=1e-3, atol=1e-4, err_msg=name)
