@@ -79,8 +79,8 @@ class Seq2Seq(nn.Module):
 
     def attend(self, dec, enc, keys):
         """dec (N, T, H), enc/keys (N, S, H) -> logits (N, T, 10), attention (N, T, S)."""
-        a = F.softmax(nx.bmm(dec, keys.transpose(1, 2)), dim=-1)
-        ctx = nx.bmm(a, enc)
+        a = F.softmax(dec @ keys.transpose(1, 2), dim=-1)  # batched matmul (nx.bmm is missing)
+        ctx = a @ enc
         return self.W_s(nx.tanh(self.W_c(nx.cat([ctx, dec], 2)))), a
 
     def forward(self, src, tgt_in):
