@@ -46,6 +46,20 @@ def test_activation_backward(dev, rng, act, p, n):
     assert_close(dev.get(dx), ref.activation_backward(dy, x, act, p), "transcendental", f"act={act} p={p}")
 
 
+@pytest.mark.parametrize("act,p", ACTS)
+def test_activation_dense_sweep(dev, act, p):
+    """Every float32 branch point of the vectorised exp/tanh/expm1/log1p/CDF: a fine grid."""
+    x = np.linspace(-40, 40, 40_001, dtype=np.float32)
+    dy = np.ones_like(x)
+    out = dev.out(x.size)
+    dev.k.activation_forward(out, dev.put(x), x.size, act, p)
+    assert_close(dev.get(out), ref.activation_forward(x, act, p), "transcendental", f"act={act} p={p}")
+    if act != A.STEP:
+        dx = dev.out(x.size)
+        dev.k.activation_backward(dx, dev.put(dy), dev.put(x), x.size, act, p)
+        assert_close(dev.get(dx), ref.activation_backward(dy, x, act, p), "transcendental", f"act={act} p={p}")
+
+
 def test_activation_every_isa_path(dev, isa, rng):
     if dev.name != "cpu":
         pytest.skip("ISA paths are a CPU matter")
