@@ -3,21 +3,52 @@ reference gradients vs finite differences, NaN conventions, in-place use and bad
 
 import numpy as np
 import pytest
-
 from neuraxon.testing import reference as ref
 from neuraxon.testing.gradcheck import check_vjp
 from neuraxon.testing.reference import act as A
 from neuraxon.testing.tolerances import assert_close
 
 ACTS = [  # (code, param)
-    (A.NONE, 0.0), (A.RELU, 0.0), (A.LEAKY_RELU, 0.01), (A.LEAKY_RELU, -0.3), (A.SIGMOID, 0.0),
-    (A.TANH, 0.0), (A.SOFTPLUS, 1.0), (A.SOFTPLUS, 2.5), (A.ELU, 1.0), (A.ELU, 0.5),
-    (A.GELU, 0.0), (A.GELU, 1.0), (A.STEP, 0.0),
+    (A.NONE, 0.0),
+    (A.RELU, 0.0),
+    (A.LEAKY_RELU, 0.01),
+    (A.LEAKY_RELU, -0.3),
+    (A.SIGMOID, 0.0),
+    (A.TANH, 0.0),
+    (A.SOFTPLUS, 1.0),
+    (A.SOFTPLUS, 2.5),
+    (A.ELU, 1.0),
+    (A.ELU, 0.5),
+    (A.GELU, 0.0),
+    (A.GELU, 1.0),
+    (A.STEP, 0.0),
 ]
 DIFFERENTIABLE = [a for a in ACTS if a[0] != A.STEP]
 SIZES = [0, 1, 7, 129, 65537]  # 129 and up hold every SPECIAL value; 65537 runs the threaded path
-SPECIAL = np.array([0.0, -0.0, 1e-8, -1e-8, 0.6249, 0.6251, -0.6251, 7.99, 8.01, 19.9, 20.1, -30.0, 30.0, -87.5, 88.8,
-                    -100.0, 100.0, -np.inf, np.inf], np.float32)
+SPECIAL = np.array(
+    [
+        0.0,
+        -0.0,
+        1e-8,
+        -1e-8,
+        0.6249,
+        0.6251,
+        -0.6251,
+        7.99,
+        8.01,
+        19.9,
+        20.1,
+        -30.0,
+        30.0,
+        -87.5,
+        88.8,
+        -100.0,
+        100.0,
+        -np.inf,
+        np.inf,
+    ],
+    np.float32,
+)
 
 
 def _inputs(rng, n):

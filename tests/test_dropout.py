@@ -3,7 +3,6 @@ regenerated identically by backward, p = 0 / p = 1, NaN handling, in-place, bad 
 
 import numpy as np
 import pytest
-
 from neuraxon.testing import reference as ref
 from neuraxon.testing.tolerances import assert_close
 

@@ -3,7 +3,6 @@ reference gradients vs finite differences, stability, NaN/-inf rows, ignore_inde
 
 import numpy as np
 import pytest
-
 from neuraxon.testing import reference as ref
 from neuraxon.testing.gradcheck import check_vjp
 from neuraxon.testing.tolerances import assert_close
@@ -43,8 +42,9 @@ def test_softmax_every_isa_path(dev, isa, rng):
         assert_close(loss, rloss, "reduction", isa)
         assert_close(lse, rlse, "reduction", isa)
         dx = dev.out((rows, cols))
-        dev.k.cross_entropy_backward(dx, dev.put(np.ones(1, np.float32)), dev.put(x), dev.put(lse), dev.put(t), rows,
-                                     cols, -100)
+        dev.k.cross_entropy_backward(
+            dx, dev.put(np.ones(1, np.float32)), dev.put(x), dev.put(lse), dev.put(t), rows, cols, -100
+        )
         assert_close(dev.get(dx, (rows, cols)), ref.cross_entropy_backward(np.ones(1), x, rlse, t), "reduction", isa)
 
 
@@ -137,8 +137,12 @@ def test_cross_entropy_reference_backward_matches_finite_differences(rng):
     t = np.array([0, 3, -100, 1, 1])
     dloss = np.array([0.7])
     _, lse = ref.cross_entropy_forward(x, t)
-    check_vjp(lambda x: ref.cross_entropy_forward(x, t)[0], {"x": ref.cross_entropy_backward(dloss, x, lse, t)},
-              {"x": x}, dloss)
+    check_vjp(
+        lambda x: ref.cross_entropy_forward(x, t)[0],
+        {"x": ref.cross_entropy_backward(dloss, x, lse, t)},
+        {"x": x},
+        dloss,
+    )
 
 
 def test_cross_entropy_bad_target_raises_before_writing(dev):
@@ -152,8 +156,9 @@ def test_cross_entropy_bad_target_raises_before_writing(dev):
         with pytest.raises(ValueError, match="out of range"):
             dev.k.cross_entropy_backward(dev.out((3, 4)), dev.put(np.ones(1, np.float32)), x, dev.out(3), t, 3, 4, -100)
     with pytest.raises(ValueError, match="out of range"):  # cols == 0: only ignored rows are valid
-        dev.k.cross_entropy_forward(dev.out(1), dev.out(1), dev.put(np.zeros((1, 0), np.float32)),
-                                    dev.put(np.zeros(1, np.int64)), 1, 0, -100)
+        dev.k.cross_entropy_forward(
+            dev.out(1), dev.out(1), dev.put(np.zeros((1, 0), np.float32)), dev.put(np.zeros(1, np.int64)), 1, 0, -100
+        )
 
 
 def test_softmax_bad_input(dev):

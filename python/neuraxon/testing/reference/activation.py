@@ -8,7 +8,7 @@ import numpy as np
 
 from .act import ELU, GELU, LEAKY_RELU, NONE, RELU, SIGMOID, SOFTPLUS, STEP, TANH, _erf, act_forward
 
-__all__ = ["activation_forward", "activation_backward", "act_grad"]
+__all__ = ["act_grad", "activation_backward", "activation_forward"]
 
 _K0 = math.sqrt(2 / math.pi)  # gelu tanh form
 _K1 = 0.044715

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["batchnorm_forward", "batchnorm_backward"]
+__all__ = ["batchnorm_backward", "batchnorm_forward"]
 
 
-def batchnorm_forward(running_mean, running_var, inp, gamma=None, beta=None, training=True,
-                      momentum=0.1, eps=1e-5):
+def batchnorm_forward(running_mean, running_var, inp, gamma=None, beta=None, training=True, momentum=0.1, eps=1e-5):
     """inp (N, C, HW). Returns (out, save_mean, save_invstd, new_running_mean, new_running_var).
 
     training: biased batch variance normalises; running stats (None stays None) move by

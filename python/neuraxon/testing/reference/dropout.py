@@ -6,7 +6,7 @@ import numpy as np
 
 from .random import philox_words, uniform_from_words
 
-__all__ = ["dropout_mask", "dropout_forward", "dropout_backward"]
+__all__ = ["dropout_backward", "dropout_forward", "dropout_mask"]
 
 
 def dropout_mask(n: int, p: float, seed: int, offset: int) -> np.ndarray:

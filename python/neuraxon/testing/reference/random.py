@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["philox4x32_10", "philox_words", "uniform_from_words", "random_uniform", "random_normal"]
+__all__ = ["philox4x32_10", "philox_words", "random_normal", "random_uniform", "uniform_from_words"]
 
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 _W0, _W1 = 0x9E3779B9, 0xBB67AE85

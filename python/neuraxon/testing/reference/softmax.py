@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["softmax_forward", "softmax_backward", "cross_entropy_forward", "cross_entropy_backward"]
+__all__ = ["cross_entropy_backward", "cross_entropy_forward", "softmax_backward", "softmax_forward"]
 
 
 def _lse(x: np.ndarray) -> np.ndarray:
@@ -59,7 +59,7 @@ def cross_entropy_backward(dloss, logits, lse, target, ignore_index: int = -100)
 
     lse may be None (recomputed)."""
     x = np.asarray(logits, np.float64)
-    rows, cols = x.shape
+    cols = x.shape[1]
     keep = _counted(target, cols, ignore_index)
     count = int(keep.sum())
     if count == 0:
