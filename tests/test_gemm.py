@@ -85,9 +85,12 @@ def test_gemm_thread_splits(dev, rng, threads):
     before = _ext.cpu.num_threads()
     _ext.cpu.set_num_threads(threads)
     try:
-        # 30 rows = 3 AVX-512 row tiles (odd: column split), 1100 = 34.4 panels; 517 rows
-        # give uneven row blocks; 64x784 @ B^T; small n through C^T.
-        for m, n, k, tb in [(30, 1100, 20, False), (517, 203, 300, False), (64, 784, 130, True), (300, 7, 200, False)]:
+        # 30 rows = 3 AVX-512 row tiles (odd: column split, no barrier), 1100 = 34.4 panels
+        # (ragged last panel copied by its owner); 30x700 @ B^T: column split of packed B;
+        # 100x203: row split with B read in place (each thread copies the last panel);
+        # 517 rows: uneven row blocks of packed B (barriers); 64x784 @ B^T; small n via C^T.
+        for m, n, k, tb in [(30, 1100, 20, False), (30, 700, 50, True), (100, 203, 64, False),
+                            (517, 203, 300, False), (64, 784, 130, True), (300, 7, 200, False)]:
             a, b = _operands(rng, m, n, k, False, tb)
             c = dev.out((m, n))
             dev.k.gemm_forward(c, dev.put(a), dev.put(b), None, 1, m, n, k, False, tb, 0, 0, 0, 1.0, 0.0, 0, 0.0, 1)
