@@ -99,10 +99,12 @@ def summary(recs: list[dict]) -> str:
     times = sorted(r["time_utc"] for r in recs if r.get("time_utc"))
     dev = next((r["device_name"] for r in recs if r.get("device_name")), "?")
     span = f"{times[0]} to {times[-1]}" if times else "?"
+    pk = next((f"{r['peak_gflops_per_core']:g} GFLOPS" for r in recs if r.get("peak_gflops_per_core")), "?")
+    bw = next((r["peak_gbps"] for r in recs if r.get("peak_gbps")), "?")
     return (f"Device: {dev}. Commit(s): {', '.join(shas)}. Measured {span}. Medians of "
             "alternating samples (ours, baselines, ours, ...) in one process; ratio = "
-            "baseline ms / ours ms (> 1: neuraxon is faster). % of peak: vs 152 GFLOPS per core "
-            "(FP32 AVX-512 FMA) or 11/21 GB/s DRAM (1/2 threads).")
+            "baseline ms / ours ms (> 1: neuraxon is faster). % of peak: vs the measured FP32 FMA "
+            f"peak per core ({pk}) or DRAM bandwidth ({bw}, 1/2 threads); see bench/harness.py.")
 
 
 def replace_section(text: str, body: str) -> str:
