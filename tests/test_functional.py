@@ -244,6 +244,11 @@ CASES = [
         lambda x: x.gather(1, nx.tensor([[0, 0], [2, 1], [1, 2]])) + x.index_select(1, nx.tensor([2, 2])),
         [rn(3, 3)],
     ),
+    (
+        "sort_topk_cumsum",
+        lambda x: x.sort(1).values + x.topk(5, 1).values.flip(1) + x.cumsum(1) + x.cumsum(0),
+        [distinct(3, 5)],
+    ),
     ("narrow_unbind_flip", lambda x: x.narrow(1, 1, 2) + x.unbind(1)[0].unsqueeze(1) + x.flip(0)[:, :2], [rn(3, 4)]),
 ]
 

@@ -477,3 +477,20 @@ def test_format_new_and_nan_helpers(device):
     z = t.new_zeros(2, 3)
     assert z.shape == (2, 3) and z.dtype is nx.float32 and z.device == device
     assert t.new_tensor([1, 2]).tolist() == [1.0, 2.0] and t.new_full((2,), 3.0).tolist() == [3.0, 3.0]
+
+
+def test_sort_topk_cumsum_vs_numpy(device, rng):
+    a = rng.standard_normal((3, 5)).astype(np.float32)
+    t = nx.tensor(a, device=device)
+    v, i = t.sort(1)
+    np.testing.assert_array_equal(arr(v), np.sort(a, 1))
+    np.testing.assert_array_equal(arr(i), np.argsort(a, 1))
+    np.testing.assert_array_equal(arr(t.argsort(0, descending=True)), np.argsort(-a, 0))
+    tv, ti = t.topk(2)
+    np.testing.assert_array_equal(arr(tv), -np.sort(-a, 1)[:, :2])
+    np.testing.assert_array_equal(arr(ti), np.argsort(-a, 1)[:, :2])
+    assert_close(arr(t.cumsum(1)), np.cumsum(a.astype(np.float64), 1), "reduction")
+    assert_close(arr(nx.cumsum(t, 0)), np.cumsum(a.astype(np.float64), 0), "reduction")
+    assert nx.tensor([1, 2, 3], device=device).cumsum(0).tolist() == [1, 3, 6]
+    with pytest.raises(RuntimeError, match="out of range"):
+        t.topk(6)

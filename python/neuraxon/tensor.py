@@ -9,6 +9,7 @@ PyTorch (it keeps every kernel contiguous and simple).
 
 from __future__ import annotations
 
+import collections as _collections
 import math
 import numbers
 
@@ -797,6 +798,43 @@ class Tensor:
         pos = _gather_positions(self.shape, d, index)
         return _ops.index_select(self.reshape(-1), 0, pos.reshape(-1)).reshape(index.shape)
 
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = True):
+        """(values, indices) along dim. The order is computed on the host (NumPy, stable)
+        and the values gathered on the device, so values carry gradients."""
+        d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+        if self.ndim == 0:
+            return _SortRes(self, _ops.full((), 0, int64, self.device))
+        host = np.asarray(self.detach())
+        order = np.argsort(-host if descending and host.dtype != np.bool_ else host, axis=d, kind="stable")
+        if descending and host.dtype == np.bool_:
+            order = np.argsort(~host, axis=d, kind="stable")
+        idx = tensor(order.astype(np.int64), device=self.device)
+        return _SortRes(self.gather(d, idx), idx)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = True):
+        return self.sort(dim, descending).indices
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        """(values, indices) of the k largest (smallest) along dim; order found on the host."""
+        d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+        size = self.shape[d] if self.ndim else 1
+        if not 0 <= k <= size:
+            raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size {size} (shape {self.shape})")
+        v, i = self.sort(d, descending=largest)
+        return _TopkRes(v.narrow(d, 0, k), i.narrow(d, 0, k))
+
+    def cumsum(self, dim: int, dtype=None):
+        """Cumulative sum along dim, as a product with a triangular matrix of ones (GEMM)."""
+        x = self.to(dtype) if dtype is not None else self
+        if x.dtype is not float32:
+            return x.float().cumsum(dim).to(x.dtype if x.dtype is not bool_ else int64)
+        d = _ops.norm_dim(dim, x.ndim) if x.ndim else 0
+        if x.ndim == 0:
+            return x.clone()
+        n = x.shape[d]
+        tri = tensor(np.triu(np.ones((n, n), np.float32)), device=x.device)
+        return (x.transpose(d, -1) @ tri).transpose(d, -1)
+
     # -- indexing -------------------------------------------------------------------------
     def __getitem__(self, idx):
         return _ops.getitem(self, idx)
@@ -973,6 +1011,10 @@ class Tensor:
     def bernoulli_(self, p: float = 0.5):
         u = rand(self.shape, device=self.device)
         return self.copy_((u < p).to(self.dtype))
+
+
+_SortRes = _collections.namedtuple("sort", ["values", "indices"])
+_TopkRes = _collections.namedtuple("topk", ["values", "indices"])
 
 
 def _require_float(t, what):
