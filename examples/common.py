@@ -112,33 +112,40 @@ class ArrayDataset(Dataset):
         return np.stack([np.asarray(self.transform(self.x[i]), dtype=np.float32) for i in idx]), self.y[idx]
 
 
-def image_arrays(which: str, train: bool, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 1, 28, 28) float32 images and int64 labels of 'mnist' or 'fashion'."""
-    try:
-        if which == "mnist":
-            ds = MNIST(train=train, normalize=normalize)
-        elif which == "fashion":
-            ds = FashionMNIST(train=train, normalize=normalize)
-        else:
-            raise ValueError(f"unknown image data set {which!r}")
-    except (ImportError, FileNotFoundError) as e:
-        raise DataMissing(f"{which}: {e}") from e
-    return ds.arrays()
+_DATASETS: dict = {}
+
+
+def image_arrays(which: str, train: bool, normalize: bool = True, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 1, 28, 28) float32 images and int64 labels of 'mnist' or 'fashion' (the first
+    ``limit`` only, when > 0; only those are converted to float)."""
+    key = (which, train)
+    if key not in _DATASETS:
+        try:
+            if which == "mnist":
+                _DATASETS[key] = MNIST(train=train)
+            elif which == "fashion":
+                _DATASETS[key] = FashionMNIST(train=train)
+            else:
+                raise ValueError(f"unknown image data set {which!r}")
+        except (ImportError, FileNotFoundError) as e:
+            raise DataMissing(f"{which}: {e}") from e
+    ds = _DATASETS[key]
+    raw, y = (ds.data[:limit], ds.targets[:limit]) if limit else (ds.data, ds.targets)
+    x = raw.astype(np.float32)[:, None] * np.float32(1 / 255)
+    if normalize:
+        x = (x - np.float32(ds.mean)) * np.float32(1 / ds.std)
+    return x, np.asarray(y, dtype=np.int64)
 
 
 def image_loaders(args, which: str = "mnist", flatten: bool = False, normalize: bool = True,
                   val_fraction: float = 0.0, transform: Callable | None = None, test_batch: int = 500):
     """Train (first --limit examples), optional validation split, and test loaders.
 
-    With --limit the test set is cut to max(limit, 200) too, so smoke runs stay fast.
+    With --limit the test set is cut to the same size, so smoke runs stay fast.
     Returns (train_loader, val_loader or None, test_loader).
     """
-    xtr, ytr = image_arrays(which, True, normalize)
-    xte, yte = image_arrays(which, False, normalize)
-    if args.limit:
-        xtr, ytr = xtr[: args.limit], ytr[: args.limit]
-        n_te = max(args.limit, 200)
-        xte, yte = xte[:n_te], yte[:n_te]
+    xtr, ytr = image_arrays(which, True, normalize, args.limit)
+    xte, yte = image_arrays(which, False, normalize, args.limit)
     if flatten:
         xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
     val = None

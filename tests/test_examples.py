@@ -124,7 +124,7 @@ def test_optimizers(tmp_path):
 
 
 def test_regularization(tmp_path):
-    r = run("regularization", tmp_path, "--limit", "128", "--batch-size", "16", "--epochs", "2", "--patience", "1")
+    r = run("regularization", tmp_path, "--limit", "64", "--batch-size", "16", "--epochs", "2", "--patience", "1")
     for name in ("none", "l2", "l1", "dropout", "early_stop", "augment"):
         assert_falls(r[name])
         assert -1.0 <= r[name]["gap"] <= 1.0
