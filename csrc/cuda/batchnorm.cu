@@ -23,7 +23,7 @@ namespace {
 constexpr int kThreads = 256;
 
 __device__ __forceinline__ int64_t elem(int64_t c, int64_t e, int64_t C, int64_t HW) {
-  const int64_t n = e / HW, s = e - n * HW;
+  const int64_t n = udiv(e, HW), s = e - n * HW;
   return (n * C + c) * HW + s;
 }
 
@@ -71,7 +71,7 @@ __global__ void bn_fwd_apply(float* out, const float* x, const float* coef, int6
                              int64_t C, int64_t HW) {
   for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
        t += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t c = (t / HW) % C;
+    const int64_t nc = udiv(t, HW), c = nc - udiv(nc, C) * C;
     out[t] = (x[t] - coef[c * 3]) * coef[c * 3 + 1] + coef[c * 3 + 2];
   }
 }
@@ -110,7 +110,8 @@ __global__ void bn_bwd_apply(float* dx, const float* dy, const float* x, const f
                              int64_t total, int64_t C, int64_t HW, bool training) {
   for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
        t += int64_t(gridDim.x) * blockDim.x) {
-    const float* k = coef + ((t / HW) % C) * 4;
+    const int64_t nc = udiv(t, HW);
+    const float* k = coef + (nc - udiv(nc, C) * C) * 4;
     dx[t] = training ? (dy[t] - k[2] - (x[t] - k[0]) * k[3]) * k[1] : dy[t] * k[1];
   }
 }

@@ -91,6 +91,12 @@ T read_one(const T* p) {
 #ifdef __CUDACC__
 namespace nx::cuda {
 
+// t / d for t >= 0, d > 0: a 32-bit division when both fit (index decompositions of all but
+// the largest tensors), since 64-bit integer division is a long emulated sequence on GPUs.
+__device__ __forceinline__ int64_t udiv(int64_t t, int64_t d) {
+  return ((t | d) >> 31) == 0 ? int64_t(uint32_t(t) / uint32_t(d)) : t / d;
+}
+
 __device__ __forceinline__ void flag_bad(unsigned long long* flag, int64_t pos) {
   atomicMin(flag, (unsigned long long)pos);  // integer min: order-independent
 }

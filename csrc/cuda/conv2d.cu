@@ -173,9 +173,10 @@ __global__ void direct_bwd_weight_kernel(float* dw, const float* dy, const float
 __global__ void im2col_kernel(float* col, const float* x, ConvShape s, int64_t n0, int64_t nb) {
   const int64_t L = nb * s.PQ, rows = s.C * s.R * s.S;
   NX_GRID_STRIDE(t, rows * L) {
-    const int64_t j = t % L, row = t / L;
-    const int64_t u = row % s.S, r = (row / s.S) % s.R, c = row / (s.R * s.S);
-    const int64_t q = j % s.Q, p = (j / s.Q) % s.P, n = n0 + j / s.PQ;
+    const int64_t row = udiv(t, L), j = t - row * L;
+    const int64_t rs = udiv(row, s.S), u = row - rs * s.S, c = udiv(rs, s.R), r = rs - c * s.R;
+    const int64_t jq = udiv(j, s.Q), q = j - jq * s.Q, nn = udiv(jq, s.P), p = jq - nn * s.P;
+    const int64_t n = n0 + nn;
     const int64_t h = p * s.sh - s.ph + r * s.dh, wc = q * s.sw - s.pw + u * s.dw;
     col[t] = (h >= 0 && h < s.H && wc >= 0 && wc < s.W) ? x[((n * s.C + c) * s.H + h) * s.W + wc] : 0.f;
   }
@@ -186,7 +187,8 @@ __global__ void im2col_kernel(float* col, const float* x, ConvShape s, int64_t n
 __global__ void col2im_kernel(float* dx, const float* dcol, ConvShape s, int64_t n0, int64_t nb) {
   const int64_t L = nb * s.PQ;
   NX_GRID_STRIDE(t, nb * s.C * s.HW) {
-    const int64_t wc = t % s.W, h = (t / s.W) % s.H, c = (t / s.HW) % s.C, n = t / (s.HW * s.C);
+    const int64_t tw = udiv(t, s.W), wc = t - tw * s.W, th = udiv(tw, s.H), h = tw - th * s.H;
+    const int64_t n = udiv(th, s.C), c = th - n * s.C;
     float acc = 0.f;
     for (int64_t r = 0; r < s.R; ++r) {
       const int64_t ph = h + s.ph - r * s.dh;
@@ -209,7 +211,7 @@ __global__ void col2im_kernel(float* dx, const float* dcol, ConvShape s, int64_t
 __global__ void permute_kn_kernel(float* dst, const float* dy, ConvShape s, int64_t n0, int64_t nb) {
   const int64_t L = nb * s.PQ;
   NX_GRID_STRIDE(t, s.K * L) {
-    const int64_t j = t % L, k = t / L, n = j / s.PQ, pq = j % s.PQ;
+    const int64_t k = udiv(t, L), j = t - k * L, n = udiv(j, s.PQ), pq = j - n * s.PQ;
     dst[t] = dy[((n0 + n) * s.K + k) * s.PQ + pq];
   }
 }

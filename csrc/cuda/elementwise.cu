@@ -117,9 +117,14 @@ template <int N>
 __device__ __forceinline__ void offsets(const Space<N>& s, int64_t t, int64_t (&off)[N]) {
 #pragma unroll
   for (int k = 0; k < N; ++k) off[k] = s.base[k];
+  if (s.nd == 1) {  // the common coalesced case: no division at all
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[k] += t * s.stride[k][0];
+    return;
+  }
   for (int d = s.nd - 1; d >= 0; --d) {  // innermost axis last: peel it first
-    const int64_t i = t % s.shape[d];
-    t /= s.shape[d];
+    const int64_t q = udiv(t, s.shape[d]), i = t - q * s.shape[d];
+    t = q;
 #pragma unroll
     for (int k = 0; k < N; ++k) off[k] += i * s.stride[k][d];
   }

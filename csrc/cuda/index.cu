@@ -63,7 +63,7 @@ __global__ void gather_kernel(T* out, const T* inp, const int64_t* idx, int64_t 
   const int64_t total = outer * m * inner;
   for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
        t += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t c = t % inner, r = t / inner, j = r % m, o = r / m;
+    const int64_t r = udiv(t, inner), c = t - r * inner, o = udiv(r, m), j = r - o * m;
     out[t] = inp[(o * size + idx[j]) * inner + c];
   }
 }
@@ -74,7 +74,7 @@ __global__ void scatter_add_kernel(T* out, const T* src, const int64_t* idx, int
   const int64_t cols = outer * inner;
   for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < cols;
        t += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t o = t / inner, c = t % inner;
+    const int64_t o = udiv(t, inner), c = t - o * inner;
     const T* s = src + o * m * inner + c;    // src[o, j, c] at s[j*inner]
     T* d = out + o * size * inner + c;       // out[o, i, c] at d[i*inner]
     for (int64_t j = 0; j < m; ++j) d[idx[j] * inner] += s[j * inner];

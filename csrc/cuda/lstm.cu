@@ -32,7 +32,7 @@ __global__ void cell_fwd_kernel(float* g, const float* c_prev, float* c_out, flo
                                 int64_t B, int64_t H) {
   for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < B * H;
        t += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t b = t / H, j = t % H;
+    const int64_t b = udiv(t, H), j = t - b * H;
     float* gi = g + b * 4 * H;  // [i | f | g | o]
     const float i = sigm(gi[j]), f = sigm(gi[H + j]), gv = tanhf(gi[2 * H + j]),
                 o = sigm(gi[3 * H + j]);
@@ -50,7 +50,7 @@ __global__ void cell_bwd_kernel(float* dgates, float* dc_prev, const float* dh_a
                                 const float* c_prev, int64_t B, int64_t H) {
   for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < B * H;
        t += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t b = t / H, j = t % H;
+    const int64_t b = udiv(t, H), j = t - b * H;
     const float* g = gates + b * 4 * H;
     float* d = dgates + b * 4 * H;
     const float i = g[j], f = g[H + j], gv = g[2 * H + j], o = g[3 * H + j];

@@ -89,7 +89,7 @@ void raise_bad(const char* kn, const char* arg, int64_t flat, const int64_t* ind
 // ---- max pooling ----------------------------------------------------------------------
 __global__ void maxpool_fwd_kernel(float* out, int64_t* ind, const float* x, PoolShape s) {
   NX_GRID_STRIDE(t, s.planes * s.PQ) {
-    const int64_t q = t % s.Q, p = (t / s.Q) % s.P, i = t / s.PQ;
+    const int64_t tq = udiv(t, s.Q), q = t - tq * s.Q, i = udiv(tq, s.P), p = tq - i * s.P;
     const float* plane = x + i * s.HW;  // (H, W)
     int64_t h0 = p * s.sh - s.ph;
     const int64_t h1 = min(h0 + (s.R - 1) * s.dh + 1, s.H);
@@ -173,7 +173,7 @@ __device__ __forceinline__ double avg_divisor(const AvgWin& h, const AvgWin& w, 
 
 __global__ void avgpool_fwd_kernel(float* out, const float* x, PoolShape s, bool cip, int64_t ovr) {
   NX_GRID_STRIDE(t, s.planes * s.PQ) {
-    const int64_t q = t % s.Q, p = (t / s.Q) % s.P, i = t / s.PQ;
+    const int64_t tq = udiv(t, s.Q), q = t - tq * s.Q, i = udiv(tq, s.P), p = tq - i * s.P;
     const AvgWin hw = avg_win(p, s.sh, s.ph, s.R, s.H), ww = avg_win(q, s.sw, s.pw, s.S, s.W);
     if (hw.a >= hw.b || ww.a >= ww.b) { out[t] = 0.f; continue; }
     const float* plane = x + i * s.HW;
@@ -194,7 +194,7 @@ __device__ __forceinline__ void covering(int64_t h, int64_t stride, int64_t pad,
 
 __global__ void avgpool_bwd_kernel(float* dx, const float* dout, PoolShape s, bool cip, int64_t ovr) {
   NX_GRID_STRIDE(t, s.planes * s.HW) {
-    const int64_t w = t % s.W, h = (t / s.W) % s.H, i = t / s.HW;
+    const int64_t tw = udiv(t, s.W), w = t - tw * s.W, i = udiv(tw, s.H), h = tw - i * s.H;
     const float* gp = dout + i * s.PQ;
     int64_t p0, p1, q0, q1;
     covering(h, s.sh, s.ph, s.R, s.P, p0, p1);
@@ -222,7 +222,7 @@ __device__ __forceinline__ void adaptive_bin(int64_t i, int64_t out, int64_t siz
 __global__ void adaptive_fwd_kernel(float* out, const float* x, int64_t planes, int64_t H,
                                     int64_t W, int64_t P, int64_t Q) {
   NX_GRID_STRIDE(t, planes * P * Q) {
-    const int64_t q = t % Q, p = (t / Q) % P, i = t / (P * Q);
+    const int64_t tq = udiv(t, Q), q = t - tq * Q, i = udiv(tq, P), p = tq - i * P;
     int64_t h0, h1, w0, w1;
     adaptive_bin(p, P, H, h0, h1);
     adaptive_bin(q, Q, W, w0, w1);
@@ -245,7 +245,7 @@ __device__ __forceinline__ void adaptive_cover(int64_t h, int64_t size, int64_t 
 __global__ void adaptive_bwd_kernel(float* dx, const float* dout, int64_t planes, int64_t H,
                                     int64_t W, int64_t P, int64_t Q) {
   NX_GRID_STRIDE(t, planes * H * W) {
-    const int64_t w = t % W, h = (t / W) % H, i = t / (H * W);
+    const int64_t tw = udiv(t, W), w = t - tw * W, i = udiv(tw, H), h = tw - i * H;
     const float* gp = dout + i * P * Q;
     int64_t p0, p1, q0, q1;
     adaptive_cover(h, H, P, p0, p1);
@@ -270,7 +270,7 @@ __global__ void adaptive_bwd_kernel(float* dx, const float* dout, int64_t planes
 __global__ void unpool_bwd_kernel(float* dx, const float* dout, const int64_t* ind, int64_t planes,
                                   int64_t HW, int64_t OHW, unsigned long long* flag) {
   NX_GRID_STRIDE(t, planes * HW) {
-    const int64_t i = t / HW, v = ind[t];
+    const int64_t i = udiv(t, HW), v = ind[t];
     if (v < 0 || v >= OHW) { flag_bad(flag, t); dx[t] = 0.f; continue; }
     dx[t] = dout[i * OHW + v];
   }
