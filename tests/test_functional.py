@@ -259,6 +259,15 @@ def test_gradcheck(device, case):
     gradcheck_tensor(fn, inputs, device=device, wrt=case[3] if len(case) > 3 else None)
 
 
+def test_prod_gradient_with_zeros_and_max_ties(device):
+    x = nx.tensor([[2.0, 0.0, 3.0], [0.0, 0.0, 4.0], [1.0, 2.0, 3.0]], device=device, requires_grad=True)
+    x.prod(1).sum().backward()
+    np.testing.assert_allclose(np.asarray(x.grad.cpu()), [[0, 6, 0], [0, 0, 0], [6, 3, 2]])
+    y = nx.tensor([1.0, 5.0, 5.0, 2.0], device=device, requires_grad=True)
+    y.max().backward()
+    np.testing.assert_allclose(np.asarray(y.grad.cpu()), [0, 0.5, 0.5, 0])
+
+
 def test_embedding_padding_idx_gets_no_gradient(device):
     w = nx.tensor(rn(4, 3), device=device, requires_grad=True)
     F.embedding(nx.tensor([0, 2, 2, 1], device=device), w, padding_idx=2).sum().backward()

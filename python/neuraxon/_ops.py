@@ -566,6 +566,23 @@ class MaxMinDim(Function):
         return _wrap(d._data, ctx.shape, g.dtype, g.device), None, None, None
 
 
+class MaxMinAll(Function):
+    """max()/min() over all elements; the gradient is shared evenly by ties (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, op):
+        v = reduce_raw(x.reshape(-1) if x.ndim != 1 else x, (0,), C.RED_MAX if op == C.ARG_MAX else C.RED_MIN, False)
+        ctx.save_for_backward(x, v)
+        return v
+
+    @staticmethod
+    def backward(ctx, g):
+        x, v = ctx.saved_tensors
+        hit = cast(binary_raw(x, v, C.BIN_EQ), float32)
+        cnt = reduce_raw(hit.reshape(-1), (0,), C.RED_SUM, False)
+        return binary_raw(hit, binary_raw(g, cnt, C.BIN_DIV), C.BIN_MUL), None
+
+
 _MaxRes = namedtuple("max", ["values", "indices"])
 _MinRes = namedtuple("min", ["values", "indices"])
 
@@ -579,8 +596,9 @@ def maxmin(x: Tensor, dim, keepdim: bool, is_max: bool):
             raise RuntimeError(
                 f"{'max' if is_max else 'min'}(): Expected reduction dim to be specified for input.numel() == 0."
             )
-        flat = x.reshape(-1)
-        v, _ = MaxMinDim.apply(flat, 0, False, op) if x.dtype is float32 else _maxmin_raw(flat, 0, False, op)
+        if x.dtype is float32:
+            return MaxMinAll.apply(x, op)
+        v, _ = _maxmin_raw(x.reshape(-1), 0, False, op)
         return v
     d = norm_dim(dim, x.ndim)
     xx = x if x.ndim else x.reshape(1)

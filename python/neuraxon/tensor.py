@@ -1098,8 +1098,15 @@ class Prod(autograd.Function):
     def backward(ctx, g):
         x, out = ctx.saved_tensors
         g = g.reshape(out.shape)
-        # d prod / d x_i = prod / x_i (inputs with zeros are not special-cased)
-        return g * out / x, None, None
+        # d prod / d x_i = product of the others: prod / x_i without zeros in the group; with
+        # one zero, the product of the non-zeros at the zero and 0 elsewhere; with two, 0.
+        is0 = x == 0.0
+        nz = _ops.where(is0, 1.0, x)
+        n0 = is0.float().sum(ctx.dims, keepdim=True)
+        p_nz = _ops.reduce_raw(nz, ctx.dims, C.RED_PROD, True)
+        one_zero = _ops.where(is0 & (n0 == 1.0), p_nz, 0.0)
+        d = _ops.where(n0 == 0.0, out / nz, one_zero)
+        return g * d, None, None
 
 
 # ------------------------------------------------------------------------------------
