@@ -35,9 +35,11 @@ step() {  # step NAME TIMEOUT_S COMMAND...
 
 step 0_env 30 bash -c "nvidia-smi; nvcc --version; $PY -c 'import torch, sys; print(sys.version); print(torch.__version__, torch.cuda.get_device_name(0))'; cmake --version; ninja --version"
 
-# 1. Build. CMAKE_BUILD_PARALLEL_LEVEL: all cores for nvcc.
-export NEURAXON_CUDA=ON CMAKE_CUDA_ARCHITECTURES=90 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
-step 1_build 300 $PY -m pip install --no-build-isolation --no-deps -v .
+# 1. Build. NEURAXON_CUDA reaches CMake through pyproject's cmake.define; the architecture
+# through CUDAARCHS (CMake's own variable) and an explicit define; all cores for nvcc.
+export NEURAXON_CUDA=ON CUDAARCHS=90 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
+step 1_build 300 $PY -m pip install --no-build-isolation --no-deps -v \
+  --config-settings=cmake.define.CMAKE_CUDA_ARCHITECTURES=90 .
 if ! $PY -c "import neuraxon._cuda" 2>/dev/null; then
   # Fallback: a development build in place (same CMake project), used through NEURAXON_DEV_BUILD.
   step 1_build_dev 300 bash -c "cmake -S . -B build-gpu -G Ninja -DNEURAXON_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
