@@ -19,8 +19,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import F, nn, nx, to_numpy  # noqa: E402
+import common
+from common import F, nn, nx, to_numpy
 
 
 class FCAE(nn.Module):
@@ -83,7 +83,7 @@ def main(argv: list | None = None) -> dict:
         opt = nx.optim.Adam(model.parameters(), lr=args.lr)
         noisy = name == "denoising"
 
-        def corrupt(x):
+        def corrupt(x, noisy=noisy):
             if not noisy:
                 return x
             n = noise_rng.normal(0, args.noise, size=tuple(x.shape)).astype(np.float32)

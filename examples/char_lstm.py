@@ -19,8 +19,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import F, as_tensor, nn, nx, to_numpy  # noqa: E402
+import common
+from common import F, as_tensor, nn, nx, to_numpy
 
 
 class CharRNN(nn.Module):
@@ -93,7 +93,9 @@ def main(argv: list | None = None) -> dict:
     p.add_argument("--clip", type=float, default=1.0)
     p.add_argument("--val-chars", type=int, default=200_000, help="held-out characters evaluated")
     p.add_argument("--sample-chars", type=int, default=300)
-    args = common.setup(p.parse_args(argv), f"char_{args_cell(argv)}", argv)
+    args = p.parse_args(argv)
+    args.out = args.out or os.path.join(common.DEFAULT_OUT, f"char_{args.cell}")
+    args = common.setup(args, "char_lstm", argv)
     try:
         text = nx.data.datasets.kjv_text()
     except ImportError as e:
@@ -143,16 +145,6 @@ def main(argv: list | None = None) -> dict:
                            "params": common.num_params(model)},
                "samples": samples, "target_bpc": 1.6}
     return common.finish(args, results)
-
-
-def args_cell(argv) -> str:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    for i, a in enumerate(argv):
-        if a == "--cell" and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith("--cell="):
-            return a.split("=", 1)[1]
-    return "lstm"
 
 
 if __name__ == "__main__":

@@ -14,14 +14,14 @@ import json
 import os
 import sys
 import time
-from typing import Callable, Iterable
-
-import numpy as np
+from collections.abc import Iterable
+from typing import Callable
 
 import neuraxon as nx
-import neuraxon.nn as nn
 import neuraxon.nn.functional as F  # noqa: F401  (re-exported for the examples)
-from neuraxon.data import DataLoader, Dataset, FashionMNIST, MNIST
+import numpy as np
+from neuraxon import nn
+from neuraxon.data import MNIST, DataLoader, Dataset, FashionMNIST
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "..", "out", "examples")  # /out/ is git-ignored
@@ -242,7 +242,7 @@ def fit(model, opt, train_loader, test_loader, epochs: int, device, name: str = 
             scheduler.step()
         hist["train_loss"].append(trl)
         hist["train_acc"].append(tra)
-        m = dict(train_loss=trl, train_acc=tra)
+        m = {"train_loss": trl, "train_acc": tra}
         if val_loader is not None:
             vl, va = run_epoch(model, val_loader, loss_fn, device)
             hist["val_loss"].append(vl)
@@ -321,7 +321,7 @@ def plt():
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as pyplot
+    from matplotlib import pyplot
 
     return pyplot
 

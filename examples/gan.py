@@ -20,8 +20,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import F, as_tensor, nn, nx, to_numpy  # noqa: E402
+import common
+from common import F, as_tensor, nn, nx, to_numpy
 
 Z = 64
 
@@ -51,7 +51,6 @@ def noise(n: int, rng, device):
 def judge(samples: np.ndarray, lenet_path: str, device) -> dict:
     """samples (N,1,28,28) in [-1, 1] -> LeNet-5 confidence statistics."""
     from lenet5 import load_lenet
-
     from neuraxon.data.datasets import MNIST_MEAN, MNIST_STD
 
     model = load_lenet(lenet_path, device)
@@ -63,7 +62,7 @@ def judge(samples: np.ndarray, lenet_path: str, device) -> dict:
     pr = np.concatenate(probs)
     conf = pr.max(1)
     return {"fraction_confident_0.9": float((conf > 0.9).mean()), "mean_confidence": float(conf.mean()),
-            "class_histogram": np.bincount(pr.argmax(1), minlength=10).tolist(), "n": int(len(pr))}
+            "class_histogram": np.bincount(pr.argmax(1), minlength=10).tolist(), "n": len(pr)}
 
 
 def main(argv: list | None = None) -> dict:

@@ -16,8 +16,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import nn, nx, to_numpy  # noqa: E402
+import common
+from common import nn, nx, to_numpy
 
 
 class GapNet(nn.Module):
@@ -41,7 +41,7 @@ class GapNet(nn.Module):
 
 def upsample_bilinear(m: np.ndarray, size: int) -> np.ndarray:
     """(N, h, w) -> (N, size, size), align_corners=False style."""
-    n, h, w = m.shape
+    _, h, w = m.shape
     ys = np.clip((np.arange(size) + 0.5) * h / size - 0.5, 0, h - 1)
     xs = np.clip((np.arange(size) + 0.5) * w / size - 0.5, 0, w - 1)
     y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)

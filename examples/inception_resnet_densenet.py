@@ -17,8 +17,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import F, nn, nx  # noqa: E402
+import common
+from common import F, nn, nx
 
 
 def conv_bn(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:

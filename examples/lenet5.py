@@ -16,8 +16,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import nn, nx, to_numpy  # noqa: E402
+import common
+from common import nn, nx, to_numpy
 
 
 class LeNet5(nn.Module):

@@ -13,8 +13,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import nn, nx, to_numpy  # noqa: E402
+import common
+from common import nn, nx, to_numpy
 
 
 def softmax_regression() -> nn.Module:

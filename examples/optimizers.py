@@ -12,8 +12,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import nn, nx  # noqa: E402
+import common
+from common import nn, nx
 
 OPTIMIZERS = {
     "sgd": lambda p: nx.optim.SGD(p, lr=0.05),

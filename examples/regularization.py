@@ -20,9 +20,9 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import nn, nx  # noqa: E402
-from neuraxon.data import transforms as T  # noqa: E402
+import common
+from common import nn, nx
+from neuraxon.data import transforms as T
 
 
 def mlp(dropout: float = 0.0) -> nn.Module:

@@ -21,8 +21,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import F, as_tensor, nn, nx, to_numpy  # noqa: E402
+import common
+from common import F, as_tensor, nn, nx, to_numpy
 
 BOS = 10  # decoder start token; digits are 0..9
 

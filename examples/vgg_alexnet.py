@@ -14,8 +14,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import nn  # noqa: E402
+import common
+from common import nn
 
 
 def vgg_stage(cin: int, cout: int, convs: int = 2) -> list:

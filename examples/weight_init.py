@@ -15,8 +15,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from common import nn, nx  # noqa: E402
+import common
+from common import nn, nx
 
 INITS = {
     "zero": lambda w: nn.init.zeros_(w),

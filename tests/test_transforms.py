@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from neuraxon.data import transforms as T
 
 
@@ -79,7 +78,7 @@ def test_crop_padding_fill_and_noise_stats():
 
 
 def test_compose_seed_and_normalize():
-    make = lambda: T.Compose([T.RandomRotation(20), T.GaussianNoise(0.1), T.Normalize([0.5], [0.25])], seed=7)  # noqa: E731
+    make = lambda: T.Compose([T.RandomRotation(20), T.GaussianNoise(0.1), T.Normalize([0.5], [0.25])], seed=7)
     x = _img()
     np.testing.assert_array_equal(make()(x), make()(x))
     np.testing.assert_allclose(T.Normalize(0.5, 0.25)(x), (x - 0.5) / 0.25, rtol=1e-6)

@@ -18,13 +18,24 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable, Sequence
+from collections.abc import Sequence
+from typing import Callable
 
 import numpy as np
 
 __all__ = [
-    "Compose", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation", "RandomScale", "RandomTranslation",
-    "RandomAffine", "RandomCrop", "GaussianNoise", "Normalize", "Lambda", "affine_sample",
+    "Compose",
+    "GaussianNoise",
+    "Lambda",
+    "Normalize",
+    "RandomAffine",
+    "RandomCrop",
+    "RandomHorizontalFlip",
+    "RandomRotation",
+    "RandomScale",
+    "RandomTranslation",
+    "RandomVerticalFlip",
+    "affine_sample",
 ]
 
 
