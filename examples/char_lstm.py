@@ -6,7 +6,7 @@ backprop through time): the hidden state carries over between chunks but its his
 detached. Gradients are clipped to norm --clip. Reports bits/char (cross-entropy / ln 2)
 on the held-out last 10% of the text, prints samples, plots the loss (bpc.png).
 
-    python examples/char_lstm.py --epochs 1 [--cell gru] [--limit 500000]
+    python examples/char_lstm.py --epochs 4 [--cell gru] [--limit 500000]
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def sample(model, corpus, prime: str, n: int, device, temperature: float = 0.8, 
 
 
 def main(argv: list | None = None) -> dict:
-    p = common.parser(__doc__.splitlines()[0], epochs=1, batch_size=64, lr=2e-3)
+    p = common.parser(__doc__.splitlines()[0], epochs=4, batch_size=64, lr=2e-3)
     p.add_argument("--cell", default="lstm", choices=["lstm", "gru"])
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=2)
