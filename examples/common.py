@@ -54,6 +54,8 @@ def setup(args: argparse.Namespace, name: str, argv: list | None = None) -> argp
     args.command = " ".join([f"python examples/{name}.py"] + list(sys.argv[1:] if argv is None else argv))
     args.out = os.path.abspath(args.out or os.path.join(DEFAULT_OUT, name))
     os.makedirs(args.out, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(args.out, "epochs.jsonl"))  # per-epoch log of this run only
     nx.manual_seed(args.seed)
     np.random.seed(args.seed)
     args.rng = np.random.default_rng(args.seed)
@@ -222,11 +224,13 @@ def run_epoch(model, loader, loss_fn: Callable, device, opt=None, penalty: Calla
 
 def fit(model, opt, train_loader, test_loader, epochs: int, device, name: str = "model",
         loss_fn: Callable | None = None, val_loader=None, scheduler=None, penalty: Callable | None = None,
-        log_every: int = 100, patience: int | None = None, clip: float | None = None) -> dict:
+        log_every: int = 100, patience: int | None = None, clip: float | None = None,
+        log_path: str | None = None) -> dict:
     """Train for ``epochs`` and evaluate after each; returns a history dict.
 
     With ``patience`` and a ``val_loader``, training stops after ``patience`` epochs without a
-    better validation loss and the best weights are restored (early stopping).
+    better validation loss and the best weights are restored (early stopping). With
+    ``log_path`` each epoch's metrics are appended there as a JSON line (kept if a run is cut short).
     """
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     hist: dict = {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
@@ -253,6 +257,9 @@ def fit(model, opt, train_loader, test_loader, epochs: int, device, name: str = 
         hist["test_acc"].append(tea)
         m.update(test_loss=tel, test_acc=tea, epoch_s=hist["epoch_time"][-1])
         prog.epoch(ep, **m)
+        if log_path:
+            with open(log_path, "a") as f:
+                f.write(json.dumps({"model": name, "epoch": ep + 1, **m}) + "\n")
         if patience is not None and val_loader is not None:
             if hist["val_loss"][-1] < best - 1e-6:
                 best, bad = hist["val_loss"][-1], 0
@@ -417,7 +424,7 @@ def compare(args, builders: dict, train, test, make_opt: Callable | None = None,
         sched = nx.optim.lr_scheduler.StepLR(opt, step_size=max(1, args.epochs // 3), gamma=0.3) if step_lr else None
         print(f"{name}: {num_params(model)} parameters", flush=True)
         hists[name] = fit(model, opt, train, test, args.epochs, args.device, name, loss_fn=loss_fn, scheduler=sched,
-                          log_every=args.log_every, **fit_kw)
+                          log_every=args.log_every, log_path=os.path.join(args.out, "epochs.jsonl"), **fit_kw)
         results[name] = summary(hists[name], model)
         results[name]["model"] = model  # removed by finish(); lets callers reuse the trained model
     return results, hists

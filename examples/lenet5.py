@@ -56,7 +56,7 @@ def main(argv: list | None = None) -> dict:
     opt = nx.optim.Adam(model.parameters(), lr=args.lr)
     sched = nx.optim.lr_scheduler.StepLR(opt, step_size=max(1, args.epochs // 3), gamma=0.3)
     hist = common.fit(model, opt, train, test, args.epochs, args.device, "lenet5", scheduler=sched,
-                      log_every=args.log_every)
+                      log_every=args.log_every, log_path=os.path.join(args.out, "epochs.jsonl"))
     ckpt = os.path.join(args.out, "lenet5.npz")
     common.save_arrays(model, ckpt)
     common.plot_curves({"train": hist["train_acc"], "test": hist["test_acc"]}, os.path.join(args.out, "curves.png"),

@@ -41,7 +41,7 @@ def main(argv: list | None = None) -> dict:
         opt = nx.optim.Adam(model.parameters(), lr=args.lr)
         sched = nx.optim.lr_scheduler.StepLR(opt, step_size=max(1, args.epochs // 3), gamma=0.3)
         hist = common.fit(model, opt, train, test, args.epochs, args.device, name, scheduler=sched,
-                          log_every=args.log_every)
+                          log_every=args.log_every, log_path=os.path.join(args.out, "epochs.jsonl"))
         results[name] = common.summary(hist, model)
         curves[name] = hist["test_acc"]
         if name == "softmax":
