@@ -167,6 +167,10 @@ class ProgressBar:
         self.t0 = time.perf_counter()
         self._last = 0.0
 
+    def due(self) -> bool:
+        """Whether a redraw is due (at most ten per second)."""
+        return self.enabled and time.perf_counter() - self._last >= 0.1
+
     def update(self, done: int, loss: float, acc: float, seen: int, final: bool = False) -> None:
         if not self.enabled:
             return
@@ -211,9 +215,11 @@ def evaluate(model, loader, loss_fn, device) -> tuple[float, float]:
 
 
 def train_epoch(model, loader, loss_fn, opt, device, bar: ProgressBar | None) -> tuple[float, float, int]:
+    """One pass over loader. Loss and correct counts are summed on the device and read back
+    only when the progress bar redraws (no per-step host synchronisation on a GPU)."""
     model.train()
-    tot, correct, n = 0.0, 0, 0
-    steps = 0
+    tot_t = cor_t = None
+    n = steps = 0
     for xb, yb in loader:
         xb, yb = xb.to(device), yb.to(device)
         out = model(xb)
@@ -222,12 +228,16 @@ def train_epoch(model, loader, loss_fn, opt, device, bar: ProgressBar | None) ->
         loss.backward()
         opt.step()
         b = int(yb.shape[0])
-        tot += float(loss.item()) * b
-        correct += int((out.detach().argmax(1) == yb).sum().item())
+        lt = loss.detach() * b
+        ct = (out.detach().argmax(1) == yb).sum()
+        tot_t = lt if tot_t is None else tot_t + lt
+        cor_t = ct if cor_t is None else cor_t + ct
         n += b
         steps += 1
-        if bar is not None:
-            bar.update(steps, tot / n, correct / n, n)
+        if bar is not None and bar.due():
+            bar.update(steps, float(tot_t.item()) / n, int(cor_t.item()) / n, n)
+    tot = float(tot_t.item()) if tot_t is not None else 0.0
+    correct = int(cor_t.item()) if cor_t is not None else 0
     if bar is not None:
         bar.update(steps, tot / max(n, 1), correct / max(n, 1), n, final=True)
     return tot / max(n, 1), correct / max(n, 1), n
