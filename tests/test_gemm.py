@@ -89,12 +89,18 @@ def test_gemm_thread_splits(dev, rng, threads):
         # (ragged last panel copied by its owner); 30x700 @ B^T: column split of packed B;
         # 100x203: row split with B read in place (each thread copies the last panel);
         # 517 rows: uneven row blocks of packed B (barriers); 64x784 @ B^T; small n via C^T.
+        # 36x3300x1100: column split over two jc blocks and 5 k blocks, the last short: a
+        # thread running ahead once overwrote B panels the other still read (about one call
+        # in two went wrong at 2 threads; hence the repeats below).
         for m, n, k, tb in [(30, 1100, 20, False), (30, 700, 50, True), (100, 203, 64, False),
+                            (36, 3300, 1100, True), (36, 3300, 1100, False),
                             (517, 203, 300, False), (64, 784, 130, True), (300, 7, 200, False)]:
             a, b = _operands(rng, m, n, k, False, tb)
-            c = dev.out((m, n))
-            dev.k.gemm_forward(c, dev.put(a), dev.put(b), None, 1, m, n, k, False, tb, 0, 0, 0, 1.0, 0.0, 0, 0.0, 1)
-            assert_close(dev.get(c, (m, n)), ref.gemm_forward(None, a, b, trans_b=tb), for_sum(k), f"{m}x{n}x{k}")
+            want = ref.gemm_forward(None, a, b, trans_b=tb)
+            for rep in range(3 if m * n * k > 10**8 else 1):
+                c = dev.out((m, n))
+                dev.k.gemm_forward(c, dev.put(a), dev.put(b), None, 1, m, n, k, False, tb, 0, 0, 0, 1.0, 0.0, 0, 0.0, 1)
+                assert_close(dev.get(c, (m, n)), want, for_sum(k), f"{m}x{n}x{k} tb={tb} rep {rep}")
     finally:
         _ext.cpu.set_num_threads(before)
 
