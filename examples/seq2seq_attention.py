@@ -9,7 +9,7 @@
    on held-out strings (target >= 99% exact match). Figure: attention maps (attention.png),
    which for reversal should be the anti-diagonal.
 
-    python examples/seq2seq_attention.py --epochs 10
+    python examples/seq2seq_attention.py --epochs 4
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def train_loop(name, model, opt, epochs, n, bs, loss_of, rng, log_every) -> tupl
 
 
 def main(argv: list | None = None) -> dict:
-    p = common.parser(__doc__.splitlines()[0], epochs=10, batch_size=64, lr=3e-3)
+    p = common.parser(__doc__.splitlines()[0], epochs=4, batch_size=64, lr=3e-3)
     p.add_argument("--length", type=int, default=8, help="digits per string")
     p.add_argument("--train-size", type=int, default=20000, help="training strings (--limit, if set, wins)")
     p.add_argument("--test-size", type=int, default=1000)
