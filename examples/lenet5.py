@@ -54,7 +54,7 @@ def main(argv: list | None = None) -> dict:
     train, _, test = common.image_loaders(args, "mnist")
     model = LeNet5(args.classic).to(args.device)
     opt = nx.optim.Adam(model.parameters(), lr=args.lr)
-    sched = nx.optim.lr_scheduler.StepLR(opt, step_size=max(1, args.epochs // 3), gamma=0.3)
+    sched = common.step_schedule(opt, args.epochs)
     hist = common.fit(model, opt, train, test, args.epochs, args.device, "lenet5", scheduler=sched,
                       log_every=args.log_every, log_path=os.path.join(args.out, "epochs.jsonl"))
     ckpt = os.path.join(args.out, "lenet5.npz")

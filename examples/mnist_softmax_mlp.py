@@ -39,7 +39,7 @@ def main(argv: list | None = None) -> dict:
         nx.manual_seed(args.seed)
         model = (softmax_regression() if name == "softmax" else mlp()).to(args.device)
         opt = nx.optim.Adam(model.parameters(), lr=args.lr)
-        sched = nx.optim.lr_scheduler.StepLR(opt, step_size=max(1, args.epochs // 3), gamma=0.3)
+        sched = common.step_schedule(opt, args.epochs)
         hist = common.fit(model, opt, train, test, args.epochs, args.device, name, scheduler=sched,
                           log_every=args.log_every, log_path=os.path.join(args.out, "epochs.jsonl"))
         results[name] = common.summary(hist, model)
