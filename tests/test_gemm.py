@@ -12,8 +12,8 @@ from neuraxon.testing.tolerances import assert_close, for_sum
 SHAPES = [  # m, n, k
     (1, 1, 1), (1, 7, 3), (5, 1, 9), (3, 4, 1), (13, 17, 19), (12, 32, 256), (31, 65, 257),
     (64, 10, 256), (128, 512, 784), (97, 131, 600), (0, 5, 3), (4, 0, 3), (4, 5, 0),
-    # m > 256 or k*n > 512K: the packed-B path (smaller products read row-major B in place)
-    (300, 70, 300), (40, 1100, 520),
+    # m > 256 or k*n > 1M: the packed-B path (smaller products read row-major B in place)
+    (300, 70, 300), (40, 2100, 520),
 ]
 VARIANTS = [-1, 0, 1]
 
