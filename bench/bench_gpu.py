@@ -405,6 +405,10 @@ class Bench:
             lambda: self.gemm(4096, 4096, 4096, 1),
             lambda: self.gemm(4096, 4096, 4096, -1, act=1),
             lambda: self.gemm(1024, 1024, 1024, 1),
+            lambda: self.gemm(1024, 1024, 1024, 2),
+            lambda: self.gemm(64, 512, 784, 1),
+            lambda: self.gemm(64, 512, 784, 2),
+            lambda: self.gemm(64, 512, 784, -1),
             lambda: self.gemm(2048, 512, 4096, 1),
             lambda: self.gemm(127, 1001, 513, 1),
             lambda: self.gemm(512, 512, 512, 0),
@@ -414,7 +418,11 @@ class Bench:
             self.memory_bound,
         ]
         if self.quick:
-            steps = steps[:1] + steps[6:7] + steps[-1:]
+            steps = [
+                steps[0],
+                steps[10],
+                steps[-1],
+            ]  # gemm 4096^3, one conv, memory-bound
         for s in steps:
             try:
                 s()

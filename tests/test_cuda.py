@@ -217,7 +217,7 @@ def test_tiled_gemm_tails_and_transposes(cu, rng, m, n, k, ta, tb):
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
     c0 = rng.standard_normal((m, n)).astype(np.float32)
     want = 0.5 * (a.T if ta else a).astype(np.float64) @ (b.T if tb else b) - 1.5 * c0
-    for variant in (0, 1):
+    for variant in (0, 1, 2):  # naive, 128-tile, 64-tile
         c = put(cu, c0)
         cu.gemm_forward(
             c,
@@ -244,7 +244,8 @@ def test_tiled_gemm_tails_and_transposes(cu, rng, m, n, k, ta, tb):
         )
 
 
-def test_tiled_gemm_batch_strides_and_broadcast(cu, rng):
+@pytest.mark.parametrize("variant", [1, 2, -1])
+def test_tiled_gemm_batch_strides_and_broadcast(cu, rng, variant):
     batch, m, n, k = 3, 70, 135, 33
     a = rng.standard_normal((batch, m, k)).astype(np.float32)
     b = rng.standard_normal((k, n)).astype(
@@ -271,7 +272,7 @@ def test_tiled_gemm_batch_strides_and_broadcast(cu, rng):
         0.0,
         1,
         0.0,
-        1,
+        variant,
     )
     want = np.maximum(a.astype(np.float64) @ b + bias, 0)
     np.testing.assert_allclose(

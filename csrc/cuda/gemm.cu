@@ -10,8 +10,14 @@
 //                  and conflict-free); float4 global loads when the contiguous axis is
 //                  16-byte aligned, scalar guarded loads at tails; shared tiles double-
 //                  buffered (next k-slice loaded into registers while this one is computed,
-//                  one __syncthreads per slice); float4 stores in the epilogue.
-// variant -1 picks k0 for tiny products (launch-bound either way), else k1.
+//                  one __syncthreads per slice); float4 stores in the epilogue. No register
+//                  spills at the 128-register cap of 2 blocks/SM (ptxas -v, sm_90).
+//   gemm_k2_tiled64  the same kernel (template) with a 64x64 tile, BK=16 and 4x4 micro-
+//                  tiles: 4x the blocks, for products whose 128-tile grid would leave
+//                  multiprocessors idle (Linear layers at training batch sizes, LSTM steps).
+// variant -1: k0 for tiny products (launch-bound either way); k2 when the 128-tile grid has
+// fewer blocks than the GPU has multiprocessors; else k1. (The CPU has variants {0, 1}; the
+// CUDA module also accepts 2.)
 // Both variants sum each C element over p in increasing order within a thread: the result
 // does not depend on scheduling (deterministic).
 #include <algorithm>
@@ -42,17 +48,25 @@ __global__ void gemm_k0_naive(GemmDesc g) {
   }
 }
 
-// ---- gemm_k1_tiled ---------------------------------------------------------------------
-constexpr int BM = 128, BN = 128, BK = 8;  // block tile; BK*BM = 1024 floats = 256 float4
-constexpr int kThreads = 256;              // 16 x 16 threads, 8x8 outputs each
+// ---- gemm_k1_tiled (BM = 128) and gemm_k2_tiled64 (BM = 64): one template -----------
+// Two tile shapes, both 256 threads (16 x 16) and BK*BM = 1024 floats per operand slice, so
+// every thread loads exactly one float4 of A and one of B per k-slice:
+//   k1: BM = BN = 128, BK = 8,  TM = 8 (8x8 outputs per thread, two 4x4 quadrants 64 apart)
+//   k2: BM = BN = 64,  BK = 16, TM = 4 (4x4 outputs per thread)
+constexpr int kThreads = 256;
 
 // A_MK: op(A) is contiguous along k (as_p == 1, A stored (m, k)); else along m (as_i == 1).
 // B_KN: op(B) is contiguous along n (bs_j == 1, B stored (k, n)); else along k (bs_p == 1).
 // VEC: the contiguous axes' row strides and base pointers allow float4 loads and stores.
-// Block (blockIdx.x, blockIdx.y, blockIdx.z) -> C tile (n0 = 128*x, m0 = 128*y) of batch z;
+// Block (blockIdx.x, blockIdx.y, blockIdx.z) -> C tile (n0 = BN*x, m0 = BM*y) of batch z;
 // the host splits launches so y and z stay within the grid limits.
-template <bool A_MK, bool B_KN, bool VEC>
-__global__ void __launch_bounds__(kThreads, 2) gemm_k1_tiled(GemmDesc g) {
+template <int BM, bool A_MK, bool B_KN, bool VEC>
+__global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
+  constexpr int BN = BM, BK = 1024 / BM;  // BK*BM = 1024: one float4 per thread and operand
+  constexpr int TM = BM / 16;             // outputs per thread along m and n (8 or 4)
+  constexpr int QH = TM / 4;              // 4-wide quadrants per axis (2 or 1), BM/2 apart
+  constexpr int KQ = BK / 4;              // float4s per row of a k-contiguous slice
+  constexpr int CQ = BM / 4;              // float4s per k-row of an m/n-contiguous slice
   // Shared tiles, k-major: As[buf][kk][i], Bs[buf][kk][j]. 2 * 2 * 4 KiB = 16 KiB.
   __shared__ __align__(16) float As[2][BK][BM];
   __shared__ __align__(16) float Bs[2][BK][BN];
@@ -63,13 +77,13 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_k1_tiled(GemmDesc g) {
   const int64_t ktiles = (g.k + BK - 1) / BK;
 
   // Load mapping (one float4 or 4 scalars per thread per operand per k-slice):
-  //   operand contiguous along k (A_MK, or B when !B_KN): thread -> row tid/2 of the tile,
-  //     k offset (tid&1)*4;
-  //   operand contiguous along m/n: thread -> k row tid/32, columns (tid&31)*4 .. +3.
+  //   operand contiguous along k (A_MK, or B when !B_KN): thread -> row tid/KQ of the tile,
+  //     k offset (tid%KQ)*4;
+  //   operand contiguous along m/n: thread -> k row tid/CQ, columns (tid%CQ)*4 .. +3.
   // Each thread keeps a pointer to its first element and steps it by one k-slice per tile,
   // so the loop does no 64-bit index products. Out-of-range rows/columns read as 0.
-  const int lr_row = tid >> 1, lr_k = (tid & 1) * 4;
-  const int lc_k = tid >> 5, lc_col = (tid & 31) * 4;
+  const int lr_row = tid / KQ, lr_k = (tid % KQ) * 4;
+  const int lc_k = tid / CQ, lc_col = (tid % CQ) * 4;
   const float* pa;
   const float* pb;
   int64_t a_step, b_step;
@@ -161,11 +175,11 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_k1_tiled(GemmDesc g) {
     }
   };
 
-  float acc[8][8];
+  float acc[TM][TM];
 #pragma unroll
-  for (int i = 0; i < 8; ++i)
+  for (int i = 0; i < TM; ++i)
 #pragma unroll
-    for (int j = 0; j < 8; ++j) acc[i][j] = 0.f;
+    for (int j = 0; j < TM; ++j) acc[i][j] = 0.f;
 
   if (ktiles > 0) {
     load(0);
@@ -178,18 +192,21 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_k1_tiled(GemmDesc g) {
     if (more) load((kt + 1) * BK);  // global loads in flight while the FMAs below run
 #pragma unroll
     for (int kk = 0; kk < BK; ++kk) {
-      // rows ty*4..+3 and 64+ty*4..+3; cols tx*4..+3 and 64+tx*4..+3 (float4 reads: the 16
-      // tx of a warp read 256 contiguous bytes of Bs; the 2 ty read 2 broadcast float4s of As)
-      const float4 a0 = *reinterpret_cast<const float4*>(&As[buf][kk][ty * 4]);
-      const float4 a1 = *reinterpret_cast<const float4*>(&As[buf][kk][64 + ty * 4]);
-      const float4 b0 = *reinterpret_cast<const float4*>(&Bs[buf][kk][tx * 4]);
-      const float4 b1 = *reinterpret_cast<const float4*>(&Bs[buf][kk][64 + tx * 4]);
-      const float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-      const float bv[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+      // rows h*BM/2 + ty*4 .. +3 and cols h*BN/2 + tx*4 .. +3 for each quadrant h < QH
+      // (float4 reads: the 16 tx of a warp read 256 contiguous bytes of Bs; the 2 ty read 2
+      // broadcast float4s of As)
+      float av[TM], bv[TM];
 #pragma unroll
-      for (int i = 0; i < 8; ++i)
+      for (int h = 0; h < QH; ++h) {
+        const float4 a = *reinterpret_cast<const float4*>(&As[buf][kk][h * (BM / 2) + ty * 4]);
+        const float4 b = *reinterpret_cast<const float4*>(&Bs[buf][kk][h * (BN / 2) + tx * 4]);
+        av[h * 4 + 0] = a.x; av[h * 4 + 1] = a.y; av[h * 4 + 2] = a.z; av[h * 4 + 3] = a.w;
+        bv[h * 4 + 0] = b.x; bv[h * 4 + 1] = b.y; bv[h * 4 + 2] = b.z; bv[h * 4 + 3] = b.w;
+      }
 #pragma unroll
-        for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TM; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
     }
     // The other buffer was last read in iteration kt-1, which every thread finished before
     // the barrier that ended it: safe to overwrite now.
@@ -202,15 +219,15 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_k1_tiled(GemmDesc g) {
   float* C = g.c + int64_t(blockIdx.z) * g.stride_c;
   const bool vec_c = VEC && (g.ldc % 4 == 0);
 #pragma unroll
-  for (int ih = 0; ih < 2; ++ih)
+  for (int ih = 0; ih < QH; ++ih)
 #pragma unroll
     for (int ii = 0; ii < 4; ++ii) {
-      const int64_t i = m0 + ih * 64 + ty * 4 + ii;
+      const int64_t i = m0 + ih * (BM / 2) + ty * 4 + ii;
       if (i >= g.m) continue;
       const float brow = g.bias_row ? g.bias_row[i] : 0.f;
 #pragma unroll
-      for (int jh = 0; jh < 2; ++jh) {
-        const int64_t j0 = n0 + jh * 64 + tx * 4;
+      for (int jh = 0; jh < QH; ++jh) {
+        const int64_t j0 = n0 + jh * (BN / 2) + tx * 4;
         float v[4];
 #pragma unroll
         for (int jj = 0; jj < 4; ++jj) v[jj] = g.alpha * acc[ih * 4 + ii][jh * 4 + jj];
@@ -246,8 +263,9 @@ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 
 // One launch per (batch chunk, row-tile chunk) of at most 65535 each (grid y/z limits);
 // each chunk's pointers are offset on the host (offsets are multiples of 4 floats whenever
 // the strides are, so float4 alignment is preserved).
-template <bool A_MK, bool B_KN>
+template <int BM, bool A_MK, bool B_KN>
 void launch_tiled(const GemmDesc& g) {
+  constexpr int BN = BM;
   const int64_t lda = A_MK ? g.as_i : g.as_p, ldb = B_KN ? g.bs_p : g.bs_j;
   const bool vec = aligned16(g.a) && aligned16(g.b) && aligned16(g.c) && lda % 4 == 0 &&
                    ldb % 4 == 0 && g.ldc % 4 == 0 && g.stride_a % 4 == 0 &&
@@ -264,8 +282,8 @@ void launch_tiled(const GemmDesc& g) {
       h.c = g.c + b0 * g.stride_c + t0 * BM * g.ldc;
       if (g.bias_row) h.bias_row = g.bias_row + t0 * BM;
       dim3 grid(unsigned(nt), unsigned(std::min(kMaxYZ, mt - t0)), unsigned(h.batch));
-      if (vec) gemm_k1_tiled<A_MK, B_KN, true><<<grid, kThreads, 0, stream()>>>(h);
-      else gemm_k1_tiled<A_MK, B_KN, false><<<grid, kThreads, 0, stream()>>>(h);
+      if (vec) gemm_tiled<BM, A_MK, B_KN, true><<<grid, kThreads, 0, stream()>>>(h);
+      else gemm_tiled<BM, A_MK, B_KN, false><<<grid, kThreads, 0, stream()>>>(h);
       NX_CUDA_LAUNCH();
     }
 }
@@ -275,12 +293,24 @@ void launch_tiled(const GemmDesc& g) {
 void gemm(const GemmDesc& g, int64_t variant) {
   if (g.batch == 0 || g.m == 0 || g.n == 0) return;
   const bool a_mk = g.as_p == 1, a_km = g.as_i == 1, b_kn = g.bs_j == 1, b_nk = g.bs_p == 1;
-  if (variant == -1) variant = (double(g.m) * g.n * g.k * g.batch < 32768.0) ? 0 : 1;
-  if (variant == 1 && (a_mk || a_km) && (b_kn || b_nk)) {
-    if (a_mk && b_kn) return launch_tiled<true, true>(g);
-    if (a_mk && b_nk) return launch_tiled<true, false>(g);
-    if (a_km && b_kn) return launch_tiled<false, true>(g);
-    return launch_tiled<false, false>(g);
+  if (variant == -1) {
+    // Tiny: one naive pass. Otherwise the 128-tile kernel, unless its grid would leave most
+    // multiprocessors idle (e.g. a batch-64 Linear layer), where 4x more 64-tiles fill them.
+    const double tiles128 = double((g.m + 127) / 128) * double((g.n + 127) / 128) * double(g.batch);
+    if (double(g.m) * g.n * g.k * g.batch < 32768.0) variant = 0;
+    else variant = tiles128 < double(sm_count()) ? 2 : 1;
+  }
+  if ((variant == 1 || variant == 2) && (a_mk || a_km) && (b_kn || b_nk)) {
+    if (variant == 1) {
+      if (a_mk && b_kn) return launch_tiled<128, true, true>(g);
+      if (a_mk && b_nk) return launch_tiled<128, true, false>(g);
+      if (a_km && b_kn) return launch_tiled<128, false, true>(g);
+      return launch_tiled<128, false, false>(g);
+    }
+    if (a_mk && b_kn) return launch_tiled<64, true, true>(g);
+    if (a_mk && b_nk) return launch_tiled<64, true, false>(g);
+    if (a_km && b_kn) return launch_tiled<64, false, true>(g);
+    return launch_tiled<64, false, false>(g);
   }
   const int threads = 256;
   gemm_k0_naive<<<grid_1d(g.batch * g.m * g.n, threads), threads, 0, stream()>>>(g);
@@ -308,7 +338,7 @@ void Cuda::gemm_forward(View c, View a, View b, View bias, int64_t batch, int64_
   const char* K = "gemm_forward";
   need_nonneg(K, {{"batch", batch}, {"m", m}, {"n", n}, {"k", k},
                   {"stride_a", stride_a}, {"stride_b", stride_b}, {"stride_c", stride_c}});
-  NX_CHECK(variant >= -1 && variant <= 1, K, ": variant ", variant, " not in {-1, 0, 1}");
+  NX_CHECK(variant >= -1 && variant <= 2, K, ": variant ", variant, " not in {-1, 0, 1, 2}");
   NX_CHECK(act >= 0 && act < ACT_COUNT && act != ACT_STEP, K, ": bad activation code ", act);
   auto span = [&](int64_t stride, int64_t mat) { return batch == 0 ? 0 : (batch - 1) * stride + mat; };
   NX_CHECK(stride_c >= m * n || batch <= 1, K, ": stride_c ", stride_c, " < m*n = ", m * n,
@@ -331,7 +361,7 @@ void Cuda::gemm_backward(View da, View db, View dbias, View dc, View a, View b, 
                          int64_t n, int64_t k, bool trans_a, bool trans_b, int64_t variant) {
   const char* K = "gemm_backward";
   need_nonneg(K, {{"m", m}, {"n", n}, {"k", k}});
-  NX_CHECK(variant >= -1 && variant <= 1, K, ": variant ", variant, " not in {-1, 0, 1}");
+  NX_CHECK(variant >= -1 && variant <= 2, K, ": variant ", variant, " not in {-1, 0, 1, 2}");
   need(dc, m * n, DType::F32, K, "dc", shp({m, n}));
   need(a, m * k, DType::F32, K, "a", trans_a ? shp({k, m}) : shp({m, k}));
   need(b, k * n, DType::F32, K, "b", trans_b ? shp({n, k}) : shp({k, n}));
