@@ -94,6 +94,7 @@ def test_gemm_thread_splits(dev, rng, threads):
         # in two went wrong at 2 threads; hence the repeats below).
         for m, n, k, tb in [(30, 1100, 20, False), (30, 700, 50, True), (100, 203, 64, False),
                             (36, 3300, 1100, True), (36, 3300, 1100, False), (96, 1024, 600, True),
+                            (130, 900, 600, False),  # m*k*n > 64M: packed although k*n <= 1M
                             (517, 203, 300, False), (64, 784, 130, True), (300, 7, 200, False)]:
             a, b = _operands(rng, m, n, k, False, tb)
             want = ref.gemm_forward(None, a, b, trans_b=tb)

@@ -6,7 +6,7 @@
 //                   parallel; no packing (cheap for tiny products, the reference path)
 //   gemm_k1_packed  BLIS-style packing + register-blocked micro-kernel per ISA
 //                   (gemm_kernel.inc: AVX-512 12x32, AVX2 6x16, portable 4x8); row-major
-//                   B is read in place when the product is small (m <= 256, k*n <= 1M);
+//                   B is read in place when the product is small (m <= 256, k*n <= 1M, m*k*n <= 64M);
 //                   n <= 16 with m >= 4n computes C^T = op(B)^T op(A)^T so that m, not n,
 //                   runs along the vector side of the tile, then transposes into C
 // variant -1 picks k0 when m*n*k is tiny, else k1.
