@@ -14,6 +14,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import _codes as C
+from . import autograd as _autograd
 from .autograd import Function, is_grad_enabled
 from .dtypes import bool_, float32, int64, promote
 from .tensor import Tensor
@@ -308,8 +309,47 @@ def _scalar_like(x: Tensor, v) -> Tensor:
     return full((), v, x.dtype, x.device)
 
 
+# Tiny float32 add/sub/mul run as NumPy ufuncs on the CPU: a kernel call's argument
+# conversion alone (~1 us) costs more than the whole op. Same IEEE results (one correctly
+# rounded operation per element).
+_TINY = 16
+_NP_BIN = {C.BIN_ADD: np.add, C.BIN_SUB: np.subtract, C.BIN_MUL: np.multiply}
+
+
+def _binary_fast(a: Tensor, b: Tensor, op: int, reverse: bool):
+    """a op b for two float32 tensors of one shape on one device, no graph to record;
+    None when the case is not that simple."""
+    shape = a.shape
+    dev = a.device
+    if b.shape != shape or b.device is not dev or op > C.BIN_MIN or op == C.BIN_POW:
+        return None
+    x, y = (b._data, a._data) if reverse else (a._data, b._data)
+    n = x.shape[0] if dev.type == "cpu" else prod(shape)
+    if n <= _TINY and dev.type == "cpu":
+        f = _NP_BIN.get(op)
+        if f is not None:
+            return _wrap(f(x, y), shape, float32, dev)
+    out = dev.empty(n, float32)
+    if n:
+        dev.k.binary_forward(out, x, y, [n], _ONE, _ONE, op)
+    return _wrap(out, shape, float32, dev)
+
+
+_ONE = [1]
+
+
 def binary(a, b, op: int, reverse: bool = False) -> Tensor:
     """Front end of every binary arithmetic/compare op: promotes dtypes and scalars."""
+    if (
+        type(b) is Tensor
+        and a.dtype is float32
+        and b.dtype is float32
+        and not ((a.requires_grad or b.requires_grad) and _autograd._grad_enabled)
+        and type(a) is Tensor
+    ):
+        r = _binary_fast(a, b, op, reverse)
+        if r is not None:
+            return r
     if not isinstance(a, Tensor):
         a, b, reverse = b, a, not reverse
     if isinstance(b, Tensor):
