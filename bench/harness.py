@@ -315,6 +315,7 @@ def _record(case: Case, variant: str, threads: int, sha: str, dev_name: str, our
         "git_sha": sha, "valid": True,
         "peak_gflops_per_core": peak_gflops(1), "peak_gbps": f"{peak_gbps(1):g}/{peak_gbps(2):g} GB/s",
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "loadavg_1min": round(os.getloadavg()[0], 2),  # other tenants: > threads = contended
     })
     return rec
 

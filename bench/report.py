@@ -101,7 +101,9 @@ def summary(recs: list[dict]) -> str:
     span = f"{times[0]} to {times[-1]}" if times else "?"
     pk = next((f"{r['peak_gflops_per_core']:g} GFLOPS" for r in recs if r.get("peak_gflops_per_core")), "?")
     bw = next((r["peak_gbps"] for r in recs if r.get("peak_gbps")), "?")
-    return (f"Device: {dev}. Commit(s): {', '.join(shas)}. Measured {span}. Medians of "
+    loads = [r["loadavg_1min"] for r in recs if r.get("loadavg_1min") is not None]
+    load = f" (1-min load average {min(loads):g} to {max(loads):g} on 2 cores)" if loads else ""
+    return (f"Device: {dev}. Commit(s): {', '.join(shas)}. Measured {span}{load}. Medians of "
             "alternating samples (ours, baselines, ours, ...) in one process; ratio = "
             "baseline ms / ours ms (> 1: neuraxon is faster). % of peak: vs the measured FP32 FMA "
             f"peak per core ({pk}) or DRAM bandwidth ({bw}, 1/2 threads); see bench/harness.py.")
