@@ -23,30 +23,50 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
+import harness
 
 harness.ensure_importable()
-import numpy as np  # noqa: E402
-
-import neuraxon as nx  # noqa: E402
+import neuraxon as nx
+import numpy as np
 
 B = 128
 
 
 # ---- model definitions (the same layer list for both frameworks) ------------------------
 
+
 def _layers(lib, name):
     nn = lib.nn
     if name == "mlp":
         return [nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10)]
     if name == "lenet":
-        return [nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10)]
+        return [
+            nn.Conv2d(1, 6, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
+            nn.Linear(84, 10),
+        ]
     if name == "cnnbn":
-        return [nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-                nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-                nn.Flatten(), nn.Linear(64 * 7 * 7, 10)]
+        return [
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, 10),
+        ]
     if name == "tiny":
         return [nn.Linear(10, 10)]
     raise ValueError(name)
@@ -130,9 +150,19 @@ def make_cases(args) -> list[harness.Case]:
             base = {"torch": theirs.step}
             check = make_check(ours, theirs)
         label = f"{name} train step" + (" Linear(10,10) b4 SGD-momentum" if name == "tiny" else f" b{batch}")
-        cases.append(harness.Case(op="train", shape=name, label=label, ours={"step": ours.step},
-                                  baselines=base, check=check, flops=_flops(name), bound="flops",
-                                  min_time=0.5 if name != "cnnbn" else 1.0))
+        cases.append(
+            harness.Case(
+                op="train",
+                shape=name,
+                label=label,
+                ours={"step": ours.step},
+                baselines=base,
+                check=check,
+                flops=_flops(name),
+                bound="flops",
+                min_time=0.5 if name != "cnnbn" else 1.0,
+            )
+        )
     # one-element add, no grad
     a, b = nx.tensor([1.0]), nx.tensor([2.0])
     base = {}
@@ -143,8 +173,19 @@ def make_cases(args) -> list[harness.Case]:
     def check_add(_v):
         assert float((a + b).item()) == 3.0
 
-    cases.append(harness.Case(op="overhead", shape="add1", label="a + b, one element", ours={"add": lambda: a + b},
-                              baselines=base, check=check_add, flops=1, bound="flops", min_time=0.3))
+    cases.append(
+        harness.Case(
+            op="overhead",
+            shape="add1",
+            label="a + b, one element",
+            ours={"add": lambda: a + b},
+            baselines=base,
+            check=check_add,
+            flops=1,
+            bound="flops",
+            min_time=0.3,
+        )
+    )
     return cases
 
 
@@ -166,8 +207,10 @@ def main(argv=None):
     print("\nsteps/s (ours vs torch):")
     for r in recs:
         if r.get("valid") and r.get("baseline_ms"):
-            print(f"  {r['shape']:<6} {r['threads']}T  ours {1e3 / r['ms_median']:10.1f}  torch "
-                  f"{1e3 / r['baseline_ms']:10.1f}  ratio {r['ratio']:.2f} (best-vs-best {r['ratio_min']:.2f})")
+            print(
+                f"  {r['shape']:<6} {r['threads']}T  ours {1e3 / r['ms_median']:10.1f}  torch "
+                f"{1e3 / r['baseline_ms']:10.1f}  ratio {r['ratio']:.2f} (best-vs-best {r['ratio_min']:.2f})"
+            )
     return recs
 
 
