@@ -85,7 +85,7 @@ def sample(model, corpus, prime: str, n: int, device, temperature: float = 0.8, 
 
 
 def main(argv: list | None = None) -> dict:
-    p = common.parser(__doc__.splitlines()[0], epochs=4, batch_size=64, lr=2e-3)
+    p = common.parser(__doc__.splitlines()[0], epochs=4, batch_size=32, lr=2e-3)
     p.add_argument("--cell", default="lstm", choices=["lstm", "gru"])
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=2)
