@@ -48,6 +48,7 @@ def _to_array(x) -> tuple[np.ndarray, Callable]:
         a, back = x, (lambda y: y)
     else:  # a neuraxon Tensor (or anything with .numpy())
         t = x.detach() if hasattr(x, "detach") else x
+        t = t.cpu() if hasattr(t, "cpu") else t
         a = np.asarray(t.numpy() if hasattr(t, "numpy") else t)
         dev = getattr(x, "device", None)
 
