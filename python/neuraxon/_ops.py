@@ -121,8 +121,11 @@ def scalar_dtype(x):
 
 
 def empty(shape, dtype, device) -> Tensor:
-    shape = tuple(int(s) for s in shape)
-    return _wrap(device.empty(prod(shape), dtype), shape, dtype, device)
+    shape = tuple(map(int, shape))
+    n = 1
+    for d in shape:
+        n *= d
+    return _wrap(device.empty(n, dtype), shape, dtype, device)
 
 
 def full(shape, value, dtype, device) -> Tensor:

@@ -177,9 +177,8 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         global _grad_enabled
-        from .tensor import Tensor
-
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        Tensor = _tensor_cls()
+        needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         record = _grad_enabled and any(needs)
         ctx = Context()
         ctx.needs_input_grad = needs
@@ -193,13 +192,17 @@ class Function:
             return out
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
-        nondiff = ctx.__dict__.get("_nx_nondiff", ())
+        d = ctx.__dict__
+        nondiff = d.get("_nx_nondiff", ())
         fixed = []
         meta = []
-        for i, o in enumerate(outs):
+        i = 0
+        for o in outs:
             if isinstance(o, Tensor):
-                if any(o is a for a in args):  # forward returned an input: new identity
-                    o = o._alias()
+                for a in args:
+                    if o is a:  # forward returned an input: new identity
+                        o = o._alias()
+                        break
                 if o.dtype.is_floating_point and id(o) not in nondiff:
                     o.requires_grad = True
                     o._node = ctx
@@ -208,13 +211,14 @@ class Function:
             else:
                 meta.append(None)
             fixed.append(o)
-        saved = ctx.__dict__.get("_nx_saved")
+            i += 1
+        saved = d.get("_nx_saved")
         if saved:
             # a saved output would point back at this node (a reference cycle that only the
             # garbage collector frees): keep a detached alias of its data instead
             ctx._nx_saved = tuple(s.detach() if s is not None and any(s is o for o in fixed) else s for s in saved)
-        ctx._nx_fn = cls
-        ctx._nx_meta = meta
+        d["_nx_fn"] = cls
+        d["_nx_meta"] = meta
         edges = []
         for a, need in zip(args, needs):
             if not need:
@@ -223,8 +227,21 @@ class Function:
                 edges.append((a._node, a._out_idx, a.shape))
             else:
                 edges.append((None, a, a.shape))  # a leaf
-        ctx._nx_edges = edges
+        d["_nx_edges"] = edges
         return fixed[0] if single else tuple(fixed)
+
+
+_TENSOR = None
+
+
+def _tensor_cls():
+    """neuraxon.Tensor (imported on first use: tensor.py imports this module)."""
+    global _TENSOR
+    if _TENSOR is None:
+        from .tensor import Tensor
+
+        _TENSOR = Tensor
+    return _TENSOR
 
 
 # ------------------------------------------------------------------------------------
@@ -256,18 +273,19 @@ def _topo_order(roots: list) -> list:
     return order
 
 
+_KEEP = frozenset({"_nx_edges", "_nx_fn", "_nx_meta", "needs_input_grad", "_nx_retain"})
+
+
 def _free(node) -> None:
     d = node.__dict__
-    keep = {"_nx_edges", "_nx_fn", "_nx_meta", "needs_input_grad", "_nx_retain"}
-    for k in [k for k in d if k not in keep]:
+    for k in [k for k in d if k not in _KEEP]:
         del d[k]
     d["_nx_freed"] = True
 
 
 def _accumulate_leaf(leaf, g, owned: set) -> None:
     """leaf.grad += g (g becomes leaf.grad when there is none; copied if it may alias)."""
-    from .tensor import Tensor
-
+    Tensor = _tensor_cls()
     if g.shape != leaf.shape:
         raise RuntimeError(f"gradient of shape {g.shape} does not match leaf of shape {leaf.shape}")
     if leaf.grad is None:
@@ -283,8 +301,7 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
     """Backpropagate `grads` from `roots`. With `inputs` (a list of tensors), return their
     gradients instead of accumulating into leaves (autograd.grad)."""
     global _grad_enabled
-    from .tensor import Tensor
-
+    Tensor = _tensor_cls()
     owned: set = set(id(g._data) for g in grads)
     want = None
     result = None
