@@ -33,6 +33,15 @@ from .dtypes import dtype as _dtype_cls
 from .dtypes import get_dtype
 
 
+def _find_free(lst: list, free: int):
+    """The first array of `lst` that nothing but `lst` refers to, or None."""
+    getrc = sys.getrefcount
+    for b in lst:
+        if getrc(b) == free:
+            return b
+    return None
+
+
 class _CpuCache:
     """Reuses large CPU buffers once no tensor or view refers to them (see module doc)."""
 
@@ -42,19 +51,21 @@ class _CpuCache:
         self.limit = limit_bytes
         self.total = 0  # bytes of every tracked buffer, free or in use
         self.lists: dict[tuple, list] = {}
-        # references a free buffer has while `alloc` scans its list (list slot, loop
-        # variable, getrefcount's argument); measured rather than assumed
+        # references a free buffer has while `_find_free` scans its list (list slot, loop
+        # variable, getrefcount's argument: 3 on CPython 3.11): measured through the very
+        # same function rather than assumed, so an interpreter that counts differently gets
+        # a matching threshold (a too-low one would only stop reuse, never reuse a live buffer)
         probe = [np.empty(1, np.float32)]
-        self.free_refs = next(sys.getrefcount(b) for b in probe)
+        self.free_refs = next((k for k in range(1, 16) if _find_free(probe, k) is probe[0]), 0)
 
     def alloc(self, numel: int, npdt) -> np.ndarray:
         key = (numel, npdt)
         lst = self.lists.get(key)
         if lst is None:
-            lst = self.lists[key] = []
-        free, getrc = self.free_refs, sys.getrefcount
-        for b in lst:
-            if getrc(b) == free:
+            lst = self.lists.setdefault(key, [])
+        else:
+            b = _find_free(lst, self.free_refs)
+            if b is not None:
                 return b
         a = np.empty(numel, dtype=npdt)
         nbytes = a.nbytes
