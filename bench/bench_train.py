@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness
@@ -189,21 +190,70 @@ def make_cases(args) -> list[harness.Case]:
     return cases
 
 
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_records(steps: int, name: str = "mlp") -> list[dict]:
+    """RSS growth over `steps` training steps after 50 warm-up steps, ours and torch (1 thread)."""
+    torch = harness.try_torch()
+    harness.set_threads(1)
+    out = []
+    for lib in [nx] + ([torch] if torch is not None else []):
+        t = Trainer(lib, name)
+        for _ in range(50):
+            t.step()
+        r0 = _rss()
+        peak = r0
+        for i in range(steps):
+            t.step()
+            if i % 100 == 99:
+                peak = max(peak, _rss())
+        r1 = _rss()
+        out.append(
+            {
+                "op": "memory",
+                "variant": "rss",
+                "framework": "neuraxon" if lib is nx else "torch",
+                "shape": name,
+                "steps": steps,
+                "rss_start_mb": r0 / 2**20,
+                "rss_end_mb": r1 / 2**20,
+                "rss_peak_mb": peak / 2**20,
+                "rss_growth_mb": (r1 - r0) / 2**20,
+                "device": "cpu",
+                "threads": 1,
+                "git_sha": harness.git_sha(),
+                "valid": True,
+                "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        )
+        del t
+    return out
+
+
 def main(argv=None):
     recs = harness.main("train", make_cases, argv)
+    args = harness.parse_args("train", argv)
+    if not args.child and not args.filter and os.path.exists("/proc/self/statm"):
+        for r in rss_records(200 if args.quick else 2000):
+            print(
+                f"memory {r['framework']:<9} {r['shape']} {r['steps']} steps: RSS {r['rss_start_mb']:.1f} -> "
+                f"{r['rss_end_mb']:.1f} MB (growth {r['rss_growth_mb']:+.1f} MB, peak {r['rss_peak_mb']:.1f})"
+            )
+            recs.append(r)
     for r in recs:
         if r.get("valid") and r.get("ms_median"):
             r["steps_per_s"] = 1e3 / r["ms_median"]
             if r.get("baseline_ms"):
                 r["baseline_steps_per_s"] = 1e3 / r["baseline_ms"]
-    if recs and "--child" not in (argv or sys.argv[1:]):
-        args = harness.parse_args("train", argv)
-        if args.out != "-":
-            import json
+    if recs and not args.child and args.out != "-":
+        import json
 
-            out = args.out or os.path.join(harness.RESULTS, "train.json")
-            with open(out, "w") as f:
-                f.write("[\n" + ",\n".join(json.dumps(r, sort_keys=True) for r in recs) + "\n]\n")
+        out = args.out or os.path.join(harness.RESULTS, "train.json")
+        with open(out, "w") as f:
+            f.write("[\n" + ",\n".join(json.dumps(r, sort_keys=True) for r in recs) + "\n]\n")
     print("\nsteps/s (ours vs torch):")
     for r in recs:
         if r.get("valid") and r.get("baseline_ms"):
