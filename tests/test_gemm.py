@@ -49,6 +49,20 @@ def test_gemm_every_isa_path(dev, isa, rng, variant):
             assert_close(dev.get(c, (m, n)), want, for_sum(k), f"{isa} {m}x{n}x{k}")
 
 
+def test_gemm_every_partial_row_tile(dev, isa, rng):
+    """m = 1..25 hits every row count of the last (partial) micro-tile on every ISA path."""
+    if dev.name != "cpu":
+        pytest.skip("ISA paths are a CPU matter")
+    for m in range(1, 26):
+        for tb in (False, True):
+            a, b = _operands(rng, m, 40, 20, False, tb)
+            c0 = rng.standard_normal((m, 40)).astype(np.float32)
+            c = dev.put(c0)
+            dev.k.gemm_forward(c, dev.put(a), dev.put(b), None, 1, m, 40, 20, False, tb, 0, 0, 0, 1.0, 0.5, 0, 0.0, 1)
+            want = ref.gemm_forward(c0, a, b, trans_b=tb, beta=0.5)
+            assert_close(dev.get(c, (m, 40)), want, for_sum(20), f"{isa} m={m} tb={tb}")
+
+
 @pytest.mark.parametrize("act,p", [(A.RELU, 0.0), (A.LEAKY_RELU, 0.1), (A.SIGMOID, 0.0), (A.TANH, 0.0),
                                    (A.SOFTPLUS, 1.0), (A.ELU, 1.0), (A.GELU, 0.0), (A.GELU, 1.0)])
 @pytest.mark.parametrize("variant", VARIANTS)
