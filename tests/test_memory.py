@@ -117,3 +117,37 @@ def test_cpu_cache_reuses_only_unreferenced_buffers():
     assert float(arr.sum()) == 0.0
     del c, t2
     assert nx_device.empty_cache() >= 0
+
+
+def test_one_element_fast_path_matches_kernel():
+    # the per-call overhead fast path (_ops._binary_fast: one-element add/sub/mul on Python
+    # floats) must give the kernel's float32 result bit for bit, specials included, and
+    # must not warn where the kernel does not (overflow, inf - inf)
+    import warnings
+
+    from neuraxon import _ext
+
+    rng = np.random.default_rng(2)
+    specials = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 3.4028235e38, -3.4028235e38, 1e-45, 1.1754944e-38]
+    vals = np.concatenate(
+        [
+            np.array(specials, np.float32),
+            (rng.standard_normal(40) * 10.0 ** rng.integers(-40, 39, 40)).astype(np.float32),
+        ]
+    )
+    ops = {0: lambda a, b: a + b, 1: lambda a, b: a - b, 2: lambda a, b: a * b}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for code, f in ops.items():
+            for u in vals:
+                for w in vals:
+                    got = f(nx.tensor([u]), nx.tensor([w])).numpy()
+                    ref = np.empty(1, np.float32)
+                    _ext.cpu.binary_forward(
+                        ref, np.array([u], np.float32), np.array([w], np.float32), [1], [1], [1], code
+                    )
+                    same = np.array_equal(got.view(np.uint32), ref.view(np.uint32))
+                    assert same or (np.isnan(got[0]) and np.isnan(ref[0])), (code, u, w, got, ref)
+    # reflected scalar-free forms and shapes keep their meaning
+    a = nx.tensor([[2.0]])
+    assert (a - nx.tensor([[5.0]])).shape == (1, 1) and float((a - nx.tensor([[5.0]])).item()) == -3.0

@@ -312,11 +312,13 @@ def _scalar_like(x: Tensor, v) -> Tensor:
     return full((), v, x.dtype, x.device)
 
 
-# Tiny float32 add/sub/mul run as NumPy ufuncs on the CPU: a kernel call's argument
-# conversion alone (~1 us) costs more than the whole op. Same IEEE results (one correctly
-# rounded operation per element).
-_TINY = 16
-_NP_BIN = {C.BIN_ADD: np.add, C.BIN_SUB: np.subtract, C.BIN_MUL: np.multiply}
+# One-element float32 add/sub/mul are computed on Python floats: a kernel call's argument
+# conversion alone (~1 us) costs more than the whole op. Exact: the double result of two
+# float32 operands rounded once to float32 equals the float32 operation (53 >= 2*24 + 2 bits,
+# so double rounding cannot differ). NumPy ufuncs would be as fast but warn on overflow or
+# inf - inf, which PyTorch does not; a finite double beyond float32's range is stored as inf
+# here for the same reason (NumPy's cast would warn).
+_F32_ROUNDS_TO_INF = 3.4028235677973366e38  # FLT_MAX + half an ulp: rounds to inf
 
 
 def _binary_fast(a: Tensor, b: Tensor, op: int, reverse: bool):
@@ -327,11 +329,18 @@ def _binary_fast(a: Tensor, b: Tensor, op: int, reverse: bool):
     if b.shape != shape or b.device is not dev or op > C.BIN_MIN or op == C.BIN_POW:
         return None
     x, y = (b._data, a._data) if reverse else (a._data, b._data)
-    n = x.shape[0] if dev.type == "cpu" else prod(shape)
-    if n <= _TINY and dev.type == "cpu":
-        f = _NP_BIN.get(op)
-        if f is not None:
-            return _wrap(f(x, y), shape, float32, dev)
+    if dev.type == "cpu":
+        n = x.shape[0]
+        if n == 1 and op <= C.BIN_MUL:
+            u, w = x.item(), y.item()
+            v = u + w if op == C.BIN_ADD else (u - w if op == C.BIN_SUB else u * w)
+            if not -_F32_ROUNDS_TO_INF < v < _F32_ROUNDS_TO_INF and v == v:
+                v = math.copysign(math.inf, v)
+            out = np.empty(1, np.float32)
+            out[0] = v
+            return _wrap(out, shape, float32, dev)
+    else:
+        n = prod(shape)
     out = dev.empty(n, float32)
     if n:
         dev.k.binary_forward(out, x, y, [n], _ONE, _ONE, op)
