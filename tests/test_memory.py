@@ -86,8 +86,8 @@ def test_rss_bounded_over_2000_cnn_bn_adam_steps():
     )
     opt = nx.optim.Adam(model.parameters(), lr=1e-2)
     rng = np.random.default_rng(1)
-    x = nx.tensor(rng.standard_normal((32, 1, 16, 16)).astype(np.float32))
-    y = nx.tensor(rng.integers(0, 10, 32).astype(np.int64))
+    x = nx.tensor(rng.standard_normal((16, 1, 16, 16)).astype(np.float32))
+    y = nx.tensor(rng.integers(0, 10, 16).astype(np.int64))
     grew, first, last = _growth(_trainer(model, opt, x, y), warmup=50, steps=2000)
     assert grew < 50 * 2**20, f"RSS grew {grew / 2**20:.1f} MB over 2,000 steps"
     assert last < first
