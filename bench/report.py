@@ -5,7 +5,7 @@ ratio = baseline / ours, > 1 means we are faster). The rate column is GFLOPS for
 compute-bound ops and GB/s for memory-bound ones; % of peak compares it with the measured
 ceiling (harness.py).
 
-    python bench/report.py                      # print the table of every results file
+    python bench/report.py                      # print the table of the kernel ops' results
     python bench/report.py bench/results/gemm.json
     python bench/report.py --readme README.md   # replace the text between the markers
 """
@@ -13,7 +13,6 @@ ceiling (harness.py).
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import re
@@ -30,7 +29,9 @@ def load(paths: list[str]) -> list[dict]:
         with open(p) as f:
             data = json.load(f)
         recs += data if isinstance(data, list) else data.get("results", [])
-    return recs
+    # Only kernel measurements (harness.py's schema); other files in results/ (e.g. the
+    # training benchmark's) keep their own formats.
+    return [r for r in recs if "ms_median" in r or r.get("valid") is False and "error" in r]
 
 
 def _ms(x) -> str:
@@ -119,12 +120,15 @@ def replace_section(text: str, body: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="report", description=__doc__.splitlines()[0])
-    p.add_argument("files", nargs="*", help="results JSON files (default bench/results/*.json)")
+    p.add_argument("files", nargs="*", help="results JSON files (default bench/results/<op>.json of the kernel ops)")
     p.add_argument("--readme", default=None, help="rewrite the marked section of this README")
     p.add_argument("--all-variants", action="store_true",
                    help="one row per variant (default: the fastest variant per shape)")
     args = p.parse_args(argv)
-    files = args.files or sorted(glob.glob(os.path.join(HERE, "results", "*.json")))
+    # Default: the kernel benchmarks' files (other results, e.g. train.json, have their own
+    # report); pass files explicitly to include anything else in harness.py's schema.
+    files = args.files or [p for p in (os.path.join(HERE, "results", f"{op}.json") for op in OP_ORDER)
+                           if os.path.exists(p)]
     if not files:
         print("no results files; run bench/bench_<op>.py first", file=sys.stderr)
         return 1
