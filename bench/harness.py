@@ -270,9 +270,13 @@ def measure(case: Case, threads: int, sha: str, dev_name: str, log=print) -> lis
     if not fns:
         return []
     keyed = {f"{k[0]}:{k[1]}": f for k, f in fns.items()}
+    # Multi-threaded: samples of >= 30 ms after a 20 ms pause. With 2 ms samples and 3 ms
+    # pauses the previous library's pool still held the cores: 128x784x512 B^T at 2T took
+    # 0.70 ms alone but 1.22 alternating with NumPy and 2.4 with torch (NumPy 0.73 -> 1.22);
+    # with 30/20 ms all three ran at their solo speed (0.60, 0.68, 0.72 ms).
     multi = threads > 1
-    t = time_alternating(keyed, min_time=case.min_time, sample_s=2e-3 if multi else 2e-4,
-                         settle_s=3e-3 if multi else 0.0)
+    t = time_alternating(keyed, min_time=case.min_time, sample_s=3e-2 if multi else 2e-4,
+                         settle_s=2e-2 if multi else 0.0)
     recs = []
     for v in case.ours:
         if valid[v]:
