@@ -48,6 +48,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument(
+        "--schedule",
+        choices=("cosine", "none"),
+        default="cosine",
+        help="learning rate over the epochs: cosine annealing to 0 (default) or constant",
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output folder (default runs/<model>-<data>)")
@@ -270,6 +276,11 @@ def run(args: argparse.Namespace) -> dict:
     model = build_model(args.model, xtr.shape[1:], int(max(ytr.max(), yte.max())) + 1 if len(ytr) else 10)
     model.to(device)
     opt = build_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
+    sched = None
+    if args.schedule == "cosine" and args.epochs > 0:
+        from .optim.lr_scheduler import CosineAnnealingLR
+
+        sched = CosineAnnealingLR(opt, T_max=args.epochs)
     loss_fn = nn.CrossEntropyLoss()
     train_loader = _loader(xtr, ytr, args.batch_size, True, args.seed, args.workers)
     test_loader = _loader(xte, yte, max(args.batch_size, 500), False, args.seed, 0)
@@ -295,6 +306,8 @@ def run(args: argparse.Namespace) -> dict:
         t0 = time.perf_counter()
         tr_loss, tr_acc, seen = train_epoch(model, train_loader, loss_fn, opt, device, bar)
         dt = time.perf_counter() - t0
+        if sched is not None:
+            sched.step()
         te_loss, te_acc = evaluate(model, test_loader, loss_fn, device)
         for k, v in (
             ("epoch", epoch + 1),
