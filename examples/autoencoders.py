@@ -57,10 +57,15 @@ class ConvTransposeAE(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.enc = nn.Sequential(nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),
-                                 nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU())
-        self.dec = nn.Sequential(nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
-                                 nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
+        self.enc = nn.Sequential(
+            nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU()
+        )
+        self.dec = nn.Sequential(
+            nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1),
+            nn.Sigmoid(),
+        )
 
     def forward(self, x):
         return self.dec(self.enc(x))
@@ -116,11 +121,21 @@ def main(argv: list | None = None) -> dict:
         mse = tot / cnt
         print(f"{name}: test MSE {mse:.5f}", flush=True)
         rows = [to_numpy(xin)[:, 0], rec[:, 0]] + ([to_numpy(x)[:, 0]] if noisy else [])
-        common.image_grid(np.concatenate(rows), os.path.join(args.out, f"recon_{name}.png"), nrow=10,
-                          title=f"{name}: " + ("noisy input / output / clean" if noisy else "input / reconstruction"))
+        common.image_grid(
+            np.concatenate(rows),
+            os.path.join(args.out, f"recon_{name}.png"),
+            nrow=10,
+            title=f"{name}: " + ("noisy input / output / clean" if noisy else "input / reconstruction"),
+        )
         s, e = common.loss_drop(step_losses)
-        results[name] = {"test_mse": mse, "loss_start": s, "loss_end": e, "epochs": args.epochs,
-                         "sec_per_epoch": float(np.mean(times)), "params": common.num_params(model)}
+        results[name] = {
+            "test_mse": mse,
+            "loss_start": s,
+            "loss_end": e,
+            "epochs": args.epochs,
+            "sec_per_epoch": float(np.mean(times)),
+            "params": common.num_params(model),
+        }
     return common.finish(args, results)
 
 

@@ -26,8 +26,9 @@ from common import F, as_tensor, nn, nx, to_numpy
 class CharRNN(nn.Module):
     """(N, T) int64 ids -> (N, T, V) logits, with the recurrent state in and out."""
 
-    def __init__(self, vocab: int, emb: int = 64, hidden: int = 256, layers: int = 2, cell: str = "lstm",
-                 dropout: float = 0.2) -> None:
+    def __init__(
+        self, vocab: int, emb: int = 64, hidden: int = 256, layers: int = 2, cell: str = "lstm", dropout: float = 0.2
+    ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, emb)
         rnn = nn.LSTM if cell == "lstm" else nn.GRU
@@ -129,21 +130,41 @@ def main(argv: list | None = None) -> dict:
             prog.step(ep, i, step_losses[-1], f" bpc {step_losses[-1] / math.log(2):.3f}")
         epoch_time.append(time.time() - t0)
         val_bpc.append(bits_per_char(model, val, args.bptt, args.device))
-        prog.epoch(ep, train_bpc=float(np.mean(step_losses[-steps:])) / math.log(2), val_bpc=val_bpc[-1],
-                   epoch_s=epoch_time[-1])
+        prog.epoch(
+            ep,
+            train_bpc=float(np.mean(step_losses[-steps:])) / math.log(2),
+            val_bpc=val_bpc[-1],
+            epoch_s=epoch_time[-1],
+        )
         print(sample(model, corpus, "And God said", args.sample_chars, args.device, rng=args.rng), flush=True)
-    samples = [sample(model, corpus, prime, args.sample_chars, args.device, rng=args.rng)
-               for prime in ("In the beginning", "And Jesus")]
+    samples = [
+        sample(model, corpus, prime, args.sample_chars, args.device, rng=args.rng)
+        for prime in ("In the beginning", "And Jesus")
+    ]
     for s in samples:
         print("---\n" + s)
-    common.plot_curves({"train (per step)": np.asarray(step_losses) / math.log(2)}, os.path.join(args.out, "bpc.png"),
-                       xlabel="step", ylabel="bits/char", title=f"char-{args.cell} on KJV",
-                       smooth=max(1, min(50, len(step_losses) // 10)))
+    common.plot_curves(
+        {"train (per step)": np.asarray(step_losses) / math.log(2)},
+        os.path.join(args.out, "bpc.png"),
+        xlabel="step",
+        ylabel="bits/char",
+        title=f"char-{args.cell} on KJV",
+        smooth=max(1, min(50, len(step_losses) // 10)),
+    )
     start, end = common.loss_drop(step_losses)
-    results = {args.cell: {"val_bpc": val_bpc[-1], "val_bpc_per_epoch": val_bpc, "epochs": args.epochs,
-                           "sec_per_epoch": float(np.mean(epoch_time)), "loss_start": start, "loss_end": end,
-                           "params": common.num_params(model)},
-               "samples": samples, "target_bpc": 1.6}
+    results = {
+        args.cell: {
+            "val_bpc": val_bpc[-1],
+            "val_bpc_per_epoch": val_bpc,
+            "epochs": args.epochs,
+            "sec_per_epoch": float(np.mean(epoch_time)),
+            "loss_start": start,
+            "loss_end": end,
+            "params": common.num_params(model),
+        },
+        "samples": samples,
+        "target_bpc": 1.6,
+    }
     return common.finish(args, results)
 
 

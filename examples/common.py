@@ -60,8 +60,11 @@ def setup(args: argparse.Namespace, name: str, argv: list | None = None) -> argp
     np.random.seed(args.seed)
     args.rng = np.random.default_rng(args.seed)
     args.t0 = time.time()
-    print(f"[{name}] device={args.device} seed={args.seed} epochs={args.epochs} limit={args.limit or 'all'} "
-          f"out={args.out}", flush=True)
+    print(
+        f"[{name}] device={args.device} seed={args.seed} epochs={args.epochs} limit={args.limit or 'all'} "
+        f"out={args.out}",
+        flush=True,
+    )
     return args
 
 
@@ -139,8 +142,15 @@ def image_arrays(which: str, train: bool, normalize: bool = True, limit: int = 0
     return x, np.asarray(y, dtype=np.int64)
 
 
-def image_loaders(args, which: str = "mnist", flatten: bool = False, normalize: bool = True,
-                  val_fraction: float = 0.0, transform: Callable | None = None, test_batch: int = 500):
+def image_loaders(
+    args,
+    which: str = "mnist",
+    flatten: bool = False,
+    normalize: bool = True,
+    val_fraction: float = 0.0,
+    transform: Callable | None = None,
+    test_batch: int = 500,
+):
     """Train (first --limit examples), optional validation split, and test loaders.
 
     With --limit the test set is cut to the same size, so smoke runs stay fast.
@@ -157,8 +167,7 @@ def image_loaders(args, which: str = "mnist", flatten: bool = False, normalize: 
         vi, ti = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         val = DataLoader(ArrayDataset(xtr[vi], ytr[vi]), batch_size=test_batch)
         xtr, ytr = xtr[ti], ytr[ti]
-    train = DataLoader(ArrayDataset(xtr, ytr, transform), batch_size=args.batch_size, shuffle=True,
-                               seed=args.seed)
+    train = DataLoader(ArrayDataset(xtr, ytr, transform), batch_size=args.batch_size, shuffle=True, seed=args.seed)
     test = DataLoader(ArrayDataset(xte, yte), batch_size=test_batch)
     return train, val, test
 
@@ -175,8 +184,11 @@ class Progress:
 
     def step(self, epoch: int, step: int, loss: float, extra: str = "") -> None:
         if (step + 1) % self.every == 0 or step + 1 == self.steps:
-            print(f"  {self.name} epoch {epoch + 1}/{self.epochs} step {step + 1}/{self.steps} "
-                  f"loss {loss:.4f}{extra} [{time.time() - self.t0:.1f}s]", flush=True)
+            print(
+                f"  {self.name} epoch {epoch + 1}/{self.epochs} step {step + 1}/{self.steps} "
+                f"loss {loss:.4f}{extra} [{time.time() - self.t0:.1f}s]",
+                flush=True,
+            )
 
     def epoch(self, epoch: int, **metrics: float) -> None:
         parts = " ".join(f"{k} {v:.4f}" for k, v in metrics.items())
@@ -186,9 +198,18 @@ class Progress:
 # ---- train / eval loops ------------------------------------------------------------------------
 
 
-def run_epoch(model, loader, loss_fn: Callable, device, opt=None, penalty: Callable | None = None,
-              progress: Progress | None = None, epoch: int = 0, clip: float | None = None,
-              step_losses: list | None = None) -> tuple[float, float]:
+def run_epoch(
+    model,
+    loader,
+    loss_fn: Callable,
+    device,
+    opt=None,
+    penalty: Callable | None = None,
+    progress: Progress | None = None,
+    epoch: int = 0,
+    clip: float | None = None,
+    step_losses: list | None = None,
+) -> tuple[float, float]:
     """One pass over ``loader``; trains when ``opt`` is given. Returns (mean loss, accuracy).
 
     ``penalty(model)`` adds a regulariser to the training loss (the reported loss excludes it).
@@ -222,10 +243,23 @@ def run_epoch(model, loader, loss_fn: Callable, device, opt=None, penalty: Calla
     return tot / max(n, 1), correct / max(n, 1)
 
 
-def fit(model, opt, train_loader, test_loader, epochs: int, device, name: str = "model",
-        loss_fn: Callable | None = None, val_loader=None, scheduler=None, penalty: Callable | None = None,
-        log_every: int = 100, patience: int | None = None, clip: float | None = None,
-        log_path: str | None = None) -> dict:
+def fit(
+    model,
+    opt,
+    train_loader,
+    test_loader,
+    epochs: int,
+    device,
+    name: str = "model",
+    loss_fn: Callable | None = None,
+    val_loader=None,
+    scheduler=None,
+    penalty: Callable | None = None,
+    log_every: int = 100,
+    patience: int | None = None,
+    clip: float | None = None,
+    log_path: str | None = None,
+) -> dict:
     """Train for ``epochs`` and evaluate after each; returns a history dict.
 
     With ``patience`` and a ``val_loader``, training stops after ``patience`` epochs without a
@@ -233,8 +267,9 @@ def fit(model, opt, train_loader, test_loader, epochs: int, device, name: str = 
     ``log_path`` each epoch's metrics are appended there as a JSON line (kept if a run is cut short).
     """
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    hist: dict = {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
-                                  "epoch_time")}
+    hist: dict = {
+        k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "epoch_time")
+    }
     hist["step_loss"] = []
     prog = Progress(name, epochs, len(train_loader), log_every)
     best, best_state, bad = float("inf"), None, 0
@@ -339,8 +374,15 @@ def plt():
     return pyplot
 
 
-def plot_curves(series: dict, path: str, xlabel: str = "epoch", ylabel: str = "loss", title: str = "",
-                logy: bool = False, smooth: int = 1) -> str:
+def plot_curves(
+    series: dict,
+    path: str,
+    xlabel: str = "epoch",
+    ylabel: str = "loss",
+    title: str = "",
+    logy: bool = False,
+    smooth: int = 1,
+) -> str:
     """One line per entry of ``series`` (name -> list of values); saved as PNG."""
     p = plt()
     fig, ax = p.subplots(figsize=(7, 4.5))
@@ -363,8 +405,14 @@ def plot_curves(series: dict, path: str, xlabel: str = "epoch", ylabel: str = "l
     return path
 
 
-def image_grid(images: np.ndarray, path: str, nrow: int = 10, titles: Iterable[str] | None = None,
-               title: str = "", cmap: str = "gray") -> str:
+def image_grid(
+    images: np.ndarray,
+    path: str,
+    nrow: int = 10,
+    titles: Iterable[str] | None = None,
+    title: str = "",
+    cmap: str = "gray",
+) -> str:
     """Images (N, H, W) or (N, 1, H, W) in a grid, saved as PNG."""
     images = np.asarray(images)
     if images.ndim == 4:
@@ -417,8 +465,16 @@ def finish(args, results: dict) -> dict:
     return results
 
 
-def compare(args, builders: dict, train, test, make_opt: Callable | None = None, step_lr: bool = True,
-            loss_fn: Callable | None = None, **fit_kw) -> tuple[dict, dict]:
+def compare(
+    args,
+    builders: dict,
+    train,
+    test,
+    make_opt: Callable | None = None,
+    step_lr: bool = True,
+    loss_fn: Callable | None = None,
+    **fit_kw,
+) -> tuple[dict, dict]:
     """Train each model of ``builders`` (name -> constructor) from the same seed; returns
     (results: name -> summary, histories: name -> history). Adam(lr) by default, with the
     learning rate x0.2 after 60% and 85% of the epochs."""
@@ -429,13 +485,26 @@ def compare(args, builders: dict, train, test, make_opt: Callable | None = None,
         opt = make_opt(model) if make_opt else nx.optim.Adam(model.parameters(), lr=args.lr)
         sched = step_schedule(opt, args.epochs) if step_lr else None
         print(f"{name}: {num_params(model)} parameters", flush=True)
-        hists[name] = fit(model, opt, train, test, args.epochs, args.device, name, loss_fn=loss_fn, scheduler=sched,
-                          log_every=args.log_every, log_path=os.path.join(args.out, "epochs.jsonl"), **fit_kw)
+        hists[name] = fit(
+            model,
+            opt,
+            train,
+            test,
+            args.epochs,
+            args.device,
+            name,
+            loss_fn=loss_fn,
+            scheduler=sched,
+            log_every=args.log_every,
+            log_path=os.path.join(args.out, "epochs.jsonl"),
+            **fit_kw,
+        )
         results[name] = summary(hists[name], model)
         results[name]["model"] = model  # removed by finish(); lets callers reuse the trained model
     return results, hists
 
 
 def strip_models(results: dict) -> dict:
-    return {k: ({kk: vv for kk, vv in v.items() if kk != "model"} if isinstance(v, dict) else v)
-            for k, v in results.items()}
+    return {
+        k: ({kk: vv for kk, vv in v.items() if kk != "model"} if isinstance(v, dict) else v) for k, v in results.items()
+    }

@@ -27,20 +27,49 @@ Z = 64
 
 
 def mlp_gan() -> tuple[nn.Module, nn.Module]:
-    g = nn.Sequential(nn.Linear(Z, 256), nn.LeakyReLU(0.2), nn.Linear(256, 512), nn.LeakyReLU(0.2),
-                      nn.Linear(512, 784), nn.Tanh(), nn.Unflatten(1, (1, 28, 28)))
-    d = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Dropout(0.3),
-                      nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Dropout(0.3), nn.Linear(256, 1))
+    g = nn.Sequential(
+        nn.Linear(Z, 256),
+        nn.LeakyReLU(0.2),
+        nn.Linear(256, 512),
+        nn.LeakyReLU(0.2),
+        nn.Linear(512, 784),
+        nn.Tanh(),
+        nn.Unflatten(1, (1, 28, 28)),
+    )
+    d = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(784, 512),
+        nn.LeakyReLU(0.2),
+        nn.Dropout(0.3),
+        nn.Linear(512, 256),
+        nn.LeakyReLU(0.2),
+        nn.Dropout(0.3),
+        nn.Linear(256, 1),
+    )
     return g, d
 
 
 def dcgan() -> tuple[nn.Module, nn.Module]:
-    g = nn.Sequential(nn.Linear(Z, 128 * 7 * 7), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128), nn.ReLU(),
-                      nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1), nn.BatchNorm2d(64), nn.ReLU(),  # 14
-                      nn.ConvTranspose2d(64, 1, 4, stride=2, padding=1), nn.Tanh())  # 28
-    d = nn.Sequential(nn.Conv2d(1, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # 14
-                      nn.Conv2d(64, 128, 4, stride=2, padding=1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),  # 7
-                      nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+    g = nn.Sequential(
+        nn.Linear(Z, 128 * 7 * 7),
+        nn.Unflatten(1, (128, 7, 7)),
+        nn.BatchNorm2d(128),
+        nn.ReLU(),
+        nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),  # 14
+        nn.ConvTranspose2d(64, 1, 4, stride=2, padding=1),
+        nn.Tanh(),
+    )  # 28
+    d = nn.Sequential(
+        nn.Conv2d(1, 64, 4, stride=2, padding=1),
+        nn.LeakyReLU(0.2),  # 14
+        nn.Conv2d(64, 128, 4, stride=2, padding=1),
+        nn.BatchNorm2d(128),
+        nn.LeakyReLU(0.2),  # 7
+        nn.Flatten(),
+        nn.Linear(128 * 7 * 7, 1),
+    )
     return g, d
 
 
@@ -61,8 +90,12 @@ def judge(samples: np.ndarray, lenet_path: str, device) -> dict:
             probs.append(to_numpy(F.softmax(model(as_tensor(x[s : s + 250], device)), dim=1)))
     pr = np.concatenate(probs)
     conf = pr.max(1)
-    return {"fraction_confident_0.9": float((conf > 0.9).mean()), "mean_confidence": float(conf.mean()),
-            "class_histogram": np.bincount(pr.argmax(1), minlength=10).tolist(), "n": len(pr)}
+    return {
+        "fraction_confident_0.9": float((conf > 0.9).mean()),
+        "mean_confidence": float(conf.mean()),
+        "class_histogram": np.bincount(pr.argmax(1), minlength=10).tolist(),
+        "n": len(pr),
+    }
 
 
 def main(argv: list | None = None) -> dict:
@@ -90,8 +123,9 @@ def main(argv: list | None = None) -> dict:
             ones = as_tensor(np.ones((n, 1), np.float32), dev)
             zeros = as_tensor(np.zeros((n, 1), np.float32), dev)
             fake = g(noise(n, rng, dev))
-            d_loss = (F.binary_cross_entropy_with_logits(d(real), ones)
-                      + F.binary_cross_entropy_with_logits(d(fake.detach()), zeros))
+            d_loss = F.binary_cross_entropy_with_logits(d(real), ones) + F.binary_cross_entropy_with_logits(
+                d(fake.detach()), zeros
+            )
             opt_d.zero_grad()
             d_loss.backward()
             opt_d.step()
@@ -106,19 +140,44 @@ def main(argv: list | None = None) -> dict:
         g.eval()
         with nx.no_grad():
             s = to_numpy(g(fixed))
-        figs.append(common.image_grid((s + 1) / 2, os.path.join(args.out, f"samples_ep{ep + 1:02d}.png"), nrow=10,
-                                      title=f"{args.arch} GAN, epoch {ep + 1}"))
-        prog.epoch(ep, d_loss=float(np.mean(d_losses[-len(train):])), g_loss=float(np.mean(g_losses[-len(train):])),
-                   epoch_s=times[-1])
-    common.plot_curves({"D": d_losses, "G": g_losses}, os.path.join(args.out, "losses.png"), xlabel="step",
-                       ylabel="BCE", title="GAN losses", smooth=max(1, min(50, len(d_losses) // 10)))
+        figs.append(
+            common.image_grid(
+                (s + 1) / 2,
+                os.path.join(args.out, f"samples_ep{ep + 1:02d}.png"),
+                nrow=10,
+                title=f"{args.arch} GAN, epoch {ep + 1}",
+            )
+        )
+        prog.epoch(
+            ep,
+            d_loss=float(np.mean(d_losses[-len(train) :])),
+            g_loss=float(np.mean(g_losses[-len(train) :])),
+            epoch_s=times[-1],
+        )
+    common.plot_curves(
+        {"D": d_losses, "G": g_losses},
+        os.path.join(args.out, "losses.png"),
+        xlabel="step",
+        ylabel="BCE",
+        title="GAN losses",
+        smooth=max(1, min(50, len(d_losses) // 10)),
+    )
     ds, de = common.loss_drop(d_losses)
-    results = {"gan": {"arch": args.arch, "epochs": args.epochs, "sec_per_epoch": float(np.mean(times)),
-                       "d_loss_start": ds, "d_loss_end": de, "g_loss_end": common.loss_drop(g_losses)[1]},
-               "figures": [os.path.basename(f) for f in figs] + ["losses.png"]}
+    results = {
+        "gan": {
+            "arch": args.arch,
+            "epochs": args.epochs,
+            "sec_per_epoch": float(np.mean(times)),
+            "d_loss_start": ds,
+            "d_loss_end": de,
+            "g_loss_end": common.loss_drop(g_losses)[1],
+        },
+        "figures": [os.path.basename(f) for f in figs] + ["losses.png"],
+    }
     with nx.no_grad():
-        samples = np.concatenate([to_numpy(g(noise(min(250, args.n_judge - s), rng, dev)))
-                                  for s in range(0, args.n_judge, 250)])
+        samples = np.concatenate(
+            [to_numpy(g(noise(min(250, args.n_judge - s), rng, dev))) for s in range(0, args.n_judge, 250)]
+        )
     if os.path.exists(args.lenet):
         results["lenet_judge"] = judge(samples, args.lenet, dev)
         print(f"LeNet-5 judge: {results['lenet_judge']}", flush=True)

@@ -30,8 +30,15 @@ class GapNet(nn.Module):
             return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
         w = width
-        self.features = nn.Sequential(*block(1, w), *block(w, w), nn.MaxPool2d(2), *block(w, 2 * w),
-                                      *block(2 * w, 2 * w), nn.MaxPool2d(2), *block(2 * w, 4 * w))
+        self.features = nn.Sequential(
+            *block(1, w),
+            *block(w, w),
+            nn.MaxPool2d(2),
+            *block(w, 2 * w),
+            *block(2 * w, 2 * w),
+            nn.MaxPool2d(2),
+            *block(2 * w, 4 * w),
+        )
         self.gap = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(4 * w, 10)
 

@@ -22,8 +22,9 @@ from common import F, nn, nx
 
 
 def conv_bn(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False), nn.BatchNorm2d(cout),
-                         nn.ReLU())
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU()
+    )
 
 
 class Inception(nn.Module):
@@ -43,10 +44,14 @@ class Inception(nn.Module):
 def inception_net() -> nn.Module:
     return nn.Sequential(
         conv_bn(1, 32, 3),
-        Inception(32, 16, 16, 32, 8, 8, 8), nn.MaxPool2d(2),  # 64 x 14 x 14
-        Inception(64, 32, 32, 48, 8, 24, 24), nn.MaxPool2d(2),  # 128 x 7 x 7
+        Inception(32, 16, 16, 32, 8, 8, 8),
+        nn.MaxPool2d(2),  # 64 x 14 x 14
+        Inception(64, 32, 32, 48, 8, 24, 24),
+        nn.MaxPool2d(2),  # 128 x 7 x 7
         Inception(128, 48, 48, 64, 12, 32, 32),  # 176 x 7 x 7
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(176, 10),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(176, 10),
     )
 
 
@@ -74,8 +79,13 @@ def resnet(width: int = 32) -> nn.Module:
     w = width
     return nn.Sequential(
         conv_bn(1, w, 3),
-        BasicBlock(w, w), BasicBlock(w, 2 * w, 2), BasicBlock(2 * w, 2 * w), BasicBlock(2 * w, 4 * w, 2),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * w, 10),
+        BasicBlock(w, w),
+        BasicBlock(w, 2 * w, 2),
+        BasicBlock(2 * w, 2 * w),
+        BasicBlock(2 * w, 4 * w, 2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4 * w, 10),
     )
 
 
@@ -122,8 +132,12 @@ def main(argv: list | None = None) -> dict:
     all_ = {"inception": inception_net, "resnet": resnet, "densenet": densenet}
     builders = {k: all_[k] for k in args.models.split(",")}
     results, hists = common.compare(args, builders, train, test)
-    common.plot_curves({k: h["test_acc"] for k, h in hists.items()}, os.path.join(args.out, "test_accuracy.png"),
-                       ylabel="test accuracy", title="Fashion-MNIST: Inception / ResNet / DenseNet")
+    common.plot_curves(
+        {k: h["test_acc"] for k, h in hists.items()},
+        os.path.join(args.out, "test_accuracy.png"),
+        ylabel="test accuracy",
+        title="Fashion-MNIST: Inception / ResNet / DenseNet",
+    )
     results["target"] = {"resnet": 0.93}
     return common.finish(args, results)
 

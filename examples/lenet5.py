@@ -28,11 +28,20 @@ class LeNet5(nn.Module):
         act = nn.Tanh if classic else nn.ReLU
         pool = nn.AvgPool2d if classic else nn.MaxPool2d
         self.features = nn.Sequential(
-            nn.Conv2d(1, 6, 5, padding=2), act(), pool(2, 2),  # 6 x 28 x 28 -> 6 x 14 x 14
-            nn.Conv2d(6, 16, 5), act(), pool(2, 2),  # 16 x 10 x 10 -> 16 x 5 x 5
+            nn.Conv2d(1, 6, 5, padding=2),
+            act(),
+            pool(2, 2),  # 6 x 28 x 28 -> 6 x 14 x 14
+            nn.Conv2d(6, 16, 5),
+            act(),
+            pool(2, 2),  # 16 x 10 x 10 -> 16 x 5 x 5
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), act(), nn.Linear(120, 84), act(), nn.Linear(84, 10),
+            nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120),
+            act(),
+            nn.Linear(120, 84),
+            act(),
+            nn.Linear(84, 10),
         )
 
     def forward(self, x):
@@ -55,12 +64,26 @@ def main(argv: list | None = None) -> dict:
     model = LeNet5(args.classic).to(args.device)
     opt = nx.optim.Adam(model.parameters(), lr=args.lr)
     sched = common.step_schedule(opt, args.epochs)
-    hist = common.fit(model, opt, train, test, args.epochs, args.device, "lenet5", scheduler=sched,
-                      log_every=args.log_every, log_path=os.path.join(args.out, "epochs.jsonl"))
+    hist = common.fit(
+        model,
+        opt,
+        train,
+        test,
+        args.epochs,
+        args.device,
+        "lenet5",
+        scheduler=sched,
+        log_every=args.log_every,
+        log_path=os.path.join(args.out, "epochs.jsonl"),
+    )
     ckpt = os.path.join(args.out, "lenet5.npz")
     common.save_arrays(model, ckpt)
-    common.plot_curves({"train": hist["train_acc"], "test": hist["test_acc"]}, os.path.join(args.out, "curves.png"),
-                       ylabel="accuracy", title="LeNet-5 on MNIST")
+    common.plot_curves(
+        {"train": hist["train_acc"], "test": hist["test_acc"]},
+        os.path.join(args.out, "curves.png"),
+        ylabel="accuracy",
+        title="LeNet-5 on MNIST",
+    )
     # the first 30 test mistakes
     model.eval()
     wrong, labels = [], []
@@ -74,8 +97,13 @@ def main(argv: list | None = None) -> dict:
             if len(wrong) >= 30:
                 break
     if wrong:
-        common.image_grid(np.stack(wrong[:30]), os.path.join(args.out, "mistakes.png"), nrow=10,
-                          titles=labels[:30], title="LeNet-5 test mistakes (true->predicted)")
+        common.image_grid(
+            np.stack(wrong[:30]),
+            os.path.join(args.out, "mistakes.png"),
+            nrow=10,
+            titles=labels[:30],
+            title="LeNet-5 test mistakes (true->predicted)",
+        )
     results = {"lenet5": common.summary(hist, model), "checkpoint": ckpt, "target": 0.99, "classic": args.classic}
     return common.finish(args, results)
 

@@ -23,8 +23,12 @@ def softmax_regression() -> nn.Module:
 
 def mlp(dropout: float = 0.2) -> nn.Module:
     return nn.Sequential(
-        nn.Linear(784, 512), nn.ReLU(), nn.Dropout(dropout),
-        nn.Linear(512, 256), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(784, 512),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(512, 256),
+        nn.ReLU(),
+        nn.Dropout(dropout),
         nn.Linear(256, 10),
     )
 
@@ -40,16 +44,36 @@ def main(argv: list | None = None) -> dict:
         model = (softmax_regression() if name == "softmax" else mlp()).to(args.device)
         opt = nx.optim.Adam(model.parameters(), lr=args.lr)
         sched = common.step_schedule(opt, args.epochs)
-        hist = common.fit(model, opt, train, test, args.epochs, args.device, name, scheduler=sched,
-                          log_every=args.log_every, log_path=os.path.join(args.out, "epochs.jsonl"))
+        hist = common.fit(
+            model,
+            opt,
+            train,
+            test,
+            args.epochs,
+            args.device,
+            name,
+            scheduler=sched,
+            log_every=args.log_every,
+            log_path=os.path.join(args.out, "epochs.jsonl"),
+        )
         results[name] = common.summary(hist, model)
         curves[name] = hist["test_acc"]
         if name == "softmax":
             w = to_numpy(model[0].weight).reshape(10, 28, 28)
-            common.image_grid(w, os.path.join(args.out, "softmax_weights.png"), nrow=10,
-                              titles=[str(i) for i in range(10)], title="softmax regression weights", cmap="RdBu")
-    common.plot_curves(curves, os.path.join(args.out, "test_accuracy.png"), ylabel="test accuracy",
-                       title="MNIST: softmax regression vs MLP")
+            common.image_grid(
+                w,
+                os.path.join(args.out, "softmax_weights.png"),
+                nrow=10,
+                titles=[str(i) for i in range(10)],
+                title="softmax regression weights",
+                cmap="RdBu",
+            )
+    common.plot_curves(
+        curves,
+        os.path.join(args.out, "test_accuracy.png"),
+        ylabel="test accuracy",
+        title="MNIST: softmax regression vs MLP",
+    )
     results["targets"] = {"softmax": 0.92, "mlp": 0.98}
     return common.finish(args, results)
 

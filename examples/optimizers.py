@@ -37,14 +37,21 @@ def main(argv: list | None = None) -> dict:
     train, _, test = common.image_loaders(args, "mnist", flatten=True)
     results, hists = {}, {}
     for name in args.optimizers.split(","):
-        r, h = common.compare(args, {name: mlp}, train, test, make_opt=lambda m, n=name: OPTIMIZERS[n](m.parameters()),
-                              step_lr=False)
+        r, h = common.compare(
+            args, {name: mlp}, train, test, make_opt=lambda m, n=name: OPTIMIZERS[n](m.parameters()), step_lr=False
+        )
         results.update(r)
         hists.update(h)
     n_steps = len(next(iter(hists.values()))["step_loss"])
-    common.plot_curves({k: h["step_loss"] for k, h in hists.items()}, os.path.join(args.out, "loss_curves.png"),
-                       xlabel="step", ylabel="training loss", title="MNIST MLP: optimizers", logy=True,
-                       smooth=max(1, min(25, n_steps // 10)))
+    common.plot_curves(
+        {k: h["step_loss"] for k, h in hists.items()},
+        os.path.join(args.out, "loss_curves.png"),
+        xlabel="step",
+        ylabel="training loss",
+        title="MNIST MLP: optimizers",
+        logy=True,
+        smooth=max(1, min(25, n_steps // 10)),
+    )
     return common.finish(args, results)
 
 

@@ -78,8 +78,12 @@ def main(argv: list | None = None) -> dict:
         boundaries[gate] = (to_numpy(w), float(to_numpy(b)[0]))
         status = f"converged in {conv} epochs" if conv else f"NEVER converged in {args.perceptron_epochs} epochs"
         print(f"perceptron {gate}: {status}; accuracy {acc:.2f}; errors per epoch (last 5) {errors[-5:]}")
-        results["perceptron"][gate] = {"converged": conv is not None, "epochs": conv, "accuracy": acc,
-                                       "last_errors": errors[-5:]}
+        results["perceptron"][gate] = {
+            "converged": conv is not None,
+            "epochs": conv,
+            "accuracy": acc,
+            "last_errors": errors[-5:],
+        }
 
     # 2. a 2-layer sigmoid MLP trained by backprop on XOR (full batch, squared error)
     model = MLP(args.hidden).to(dev)
@@ -100,8 +104,14 @@ def main(argv: list | None = None) -> dict:
     acc = float(((out > 0.5) == np.array(GATES["XOR"], bool)).mean())
     print(f"MLP XOR outputs {np.round(out, 3).tolist()} accuracy {acc:.2f}")
     start, end = common.loss_drop(losses)
-    results["mlp_xor"] = {"accuracy": acc, "outputs": out.tolist(), "final_loss": losses[-1], "loss_start": start,
-                          "loss_end": end, "steps": args.epochs}
+    results["mlp_xor"] = {
+        "accuracy": acc,
+        "outputs": out.tolist(),
+        "final_loss": losses[-1],
+        "loss_start": start,
+        "loss_end": end,
+        "steps": args.epochs,
+    }
 
     # figure: the three perceptron boundaries and the MLP's XOR regions
     plt = common.plt()

@@ -68,26 +68,45 @@ def main(argv: list | None = None) -> dict:
     for method in args.methods.split(","):
         nx.manual_seed(args.seed)
         train, val, test = common.image_loaders(
-            args, "mnist", flatten=True, val_fraction=0.2 if method == "early_stop" else 0.0,
-            transform=aug if method == "augment" else None)
+            args,
+            "mnist",
+            flatten=True,
+            val_fraction=0.2 if method == "early_stop" else 0.0,
+            transform=aug if method == "augment" else None,
+        )
         model = mlp(0.5 if method == "dropout" else 0.0).to(args.device)
         wd = 5e-3 if method == "l2" else 0.0
         opt = nx.optim.Adam(model.parameters(), lr=args.lr, weight_decay=wd)
-        hist = common.fit(model, opt, train, test, args.epochs, args.device, method, val_loader=val,
-                          penalty=l1_penalty(2e-5) if method == "l1" else None,
-                          patience=args.patience if method == "early_stop" else None, log_every=args.log_every)
+        hist = common.fit(
+            model,
+            opt,
+            train,
+            test,
+            args.epochs,
+            args.device,
+            method,
+            val_loader=val,
+            penalty=l1_penalty(2e-5) if method == "l1" else None,
+            patience=args.patience if method == "early_stop" else None,
+            log_every=args.log_every,
+        )
         r = common.summary(hist, model)
         if "test_acc_best" in r:  # early stopping: report the restored best weights
             r["test_acc"] = r["test_acc_best"]
         # the gap is measured in eval mode on the clean (un-augmented) training examples
-        clean, _, _ = common.image_loaders(args, "mnist", flatten=True,
-                                           val_fraction=0.2 if method == "early_stop" else 0.0)
+        clean, _, _ = common.image_loaders(
+            args, "mnist", flatten=True, val_fraction=0.2 if method == "early_stop" else 0.0
+        )
         r["train_loss"], r["train_acc"] = common.run_epoch(model, clean, nn.CrossEntropyLoss(), args.device)
         r["gap"] = r["train_acc"] - r["test_acc"]
         results[method], hists[method] = r, hist
         print(f"{method}: train acc {r['train_acc']:.4f} test acc {r['test_acc']:.4f} gap {r['gap']:.4f}", flush=True)
-    common.plot_curves({k: h["test_acc"] for k, h in hists.items()}, os.path.join(args.out, "test_accuracy.png"),
-                       ylabel="test accuracy", title=f"MNIST, {args.limit} training examples")
+    common.plot_curves(
+        {k: h["test_acc"] for k, h in hists.items()},
+        os.path.join(args.out, "test_accuracy.png"),
+        ylabel="test accuracy",
+        title=f"MNIST, {args.limit} training examples",
+    )
     plt = common.plt()
     fig, ax = plt.subplots(figsize=(7, 4))
     names = list(results)

@@ -144,20 +144,35 @@ def main(argv: list | None = None) -> dict:
     nx.manual_seed(args.seed)
     clf = BiLSTMClassifier().to(dev)
     opt = nx.optim.Adam(clf.parameters(), lr=args.lr)
-    losses, times = train_loop("bilstm", clf, opt, args.epochs, len(xc), args.batch_size,
-                               lambda b: F.cross_entropy(clf(as_tensor(xc[b], dev)), as_tensor(yc[b], dev)),
-                               rng, args.log_every)
+    losses, times = train_loop(
+        "bilstm",
+        clf,
+        opt,
+        args.epochs,
+        len(xc),
+        args.batch_size,
+        lambda b: F.cross_entropy(clf(as_tensor(xc[b], dev)), as_tensor(yc[b], dev)),
+        rng,
+        args.log_every,
+    )
     clf.eval()
     with nx.no_grad():
         acc = float((to_numpy(clf(as_tensor(xct, dev))).argmax(1) == yct).mean())
     s, e = common.loss_drop(losses)
-    results["bilstm_palindrome"] = {"test_acc": acc, "loss_start": s, "loss_end": e, "epochs": args.epochs,
-                                    "sec_per_epoch": float(np.mean(times))}
+    results["bilstm_palindrome"] = {
+        "test_acc": acc,
+        "loss_start": s,
+        "loss_end": e,
+        "epochs": args.epochs,
+        "sec_per_epoch": float(np.mean(times)),
+    }
     print(f"bilstm palindrome classifier: test accuracy {acc:.4f}", flush=True)
 
     # 2. seq2seq reversal with attention
     src = digit_strings(n, L, rng)
-    test = digit_strings(args.test_size, L, np.random.default_rng(args.seed + 200), exclude={tuple(r) for r in src.tolist()})
+    test = digit_strings(
+        args.test_size, L, np.random.default_rng(args.seed + 200), exclude={tuple(r) for r in src.tolist()}
+    )
     tgt = src[:, ::-1].copy()
     tgt_in = np.concatenate([np.full((len(tgt), 1), BOS), tgt[:, :-1]], 1)
     maps = {}
@@ -170,19 +185,29 @@ def main(argv: list | None = None) -> dict:
             logits, _ = m(as_tensor(src[b], dev), as_tensor(tgt_in[b], dev))
             return F.cross_entropy(logits.reshape(-1, 10), as_tensor(tgt[b].reshape(-1), dev))
 
-        losses, times = train_loop(f"seq2seq-{score}", model, opt, args.epochs, len(src), args.batch_size, loss_of,
-                                   rng, args.log_every)
+        losses, times = train_loop(
+            f"seq2seq-{score}", model, opt, args.epochs, len(src), args.batch_size, loss_of, rng, args.log_every
+        )
         model.eval()
         with nx.no_grad():
             pred, attn = model.greedy(as_tensor(test, dev), L)
         exact = float((pred == test[:, ::-1]).all(1).mean())
         per_digit = float((pred == test[:, ::-1]).mean())
         s, e = common.loss_drop(losses)
-        results[f"seq2seq_{score}"] = {"exact_match": exact, "digit_acc": per_digit, "loss_start": s, "loss_end": e,
-                                       "epochs": args.epochs, "sec_per_epoch": float(np.mean(times)),
-                                       "params": common.num_params(model)}
-        print(f"seq2seq {score}: held-out exact match {exact:.4f} (digits {per_digit:.4f}); "
-              f"{''.join(map(str, test[0]))} -> {''.join(map(str, pred[0]))}", flush=True)
+        results[f"seq2seq_{score}"] = {
+            "exact_match": exact,
+            "digit_acc": per_digit,
+            "loss_start": s,
+            "loss_end": e,
+            "epochs": args.epochs,
+            "sec_per_epoch": float(np.mean(times)),
+            "params": common.num_params(model),
+        }
+        print(
+            f"seq2seq {score}: held-out exact match {exact:.4f} (digits {per_digit:.4f}); "
+            f"{''.join(map(str, test[0]))} -> {''.join(map(str, pred[0]))}",
+            flush=True,
+        )
         maps[score] = (test[0], attn[0])
     plt = common.plt()
     fig, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps), 4.5), squeeze=False)

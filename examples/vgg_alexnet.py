@@ -28,8 +28,14 @@ def vgg_stage(cin: int, cout: int, convs: int = 2) -> list:
 def vgg(width: int = 32) -> nn.Module:
     """(N,1,28,28): 28 -> 14 -> 7 -> 3 spatial; channels w, 2w, 4w."""
     return nn.Sequential(
-        *vgg_stage(1, width), *vgg_stage(width, 2 * width), *vgg_stage(2 * width, 4 * width),
-        nn.Flatten(), nn.Dropout(0.3), nn.Linear(4 * width * 3 * 3, 256), nn.ReLU(), nn.Dropout(0.3),
+        *vgg_stage(1, width),
+        *vgg_stage(width, 2 * width),
+        *vgg_stage(2 * width, 4 * width),
+        nn.Flatten(),
+        nn.Dropout(0.3),
+        nn.Linear(4 * width * 3 * 3, 256),
+        nn.ReLU(),
+        nn.Dropout(0.3),
         nn.Linear(256, 10),
     )
 
@@ -37,10 +43,19 @@ def vgg(width: int = 32) -> nn.Module:
 def alexnet() -> nn.Module:
     """(N,1,28,28): conv 5x5/2 -> 14, pool 3/2 -> 6, convs, pool 3/2 -> 2."""
     return nn.Sequential(
-        nn.Conv2d(1, 64, 5, stride=2, padding=2), nn.ReLU(), nn.MaxPool2d(3, stride=2),
-        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, stride=2),
-        nn.Flatten(), nn.Dropout(0.5), nn.Linear(128 * 2 * 2, 512), nn.ReLU(), nn.Dropout(0.5),
+        nn.Conv2d(1, 64, 5, stride=2, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, stride=2),
+        nn.Conv2d(64, 128, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(128, 128, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(3, stride=2),
+        nn.Flatten(),
+        nn.Dropout(0.5),
+        nn.Linear(128 * 2 * 2, 512),
+        nn.ReLU(),
+        nn.Dropout(0.5),
         nn.Linear(512, 10),
     )
 
@@ -52,8 +67,12 @@ def main(argv: list | None = None) -> dict:
     train, _, test = common.image_loaders(args, "fashion")
     builders = {k: v for k, v in {"vgg": vgg, "alexnet": alexnet}.items() if k in args.models.split(",")}
     results, hists = common.compare(args, builders, train, test)
-    common.plot_curves({k: h["test_acc"] for k, h in hists.items()}, os.path.join(args.out, "test_accuracy.png"),
-                       ylabel="test accuracy", title="Fashion-MNIST: VGG-style vs AlexNet-style")
+    common.plot_curves(
+        {k: h["test_acc"] for k, h in hists.items()},
+        os.path.join(args.out, "test_accuracy.png"),
+        ylabel="test accuracy",
+        title="Fashion-MNIST: VGG-style vs AlexNet-style",
+    )
     results["target"] = {"vgg": 0.92}
     return common.finish(args, results)
 

@@ -45,11 +45,17 @@ def main(argv: list | None = None) -> dict:
     args = common.setup(p.parse_args(argv), "weight_init", argv)
     train, _, test = common.image_loaders(args, "mnist", flatten=True)
     builders = {name: (lambda n=name: mlp(n)) for name in INITS}
-    results, hists = common.compare(args, builders, train, test,
-                                    make_opt=lambda m: nx.optim.SGD(m.parameters(), lr=args.lr), step_lr=False)
-    common.plot_curves({k: h["step_loss"] for k, h in hists.items()}, os.path.join(args.out, "init_curves.png"),
-                       xlabel="step", ylabel="training loss", title="MLP on MNIST: initialisation",
-                       smooth=max(1, min(20, len(hists["zero"]["step_loss"]) // 10)))
+    results, hists = common.compare(
+        args, builders, train, test, make_opt=lambda m: nx.optim.SGD(m.parameters(), lr=args.lr), step_lr=False
+    )
+    common.plot_curves(
+        {k: h["step_loss"] for k, h in hists.items()},
+        os.path.join(args.out, "init_curves.png"),
+        xlabel="step",
+        ylabel="training loss",
+        title="MLP on MNIST: initialisation",
+        smooth=max(1, min(20, len(hists["zero"]["step_loss"]) // 10)),
+    )
     results["chance"] = 0.1
     return common.finish(args, results)
 

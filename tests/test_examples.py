@@ -82,16 +82,36 @@ def test_vgg_alexnet(tmp_path):
 
 
 def test_inception_resnet(tmp_path):
-    r = run("inception_resnet_densenet", tmp_path, "--limit", "64", "--batch-size", "16", "--epochs", "2",
-            "--models", "inception,resnet")
+    r = run(
+        "inception_resnet_densenet",
+        tmp_path,
+        "--limit",
+        "64",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "2",
+        "--models",
+        "inception,resnet",
+    )
     assert_falls(r["inception"])
     assert_falls(r["resnet"])
 
 
 @pytest.mark.slow
 def test_densenet(tmp_path):
-    r = run("inception_resnet_densenet", tmp_path, "--limit", "64", "--batch-size", "16", "--epochs", "2",
-            "--models", "densenet")
+    r = run(
+        "inception_resnet_densenet",
+        tmp_path,
+        "--limit",
+        "64",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "2",
+        "--models",
+        "densenet",
+    )
     assert_falls(r["densenet"])
 
 
@@ -131,8 +151,22 @@ def test_regularization(tmp_path):
 
 
 def test_char_lstm(tmp_path):
-    r = run("char_lstm", tmp_path, "--limit", "6000", "--batch-size", "8", "--bptt", "32", "--hidden", "64",
-            "--sample-chars", "20", "--lr", "5e-3")
+    r = run(
+        "char_lstm",
+        tmp_path,
+        "--limit",
+        "6000",
+        "--batch-size",
+        "8",
+        "--bptt",
+        "32",
+        "--hidden",
+        "64",
+        "--sample-chars",
+        "20",
+        "--lr",
+        "5e-3",
+    )
     assert_falls(r["lstm"])
     assert 0 < r["lstm"]["val_bpc"] < 7  # log2(63) = 5.98 is the uniform guess
     assert all(s.startswith(("In the beginning", "And Jesus")) for s in r["samples"])
@@ -140,8 +174,24 @@ def test_char_lstm(tmp_path):
 
 @pytest.mark.slow
 def test_char_gru(tmp_path):
-    r = run("char_lstm", tmp_path, "--cell", "gru", "--limit", "6000", "--batch-size", "8", "--bptt", "32",
-            "--hidden", "64", "--sample-chars", "20", "--lr", "5e-3")
+    r = run(
+        "char_lstm",
+        tmp_path,
+        "--cell",
+        "gru",
+        "--limit",
+        "6000",
+        "--batch-size",
+        "8",
+        "--bptt",
+        "32",
+        "--hidden",
+        "64",
+        "--sample-chars",
+        "20",
+        "--lr",
+        "5e-3",
+    )
     assert_falls(r["gru"])
 
 
@@ -174,8 +224,9 @@ def test_autoencoders(tmp_path):
 
 def test_gan_with_lenet_judge(tmp_path, lenet_ckpt):
     _, ckpt = lenet_ckpt
-    r = run("gan", tmp_path, "--limit", "128", "--batch-size", "16", "--epochs", "1", "--n-judge", "100",
-            "--lenet", ckpt)
+    r = run(
+        "gan", tmp_path, "--limit", "128", "--batch-size", "16", "--epochs", "1", "--n-judge", "100", "--lenet", ckpt
+    )
     assert_falls(r["gan"], "d_loss_start", "d_loss_end")
     j = r["lenet_judge"]
     assert j["n"] == 100 and sum(j["class_histogram"]) == 100 and 0.0 <= j["fraction_confident_0.9"] <= 1.0
@@ -183,7 +234,21 @@ def test_gan_with_lenet_judge(tmp_path, lenet_ckpt):
 
 @pytest.mark.slow
 def test_dcgan(tmp_path):
-    r = run("gan", tmp_path, "--arch", "dcgan", "--limit", "64", "--batch-size", "16", "--epochs", "1",
-            "--n-judge", "50", "--lenet", str(tmp_path / "missing.npz"))
+    r = run(
+        "gan",
+        tmp_path,
+        "--arch",
+        "dcgan",
+        "--limit",
+        "64",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "1",
+        "--n-judge",
+        "50",
+        "--lenet",
+        str(tmp_path / "missing.npz"),
+    )
     assert_falls(r["gan"], "d_loss_start", "d_loss_end")
     assert r["lenet_judge"] is None

@@ -94,8 +94,9 @@ def _pair(v, name: str, center: float) -> tuple[float, float]:
 # ---- geometric resampling -------------------------------------------------------------------------
 
 
-def affine_sample(img: np.ndarray, angle: float = 0.0, scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0),
-                  fill: float = 0.0) -> np.ndarray:
+def affine_sample(
+    img: np.ndarray, angle: float = 0.0, scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0), fill: float = 0.0
+) -> np.ndarray:
     """Rotate by ``angle`` degrees (counter-clockwise), scale by ``scale``, then shift by
     (dy, dx) pixels, about the image centre, with bilinear interpolation.
 
@@ -302,7 +303,9 @@ class GaussianNoise(_Random):
 
     def __call__(self, x):
         a, back = _to_array(x)
-        y = a + self.rng.normal(self.mean, self.std, size=a.shape).astype(a.dtype if a.dtype.kind == "f" else np.float32)
+        y = a + self.rng.normal(self.mean, self.std, size=a.shape).astype(
+            a.dtype if a.dtype.kind == "f" else np.float32
+        )
         if self.clip is not None:
             y = np.clip(y, self.clip[0], self.clip[1])
         return back(y)
