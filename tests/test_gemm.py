@@ -106,7 +106,7 @@ def test_gemm_thread_splits(dev, rng, threads):
         # 36x3300x1100: column split over two jc blocks and 5 k blocks, the last short: a
         # thread running ahead once overwrote B panels the other still read (about one call
         # in two went wrong at 2 threads; hence the repeats below).
-        # (each m*n*k > 1.7e7, the smallest product the kernel threads)
+        # (each m*n*k > 4e6, the smallest product the kernel threads)
         for m, n, k, tb in [(30, 1100, 520, False), (30, 700, 820, True), (100, 203, 840, False),
                             (36, 3300, 1100, True), (36, 3300, 1100, False), (96, 1024, 600, True),
                             (130, 900, 600, False),  # m*k*n > 64M: packed although k*n <= 1M
