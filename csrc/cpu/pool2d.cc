@@ -30,53 +30,13 @@
 #include <limits>
 #include <vector>
 
+#include "../checks/pool2d.h"
 #include "backend.h"
 
 namespace nx {
 namespace {
 
-constexpr int64_t kMaxSize = int64_t(1) << 40;
-
-int64_t mul_checked(const char* kernel, int64_t a, int64_t b) {
-  int64_t r;
-  NX_CHECK(!__builtin_mul_overflow(a, b, &r), kernel, ": size product ", a, " * ", b,
-           " overflows int64");
-  return r;
-}
-
-void check_sizes(const char* kn, std::initializer_list<std::pair<const char*, int64_t>> sizes) {
-  need_nonneg(kn, sizes);
-  for (auto& s : sizes) NX_CHECK(s.second <= kMaxSize, kn, ": ", s.first, "=", s.second, " is too large");
-}
-
-struct PoolShape {
-  int64_t N, C, H, W, R, S, sh, sw, ph, pw, dh, dw, P, Q, HW, PQ, planes;
-};
-
-// The checks shared by max and avg pooling; returns the geometry with P, Q.
-PoolShape pool_check(const char* kn, int64_t N, int64_t C, int64_t H, int64_t W, int64_t R,
-                     int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
-                     int64_t dw, bool ceil_mode) {
-  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"pad_h", ph}, {"pad_w", pw},
-                   {"R", R}, {"S", S}, {"stride_h", sh}, {"stride_w", sw}, {"dil_h", dh}, {"dil_w", dw}});
-  need_pos(kn, {{"H", H}, {"W", W}, {"R", R}, {"S", S}, {"stride_h", sh}, {"stride_w", sw},
-                {"dil_h", dh}, {"dil_w", dw}});
-  NX_CHECK(ph <= R / 2 && pw <= S / 2, kn, ": padding (", ph, ", ", pw,
-           ") must be at most half the kernel size (", R, ", ", S, ")");
-  mul_checked(kn, dh, R - 1);
-  mul_checked(kn, dw, S - 1);
-  PoolShape s{N, C, H, W, R, S, sh, sw, ph, pw, dh, dw};
-  s.P = window_out(H, R, sh, ph, dh, ceil_mode);
-  s.Q = window_out(W, S, sw, pw, dw, ceil_mode);
-  NX_CHECK(s.P > 0 && s.Q > 0, kn, ": input ", shp({N, C, H, W}), " with kernel (", R, ", ", S,
-           "), stride (", sh, ", ", sw, "), padding (", ph, ", ", pw, "), dilation (", dh, ", ",
-           dw, ") gives an empty output (", s.P, ", ", s.Q, ")");
-  s.HW = mul_checked(kn, H, W);
-  s.PQ = mul_checked(kn, s.P, s.Q);
-  s.planes = mul_checked(kn, N, C);
-  mul_checked(kn, s.planes, std::max(s.HW, s.PQ));
-  return s;
-}
+using checks::PoolShape;
 
 // A bad index found inside a parallel loop: recorded (first one wins), thrown afterwards,
 // since exceptions must not leave an OpenMP region.
@@ -143,12 +103,8 @@ void Cpu::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_t
                             int64_t W, int64_t R, int64_t S, int64_t stride_h, int64_t stride_w,
                             int64_t pad_h, int64_t pad_w, int64_t dil_h, int64_t dil_w,
                             bool ceil_mode) {
-  const char* kn = "maxpool2d_forward";
-  PoolShape s = pool_check(kn, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, ceil_mode);
-  const std::string os = shp({N, C, s.P, s.Q});
-  need(inp, s.planes * s.HW, DType::F32, kn, "inp", shp({N, C, H, W}));
-  need(out, s.planes * s.PQ, DType::F32, kn, "out", os);
-  need(indices, s.planes * s.PQ, DType::I64, kn, "indices", os);
+  const PoolShape s = checks::check_maxpool2d_forward(out, indices, inp, N, C, H, W, R, S, stride_h, stride_w,
+                                                            pad_h, pad_w, dil_h, dil_w, ceil_mode);
   const float* x = inp.f();
   float* o = out.f();
   int64_t* ind = indices.i64();
@@ -194,12 +150,8 @@ void Cpu::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_t
 void Cpu::maxpool2d_backward(View dinp, View dout, View indices, int64_t N, int64_t C,
                              int64_t H, int64_t W, int64_t P, int64_t Q) {
   const char* kn = "maxpool2d_backward";
-  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"P", P}, {"Q", Q}});
-  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), PQ = mul_checked(kn, P, Q);
-  mul_checked(kn, planes, std::max(HW, PQ));
-  need(dout, planes * PQ, DType::F32, kn, "dout", shp({N, C, P, Q}));
-  need(indices, planes * PQ, DType::I64, kn, "indices", shp({N, C, P, Q}));
-  need(dinp, planes * HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  const checks::PlaneSizes z = checks::check_maxpool2d_backward(dinp, dout, indices, N, C, H, W, P, Q);
+  const int64_t planes = z.planes, HW = z.HW, PQ = z.other;
   const float* d = dout.f();
   const int64_t* ind = indices.i64();
   float* dx = dinp.f();
@@ -225,11 +177,8 @@ void Cpu::avgpool2d_forward(View out, View inp, int64_t N, int64_t C, int64_t H,
                             int64_t R, int64_t S, int64_t stride_h, int64_t stride_w,
                             int64_t pad_h, int64_t pad_w, bool ceil_mode, bool count_include_pad,
                             int64_t divisor_override) {
-  const char* kn = "avgpool2d_forward";
-  PoolShape s = pool_check(kn, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w, 1, 1, ceil_mode);
-  NX_CHECK(divisor_override >= 0, kn, ": divisor_override=", divisor_override, " must be > 0 (or 0 for none)");
-  need(inp, s.planes * s.HW, DType::F32, kn, "inp", shp({N, C, H, W}));
-  need(out, s.planes * s.PQ, DType::F32, kn, "out", shp({N, C, s.P, s.Q}));
+  const PoolShape s = checks::check_avgpool2d_forward(out, inp, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w,
+                                                            ceil_mode, count_include_pad, divisor_override);
   const float* x = inp.f();
   float* o = out.f();
   const TapCols taps(S, s.sw, s.pw, 1, W, s.Q);
@@ -268,11 +217,8 @@ void Cpu::avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C, int64_t
                              int64_t R, int64_t S, int64_t stride_h, int64_t stride_w,
                              int64_t pad_h, int64_t pad_w, bool ceil_mode,
                              bool count_include_pad, int64_t divisor_override) {
-  const char* kn = "avgpool2d_backward";
-  PoolShape s = pool_check(kn, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w, 1, 1, ceil_mode);
-  NX_CHECK(divisor_override >= 0, kn, ": divisor_override=", divisor_override, " must be > 0 (or 0 for none)");
-  need(dout, s.planes * s.PQ, DType::F32, kn, "dout", shp({N, C, s.P, s.Q}));
-  need(dinp, s.planes * s.HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  const PoolShape s = checks::check_avgpool2d_backward(dinp, dout, N, C, H, W, R, S, stride_h, stride_w, pad_h,
+                                                             pad_w, ceil_mode, count_include_pad, divisor_override);
   const float* d = dout.f();
   float* dx = dinp.f();
   const TapCols taps(S, s.sw, s.pw, 1, W, s.Q);
@@ -310,13 +256,8 @@ void Cpu::avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C, int64_t
 
 void Cpu::adaptive_avgpool2d_forward(View out, View inp, int64_t N, int64_t C, int64_t H,
                                      int64_t W, int64_t P, int64_t Q) {
-  const char* kn = "adaptive_avgpool2d_forward";
-  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"P", P}, {"Q", Q}});
-  need_pos(kn, {{"H", H}, {"W", W}});
-  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), PQ = mul_checked(kn, P, Q);
-  mul_checked(kn, planes, std::max(HW, PQ));
-  need(inp, planes * HW, DType::F32, kn, "inp", shp({N, C, H, W}));
-  need(out, planes * PQ, DType::F32, kn, "out", shp({N, C, P, Q}));
+  const checks::PlaneSizes z = checks::check_adaptive_avgpool2d_forward(out, inp, N, C, H, W, P, Q);
+  const int64_t planes = z.planes, HW = z.HW, PQ = z.other;
   const float* x = inp.f();
   float* o = out.f();
   // Thread mapping: (n, c) planes split over threads. Bins cover the plane (they overlap when
@@ -345,13 +286,8 @@ void Cpu::adaptive_avgpool2d_forward(View out, View inp, int64_t N, int64_t C, i
 
 void Cpu::adaptive_avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C, int64_t H,
                                       int64_t W, int64_t P, int64_t Q) {
-  const char* kn = "adaptive_avgpool2d_backward";
-  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"P", P}, {"Q", Q}});
-  need_pos(kn, {{"H", H}, {"W", W}});
-  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), PQ = mul_checked(kn, P, Q);
-  mul_checked(kn, planes, std::max(HW, PQ));
-  need(dout, planes * PQ, DType::F32, kn, "dout", shp({N, C, P, Q}));
-  need(dinp, planes * HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  const checks::PlaneSizes z = checks::check_adaptive_avgpool2d_backward(dinp, dout, N, C, H, W, P, Q);
+  const int64_t planes = z.planes, HW = z.HW, PQ = z.other;
   const float* d = dout.f();
   float* dx = dinp.f();
   // Thread mapping: (n, c) planes split over threads.
@@ -380,12 +316,8 @@ void Cpu::adaptive_avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C
 void Cpu::maxunpool2d_forward(View out, View inp, View indices, int64_t N, int64_t C, int64_t H,
                               int64_t W, int64_t OH, int64_t OW) {
   const char* kn = "maxunpool2d_forward";
-  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"OH", OH}, {"OW", OW}});
-  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), OHW = mul_checked(kn, OH, OW);
-  mul_checked(kn, planes, std::max(HW, OHW));
-  need(inp, planes * HW, DType::F32, kn, "inp", shp({N, C, H, W}));
-  need(indices, planes * HW, DType::I64, kn, "indices", shp({N, C, H, W}));
-  need(out, planes * OHW, DType::F32, kn, "out", shp({N, C, OH, OW}));
+  const checks::PlaneSizes z = checks::check_maxunpool2d_forward(out, inp, indices, N, C, H, W, OH, OW);
+  const int64_t planes = z.planes, HW = z.HW, OHW = z.other;
   const float* x = inp.f();
   const int64_t* ind = indices.i64();
   float* o = out.f();
@@ -411,12 +343,8 @@ void Cpu::maxunpool2d_forward(View out, View inp, View indices, int64_t N, int64
 void Cpu::maxunpool2d_backward(View dinp, View dout, View indices, int64_t N, int64_t C,
                                int64_t H, int64_t W, int64_t OH, int64_t OW) {
   const char* kn = "maxunpool2d_backward";
-  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"OH", OH}, {"OW", OW}});
-  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), OHW = mul_checked(kn, OH, OW);
-  mul_checked(kn, planes, std::max(HW, OHW));
-  need(dout, planes * OHW, DType::F32, kn, "dout", shp({N, C, OH, OW}));
-  need(indices, planes * HW, DType::I64, kn, "indices", shp({N, C, H, W}));
-  need(dinp, planes * HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  const checks::PlaneSizes z = checks::check_maxunpool2d_backward(dinp, dout, indices, N, C, H, W, OH, OW);
+  const int64_t planes = z.planes, HW = z.HW, OHW = z.other;
   const float* d = dout.f();
   const int64_t* ind = indices.i64();
   float* dx = dinp.f();

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../checks/pool2d.h"
 #include "check.cuh"
 #include "ops.cuh"
 
@@ -31,47 +32,8 @@ namespace cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int64_t kMaxSize = int64_t(1) << 40;
 
-int64_t mul_checked(const char* kernel, int64_t a, int64_t b) {
-  int64_t r;
-  NX_CHECK(!__builtin_mul_overflow(a, b, &r), kernel, ": size product ", a, " * ", b,
-           " overflows int64");
-  return r;
-}
-
-void check_sizes(const char* kn, std::initializer_list<std::pair<const char*, int64_t>> sizes) {
-  need_nonneg(kn, sizes);
-  for (auto& s : sizes) NX_CHECK(s.second <= kMaxSize, kn, ": ", s.first, "=", s.second, " is too large");
-}
-
-struct PoolShape {
-  int64_t N, C, H, W, R, S, sh, sw, ph, pw, dh, dw, P, Q, HW, PQ, planes;
-};
-
-PoolShape pool_check(const char* kn, int64_t N, int64_t C, int64_t H, int64_t W, int64_t R,
-                     int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
-                     int64_t dw, bool ceil_mode) {
-  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"pad_h", ph}, {"pad_w", pw},
-                   {"R", R}, {"S", S}, {"stride_h", sh}, {"stride_w", sw}, {"dil_h", dh}, {"dil_w", dw}});
-  need_pos(kn, {{"H", H}, {"W", W}, {"R", R}, {"S", S}, {"stride_h", sh}, {"stride_w", sw},
-                {"dil_h", dh}, {"dil_w", dw}});
-  NX_CHECK(ph <= R / 2 && pw <= S / 2, kn, ": padding (", ph, ", ", pw,
-           ") must be at most half the kernel size (", R, ", ", S, ")");
-  mul_checked(kn, dh, R - 1);
-  mul_checked(kn, dw, S - 1);
-  PoolShape s{N, C, H, W, R, S, sh, sw, ph, pw, dh, dw};
-  s.P = window_out(H, R, sh, ph, dh, ceil_mode);
-  s.Q = window_out(W, S, sw, pw, dw, ceil_mode);
-  NX_CHECK(s.P > 0 && s.Q > 0, kn, ": input ", shp({N, C, H, W}), " with kernel (", R, ", ", S,
-           "), stride (", sh, ", ", sw, "), padding (", ph, ", ", pw, "), dilation (", dh, ", ",
-           dw, ") gives an empty output (", s.P, ", ", s.Q, ")");
-  s.HW = mul_checked(kn, H, W);
-  s.PQ = mul_checked(kn, s.P, s.Q);
-  s.planes = mul_checked(kn, N, C);
-  mul_checked(kn, s.planes, std::max(s.HW, s.PQ));
-  return s;
-}
+using checks::PoolShape;
 
 // Raises the CPU's message for the first bad index (flat position in the index array).
 void raise_bad(const char* kn, const char* arg, int64_t flat, const int64_t* ind, int64_t per_plane,
@@ -290,12 +252,8 @@ void Cuda::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_
                              int64_t W, int64_t R, int64_t S, int64_t stride_h, int64_t stride_w,
                              int64_t pad_h, int64_t pad_w, int64_t dil_h, int64_t dil_w,
                              bool ceil_mode) {
-  const char* kn = "maxpool2d_forward";
-  PoolShape s = pool_check(kn, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, ceil_mode);
-  const std::string os = shp({N, C, s.P, s.Q});
-  need(inp, s.planes * s.HW, DType::F32, kn, "inp", shp({N, C, H, W}));
-  need(out, s.planes * s.PQ, DType::F32, kn, "out", os);
-  need(indices, s.planes * s.PQ, DType::I64, kn, "indices", os);
+  const PoolShape s = checks::check_maxpool2d_forward(out, indices, inp, N, C, H, W, R, S, stride_h, stride_w,
+                                                            pad_h, pad_w, dil_h, dil_w, ceil_mode);
   const int64_t total = s.planes * s.PQ;
   if (total == 0) return;
   maxpool_fwd_kernel<<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(out.f(), indices.i64(), inp.f(), s);
@@ -305,12 +263,8 @@ void Cuda::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_
 void Cuda::maxpool2d_backward(View dinp, View dout, View indices, int64_t N, int64_t C,
                               int64_t H, int64_t W, int64_t P, int64_t Q) {
   const char* kn = "maxpool2d_backward";
-  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"P", P}, {"Q", Q}});
-  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), PQ = mul_checked(kn, P, Q);
-  mul_checked(kn, planes, std::max(HW, PQ));
-  need(dout, planes * PQ, DType::F32, kn, "dout", shp({N, C, P, Q}));
-  need(indices, planes * PQ, DType::I64, kn, "indices", shp({N, C, P, Q}));
-  need(dinp, planes * HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  const checks::PlaneSizes z = checks::check_maxpool2d_backward(dinp, dout, indices, N, C, H, W, P, Q);
+  const int64_t planes = z.planes, HW = z.HW, PQ = z.other;
   if (planes * HW == 0) return;  // (PQ > 0 with HW == 0 cannot hold valid indices: CPU raises
                                  //  only when it scans them; nothing to write here)
   ErrorFlag flag;
@@ -324,11 +278,8 @@ void Cuda::avgpool2d_forward(View out, View inp, int64_t N, int64_t C, int64_t H
                              int64_t R, int64_t S, int64_t stride_h, int64_t stride_w,
                              int64_t pad_h, int64_t pad_w, bool ceil_mode, bool count_include_pad,
                              int64_t divisor_override) {
-  const char* kn = "avgpool2d_forward";
-  PoolShape s = pool_check(kn, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w, 1, 1, ceil_mode);
-  NX_CHECK(divisor_override >= 0, kn, ": divisor_override=", divisor_override, " must be > 0 (or 0 for none)");
-  need(inp, s.planes * s.HW, DType::F32, kn, "inp", shp({N, C, H, W}));
-  need(out, s.planes * s.PQ, DType::F32, kn, "out", shp({N, C, s.P, s.Q}));
+  const PoolShape s = checks::check_avgpool2d_forward(out, inp, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w,
+                                                            ceil_mode, count_include_pad, divisor_override);
   const int64_t total = s.planes * s.PQ;
   if (total == 0) return;
   avgpool_fwd_kernel<<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(out.f(), inp.f(), s,
@@ -340,11 +291,8 @@ void Cuda::avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C, int64_
                               int64_t R, int64_t S, int64_t stride_h, int64_t stride_w,
                               int64_t pad_h, int64_t pad_w, bool ceil_mode,
                               bool count_include_pad, int64_t divisor_override) {
-  const char* kn = "avgpool2d_backward";
-  PoolShape s = pool_check(kn, N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w, 1, 1, ceil_mode);
-  NX_CHECK(divisor_override >= 0, kn, ": divisor_override=", divisor_override, " must be > 0 (or 0 for none)");
-  need(dout, s.planes * s.PQ, DType::F32, kn, "dout", shp({N, C, s.P, s.Q}));
-  need(dinp, s.planes * s.HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  const PoolShape s = checks::check_avgpool2d_backward(dinp, dout, N, C, H, W, R, S, stride_h, stride_w, pad_h,
+                                                             pad_w, ceil_mode, count_include_pad, divisor_override);
   const int64_t total = s.planes * s.HW;
   if (total == 0) return;
   avgpool_bwd_kernel<<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(dinp.f(), dout.f(), s,
@@ -354,13 +302,8 @@ void Cuda::avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C, int64_
 
 void Cuda::adaptive_avgpool2d_forward(View out, View inp, int64_t N, int64_t C, int64_t H,
                                       int64_t W, int64_t P, int64_t Q) {
-  const char* kn = "adaptive_avgpool2d_forward";
-  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"P", P}, {"Q", Q}});
-  need_pos(kn, {{"H", H}, {"W", W}});
-  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), PQ = mul_checked(kn, P, Q);
-  mul_checked(kn, planes, std::max(HW, PQ));
-  need(inp, planes * HW, DType::F32, kn, "inp", shp({N, C, H, W}));
-  need(out, planes * PQ, DType::F32, kn, "out", shp({N, C, P, Q}));
+  const checks::PlaneSizes z = checks::check_adaptive_avgpool2d_forward(out, inp, N, C, H, W, P, Q);
+  const int64_t planes = z.planes, PQ = z.other;
   if (planes * PQ == 0) return;
   adaptive_fwd_kernel<<<grid_1d(planes * PQ, kThreads), kThreads, 0, stream()>>>(out.f(), inp.f(), planes, H, W, P, Q);
   NX_CUDA_LAUNCH();
@@ -368,13 +311,8 @@ void Cuda::adaptive_avgpool2d_forward(View out, View inp, int64_t N, int64_t C, 
 
 void Cuda::adaptive_avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C, int64_t H,
                                        int64_t W, int64_t P, int64_t Q) {
-  const char* kn = "adaptive_avgpool2d_backward";
-  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"P", P}, {"Q", Q}});
-  need_pos(kn, {{"H", H}, {"W", W}});
-  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), PQ = mul_checked(kn, P, Q);
-  mul_checked(kn, planes, std::max(HW, PQ));
-  need(dout, planes * PQ, DType::F32, kn, "dout", shp({N, C, P, Q}));
-  need(dinp, planes * HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  const checks::PlaneSizes z = checks::check_adaptive_avgpool2d_backward(dinp, dout, N, C, H, W, P, Q);
+  const int64_t planes = z.planes, HW = z.HW, PQ = z.other;
   if (planes * HW == 0) return;
   if (PQ == 0) return fill_f32(dinp.f(), planes * HW, 0.f);
   adaptive_bwd_kernel<<<grid_1d(planes * HW, kThreads), kThreads, 0, stream()>>>(dinp.f(), dout.f(), planes, H, W, P, Q);
@@ -384,12 +322,8 @@ void Cuda::adaptive_avgpool2d_backward(View dinp, View dout, int64_t N, int64_t 
 void Cuda::maxunpool2d_forward(View out, View inp, View indices, int64_t N, int64_t C, int64_t H,
                                int64_t W, int64_t OH, int64_t OW) {
   const char* kn = "maxunpool2d_forward";
-  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"OH", OH}, {"OW", OW}});
-  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), OHW = mul_checked(kn, OH, OW);
-  mul_checked(kn, planes, std::max(HW, OHW));
-  need(inp, planes * HW, DType::F32, kn, "inp", shp({N, C, H, W}));
-  need(indices, planes * HW, DType::I64, kn, "indices", shp({N, C, H, W}));
-  need(out, planes * OHW, DType::F32, kn, "out", shp({N, C, OH, OW}));
+  const checks::PlaneSizes z = checks::check_maxunpool2d_forward(out, inp, indices, N, C, H, W, OH, OW);
+  const int64_t planes = z.planes, HW = z.HW, OHW = z.other;
   if (planes == 0 || (HW == 0 && OHW == 0)) return;
   ErrorFlag flag;
   plane_scatter_kernel<false><<<plane_grid(planes), kThreads, 0, stream()>>>(
@@ -401,12 +335,8 @@ void Cuda::maxunpool2d_forward(View out, View inp, View indices, int64_t N, int6
 void Cuda::maxunpool2d_backward(View dinp, View dout, View indices, int64_t N, int64_t C,
                                 int64_t H, int64_t W, int64_t OH, int64_t OW) {
   const char* kn = "maxunpool2d_backward";
-  check_sizes(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"OH", OH}, {"OW", OW}});
-  const int64_t planes = mul_checked(kn, N, C), HW = mul_checked(kn, H, W), OHW = mul_checked(kn, OH, OW);
-  mul_checked(kn, planes, std::max(HW, OHW));
-  need(dout, planes * OHW, DType::F32, kn, "dout", shp({N, C, OH, OW}));
-  need(indices, planes * HW, DType::I64, kn, "indices", shp({N, C, H, W}));
-  need(dinp, planes * HW, DType::F32, kn, "dinp", shp({N, C, H, W}));
+  const checks::PlaneSizes z = checks::check_maxunpool2d_backward(dinp, dout, indices, N, C, H, W, OH, OW);
+  const int64_t planes = z.planes, HW = z.HW, OHW = z.other;
   if (planes * HW == 0) return;
   ErrorFlag flag;
   unpool_bwd_kernel<<<grid_1d(planes * HW, kThreads), kThreads, 0, stream()>>>(
