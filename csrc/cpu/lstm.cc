@@ -27,6 +27,7 @@
 #include <cstring>
 #include <limits>
 
+#include "../checks/lstm.h"
 #include "backend.h"
 
 namespace nx {
@@ -236,36 +237,12 @@ void zero(const View& v) {
   if (v.data && v.numel > 0) std::memset(v.data, 0, size_t(v.numel) * sizeof(float));
 }
 
-void check_weights(const char* K, const View& w_ih, const View& w_hh, const View& b_ih,
-                   const View& b_hh, int64_t I, int64_t H) {
-  need(w_ih, 4 * H * I, DType::F32, K, "w_ih", shp({4 * H, I}));
-  need(w_hh, 4 * H * H, DType::F32, K, "w_hh", shp({4 * H, H}));
-  need_opt(b_ih, 4 * H, DType::F32, K, "b_ih", shp({4 * H}));
-  need_opt(b_hh, 4 * H, DType::F32, K, "b_hh", shp({4 * H}));
-}
-
-void check_sizes(const char* K, int64_t T, int64_t B, int64_t I, int64_t H) {
-  need_nonneg(K, {{"T", T}, {"B", B}, {"I", I}, {"H", H}});
-  // 64-bit products below must not overflow: every extent fits comfortably under 2^62.
-  const double lim = 4.0e18;
-  NX_CHECK(double(T) * B * 4 * H < lim && double(T) * B * I < lim && 4.0 * H * (I + H) < lim, K,
-           ": sizes T=", T, ", B=", B, ", I=", I, ", H=", H, " are too large");
-}
-
 }  // namespace
 
 void Cpu::lstm_cell_forward(View h_out, View c_out, View gates, View x, View h, View c,
                             View w_ih, View w_hh, View b_ih, View b_hh, int64_t B, int64_t I,
                             int64_t H) {
-  const char* K = "lstm_cell_forward";
-  check_sizes(K, 1, B, I, H);
-  need(h_out, B * H, DType::F32, K, "h_out", shp({B, H}));
-  need(c_out, B * H, DType::F32, K, "c_out", shp({B, H}));
-  need(gates, B * 4 * H, DType::F32, K, "gates", shp({B, 4 * H}));
-  need(x, B * I, DType::F32, K, "x", shp({B, I}));
-  need(h, B * H, DType::F32, K, "h", shp({B, H}));
-  need(c, B * H, DType::F32, K, "c", shp({B, H}));
-  check_weights(K, w_ih, w_hh, b_ih, b_hh, I, H);
+  checks::check_lstm_cell_forward(h_out, c_out, gates, x, h, c, w_ih, w_hh, b_ih, b_hh, B, I, H);
   if (B == 0 || H == 0) return;
   mm(gates.f(), x.f(), w_ih.f(), combined_bias(b_ih, b_hh, H), B, 4 * H, I, false, true, 0.f);
   mm(gates.f(), h.f(), w_hh.f(), nullptr, B, 4 * H, H, false, true, 1.f);
@@ -276,23 +253,8 @@ void Cpu::lstm_cell_backward(View dx, View dh, View dc, View dw_ih, View dw_hh, 
                              View db_hh, View dh_out, View dc_out, View gates, View x, View h,
                              View c, View c_out, View w_ih, View w_hh, int64_t B, int64_t I,
                              int64_t H) {
-  const char* K = "lstm_cell_backward";
-  check_sizes(K, 1, B, I, H);
-  need_opt(dx, B * I, DType::F32, K, "dx", shp({B, I}));
-  need_opt(dh, B * H, DType::F32, K, "dh", shp({B, H}));
-  need_opt(dc, B * H, DType::F32, K, "dc", shp({B, H}));
-  need_opt(dw_ih, 4 * H * I, DType::F32, K, "dw_ih", shp({4 * H, I}));
-  need_opt(dw_hh, 4 * H * H, DType::F32, K, "dw_hh", shp({4 * H, H}));
-  need_opt(db_ih, 4 * H, DType::F32, K, "db_ih", shp({4 * H}));
-  need_opt(db_hh, 4 * H, DType::F32, K, "db_hh", shp({4 * H}));
-  need_opt(dh_out, B * H, DType::F32, K, "dh_out", shp({B, H}));
-  need_opt(dc_out, B * H, DType::F32, K, "dc_out", shp({B, H}));
-  need(gates, B * 4 * H, DType::F32, K, "gates", shp({B, 4 * H}));
-  need(x, B * I, DType::F32, K, "x", shp({B, I}));
-  need(h, B * H, DType::F32, K, "h", shp({B, H}));
-  need(c, B * H, DType::F32, K, "c", shp({B, H}));
-  need(c_out, B * H, DType::F32, K, "c_out", shp({B, H}));
-  check_weights(K, w_ih, w_hh, View{}, View{}, I, H);
+  checks::check_lstm_cell_backward(dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh, dh_out, dc_out, gates, x, h,
+                                   c, c_out, w_ih, w_hh, B, I, H);
   float* dg = cpu::scratch(size_t(std::max<int64_t>(B * 4 * H, 1)), 2);  // (B, 4H)
   cell_pointwise_backward(dg, dc.f(), dh_out.f(), dc_out.f(), gates.f(), c_out.f(), c.f(), B, H);
   // x side: gates = x (B, I) @ w_ih^T -> dx (B, I), dw_ih (4H, I), db_ih; h side likewise.
@@ -304,18 +266,8 @@ void Cpu::lstm_cell_backward(View dx, View dh, View dc, View dw_ih, View dw_hh, 
 void Cpu::lstm_layer_forward(View out, View h_n, View c_n, View gates, View cells, View x,
                              View h0, View c0, View w_ih, View w_hh, View b_ih, View b_hh,
                              int64_t T, int64_t B, int64_t I, int64_t H) {
-  const char* K = "lstm_layer_forward";
-  check_sizes(K, T, B, I, H);
+  checks::check_lstm_layer_forward(out, h_n, c_n, gates, cells, x, h0, c0, w_ih, w_hh, b_ih, b_hh, T, B, I, H);
   const int64_t BH = B * H, G = 4 * H;
-  need(out, T * BH, DType::F32, K, "out", shp({T, B, H}));
-  need(h_n, BH, DType::F32, K, "h_n", shp({B, H}));
-  need(c_n, BH, DType::F32, K, "c_n", shp({B, H}));
-  need(gates, T * B * G, DType::F32, K, "gates", shp({T, B, G}));
-  need(cells, T * BH, DType::F32, K, "cells", shp({T, B, H}));
-  need(x, T * B * I, DType::F32, K, "x", shp({T, B, I}));
-  need_opt(h0, BH, DType::F32, K, "h0", shp({B, H}));
-  need_opt(c0, BH, DType::F32, K, "c0", shp({B, H}));
-  check_weights(K, w_ih, w_hh, b_ih, b_hh, I, H);
   if (BH == 0) return;
   // All T input projections at once: gates (T*B, 4H) = x (T*B, I) @ w_ih^T + b_ih + b_hh.
   mm(gates.f(), x.f(), w_ih.f(), combined_bias(b_ih, b_hh, H), T * B, G, I, false, true, 0.f);
@@ -336,26 +288,9 @@ void Cpu::lstm_layer_backward(View dx, View dh0, View dc0, View dw_ih, View dw_h
                               View db_hh, View dout, View dh_n, View dc_n, View gates,
                               View cells, View out, View x, View h0, View c0, View w_ih,
                               View w_hh, int64_t T, int64_t B, int64_t I, int64_t H) {
-  const char* K = "lstm_layer_backward";
-  check_sizes(K, T, B, I, H);
+  checks::check_lstm_layer_backward(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dout, dh_n, dc_n, gates, cells,
+                                    out, x, h0, c0, w_ih, w_hh, T, B, I, H);
   const int64_t BH = B * H, G = 4 * H;
-  need_opt(dx, T * B * I, DType::F32, K, "dx", shp({T, B, I}));
-  need_opt(dh0, BH, DType::F32, K, "dh0", shp({B, H}));
-  need_opt(dc0, BH, DType::F32, K, "dc0", shp({B, H}));
-  need_opt(dw_ih, G * I, DType::F32, K, "dw_ih", shp({G, I}));
-  need_opt(dw_hh, G * H, DType::F32, K, "dw_hh", shp({G, H}));
-  need_opt(db_ih, G, DType::F32, K, "db_ih", shp({G}));
-  need_opt(db_hh, G, DType::F32, K, "db_hh", shp({G}));
-  need(dout, T * BH, DType::F32, K, "dout", shp({T, B, H}));
-  need_opt(dh_n, BH, DType::F32, K, "dh_n", shp({B, H}));
-  need_opt(dc_n, BH, DType::F32, K, "dc_n", shp({B, H}));
-  need(gates, T * B * G, DType::F32, K, "gates", shp({T, B, G}));
-  need(cells, T * BH, DType::F32, K, "cells", shp({T, B, H}));
-  need(out, T * BH, DType::F32, K, "out", shp({T, B, H}));
-  need(x, T * B * I, DType::F32, K, "x", shp({T, B, I}));
-  need_opt(h0, BH, DType::F32, K, "h0", shp({B, H}));
-  need_opt(c0, BH, DType::F32, K, "c0", shp({B, H}));
-  check_weights(K, w_ih, w_hh, View{}, View{}, I, H);
 
   // Carries (B, H) each: dh reaching h_t from step t+1, dc reaching c_t from step t+1.
   float* carry = cpu::scratch(size_t(std::max<int64_t>(3 * BH, 1)), 3);
