@@ -14,6 +14,7 @@
 //   elementwise      thread -> one element of (N, C, HW), grid-stride; reads its channel's
 //                    coefficients: forward out = (x - mu) * a + b; backward dx = (dy - gm -
 //                    (x - mu) * k) * w.
+#include "../checks/batchnorm.h"
 #include "check.cuh"
 
 namespace nx {
@@ -126,26 +127,9 @@ using namespace cuda;
 void Cuda::batchnorm_forward(View out, View save_mean, View save_invstd, View running_mean,
                              View running_var, View inp, View gamma, View beta, int64_t N,
                              int64_t C, int64_t HW, bool training, float momentum, float eps) {
-  const char* K = "batchnorm_forward";
-  need_nonneg(K, {{"N", N}, {"C", C}, {"HW", HW}});
-  NX_CHECK(eps >= 0.f, K, ": eps=", eps, " must be >= 0");
-  const int64_t M = N * HW, total = N * C * HW;
-  NX_CHECK(!(training && M == 1), K, ": Expected more than 1 value per channel when training, "
-           "got input of shape (N=", N, ", C=", C, ", HW=", HW, ")");
-  const std::string cs = shp({C}), xs = shp({N, C, HW});
-  need(out, total, DType::F32, K, "out", xs);
-  need(inp, total, DType::F32, K, "inp", xs);
-  need_opt(save_mean, C, DType::F32, K, "save_mean", cs);
-  need_opt(save_invstd, C, DType::F32, K, "save_invstd", cs);
-  if (training) {
-    need_opt(running_mean, C, DType::F32, K, "running_mean", cs);
-    need_opt(running_var, C, DType::F32, K, "running_var", cs);
-  } else {
-    need(running_mean, C, DType::F32, K, "running_mean (required in eval mode)", cs);
-    need(running_var, C, DType::F32, K, "running_var (required in eval mode)", cs);
-  }
-  need_opt(gamma, C, DType::F32, K, "gamma", cs);
-  need_opt(beta, C, DType::F32, K, "beta", cs);
+  checks::check_batchnorm_forward(out, save_mean, save_invstd, running_mean, running_var, inp,
+                                  gamma, beta, N, C, HW, training, momentum, eps);
+  const int64_t total = N * C * HW;
   if (C == 0) return;
   Scratch coef(sizeof(float) * 3 * size_t(C));
   bn_fwd_channels<<<channel_grid(C), kThreads, 0, stream()>>>(
@@ -160,18 +144,9 @@ void Cuda::batchnorm_forward(View out, View save_mean, View save_invstd, View ru
 void Cuda::batchnorm_backward(View dinp, View dgamma, View dbeta, View dout, View inp,
                               View gamma, View save_mean, View save_invstd, int64_t N,
                               int64_t C, int64_t HW, bool training) {
-  const char* K = "batchnorm_backward";
-  need_nonneg(K, {{"N", N}, {"C", C}, {"HW", HW}});
+  checks::check_batchnorm_backward(dinp, dgamma, dbeta, dout, inp, gamma, save_mean, save_invstd,
+                                   N, C, HW, training);
   const int64_t total = N * C * HW;
-  const std::string cs = shp({C}), xs = shp({N, C, HW});
-  need_opt(dinp, total, DType::F32, K, "dinp", xs);
-  need_opt(dgamma, C, DType::F32, K, "dgamma", cs);
-  need_opt(dbeta, C, DType::F32, K, "dbeta", cs);
-  need(dout, total, DType::F32, K, "dout", xs);
-  need(inp, total, DType::F32, K, "inp", xs);
-  need_opt(gamma, C, DType::F32, K, "gamma", cs);
-  need(save_mean, C, DType::F32, K, "save_mean", cs);
-  need(save_invstd, C, DType::F32, K, "save_invstd", cs);
   if (C == 0) return;
   const bool sums = dgamma.data || dbeta.data || (dinp.data && training);
   Scratch coef(sizeof(float) * 4 * size_t(C));
