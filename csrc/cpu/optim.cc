@@ -11,6 +11,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "../checks/optim.h"
 #include "backend.h"
 
 namespace nx {
@@ -49,14 +50,8 @@ inline float lerp(float self, float end, float w) {
 void Cpu::sgd_step(View param, View momentum_buf, View grad, int64_t n, float lr, float momentum,
                    float dampening, float weight_decay, bool nesterov, bool maximize,
                    bool first_step) {
-  const char* K = "sgd_step";
-  need_nonneg(K, {{"n", n}});
-  need(param, n, DType::F32, K, "param", shp({n}));
-  need(grad, n, DType::F32, K, "grad", shp({n}));
-  if (momentum != 0.f) need(momentum_buf, n, DType::F32, K, "momentum_buf", shp({n}));
-  else need_opt(momentum_buf, n, DType::F32, K, "momentum_buf", shp({n}));
-  NX_CHECK(!nesterov || (momentum > 0.f && dampening == 0.f), K,
-           ": Nesterov momentum requires a momentum and zero dampening");
+  checks::check_sgd_step(param, momentum_buf, grad, n, lr, momentum, dampening, weight_decay,
+                         nesterov, maximize, first_step);
   float* p = param.f();
   float* buf = momentum_buf.f();
   const float* gr = grad.f();
@@ -78,12 +73,8 @@ void Cpu::sgd_step(View param, View momentum_buf, View grad, int64_t n, float lr
 // state_sum += g*g; param -= clr * g / (sqrt(state_sum) + eps), clr = lr / (1 + (step-1)*lr_decay).
 void Cpu::adagrad_step(View param, View state_sum, View grad, int64_t n, float lr, float lr_decay,
                        float weight_decay, float eps, int64_t step, bool maximize) {
-  const char* K = "adagrad_step";
-  need_nonneg(K, {{"n", n}});
-  NX_CHECK(step >= 1, K, ": step ", step, " must be >= 1 (the count after incrementing)");
-  need(param, n, DType::F32, K, "param", shp({n}));
-  need(state_sum, n, DType::F32, K, "state_sum", shp({n}));
-  need(grad, n, DType::F32, K, "grad", shp({n}));
+  checks::check_adagrad_step(param, state_sum, grad, n, lr, lr_decay, weight_decay, eps, step,
+                             maximize);
   float* p = param.f();
   float* ss = state_sum.f();
   const float* gr = grad.f();
@@ -101,12 +92,8 @@ void Cpu::adagrad_step(View param, View state_sum, View grad, int64_t n, float l
 // acc_delta = rho*ad + (1-rho)*delta^2; param -= lr*delta.
 void Cpu::adadelta_step(View param, View square_avg, View acc_delta, View grad, int64_t n,
                         float lr, float rho, float eps, float weight_decay, bool maximize) {
-  const char* K = "adadelta_step";
-  need_nonneg(K, {{"n", n}});
-  need(param, n, DType::F32, K, "param", shp({n}));
-  need(square_avg, n, DType::F32, K, "square_avg", shp({n}));
-  need(acc_delta, n, DType::F32, K, "acc_delta", shp({n}));
-  need(grad, n, DType::F32, K, "grad", shp({n}));
+  checks::check_adadelta_step(param, square_avg, acc_delta, grad, n, lr, rho, eps, weight_decay,
+                              maximize);
   float* p = param.f();
   float* sa = square_avg.f();
   float* ad = acc_delta.f();
@@ -130,15 +117,8 @@ void Cpu::adadelta_step(View param, View square_avg, View acc_delta, View grad, 
 void Cpu::rmsprop_step(View param, View square_avg, View momentum_buf, View grad_avg, View grad,
                        int64_t n, float lr, float alpha, float eps, float weight_decay,
                        float momentum, bool centered, bool maximize) {
-  const char* K = "rmsprop_step";
-  need_nonneg(K, {{"n", n}});
-  need(param, n, DType::F32, K, "param", shp({n}));
-  need(square_avg, n, DType::F32, K, "square_avg", shp({n}));
-  if (momentum > 0.f) need(momentum_buf, n, DType::F32, K, "momentum_buf", shp({n}));
-  else need_opt(momentum_buf, n, DType::F32, K, "momentum_buf", shp({n}));
-  if (centered) need(grad_avg, n, DType::F32, K, "grad_avg", shp({n}));
-  else need_opt(grad_avg, n, DType::F32, K, "grad_avg", shp({n}));
-  need(grad, n, DType::F32, K, "grad", shp({n}));
+  checks::check_rmsprop_step(param, square_avg, momentum_buf, grad_avg, grad, n, lr, alpha, eps,
+                             weight_decay, momentum, centered, maximize);
   float* p = param.f();
   float* sa = square_avg.f();
   float* buf = momentum_buf.f();
@@ -178,15 +158,8 @@ void Cpu::rmsprop_step(View param, View square_avg, View momentum_buf, View grad
 void Cpu::adam_step(View param, View exp_avg, View exp_avg_sq, View max_exp_avg_sq, View grad,
                     int64_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
                     int64_t step, bool amsgrad, bool decoupled, bool maximize) {
-  const char* K = "adam_step";
-  need_nonneg(K, {{"n", n}});
-  NX_CHECK(step >= 1, K, ": step ", step, " must be >= 1 (the count after incrementing)");
-  need(param, n, DType::F32, K, "param", shp({n}));
-  need(exp_avg, n, DType::F32, K, "exp_avg", shp({n}));
-  need(exp_avg_sq, n, DType::F32, K, "exp_avg_sq", shp({n}));
-  if (amsgrad) need(max_exp_avg_sq, n, DType::F32, K, "max_exp_avg_sq", shp({n}));
-  else need_opt(max_exp_avg_sq, n, DType::F32, K, "max_exp_avg_sq", shp({n}));
-  need(grad, n, DType::F32, K, "grad", shp({n}));
+  checks::check_adam_step(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, n, lr, beta1, beta2,
+                          eps, weight_decay, step, amsgrad, decoupled, maximize);
   float* p = param.f();
   float* m = exp_avg.f();
   float* v = exp_avg_sq.f();
