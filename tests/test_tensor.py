@@ -494,3 +494,9 @@ def test_sort_topk_cumsum_vs_numpy(device, rng):
     assert nx.tensor([1, 2, 3], device=device).cumsum(0).tolist() == [1, 3, 6]
     with pytest.raises(RuntimeError, match="out of range"):
         t.topk(6)
+
+
+def test_module_level_mm_and_bmm_match_numpy(device):
+    a, b = nx.randn(2, 3, 4, device=device), nx.randn(2, 4, 5, device=device)
+    np.testing.assert_allclose(nx.bmm(a, b).numpy(), a.numpy() @ b.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(nx.mm(a[0], b[0]).numpy(), a.numpy()[0] @ b.numpy()[0], rtol=1e-5, atol=1e-5)

@@ -64,7 +64,7 @@ _METHODS = (
     "var std prod max min amax amin argmax argmin norm logsumexp all any reshape flatten squeeze unsqueeze "
     "permute transpose t narrow unbind index_select gather masked_fill softmax log_softmax neg pow mul add sub "
     "div eq ne lt le gt ge allclose equal numel count_nonzero clone detach flip isnan isinf isfinite nan_to_num "
-    "square sort argsort topk cumsum"
+    "square sort argsort topk cumsum mm bmm"
 ).split()
 
 
