@@ -97,6 +97,43 @@ struct TapCols {
   }
 };
 
+// Max over the windows of output columns [q0, q1) of one output row whose taps all lie in
+// the image (rows h0 + r*dh, columns q*sw - pw + t*dw), with the window size a compile-time
+// constant: the tap loops unroll, so each output costs R*S loads and selects and no loop
+// bookkeeping (the generic loop below spends most of its time there on 2x2 and 3x3
+// windows). Same tap order and update rule as the generic loop, so the results are equal.
+template <int R, int S>
+void maxpool_row_interior(const float* plane, int64_t W, int64_t h0, int64_t dh, int64_t dw,
+                          int64_t sw, int64_t pw, int64_t q0, int64_t q1, float* orow,
+                          int64_t* irow) {
+  for (int64_t q = q0; q < q1; ++q) {
+    const int64_t w0 = q * sw - pw;
+    float best = -std::numeric_limits<float>::infinity();
+    int64_t arg = h0 * W + w0;
+    for (int r = 0; r < R; ++r) {
+      const int64_t base = (h0 + r * dh) * W + w0;
+      for (int t = 0; t < S; ++t) {
+        const float v = plane[base + t * dw];
+        const bool take = (v > best) | (v != v);
+        best = take ? v : best;
+        arg = take ? base + t * dw : arg;
+      }
+    }
+    orow[q] = best;
+    irow[q] = arg;
+  }
+}
+
+using RowFn = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                       int64_t, float*, int64_t*);
+
+// The specialised row kernel for an R x S window, or nullptr (generic loop only).
+RowFn maxpool_interior_fn(int64_t R, int64_t S) {
+  if (R == 2 && S == 2) return maxpool_row_interior<2, 2>;
+  if (R == 3 && S == 3) return maxpool_row_interior<3, 3>;
+  return nullptr;
+}
+
 }  // namespace
 
 void Cpu::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_t C, int64_t H,
@@ -114,6 +151,16 @@ void Cpu::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_t
     if (w0 < 0) w0 += (-w0 + s.dw - 1) / s.dw * s.dw;
     w_first[q] = w0;
   }
+  // Output columns [q_lo, q_hi) have every tap inside the image horizontally; rows too when
+  // 0 <= h0 and h0 + (R-1)*dh < H. Those windows take the unrolled row kernel.
+  const RowFn interior = maxpool_interior_fn(R, S);
+  int64_t q_lo = 0, q_hi = 0;
+  if (interior) {
+    q_lo = (s.pw + s.sw - 1) / s.sw;                                   // q*sw - pw >= 0
+    const int64_t last = W - 1 - (S - 1) * s.dw + s.pw;                 // q*sw - pw + (S-1)*dw <= W-1
+    q_hi = last < 0 ? 0 : std::min(s.Q, last / s.sw + 1);
+    if (q_hi < q_lo) q_hi = q_lo;
+  }
   // Thread mapping: (n, c) planes split over threads; inside a plane a serial loop over
   // output pixels, each scanning its in-image taps in PyTorch's order (h outer, w inner) with
   // a branch-free update (random data would mispredict a branch on every other tap).
@@ -126,7 +173,14 @@ void Cpu::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_t
         int64_t h0 = p * s.sh - s.ph;
         const int64_t h1 = std::min(h0 + (R - 1) * s.dh + 1, H);
         if (h0 < 0) h0 += (-h0 + s.dh - 1) / s.dh * s.dh;  // first in-image tap row
+        const bool rows_inside = interior && p * s.sh - s.ph >= 0 && h1 == p * s.sh - s.ph + (R - 1) * s.dh + 1;
+        if (rows_inside && q_lo < q_hi)
+          interior(plane, W, h0, s.dh, s.dw, s.sw, s.pw, q_lo, q_hi, op + p * s.Q, ip + p * s.Q);
         for (int64_t q = 0; q < s.Q; ++q) {
+          if (rows_inside && q == q_lo && q_lo < q_hi) {
+            q = q_hi - 1;  // columns [q_lo, q_hi) done by the row kernel
+            continue;
+          }
           const int64_t w0 = w_first[q], w1 = std::min(q * s.sw - s.pw + (S - 1) * s.dw + 1, W);
           float best = -std::numeric_limits<float>::infinity();
           int64_t arg = h0 * W + w0;
