@@ -31,6 +31,7 @@
 // Every sum runs in an order fixed by the shapes: results are bit-reproducible.
 #include <algorithm>
 
+#include "../checks/conv2d.h"
 #include "check.cuh"
 #include "ops.cuh"
 
@@ -40,56 +41,7 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int64_t kColBudget = int64_t(1) << 26;  // floats (256 MiB) per column matrix
-constexpr int64_t kMaxSize = int64_t(1) << 40;
-
-int64_t mul_checked(const char* kernel, int64_t a, int64_t b) {
-  int64_t r;
-  NX_CHECK(!__builtin_mul_overflow(a, b, &r), kernel, ": size product ", a, " * ", b,
-           " overflows int64");
-  return r;
-}
-
-struct ConvShape {
-  int64_t N, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, G;
-  int64_t P, Q, Cg, Kg, HW, PQ, CRS;  // CRS = Cg*R*S
-  int64_t variant;
-};
-
-ConvShape conv_check(const char* kn, int64_t N, int64_t C, int64_t H, int64_t W, int64_t K,
-                     int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
-                     int64_t dh, int64_t dw, int64_t G, int64_t variant, std::string* shapes) {
-  need_nonneg(kn, {{"N", N}, {"C", C}, {"H", H}, {"W", W}, {"K", K},
-                   {"pad_h", ph}, {"pad_w", pw}});
-  need_pos(kn, {{"R", R}, {"S", S}, {"stride_h", sh}, {"stride_w", sw}, {"dil_h", dh},
-                {"dil_w", dw}, {"groups", G}});
-  for (int64_t v : {N, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, G})
-    NX_CHECK(v <= kMaxSize, kn, ": size or hyperparameter ", v, " is too large");
-  NX_CHECK(variant >= -1 && variant <= 1, kn, ": variant ", variant, " not in {-1, 0, 1}");
-  NX_CHECK(C % G == 0 && K % G == 0, kn, ": in channels C=", C, " and out channels K=", K,
-           " must both be divisible by groups=", G);
-  ConvShape s{N, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, G};
-  s.Cg = C / G;
-  s.Kg = K / G;
-  mul_checked(kn, dh, R - 1);
-  mul_checked(kn, dw, S - 1);
-  s.P = window_out(H, R, sh, ph, dh);
-  s.Q = window_out(W, S, sw, pw, dw);
-  shapes[0] = shp({N, C, H, W});
-  shapes[1] = shp({K, s.Cg, R, S});
-  NX_CHECK(s.P > 0 && s.Q > 0, kn, ": input ", shapes[0], " with kernel (", R, ", ", S,
-           "), stride (", sh, ", ", sw, "), padding (", ph, ", ", pw, "), dilation (", dh, ", ",
-           dw, ") gives an empty output (", s.P, ", ", s.Q, ")");
-  shapes[2] = shp({N, K, s.P, s.Q});
-  s.HW = mul_checked(kn, H, W);
-  s.PQ = mul_checked(kn, s.P, s.Q);
-  s.CRS = mul_checked(kn, mul_checked(kn, s.Cg, R), S);
-  mul_checked(kn, mul_checked(kn, N, C), s.HW);
-  mul_checked(kn, mul_checked(kn, N, K), s.PQ);
-  mul_checked(kn, K, s.CRS);
-  if (variant == -1) variant = (s.G > 1 && s.Kg < 4) ? 0 : 1;
-  s.variant = variant;
-  return s;
-}
+using checks::ConvShape;
 
 #define NX_GRID_STRIDE(t, n)                                                     \
   for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < (n); \
@@ -321,14 +273,8 @@ void Cuda::conv2d_forward(View out, View inp, View weight, View bias, int64_t N,
                           int64_t H, int64_t W, int64_t K, int64_t R, int64_t S,
                           int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
                           int64_t dil_h, int64_t dil_w, int64_t groups, int64_t variant) {
-  const char* kn = "conv2d_forward";
-  std::string sh[3];
-  ConvShape s = conv_check(kn, N, C, H, W, K, R, S, stride_h, stride_w, pad_h, pad_w, dil_h,
-                           dil_w, groups, variant, sh);
-  need(inp, N * C * s.HW, DType::F32, kn, "inp", cat("(N, C, H, W) = ", sh[0]));
-  need(weight, K * s.CRS, DType::F32, kn, "weight", cat("(K, C/groups, R, S) = ", sh[1]));
-  need_opt(bias, K, DType::F32, kn, "bias", shp({K}));
-  need(out, N * K * s.PQ, DType::F32, kn, "out", cat("(N, K, P, Q) = ", sh[2]));
+  const ConvShape s = checks::check_conv2d_forward(out, inp, weight, bias, N, C, H, W, K, R, S, stride_h,
+                                                     stride_w, pad_h, pad_w, dil_h, dil_w, groups, variant);
   if (N * K * s.PQ == 0) return;
   if (s.variant == 0) {
     direct_fwd_kernel<<<grid_1d(N * K * s.PQ, kThreads), kThreads, 0, stream()>>>(
@@ -343,13 +289,9 @@ void Cuda::conv2d_backward_data(View dinp, View dout, View weight, int64_t N, in
                                 int64_t H, int64_t W, int64_t K, int64_t R, int64_t S,
                                 int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
                                 int64_t dil_h, int64_t dil_w, int64_t groups, int64_t variant) {
-  const char* kn = "conv2d_backward_data";
-  std::string sh[3];
-  ConvShape s = conv_check(kn, N, C, H, W, K, R, S, stride_h, stride_w, pad_h, pad_w, dil_h,
-                           dil_w, groups, variant, sh);
-  need(dout, N * K * s.PQ, DType::F32, kn, "dout", cat("(N, K, P, Q) = ", sh[2]));
-  need(weight, K * s.CRS, DType::F32, kn, "weight", cat("(K, C/groups, R, S) = ", sh[1]));
-  need(dinp, N * C * s.HW, DType::F32, kn, "dinp", cat("(N, C, H, W) = ", sh[0]));
+  const ConvShape s = checks::check_conv2d_backward_data(dinp, dout, weight, N, C, H, W, K, R, S, stride_h,
+                                                           stride_w, pad_h, pad_w, dil_h, dil_w, groups,
+                                                           variant);
   if (N * C * s.HW == 0) return;
   if (s.variant == 0) {
     direct_bwd_data_kernel<<<grid_1d(N * C * s.HW, kThreads), kThreads, 0, stream()>>>(
@@ -365,14 +307,9 @@ void Cuda::conv2d_backward_weight(View dweight, View dbias, View dout, View inp,
                                   int64_t S, int64_t stride_h, int64_t stride_w, int64_t pad_h,
                                   int64_t pad_w, int64_t dil_h, int64_t dil_w, int64_t groups,
                                   int64_t variant) {
-  const char* kn = "conv2d_backward_weight";
-  std::string sh[3];
-  ConvShape s = conv_check(kn, N, C, H, W, K, R, S, stride_h, stride_w, pad_h, pad_w, dil_h,
-                           dil_w, groups, variant, sh);
-  need(dout, N * K * s.PQ, DType::F32, kn, "dout", cat("(N, K, P, Q) = ", sh[2]));
-  need(inp, N * C * s.HW, DType::F32, kn, "inp", cat("(N, C, H, W) = ", sh[0]));
-  need(dweight, K * s.CRS, DType::F32, kn, "dweight", cat("(K, C/groups, R, S) = ", sh[1]));
-  need_opt(dbias, K, DType::F32, kn, "dbias", shp({K}));
+  const ConvShape s = checks::check_conv2d_backward_weight(dweight, dbias, dout, inp, N, C, H, W, K, R, S,
+                                                             stride_h, stride_w, pad_h, pad_w, dil_h, dil_w,
+                                                             groups, variant);
   if (dbias.data && K > 0) bias_grad(s, dbias.f(), dout.f());
   if (K * s.CRS == 0) return;
   if (s.variant == 0) {
