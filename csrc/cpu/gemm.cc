@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../checks/gemm.h"
 #include "backend.h"
 #include "gemm.h"
 
@@ -96,21 +97,8 @@ void Cpu::gemm_forward(View c, View a, View b, View bias, int64_t batch, int64_t
                        int64_t k, bool trans_a, bool trans_b, int64_t stride_a,
                        int64_t stride_b, int64_t stride_c, float alpha, float beta,
                        int64_t act, float act_param, int64_t variant) {
-  const char* K = "gemm_forward";
-  need_nonneg(K, {{"batch", batch}, {"m", m}, {"n", n}, {"k", k},
-                  {"stride_a", stride_a}, {"stride_b", stride_b}, {"stride_c", stride_c}});
-  NX_CHECK(variant >= -1 && variant <= 1, K, ": variant ", variant, " not in {-1, 0, 1}");
-  NX_CHECK(act >= 0 && act < ACT_COUNT && act != ACT_STEP, K, ": bad activation code ", act);
-  // Each operand must hold (batch-1)*stride + its matrix (stride 0 = broadcast).
-  auto span = [&](int64_t stride, int64_t mat) { return batch == 0 ? 0 : (batch - 1) * stride + mat; };
-  NX_CHECK(stride_c >= m * n || batch <= 1, K, ": stride_c ", stride_c, " < m*n = ", m * n,
-           " would make batches overlap");
-  need(a, span(stride_a, m * k), DType::F32, K, "a",
-       cat("batch=", batch, ", stride=", stride_a, ", ", trans_a ? shp({k, m}) : shp({m, k})));
-  need(b, span(stride_b, k * n), DType::F32, K, "b",
-       cat("batch=", batch, ", stride=", stride_b, ", ", trans_b ? shp({n, k}) : shp({k, n})));
-  need(c, span(stride_c, m * n), DType::F32, K, "c", cat("batch=", batch, ", stride=", stride_c, ", ", shp({m, n})));
-  need_opt(bias, n, DType::F32, K, "bias", shp({n}));
+  checks::check_gemm_forward(c, a, b, bias, batch, m, n, k, trans_a, trans_b, stride_a, stride_b,
+                             stride_c, alpha, beta, act, act_param, variant, 1);
   for (int64_t t = 0; t < batch; ++t) {
     GemmArgs g{c.f() + t * stride_c, a.f() + t * stride_a, b.f() + t * stride_b, bias.f(),
                m, n, k,
@@ -123,15 +111,7 @@ void Cpu::gemm_forward(View c, View a, View b, View bias, int64_t batch, int64_t
 
 void Cpu::gemm_backward(View da, View db, View dbias, View dc, View a, View b, int64_t m,
                         int64_t n, int64_t k, bool trans_a, bool trans_b, int64_t variant) {
-  const char* K = "gemm_backward";
-  need_nonneg(K, {{"m", m}, {"n", n}, {"k", k}});
-  NX_CHECK(variant >= -1 && variant <= 1, K, ": variant ", variant, " not in {-1, 0, 1}");
-  need(dc, m * n, DType::F32, K, "dc", shp({m, n}));
-  need(a, m * k, DType::F32, K, "a", trans_a ? shp({k, m}) : shp({m, k}));
-  need(b, k * n, DType::F32, K, "b", trans_b ? shp({n, k}) : shp({k, n}));
-  need_opt(da, m * k, DType::F32, K, "da", trans_a ? shp({k, m}) : shp({m, k}));
-  need_opt(db, k * n, DType::F32, K, "db", trans_b ? shp({n, k}) : shp({k, n}));
-  need_opt(dbias, n, DType::F32, K, "dbias", shp({n}));
+  checks::check_gemm_backward(da, db, dbias, dc, a, b, m, n, k, trans_a, trans_b, variant, 1);
   // Element accessors as in gemm_forward: A(i,p) = a[i*as_i + p*as_p], B(p,j) = b[p*bs_p + j*bs_j].
   const int64_t as_i = trans_a ? 1 : k, as_p = trans_a ? m : 1;
   const int64_t bs_p = trans_b ? 1 : n, bs_j = trans_b ? k : 1;
