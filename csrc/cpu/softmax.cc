@@ -29,6 +29,7 @@
 #include <limits>
 #include <vector>
 
+#include "../checks/softmax.h"
 #include "backend.h"
 
 // The baseline (portable) instance of the row loops; AVX2 and AVX-512 instances live in
@@ -91,10 +92,7 @@ int64_t count_targets(const char* K, const int64_t* t, int64_t rows, int64_t col
 }  // namespace
 
 void Cpu::softmax_forward(View out, View inp, int64_t rows, int64_t cols, bool log) {
-  const char* K = "softmax_forward";
-  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
-  need(out, rows * cols, DType::F32, K, "out", shp({rows, cols}));
-  need(inp, rows * cols, DType::F32, K, "inp", shp({rows, cols}));
+  checks::check_softmax_forward(out, inp, rows, cols, log);
   float* o = out.f();
   const float* x = inp.f();
   if (cols == 0) return;
@@ -106,11 +104,7 @@ void Cpu::softmax_forward(View out, View inp, int64_t rows, int64_t cols, bool l
 
 void Cpu::softmax_backward(View dinp, View dout, View out, int64_t rows, int64_t cols,
                            bool log) {
-  const char* K = "softmax_backward";
-  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
-  need(dinp, rows * cols, DType::F32, K, "dinp", shp({rows, cols}));
-  need(dout, rows * cols, DType::F32, K, "dout", shp({rows, cols}));
-  need(out, rows * cols, DType::F32, K, "out", shp({rows, cols}));
+  checks::check_softmax_backward(dinp, dout, out, rows, cols, log);
   float* dx = dinp.f();
   const float* dy = dout.f();
   const float* y = out.f();
@@ -124,12 +118,8 @@ void Cpu::softmax_backward(View dinp, View dout, View out, int64_t rows, int64_t
 
 void Cpu::cross_entropy_forward(View loss, View lse, View logits, View target, int64_t rows,
                                 int64_t cols, int64_t ignore_index) {
+  checks::check_cross_entropy_forward(loss, lse, logits, target, rows, cols, ignore_index);
   const char* K = "cross_entropy_forward";
-  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
-  need(loss, 1, DType::F32, K, "loss", "(1)");
-  need(lse, rows, DType::F32, K, "lse", shp({rows}));
-  need(logits, rows * cols, DType::F32, K, "logits", shp({rows, cols}));
-  need(target, rows, DType::I64, K, "target", shp({rows}));
   const float* x = logits.f();
   const int64_t* t = target.i64();
   const int64_t count = count_targets(K, t, rows, cols, ignore_index);
@@ -151,13 +141,9 @@ void Cpu::cross_entropy_forward(View loss, View lse, View logits, View target, i
 
 void Cpu::cross_entropy_backward(View dlogits, View dloss, View logits, View lse, View target,
                                  int64_t rows, int64_t cols, int64_t ignore_index) {
+  checks::check_cross_entropy_backward(dlogits, dloss, logits, lse, target, rows, cols,
+                                       ignore_index);
   const char* K = "cross_entropy_backward";
-  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
-  need(dlogits, rows * cols, DType::F32, K, "dlogits", shp({rows, cols}));
-  need(dloss, 1, DType::F32, K, "dloss", "(1)");
-  need(logits, rows * cols, DType::F32, K, "logits", shp({rows, cols}));
-  need(lse, rows, DType::F32, K, "lse", shp({rows}));
-  need(target, rows, DType::I64, K, "target", shp({rows}));
   const float* x = logits.f();
   const float* l = lse.f();
   const int64_t* t = target.i64();

@@ -12,6 +12,7 @@
 // bad target; the host reads both back (the only wait), raises ValueError before anything is
 // written, and passes count to the row kernels. The loss is a second single-block kernel
 // that sums the per-row terms (double) in a fixed order.
+#include "../checks/softmax.h"
 #include "check.cuh"
 
 namespace nx {
@@ -172,21 +173,14 @@ long long count_targets(const char* K, const int64_t* t, int64_t rows, int64_t c
 using namespace cuda;
 
 void Cuda::softmax_forward(View out, View inp, int64_t rows, int64_t cols, bool log) {
-  const char* K = "softmax_forward";
-  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
-  need(out, rows * cols, DType::F32, K, "out", shp({rows, cols}));
-  need(inp, rows * cols, DType::F32, K, "inp", shp({rows, cols}));
+  checks::check_softmax_forward(out, inp, rows, cols, log);
   if (cols == 0 || rows == 0) return;
   softmax_fwd_kernel<<<row_grid(rows), row_threads(cols), 0, stream()>>>(out.f(), inp.f(), rows, cols, log);
   NX_CUDA_LAUNCH();
 }
 
 void Cuda::softmax_backward(View dinp, View dout, View out, int64_t rows, int64_t cols, bool log) {
-  const char* K = "softmax_backward";
-  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
-  need(dinp, rows * cols, DType::F32, K, "dinp", shp({rows, cols}));
-  need(dout, rows * cols, DType::F32, K, "dout", shp({rows, cols}));
-  need(out, rows * cols, DType::F32, K, "out", shp({rows, cols}));
+  checks::check_softmax_backward(dinp, dout, out, rows, cols, log);
   if (cols == 0 || rows == 0) return;
   softmax_bwd_kernel<<<row_grid(rows), row_threads(cols), 0, stream()>>>(dinp.f(), dout.f(), out.f(), rows, cols, log);
   NX_CUDA_LAUNCH();
@@ -194,12 +188,8 @@ void Cuda::softmax_backward(View dinp, View dout, View out, int64_t rows, int64_
 
 void Cuda::cross_entropy_forward(View loss, View lse, View logits, View target, int64_t rows,
                                  int64_t cols, int64_t ignore_index) {
+  checks::check_cross_entropy_forward(loss, lse, logits, target, rows, cols, ignore_index);
   const char* K = "cross_entropy_forward";
-  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
-  need(loss, 1, DType::F32, K, "loss", "(1)");
-  need(lse, rows, DType::F32, K, "lse", shp({rows}));
-  need(logits, rows * cols, DType::F32, K, "logits", shp({rows, cols}));
-  need(target, rows, DType::I64, K, "target", shp({rows}));
   const long long count = count_targets(K, target.i64(), rows, cols, ignore_index);
   Scratch term(sizeof(double) * size_t(rows));
   if (rows > 0) {
@@ -213,13 +203,9 @@ void Cuda::cross_entropy_forward(View loss, View lse, View logits, View target, 
 
 void Cuda::cross_entropy_backward(View dlogits, View dloss, View logits, View lse, View target,
                                   int64_t rows, int64_t cols, int64_t ignore_index) {
+  checks::check_cross_entropy_backward(dlogits, dloss, logits, lse, target, rows, cols,
+                                       ignore_index);
   const char* K = "cross_entropy_backward";
-  need_nonneg(K, {{"rows", rows}, {"cols", cols}});
-  need(dlogits, rows * cols, DType::F32, K, "dlogits", shp({rows, cols}));
-  need(dloss, 1, DType::F32, K, "dloss", "(1)");
-  need(logits, rows * cols, DType::F32, K, "logits", shp({rows, cols}));
-  need(lse, rows, DType::F32, K, "lse", shp({rows}));
-  need(target, rows, DType::I64, K, "target", shp({rows}));
   const long long count = count_targets(K, target.i64(), rows, cols, ignore_index);
   if (rows == 0 || cols == 0) return;
   ce_bwd_kernel<<<row_grid(rows), row_threads(cols), 0, stream()>>>(
