@@ -26,6 +26,7 @@
 // compiler vectorises it at each width: every loop vectorises (exp/tanh/expm1/log1p/normal
 // CDF from vmath.h, a few ulp from libm).
 // Thread mapping: [0, n) split into contiguous chunks, one per OpenMP thread.
+#include "../checks/activation.h"
 #include "backend.h"
 
 // The baseline (portable) instance of the loops; the AVX2 and AVX-512 instances live in
@@ -77,11 +78,7 @@ BwdRange backward_for_isa() {
 }  // namespace
 
 void Cpu::activation_forward(View out, View inp, int64_t n, int64_t act, float param) {
-  const char* K = "activation_forward";
-  need_nonneg(K, {{"n", n}});
-  NX_CHECK(act >= 0 && act < ACT_COUNT, K, ": unknown activation code ", act);
-  need(out, n, DType::F32, K, "out", shp({n}));
-  need(inp, n, DType::F32, K, "inp", shp({n}));
+  checks::check_activation_forward(out, inp, n, act, param);
   float* o = out.f();
   const float* x = inp.f();
   const FwdRange f = forward_for_isa();
@@ -90,14 +87,7 @@ void Cpu::activation_forward(View out, View inp, int64_t n, int64_t act, float p
 
 void Cpu::activation_backward(View dinp, View dout, View inp, int64_t n, int64_t act,
                               float param) {
-  const char* K = "activation_backward";
-  need_nonneg(K, {{"n", n}});
-  NX_CHECK(act >= 0 && act < ACT_COUNT, K, ": unknown activation code ", act);
-  NX_CHECK(act != ACT_STEP, K, ": step has no gradient (its derivative is 0 almost everywhere "
-           "and undefined at 0)");
-  need(dinp, n, DType::F32, K, "dinp", shp({n}));
-  need(dout, n, DType::F32, K, "dout", shp({n}));
-  need(inp, n, DType::F32, K, "inp", shp({n}));
+  checks::check_activation_backward(dinp, dout, inp, n, act, param);
   float* dx = dinp.f();
   const float* dy = dout.f();
   const float* x = inp.f();

@@ -5,6 +5,7 @@
 // Variants: one. Thread mapping: thread -> 4 consecutive elements (one float4) when the
 // pointers are 16-byte aligned, else one element; grid-stride over the array. The
 // activation code is a template parameter, so each kernel is a branch-free loop.
+#include "../checks/activation.h"
 #include "check.cuh"
 
 namespace nx {
@@ -70,11 +71,7 @@ void bwd(float* dx, const float* dy, const float* x, int64_t n, float p) {
 }  // namespace cuda
 
 void Cuda::activation_forward(View out, View inp, int64_t n, int64_t act, float param) {
-  const char* K = "activation_forward";
-  need_nonneg(K, {{"n", n}});
-  NX_CHECK(act >= 0 && act < ACT_COUNT, K, ": unknown activation code ", act);
-  need(out, n, DType::F32, K, "out", shp({n}));
-  need(inp, n, DType::F32, K, "inp", shp({n}));
+  checks::check_activation_forward(out, inp, n, act, param);
   if (n == 0) return;
   using namespace cuda;
   float* o = out.f();
@@ -94,14 +91,7 @@ void Cuda::activation_forward(View out, View inp, int64_t n, int64_t act, float 
 
 void Cuda::activation_backward(View dinp, View dout, View inp, int64_t n, int64_t act,
                                float param) {
-  const char* K = "activation_backward";
-  need_nonneg(K, {{"n", n}});
-  NX_CHECK(act >= 0 && act < ACT_COUNT, K, ": unknown activation code ", act);
-  NX_CHECK(act != ACT_STEP, K, ": step has no gradient (its derivative is 0 almost everywhere "
-                               "and undefined at 0)");
-  need(dinp, n, DType::F32, K, "dinp", shp({n}));
-  need(dout, n, DType::F32, K, "dout", shp({n}));
-  need(inp, n, DType::F32, K, "inp", shp({n}));
+  checks::check_activation_backward(dinp, dout, inp, n, act, param);
   if (n == 0) return;
   using namespace cuda;
   float* dx = dinp.f();
