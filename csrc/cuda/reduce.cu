@@ -14,6 +14,7 @@
 // NaN propagates through max/min (and wins argmax/argmin at its first position).
 #include <cstdint>
 
+#include "../checks/reduce.h"
 #include "check.cuh"
 #include "ops.cuh"
 
@@ -197,30 +198,12 @@ void sum_middle(float* out, const float* in, int64_t outer, int64_t red, int64_t
 
 }  // namespace cuda
 
-namespace {
-void check_sizes(const char* K, int64_t outer, int64_t red, int64_t inner) {
-  need_nonneg(K, {{"outer", outer}, {"red", red}, {"inner", inner}});
-  int64_t p;
-  NX_CHECK(!__builtin_mul_overflow(outer, red, &p) && !__builtin_mul_overflow(p, inner, &p), K,
-           ": sizes (", outer, ", ", red, ", ", inner, ") overflow int64");
-}
-}  // namespace
 
-// Checks and messages as csrc/cpu/reduce.cc.
+// Checks: csrc/checks/reduce.h (shared with the CPU).
 void Cuda::reduce_forward(View out, View inp, int64_t outer, int64_t red, int64_t inner,
                           int64_t op) {
-  const char* K = "reduce_forward";
-  check_sizes(K, outer, red, inner);
-  NX_CHECK(op >= RED_SUM && op <= RED_PROD, K, ": bad op code ", op);
+  checks::check_reduce_forward(out, inp, outer, red, inner, op);
   const DType dt = inp.dtype;
-  if (dt != DType::F32 && dt != DType::I64)
-    throw TypeError(cat(K, ": inp has dtype ", dtype_name(dt), ", expected float32 or int64"));
-  if (dt == DType::I64 && op == RED_MEAN)
-    throw TypeError(cat(K, ": mean of an int64 array is not defined (cast to float32 first)"));
-  need(inp, outer * red * inner, dt, K, "inp", shp({outer, red, inner}));
-  need(out, outer * inner, dt, K, "out", shp({outer, inner}));
-  NX_CHECK(red > 0 || (op != RED_MAX && op != RED_MIN), K, ": ",
-           op == RED_MAX ? "max" : "min", " over an empty axis (red = 0) has no identity");
   if (outer * inner == 0) return;
   using namespace cuda;
   if (dt == DType::F32) {
@@ -249,15 +232,8 @@ void Cuda::reduce_forward(View out, View inp, int64_t outer, int64_t red, int64_
 
 void Cuda::argreduce_forward(View out, View inp, int64_t outer, int64_t red, int64_t inner,
                              int64_t op) {
-  const char* K = "argreduce_forward";
-  check_sizes(K, outer, red, inner);
-  NX_CHECK(op == ARG_MAX || op == ARG_MIN, K, ": bad op code ", op, " (0 argmax, 1 argmin)");
+  checks::check_argreduce_forward(out, inp, outer, red, inner, op);
   const DType dt = inp.dtype;
-  if (dt != DType::F32 && dt != DType::I64)
-    throw TypeError(cat(K, ": inp has dtype ", dtype_name(dt), ", expected float32 or int64"));
-  need(inp, outer * red * inner, dt, K, "inp", shp({outer, red, inner}));
-  need(out, outer * inner, DType::I64, K, "out", shp({outer, inner}));
-  NX_CHECK(red > 0, K, ": ", op == ARG_MAX ? "argmax" : "argmin", " over an empty axis (red = 0)");
   if (dt == DType::F32) cuda::run_argreduce<float>(out.i64(), inp.f(), outer, red, inner, op == ARG_MAX);
   else cuda::run_argreduce<int64_t>(out.i64(), inp.i64(), outer, red, inner, op == ARG_MAX);
 }
