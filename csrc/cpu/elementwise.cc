@@ -32,6 +32,7 @@
 #include <cstring>
 #include <limits>
 
+#include "../checks/elementwise.h"
 #include "backend.h"
 
 namespace nx {
@@ -39,12 +40,6 @@ namespace {
 
 size_t elem_size(DType d) { return d == DType::F32 ? 4 : (d == DType::I64 ? 8 : 1); }
 
-// A flat array argument of any dtype: must hold exactly n elements.
-void need_any(const View& v, int64_t n, const char* K, const char* arg) {
-  NX_CHECK(!(v.data == nullptr && n > 0), K, ": argument '", arg, "' is None, expected an array of ", n,
-           " elements");
-  NX_CHECK(v.numel == n, K, ": argument '", arg, "' has ", v.numel, " elements, expected ", n);
-}
 
 // ---- strided iteration ---------------------------------------------------------------------
 
@@ -128,37 +123,7 @@ void for_rows(const std::vector<int64_t>& shape, const Strides<N>& st,
   });
 }
 
-// Element count of `shape` (ValueError on negative extents or overflow).
-int64_t numel_of(const char* K, const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (auto d : shape) NX_CHECK(d >= 0, K, ": negative extent ", d, " in shape");
-  for (auto d : shape) {
-    if (d == 0) return 0;
-    NX_CHECK(!__builtin_mul_overflow(n, d, &n), K, ": shape has too many elements");
-  }
-  return n;
-}
 
-// Checks that (shape, strides, offset) addresses only elements inside [0, numel).
-void check_strided(const char* K, const char* arg, const std::vector<int64_t>& shape,
-                   const std::vector<int64_t>& strides, int64_t offset, int64_t numel,
-                   int64_t total) {
-  NX_CHECK(strides.size() == shape.size(), K, ": ", arg, " strides have ", strides.size(),
-           " entries, shape has ", shape.size());
-  for (auto s : strides)
-    NX_CHECK(s >= 0, K, ": ", arg, " stride ", s, " is negative (strides must be >= 0)");
-  NX_CHECK(offset >= 0, K, ": ", arg, " offset ", offset, " is negative");
-  if (total == 0) return;
-  int64_t hi = offset;  // largest addressed element
-  for (size_t d = 0; d < shape.size(); ++d) {
-    int64_t span;
-    NX_CHECK(!__builtin_mul_overflow(shape[d] - 1, strides[d], &span) &&
-                 !__builtin_add_overflow(hi, span, &hi),
-             K, ": ", arg, " strides address past 2^63");
-  }
-  NX_CHECK(hi < numel, K, ": ", arg, " (offset ", offset, ", strides) reaches element ", hi,
-           " but the array has ", numel, " elements");
-}
 
 template <class T>
 void copy_rows(const std::vector<int64_t>& shape, const Strides<2>& st, T* out, const T* inp,
@@ -306,9 +271,8 @@ inline float signf(float x) { return x > 0.f ? 1.f : (x < 0.f ? -1.f : (x == x ?
 }  // namespace
 
 void Cpu::fill(View out, int64_t n, double value) {
+  checks::check_fill(out, n, value);
   const char* K = "fill";
-  need_nonneg(K, {{"n", n}});
-  need_any(out, n, K, "out");
   switch (out.dtype) {
     case DType::F32: {
       const float v = float(value);
@@ -368,10 +332,7 @@ void cast_from(DType from, void* out, const void* inp, int64_t n) {
 }  // namespace
 
 void Cpu::cast(View out, View inp, int64_t n) {
-  const char* K = "cast";
-  need_nonneg(K, {{"n", n}});
-  need_any(out, n, K, "out");
-  need_any(inp, n, K, "inp");
+  checks::check_cast(out, inp, n);
   if (n == 0) return;
   switch (out.dtype) {
     case DType::F32: return cast_from<float>(inp.dtype, out.data, inp.data, n);
@@ -384,18 +345,9 @@ void Cpu::cast(View out, View inp, int64_t n) {
 void Cpu::copy_strided(View out, View inp, std::vector<int64_t> shape,
                        std::vector<int64_t> out_strides, int64_t out_offset,
                        std::vector<int64_t> in_strides, int64_t in_offset) {
-  const char* K = "copy_strided";
-  if (out.dtype != inp.dtype)
-    throw TypeError(cat(K, ": out is ", dtype_name(out.dtype), " but inp is ", dtype_name(inp.dtype),
-                        " (copy_strided does not convert; use cast)"));
-  const int64_t total = numel_of(K, shape);
-  check_strided(K, "out", shape, out_strides, out_offset, out.numel, total);
-  check_strided(K, "inp", shape, in_strides, in_offset, inp.numel, total);
-  for (size_t d = 0; d < shape.size(); ++d)
-    NX_CHECK(shape[d] <= 1 || out_strides[d] > 0, K, ": out stride 0 on axis ", d, " of extent ",
-             shape[d], " would write one element several times");
+  const int64_t total = checks::check_copy_strided(out, inp, shape, out_strides, out_offset,
+                                                   in_strides, in_offset);
   if (total == 0) return;
-  NX_CHECK(out.data && inp.data, K, ": out and inp must be arrays");
   Strides<2> st{out_strides, in_strides};
   coalesce<2>(shape, st);
   switch (elem_size(out.dtype)) {
@@ -410,19 +362,7 @@ void Cpu::binary_forward(View out, View a, View b, std::vector<int64_t> shape,
                          std::vector<int64_t> a_strides, std::vector<int64_t> b_strides,
                          int64_t op) {
   const char* K = "binary_forward";
-  NX_CHECK(op >= 0 && op < BIN_COUNT, K, ": bad op code ", op);
-  if (a.dtype != DType::F32 && a.dtype != DType::I64)
-    throw TypeError(cat(K, ": a has dtype ", dtype_name(a.dtype), ", expected float32 or int64"));
-  if (b.dtype != a.dtype)
-    throw TypeError(cat(K, ": b has dtype ", dtype_name(b.dtype), ", a has ", dtype_name(a.dtype)));
-  const DType odt = bin_is_compare(op) ? DType::U8 : a.dtype;
-  const int64_t total = numel_of(K, shape);
-  std::string sshape = "(";
-  for (size_t d = 0; d < shape.size(); ++d) sshape += (d ? ", " : "") + std::to_string(shape[d]);
-  sshape += ")";
-  need(out, total, odt, K, "out", sshape);
-  check_strided(K, "a", shape, a_strides, 0, a.numel, total);
-  check_strided(K, "b", shape, b_strides, 0, b.numel, total);
+  const int64_t total = checks::check_binary_forward(out, a, b, shape, a_strides, b_strides, op);
   if (total == 0) return;
   std::vector<int64_t> os(shape.size());
   int64_t s = 1;
@@ -440,11 +380,7 @@ void Cpu::binary_forward(View out, View a, View b, std::vector<int64_t> shape,
 
 // Thread mapping: the n elements, one contiguous chunk per thread.
 void Cpu::unary_forward(View out, View inp, int64_t n, int64_t op, float p0, float p1) {
-  const char* K = "unary_forward";
-  need_nonneg(K, {{"n", n}});
-  NX_CHECK(op >= 0 && op < UN_COUNT, K, ": bad op code ", op);
-  need(out, n, DType::F32, K, "out", shp({n}));
-  need(inp, n, DType::F32, K, "inp", shp({n}));
+  checks::check_unary_forward(out, inp, n, op, p0, p1);
   float* o = out.f();
   const float* x = inp.f();
   switch (op) {
@@ -477,16 +413,7 @@ void Cpu::unary_forward(View out, View inp, int64_t n, int64_t op, float p0, flo
 // Thread mapping: the n elements, one contiguous chunk per thread.
 void Cpu::unary_backward(View dinp, View dout, View inp, View out, int64_t n, int64_t op,
                          float p0, float p1) {
-  const char* K = "unary_backward";
-  need_nonneg(K, {{"n", n}});
-  NX_CHECK(op >= 0 && op < UN_COUNT, K, ": bad op code ", op);
-  need(dinp, n, DType::F32, K, "dinp", shp({n}));
-  need(dout, n, DType::F32, K, "dout", shp({n}));
-  need(inp, n, DType::F32, K, "inp", shp({n}));
-  const bool uses_out = op == UN_EXP || op == UN_SQRT || op == UN_RSQRT ||
-                        op == UN_RECIPROCAL || op == UN_RPOW_SCALAR || op == UN_EXPM1;
-  if (uses_out) need(out, n, DType::F32, K, "out", shp({n}));
-  else need_opt(out, n, DType::F32, K, "out", shp({n}));
+  checks::check_unary_backward(dinp, dout, inp, out, n, op, p0, p1);
   float* d = dinp.f();
   const float* g = dout.f();
   const float* x = inp.f();
@@ -526,12 +453,7 @@ void Cpu::unary_backward(View dinp, View dout, View inp, View out, int64_t n, in
 
 // Thread mapping: the n elements, one contiguous chunk per thread.
 void Cpu::where_forward(View out, View cond, View a, View b, int64_t n) {
-  const char* K = "where_forward";
-  need_nonneg(K, {{"n", n}});
-  need(out, n, DType::F32, K, "out", shp({n}));
-  need(cond, n, DType::U8, K, "cond", shp({n}));
-  need(a, n, DType::F32, K, "a", shp({n}));
-  need(b, n, DType::F32, K, "b", shp({n}));
+  checks::check_where_forward(out, cond, a, b, n);
   float* o = out.f();
   const uint8_t* c = cond.u8();
   const float *x = a.f(), *y = b.f();
