@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "../checks/index.h"
 #include "backend.h"
 
 namespace nx {
@@ -23,17 +24,9 @@ namespace {
 
 size_t elem_size(DType d) { return d == DType::F32 ? 4 : (d == DType::I64 ? 8 : 1); }
 
-void check_sizes(const char* K, int64_t outer, int64_t size, int64_t m, int64_t inner) {
-  need_nonneg(K, {{"outer", outer}, {"size", size}, {"m", m}, {"inner", inner}});
-  int64_t p;
-  NX_CHECK(!__builtin_mul_overflow(outer, std::max(size, m), &p) && !__builtin_mul_overflow(p, inner, &p),
-           K, ": sizes overflow int64");
-}
-
 // Validates every index (serial: m is small next to the data moved) and returns them
 // normalised into [0, size) in scratch memory (slot 2 reinterpreted as int64).
 const int64_t* normalise(const char* K, const View& index, int64_t m, int64_t size) {
-  need(index, m, DType::I64, K, "index", shp({m}));
   int64_t* nidx = reinterpret_cast<int64_t*>(cpu::scratch(size_t(std::max<int64_t>(2 * m, 1)), 2));
   const int64_t* idx = index.i64();
   for (int64_t j = 0; j < m; ++j) {
@@ -69,9 +62,7 @@ void scatter_add_impl(T* out, const T* src, const int64_t* idx, int64_t outer, i
 void Cpu::gather(View out, View inp, View index, int64_t outer, int64_t size, int64_t m,
                  int64_t inner) {
   const char* K = "gather";
-  check_sizes(K, outer, size, m, inner);
-  need(inp, outer * size * inner, inp.dtype, K, "inp", shp({outer, size, inner}));
-  need(out, outer * m * inner, inp.dtype, K, "out", shp({outer, m, inner}));
+  checks::check_gather(out, inp, index, outer, size, m, inner);
   const int64_t* idx = normalise(K, index, m, size);
   if (outer * m * inner == 0) return;
   const size_t es = elem_size(inp.dtype);
@@ -89,11 +80,7 @@ void Cpu::gather(View out, View inp, View index, int64_t outer, int64_t size, in
 void Cpu::scatter_add(View out, View src, View index, int64_t outer, int64_t size, int64_t m,
                       int64_t inner) {
   const char* K = "scatter_add";
-  check_sizes(K, outer, size, m, inner);
-  if (out.dtype != DType::F32 && out.dtype != DType::I64)
-    throw TypeError(cat(K, ": out has dtype ", dtype_name(out.dtype), ", expected float32 or int64"));
-  need(out, outer * size * inner, out.dtype, K, "out", shp({outer, size, inner}));
-  need(src, outer * m * inner, out.dtype, K, "src", shp({outer, m, inner}));
+  checks::check_scatter_add(out, src, index, outer, size, m, inner);
   const int64_t* idx = normalise(K, index, m, size);
   if (outer * m * inner == 0) return;
   if (out.dtype == DType::F32) scatter_add_impl(out.f(), src.f(), idx, outer, size, m, inner);

@@ -15,6 +15,7 @@
 //                and equal to the CPU result. Consecutive threads take consecutive c.
 #include <algorithm>
 
+#include "../checks/index.h"
 #include "check.cuh"
 
 namespace nx {
@@ -24,13 +25,6 @@ namespace {
 constexpr int kThreads = 256;
 
 size_t elem_size(DType d) { return d == DType::F32 ? 4 : (d == DType::I64 ? 8 : 1); }
-
-void check_sizes(const char* K, int64_t outer, int64_t size, int64_t m, int64_t inner) {
-  need_nonneg(K, {{"outer", outer}, {"size", size}, {"m", m}, {"inner", inner}});
-  int64_t p;
-  NX_CHECK(!__builtin_mul_overflow(outer, std::max(size, m), &p) && !__builtin_mul_overflow(p, inner, &p),
-           K, ": sizes overflow int64");
-}
 
 __global__ void normalise_kernel(int64_t* nidx, unsigned long long* flag, const int64_t* idx,
                                  int64_t m, int64_t size) {
@@ -44,7 +38,6 @@ __global__ void normalise_kernel(int64_t* nidx, unsigned long long* flag, const 
 
 // Validated, normalised copy of the indices (device scratch). Throws ValueError.
 void normalise(const char* K, const View& index, int64_t m, int64_t size, Scratch& nidx) {
-  need(index, m, DType::I64, K, "index", shp({m}));
   if (m == 0) return;
   ErrorFlag flag;
   normalise_kernel<<<grid_1d(m, kThreads), kThreads, 0, stream()>>>(nidx.as<int64_t>(), flag.ptr(),
@@ -97,9 +90,7 @@ using namespace cuda;
 void Cuda::gather(View out, View inp, View index, int64_t outer, int64_t size, int64_t m,
                   int64_t inner) {
   const char* K = "gather";
-  check_sizes(K, outer, size, m, inner);
-  need(inp, outer * size * inner, inp.dtype, K, "inp", shp({outer, size, inner}));
-  need(out, outer * m * inner, inp.dtype, K, "out", shp({outer, m, inner}));
+  checks::check_gather(out, inp, index, outer, size, m, inner);
   Scratch nidx(sizeof(int64_t) * size_t(m));
   normalise(K, index, m, size, nidx);
   if (outer * m * inner == 0) return;
@@ -114,11 +105,7 @@ void Cuda::gather(View out, View inp, View index, int64_t outer, int64_t size, i
 void Cuda::scatter_add(View out, View src, View index, int64_t outer, int64_t size, int64_t m,
                        int64_t inner) {
   const char* K = "scatter_add";
-  check_sizes(K, outer, size, m, inner);
-  if (out.dtype != DType::F32 && out.dtype != DType::I64)
-    throw TypeError(cat(K, ": out has dtype ", dtype_name(out.dtype), ", expected float32 or int64"));
-  need(out, outer * size * inner, out.dtype, K, "out", shp({outer, size, inner}));
-  need(src, outer * m * inner, out.dtype, K, "src", shp({outer, m, inner}));
+  checks::check_scatter_add(out, src, index, outer, size, m, inner);
   Scratch nidx(sizeof(int64_t) * size_t(m));
   normalise(K, index, m, size, nidx);
   if (outer * m * inner == 0) return;
