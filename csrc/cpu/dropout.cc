@@ -14,15 +14,15 @@
 #include <algorithm>
 
 #include "../philox.h"
+#include "../checks/dropout.h"
 #include "backend.h"
 
 namespace nx {
 namespace {
 
 // o[i] = x[i] * m_i over [0, n); o may alias x (in-place dropout).
-void apply_mask(const char* K, float* o, const float* x, int64_t n, float p, uint64_t seed,
+void apply_mask(float* o, const float* x, int64_t n, float p, uint64_t seed,
                 uint64_t offset) {
-  NX_CHECK(p >= 0.f && p <= 1.f, K, ": dropout probability p=", p, " must be in [0, 1]");
   const float scale = p < 1.f ? 1.f / (1.f - p) : 0.f;
   const int64_t nb = n / 4 + (n % 4 != 0);
   cpu::parallel_for(nb, 40, [&](int64_t b0, int64_t b1) {
@@ -41,20 +41,14 @@ void apply_mask(const char* K, float* o, const float* x, int64_t n, float p, uin
 
 void Cpu::dropout_forward(View out, View inp, int64_t n, float p, uint64_t seed,
                           uint64_t offset) {
-  const char* K = "dropout_forward";
-  need_nonneg(K, {{"n", n}});
-  need(out, n, DType::F32, K, "out", shp({n}));
-  need(inp, n, DType::F32, K, "inp", shp({n}));
-  apply_mask(K, out.f(), inp.f(), n, p, seed, offset);
+  checks::check_dropout_forward(out, inp, n, p, seed, offset);
+  apply_mask(out.f(), inp.f(), n, p, seed, offset);
 }
 
 void Cpu::dropout_backward(View dinp, View dout, int64_t n, float p, uint64_t seed,
                            uint64_t offset) {
-  const char* K = "dropout_backward";
-  need_nonneg(K, {{"n", n}});
-  need(dinp, n, DType::F32, K, "dinp", shp({n}));
-  need(dout, n, DType::F32, K, "dout", shp({n}));
-  apply_mask(K, dinp.f(), dout.f(), n, p, seed, offset);
+  checks::check_dropout_backward(dinp, dout, n, p, seed, offset);
+  apply_mask(dinp.f(), dout.f(), n, p, seed, offset);
 }
 
 }  // namespace nx

@@ -4,6 +4,7 @@
 // backends drop the same elements for one (seed, offset). out may alias inp.
 // Thread mapping: thread -> one Philox block (4 consecutive elements), grid-stride.
 #include "../philox.h"
+#include "../checks/dropout.h"
 #include "check.cuh"
 
 namespace nx {
@@ -26,9 +27,8 @@ __global__ void mask_kernel(float* o, const float* x, int64_t n, float p, float 
   }
 }
 
-void apply_mask(const char* K, float* o, const float* x, int64_t n, float p, uint64_t seed,
+void apply_mask(float* o, const float* x, int64_t n, float p, uint64_t seed,
                 uint64_t offset) {
-  NX_CHECK(p >= 0.f && p <= 1.f, K, ": dropout probability p=", p, " must be in [0, 1]");
   if (n == 0) return;
   const float scale = p < 1.f ? 1.f / (1.f - p) : 0.f;
   mask_kernel<<<grid_1d((n + 3) / 4, kThreads), kThreads, 0, stream()>>>(o, x, n, p, scale, seed, offset);
@@ -40,20 +40,14 @@ void apply_mask(const char* K, float* o, const float* x, int64_t n, float p, uin
 
 void Cuda::dropout_forward(View out, View inp, int64_t n, float p, uint64_t seed,
                            uint64_t offset) {
-  const char* K = "dropout_forward";
-  need_nonneg(K, {{"n", n}});
-  need(out, n, DType::F32, K, "out", shp({n}));
-  need(inp, n, DType::F32, K, "inp", shp({n}));
-  cuda::apply_mask(K, out.f(), inp.f(), n, p, seed, offset);
+  checks::check_dropout_forward(out, inp, n, p, seed, offset);
+  cuda::apply_mask(out.f(), inp.f(), n, p, seed, offset);
 }
 
 void Cuda::dropout_backward(View dinp, View dout, int64_t n, float p, uint64_t seed,
                             uint64_t offset) {
-  const char* K = "dropout_backward";
-  need_nonneg(K, {{"n", n}});
-  need(dinp, n, DType::F32, K, "dinp", shp({n}));
-  need(dout, n, DType::F32, K, "dout", shp({n}));
-  cuda::apply_mask(K, dinp.f(), dout.f(), n, p, seed, offset);
+  checks::check_dropout_backward(dinp, dout, n, p, seed, offset);
+  cuda::apply_mask(dinp.f(), dout.f(), n, p, seed, offset);
 }
 
 }  // namespace nx
