@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include "../philox.h"
+#include "../checks/random.h"
 #include "backend.h"
 
 namespace nx {
@@ -35,10 +36,7 @@ void for_blocks(int64_t n, uint64_t seed, uint64_t offset, int64_t cost, F&& bod
 
 void Cpu::random_uniform(View out, int64_t n, float low, float high, uint64_t seed,
                          uint64_t offset) {
-  const char* K = "random_uniform";
-  need_nonneg(K, {{"n", n}});
-  NX_CHECK(low <= high, K, ": expected low <= high, got low=", low, ", high=", high);
-  need(out, n, DType::F32, K, "out", shp({n}));
+  checks::check_random_uniform(out, n, low, high, seed, offset);
   float* o = out.f();
   const float span = high - low;
   for_blocks(n, seed, offset, 40, [&](int64_t i, const philox::U4& v, int64_t cnt) {
@@ -55,10 +53,7 @@ void Cpu::random_uniform(View out, int64_t n, float low, float high, uint64_t se
 
 void Cpu::random_normal(View out, int64_t n, float mean, float std, uint64_t seed,
                         uint64_t offset) {
-  const char* K = "random_normal";
-  need_nonneg(K, {{"n", n}});
-  NX_CHECK(std >= 0.f, K, ": expected std >= 0, got std=", std);
-  need(out, n, DType::F32, K, "out", shp({n}));
+  checks::check_random_normal(out, n, mean, std, seed, offset);
   float* o = out.f();
   for_blocks(n, seed, offset, 120, [&](int64_t i, const philox::U4& v, int64_t cnt) {
     float z[4];

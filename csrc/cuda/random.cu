@@ -5,6 +5,7 @@
 // Thread mapping: thread -> one 4-element Philox block (4 outputs), grid-stride over blocks;
 // the last block may be partial (n % 4 elements).
 #include "../philox.h"
+#include "../checks/random.h"
 #include "check.cuh"
 
 namespace nx {
@@ -43,10 +44,7 @@ __global__ void normal_kernel(float* out, int64_t n, float mean, float std, uint
 
 void Cuda::random_uniform(View out, int64_t n, float low, float high, uint64_t seed,
                           uint64_t offset) {
-  const char* K = "random_uniform";
-  need_nonneg(K, {{"n", n}});
-  NX_CHECK(low <= high, K, ": expected low <= high, got low=", low, ", high=", high);
-  need(out, n, DType::F32, K, "out", shp({n}));
+  checks::check_random_uniform(out, n, low, high, seed, offset);
   if (n == 0) return;
   cuda::uniform_kernel<<<cuda::grid_1d((n + 3) / 4, cuda::kThreads), cuda::kThreads, 0, cuda::stream()>>>(
       out.f(), n, low, high - low, seed, offset);
@@ -55,10 +53,7 @@ void Cuda::random_uniform(View out, int64_t n, float low, float high, uint64_t s
 
 void Cuda::random_normal(View out, int64_t n, float mean, float std, uint64_t seed,
                          uint64_t offset) {
-  const char* K = "random_normal";
-  need_nonneg(K, {{"n", n}});
-  NX_CHECK(std >= 0.f, K, ": expected std >= 0, got std=", std);
-  need(out, n, DType::F32, K, "out", shp({n}));
+  checks::check_random_normal(out, n, mean, std, seed, offset);
   if (n == 0) return;
   cuda::normal_kernel<<<cuda::grid_1d((n + 3) / 4, cuda::kThreads), cuda::kThreads, 0, cuda::stream()>>>(
       out.f(), n, mean, std, seed, offset);
