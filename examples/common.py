@@ -142,6 +142,24 @@ def image_arrays(which: str, train: bool, normalize: bool = True, limit: int = 0
     return x, np.asarray(y, dtype=np.int64)
 
 
+def augmentation(kind: str, which: str, seed: int = 0):
+    """Per-sample transform for normalized (1, 28, 28) images: 'none', 'flip' (random
+    horizontal flip) or 'flipcrop' (flip, then pad 2 pixels with the background value and crop
+    back to 28x28). Returns None for 'none'."""
+    if kind == "none":
+        return None
+    from neuraxon.data import transforms as T
+
+    ds = FashionMNIST if which == "fashion" else MNIST
+    background = float(-ds.mean / ds.std)  # a 0 pixel after normalization
+    tfs = [T.RandomHorizontalFlip(0.5)]
+    if kind == "flipcrop":
+        tfs.append(T.RandomCrop(28, padding=2, fill=background))
+    elif kind != "flip":
+        raise ValueError(f"unknown augmentation {kind!r}")
+    return T.Compose(tfs, seed=seed)
+
+
 def image_loaders(
     args,
     which: str = "mnist",

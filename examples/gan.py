@@ -49,26 +49,28 @@ def mlp_gan() -> tuple[nn.Module, nn.Module]:
     return g, d
 
 
-def dcgan() -> tuple[nn.Module, nn.Module]:
+def dcgan(width: int = 64) -> tuple[nn.Module, nn.Module]:
+    """G: z -> (2w, 7, 7) -> (w, 14, 14) -> (1, 28, 28); D mirrors it with strided convs."""
+    w = width
     g = nn.Sequential(
-        nn.Linear(Z, 128 * 7 * 7),
-        nn.Unflatten(1, (128, 7, 7)),
-        nn.BatchNorm2d(128),
+        nn.Linear(Z, 2 * w * 7 * 7),
+        nn.Unflatten(1, (2 * w, 7, 7)),
+        nn.BatchNorm2d(2 * w),
         nn.ReLU(),
-        nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1),
-        nn.BatchNorm2d(64),
+        nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1),
+        nn.BatchNorm2d(w),
         nn.ReLU(),  # 14
-        nn.ConvTranspose2d(64, 1, 4, stride=2, padding=1),
+        nn.ConvTranspose2d(w, 1, 4, stride=2, padding=1),
         nn.Tanh(),
     )  # 28
     d = nn.Sequential(
-        nn.Conv2d(1, 64, 4, stride=2, padding=1),
+        nn.Conv2d(1, w, 4, stride=2, padding=1),
         nn.LeakyReLU(0.2),  # 14
-        nn.Conv2d(64, 128, 4, stride=2, padding=1),
-        nn.BatchNorm2d(128),
+        nn.Conv2d(w, 2 * w, 4, stride=2, padding=1),
+        nn.BatchNorm2d(2 * w),
         nn.LeakyReLU(0.2),  # 7
         nn.Flatten(),
-        nn.Linear(128 * 7 * 7, 1),
+        nn.Linear(2 * w * 7 * 7, 1),
     )
     return g, d
 
@@ -103,14 +105,21 @@ def main(argv: list | None = None) -> dict:
     p.add_argument("--arch", default="mlp", choices=["mlp", "dcgan"])
     p.add_argument("--lenet", default=os.path.join(common.DEFAULT_OUT, "lenet5", "lenet5.npz"))
     p.add_argument("--n-judge", type=int, default=1000)
+    p.add_argument("--width", type=int, default=64, help="DCGAN base channel count (G 2w -> w, D w -> 2w)")
+    p.add_argument(
+        "--real-label", type=float, default=1.0, help="one-sided label smoothing: D's target for real images (e.g. 0.9)"
+    )
     args = common.setup(p.parse_args(argv), "gan", argv)
     train, _, _ = common.image_loaders(args, "mnist", normalize=False)
     dev, rng = args.device, args.rng
-    g, d = mlp_gan() if args.arch == "mlp" else dcgan()
+    g, d = mlp_gan() if args.arch == "mlp" else dcgan(args.width)
     g, d = g.to(dev), d.to(dev)
     opt_g = nx.optim.Adam(g.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = nx.optim.Adam(d.parameters(), lr=args.lr, betas=(0.5, 0.999))
     fixed = noise(50, np.random.default_rng(args.seed + 1), dev)
+    judge_rng = np.random.default_rng(args.seed + 2)
+    judge_z = [noise(min(250, args.n_judge - k), judge_rng, dev) for k in range(0, args.n_judge, 250)]
+    per_epoch_judge: list = []
     prog = common.Progress(f"gan-{args.arch}", args.epochs, len(train), args.log_every)
     d_losses, g_losses, times, figs = [], [], [], []
     for ep in range(args.epochs):
@@ -121,9 +130,10 @@ def main(argv: list | None = None) -> dict:
             real = x.to(dev) * 2 - 1
             n = int(real.shape[0])
             ones = as_tensor(np.ones((n, 1), np.float32), dev)
+            real_t = as_tensor(np.full((n, 1), args.real_label, np.float32), dev)
             zeros = as_tensor(np.zeros((n, 1), np.float32), dev)
             fake = g(noise(n, rng, dev))
-            d_loss = F.binary_cross_entropy_with_logits(d(real), ones) + F.binary_cross_entropy_with_logits(
+            d_loss = F.binary_cross_entropy_with_logits(d(real), real_t) + F.binary_cross_entropy_with_logits(
                 d(fake.detach()), zeros
             )
             opt_d.zero_grad()
@@ -148,11 +158,19 @@ def main(argv: list | None = None) -> dict:
                 title=f"{args.arch} GAN, epoch {ep + 1}",
             )
         )
+        metrics = {}
+        if os.path.exists(args.lenet):  # progress only: the reported judge below uses fresh samples
+            with nx.no_grad():
+                s = np.concatenate([to_numpy(g(z)) for z in judge_z])
+            jr = judge(s, args.lenet, dev)
+            per_epoch_judge.append(jr["fraction_confident_0.9"])
+            metrics["judge_0.9"] = jr["fraction_confident_0.9"]
         prog.epoch(
             ep,
             d_loss=float(np.mean(d_losses[-len(train) :])),
             g_loss=float(np.mean(g_losses[-len(train) :])),
             epoch_s=times[-1],
+            **metrics,
         )
     common.plot_curves(
         {"D": d_losses, "G": g_losses},
@@ -171,6 +189,7 @@ def main(argv: list | None = None) -> dict:
             "d_loss_start": ds,
             "d_loss_end": de,
             "g_loss_end": common.loss_drop(g_losses)[1],
+            "judge_per_epoch": per_epoch_judge,
         },
         "figures": [os.path.basename(f) for f in figs] + ["losses.png"],
     }

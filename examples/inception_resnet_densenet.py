@@ -127,9 +127,14 @@ def densenet(growth: int = 12, layers: int = 4) -> nn.Module:
 def main(argv: list | None = None) -> dict:
     p = common.parser(__doc__.splitlines()[0], epochs=10, batch_size=128, lr=2e-3)
     p.add_argument("--models", default="inception,resnet,densenet")
+    p.add_argument("--width", type=int, default=0, help="ResNet base width (0: 32)")
+    p.add_argument("--augment", default="none", choices=["none", "flip", "flipcrop"], help="training augmentation")
     args = common.setup(p.parse_args(argv), "inception_resnet_densenet", argv)
-    train, _, test = common.image_loaders(args, "fashion")
-    all_ = {"inception": inception_net, "resnet": resnet, "densenet": densenet}
+    train, _, test = common.image_loaders(
+        args, "fashion", transform=common.augmentation(args.augment, "fashion", args.seed)
+    )
+    res = (lambda: resnet(args.width)) if args.width else resnet
+    all_ = {"inception": inception_net, "resnet": res, "densenet": densenet}
     builders = {k: all_[k] for k in args.models.split(",")}
     results, hists = common.compare(args, builders, train, test)
     common.plot_curves(

@@ -25,8 +25,8 @@ from common import nn, nx
 from neuraxon.data import transforms as T
 
 
-def mlp(dropout: float = 0.0) -> nn.Module:
-    layers, cin = [], 784
+def mlp(dropout: float = 0.0, input_dropout: float = 0.0) -> nn.Module:
+    layers, cin = ([nn.Dropout(input_dropout)] if input_dropout else []), 784
     for _ in range(2):
         layers += [nn.Linear(cin, 512), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
         cin = 512
@@ -60,6 +60,10 @@ def main(argv: list | None = None) -> dict:
     p.add_argument("--train-size", type=int, default=1000, help="training examples (--limit, if set, wins)")
     p.add_argument("--methods", default="none,l2,l1,dropout,early_stop,augment")
     p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--l2", type=float, default=5e-3, help="weight_decay of the l2 run")
+    p.add_argument("--l1", type=float, default=2e-5, help="lambda of the l1 run")
+    p.add_argument("--dropout", type=float, default=0.5, help="dropout probability after each hidden layer")
+    p.add_argument("--input-dropout", type=float, default=0.0, help="dropout on the input pixels of the dropout run")
     args = common.setup(p.parse_args(argv), "regularization", argv)
     if not args.limit:
         args.limit = args.train_size
@@ -74,8 +78,11 @@ def main(argv: list | None = None) -> dict:
             val_fraction=0.2 if method == "early_stop" else 0.0,
             transform=aug if method == "augment" else None,
         )
-        model = mlp(0.5 if method == "dropout" else 0.0).to(args.device)
-        wd = 5e-3 if method == "l2" else 0.0
+        if method == "dropout":
+            model = mlp(args.dropout, args.input_dropout).to(args.device)
+        else:
+            model = mlp().to(args.device)
+        wd = args.l2 if method == "l2" else 0.0
         opt = nx.optim.Adam(model.parameters(), lr=args.lr, weight_decay=wd)
         hist = common.fit(
             model,
@@ -86,7 +93,7 @@ def main(argv: list | None = None) -> dict:
             args.device,
             method,
             val_loader=val,
-            penalty=l1_penalty(2e-5) if method == "l1" else None,
+            penalty=l1_penalty(args.l1) if method == "l1" else None,
             patience=args.patience if method == "early_stop" else None,
             log_every=args.log_every,
         )

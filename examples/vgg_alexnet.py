@@ -63,9 +63,13 @@ def alexnet() -> nn.Module:
 def main(argv: list | None = None) -> dict:
     p = common.parser(__doc__.splitlines()[0], epochs=10, batch_size=128, lr=1e-3)
     p.add_argument("--models", default="vgg,alexnet")
+    p.add_argument("--width", type=int, default=0, help="VGG base width (0: 32)")
+    p.add_argument("--augment", default="none", choices=["none", "flip", "flipcrop"], help="training augmentation")
     args = common.setup(p.parse_args(argv), "vgg_alexnet", argv)
-    train, _, test = common.image_loaders(args, "fashion")
-    builders = {k: v for k, v in {"vgg": vgg, "alexnet": alexnet}.items() if k in args.models.split(",")}
+    train, _, test = common.image_loaders(
+        args, "fashion", transform=common.augmentation(args.augment, "fashion", args.seed)
+    )
+    builders = {k: v for k, v in {"vgg": (lambda: vgg(args.width)) if args.width else vgg, "alexnet": alexnet}.items() if k in args.models.split(",")}
     results, hists = common.compare(args, builders, train, test)
     common.plot_curves(
         {k: h["test_acc"] for k, h in hists.items()},
