@@ -103,6 +103,64 @@ def test_pool_output_size_matches_pytorch(size, k, s, p, d, ceil, want):
     assert ref.pool_out_size(size, k, s, p, d, ceil) == want
 
 
+# ---- every ISA path (AVX-512 / AVX2 vector row kernels, portable scalar) ----------------
+
+# Widths put several 16- and 8-lane blocks plus a masked/scalar tail on the interior columns;
+# strides 1 and 2 vectorise, stride 3 stays scalar; dilation and padding on both axes.
+ISA_MAX = [  # N, C, H, W, R, S, stride, padding, dilation, ceil_mode
+    (2, 3, 9, 71, 2, 2, (2, 2), (0, 0), (1, 1), False),
+    (1, 2, 11, 40, 3, 3, (2, 2), (1, 1), (1, 1), True),
+    (1, 2, 7, 37, 3, 3, (1, 1), (1, 1), (1, 1), False),
+    (1, 2, 9, 50, 3, 4, (2, 1), (1, 2), (2, 3), True),
+    (1, 1, 6, 35, 2, 5, (1, 2), (1, 2), (1, 2), True),
+    (1, 2, 5, 33, 3, 3, (2, 3), (1, 1), (1, 1), False),
+    (1, 1, 3, 17, 1, 1, (1, 1), (0, 0), (1, 1), False),
+    (1, 2, 4, 16, 2, 2, (2, 2), (0, 0), (1, 1), False),  # exactly one 8/16-lane block
+    (2, 4, 56, 56, 2, 2, (2, 2), (0, 0), (1, 1), False),
+    (1, 3, 23, 113, 3, 3, (2, 2), (1, 1), (1, 1), False),
+]
+
+
+@pytest.mark.parametrize("s", ISA_MAX, ids=_ids(ISA_MAX))
+@pytest.mark.parametrize("data", ["normal", "ties", "nan_inf"])
+def test_maxpool2d_every_isa_path(dev, isa, rng, s, data):
+    N, C, H, W, R, S, st, pd, dl, ceil = s
+    x = _input(rng, (N, C, H, W), data == "ties")
+    if data == "nan_inf":  # NaN (some windows with two), +-inf, all -inf windows
+        flat = x.reshape(-1)
+        flat[rng.choice(flat.size, max(2, flat.size // 25), replace=False)] = np.nan
+        flat[rng.choice(flat.size, max(2, flat.size // 25), replace=False)] = -np.inf
+        flat[rng.choice(flat.size, max(1, flat.size // 50), replace=False)] = np.inf
+        x[0, 0, : min(H, 4), : min(W, 9)] = -np.inf
+    out, ind = _maxpool(dev, x, s)
+    rout, rind = ref.maxpool2d_forward(x, (R, S), st, pd, dl, ceil)
+    np.testing.assert_array_equal(out, rout.astype(np.float32), err_msg=isa)
+    np.testing.assert_array_equal(ind, rind, err_msg=isa)
+
+
+ISA_AVG = [  # N, C, H, W, R, S, stride, padding
+    (2, 3, 9, 71, 2, 2, (2, 2), (0, 0)),
+    (1, 2, 11, 40, 3, 3, (2, 2), (1, 1)),
+    (1, 2, 7, 37, 3, 3, (1, 1), (1, 1)),
+    (1, 2, 9, 50, 5, 4, (1, 2), (2, 2)),
+    (1, 2, 5, 33, 3, 3, (2, 3), (1, 1)),
+    (2, 4, 56, 56, 2, 2, (2, 2), (0, 0)),
+]
+
+
+@pytest.mark.parametrize("s", ISA_AVG, ids=_ids(ISA_AVG))
+def test_avgpool2d_every_isa_path(dev, isa, rng, s):
+    N, C, H, W, R, S, st, pd = s
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    for ceil, cip, div in AVG_FLAGS:
+        P = ref.pool_out_size(H, R, st[0], pd[0], 1, ceil)
+        Q = ref.pool_out_size(W, S, st[1], pd[1], 1, ceil)
+        out = dev.out((N, C, P, Q))
+        dev.k.avgpool2d_forward(out, dev.put(x), N, C, H, W, R, S, *st, *pd, ceil, cip, div)
+        want = ref.avgpool2d_forward(x, (R, S), st, pd, ceil, cip, div)
+        assert_close(dev.get(out, (N, C, P, Q)), want, "reduction", f"{isa} {ceil} {cip} {div}")
+
+
 # ---- average pooling ---------------------------------------------------------------------
 
 # N, C, H, W, R, S, stride, padding

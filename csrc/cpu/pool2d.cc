@@ -32,6 +32,7 @@
 
 #include "../checks/pool2d.h"
 #include "backend.h"
+#include "pool2d_rows.h"
 
 namespace nx {
 namespace {
@@ -134,6 +135,34 @@ RowFn maxpool_interior_fn(int64_t R, int64_t S) {
   return nullptr;
 }
 
+// Output columns [lo, hi) whose taps q*sw - pw + t*dw, t < S, all lie in [0, W).
+inline void interior_cols(int64_t sw, int64_t pw, int64_t dw, int64_t S, int64_t W, int64_t Q, int64_t& lo,
+                          int64_t& hi) {
+  lo = (pw + sw - 1) / sw;                      // q*sw - pw >= 0
+  const int64_t last = W - 1 - (S - 1) * dw + pw;  // q*sw - pw + (S-1)*dw <= W-1
+  hi = last < 0 ? 0 : std::min(Q, last / sw + 1);
+  if (hi < lo) hi = lo;
+}
+
+using MaxRowFn = int64_t (*)(const cpu::PoolRow&);
+using AvgRowFn = int64_t (*)(const cpu::PoolRow&, float);
+
+// The vector row kernels of the ISA path cpu::isa() selects (nullptr: portable, scalar only).
+MaxRowFn max_row_for_isa() {
+  switch (cpu::isa()) {
+    case cpu::Isa::Avx512: return cpu::pool_avx512::max_row;
+    case cpu::Isa::Avx2: return cpu::pool_avx2::max_row;
+    default: return nullptr;
+  }
+}
+AvgRowFn avg_row_for_isa() {
+  switch (cpu::isa()) {
+    case cpu::Isa::Avx512: return cpu::pool_avx512::avg_row;
+    case cpu::Isa::Avx2: return cpu::pool_avx2::avg_row;
+    default: return nullptr;
+  }
+}
+
 }  // namespace
 
 void Cpu::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_t C, int64_t H,
@@ -151,34 +180,43 @@ void Cpu::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_t
     if (w0 < 0) w0 += (-w0 + s.dw - 1) / s.dw * s.dw;
     w_first[q] = w0;
   }
-  // Output columns [q_lo, q_hi) have every tap inside the image horizontally; rows too when
-  // 0 <= h0 and h0 + (R-1)*dh < H. Those windows take the unrolled row kernel.
-  const RowFn interior = maxpool_interior_fn(R, S);
+  // Output columns [q_lo, q_hi) have every tap inside the image horizontally. On the
+  // AVX-512/AVX2 paths the vector row kernel (pool2d_rows.h) takes them on every output row
+  // (rows of a window in the padding are left out of its tap-row list); on the portable
+  // path the unrolled 2x2/3x3 row kernel takes them on rows whose taps are all inside.
+  const MaxRowFn vec = s.HW < (int64_t(1) << 31) ? max_row_for_isa() : nullptr;
+  const RowFn interior = vec ? nullptr : maxpool_interior_fn(R, S);
   int64_t q_lo = 0, q_hi = 0;
-  if (interior) {
-    q_lo = (s.pw + s.sw - 1) / s.sw;                                   // q*sw - pw >= 0
-    const int64_t last = W - 1 - (S - 1) * s.dw + s.pw;                 // q*sw - pw + (S-1)*dw <= W-1
-    q_hi = last < 0 ? 0 : std::min(s.Q, last / s.sw + 1);
-    if (q_hi < q_lo) q_hi = q_lo;
-  }
-  // Thread mapping: (n, c) planes split over threads; inside a plane a serial loop over
-  // output pixels, each scanning its in-image taps in PyTorch's order (h outer, w inner) with
-  // a branch-free update (random data would mispredict a branch on every other tap).
+  interior_cols(s.sw, s.pw, s.dw, S, W, s.Q, q_lo, q_hi);
+  // Thread mapping: (n, c) planes split over threads; inside a plane one output row at a
+  // time: the vector kernel (lanes = output columns) on the interior columns, then a serial
+  // loop over the other output pixels, each scanning its in-image taps in PyTorch's order
+  // (h outer, w inner) with a branch-free update (random data would mispredict a branch on
+  // every other tap).
   cpu::parallel_for(s.planes, s.PQ * R * S, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const float* plane = x + i * s.HW;  // (H, W)
       float* op = o + i * s.PQ;           // (P, Q)
       int64_t* ip = ind + i * s.PQ;
       for (int64_t p = 0; p < s.P; ++p) {
-        int64_t h0 = p * s.sh - s.ph;
-        const int64_t h1 = std::min(h0 + (R - 1) * s.dh + 1, H);
+        const int64_t hs = p * s.sh - s.ph;  // window's first tap row (may be in the padding)
+        int64_t h0 = hs;
+        const int64_t h1 = std::min(hs + (R - 1) * s.dh + 1, H);
         if (h0 < 0) h0 += (-h0 + s.dh - 1) / s.dh * s.dh;  // first in-image tap row
-        const bool rows_inside = interior && p * s.sh - s.ph >= 0 && h1 == p * s.sh - s.ph + (R - 1) * s.dh + 1;
-        if (rows_inside && q_lo < q_hi)
+        const int64_t nh = h0 < h1 ? (h1 - 1 - h0) / s.dh + 1 : 0;
+        int64_t skip_lo = 0, skip_hi = 0;  // columns done by a row kernel
+        if (vec && nh > 0 && q_lo < q_hi) {
+          const cpu::PoolRow row{plane, W, h0, nh, s.dh, S, s.sw, s.pw, s.dw, q_lo, q_hi, op + p * s.Q, ip + p * s.Q};
+          skip_lo = q_lo;
+          skip_hi = q_lo + vec(row);
+        } else if (interior && hs >= 0 && h1 == hs + (R - 1) * s.dh + 1 && q_lo < q_hi) {
           interior(plane, W, h0, s.dh, s.dw, s.sw, s.pw, q_lo, q_hi, op + p * s.Q, ip + p * s.Q);
+          skip_lo = q_lo;
+          skip_hi = q_hi;
+        }
         for (int64_t q = 0; q < s.Q; ++q) {
-          if (rows_inside && q == q_lo && q_lo < q_hi) {
-            q = q_hi - 1;  // columns [q_lo, q_hi) done by the row kernel
+          if (q == skip_lo && skip_lo < skip_hi) {
+            q = skip_hi - 1;
             continue;
           }
           const int64_t w0 = w_first[q], w1 = std::min(q * s.sw - s.pw + (S - 1) * s.dw + 1, W);
@@ -238,8 +276,15 @@ void Cpu::avgpool2d_forward(View out, View inp, int64_t N, int64_t C, int64_t H,
   const TapCols taps(S, s.sw, s.pw, 1, W, s.Q);
   std::vector<AvgWin> wwin(s.Q);
   for (int64_t q = 0; q < s.Q; ++q) wwin[q] = avg_win(q, s.sw, s.pw, S, W);
+  // Interior columns [q_lo, q_hi) (every tap inside the image) go to the vector row kernel
+  // on the AVX-512/AVX2 paths: their window width is S both clipped and padded, so one
+  // divisor serves the whole row.
+  const AvgRowFn vec = avg_row_for_isa();
+  int64_t q_lo = 0, q_hi = 0;
+  interior_cols(s.sw, s.pw, 1, S, W, s.Q, q_lo, q_hi);
   // Thread mapping: (n, c) planes split over threads. Inside a plane, one output row at a
-  // time: taps (h, s) outer, the row's columns q inner (vectorisable), then one divide each.
+  // time: the vector kernel (lanes = output columns) on the interior columns; the other
+  // columns: taps (h, s) outer, the columns q inner, then one divide each.
   cpu::parallel_for(s.planes, s.PQ * R * S, [&](int64_t i0, int64_t i1) {
     std::vector<float> acc(s.Q);
     float* aq = acc.data();
@@ -248,19 +293,39 @@ void Cpu::avgpool2d_forward(View out, View inp, int64_t N, int64_t C, int64_t H,
       float* op = o + i * s.PQ;
       for (int64_t p = 0; p < s.P; ++p) {
         const AvgWin hw = avg_win(p, s.sh, s.ph, R, H);
-        std::fill(aq, aq + s.Q, 0.f);
-        for (int64_t h = hw.a; h < hw.b; ++h) {
-          const float* row = plane + h * W;
-          for (int64_t t = 0; t < S; ++t) {
-            const int64_t off = taps.off[t];
-            for (int64_t q = taps.lo[t]; q < taps.hi[t]; ++q) aq[q] += row[q * s.sw + off];
-          }
+        int64_t skip_lo = 0, skip_hi = 0;  // columns done by the vector kernel
+        if (vec && hw.a < hw.b && q_lo < q_hi) {
+          const double div = divisor_override > 0 ? double(divisor_override)
+                             : count_include_pad  ? double(hw.extent) * double(S)
+                                                  : double(hw.b - hw.a) * double(S);
+          const cpu::PoolRow row{plane, W, hw.a, hw.b - hw.a, 1, S, s.sw, s.pw, 1, q_lo, q_hi, op + p * s.Q, nullptr};
+          skip_lo = q_lo;
+          skip_hi = q_lo + vec(row, float(div));
         }
-        for (int64_t q = 0; q < s.Q; ++q) {
-          const AvgWin& ww = wwin[q];
-          op[p * s.Q + q] = (hw.a >= hw.b || ww.a >= ww.b)
-                                ? 0.f
-                                : float(aq[q] / avg_divisor(hw, ww, count_include_pad, divisor_override));
+        // the scalar loop on columns [a, b)
+        auto scalar = [&](int64_t a, int64_t b) {
+          if (a >= b) return;
+          std::fill(aq + a, aq + b, 0.f);
+          for (int64_t h = hw.a; h < hw.b; ++h) {
+            const float* row = plane + h * W;
+            for (int64_t t = 0; t < S; ++t) {
+              const int64_t off = taps.off[t];
+              const int64_t qa = std::max(a, taps.lo[t]), qb = std::min(b, taps.hi[t]);
+              for (int64_t q = qa; q < qb; ++q) aq[q] += row[q * s.sw + off];
+            }
+          }
+          for (int64_t q = a; q < b; ++q) {
+            const AvgWin& ww = wwin[q];
+            op[p * s.Q + q] = (hw.a >= hw.b || ww.a >= ww.b)
+                                  ? 0.f
+                                  : float(aq[q] / avg_divisor(hw, ww, count_include_pad, divisor_override));
+          }
+        };
+        if (skip_lo < skip_hi) {
+          scalar(0, skip_lo);
+          scalar(skip_hi, s.Q);
+        } else {
+          scalar(0, s.Q);
         }
       }
     }
