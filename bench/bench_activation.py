@@ -58,10 +58,18 @@ def cases_for(name, act, n, torch) -> list[harness.Case]:
         cpu.activation_forward(o, x[:nc].copy(), nc, act, 0.0)
         assert_close(o, ref.activation_forward(x[:nc], act, 0.0), kind, f"{name} fwd")
 
+    # sigmoid and tanh differentiate from the forward's result (as neuraxon's autograd and
+    # torch's sigmoid_backward/tanh_backward do); the others from the input.
+    from_out = act in (A.SIGMOID, A.TANH)
+    y = np.empty_like(x)
+    cpu.activation_forward(y, x, n, act, 0.0)
+    bx, by = (None, y) if from_out else (x, None)
+
     def check_bwd(_v):
         d = np.full(nc, np.nan, np.float32)
-        cpu.activation_backward(d, dout[:nc].copy(), x[:nc].copy(), nc, act, 0.0)
-        assert_close(d, ref.activation_backward(dout[:nc], x[:nc], act, 0.0), kind, f"{name} bwd")
+        yc = y[:nc].copy() if from_out else None
+        cpu.activation_backward(d, dout[:nc].copy(), x[:nc].copy(), yc, nc, act, 0.0)
+        assert_close(d, ref.activation_backward(dout[:nc], x[:nc], act, 0.0, out=yc), kind, f"{name} bwd")
 
     bf, bb = {}, {}
     o2 = np.empty_like(x)
@@ -90,7 +98,7 @@ def cases_for(name, act, n, torch) -> list[harness.Case]:
         harness.Case(shape=shape + " fwd", nbytes=8.0 * n, check=check_fwd, baselines=bf,
                      ours={"activation": lambda: cpu.activation_forward(out, x, n, act, 0.0)}, **kw),
         harness.Case(shape=shape + " bwd", nbytes=12.0 * n, check=check_bwd, baselines=bb,
-                     ours={"activation": lambda: cpu.activation_backward(dinp, dout, x, n, act, 0.0)}, **kw),
+                     ours={"activation": lambda: cpu.activation_backward(dinp, dout, bx, by, n, act, 0.0)}, **kw),
     ]
 
 

@@ -73,8 +73,39 @@ def test_activation_backward(dev, rng, act, p, n):
     x = _inputs(rng, n)
     dy = rng.standard_normal(n).astype(np.float32)
     dx = dev.out(n)
-    dev.k.activation_backward(dx, dev.put(dy), dev.put(x), n, act, p)
+    dev.k.activation_backward(dx, dev.put(dy), dev.put(x), None, n, act, p)
     assert_close(dev.get(dx), ref.activation_backward(dy, x, act, p), "transcendental", f"act={act} p={p}")
+
+
+FROM_OUT = [(A.SIGMOID, 0.0), (A.TANH, 0.0)]
+
+
+@pytest.mark.parametrize("act,p", FROM_OUT)
+@pytest.mark.parametrize("n", SIZES)
+def test_activation_backward_from_output(dev, rng, act, p, n):
+    """sigmoid/tanh differentiate from the forward's result when `out` is given (inp None)."""
+    x = _inputs(rng, n)
+    y = ref.activation_forward(x, act, p).astype(np.float32)
+    dy = rng.standard_normal(n).astype(np.float32)
+    dx = dev.out(n)
+    dev.k.activation_backward(dx, dev.put(dy), None, dev.put(y), n, act, p)
+    want = ref.activation_backward(dy, x, act, p, out=y)
+    assert_close(dev.get(dx), want, "elementwise", f"act={act}")
+    # and it is the input-based gradient, up to y's rounding
+    assert_close(dev.get(dx), ref.activation_backward(dy, x, act, p), "transcendental", f"act={act}")
+
+
+def test_activation_backward_out_ignored_elsewhere(dev, rng):
+    """Every other activation reads inp even when out is given (a wrong out changes nothing)."""
+    x = _inputs(rng, 50)
+    dy = rng.standard_normal(50).astype(np.float32)
+    junk = dev.put(np.full(50, np.nan, np.float32))
+    for act, p in DIFFERENTIABLE:
+        if (act, p) in FROM_OUT:
+            continue
+        dx = dev.out(50)
+        dev.k.activation_backward(dx, dev.put(dy), dev.put(x), junk, 50, act, p)
+        assert_close(dev.get(dx), ref.activation_backward(dy, x, act, p), "transcendental", f"act={act}")
 
 
 @pytest.mark.parametrize("act,p", ACTS)
@@ -87,7 +118,7 @@ def test_activation_dense_sweep(dev, act, p):
     assert_close(dev.get(out), ref.activation_forward(x, act, p), "transcendental", f"act={act} p={p}")
     if act != A.STEP:
         dx = dev.out(x.size)
-        dev.k.activation_backward(dx, dev.put(dy), dev.put(x), x.size, act, p)
+        dev.k.activation_backward(dx, dev.put(dy), dev.put(x), None, x.size, act, p)
         assert_close(dev.get(dx), ref.activation_backward(dy, x, act, p), "transcendental", f"act={act} p={p}")
 
 
@@ -103,8 +134,13 @@ def test_activation_every_isa_path(dev, isa, rng):
         assert_close(dev.get(out), ref.activation_forward(x, act, p), "transcendental", f"{isa} act={act} p={p}")
         if act != A.STEP:
             dx = dev.out(n)
-            dev.k.activation_backward(dx, dev.put(dy), dev.put(x), n, act, p)
+            dev.k.activation_backward(dx, dev.put(dy), dev.put(x), None, n, act, p)
             assert_close(dev.get(dx), ref.activation_backward(dy, x, act, p), "transcendental", f"{isa} act={act}")
+            if (act, p) in FROM_OUT:
+                y = ref.activation_forward(x, act, p).astype(np.float32)
+                dev.k.activation_backward(dx, dev.put(dy), None, dev.put(y), n, act, p)
+                want = ref.activation_backward(dy, x, act, p, out=y)
+                assert_close(dev.get(dx), want, "elementwise", f"{isa} act={act} from out")
 
 
 @pytest.mark.parametrize("act,p", DIFFERENTIABLE)
@@ -134,7 +170,7 @@ def test_activation_nan_propagation(dev):
     # gradients at NaN as PyTorch: relu and elu pass dout, leaky_relu gives dout * slope
     for act, p, want in [(A.RELU, 0.0, 1.0), (A.ELU, 1.0, 1.0), (A.LEAKY_RELU, 0.1, 0.1)]:
         dx = dev.out(3)
-        dev.k.activation_backward(dx, dev.put(dy), dev.put(x), 3, act, p)
+        dev.k.activation_backward(dx, dev.put(dy), dev.put(x), None, 3, act, p)
         np.testing.assert_allclose(dev.get(dx)[0], want, rtol=1e-6)
 
 
@@ -144,7 +180,7 @@ def test_activation_in_place(dev, rng):
     dev.k.activation_forward(buf, buf, 100, A.TANH, 0.0)
     assert_close(dev.get(buf), np.tanh(x.astype(np.float64)), "transcendental")
     g = dev.put(np.ones(100, np.float32))
-    dev.k.activation_backward(g, g, dev.put(x), 100, A.SIGMOID, 0.0)
+    dev.k.activation_backward(g, g, dev.put(x), None, 100, A.SIGMOID, 0.0)
     assert_close(dev.get(g), ref.activation_backward(np.ones(100), x, A.SIGMOID), "transcendental")
 
 
@@ -163,17 +199,23 @@ def test_activation_bad_input(dev):
     k = dev.k
     x, o = dev.put(np.zeros(4, np.float32)), dev.out(4)
     with pytest.raises(ValueError, match="step has no gradient"):
-        k.activation_backward(o, x, x, 4, A.STEP, 0.0)
+        k.activation_backward(o, x, x, None, 4, A.STEP, 0.0)
     for bad in (-1, 9, 100):
         with pytest.raises(ValueError, match="unknown activation"):
             k.activation_forward(o, x, 4, bad, 0.0)
         with pytest.raises(ValueError, match="unknown activation"):
-            k.activation_backward(o, x, x, 4, bad, 0.0)
+            k.activation_backward(o, x, x, None, 4, bad, 0.0)
     with pytest.raises(ValueError, match="'inp' has 4 elements, expected 5"):
         k.activation_forward(dev.out(5), x, 5, A.RELU, 0.0)
     with pytest.raises(ValueError, match="must be >= 0"):
         k.activation_forward(o, x, -1, A.RELU, 0.0)
     with pytest.raises(ValueError, match="None"):
-        k.activation_backward(o, x, None, 4, A.RELU, 0.0)
+        k.activation_backward(o, x, None, None, 4, A.RELU, 0.0)
+    with pytest.raises(ValueError, match="None"):  # sigmoid with neither inp nor out
+        k.activation_backward(o, x, None, None, 4, A.SIGMOID, 0.0)
+    with pytest.raises(ValueError, match="'out' has 5 elements, expected 4"):
+        k.activation_backward(o, x, None, dev.put(np.zeros(5, np.float32)), 4, A.TANH, 0.0)
+    with pytest.raises(ValueError, match="'inp' has 5 elements, expected 4"):  # relu ignores out
+        k.activation_backward(o, x, dev.put(np.zeros(5, np.float32)), x, 4, A.RELU, 0.0)
     with pytest.raises(TypeError, match="int64"):
         k.activation_forward(o, dev.put(np.zeros(4, np.int64)), 4, A.RELU, 0.0)

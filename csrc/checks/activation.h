@@ -19,8 +19,13 @@ inline void check_activation_forward(const View& out, const View& inp, int64_t n
   need(inp, n, DType::F32, K, "inp", shp({n}));
 }
 
+// True when activation_backward computes from the forward's result rather than its input.
+inline bool activation_backward_uses_out(const View& out, int64_t act) {
+  return out.present() && (act == ACT_SIGMOID || act == ACT_TANH);
+}
+
 inline void check_activation_backward(const View& dinp, const View& dout, const View& inp,
-                                      int64_t n, int64_t act, float /*param*/) {
+                                      const View& out, int64_t n, int64_t act, float /*param*/) {
   const char* K = "activation_backward";
   need_nonneg(K, {{"n", n}});
   NX_CHECK(act >= 0 && act < ACT_COUNT, K, ": unknown activation code ", act);
@@ -28,7 +33,10 @@ inline void check_activation_backward(const View& dinp, const View& dout, const 
            "and undefined at 0)");
   need(dinp, n, DType::F32, K, "dinp", shp({n}));
   need(dout, n, DType::F32, K, "dout", shp({n}));
-  need(inp, n, DType::F32, K, "inp", shp({n}));
+  if (activation_backward_uses_out(out, act))
+    need(out, n, DType::F32, K, "out", shp({n}));
+  else
+    need(inp, n, DType::F32, K, "inp", shp({n}));
 }
 
 }  // namespace checks

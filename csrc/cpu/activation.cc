@@ -8,7 +8,9 @@
 // The forward formulas are cpu::act_apply (act.h), the same ones gemm's fused epilogue
 // uses, so Linear+activation fused or not gives the same numbers.
 //
-// Gradients (dinp = dout * act'(x), from the input x; NaN behaviour as PyTorch):
+// Gradients (dinp = dout * act'(x), from the input x; NaN behaviour as PyTorch). sigmoid and
+// tanh use the forward's result y instead when `out` is given: dout * y * (1 - y) and
+// dout * (1 - y^2), as PyTorch's autograd does (a memory-bound loop, no exp/tanh):
 //   relu        x <= 0 ? 0 : dout                  (NaN x passes dout through)
 //   leaky_relu  x > 0 ? dout : dout * slope
 //   sigmoid     dout * s * (1 - s),  s = sigmoid(x)
@@ -41,11 +43,15 @@ namespace act_avx2 {
 void act_forward_range(int64_t act, float* o, const float* x, int64_t i0, int64_t i1, float p);
 void act_backward_range(int64_t act, float* dx, const float* dy, const float* x, int64_t i0,
                         int64_t i1, float p);
+void act_backward_out_range(int64_t act, float* dx, const float* dy, const float* y, int64_t i0,
+                            int64_t i1);
 }  // namespace act_avx2
 namespace act_avx512 {
 void act_forward_range(int64_t act, float* o, const float* x, int64_t i0, int64_t i1, float p);
 void act_backward_range(int64_t act, float* dx, const float* dy, const float* x, int64_t i0,
                         int64_t i1, float p);
+void act_backward_out_range(int64_t act, float* dx, const float* dy, const float* y, int64_t i0,
+                            int64_t i1);
 }  // namespace act_avx512
 }  // namespace cpu
 
@@ -75,6 +81,16 @@ BwdRange backward_for_isa() {
   }
 }
 
+using BwdOutRange = void (*)(int64_t, float*, const float*, const float*, int64_t, int64_t);
+
+BwdOutRange backward_out_for_isa() {
+  switch (cpu::isa()) {
+    case cpu::Isa::Avx512: return cpu::act_avx512::act_backward_out_range;
+    case cpu::Isa::Avx2: return cpu::act_avx2::act_backward_out_range;
+    default: return cpu::act_portable::act_backward_out_range;
+  }
+}
+
 }  // namespace
 
 void Cpu::activation_forward(View out, View inp, int64_t n, int64_t act, float param) {
@@ -85,11 +101,17 @@ void Cpu::activation_forward(View out, View inp, int64_t n, int64_t act, float p
   cpu::parallel_for(n, act_cost(act), [=](int64_t i0, int64_t i1) { f(act, o, x, i0, i1, param); });
 }
 
-void Cpu::activation_backward(View dinp, View dout, View inp, int64_t n, int64_t act,
+void Cpu::activation_backward(View dinp, View dout, View inp, View out, int64_t n, int64_t act,
                               float param) {
-  checks::check_activation_backward(dinp, dout, inp, n, act, param);
+  checks::check_activation_backward(dinp, dout, inp, out, n, act, param);
   float* dx = dinp.f();
   const float* dy = dout.f();
+  if (checks::activation_backward_uses_out(out, act)) {
+    const float* y = out.f();
+    const BwdOutRange f = backward_out_for_isa();
+    cpu::parallel_for(n, 1, [=](int64_t i0, int64_t i1) { f(act, dx, dy, y, i0, i1); });
+    return;
+  }
   const float* x = inp.f();
   const BwdRange f = backward_for_isa();
   cpu::parallel_for(n, act_cost(act), [=](int64_t i0, int64_t i1) { f(act, dx, dy, x, i0, i1, param); });

@@ -171,17 +171,21 @@ class _Act(Function):
         n = x.numel()
         if n:
             x.device.k.activation_forward(out._data, x._data, n, act, float(param))
-        ctx.save_for_backward(x)
+        # sigmoid and tanh differentiate from their result (no exp/tanh in backward, as torch);
+        # the others from their input.
+        ctx.from_out = act in (C.ACT_SIGMOID, C.ACT_TANH)
+        ctx.save_for_backward(out if ctx.from_out else x)
         ctx.act, ctx.param = act, float(param)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        d = _ops.empty(x.shape, float32, x.device)
-        n = x.numel()
+        (s,) = ctx.saved_tensors
+        d = _ops.empty(s.shape, float32, s.device)
+        n = s.numel()
         if n:
-            x.device.k.activation_backward(d._data, g._data, x._data, n, ctx.act, ctx.param)
+            x, y = (None, s._data) if ctx.from_out else (s._data, None)
+            s.device.k.activation_backward(d._data, g._data, x, y, n, ctx.act, ctx.param)
         return d, None, None
 
 

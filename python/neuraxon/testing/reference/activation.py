@@ -49,8 +49,12 @@ def act_grad(x, act: int, p: float = 0.0) -> np.ndarray:
     raise ValueError(f"unknown activation code {act}")
 
 
-def activation_backward(dout, inp, act: int, param: float = 0.0) -> np.ndarray:
-    """dinp = dout * act'(inp)."""
+def activation_backward(dout, inp, act: int, param: float = 0.0, out=None) -> np.ndarray:
+    """dinp = dout * act'(inp); sigmoid and tanh from the forward's result `out` when given
+    (dout * y * (1 - y), dout * (1 - y^2)), as the kernels."""
     dout = np.asarray(dout, np.float64)
+    if out is not None and act in (SIGMOID, TANH):
+        y = np.asarray(out, np.float64)
+        return dout * (y * (1 - y) if act == SIGMOID else 1 - y * y)
     with np.errstate(invalid="ignore", over="ignore"):  # inf inputs: inf * 0 = NaN, as the kernels
         return dout * act_grad(inp, act, param)
