@@ -4,10 +4,10 @@
 // (N, C)); gamma, beta, running_mean, running_var, save_mean, save_invstd, dgamma, dbeta (C).
 // Channel c's M = N*HW elements are x[(n*C + c)*HW + s] for n < N, s < HW.
 //
-// Forward, training: mean = sum x / M, var = sum (x - mean)^2 / M (biased; two passes,
-//   double accumulators, so a large mean does not cancel the variance), invstd =
-//   1/sqrt(var + eps); out = (x - mean) * invstd * gamma + beta; save_mean/save_invstd
-//   receive mean/invstd; running stats (each optional) become
+// Forward, training: mean = sum x / M, var = sum (x - mean)^2 / M (biased; single pass of
+//   shifted double sums, batchnorm_kernel.inc, so a large mean does not cancel the
+//   variance), invstd = 1/sqrt(var + eps); out = (x - mean) * invstd * gamma + beta;
+//   save_mean/save_invstd receive mean/invstd; running stats (each optional) become
 //   (1 - momentum) * running + momentum * stat with the UNBIASED variance var * M/(M - 1).
 //   M == 1 raises ValueError (as PyTorch). M == 0 (N = 0 or HW = 0): nothing to normalise,
 //   running stats untouched, save_mean = save_invstd = 0.
@@ -20,77 +20,76 @@
 //   training: dinp = gamma*invstd * (dy - sum dy / M - xmu * invstd^2 * sum(dy*xmu) / M)
 //   eval:     dinp = gamma*invstd * dy
 //
-// Variants: one (k0).
+// Variants: one (k0); its loops (batchnorm_kernel.inc) are compiled per ISA path
+// (portable here, batchnorm_avx2.cc, batchnorm_avx512.cc) and chosen with cpu::isa().
 // Thread mapping: channels [0, C) split into contiguous ranges, one per OpenMP thread; a
-// thread owns its channels' statistics and outputs. HW > 1: per channel, per n, one
-// contiguous row of HW elements, reduced with 8 independent double accumulators (so the
-// compiler vectorises the sums without reassociating them). HW == 1 ((N, C) input): per
-// row n, the thread's channels are one contiguous span, vectorised over channels with one
-// double accumulator per channel. Sums run in a fixed order inside their thread, so results
-// do not depend on the thread count.
+// thread owns its channels' statistics and outputs.
+//  * HW > 1: one channel at a time, statistics then normalisation (forward) or sums then
+//    dinp (backward) back to back, so the second pass over the channel (N rows of HW, 0.8 MB
+//    for 64x56x56) reads it from L2/L3 instead of DRAM: x is read from memory once.
+//  * HW == 1 ((N, C) input): blocks of kColBlock channels, vectorised over channels (each
+//    row's block is contiguous), one double accumulator per channel on the stack: no
+//    per-call allocation; the block's N rows stay in cache between the two passes.
+// Sums run in a fixed order inside a channel, so results do not depend on the thread count.
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "../checks/batchnorm.h"
 #include "backend.h"
 
+#define NX_BN_NS bn_portable
+#include "batchnorm_kernel.inc"
+#undef NX_BN_NS
+
 namespace nx {
+namespace cpu {
+#define NX_BN_DECLARE(ns)                                                                                      \
+  namespace ns {                                                                                               \
+  void bn_stats_rows(const float*, int64_t, int64_t, int64_t, double, double&, double&);                       \
+  void bn_affine_rows(float*, const float*, int64_t, int64_t, int64_t, float, float, float);                   \
+  void bn_dot_rows(const float*, const float*, int64_t, int64_t, int64_t, double, double&, double&);           \
+  void bn_dx_rows(float*, const float*, const float*, int64_t, int64_t, int64_t, bool, float, float, float, float); \
+  void bn_stats_cols(const float*, int64_t, int64_t, int64_t, const double*, double*, double*);                \
+  void bn_affine_cols(float*, const float*, int64_t, int64_t, int64_t, const float*, const float*, const float*); \
+  void bn_dot_cols(const float*, const float*, int64_t, int64_t, int64_t, const double*, double*, double*);     \
+  void bn_dx_cols(float*, const float*, const float*, int64_t, int64_t, int64_t, bool, const float*, const float*, \
+                  const float*, const float*);                                                                 \
+  }
+NX_BN_DECLARE(bn_avx2)
+NX_BN_DECLARE(bn_avx512)
+#undef NX_BN_DECLARE
+}  // namespace cpu
+
 namespace {
 
-constexpr int kLanes = 8;  // independent partial sums per reduction (vectorisable, fixed order)
+constexpr int64_t kColBlock = 256;  // (N, C) layout: channels per block (stack arrays)
 
-// sum x[0, n) in double.
-inline double sum_row(const float* x, int64_t n) {
-  double a[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) a[l] += x[j + l];
-  double s = 0.0;
-  for (; j < n; ++j) s += x[j];
-  for (int l = 0; l < kLanes; ++l) s += a[l];
-  return s;
-}
+// The loops of the ISA path cpu::isa() selects.
+struct BnFns {
+  decltype(&cpu::bn_portable::bn_stats_rows) stats_rows;
+  decltype(&cpu::bn_portable::bn_affine_rows) affine_rows;
+  decltype(&cpu::bn_portable::bn_dot_rows) dot_rows;
+  decltype(&cpu::bn_portable::bn_dx_rows) dx_rows;
+  decltype(&cpu::bn_portable::bn_stats_cols) stats_cols;
+  decltype(&cpu::bn_portable::bn_affine_cols) affine_cols;
+  decltype(&cpu::bn_portable::bn_dot_cols) dot_cols;
+  decltype(&cpu::bn_portable::bn_dx_cols) dx_cols;
+};
 
-// sum (x - mu)^2 over [0, n) in double.
-inline double sumsq_row(const float* x, int64_t n, double mu) {
-  double a[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const double d = double(x[j + l]) - mu;
-      a[l] += d * d;
-    }
-  double s = 0.0;
-  for (; j < n; ++j) {
-    const double d = double(x[j]) - mu;
-    s += d * d;
+#define NX_BN_FNS(ns)                                                                              \
+  BnFns {                                                                                          \
+    cpu::ns::bn_stats_rows, cpu::ns::bn_affine_rows, cpu::ns::bn_dot_rows, cpu::ns::bn_dx_rows,    \
+        cpu::ns::bn_stats_cols, cpu::ns::bn_affine_cols, cpu::ns::bn_dot_cols, cpu::ns::bn_dx_cols \
   }
-  for (int l = 0; l < kLanes; ++l) s += a[l];
-  return s;
-}
 
-// s0 += sum dy, s1 += sum dy * (x - mu) over [0, n), in double.
-inline void dot_row(const float* dy, const float* x, int64_t n, double mu, double& s0, double& s1) {
-  double a[kLanes] = {}, b[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      a[l] += dy[j + l];
-      b[l] += double(dy[j + l]) * (double(x[j + l]) - mu);
-    }
-  double t0 = 0.0, t1 = 0.0;
-  for (; j < n; ++j) {
-    t0 += dy[j];
-    t1 += double(dy[j]) * (double(x[j]) - mu);
+BnFns bn_fns() {
+  switch (cpu::isa()) {
+    case cpu::Isa::Avx512: return NX_BN_FNS(bn_avx512);
+    case cpu::Isa::Avx2: return NX_BN_FNS(bn_avx2);
+    default: return NX_BN_FNS(bn_portable);
   }
-  for (int l = 0; l < kLanes; ++l) {
-    t0 += a[l];
-    t1 += b[l];
-  }
-  s0 += t0;
-  s1 += t1;
 }
+#undef NX_BN_FNS
 
 }  // namespace
 
@@ -105,78 +104,63 @@ void Cpu::batchnorm_forward(View out, View save_mean, View save_invstd, View run
   const float *g = gamma.f(), *b = beta.f();
   float *sm = save_mean.f(), *si = save_invstd.f();
   float *rm = running_mean.f(), *rv = running_var.f();
-
-  cpu::parallel_for(C, std::max<int64_t>(M, 1) * 6, [&](int64_t c0, int64_t c1) {
-    const int64_t nc = c1 - c0;
-    std::vector<double> mean_v(nc), var_v(nc, 0.0);
-    double *mean = mean_v.data(), *var = var_v.data();  // indexed by c - c0
+  const BnFns f = bn_fns();
+  // Channel cc's statistics (training: from the sums s1 = sum (x - K), s2 = sum (x - K)^2;
+  // eval: the running ones) -> saved values, running stats, and the affine map
+  // out = (x - m) * a + sh with a = invstd * gamma, sh = beta.
+  auto finish = [&](int64_t cc, double K, double s1, double s2, float& m, float& a, float& sh) {
+    double mean, var;
     if (!training) {
-      for (int64_t c = 0; c < nc; ++c) {
-        mean[c] = rm[c0 + c];
-        var[c] = rv[c0 + c];
-      }
-    } else if (M > 0 && HW == 1) {
-      // (N, C): row n's channels [c0, c1) are x[n*C + c0 ...], contiguous.
-      std::fill(mean, mean + nc, 0.0);
-      for (int64_t n = 0; n < N; ++n) {
-        const float* xr = x + n * C + c0;
-        for (int64_t c = 0; c < nc; ++c) mean[c] += xr[c];
-      }
-      for (int64_t c = 0; c < nc; ++c) mean[c] /= double(M);
-      for (int64_t n = 0; n < N; ++n) {
-        const float* xr = x + n * C + c0;
-        for (int64_t c = 0; c < nc; ++c) {
-          const double d = double(xr[c]) - mean[c];
-          var[c] += d * d;
-        }
-      }
-      for (int64_t c = 0; c < nc; ++c) var[c] /= double(M);
-    } else if (M > 0) {
-      for (int64_t c = 0; c < nc; ++c) {
-        double s = 0.0, q = 0.0;
-        for (int64_t n = 0; n < N; ++n) s += sum_row(x + (n * C + c0 + c) * HW, HW);
-        const double mu = s / double(M);
-        for (int64_t n = 0; n < N; ++n) q += sumsq_row(x + (n * C + c0 + c) * HW, HW, mu);
-        mean[c] = mu;
-        var[c] = q / double(M);
-      }
-    }
-    // Statistics -> saved values, running stats, and the per-channel affine map
-    // out = (x - mean) * scale + shift with scale = invstd * gamma, shift = beta.
-    std::vector<float> prm(3 * nc);
-    float *mu_f = prm.data(), *scale = mu_f + nc, *shift = scale + nc;
-    for (int64_t c = 0; c < nc; ++c) {
-      const int64_t cc = c0 + c;
-      double invstd = 1.0 / std::sqrt(var[c] + double(eps));
-      if (training && M == 0) {  // empty batch: no statistics (documented above)
-        mean[c] = 0.0;
-        invstd = 0.0;
-      } else if (training) {
-        const double mom = momentum;
-        if (rm) rm[cc] = float((1.0 - mom) * rm[cc] + mom * mean[c]);
-        if (rv) rv[cc] = float((1.0 - mom) * rv[cc] + mom * var[c] * double(M) / double(M - 1));
-      }
-      if (sm) sm[cc] = float(mean[c]);
-      if (si) si[cc] = float(invstd);
-      mu_f[c] = float(mean[c]);
-      scale[c] = float(invstd * (g ? double(g[cc]) : 1.0));
-      shift[c] = b ? b[cc] : 0.f;
-    }
-    if (HW == 1) {
-      for (int64_t n = 0; n < N; ++n) {
-        const float* xr = x + n * C + c0;
-        float* orow = o + n * C + c0;
-        for (int64_t c = 0; c < nc; ++c) orow[c] = (xr[c] - mu_f[c]) * scale[c] + shift[c];
-      }
+      mean = rm[cc];
+      var = rv[cc];
     } else {
-      for (int64_t c = 0; c < nc; ++c) {
-        const float m = mu_f[c], a = scale[c], s = shift[c];
-        for (int64_t n = 0; n < N; ++n) {
-          const float* xr = x + (n * C + c0 + c) * HW;  // row (n, c) of (N, C, HW)
-          float* orow = o + (n * C + c0 + c) * HW;
-          for (int64_t j = 0; j < HW; ++j) orow[j] = (xr[j] - m) * a + s;
+      const double d = s1 / double(M);
+      mean = K + d;
+      var = std::max(s2 / double(M) - d * d, 0.0);
+    }
+    double invstd = 1.0 / std::sqrt(var + double(eps));
+    if (training && M == 0) {  // empty batch: no statistics (documented above)
+      mean = 0.0;
+      invstd = 0.0;
+    } else if (training) {
+      const double mom = momentum;
+      if (rm) rm[cc] = float((1.0 - mom) * rm[cc] + mom * mean);
+      if (rv) rv[cc] = float((1.0 - mom) * rv[cc] + mom * var * double(M) / double(M - 1));
+    }
+    if (sm) sm[cc] = float(mean);
+    if (si) si[cc] = float(invstd);
+    m = float(mean);
+    a = float(invstd * (g ? double(g[cc]) : 1.0));
+    sh = b ? b[cc] : 0.f;
+  };
+  const int64_t rs = C * HW;  // stride between the rows (n) of one channel
+  cpu::parallel_for(C, std::max<int64_t>(M, 1) * 6, [&](int64_t c0, int64_t c1) {
+    if (HW != 1 || M == 0) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const float* xc = x + c * HW;  // row n = 0 of channel c; rows rs apart
+        double K = 0.0, s1 = 0.0, s2 = 0.0;
+        if (training && M > 0) {
+          K = xc[0];
+          f.stats_rows(xc, N, rs, HW, K, s1, s2);
         }
+        float m, a, sh;
+        finish(c, K, s1, s2, m, a, sh);
+        if (M > 0) f.affine_rows(o + c * HW, xc, N, rs, HW, m, a, sh);
       }
+      return;
+    }
+    // (N, C): blocks of channels [cb, cb + nc), row n of the block at x + n*C + cb.
+    double K[kColBlock], s1[kColBlock], s2[kColBlock];
+    float m[kColBlock], a[kColBlock], sh[kColBlock];
+    for (int64_t cb = c0; cb < c1; cb += kColBlock) {
+      const int64_t nc = std::min(kColBlock, c1 - cb);
+      for (int64_t c = 0; c < nc; ++c) {
+        K[c] = training ? double(x[cb + c]) : 0.0;  // row 0 (M = N > 0 here)
+        s1[c] = s2[c] = 0.0;
+      }
+      if (training) f.stats_cols(x + cb, N, C, nc, K, s1, s2);
+      for (int64_t c = 0; c < nc; ++c) finish(cb + c, K[c], s1[c], s2[c], m[c], a[c], sh[c]);
+      f.affine_cols(o + cb, x + cb, N, C, nc, m, a, sh);
     }
   });
 }
@@ -190,69 +174,45 @@ void Cpu::batchnorm_backward(View dinp, View dgamma, View dbeta, View dout, View
   const float *x = inp.f(), *dy = dout.f(), *g = gamma.f();
   const float *sm = save_mean.f(), *si = save_invstd.f();
   float *dx = dinp.f(), *dg = dgamma.f(), *db = dbeta.f();
-  const bool need_sums = dg || db || (dx && training);
-
+  const bool need_sums = M > 0 && (dg || db || (dx && training));
+  const BnFns f = bn_fns();
+  // Channel cc's sums -> dbeta, dgamma, and the dinp coefficients:
+  // dinp = (dy - gm - (x - mu) * k) * w, w = invstd * gamma, gm = sum dy / M,
+  // k = invstd^2 * sum(dy * xmu) / M (training); dinp = dy * w (eval).
+  auto finish = [&](int64_t cc, double sdy, double sdyx, float& w, float& mu, float& gm, float& k) {
+    if (db) db[cc] = float(sdy);
+    if (dg) dg[cc] = float(sdyx * double(si[cc]));  // 0 when M == 0
+    const double is = si[cc];
+    w = float(is * (g ? double(g[cc]) : 1.0));
+    mu = sm[cc];
+    gm = M > 0 ? float(sdy / double(M)) : 0.f;
+    k = M > 0 ? float(sdyx * is * is / double(M)) : 0.f;
+  };
+  const int64_t rs = C * HW;
   cpu::parallel_for(C, std::max<int64_t>(M, 1) * 6, [&](int64_t c0, int64_t c1) {
-    const int64_t nc = c1 - c0;
-    std::vector<double> sums(2 * nc, 0.0);
-    double *sdy = sums.data(), *sdyx = sdy + nc;  // sum dy, sum dy * (x - mean); by c - c0
-    if (need_sums && HW == 1) {
-      std::vector<double> mu(sm + c0, sm + c1);
-      for (int64_t n = 0; n < N; ++n) {
-        const float* xr = x + n * C + c0;  // (N, C): the thread's channels of row n
-        const float* dyr = dy + n * C + c0;
-        for (int64_t c = 0; c < nc; ++c) {
-          sdy[c] += dyr[c];
-          sdyx[c] += double(dyr[c]) * (double(xr[c]) - mu[c]);
-        }
-      }
-    } else if (need_sums) {
-      for (int64_t c = 0; c < nc; ++c)
-        for (int64_t n = 0; n < N; ++n) {
-          const int64_t r = (n * C + c0 + c) * HW;  // row (n, c) of (N, C, HW)
-          dot_row(dy + r, x + r, HW, sm[c0 + c], sdy[c], sdyx[c]);
-        }
-    }
-    for (int64_t c = 0; c < nc; ++c) {
-      if (db) db[c0 + c] = float(sdy[c]);
-      if (dg) dg[c0 + c] = float(sdyx[c] * double(si[c0 + c]));  // 0 when M == 0
-    }
-    if (!dx || M == 0) return;
-    // training: dx = (dy - mean(dy) - (x - mean) * k) * w, k = invstd^2 * sum(dy*xmu) / M;
-    // eval:     dx = dy * w;  w = invstd * gamma
-    std::vector<float> prm(4 * nc);
-    float *w = prm.data(), *mu = w + nc, *gm = mu + nc, *k = gm + nc;
-    for (int64_t c = 0; c < nc; ++c) {
-      const double is = si[c0 + c];
-      w[c] = float(is * (g ? double(g[c0 + c]) : 1.0));
-      mu[c] = sm[c0 + c];
-      gm[c] = float(sdy[c] / double(M));
-      k[c] = float(sdyx[c] * is * is / double(M));
-    }
-    if (HW == 1) {
-      for (int64_t n = 0; n < N; ++n) {
-        const float* xr = x + n * C + c0;
-        const float* dyr = dy + n * C + c0;
-        float* dxr = dx + n * C + c0;
-        if (training)
-          for (int64_t c = 0; c < nc; ++c) dxr[c] = (dyr[c] - gm[c] - (xr[c] - mu[c]) * k[c]) * w[c];
-        else
-          for (int64_t c = 0; c < nc; ++c) dxr[c] = dyr[c] * w[c];
+    if (HW != 1 || M == 0) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t r = c * HW;  // row n = 0 of channel c; rows rs apart
+        double sdy = 0.0, sdyx = 0.0;
+        if (need_sums) f.dot_rows(dy + r, x + r, N, rs, HW, sm[c], sdy, sdyx);
+        float w, mu, gm, k;
+        finish(c, sdy, sdyx, w, mu, gm, k);
+        if (dx && M > 0) f.dx_rows(dx + r, dy + r, x + r, N, rs, HW, training, w, mu, gm, k);
       }
       return;
     }
-    for (int64_t c = 0; c < nc; ++c) {
-      const float wc = w[c], muc = mu[c], gmc = gm[c], kc = k[c];
-      for (int64_t n = 0; n < N; ++n) {
-        const int64_t r = (n * C + c0 + c) * HW;
-        const float* xr = x + r;
-        const float* dyr = dy + r;
-        float* dxr = dx + r;
-        if (training)
-          for (int64_t j = 0; j < HW; ++j) dxr[j] = (dyr[j] - gmc - (xr[j] - muc) * kc) * wc;
-        else
-          for (int64_t j = 0; j < HW; ++j) dxr[j] = dyr[j] * wc;
+    // (N, C): blocks of channels [cb, cb + nc), as the forward.
+    double mud[kColBlock], sdy[kColBlock], sdyx[kColBlock];
+    float w[kColBlock], mu[kColBlock], gm[kColBlock], k[kColBlock];
+    for (int64_t cb = c0; cb < c1; cb += kColBlock) {
+      const int64_t nc = std::min(kColBlock, c1 - cb);
+      for (int64_t c = 0; c < nc; ++c) {
+        mud[c] = sm[cb + c];
+        sdy[c] = sdyx[c] = 0.0;
       }
+      if (need_sums) f.dot_cols(dy + cb, x + cb, N, C, nc, mud, sdy, sdyx);
+      for (int64_t c = 0; c < nc; ++c) finish(cb + c, sdy[c], sdyx[c], w[c], mu[c], gm[c], k[c]);
+      if (dx) f.dx_cols(dx + cb, dy + cb, x + cb, N, C, nc, training, w, mu, gm, k);
     }
   });
 }
