@@ -9,7 +9,8 @@
 // extent > 1 (it would write one element several times, with no defined winner); out and
 // inp must not overlap.
 //
-// One implementation each (no variants). Shared machinery: `coalesce` drops size-1 axes and
+// One implementation each (no variants). Shared machinery: `coalesce` (../strided.h, with the
+// cast rule `convert`, shared with the CUDA backend) drops size-1 axes and
 // merges axes that are contiguous in every operand, so a contiguous tensor, a scalar
 // broadcast or a row broadcast becomes one or two long axes; `for_rows` then runs the
 // innermost axis as a tight loop with fast paths for unit/zero strides (memcpy for copies,
@@ -33,48 +34,16 @@
 #include <limits>
 
 #include "../checks/elementwise.h"
+#include "../strided.h"
 #include "backend.h"
 
 namespace nx {
 namespace {
 
-size_t elem_size(DType d) { return d == DType::F32 ? 4 : (d == DType::I64 ? 8 : 1); }
-
-
 // ---- strided iteration ---------------------------------------------------------------------
 
 template <int N>
 using Strides = std::array<std::vector<int64_t>, N>;
-
-// Drop size-1 axes, then merge neighbours (outer d, inner d+1) that are contiguous in every
-// operand: st[d] == st[d+1] * shape[d+1]. The result keeps the innermost axis last.
-template <int N>
-void coalesce(std::vector<int64_t>& shape, Strides<N>& st) {
-  std::vector<int64_t> sh;
-  Strides<N> s;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    sh.push_back(shape[d]);
-    for (int k = 0; k < N; ++k) s[k].push_back(st[k][d]);
-  }
-  std::vector<int64_t> osh;
-  Strides<N> os;
-  for (size_t d = 0; d < sh.size(); ++d) {
-    if (!osh.empty()) {
-      bool merge = true;
-      for (int k = 0; k < N; ++k) merge = merge && os[k].back() == s[k][d] * sh[d];
-      if (merge) {
-        osh.back() *= sh[d];
-        for (int k = 0; k < N; ++k) os[k].back() = s[k][d];
-        continue;
-      }
-    }
-    osh.push_back(sh[d]);
-    for (int k = 0; k < N; ++k) os[k].push_back(s[k][d]);
-  }
-  shape = std::move(osh);
-  st = std::move(os);
-}
 
 // row(off, len, inner_strides): one innermost run of `len` elements starting at element
 // offsets off[k] of each operand. Rows in parallel (contiguous chunks of rows per thread);
@@ -122,8 +91,6 @@ void for_rows(const std::vector<int64_t>& shape, const Strides<N>& st,
     }
   });
 }
-
-
 
 template <class T>
 void copy_rows(const std::vector<int64_t>& shape, const Strides<2>& st, T* out, const T* inp,
@@ -297,22 +264,6 @@ void Cpu::fill(View out, int64_t n, double value) {
 }
 
 namespace {
-template <class To, class From>
-To convert(From x);
-template <> inline float convert<float, float>(float x) { return x; }
-template <> inline float convert<float, int64_t>(int64_t x) { return float(x); }
-template <> inline float convert<float, uint8_t>(uint8_t x) { return x ? 1.f : 0.f; }
-template <> inline int64_t convert<int64_t, float>(float x) {
-  // Truncation toward zero; NaN / inf / out of range -> INT64_MIN (x86 NumPy's astype).
-  return (x >= -9223372036854775808.f && x < 9223372036854775808.f) ? int64_t(x)
-                                                                     : std::numeric_limits<int64_t>::min();
-}
-template <> inline int64_t convert<int64_t, int64_t>(int64_t x) { return x; }
-template <> inline int64_t convert<int64_t, uint8_t>(uint8_t x) { return x ? 1 : 0; }
-template <> inline uint8_t convert<uint8_t, float>(float x) { return x != 0.f ? 1 : 0; }
-template <> inline uint8_t convert<uint8_t, int64_t>(int64_t x) { return x != 0 ? 1 : 0; }
-template <> inline uint8_t convert<uint8_t, uint8_t>(uint8_t x) { return x ? 1 : 0; }
-
 template <class To, class From>
 void cast_loop(void* out, const void* inp, int64_t n) {
   To* o = static_cast<To*>(out);

@@ -17,12 +17,12 @@
 #include <cstring>
 
 #include "../checks/index.h"
+#include "../strided.h"
 #include "backend.h"
 
 namespace nx {
 namespace {
 
-size_t elem_size(DType d) { return d == DType::F32 ? 4 : (d == DType::I64 ? 8 : 1); }
 
 // Validates every index (serial: m is small next to the data moved) and returns them
 // normalised into [0, size) in scratch memory (slot 2 reinterpreted as int64).

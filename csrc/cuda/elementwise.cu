@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../checks/elementwise.h"
+#include "../strided.h"
 #include "check.cuh"
 #include "ops.cuh"
 
@@ -27,34 +28,6 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kMaxDims = 12;
-
-size_t elem_size(DType d) { return d == DType::F32 ? 4 : (d == DType::I64 ? 8 : 1); }
-
-
-
-
-// Drop size-1 axes; merge outer d into inner d+1 when contiguous in every operand.
-template <int N>
-void coalesce(std::vector<int64_t>& shape, std::array<std::vector<int64_t>, N>& st) {
-  std::vector<int64_t> osh;
-  std::array<std::vector<int64_t>, N> os;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    if (!osh.empty()) {
-      bool merge = true;
-      for (int k = 0; k < N; ++k) merge = merge && os[k].back() == st[k][d] * shape[d];
-      if (merge) {
-        osh.back() *= shape[d];
-        for (int k = 0; k < N; ++k) os[k].back() = st[k][d];
-        continue;
-      }
-    }
-    osh.push_back(shape[d]);
-    for (int k = 0; k < N; ++k) os[k].push_back(st[k][d]);
-  }
-  shape = std::move(osh);
-  st = std::move(os);
-}
 
 // The coalesced index space, by value: element t's offset in operand k is
 // sum_d idx_d(t) * stride[k][d] (+ base[k]).
@@ -107,16 +80,6 @@ template <class T>
 __global__ void fill_kernel(T* out, int64_t n, T v) {
   NX_GRID_STRIDE(t, n) out[t] = v;
 }
-
-template <class To, class From> __device__ __forceinline__ To convert(From x) { return To(x); }
-template <> __device__ __forceinline__ float convert<float, uint8_t>(uint8_t x) { return x ? 1.f : 0.f; }
-template <> __device__ __forceinline__ int64_t convert<int64_t, float>(float x) {
-  return (x >= -9223372036854775808.f && x < 9223372036854775808.f) ? int64_t(x) : INT64_MIN;
-}
-template <> __device__ __forceinline__ int64_t convert<int64_t, uint8_t>(uint8_t x) { return x ? 1 : 0; }
-template <> __device__ __forceinline__ uint8_t convert<uint8_t, float>(float x) { return x != 0.f ? 1 : 0; }
-template <> __device__ __forceinline__ uint8_t convert<uint8_t, int64_t>(int64_t x) { return x != 0 ? 1 : 0; }
-template <> __device__ __forceinline__ uint8_t convert<uint8_t, uint8_t>(uint8_t x) { return x ? 1 : 0; }
 
 template <class To, class From>
 __global__ void cast_kernel(To* out, const From* inp, int64_t n) {

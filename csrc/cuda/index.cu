@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "../checks/index.h"
+#include "../strided.h"
 #include "check.cuh"
 
 namespace nx {
@@ -24,7 +25,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-size_t elem_size(DType d) { return d == DType::F32 ? 4 : (d == DType::I64 ? 8 : 1); }
 
 __global__ void normalise_kernel(int64_t* nidx, unsigned long long* flag, const int64_t* idx,
                                  int64_t m, int64_t size) {
