@@ -10,9 +10,16 @@
 # Every step logs to OUTDIR/<n>_<step>.log and the script keeps going after a failure; a
 # summary (step, exit code, seconds) is printed at the end and written to OUTDIR/summary.txt.
 # Budget: about 10 minutes on a 16-core H100/H200 machine (each step has its own timeout;
-# the limits add up to about 17 minutes in the worst case).
+# the limits add up to about 17 minutes in the worst case), more than the device tool's
+# 10-minute limit per call. So the stages after the build can be chosen:
+#   bench/gpu_check.sh OUTDIR [STAGES]      STAGES: comma-separated of test,sanitize,bench,train
+# (default all), e.g. two calls: `... "$OUT" test` then `... "$OUT" sanitize,bench,train`.
+# The build (step 1) always runs; it builds in ./build-gpu (scikit-build-core's build-dir),
+# so on a machine that is still warm the second call's build is incremental.
 set -u
-OUT=${1:?usage: bench/gpu_check.sh OUTDIR}
+OUT=${1:?usage: bench/gpu_check.sh OUTDIR [test,sanitize,bench,train]}
+STAGES=",${2:-test,sanitize,bench,train},"
+want() { [[ $STAGES == *",$1,"* ]]; }
 mkdir -p "$OUT/results"
 OUT=$(cd "$OUT" && pwd)
 cd "$(dirname "$0")/.."
@@ -40,11 +47,11 @@ step 0_env 30 bash -c "nvidia-smi; nvcc --version; $PY -c 'import torch, sys; pr
 # through CUDAARCHS (CMake's own variable) and an explicit define; all cores for nvcc.
 export NEURAXON_CUDA=ON CUDAARCHS=90 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
 step 1_build 240 $PY -m pip install --no-build-isolation --no-deps -v \
-  --config-settings=cmake.define.CMAKE_CUDA_ARCHITECTURES=90 .
+  --config-settings=cmake.define.CMAKE_CUDA_ARCHITECTURES=90 --config-settings=build-dir=build-gpu .
 if ! $PY -c "import neuraxon._cuda" 2>/dev/null; then
   # Fallback: a development build in place (same CMake project), used through NEURAXON_DEV_BUILD.
-  step 1_build_dev 300 bash -c "cmake -S . -B build-gpu -G Ninja -DNEURAXON_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-      -DNEURAXON_DEV_OUTPUT=$PWD/_dev-gpu -Dpybind11_DIR=\$($PY -m pybind11 --cmakedir) && ninja -C build-gpu"
+  step 1_build_dev 300 bash -c "cmake -S . -B build-gpu-dev -G Ninja -DNEURAXON_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+      -DNEURAXON_DEV_OUTPUT=$PWD/_dev-gpu -Dpybind11_DIR=\$($PY -m pybind11 --cmakedir) && ninja -C build-gpu-dev"
   export NEURAXON_DEV_BUILD=$PWD/_dev-gpu PYTHONPATH=$PWD/python
 fi
 
@@ -54,24 +61,26 @@ step 2_info 60 $PY -m neuraxon info
 # 3. The whole suite (cpu and cuda parametrisations).
 TIMEOUT_OPT=""
 $PY -c "import pytest_timeout" 2>/dev/null && TIMEOUT_OPT="--timeout=120"
-step 3_pytest 210 $PY -m pytest -q -rs -p no:cacheprovider $TIMEOUT_OPT tests \
+want test && step 3_pytest 210 $PY -m pytest -q -rs -p no:cacheprovider $TIMEOUT_OPT tests \
   --junitxml="$OUT/results/pytest.xml"
 
 # 4. compute-sanitizer over the CUDA-side tests of a few stems (small shapes; slow under the tool).
 SAN_TESTS="tests/test_cuda.py tests/test_gemm.py tests/test_pool2d.py tests/test_index.py tests/test_softmax.py tests/test_conv2d.py"
 SAN_K="cuda and not out_of_memory and not slow"
-step 4_memcheck 110 compute-sanitizer --tool memcheck --error-exitcode 99 --print-limit 20 \
+want sanitize && step 4_memcheck 110 compute-sanitizer --tool memcheck --error-exitcode 99 --print-limit 20 \
   $PY -m pytest -q -x -p no:cacheprovider $SAN_TESTS -k "$SAN_K"
 # racecheck: the kernels that share memory between threads (tiled GEMM, block reductions,
 # the warp-ordered pooling scatter).
-step 4_racecheck 80 compute-sanitizer --tool racecheck --error-exitcode 99 --print-limit 20 \
+want sanitize && step 4_racecheck 80 compute-sanitizer --tool racecheck --error-exitcode 99 --print-limit 20 \
   $PY -m pytest -q -x -p no:cacheprovider tests/test_cuda.py tests/test_pool2d.py tests/test_softmax.py -k "$SAN_K"
 
 # 5. Benchmarks vs PyTorch.
-step 5_bench 150 $PY bench/bench_gpu.py --out "$OUT/results/bench_gpu.json"
+want bench && step 5_bench 150 $PY bench/bench_gpu.py --out "$OUT/results/bench_gpu.json"
 
 # 6. A short training run on the GPU, if the command exists.
-if $PY -m neuraxon train --help > "$OUT/6_train_help.log" 2>&1; then
+if ! want train; then
+  :
+elif $PY -m neuraxon train --help > "$OUT/6_train_help.log" 2>&1; then
   # Offline data only (no network on that machine): scikit-learn's digits, else synthetic.
   step 6_train_digits 90 $PY -m neuraxon train --model mlp --data digits --device cuda --epochs 3 --quiet \
          --out "$OUT/train_mlp_digits" \
