@@ -116,6 +116,42 @@ def test_batchnorm_backward(dev, rng, N, C, HW, training, affine):
     assert_close(dev.get(db), rdb, "reduction", "dbeta")
 
 
+# Shapes for the per-ISA loops: 16-lane row blocks with tails (HW 17, 33, 100), 16-channel
+# tiles with tails in the (N, C) layout (C 16, 41, 300), one-element rows.
+ISA_SHAPES = [(3, 5, 17), (2, 3, 33), (4, 7, 100), (37, 16, 1), (19, 41, 1), (5, 300, 1), (6, 2, 16)]
+
+
+def test_batchnorm_every_isa_path(dev, isa, rng):
+    for N, C, HW in ISA_SHAPES:
+        for training in (True, False):
+            x, g, b, rm, rv = _data(rng, N, C, HW)
+            got = _forward(dev, x, g, b, rm, rv, training, momentum=0.2)
+            want = ref.batchnorm_forward(rm, rv, x, g, b, training, momentum=0.2)
+            for name, a, w in zip(["out", "save_mean", "save_invstd", "running_mean", "running_var"], got, want):
+                assert_close(a, w, "reduction", f"{isa} {N}x{C}x{HW} training={training} {name}")
+            sm, si = want[1].astype(np.float32), want[2].astype(np.float32)
+            dy = rng.standard_normal((N, C, HW)).astype(np.float32)
+            dx, dg, db = dev.out((N, C, HW)), dev.out(C), dev.out(C)
+            dev.k.batchnorm_backward(dx, dg, db, dev.put(dy), dev.put(x), dev.put(g), dev.put(sm), dev.put(si),
+                                     N, C, HW, training)
+            rdx, rdg, rdb = ref.batchnorm_backward(dy, x, g, sm, si, training)
+            assert_close(dev.get(dx, (N, C, HW)), rdx, "reduction", f"{isa} {N}x{C}x{HW} dinp")
+            assert_close(dev.get(dg), rdg, "reduction", f"{isa} dgamma")
+            assert_close(dev.get(db), rdb, "reduction", f"{isa} dbeta")
+
+
+def test_batchnorm_large_mean_every_isa_path(dev, isa, rng):
+    # single-pass shifted sums: a 1000 +- 0.01 channel keeps its variance on every path,
+    # in both layouts
+    for shape in [(64, 3, 32), (300, 20, 1)]:
+        x = (1000 + 0.01 * rng.standard_normal(shape)).astype(np.float32)
+        out, sm, si, _, _ = _forward(dev, x, None, None, None, None, True, eps=0.0)
+        _, rmean, rinv, _, _ = ref.batchnorm_forward(None, None, x, eps=0.0)
+        assert_close(sm, rmean, "reduction", isa)
+        assert_close(si, rinv, "reduction", isa)
+        assert abs(out.std() - 1) < 1e-3
+
+
 @pytest.mark.parametrize("which", ["dinp", "dgamma", "dbeta"])
 def test_batchnorm_backward_each_output_alone(dev, rng, which):
     N, C, HW = 4, 5, 6

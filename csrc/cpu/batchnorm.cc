@@ -135,6 +135,21 @@ void Cpu::batchnorm_forward(View out, View save_mean, View save_invstd, View run
   };
   const int64_t rs = C * HW;  // stride between the rows (n) of one channel
   cpu::parallel_for(C, std::max<int64_t>(M, 1) * 6, [&](int64_t c0, int64_t c1) {
+    if (HW != 1 && !training) {
+      // eval: a per-channel affine map, no statistics: blocks of channels, each walked in
+      // memory order (n outer, the block's contiguous span of rows inner) for the prefetcher.
+      float m[kColBlock], a[kColBlock], sh[kColBlock];
+      for (int64_t cb = c0; cb < c1; cb += kColBlock) {
+        const int64_t nc = std::min(kColBlock, c1 - cb);
+        for (int64_t c = 0; c < nc; ++c) finish(cb + c, 0.0, 0.0, 0.0, m[c], a[c], sh[c]);
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t c = 0; c < nc; ++c) {
+            const int64_t r = (n * C + cb + c) * HW;  // row (n, cb + c)
+            f.affine_rows(o + r, x + r, 1, 0, HW, m[c], a[c], sh[c]);
+          }
+      }
+      return;
+    }
     if (HW != 1 || M == 0) {
       for (int64_t c = c0; c < c1; ++c) {
         const float* xc = x + c * HW;  // row n = 0 of channel c; rows rs apart
