@@ -112,11 +112,50 @@ def test_conv2d_resnet_layer(dev, rng, variant):
     _check_all(dev, rng, (2, 64, 56, 56, 64, 3, 3, (1, 1), (1, 1), (1, 1), 1), variant)
 
 
+# k1's backward_weight runs the dot-product kernel (conv2d_kernel.inc) when C/groups*R*S <=
+# 160 and the GEMM above that; these shapes sit on both sides, with row/column counts that
+# are not tile multiples (AVX-512 tile 4 x 6, AVX2/portable 3 x 4) and pixel counts that are
+# not vector multiples, or span several 512-pixel chunks.
+DOT_SHAPES = [
+    (2, 5, 11, 13, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # dot: CRS 45, 143 pixels per image
+    (4, 6, 8, 8, 10, 1, 1, (1, 1), (0, 0), (1, 1), 2),        # dot, pointwise grouped: 3 x 5
+    (3, 1, 28, 28, 20, 5, 5, (1, 1), (0, 0), (1, 1), 1),      # dot: LeNet conv1, 20 x 25 over 576
+    (2, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0), (1, 1), 1),         # dot: 1 x 1 over 1 pixel
+    (2, 2, 9, 7, 5, 2, 3, (2, 1), (1, 2), (2, 1), 1),         # dot: strides, padding, dilation
+    (1, 3, 40, 37, 13, 7, 7, (1, 1), (3, 3), (1, 1), 1),      # dot: CRS 147, 1480 pixels (3 chunks)
+    (2, 20, 9, 11, 9, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # GEMM: CRS 180
+]
+
+
 def test_conv2d_every_isa_path(dev, isa, rng):
     if dev.name != "cpu":
         pytest.skip("ISA paths are a CPU matter")
-    for shape in [(2, 5, 11, 13, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1), (4, 6, 8, 8, 10, 1, 1, (1, 1), (0, 0), (1, 1), 2)]:
+    for shape in DOT_SHAPES:
         _check_all(dev, rng, shape, 1)
+
+
+@pytest.mark.parametrize("shape", DOT_SHAPES, ids=_ids(DOT_SHAPES))
+def test_conv2d_backward_weight_reads_only_its_arrays(dev, rng, shape):
+    # The dot kernel loads the last partial vector of every row through a zero-padded copy:
+    # NaN right after dout and inp in memory must not reach dW (NaN * 0 would be NaN).
+    if dev.name != "cpu":
+        pytest.skip("memory layout around host arrays is a CPU matter")
+    N, C, H, W, K, R, S, st, pd, dl, G = shape
+    P, Q = _out_hw(shape)
+    x, _, _ = _data(rng, shape)
+    d = rng.standard_normal((N, K, P, Q)).astype(np.float32)
+
+    def fenced(a):  # a, followed in memory by 64 NaNs
+        buf = np.full(a.size + 64, np.nan, np.float32)
+        buf[: a.size] = a.reshape(-1)
+        return buf[: a.size].reshape(a.shape)
+
+    for variant in (-1, 1):
+        dw, db = dev.out((K, C // G, R, S)), dev.out((K,))
+        dev.k.conv2d_backward_weight(dw, db, fenced(d), fenced(x), *_args(shape), variant)
+        rdw, rdb = ref.conv2d_backward_weight(d, x, (R, S), st, pd, dl, G)
+        assert_close(dw, rdw, for_sum(N * P * Q), "backward_weight")
+        assert_close(db, rdb, for_sum(N * P * Q), "dbias")
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 5])
@@ -129,7 +168,7 @@ def test_conv2d_thread_splits(dev, rng, threads):
     dev.k.set_num_threads(threads)
     try:
         for shape in [(3, 10, 20, 20, 20, 3, 3, (1, 1), (1, 1), (1, 1), 5), (1, 16, 23, 29, 16, 3, 3, (2, 1), (1, 1), (1, 1), 1),
-                      (4, 32, 15, 15, 32, 1, 1, (1, 1), (0, 0), (1, 1), 2)]:
+                      (4, 32, 15, 15, 32, 1, 1, (1, 1), (0, 0), (1, 1), 2), (3, 20, 11, 13, 24, 3, 3, (1, 1), (1, 1), (1, 1), 1)]:
             _check_all(dev, rng, shape, 1)
         assert dev.k.num_threads() == threads  # the kernels leave the thread count alone
     finally:

@@ -20,6 +20,15 @@
 //                       backward_data    col              = W_g^T @ dout_g, then col2im
 //                       backward_weight  dW_g (Kg, CgRS) += dout_g @ col^T
 //                     A 1x1, stride-1, pad-0 convolution skips im2col: col is the image.
+//                     backward_weight with small slices (Cg*R*S <= kDotMaxCRS: first layers,
+//                     LeNet conv1) runs "k1 dot" instead of the GEMM: the product is Kg x CRS
+//                     with a reduction over N*P*Q pixels (LeNet conv1: 20 x 25 over 36,864),
+//                     which a GEMM tile (12 x 32, reduction streamed through packed panels)
+//                     fills badly. dout rows and col rows are both contiguous along the
+//                     pixels, so conv2d_kernel.inc (one TU per ISA: conv2d_avx512.cc,
+//                     conv2d_avx2.cc, conv2d_portable.cc) vectorises the reduction itself:
+//                     a 4 x 6 (AVX-512) register tile of dot products, one vector lane per
+//                     pixel mod VL, lanes summed once at the end.
 // variant -1: k1, except when the per-group GEMM would have fewer than 4 rows (Kg < 4 with
 // groups > 1, e.g. depthwise) where k0's direct loops beat a GEMM that fills 1/12 of its
 // micro-tile. Measured on one thread (AMD EPYC, AVX-512 path, process CPU time) against
@@ -36,9 +45,8 @@
 // per-thread partial dW afterwards. Small problems (under ~2^18 flops per thread) use fewer
 // threads, down to one, and then the GEMM may parallelise by itself.
 // Scratch slots (cpu::scratch; 0 and 1 belong to the GEMM): 2 = im2col column block,
-// 3 = forward output tile / backward_weight per-thread partial dW.
+// 3 = forward output tile / backward_weight per-thread partial dW (lane partials for dot).
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -60,6 +68,16 @@ namespace {
 // Floats per im2col column block, per thread (4 MiB): the block and the GEMM's packed panels
 // stay in L2/L3 while a block is consumed; larger layers are cut into blocks of output pixels.
 constexpr int64_t kColBudget = int64_t(1) << 20;
+// The forward's blocks are smaller (1.25 MiB): 128x1152 weights times a block of 256 pixels
+// (ResNet 128ch 28x28) or 64x576 times 512 (64ch 56x56) fall under the GEMM's direct-B limits,
+// so the GEMM reads the column block in place instead of packing it a second time; measured
+// 1T 3-8% faster than one whole-image block (noisy machine, alternating runs).
+constexpr int64_t kFwdColBudget = int64_t(5) << 16;
+// backward_weight takes the dot-product kernel when C/groups*R*S <= kDotMaxCRS. Measured 1T
+// (dot vs GEMM, ms): LeNet conv1 (CRS 25) 0.97 vs 2.5, C3 3x3 K64 32x32 2.6-3.6 vs 4.0-4.6,
+// C3 7x7/2 K64 64x64 5.2-5.4 vs 5.8-6.7, C16 3x3 (144) 5.7-7.1 vs 7.2-7.5; the GEMM wins at
+// CRS 500 (LeNet conv2: 5.7-5.9 vs 4.8-5.1) and by ~1.4x at 576 and 1152.
+constexpr int64_t kDotMaxCRS = 160;
 using checks::ConvShape;
 
 // Columns q of an output row whose input column q*sw + off lies inside [0, W): [lo, hi).
@@ -236,9 +254,9 @@ bool is_pointwise(const ConvShape& s) {
 }
 
 // Output pixels per column block: the block (CRS, nb) stays within kColBudget floats.
-int64_t col_block(const ConvShape& s) {
-  if (s.CRS * s.PQ <= kColBudget) return s.PQ;
-  int64_t nb = std::max<int64_t>(64, kColBudget / std::max<int64_t>(s.CRS, 1)) / 64 * 64;
+int64_t col_block(const ConvShape& s, int64_t budget = kColBudget) {
+  if (s.CRS * s.PQ <= budget) return s.PQ;
+  int64_t nb = std::max<int64_t>(64, budget / std::max<int64_t>(s.CRS, 1)) / 64 * 64;
   return std::min(nb, s.PQ);
 }
 
@@ -360,7 +378,7 @@ void backward_weight_loop(const ConvShape& s, float* dw, const float* dout, cons
 // tile (Kg, nb) and copies the tile into the output rows (adding the bias).
 void forward_im2col(const ConvShape& s, float* out, const float* in, const float* w, const float* bias) {
   const bool pointwise = is_pointwise(s);
-  const int64_t nb_max = col_block(s);
+  const int64_t nb_max = col_block(s, kFwdColBudget);
   const int team = team_size(2.0 * s.N * s.K * s.CRS * s.PQ, (s.N * s.PQ + 31) / 32);
   run_team(team, [&](int64_t t, int64_t nth) {
     int64_t u0, u1;
@@ -542,8 +560,7 @@ void backward_weight_dot(const ConvShape& s, float* dw, const float* dout, const
 
 // Whether k1's backward_weight takes the dot-product path (see the top of the file).
 bool use_dot(const ConvShape& s) {
-  static const int64_t lim = getenv("NXDOT") ? atoll(getenv("NXDOT")) : 64;  // TEMP tuning
-  return s.CRS <= lim;
+  return s.CRS <= kDotMaxCRS;
 }
 
 // dbias (K) = sum of dout over n, p, q. Thread mapping: channels k split over threads.
