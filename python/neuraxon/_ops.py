@@ -397,6 +397,11 @@ def binary(a, b, op: int, reverse: bool = False) -> Tensor:
         return NotImplemented
     if op == C.BIN_DIV and dt is not float32:
         dt = float32  # true division
+    if op == C.BIN_SUB and dt is bool_:
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. "
+            "Use the `^` or `logical_xor()` operator instead."
+        )
     dt_work = int64 if dt is bool_ else dt  # kernels take float32/int64
     x, y = cast(a, dt_work), cast(b, dt_work)
     if reverse:
@@ -889,7 +894,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
             )
     ts = [t if t.dtype is dt else t.to(dt) for t in ts]
     if len(ts) == 1:
-        return ts[0]
+        return ts[0].clone()  # a new tensor, as torch (never the input itself)
     return Cat.apply(*ts, dim=dim)
 
 
@@ -1214,6 +1219,13 @@ def setitem(x: Tensor, idx, value) -> None:
     work_dt = int64 if x.dtype is bool_ else x.dtype
     vv = expand_raw(cast(v, work_dt), pos.shape).reshape(-1)
     posf = pos.reshape(-1)
+    hp = np.asarray(dev.to_numpy(posf._data, (posf.numel(),), int64))
+    if np.unique(hp).size != hp.size:
+        # repeated positions: keep one write per element (the last, as NumPy) instead of a sum
+        _, first_in_rev = np.unique(hp[::-1], return_index=True)
+        keep = np.sort(hp.size - 1 - first_in_rev).astype(np.int64)
+        kt = _wrap(dev.from_numpy(keep), (keep.size,), int64, dev)
+        vv, posf = index_select(vv, 0, kt), index_select(posf, 0, kt)
     n = x.numel()
     hit = scatter_flat(n, posf, full((posf.numel(),), 1, int64, dev))
     vals = scatter_flat(n, posf, vv)

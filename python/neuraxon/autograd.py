@@ -384,8 +384,9 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
     return result
 
 
-def backward(tensors, grad_tensors=None, retain_graph: bool | None = None) -> None:
-    """neuraxon.autograd.backward(tensors, grad_tensors=None, retain_graph=None)."""
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, inputs=None) -> None:
+    """neuraxon.autograd.backward(tensors, grad_tensors=None, retain_graph=None, inputs=None):
+    with `inputs`, only those tensors' .grad accumulate (as torch)."""
     from .tensor import Tensor, ones_like
 
     if isinstance(tensors, Tensor):
@@ -403,7 +404,20 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None) -> No
         elif g.shape != t.shape:
             raise RuntimeError(f"gradient of shape {g.shape} does not match tensor of shape {t.shape}")
         gs.append(g.detach())
-    run_backward(list(tensors), gs, retain_graph=bool(retain_graph))
+    if inputs is None:
+        run_backward(list(tensors), gs, retain_graph=bool(retain_graph))
+        return
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError("backward: 'inputs' argument to backward() cannot be empty")
+    for t in inputs:
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError("backward: every tensor in 'inputs' must require grad")
+    res = run_backward(list(tensors), gs, retain_graph=bool(retain_graph), inputs=inputs)
+    owned: set = set()
+    for t, g in zip(inputs, res):
+        if g is not None:
+            _accumulate_leaf(t, g, owned)
 
 
 def grad(

@@ -246,12 +246,15 @@ class Tensor:
         return t
 
     # -- autograd -----------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    def backward(
+        self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None
+    ) -> None:
         """Accumulate d self / d leaf into every leaf's .grad (gradient required unless
-        self has one element). The graph is freed unless retain_graph=True."""
+        self has one element), or only into `inputs`' .grad when given. The graph is freed
+        unless retain_graph=True."""
         if create_graph:
             raise NotImplementedError("backward(create_graph=True) is not supported")
-        autograd.backward(self, gradient, retain_graph)
+        autograd.backward(self, gradient, retain_graph, inputs=inputs)
 
     def detach(self) -> "Tensor":
         return Tensor._wrap(self._data, self.shape, self.dtype, self.device)
@@ -432,8 +435,23 @@ class Tensor:
     def mul(self, other):
         return self * other
 
-    def div(self, other):
-        return self / other
+    def div(self, other, *, rounding_mode=None):
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode == "floor":
+            return floor_divide(self, other)
+        if rounding_mode == "trunc":
+            a, b = _divmod_args(self, other)
+            if a.dtype is float32:
+                return (a / b).trunc()
+            _int_div_check(a, b, "division")
+            ha, hb = _host(a), _host(b)
+            q = (np.abs(ha) // np.abs(hb)) * (np.sign(ha) * np.sign(hb))
+            return _from_host(np.broadcast_to(q, _ops.broadcast_shapes(a.shape, b.shape)), int64, a.device)
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found {rounding_mode!r}")
+
+    divide = div
+    true_divide = div
 
     def pow(self, e):
         return self**e
@@ -533,6 +551,10 @@ class Tensor:
             return out
         if min is None and max is None:
             raise RuntimeError("clamp(): at least one of 'min' or 'max' must not be None")
+        if self.dtype is not float32 and any(
+            b is not None and not isinstance(b, (numbers.Integral, np.integer)) for b in (min, max)
+        ):
+            return self.float().clamp(min, max)  # int tensor, float bound: float result (as torch)
         lo = -math.inf if min is None else float(min)
         hi = math.inf if max is None else float(max)
         return _ops.unary(self, C.UN_CLAMP, lo, hi)
@@ -544,6 +566,51 @@ class Tensor:
 
     def clamp_max(self, m):
         return self.clamp(max=m)
+
+    def _piecewise(self, fn):
+        if self.dtype is not float32:
+            return _ops.clone_raw(self)  # integers are their own floor/ceil/round/trunc
+        return HostMap.apply(self, fn)
+
+    def floor(self):
+        return self._piecewise(np.floor)
+
+    def ceil(self):
+        return self._piecewise(np.ceil)
+
+    def trunc(self):
+        return self._piecewise(np.trunc)
+
+    fix = trunc
+
+    def round(self, decimals: int = 0):
+        if decimals:
+            return self._piecewise(lambda a: np.round(a, int(decimals)))
+        return self._piecewise(np.round)  # half to even, as torch
+
+    def frac(self):
+        return self - self.trunc()
+
+    def floor_divide(self, other):
+        return floor_divide(self, other)
+
+    def remainder(self, other):
+        return remainder(self, other)
+
+    def fmod(self, other):
+        return remainder(self, other, fmod=True)
+
+    def __floordiv__(self, o):
+        return floor_divide(self, o)
+
+    def __rfloordiv__(self, o):
+        return floor_divide(self, o, reverse=True)
+
+    def __mod__(self, o):
+        return remainder(self, o)
+
+    def __rmod__(self, o):
+        return remainder(self, o, reverse=True)
 
     def sigmoid(self):
         from . import functional as F
@@ -634,21 +701,23 @@ class Tensor:
         return _ops.maxmin(self, dim, keepdim, False)
 
     def amax(self, dim=None, keepdim: bool = False):
-        if dim is None or isinstance(dim, int):
-            r = self.max(dim, keepdim)
-            return r if dim is None else r.values
-        out = self
-        for d in sorted(_ops.norm_dims(dim, self.ndim), reverse=True):
-            out = out.max(d, keepdim).values
-        return out
+        return self._amaxmin(dim, keepdim, True)
 
     def amin(self, dim=None, keepdim: bool = False):
-        if dim is None or isinstance(dim, int):
-            r = self.min(dim, keepdim)
-            return r if dim is None else r.values
+        return self._amaxmin(dim, keepdim, False)
+
+    def _amaxmin(self, dim, keepdim, is_max):
+        if dim is None and not keepdim:
+            return self.max() if is_max else self.min()
+        if isinstance(dim, (list, tuple)) and len(dim) == 0:
+            dim = None
+        dims = _ops.norm_dims(dim, self.ndim)
+        if self.dtype is float32 and self.requires_grad and autograd.is_grad_enabled() and self.ndim:
+            return AMaxMin.apply(self, dims, bool(keepdim), is_max)
         out = self
-        for d in sorted(_ops.norm_dims(dim, self.ndim), reverse=True):
-            out = out.min(d, keepdim).values
+        for d in sorted(dims, reverse=True):
+            r = out.max(d, keepdim) if is_max else out.min(d, keepdim)
+            out = r.values
         return out
 
     def argmax(self, dim=None, keepdim: bool = False):
@@ -659,6 +728,8 @@ class Tensor:
 
     def norm(self, p=2, dim=None, keepdim: bool = False):
         if p in ("fro", 2, 2.0):
+            if self.dtype is float32 and self.requires_grad and autograd.is_grad_enabled():
+                return Norm2.apply(self, _ops.norm_dims(dim, self.ndim), bool(keepdim))
             return (self * self).sum(dim, keepdim).sqrt()
         if p in (1, 1.0):
             return self.abs().sum(dim, keepdim)
@@ -680,14 +751,13 @@ class Tensor:
         return out
 
     def all(self, dim=None, keepdim: bool = False):
-        x = (self != 0) if self.dtype is not bool_ else self
-        r = x.long().amin(dim, keepdim) if dim is not None else x.long().min()
-        return r.bool()
+        # all == no element is zero: count the zeros (works on empty tensors too)
+        x = (self == 0) if self.dtype is not bool_ else (self == False)  # noqa: E712
+        return x.long().sum(dim, keepdim) == 0
 
     def any(self, dim=None, keepdim: bool = False):
         x = (self != 0) if self.dtype is not bool_ else self
-        r = x.long().amax(dim, keepdim) if dim is not None else x.long().max()
-        return r.bool()
+        return x.long().sum(dim, keepdim) > 0
 
     def count_nonzero(self, dim=None):
         return (self != 0).sum(dim)
@@ -790,11 +860,17 @@ class Tensor:
 
     def gather(self, dim: int, index):
         d = _ops.norm_dim(dim, self.ndim)
-        if index.shape[:d] + index.shape[d + 1 :] != self.shape[:d] + self.shape[d + 1 :]:
+        if not isinstance(index, Tensor) or index.dtype is not int64:
+            raise TypeError("gather(): index must be an int64 tensor")
+        if index.ndim != max(self.ndim, 1) or any(
+            i != d and index.shape[i] > (self.shape[i] if self.ndim else 1) for i in range(index.ndim)
+        ):
             raise RuntimeError(
-                f"gather(): index of shape {index.shape} must match input of shape {self.shape} "
-                f"except in dimension {d} (neuraxon requires equal sizes)"
+                f"gather(): index of shape {index.shape} must have as many dimensions as input of shape "
+                f"{self.shape} and be no larger except in dimension {d}"
             )
+        if self.ndim == 0:
+            return self.reshape(1).gather(0, index).reshape(index.shape)
         pos = _gather_positions(self.shape, d, index)
         return _ops.index_select(self.reshape(-1), 0, pos.reshape(-1)).reshape(index.shape)
 
@@ -805,9 +881,17 @@ class Tensor:
         if self.ndim == 0:
             return _SortRes(self, _ops.full((), 0, int64, self.device))
         host = np.asarray(self.detach())
-        order = np.argsort(-host if descending and host.dtype != np.bool_ else host, axis=d, kind="stable")
-        if descending and host.dtype == np.bool_:
+        if not descending:
+            order = np.argsort(host, axis=d, kind="stable")  # NaN last, as torch
+        elif host.dtype == np.bool_:
             order = np.argsort(~host, axis=d, kind="stable")
+        elif host.dtype.kind == "f":
+            # descending with NaN first (torch treats NaN as the largest); both sorts stable
+            order = np.argsort(-host, axis=d, kind="stable")  # NaN land last here
+            nan_last = ~np.isnan(np.take_along_axis(host, order, axis=d))
+            order = np.take_along_axis(order, np.argsort(nan_last, axis=d, kind="stable"), axis=d)
+        else:
+            order = np.argsort(-host, axis=d, kind="stable")
         idx = tensor(order.astype(np.int64), device=self.device)
         return _SortRes(self.gather(d, idx), idx)
 
@@ -824,16 +908,16 @@ class Tensor:
         return _TopkRes(v.narrow(d, 0, k), i.narrow(d, 0, k))
 
     def cumsum(self, dim: int, dtype=None):
-        """Cumulative sum along dim, as a product with a triangular matrix of ones (GEMM)."""
+        """Cumulative sum along dim (computed on the host; see Cumsum)."""
         x = self.to(dtype) if dtype is not None else self
-        if x.dtype is not float32:
-            return x.float().cumsum(dim).to(x.dtype if x.dtype is not bool_ else int64)
-        d = _ops.norm_dim(dim, x.ndim) if x.ndim else 0
+        if x.dtype is bool_:
+            x = x.long()
+        d = _ops.norm_dim(dim, x.ndim)
         if x.ndim == 0:
             return x.clone()
-        n = x.shape[d]
-        tri = tensor(np.triu(np.ones((n, n), np.float32)), device=x.device)
-        return (x.transpose(d, -1) @ tri).transpose(d, -1)
+        if x.dtype is float32:
+            return Cumsum.apply(x, d)
+        return _from_host(np.cumsum(_host(x), axis=d, dtype=np.int64), int64, x.device)
 
     # -- indexing -------------------------------------------------------------------------
     def __getitem__(self, idx):
@@ -1107,6 +1191,151 @@ class Prod(autograd.Function):
         one_zero = _ops.where(is0 & (n0 == 1.0), p_nz, 0.0)
         d = _ops.where(n0 == 0.0, out / nz, one_zero)
         return g * d, None, None
+
+
+class AMaxMin(autograd.Function):
+    """amax/amin over dims; ties share the gradient evenly (as torch's amax/amin)."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, is_max):
+        out = _ops.reduce_raw(x, dims, C.RED_MAX if is_max else C.RED_MIN, True)
+        ctx.save_for_backward(x, out)
+        ctx.dims = dims
+        return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        g = g.reshape(out.shape)
+        hit = _ops.cast(_ops.binary_raw(x, out, C.BIN_EQ), float32)
+        cnt = _ops.reduce_raw(hit, ctx.dims, C.RED_SUM, True)
+        return _ops.binary_raw(hit, _ops.binary_raw(g, cnt, C.BIN_DIV), C.BIN_MUL), None, None, None
+
+
+class Norm2(autograd.Function):
+    """The 2-norm over dims; its gradient x / norm is 0 where the norm is 0 (as torch)."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        sq = _ops.binary_raw(x, x, C.BIN_MUL)
+        n = _ops.unary_raw(_ops.reduce_raw(sq, dims, C.RED_SUM, True) if dims else sq, C.UN_SQRT)
+        ctx.save_for_backward(x, n)
+        return n if keepdim else n.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, n = ctx.saved_tensors
+        g = g.reshape(n.shape)
+        zero = _ops.full((), 0.0, float32, x.device)
+        safe = _ops.where_raw(_ops.binary_raw(n, zero, C.BIN_EQ), _ops.full((), 1.0, float32, x.device), n)
+        scale = _ops.where_raw(_ops.binary_raw(n, zero, C.BIN_EQ), zero, _ops.binary_raw(g, safe, C.BIN_DIV))
+        return _ops.binary_raw(x, scale, C.BIN_MUL), None, None
+
+
+def _host(t: "Tensor") -> np.ndarray:
+    return np.asarray(t.device.to_numpy(t._data, t.shape, t.dtype))
+
+
+def _from_host(a: np.ndarray, dtype, device) -> "Tensor":
+    a = np.ascontiguousarray(a, dtype=dtype.numpy)
+    return Tensor._wrap(device.from_numpy(a.reshape(-1), dtype), tuple(a.shape), dtype, device)
+
+
+class Cumsum(autograd.Function):
+    """Cumulative sum along dim, computed on the host (sequential, exact for int64; inf/NaN
+    propagate as in torch). The gradient is the reversed cumulative sum of g."""
+
+    @staticmethod
+    def forward(ctx, x, d):
+        ctx.d = d
+        with np.errstate(all="ignore"):
+            return _from_host(np.cumsum(_host(x), axis=d, dtype=x.dtype.numpy), x.dtype, x.device)
+
+    @staticmethod
+    def backward(ctx, g):
+        d = ctx.d
+        r = np.flip(np.cumsum(np.flip(_host(g), d), axis=d, dtype=np.float32), d)
+        return _from_host(r, float32, g.device), None
+
+
+class HostMap(autograd.Function):
+    """A piecewise-constant map (floor, ceil, round, trunc) computed on the host; gradient 0."""
+
+    @staticmethod
+    def forward(ctx, x, fn):
+        with np.errstate(all="ignore"):
+            return _from_host(fn(_host(x)), x.dtype, x.device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _ops.zeros(g.shape, float32, g.device), None
+
+
+class Remainder(autograd.Function):
+    """a - b * floor(a / b) (sign of b, as torch.remainder) or fmod (sign of a), on the host.
+    d/da = 1, d/db = -floor(a / b) (or -trunc(a / b) for fmod)."""
+
+    @staticmethod
+    def forward(ctx, a, b, fmod):
+        ha, hb = _host(a), _host(b)
+        with np.errstate(all="ignore"):
+            r = np.fmod(ha, hb) if fmod else np.remainder(ha, hb)
+            q = np.trunc(ha / hb) if fmod else np.floor(ha / hb)
+        ctx.q = q.astype(np.float32)
+        ctx.shapes = (a.shape, b.shape)
+        return _from_host(r, a.dtype, a.device)
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        ga = _ops.sum_to(g, sa) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            q = _from_host(-ctx.q, float32, g.device)
+            gb = _ops.sum_to(_ops.binary_raw(g, q, C.BIN_MUL), sb)
+        return ga, gb, None
+
+
+def _int_div_check(a, b, what):
+    if a.dtype is not float32 and b.dtype is not float32 and bool((_host(b) == 0).any()):
+        raise RuntimeError(f"ZeroDivisionError: integer {what} by zero")
+
+
+def _divmod_args(a, b, reverse=False):
+    """(a, b) as two tensors of one promoted dtype (int64 or float32) on a's device."""
+    if isinstance(b, Tensor):
+        _ops.check_same_device(a, b)
+        dt = _ops.promote(a.dtype, b.dtype)
+    elif _ops.is_scalar(b):
+        dt = _ops.promote(a.dtype, _ops.scalar_dtype(b))
+        b = full((), b, dtype=dt, device=a.device)
+    else:
+        raise TypeError(f"unsupported operand of type {type(b).__name__} (expected a Tensor or a number)")
+    if dt is bool_:
+        dt = int64
+    a, b = a.to(dt), b.to(dt)
+    return (b, a) if reverse else (a, b)
+
+
+def floor_divide(a, b, reverse: bool = False) -> "Tensor":
+    """a // b rounded toward -inf (torch.floor_divide / the // operator); no gradient."""
+    a, b = _divmod_args(a, b, reverse)
+    _int_div_check(a, b, "division")
+    shape = _ops.broadcast_shapes(a.shape, b.shape)
+    with np.errstate(all="ignore"):
+        r = np.floor_divide(_host(a), _host(b))
+    return _from_host(np.broadcast_to(r, shape), a.dtype, a.device)
+
+
+def remainder(a, b, reverse: bool = False, fmod: bool = False) -> "Tensor":
+    a, b = _divmod_args(a, b, reverse)
+    _int_div_check(a, b, "modulo")
+    shape = _ops.broadcast_shapes(a.shape, b.shape)
+    if a.dtype is float32:
+        return Remainder.apply(a, b, fmod)
+    with np.errstate(all="ignore"):
+        r = np.fmod(_host(a), _host(b)) if fmod else np.remainder(_host(a), _host(b))
+    return _from_host(np.broadcast_to(r, shape), a.dtype, a.device)
 
 
 # ------------------------------------------------------------------------------------
