@@ -93,6 +93,16 @@ void gemm_one(const GemmArgs& g, int64_t variant) {
 
 }  // namespace
 
+namespace cpu {
+PrepackedGemm prepacked_gemm() {
+  switch (isa()) {
+    case Isa::Avx512: return prepacked_gemm_avx512();
+    case Isa::Avx2: return prepacked_gemm_avx2();
+    default: return prepacked_gemm_portable();
+  }
+}
+}  // namespace cpu
+
 void Cpu::gemm_forward(View c, View a, View b, View bias, int64_t batch, int64_t m, int64_t n,
                        int64_t k, bool trans_a, bool trans_b, int64_t stride_a,
                        int64_t stride_b, int64_t stride_c, float alpha, float beta,

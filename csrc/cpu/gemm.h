@@ -48,4 +48,27 @@ void gemm_packed_avx512(const GemmArgs& g);
 void gemm_packed_avx2(const GemmArgs& g);
 void gemm_packed_portable(const GemmArgs& g);
 
+// B packed once, used by many products (the LSTM's recurrent weight: one pack per layer
+// call instead of one per time step). Layout for an ISA with NR-wide panels and `panels`
+// panels in all: op(B) (k, panels*NR) cut into KC-row blocks; the block starting at row p0
+// at dst + p0*panels*NR, its panel t at + t*kc*NR, row p of that panel at + p*NR; columns
+// past the data are zero. Both functions run on the calling thread only (no OpenMP inside):
+// the caller splits the panels between its threads.
+struct PrepackedGemm {
+  int64_t nr;  // columns per panel
+  // Pack op(B)[:, j0:j0+nc] (all g.k rows; g.a, g.m, alpha unused) into panels
+  // [panel0, panel0 + ceil(nc/NR)) of a layout of `panels` panels.
+  void (*pack_b)(float* dst, const GemmArgs& g, int64_t j0, int64_t nc, int64_t panel0,
+                 int64_t panels);
+  // C (g.m, np*NR; row stride ldc) = g.alpha*op(A) (g.m, g.k) @ packed panels
+  // [panel0, panel0+np) (+ C when accumulate). A from g.a/as_i/as_p; g.b, g.c unused.
+  // Packs A into this thread's gemm scratch (slot 1).
+  void (*run)(float* c, int64_t ldc, const GemmArgs& g, const float* bp, int64_t panel0,
+              int64_t np, int64_t panels, bool accumulate);
+};
+PrepackedGemm prepacked_gemm();  // for the ISA path in use now (gemm.cc)
+PrepackedGemm prepacked_gemm_avx512();
+PrepackedGemm prepacked_gemm_avx2();
+PrepackedGemm prepacked_gemm_portable();
+
 }  // namespace nx::cpu

@@ -26,22 +26,29 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
+#include <vector>
 
 #include "../checks/lstm.h"
 #include "backend.h"
+#include "gemm.h"
 
 namespace nx {
 namespace {
+
+// Always inlined: the row passes below are compiled three times (AVX-512, AVX2, baseline
+// targets via __attribute__((target))) and everything they call must be inlined into each.
+#define NX_AI inline __attribute__((always_inline))
 
 // Gate nonlinearities without libm calls, so the compiler vectorises the fused loops (libm's
 // scalar expf/tanhf made the pointwise pass cost several times the GEMMs). Every select is
 // on integers (bit patterns): with GCC's default -ftrapping-math, a float compare feeding a
 // select keeps the loop from being if-converted and vectorised.
-inline int32_t f2b(float f) { int32_t b; std::memcpy(&b, &f, sizeof(b)); return b; }
-inline float b2f(int32_t b) { float f; std::memcpy(&f, &b, sizeof(f)); return f; }
+NX_AI int32_t f2b(float f) { int32_t b; std::memcpy(&b, &f, sizeof(b)); return b; }
+NX_AI float b2f(int32_t b) { float f; std::memcpy(&f, &b, sizeof(f)); return f; }
 // a where cond else b, as mask arithmetic: a ternary lets GCC sink the computation of the
 // unused operand into a branch, which (float ops may trap) blocks vectorisation.
-inline int32_t pick(bool cond, int32_t a, int32_t b) {
+NX_AI int32_t pick(bool cond, int32_t a, int32_t b) {
   const int32_t m = -int32_t(cond);
   return (a & m) | (b & ~m);
 }
@@ -51,7 +58,7 @@ inline int32_t pick(bool cond, int32_t a, int32_t b) {
 // error 1.3e-7 measured over [-30, 30]). n is read from the bits of t + 1.5*2^23 (the
 // round-to-nearest trick), so no float->int conversion. n > 127 (x > ~88.38) gives +inf,
 // n < -126 (x < ~-87.68) gives 0, NaN passes through.
-inline float exp_fast(float x) {
+NX_AI float exp_fast(float x) {
   const float t = x * 1.44269504088896341f;                      // x / ln2
   const float sh = t + 12582912.f;                               // 1.5 * 2^23 + round(t)
   const float n = sh - 12582912.f;
@@ -71,10 +78,10 @@ inline float exp_fast(float x) {
   const int32_t xb = f2b(x);
   return b2f(pick((xb & 0x7fffffff) > 0x7f800000, xb, yb));  // NaN in, NaN out
 }
-inline float sigmoidf(float x) { return 1.f / (1.f + exp_fast(-x)); }
+NX_AI float sigmoidf(float x) { return 1.f / (1.f + exp_fast(-x)); }
 // tanh: Cephes' tanhf. |x| < 0.625: odd polynomial (no cancellation near 0); else
 // 1 - 2/(e^{2|x|} + 1) with the sign of x; ~2 ulp. NaN: the second branch, NaN.
-inline float tanh_fast(float x) {
+NX_AI float tanh_fast(float x) {
   const int32_t xb = f2b(x);
   const int32_t ab = xb & 0x7fffffff;
   const float ax = b2f(ab);
@@ -151,15 +158,17 @@ void cell_pointwise(float* g, const float* c_prev, float* c_out, float* h_out, i
 // One row of the fused backward (see cell_pointwise_backward); dc_prev may alias dc, so the
 // two are not restrict: each element is read before it is written.
 template <bool HAS_DC, bool HAS_CP, bool HAS_DCP>
-void cell_row_backward(float* __restrict d, float* dc_prev, const float* __restrict dh,
+NX_AI void cell_row_backward(float* __restrict d, float* dc_prev, const float* __restrict dh,
                        const float* dc, const float* __restrict g,
-                       const float* __restrict c_t, const float* __restrict c_prev, int64_t H) {
+                       const float* __restrict c_t, const float* __restrict c_prev, int64_t H,
+                       int64_t n) {
+  // d and g: four gate blocks H apart; n <= H units of each (a thread's share of them).
   float* __restrict di = d;
   float* __restrict df = d + H;
   float* __restrict dg = d + 2 * H;
   float* __restrict dout = d + 3 * H;
 #pragma omp simd
-  for (int64_t j = 0; j < H; ++j) {
+  for (int64_t j = 0; j < n; ++j) {
     const float i = g[j], f = g[H + j], gv = g[2 * H + j], o = g[3 * H + j];
     const float tc = tanh_fast(c_t[j]);
     const float dhj = dh[j];
@@ -196,14 +205,14 @@ void cell_pointwise_backward(float* dgates, float* dc_prev, const float* dh, con
       const float* cpb = c_prev ? c_prev + b * H : nullptr;
       const int which = (dcb ? 4 : 0) | (cpb ? 2 : 0) | (dcp ? 1 : 0);
       switch (which) {
-        case 7: cell_row_backward<true, true, true>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
-        case 6: cell_row_backward<true, true, false>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
-        case 5: cell_row_backward<true, false, true>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
-        case 4: cell_row_backward<true, false, false>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
-        case 3: cell_row_backward<false, true, true>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
-        case 2: cell_row_backward<false, true, false>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
-        case 1: cell_row_backward<false, false, true>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
-        default: cell_row_backward<false, false, false>(d, dcp, dhb, dcb, g, ct, cpb, H); break;
+        case 7: cell_row_backward<true, true, true>(d, dcp, dhb, dcb, g, ct, cpb, H, H); break;
+        case 6: cell_row_backward<true, true, false>(d, dcp, dhb, dcb, g, ct, cpb, H, H); break;
+        case 5: cell_row_backward<true, false, true>(d, dcp, dhb, dcb, g, ct, cpb, H, H); break;
+        case 4: cell_row_backward<true, false, false>(d, dcp, dhb, dcb, g, ct, cpb, H, H); break;
+        case 3: cell_row_backward<false, true, true>(d, dcp, dhb, dcb, g, ct, cpb, H, H); break;
+        case 2: cell_row_backward<false, true, false>(d, dcp, dhb, dcb, g, ct, cpb, H, H); break;
+        case 1: cell_row_backward<false, false, true>(d, dcp, dhb, dcb, g, ct, cpb, H, H); break;
+        default: cell_row_backward<false, false, false>(d, dcp, dhb, dcb, g, ct, cpb, H, H); break;
       }
     }
   });
@@ -220,15 +229,23 @@ const float* combined_bias(const View& b_ih, const View& b_hh, int64_t H) {
 }
 
 // Column sums of d (rows, cols) into one or two outputs; columns in parallel, one thread
-// per contiguous chunk of columns, rows summed in order (double accumulators).
+// per contiguous chunk of columns. Rows are added in order into a per-thread double row
+// (row-wise sweeps: the column-wise loop this replaced walked memory `cols` floats apart
+// and was 23% of a layer's backward at T50 B64 H256).
 void column_sums(float* o1, float* o2, const float* d, int64_t rows, int64_t cols) {
   if (!o1 && !o2) return;
   cpu::parallel_for(cols, rows, [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; ++j) {
-      double s = 0.0;
-      for (int64_t r = 0; r < rows; ++r) s += d[r * cols + j];
-      if (o1) o1[j] = float(s);
-      if (o2) o2[j] = float(s);
+    std::vector<double> acc(size_t(j1 - j0), 0.0);
+    double* __restrict a = acc.data();
+    const int64_t w = j1 - j0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* __restrict row = d + r * cols + j0;
+#pragma omp simd
+      for (int64_t j = 0; j < w; ++j) a[j] += row[j];
+    }
+    for (int64_t j = 0; j < w; ++j) {
+      if (o1) o1[j0 + j] = float(a[j]);
+      if (o2) o2[j0 + j] = float(a[j]);
     }
   });
 }
@@ -237,7 +254,331 @@ void zero(const View& v) {
   if (v.data && v.numel > 0) std::memset(v.data, 0, size_t(v.numel) * sizeof(float));
 }
 
+// ---- the recurrence: one OpenMP region per layer call, W_hh packed once -----------------
+// Threads split the hidden units: thread t owns units [u0, u1) (NR-aligned cut points) and,
+// for them, the four gate columns q*H + u of every step. It packs its slice of w_hh once
+// (forward: the columns of the 4 gate blocks, each padded to whole NR panels; backward: the
+// columns u0..u1 of w_hh), so a step is: its product into a private (B, panels*NR) buffer,
+// its fused pointwise pass, then ONE barrier (the next step's product reads every unit of
+// h_t / of dgates). With one thread nothing is shared and there is no barrier at all.
+
+// Units [u0, u1) of thread tid of team: cut points rounded up to NR so panels stay whole.
+void unit_range(int64_t H, int tid, int team, int64_t nr, int64_t& u0, int64_t& u1) {
+  const auto cut = [&](int64_t t) { return std::min(H, (H * t / team + nr - 1) / nr * nr); };
+  u0 = cut(tid);
+  u1 = tid + 1 == team ? H : cut(tid + 1);
+}
+
+// Threads for a layer's recurrence: only when a step's product (B x 4H x K) is big enough
+// to pay a barrier per step (>= 2^20 multiply-adds, ~20 us of one core), and never nested.
+int recurrence_team(int64_t B, int64_t K, int64_t H) {
+  int nt = cpu::num_threads();
+#ifdef _OPENMP
+  if (omp_in_parallel()) nt = 1;
+#endif
+  if (nt > 1 && double(B) * 4.0 * double(H) * double(K) < double(1 << 20)) nt = 1;
+  return std::max(1, nt);
+}
+
+// One row of the fused forward for units [0, n) of this thread. Pre-activation of gate q =
+// base_q (the input projection with biases, or just the biases) + l_q (the product for
+// this step; absent when it is zero). Activated gates go to g_q (which may be base_q:
+// each element is read before it is written, hence no restrict there), c and h updated.
+template <bool HAS_C, bool HAS_L>
+NX_AI void cell_row_sum(float* gi, float* gf, float* gg, float* go, const float* bi,
+                        const float* bf, const float* bg, const float* bo,
+                        const float* __restrict li, const float* __restrict lf,
+                        const float* __restrict lg, const float* __restrict lo,
+                        const float* __restrict cp, float* __restrict co,
+                        float* __restrict ho, int64_t n) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    const float i = sigmoidf(HAS_L ? bi[j] + li[j] : bi[j]);
+    const float f = sigmoidf(HAS_L ? bf[j] + lf[j] : bf[j]);
+    const float gv = tanh_fast(HAS_L ? bg[j] + lg[j] : bg[j]);
+    const float o = sigmoidf(HAS_L ? bo[j] + lo[j] : bo[j]);
+    const float c = HAS_C ? f * cp[j] + i * gv : i * gv;
+    gi[j] = i;
+    gf[j] = f;
+    gg[j] = gv;
+    go[j] = o;
+    co[j] = c;
+    ho[j] = o * tanh_fast(c);
+  }
+}
+
+// One step's pointwise forward over rows [0, B) for one thread's units [u0, u0+nu).
+struct FwdRows {
+  float* g;            // gates[t] (B, 4H): activated gates out
+  const float* base;   // row b's gate block q at base + b*base_ld + q*H (+ u0 applied)
+  int64_t base_ld;     // 4H (input projection in gates[t]) or 0 (one bias row)
+  const float* L;      // (B, 4*nup) product, gate q at column q*nup; null = zero
+  int64_t nup;
+  const float* cp;     // c_{t-1} (B, H) or null
+  float* co;           // c_t (B, H)
+  float* ho;           // h_t (B, H)
+  int64_t B, H, u0, nu;
+};
+
+template <bool HAS_C, bool HAS_L>
+NX_AI void fwd_rows_t(const FwdRows& r) {
+  const int64_t H = r.H, G = 4 * H, u0 = r.u0, nup = r.nup;
+  for (int64_t b = 0; b < r.B; ++b) {
+    float* g = r.g + b * G + u0;
+    const float* bs = r.base + b * r.base_ld + u0;
+    const float* l = HAS_L ? r.L + b * 4 * nup : nullptr;
+    cell_row_sum<HAS_C, HAS_L>(g, g + H, g + 2 * H, g + 3 * H, bs, bs + H, bs + 2 * H, bs + 3 * H,
+                               l, HAS_L ? l + nup : nullptr, HAS_L ? l + 2 * nup : nullptr,
+                               HAS_L ? l + 3 * nup : nullptr, HAS_C ? r.cp + b * H + u0 : nullptr,
+                               r.co + b * H + u0, r.ho + b * H + u0, r.nu);
+  }
+}
+NX_AI void fwd_rows_any(const FwdRows& r) {
+  if (r.cp && r.L) fwd_rows_t<true, true>(r);
+  else if (r.L) fwd_rows_t<false, true>(r);
+  else if (r.cp) fwd_rows_t<true, false>(r);
+  else fwd_rows_t<false, false>(r);
+}
+
+// One step's pointwise backward over rows [0, B) for one thread's units: dh = dout[t] +
+// dh_next; dc_next is read (dc reaching c_t) and overwritten with dc_{t-1}.
+struct BwdRows {
+  float* dg;           // dgates[t] (B, 4H) out
+  float* dc_next;      // (B, H) in/out
+  const float* dout;   // dout[t] (B, H)
+  const float* dh_next;  // (B, H)
+  float* dhs;          // (nu) scratch row
+  const float* gates;  // gates[t] (B, 4H)
+  const float* ct;     // c_t (B, H)
+  const float* cp;     // c_{t-1} (B, H) or null
+  int64_t B, H, u0, nu;
+};
+
+NX_AI void bwd_rows_any(const BwdRows& r) {
+  const int64_t H = r.H, G = 4 * H, u0 = r.u0, nu = r.nu;
+  for (int64_t b = 0; b < r.B; ++b) {
+    const float* dor = r.dout + b * H + u0;
+    const float* dhn = r.dh_next + b * H + u0;
+    float* __restrict dhs = r.dhs;
+#pragma omp simd
+    for (int64_t j = 0; j < nu; ++j) dhs[j] = dor[j] + dhn[j];
+    float* d = r.dg + b * G + u0;
+    float* dcn = r.dc_next + b * H + u0;
+    const float* gr = r.gates + b * G + u0;
+    const float* ct = r.ct + b * H + u0;
+    if (r.cp) cell_row_backward<true, true, true>(d, dcn, dhs, dcn, gr, ct, r.cp + b * H + u0, H, nu);
+    else cell_row_backward<true, false, true>(d, dcn, dhs, dcn, gr, ct, nullptr, H, nu);
+  }
+}
+
+// The row passes per ISA path (the rest of this file is compiled for baseline x86-64, where
+// these loops ran 4 floats wide without FMA: 30% of a layer's forward). Which one runs
+// follows cpu::isa(), like the GEMM's micro-kernels, so tests reach all three.
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define NX_T512 __attribute__((target("avx512f,avx512dq,avx2,fma,prefer-vector-width=512")))
+#define NX_T256 __attribute__((target("avx2,fma")))
+#else
+#define NX_T512
+#define NX_T256
+#endif
+NX_T512 void fwd_rows_avx512(const FwdRows& r) { fwd_rows_any(r); }
+NX_T256 void fwd_rows_avx2(const FwdRows& r) { fwd_rows_any(r); }
+void fwd_rows_portable(const FwdRows& r) { fwd_rows_any(r); }
+NX_T512 void bwd_rows_avx512(const BwdRows& r) { bwd_rows_any(r); }
+NX_T256 void bwd_rows_avx2(const BwdRows& r) { bwd_rows_any(r); }
+void bwd_rows_portable(const BwdRows& r) { bwd_rows_any(r); }
+
+using FwdRowsFn = void (*)(const FwdRows&);
+using BwdRowsFn = void (*)(const BwdRows&);
+FwdRowsFn fwd_rows_for_isa() {
+  switch (cpu::isa()) {
+    case cpu::Isa::Avx512: return fwd_rows_avx512;
+    case cpu::Isa::Avx2: return fwd_rows_avx2;
+    default: return fwd_rows_portable;
+  }
+}
+BwdRowsFn bwd_rows_for_isa() {
+  switch (cpu::isa()) {
+    case cpu::Isa::Avx512: return bwd_rows_avx512;
+    case cpu::Isa::Avx2: return bwd_rows_avx2;
+    default: return bwd_rows_portable;
+  }
+}
+
+// Runs body(tid, team) in one parallel region of `team` threads (or inline for one).
+// Scratch is allocated inside (per-thread arenas); an allocation failure in any thread is
+// rethrown after the region (an exception must not leave an OpenMP region), and every
+// thread checks `failed` after the setup barrier so nobody waits at a barrier alone.
+template <class Setup, class Body>
+void run_team(int team, Setup&& setup, Body&& body) {
+  if (team <= 1) {
+    setup(0, 1);
+    body(0, 1);
+    return;
+  }
+  int failed = 0;
+#pragma omp parallel num_threads(team)
+  {
+#ifdef _OPENMP
+    const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const int tid = 0, nt = 1;
+#endif
+    try {
+      setup(tid, nt);
+    } catch (...) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp barrier
+    int f;
+#pragma omp atomic read
+    f = failed;
+    if (!f) body(tid, nt);
+  }
+  if (failed) throw std::bad_alloc();
+}
+
+// Forward recurrence over t = 0..T-1; out (T, B, H), cells (T, B, H), gates (T, B, 4H) get
+// h_t, c_t and the activated gates; h0, c0 null for zeros; bias (4H) = b_ih + b_hh (or null).
+// fuse_x: the step's product is [x_t, h_{t-1}] @ [w_ih; w_hh]^T (both weights packed once,
+// two passes of the micro-kernels into the same tile buffer) and the pointwise pass adds
+// the bias; else gates holds x @ w_ih^T + bias on entry (one big GEMM, done by the caller)
+// and the step's product is h_{t-1} @ w_hh^T only.
+// Thread-to-data: thread tid owns hidden units [u0, u1) of every row and step.
+void recurrence_forward(float* gates, float* out, float* cells, const float* x, const float* h0,
+                        const float* c0, const float* w_ih, const float* w_hh, const float* bias,
+                        int64_t T, int64_t B, int64_t I, int64_t H, bool fuse_x) {
+  const cpu::PrepackedGemm pg = cpu::prepacked_gemm();
+  const FwdRowsFn rows_fn = fwd_rows_for_isa();
+  const int64_t NR = pg.nr, G = 4 * H, BH = B * H;
+  const int team = std::min(recurrence_team(B, fuse_x ? I + H : H, H), 64);
+  float* bp_hh[64];
+  float* bp_ih[64];
+  float* lbuf[64];
+  float* zbias[64];
+  run_team(team,
+    [&](int tid, int nt) {
+      int64_t u0, u1;
+      unit_range(H, tid, nt, NR, u0, u1);
+      const int64_t nu = u1 - u0, nup = (nu + NR - 1) / NR * NR, panels = 4 * nup / NR;
+      bp_hh[tid] = bp_ih[tid] = lbuf[tid] = zbias[tid] = nullptr;
+      if (nu <= 0) return;
+      bp_hh[tid] = cpu::scratch(size_t(H) * panels * NR + 64, 5);
+      lbuf[tid] = cpu::scratch(size_t(B) * 4 * nup + 64, 6);
+      if (fuse_x) bp_ih[tid] = cpu::scratch(size_t(I) * panels * NR + 64, 7);
+      if (fuse_x && !bias) {  // zeros to add (one row; the pass adds base + product)
+        zbias[tid] = cpu::scratch(size_t(G) + 64, 4);
+        std::fill(zbias[tid], zbias[tid] + G, 0.f);
+      }
+      // op(B) (k, nu) for gate q = w[q*H + u0 : q*H + u1, :]^T: element (p, j) at
+      // w[(q*H + u0 + j)*k + p], i.e. bs_p = 1, bs_j = k.
+      for (int64_t q = 0; q < 4; ++q) {
+        cpu::GemmArgs gh{nullptr, nullptr, w_hh + (q * H + u0) * H, nullptr, 0, nu, H,
+                         0, 0, 1, H, 1.f, 0.f, ACT_NONE, 0.f};
+        pg.pack_b(bp_hh[tid], gh, 0, nu, q * nup / NR, panels);
+        if (fuse_x && I > 0) {
+          cpu::GemmArgs gi{nullptr, nullptr, w_ih + (q * H + u0) * I, nullptr, 0, nu, I,
+                           0, 0, 1, I, 1.f, 0.f, ACT_NONE, 0.f};
+          pg.pack_b(bp_ih[tid], gi, 0, nu, q * nup / NR, panels);
+        }
+      }
+    },
+    [&](int tid, int nt) {
+      int64_t u0, u1;
+      unit_range(H, tid, nt, NR, u0, u1);
+      const int64_t nu = u1 - u0, nup = (nu + NR - 1) / NR * NR, panels = 4 * nup / NR;
+      float* L = lbuf[tid];  // (B, 4*nup): gate q of unit u0+j at column q*nup + j
+      for (int64_t t = 0; t < T; ++t) {
+        float* g = gates + t * B * G;                                // (B, 4H)
+        const float* hp = t > 0 ? out + (t - 1) * BH : h0;           // (B, H) or null
+        const float* cp = t > 0 ? cells + (t - 1) * BH : c0;         // (B, H) or null
+        if (nu > 0) {
+          bool have_l = false;
+          if (fuse_x) {  // L = x_t (B, I) @ w_ih slice (zeros when I = 0)
+            cpu::GemmArgs ga{nullptr, x + t * B * I, nullptr, nullptr, B, 0, I, I, 1, 0, 0,
+                             1.f, 0.f, ACT_NONE, 0.f};
+            pg.run(L, 4 * nup, ga, bp_ih[tid], 0, panels, panels, false);
+            have_l = true;
+          }
+          if (hp) {  // L (+)= h_{t-1} (B, H) @ w_hh slice
+            cpu::GemmArgs ga{nullptr, hp, nullptr, nullptr, B, 0, H, H, 1, 0, 0,
+                             1.f, 0.f, ACT_NONE, 0.f};
+            pg.run(L, 4 * nup, ga, bp_hh[tid], 0, panels, panels, have_l);
+            have_l = true;
+          }
+          FwdRows r{g, fuse_x ? (bias ? bias : zbias[tid]) : g, fuse_x ? 0 : G,
+                    have_l ? L : nullptr, nup, cp, cells + t * BH, out + t * BH, B, H, u0, nu};
+          rows_fn(r);
+        }
+        if (nt > 1) {  // h_t complete before any thread's product of step t+1 reads it
+#pragma omp barrier
+        }
+      }
+    });
+}
+
+// Backward recurrence over t = T-1..0: dg (T, B, 4H) receives the pre-activation gate
+// gradients; dh_next, dc_next (B, H) hold dh_n, dc_n (zeros if absent) on entry and dh0,
+// dc0 on exit. Thread-to-data: thread tid owns hidden units [u0, u1): their pointwise
+// backward (all four gate columns q*H + u) and their columns of dh_{t-1} = dg[t] @ w_hh.
+void recurrence_backward(float* dg, float* dh_next, float* dc_next, const float* dout,
+                         const float* gates, const float* cells, const float* c0,
+                         const float* w_hh, int64_t T, int64_t B, int64_t H) {
+  const cpu::PrepackedGemm pg = cpu::prepacked_gemm();
+  const BwdRowsFn rows_fn = bwd_rows_for_isa();
+  const int64_t NR = pg.nr, G = 4 * H, BH = B * H;
+  const int team = std::min(recurrence_team(B, H, H), 64);
+  float* bpack[64];
+  float* lbuf[64];
+  run_team(team,
+    [&](int tid, int nt) {
+      int64_t u0, u1;
+      unit_range(H, tid, nt, NR, u0, u1);
+      const int64_t nu = u1 - u0, panels = (nu + NR - 1) / NR;
+      bpack[tid] = lbuf[tid] = nullptr;
+      if (nu <= 0) return;
+      bpack[tid] = cpu::scratch(size_t(G) * panels * NR + 64, 5);
+      lbuf[tid] = cpu::scratch(size_t(B) * panels * NR + size_t(nu) + 64, 6);
+      // op(B) (4H, nu) = w_hh[:, u0:u1], row-major: bs_p = H, bs_j = 1.
+      cpu::GemmArgs gb{nullptr, nullptr, w_hh + u0, nullptr, 0, nu, G, 0, 0, H, 1,
+                       1.f, 0.f, ACT_NONE, 0.f};
+      pg.pack_b(bpack[tid], gb, 0, nu, 0, panels);
+    },
+    [&](int tid, int nt) {
+      int64_t u0, u1;
+      unit_range(H, tid, nt, NR, u0, u1);
+      const int64_t nu = u1 - u0, panels = (nu + NR - 1) / NR, ldl = panels * NR;
+      float* L = lbuf[tid];          // (B, ldl): dh_{t-1} for units u0..u1
+      float* dhs = L + B * ldl;      // (nu): dout[t] + dh_next for one row
+      for (int64_t t = T - 1; t >= 0; --t) {
+        if (nu > 0) {
+          BwdRows r{dg + t * B * G, dc_next, dout + t * BH, dh_next, dhs, gates + t * B * G,
+                    cells + t * BH, t > 0 ? cells + (t - 1) * BH : c0, B, H, u0, nu};
+          rows_fn(r);
+        }
+        if (nt > 1) {  // dg[t] complete (all 4H columns) before the products read it
+#pragma omp barrier
+        }
+        if (nu > 0) {
+          // dh_{t-1}[:, u0:u1] (B, nu) = dg[t] (B, 4H) @ w_hh[:, u0:u1]
+          cpu::GemmArgs ga{nullptr, dg + t * B * G, nullptr, nullptr, B, 0, G, G, 1, 0, 0,
+                           1.f, 0.f, ACT_NONE, 0.f};
+          pg.run(L, ldl, ga, bpack[tid], 0, panels, panels, false);
+          for (int64_t b = 0; b < B; ++b)
+            std::memcpy(dh_next + b * H + u0, L + b * ldl, size_t(nu) * sizeof(float));
+        }
+      }
+    });
+}
+
 }  // namespace
+
+// Fuse the input projection into the recurrence while both packed weights stay cache-sized
+// (4H x (I+H) <= 1M floats, 4 MiB): measured 1T (thread CPU time, alternating, 2 runs),
+// T50 B64 I128 H256 (1.5 MiB of weights) 27.0/28.7 ms fused vs 31.0/29.8 one big input GEMM;
+// T100 B32 I512 H512 (8 MiB, streamed from L3 every step) 165/172 fused vs 142/145.
+static bool fuse_input(int64_t I, int64_t H) { return 4.0 * double(H) * double(I + H) <= double(1 << 20); }
 
 void Cpu::lstm_cell_forward(View h_out, View c_out, View gates, View x, View h, View c,
                             View w_ih, View w_hh, View b_ih, View b_hh, int64_t B, int64_t I,
@@ -269,15 +610,15 @@ void Cpu::lstm_layer_forward(View out, View h_n, View c_n, View gates, View cell
   checks::check_lstm_layer_forward(out, h_n, c_n, gates, cells, x, h0, c0, w_ih, w_hh, b_ih, b_hh, T, B, I, H);
   const int64_t BH = B * H, G = 4 * H;
   if (BH == 0) return;
-  // All T input projections at once: gates (T*B, 4H) = x (T*B, I) @ w_ih^T + b_ih + b_hh.
-  mm(gates.f(), x.f(), w_ih.f(), combined_bias(b_ih, b_hh, H), T * B, G, I, false, true, 0.f);
-  for (int64_t t = 0; t < T; ++t) {
-    float* g = gates.f() + t * B * G;                                  // (B, 4H)
-    const float* hp = t > 0 ? out.f() + (t - 1) * BH : h0.f();         // (B, H) or null
-    const float* cp = t > 0 ? cells.f() + (t - 1) * BH : c0.f();       // (B, H) or null
-    if (hp) mm(g, hp, w_hh.f(), nullptr, B, G, H, false, true, 1.f);
-    cell_pointwise(g, cp, cells.f() + t * BH, out.f() + t * BH, B, H);
+  const float* bias = combined_bias(b_ih, b_hh, H);
+  const bool fuse = fuse_input(I, H);
+  if (!fuse) {
+    // All T input projections at once: gates (T*B, 4H) = x (T*B, I) @ w_ih^T + b_ih + b_hh.
+    mm(gates.f(), x.f(), w_ih.f(), bias, T * B, G, I, false, true, 0.f);
   }
+  if (T > 0)
+    recurrence_forward(gates.f(), out.f(), cells.f(), x.f(), h0.f(), c0.f(), w_ih.f(), w_hh.f(),
+                       bias, T, B, I, H, fuse);
   const float* hl = T > 0 ? out.f() + (T - 1) * BH : h0.f();
   const float* cl = T > 0 ? cells.f() + (T - 1) * BH : c0.f();
   if (hl) std::memcpy(h_n.f(), hl, size_t(BH) * sizeof(float)); else zero(h_n);
@@ -293,26 +634,18 @@ void Cpu::lstm_layer_backward(View dx, View dh0, View dc0, View dw_ih, View dw_h
   const int64_t BH = B * H, G = 4 * H;
 
   // Carries (B, H) each: dh reaching h_t from step t+1, dc reaching c_t from step t+1.
-  float* carry = cpu::scratch(size_t(std::max<int64_t>(3 * BH, 1)), 3);
+  float* carry = cpu::scratch(size_t(std::max<int64_t>(2 * BH, 1)), 3);
   float* dh_next = carry;        // (B, H)
   float* dc_next = carry + BH;   // (B, H)
-  float* dh_step = carry + 2 * BH;  // (B, H): dout[t] + dh_next
   if (dh_n.data) std::memcpy(dh_next, dh_n.f(), size_t(BH) * sizeof(float));
   else std::fill(dh_next, dh_next + BH, 0.f);
   if (dc_n.data) std::memcpy(dc_next, dc_n.f(), size_t(BH) * sizeof(float));
   else std::fill(dc_next, dc_next + BH, 0.f);
   float* dg = cpu::scratch(size_t(std::max<int64_t>(T * B * G, 1)), 2);  // (T, B, 4H)
 
-  for (int64_t t = T - 1; t >= 0; --t) {
-    const float* d_out = dout.f() + t * BH;
-    for (int64_t e = 0; e < BH; ++e) dh_step[e] = d_out[e] + dh_next[e];
-    const float* cp = t > 0 ? cells.f() + (t - 1) * BH : c0.f();
-    float* dgt = dg + t * B * G;
-    cell_pointwise_backward(dgt, dc_next, dh_step, dc_next, gates.f() + t * B * G,
-                            cells.f() + t * BH, cp, B, H);
-    // dh_{t-1} (B, H) = dgates[t] (B, 4H) @ w_hh (4H, H)
-    if (BH > 0) mm(dh_next, dgt, w_hh.f(), nullptr, B, H, G, false, false, 0.f);
-  }
+  if (BH > 0 && T > 0)
+    recurrence_backward(dg, dh_next, dc_next, dout.f(), gates.f(), cells.f(), c0.f(), w_hh.f(),
+                        T, B, H);
   if (dh0.data && BH > 0) std::memcpy(dh0.f(), dh_next, size_t(BH) * sizeof(float));
   if (dc0.data && BH > 0) std::memcpy(dc0.f(), dc_next, size_t(BH) * sizeof(float));
 
@@ -322,16 +655,39 @@ void Cpu::lstm_layer_backward(View dx, View dh0, View dc0, View dw_ih, View dw_h
     if (G == 0) zero(dx);
     else mm(dx.f(), dg, w_ih.f(), nullptr, TB, I, G, false, false, 0.f);
   }
+  // The weight gradients are computed transposed, dW^T (K, 4H) = X^T (K, T*B) @ dgates
+  // (T*B, 4H), then transposed into place: dgates (13 MB at T50 B64 H256) is then the B
+  // operand, packed by streaming whole rows, where as the A operand of dgates^T @ X it was
+  // packed MR floats at a time from rows 16 KB apart (14% of the backward, memory-latency
+  // bound); the small X^T is the one packed from strided rows.
+  auto transpose_into = [&](float* dst, const float* src, int64_t K) {  // src (K, G) -> dst (G, K)
+    cpu::parallel_for(G, K, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t q = 0; q < K; ++q) dst[r * K + q] = src[q * G + r];
+    });
+  };
   // dw_ih (4H, I) = dgates^T (4H, T*B) @ x (T*B, I)
   if (dw_ih.data) {
-    if (TB == 0) zero(dw_ih);
-    else mm(dw_ih.f(), dg, x.f(), nullptr, G, I, TB, true, false, 0.f);
+    if (TB == 0 || I == 0) zero(dw_ih);
+    else {
+      float* tmp = cpu::scratch(size_t(I) * G + 64, 4);  // (I, 4H)
+      mm(tmp, x.f(), dg, nullptr, I, G, TB, true, false, 0.f);
+      transpose_into(dw_ih.f(), tmp, I);
+    }
   }
   // dw_hh (4H, H) = dgates[1:]^T @ out[:-1] + dgates[0]^T @ h0 (h_{-1} = h0 or zeros).
   if (dw_hh.data) {
-    zero(dw_hh);
-    if (T > 1) mm(dw_hh.f(), dg + B * G, out.f(), nullptr, G, H, (T - 1) * B, true, false, 0.f);
-    if (T > 0 && h0.data) mm(dw_hh.f(), dg, h0.f(), nullptr, G, H, B, true, false, 1.f);
+    if (T == 0 || H == 0 || (T == 1 && !h0.data)) zero(dw_hh);
+    else {
+      float* tmp = cpu::scratch(size_t(H) * G + 64, 4);  // (H, 4H)
+      bool have = false;
+      if (T > 1) {
+        mm(tmp, out.f(), dg + B * G, nullptr, H, G, (T - 1) * B, true, false, 0.f);
+        have = true;
+      }
+      if (h0.data) mm(tmp, h0.f(), dg, nullptr, H, G, B, true, false, have ? 1.f : 0.f);
+      transpose_into(dw_hh.f(), tmp, H);
+    }
   }
   column_sums(db_ih.f(), db_hh.f(), dg, TB, G);
 }
