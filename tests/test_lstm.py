@@ -274,3 +274,62 @@ def test_lstm_gate_nonlinearities_accuracy_and_special_values(dev):
     with np.errstate(all="ignore"):
         _, _, want = ref.lstm_cell_forward(x, z, z, w_ih, w_hh)
     assert_close(dev.get(gates, (1, 4 * H)), want, "transcendental")
+
+
+# The layer's recurrence packs W_hh (and W_ih, when 4H*(I+H) <= 1M floats: the input
+# projection is then fused into each step) once per call, and splits the hidden units
+# between threads (cut points rounded to whole GEMM panels, slices padded) once a step's
+# product has B*4H*K >= 2^20 multiply-adds. These shapes reach each of those paths:
+RECURRENCE_SHAPES = [  # T, B, I, H: what it exercises
+    (3, 5, 7, 300),    # fused input, 2 threads: 160 + 140 units (the second slice padded)
+    (2, 3, 600, 300),  # input projection as one GEMM (4H*(I+H) > 1M), 2 threads
+    (3, 200, 9, 40),   # fused, 2 threads: 32 + 8 units
+    (4, 11, 13, 29),   # fused, 1 thread, H not a panel multiple
+]
+
+
+@pytest.fixture(params=[1, 2], ids=lambda n: f"{n}T")
+def threads(request):
+    """Run a CPU test at 1 and at 2 OpenMP threads; restores the count after."""
+    from neuraxon import _ext
+
+    before = _ext.cpu.num_threads()
+    _ext.cpu.set_num_threads(request.param)
+    yield request.param
+    _ext.cpu.set_num_threads(before)
+
+
+@pytest.mark.parametrize("T,B,I,H", RECURRENCE_SHAPES)
+def test_lstm_layer_recurrence_paths(dev, isa, threads, rng, T, B, I, H):
+    if dev.name != "cpu":
+        pytest.skip("ISA paths and thread splits are a CPU matter")
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh = _layer_inputs(rng, T, B, I, H, True)
+    w_ih *= 0.2  # keep the gates out of saturation so the gradients carry information
+    w_hh *= 0.2
+    got = _run_layer_forward(dev, T, B, I, H, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    want = ref.lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    for name, g, w in zip(["out", "h_n", "c_n", "gates", "cells"], got, want):
+        assert_close(g, w, _tol(I + H, T), f"{isa} {threads}T {name}")
+    out, gates, cells = got[0], got[3], got[4]
+    dout, dh_n, dc_n = _f32(rng, T, B, H), _f32(rng, B, H), _f32(rng, B, H)
+    shapes = [(T, B, I), (B, H), (B, H), (4 * H, I), (4 * H, H), (4 * H,), (4 * H,)]
+    outs = [dev.out(s) for s in shapes]
+    dev.k.lstm_layer_backward(*outs, dev.put(dout), dev.put(dh_n), dev.put(dc_n), dev.put(gates), dev.put(cells),
+                              dev.put(out), dev.put(x), dev.put(h0), dev.put(c0), dev.put(w_ih), dev.put(w_hh),
+                              T, B, I, H)
+    want = ref.lstm_layer_backward(dout, dh_n, dc_n, gates, cells, out, x, h0, c0, w_ih, w_hh)
+    for name, o, w, s in zip(["dx", "dh0", "dc0", "dw_ih", "dw_hh", "db_ih", "db_hh"], outs, want, shapes):
+        assert_close(dev.get(o, s), w, _tol(4 * H + T * B, T), f"{isa} {threads}T {name}")
+
+
+def test_lstm_layer_recurrence_without_initial_state(dev, threads, rng):
+    """h0 = c0 = None with the fused input projection and a thread split: step 0 has no
+    recurrent product at all."""
+    T, B, I, H = 3, 5, 7, 300
+    x, _, _, w_ih, w_hh, b_ih, b_hh = _layer_inputs(rng, T, B, I, H, True, "none")
+    w_ih *= 0.2
+    w_hh *= 0.2
+    got = _run_layer_forward(dev, T, B, I, H, x, None, None, w_ih, w_hh, None, None)
+    want = ref.lstm_layer_forward(x, None, None, w_ih, w_hh, None, None)
+    for name, g, w in zip(["out", "h_n", "c_n", "gates", "cells"], got, want):
+        assert_close(g, w, _tol(I + H, T), name)
