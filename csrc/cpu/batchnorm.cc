@@ -24,9 +24,12 @@
 // (portable here, batchnorm_avx2.cc, batchnorm_avx512.cc) and chosen with cpu::isa().
 // Thread mapping: channels [0, C) split into contiguous ranges, one per OpenMP thread; a
 // thread owns its channels' statistics and outputs.
-//  * HW > 1: one channel at a time, statistics then normalisation (forward) or sums then
-//    dinp (backward) back to back, so the second pass over the channel (N rows of HW, 0.8 MB
-//    for 64x56x56) reads it from L2/L3 instead of DRAM: x is read from memory once.
+//  * HW > 1: blocks of up to kColBlock channels; each pass (statistics then normalisation;
+//    sums then dinp; eval: one pass) walks the block's rows in memory order, n outer and
+//    the block's contiguous span of rows inner. Measured on 128x32x784 backward: 2.3 ms
+//    against 3.8-8 ms when each channel was finished before the next (its 128 rows of 3 KB
+//    lie 100 KB apart, and the prefetcher restarts on every row); the second pass reads from
+//    L3 when the tensor fits there and from DRAM otherwise.
 //  * HW == 1 ((N, C) input): blocks of kColBlock channels, vectorised over channels (each
 //    row's block is contiguous), one double accumulator per channel on the stack: no
 //    per-call allocation; the block's N rows stay in cache between the two passes.
@@ -133,7 +136,6 @@ void Cpu::batchnorm_forward(View out, View save_mean, View save_invstd, View run
     a = float(invstd * (g ? double(g[cc]) : 1.0));
     sh = b ? b[cc] : 0.f;
   };
-  const int64_t rs = C * HW;  // stride between the rows (n) of one channel
   cpu::parallel_for(C, std::max<int64_t>(M, 1) * 6, [&](int64_t c0, int64_t c1) {
     if (HW != 1 && !training) {
       // eval: a per-channel affine map, no statistics: blocks of channels, each walked in
@@ -150,17 +152,35 @@ void Cpu::batchnorm_forward(View out, View save_mean, View save_invstd, View run
       }
       return;
     }
-    if (HW != 1 || M == 0) {
-      for (int64_t c = c0; c < c1; ++c) {
-        const float* xc = x + c * HW;  // row n = 0 of channel c; rows rs apart
-        double K = 0.0, s1 = 0.0, s2 = 0.0;
-        if (training && M > 0) {
-          K = xc[0];
-          f.stats_rows(xc, N, rs, HW, K, s1, s2);
+    if (HW != 1 && M > 0) {
+      // training: blocks of channels; statistics, then normalisation, each pass walking the
+      // block's rows in memory order (n outer, the block's contiguous span inner).
+      double K[kColBlock], s1[kColBlock], s2[kColBlock];
+      float m[kColBlock], a[kColBlock], sh[kColBlock];
+      for (int64_t cb = c0; cb < c1; cb += kColBlock) {
+        const int64_t nc = std::min(kColBlock, c1 - cb);
+        for (int64_t c = 0; c < nc; ++c) {
+          K[c] = x[(cb + c) * HW];  // element (0, cb + c, 0)
+          s1[c] = s2[c] = 0.0;
         }
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t c = 0; c < nc; ++c) {
+            const int64_t r = (n * C + cb + c) * HW;  // row (n, cb + c)
+            f.stats_rows(x + r, 1, 0, HW, K[c], s1[c], s2[c]);
+          }
+        for (int64_t c = 0; c < nc; ++c) finish(cb + c, K[c], s1[c], s2[c], m[c], a[c], sh[c]);
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t c = 0; c < nc; ++c) {
+            const int64_t r = (n * C + cb + c) * HW;
+            f.affine_rows(o + r, x + r, 1, 0, HW, m[c], a[c], sh[c]);
+          }
+      }
+      return;
+    }
+    if (HW != 1 || M == 0) {  // M == 0: no data; finish sets the documented empty-batch values
+      for (int64_t c = c0; c < c1; ++c) {
         float m, a, sh;
-        finish(c, K, s1, s2, m, a, sh);
-        if (M > 0) f.affine_rows(o + c * HW, xc, N, rs, HW, m, a, sh);
+        finish(c, 0.0, 0.0, 0.0, m, a, sh);
       }
       return;
     }
@@ -203,16 +223,35 @@ void Cpu::batchnorm_backward(View dinp, View dgamma, View dbeta, View dout, View
     gm = M > 0 ? float(sdy / double(M)) : 0.f;
     k = M > 0 ? float(sdyx * is * is / double(M)) : 0.f;
   };
-  const int64_t rs = C * HW;
   cpu::parallel_for(C, std::max<int64_t>(M, 1) * 6, [&](int64_t c0, int64_t c1) {
-    if (HW != 1 || M == 0) {
+    if (HW != 1 && M > 0) {
+      // blocks of channels; each pass walks the block's rows in memory order (n outer, the
+      // block's contiguous span inner): sums, then dinp.
+      double sdy[kColBlock], sdyx[kColBlock];
+      float w[kColBlock], mu[kColBlock], gm[kColBlock], k[kColBlock];
+      for (int64_t cb = c0; cb < c1; cb += kColBlock) {
+        const int64_t nc = std::min(kColBlock, c1 - cb);
+        for (int64_t c = 0; c < nc; ++c) sdy[c] = sdyx[c] = 0.0;
+        if (need_sums)
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t c = 0; c < nc; ++c) {
+              const int64_t r = (n * C + cb + c) * HW;
+              f.dot_rows(dy + r, x + r, 1, 0, HW, sm[cb + c], sdy[c], sdyx[c]);
+            }
+        for (int64_t c = 0; c < nc; ++c) finish(cb + c, sdy[c], sdyx[c], w[c], mu[c], gm[c], k[c]);
+        if (dx)
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t c = 0; c < nc; ++c) {
+              const int64_t r = (n * C + cb + c) * HW;
+              f.dx_rows(dx + r, dy + r, x + r, 1, 0, HW, training, w[c], mu[c], gm[c], k[c]);
+            }
+      }
+      return;
+    }
+    if (HW != 1 || M == 0) {  // M == 0: no data, the sums are 0
       for (int64_t c = c0; c < c1; ++c) {
-        const int64_t r = c * HW;  // row n = 0 of channel c; rows rs apart
-        double sdy = 0.0, sdyx = 0.0;
-        if (need_sums) f.dot_rows(dy + r, x + r, N, rs, HW, sm[c], sdy, sdyx);
         float w, mu, gm, k;
-        finish(c, sdy, sdyx, w, mu, gm, k);
-        if (dx && M > 0) f.dx_rows(dx + r, dy + r, x + r, N, rs, HW, training, w, mu, gm, k);
+        finish(c, 0.0, 0.0, w, mu, gm, k);
       }
       return;
     }
