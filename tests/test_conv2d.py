@@ -175,6 +175,36 @@ def test_conv2d_thread_splits(dev, rng, threads):
         dev.k.set_num_threads(before)
 
 
+@pytest.mark.parametrize("shape", [(6, 1, 28, 28, 20, 5, 5, (1, 1), (0, 0), (1, 1), 1),   # dot path
+                                   (5, 20, 11, 13, 24, 3, 3, (1, 1), (1, 1), (1, 1), 1)])  # GEMM path
+def test_conv2d_threads_are_deterministic(dev, rng, shape):
+    # k1 hands chunks to threads dynamically; backward_weight sums per-chunk partials in chunk
+    # order, so repeated calls give identical bits whichever thread ran which chunk.
+    if dev.name != "cpu":
+        pytest.skip("OpenMP threads are a CPU matter")
+    N, C, H, W, K, R, S, st, pd, dl, G = shape
+    P, Q = _out_hw(shape)
+    x, w, b = _data(rng, shape)
+    d = rng.standard_normal((N, K, P, Q)).astype(np.float32)
+    before = dev.k.num_threads()
+    dev.k.set_num_threads(2)
+    try:
+        runs = []
+        for _ in range(4):
+            out, dx, dw, db = dev.out((N, K, P, Q)), dev.out(x.shape), dev.out(w.shape), dev.out((K,))
+            dev.k.conv2d_forward(out, x, w, b, *_args(shape), 1)
+            dev.k.conv2d_backward_data(dx, d, w, *_args(shape), 1)
+            dev.k.conv2d_backward_weight(dw, db, d, x, *_args(shape), 1)
+            runs.append([dev.get(a) for a in (out, dx, dw, db)])
+    finally:
+        dev.k.set_num_threads(before)
+    for r in runs[1:]:
+        for got, first in zip(r, runs[0]):
+            np.testing.assert_array_equal(got, first)
+    rdw, _ = ref.conv2d_backward_weight(d, x, (R, S), st, pd, dl, G)
+    assert_close(runs[0][2], rdw, for_sum(N * P * Q), "backward_weight")
+
+
 # ---- transposed convolution = backward_data ---------------------------------------------
 
 

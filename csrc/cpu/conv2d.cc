@@ -36,16 +36,19 @@
 // 7.9 ms; forward + both backwards 21 ms vs 19.6 ms; k0 is 10-30x slower (the reference path).
 //
 // Threads: k0 splits its work items (above) with cpu::parallel_for. k1 opens one OpenMP
-// region per call and gives each thread a contiguous range of work: output pixels of the
-// flattened (N, P*Q) space for forward and backward_weight (whole images when N is large,
-// parts of an image when N is small, so N = 1 still uses every core), input planes (n, c)
-// for backward_data (so col2im never races). Each thread runs its own serial GEMMs on its
-// own scratch: inside the region it sets its OpenMP thread count to 1, so the GEMM (and any
-// cpu::parallel_for) it calls does not nest a second level of threads. backward_weight sums
-// per-thread partial dW afterwards. Small problems (under ~2^18 flops per thread) use fewer
-// threads, down to one, and then the GEMM may parallelise by itself.
+// region per call and cuts the work into contiguous chunks, about 4 per thread (chunk_count),
+// handed out dynamically: output pixels of the flattened (N, P*Q) space for forward and
+// backward_weight (whole images when N is large, parts of an image when N is small, so N = 1
+// still uses every core), input planes (n, c) for backward_data (so col2im never races).
+// Each chunk runs serial GEMMs on its thread's scratch: inside the region each thread sets
+// its OpenMP thread count to 1, so the GEMM (and any cpu::parallel_for) it calls does not
+// nest a second level of threads. backward_weight keeps one partial dW per chunk and sums
+// them in chunk order afterwards (deterministic whichever thread ran a chunk). Small problems
+// (under ~2^18 flops per thread) use fewer threads, down to one, and then the GEMM may
+// parallelise by itself.
 // Scratch slots (cpu::scratch; 0 and 1 belong to the GEMM): 2 = im2col column block,
-// 3 = forward output tile / backward_weight per-thread partial dW (lane partials for dot).
+// 3 = forward output tile / dot's per-thread lane partials, 4 (calling thread) =
+// backward_weight's per-chunk partial dW.
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -125,12 +128,27 @@ int team_size(double flops, int64_t max_items) {
                                                        int64_t(std::min(by_work, 1e9)), max_items})));
 }
 
-// Run body(t, team) on `team` threads. Inside the region each thread sets its OpenMP thread
-// count to 1, so the GEMM and cpu::parallel_for it calls run serially on that thread (one
-// level of parallelism, no barriers inside the GEMM). Exceptions are carried out.
+// Chunks of a k1 call: kChunksPerThread per thread, each at least ~2^21 flops, at most one
+// per work item. Chunks are handed out one at a time (run_team): on this shared 2-core box
+// a thread whose core is taken by another process gives its remaining chunks to the other
+// thread instead of making it wait at the end (a static half/half split ran 2 threads no
+// faster than 1 whenever one core was busy).
+constexpr int64_t kChunksPerThread = 4;
+int64_t chunk_count(int team, double flops, int64_t max_items) {
+  if (team <= 1) return 1;
+  const double by_work = std::min(1e9, std::max(1.0, flops / double(1 << 21)));
+  return std::max<int64_t>(team, std::min<int64_t>({team * kChunksPerThread, int64_t(by_work), max_items}));
+}
+
+// Run body(c, chunks) for every chunk c < chunks on `team` threads, chunks handed out in
+// order as threads become free (schedule(dynamic, 1)); each chunk's result must not depend
+// on which thread ran it (results stay deterministic). Inside the region each thread sets
+// its OpenMP thread count to 1, so the GEMM and cpu::parallel_for it calls run serially on
+// that thread (one level of parallelism, no barriers inside the GEMM). Exceptions are
+// carried out. team <= 1 or one chunk: body(0, 1) on the calling thread.
 template <class F>
-void run_team(int team, F&& body) {
-  if (team <= 1) {
+void run_team(int team, int64_t chunks, F&& body) {
+  if (team <= 1 || chunks <= 1) {
     body(int64_t(0), int64_t(1));
     return;
   }
@@ -138,16 +156,16 @@ void run_team(int team, F&& body) {
 #pragma omp parallel num_threads(team)
   {
 #ifdef _OPENMP
-    const int64_t t = omp_get_thread_num(), nth = omp_get_num_threads();
     omp_set_num_threads(1);
-#else
-    const int64_t t = 0, nth = 1;
 #endif
-    try {
-      body(t, nth);
-    } catch (...) {
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t c = 0; c < chunks; ++c) {
+      try {
+        body(c, chunks);
+      } catch (...) {
 #pragma omp critical(nx_conv2d_err)
-      if (!err) err = std::current_exception();
+        if (!err) err = std::current_exception();
+      }
     }
   }
   if (err) std::rethrow_exception(err);
@@ -372,15 +390,16 @@ void backward_weight_loop(const ConvShape& s, float* dw, const float* dout, cons
 
 // ---- k1: im2col + GEMM ----------------------------------------------------------------
 
-// Thread mapping: the N*PQ output pixels are split into one contiguous range per thread
-// (whole images when N is large, parts of one image when N is small); a thread builds the
-// columns of its pixels block by block, multiplies them by W_g with a serial GEMM into its
+// Thread mapping: the N*PQ output pixels are cut into contiguous chunks (whole images when N
+// is large, parts of one image when N is small), handed out to threads; a thread builds the
+// columns of its chunk block by block, multiplies them by W_g with a serial GEMM into its
 // tile (Kg, nb) and copies the tile into the output rows (adding the bias).
 void forward_im2col(const ConvShape& s, float* out, const float* in, const float* w, const float* bias) {
   const bool pointwise = is_pointwise(s);
   const int64_t nb_max = col_block(s, kFwdColBudget);
-  const int team = team_size(2.0 * s.N * s.K * s.CRS * s.PQ, (s.N * s.PQ + 31) / 32);
-  run_team(team, [&](int64_t t, int64_t nth) {
+  const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
+  const int team = team_size(flops, (s.N * s.PQ + 31) / 32);
+  run_team(team, chunk_count(team, flops, (s.N * s.PQ + 31) / 32), [&](int64_t t, int64_t nth) {
     int64_t u0, u1;
     split_range(s.N * s.PQ, nth, t, u0, u1);
     float* col = pointwise ? nullptr : cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
@@ -418,16 +437,17 @@ void forward_im2col(const ConvShape& s, float* out, const float* in, const float
   });
 }
 
-// Thread mapping: the N*C input planes (n, c) are split into one contiguous range per
-// thread; for its channels of group g a thread computes their rows of W_g^T @ dout_g (a
-// serial GEMM, m = channels*R*S) block by block and folds them into its own planes, so no
-// two threads write one pixel.
+// Thread mapping: the N*C input planes (n, c) are cut into contiguous chunks handed out to
+// threads; for a chunk's channels of group g a thread computes their rows of W_g^T @ dout_g
+// (a serial GEMM, m = channels*R*S) block by block and folds them into the chunk's planes,
+// so no two threads write one pixel.
 void backward_data_im2col(const ConvShape& s, float* dinp, const float* dout, const float* w) {
   const bool pointwise = is_pointwise(s);
   const int64_t nb_max = col_block(s);
   const int64_t RS = s.R * s.S;
-  const int team = team_size(2.0 * s.N * s.K * s.CRS * s.PQ, s.N * s.C);
-  run_team(team, [&](int64_t t, int64_t nth) {
+  const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
+  const int team = team_size(flops, s.N * s.C);
+  run_team(team, chunk_count(team, flops, s.N * s.C), [&](int64_t t, int64_t nth) {
     int64_t u0, u1;
     split_range(s.N * s.C, nth, t, u0, u1);
     float* col = pointwise ? nullptr : cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
@@ -457,20 +477,22 @@ void backward_data_im2col(const ConvShape& s, float* dinp, const float* dout, co
   });
 }
 
-// Thread mapping: the N*PQ output pixels are split into one contiguous range per thread, as
-// in the forward; each thread sums dout_g @ col^T over its pixels into its own partial dW
-// (scratch slot 3; the first thread uses dw itself), then the partials are added up with
-// the elements of dW split over threads.
+// Thread mapping: the N*PQ output pixels are cut into contiguous chunks as in the forward;
+// a chunk's dout_g @ col^T products go into the chunk's own partial dW (dw itself for chunk
+// 0), then the partials are added in chunk order with the elements of dW split over threads.
 void backward_weight_im2col(const ConvShape& s, float* dw, const float* dout, const float* in) {
   const bool pointwise = is_pointwise(s);
   const int64_t nb_max = col_block(s);
   const int64_t wsize = s.K * s.CRS;
-  const int team = team_size(2.0 * s.N * s.K * s.CRS * s.PQ, (s.N * s.PQ + 63) / 64);
-  std::vector<float*> parts(team, nullptr);
-  run_team(team, [&](int64_t t, int64_t nth) {
+  const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
+  const int team = team_size(flops, (s.N * s.PQ + 63) / 64);
+  const int64_t chunks = chunk_count(team, flops, (s.N * s.PQ + 63) / 64);
+  // Chunk c's partial dW: dw itself for chunk 0, else slice c-1 of the calling thread's slot 4.
+  float* extra = chunks > 1 ? cpu::scratch(size_t((chunks - 1) * wsize) + 16, 4) : nullptr;
+  run_team(team, chunks, [&](int64_t t, int64_t nth) {
     int64_t u0, u1;
     split_range(s.N * s.PQ, nth, t, u0, u1);
-    float* part = t == 0 ? dw : cpu::scratch(size_t(wsize) + 16, 3);
+    float* part = t == 0 ? dw : extra + (t - 1) * wsize;
     float* col = pointwise ? nullptr : cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
     std::fill(part, part + wsize, 0.f);
     for_pixel_range(s, u0, u1, [&](int64_t n, int64_t ja, int64_t jb) {
@@ -493,33 +515,33 @@ void backward_weight_im2col(const ConvShape& s, float* dw, const float* dout, co
         }
       }
     });
-    parts[t] = part;
   });
-  const int64_t used = int64_t(std::count_if(parts.begin(), parts.end(), [](float* p) { return p != nullptr; }));
-  if (used <= 1) return;
-  cpu::parallel_for(wsize, used, [&](int64_t e0, int64_t e1) {
-    for (int64_t u = 1; u < int64_t(parts.size()); ++u) {
-      if (!parts[u]) continue;
-      const float* src = parts[u];
+  if (chunks <= 1) return;
+  cpu::parallel_for(wsize, chunks, [&](int64_t e0, int64_t e1) {
+    for (int64_t u = 1; u < chunks; ++u) {  // chunk order: deterministic
+      const float* src = extra + (u - 1) * wsize;
       for (int64_t e = e0; e < e1; ++e) dw[e] += src[e];
     }
   });
 }
 
 // k1 backward_weight for small weight slices: im2col + the dot-product micro-kernel
-// (conv2d_kernel.inc). Thread mapping as backward_weight_im2col: the N*PQ output pixels in
-// one contiguous range per thread; each thread adds dout_g (Kg, pixels) x col (CRS, pixels)
-// products into its own lane-partial dW (K*CRS*VL floats, scratch slot 3), then the lanes
-// and threads of each element are summed (elements split over threads, a fixed order).
+// (conv2d_kernel.inc). Thread mapping as backward_weight_im2col: chunks of the N*PQ output
+// pixels; a chunk adds dout_g (Kg, pixels) x col (CRS, pixels) products into its thread's
+// lane-partial dW (K*CRS*VL floats, scratch slot 3, zeroed per chunk), sums each element's
+// lanes into the chunk's partial dW, and the chunks are summed in order at the end.
 void backward_weight_dot(const ConvShape& s, float* dw, const float* dout, const float* in) {
   const DotFn dot = dot_fn();
   const int64_t VL = dot(nullptr, nullptr, 0, nullptr, 0, 0, 0, 0);
   const bool pointwise = is_pointwise(s);
   const int64_t nb_max = col_block(s);
   const int64_t wsize = s.K * s.CRS;
-  const int team = team_size(2.0 * s.N * s.K * s.CRS * s.PQ, (s.N * s.PQ + 63) / 64);
-  std::vector<float*> parts(team, nullptr);
-  run_team(team, [&](int64_t t, int64_t nth) {
+  const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
+  const int team = team_size(flops, (s.N * s.PQ + 63) / 64);
+  const int64_t chunks = chunk_count(team, flops, (s.N * s.PQ + 63) / 64);
+  // Chunk c's partial dW (its lanes summed): slice c of the calling thread's slot 4.
+  float* parts = cpu::scratch(size_t(chunks * wsize) + 16, 4);
+  run_team(team, chunks, [&](int64_t t, int64_t nth) {
     int64_t u0, u1;
     split_range(s.N * s.PQ, nth, t, u0, u1);
     float* lanes = cpu::scratch(size_t(wsize * VL) + 16, 3);
@@ -541,18 +563,18 @@ void backward_weight_dot(const ConvShape& s, float* dw, const float* dout, const
         }
       }
     });
-    parts[t] = lanes;
+    float* part = parts + t * wsize;
+    for (int64_t e = 0; e < wsize; ++e) {
+      const float* l = lanes + e * VL;
+      float sum = 0.f;
+      for (int64_t v = 0; v < VL; ++v) sum += l[v];
+      part[e] = sum;
+    }
   });
-  cpu::parallel_for(wsize, team * VL, [&](int64_t e0, int64_t e1) {
+  cpu::parallel_for(wsize, chunks, [&](int64_t e0, int64_t e1) {
     for (int64_t e = e0; e < e1; ++e) {
       float acc = 0.f;
-      for (float* part : parts) {
-        if (!part) continue;
-        const float* l = part + e * VL;
-        float sum = 0.f;
-        for (int64_t v = 0; v < VL; ++v) sum += l[v];
-        acc += sum;
-      }
+      for (int64_t u = 0; u < chunks; ++u) acc += parts[u * wsize + e];  // chunk order
       dw[e] = acc;
     }
   });
