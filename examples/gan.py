@@ -105,6 +105,9 @@ def main(argv: list | None = None) -> dict:
     p.add_argument("--arch", default="mlp", choices=["mlp", "dcgan"])
     p.add_argument("--lenet", default=os.path.join(common.DEFAULT_OUT, "lenet5", "lenet5.npz"))
     p.add_argument("--n-judge", type=int, default=1000)
+    p.add_argument(
+        "--stop-at", type=float, default=0.0, help="stop after the epoch whose LeNet judge reaches this fraction (0: never)"
+    )
     p.add_argument("--width", type=int, default=64, help="DCGAN base channel count (G 2w -> w, D w -> 2w)")
     p.add_argument(
         "--real-label", type=float, default=1.0, help="one-sided label smoothing: D's target for real images (e.g. 0.9)"
@@ -172,6 +175,10 @@ def main(argv: list | None = None) -> dict:
             epoch_s=times[-1],
             **metrics,
         )
+        common.save_arrays(g, os.path.join(args.out, "generator.npz"))
+        if args.stop_at and per_epoch_judge and per_epoch_judge[-1] >= args.stop_at:
+            print(f"judge reached {per_epoch_judge[-1]:.3f} >= --stop-at {args.stop_at}: stopping", flush=True)
+            break
     common.plot_curves(
         {"D": d_losses, "G": g_losses},
         os.path.join(args.out, "losses.png"),
@@ -184,7 +191,7 @@ def main(argv: list | None = None) -> dict:
     results = {
         "gan": {
             "arch": args.arch,
-            "epochs": args.epochs,
+            "epochs": len(times),
             "sec_per_epoch": float(np.mean(times)),
             "d_loss_start": ds,
             "d_loss_end": de,

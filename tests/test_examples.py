@@ -252,3 +252,49 @@ def test_dcgan(tmp_path):
     )
     assert_falls(r["gan"], "d_loss_start", "d_loss_end")
     assert r["lenet_judge"] is None
+
+
+def test_dcgan_recipe_flags(tmp_path, lenet_ckpt):
+    """The full-run recipe: narrow DCGAN, one-sided label smoothing, judged after every epoch,
+    generator saved; --stop-at 1.01 is unreachable so both epochs run."""
+    _, ckpt = lenet_ckpt
+    r = run(
+        "gan",
+        tmp_path,
+        *("--arch", "dcgan", "--width", "8", "--real-label", "0.9", "--stop-at", "1.01"),
+        *("--limit", "64", "--batch-size", "16", "--epochs", "2", "--n-judge", "40", "--lenet", ckpt),
+    )
+    assert_falls(r["gan"], "d_loss_start", "d_loss_end")
+    assert r["gan"]["epochs"] == 2 and len(r["gan"]["judge_per_epoch"]) == 2
+    assert all(0.0 <= f <= 1.0 for f in r["gan"]["judge_per_epoch"])
+    assert os.path.exists(os.path.join(str(tmp_path / "gan"), "generator.npz"))
+
+
+def test_width_and_augment_flags(tmp_path):
+    r = run("vgg_alexnet", tmp_path, *IMG, "--models", "vgg", "--width", "8", "--augment", "flipcrop", "--lr", "2e-3")
+    assert r["vgg"]["params"] < 100_000  # width 8, not the default 32
+    assert_falls(r["vgg"])
+    sys.path.insert(0, EXAMPLES) if EXAMPLES not in sys.path else None
+    common = importlib.import_module("common")
+    try:
+        x, _ = common.image_arrays("fashion", True, True, 4)
+    except common.DataMissing as e:
+        pytest.skip(f"data package not installed: {e}")
+    tf = common.augmentation("flipcrop", "fashion", 0)
+    y = np.asarray(tf(x[0]))
+    assert y.shape == x[0].shape and np.isclose(y.min(), x[0].min())  # padding uses the background value
+    assert common.augmentation("none", "fashion") is None
+    with pytest.raises(ValueError):
+        common.augmentation("mixup", "fashion")
+
+
+def test_regularization_strength_flags(tmp_path):
+    r = run(
+        "regularization",
+        tmp_path,
+        *("--limit", "64", "--batch-size", "16", "--epochs", "2", "--methods", "l1,dropout"),
+        *("--l1", "1e-4", "--dropout", "0.3", "--input-dropout", "0.2"),
+    )
+    assert set(r) >= {"l1", "dropout"} and "none" not in r
+    for name in ("l1", "dropout"):
+        assert_falls(r[name])
