@@ -272,3 +272,111 @@ def test_backward_with_inputs_accumulates_only_those():
     assert b.grad is None
     with pytest.raises(RuntimeError):
         z.backward(inputs=[])
+
+
+# ----------------------------------------------------------------------------------------
+# every binary operator x broadcasting (0-d, size-0) x dtypes, tensors and python scalars
+# ----------------------------------------------------------------------------------------
+
+_BIN_OPS = {
+    "add": lambda x, y: x + y,
+    "sub": lambda x, y: x - y,
+    "mul": lambda x, y: x * y,
+    "truediv": lambda x, y: x / y,
+    "floordiv": lambda x, y: x // y,
+    "mod": lambda x, y: x % y,
+    "pow": lambda x, y: x**y,
+    "eq": lambda x, y: x == y,
+    "ne": lambda x, y: x != y,
+    "lt": lambda x, y: x < y,
+    "le": lambda x, y: x <= y,
+    "gt": lambda x, y: x > y,
+    "ge": lambda x, y: x >= y,
+    "and": lambda x, y: x & y,
+    "or": lambda x, y: x | y,
+    "xor": lambda x, y: x ^ y,
+}
+_BCAST = [((), ()), ((3,), ()), ((), (2, 3)), ((2, 1, 3), (4, 1)), ((0, 3), (1, 3)), ((2, 0), (2, 1)), ((1,), (0,))]
+
+
+def _operand(rng, shape, kind, op, second):
+    if kind == "f":
+        a = rng.standard_normal(shape).astype(np.float32)
+        if op == "pow" and not second:
+            a = np.abs(a) + 0.1
+        return a
+    if kind == "b":
+        return rng.integers(0, 2, shape).astype(bool)
+    a = rng.integers(-5, 6, shape).astype(np.int64)
+    if op == "pow":
+        a = np.abs(a) % 4
+    if second and op in ("floordiv", "mod", "truediv"):
+        a = np.where(a == 0, 3, a)
+    return a
+
+
+def _lenient(op, ka, kb):
+    """Cases torch rejects that neuraxon computes (bool arithmetic torch leaves undefined)."""
+    return op in ("pow", "floordiv", "mod") and "b" in (ka + kb)
+
+
+@pytest.mark.parametrize("op", sorted(_BIN_OPS))
+def test_binary_ops_broadcast_and_promote_like_torch(op):
+    rng = np.random.default_rng(abs(hash(op)) % 2**32)
+    fn = _BIN_OPS[op]
+    for (sa, sb) in _BCAST:
+        for ka in "fib":
+            for kb in "fib":
+                a = _operand(rng, sa, ka, op, False)
+                b = _operand(rng, sb, kb, op, True)
+                if op in ("floordiv", "mod", "truediv") and kb == "b":
+                    b = np.ones_like(b)
+                try:
+                    want = fn(torch.tensor(a), torch.tensor(b))
+                except Exception:  # noqa: BLE001  torch rejects: so must neuraxon (or a known leniency)
+                    if not _lenient(op, ka, kb):
+                        with pytest.raises((RuntimeError, TypeError, ValueError)):
+                            fn(nx.tensor(a), nx.tensor(b))
+                    continue
+                got = fn(nx.tensor(a), nx.tensor(b))
+                _same(got, want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("op", sorted(_BIN_OPS))
+def test_binary_ops_with_python_scalars_like_torch(op):
+    rng = np.random.default_rng(7)
+    fn = _BIN_OPS[op]
+    for kind in "fib":
+        for s in (2, 2.5, True, -3):
+            for rev in (False, True):
+                a = _operand(rng, (2, 3), kind, op, rev)
+                if op == "pow" and ((isinstance(s, int) and s < 0) or (rev and kind != "f")):
+                    continue
+                if op in ("floordiv", "mod", "truediv") and rev and kind == "b":
+                    a = np.ones_like(a)
+                f = (lambda x: fn(s, x)) if rev else (lambda x: fn(x, s))
+                try:
+                    want = f(torch.tensor(a))
+                except Exception:  # noqa: BLE001
+                    if not _lenient(op, kind, "b" if isinstance(s, bool) else "i"):
+                        with pytest.raises((RuntimeError, TypeError, ValueError)):
+                            f(nx.tensor(a))
+                    continue
+                if _lenient(op, kind, "b" if isinstance(s, bool) else "i"):
+                    continue
+                _same(f(nx.tensor(a)), want, atol=1e-5, rtol=1e-5)
+
+
+def test_invert_and_logical_ops():
+    a = np.array([[-3, 0, 5], [7, -1, 2]], np.int64)
+    x, t = _pair(a)
+    _same(~x, ~t)
+    m, tm = _pair(a > 0)
+    _same(~m, ~tm)
+    _same(x.logical_and(m), t.logical_and(tm))
+    _same(x.logical_or(0), t.logical_or(torch.tensor(0)))
+    _same(m.logical_xor(x), tm.logical_xor(t))
+    with pytest.raises(TypeError):
+        nx.ones(2) & nx.ones(2)
+    with pytest.raises(TypeError):
+        m & 2.5

@@ -364,6 +364,11 @@ def binary(a, b, op: int, reverse: bool = False) -> Tensor:
             return r
     if not isinstance(a, Tensor):
         a, b, reverse = b, a, not reverse
+    if op == C.BIN_SUB and (a.dtype is bool_ or getattr(b, "dtype", None) is bool_ or isinstance(b, (bool, np.bool_))):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. "
+            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
     if isinstance(b, Tensor):
         check_same_device(a, b)
         dt = promote(a.dtype, b.dtype)
@@ -397,11 +402,6 @@ def binary(a, b, op: int, reverse: bool = False) -> Tensor:
         return NotImplemented
     if op == C.BIN_DIV and dt is not float32:
         dt = float32  # true division
-    if op == C.BIN_SUB and dt is bool_:
-        raise RuntimeError(
-            "Subtraction, the `-` operator, with two bool tensors is not supported. "
-            "Use the `^` or `logical_xor()` operator instead."
-        )
     dt_work = int64 if dt is bool_ else dt  # kernels take float32/int64
     x, y = cast(a, dt_work), cast(b, dt_work)
     if reverse:

@@ -411,8 +411,10 @@ class Tensor:
         return _ops.binary(self, o, C.BIN_GE)
 
     def __invert__(self):
+        if self.dtype is int64:
+            return -self - 1  # bitwise not of two's complement integers (as torch)
         if self.dtype is not bool_:
-            raise TypeError(f"~ is only supported on bool tensors, got {self.dtype.name}")
+            raise TypeError(f"~ is only supported on bool and integer tensors, got {self.dtype.name}")
         return self == False  # noqa: E712
 
     def __and__(self, o):
@@ -425,6 +427,18 @@ class Tensor:
         return _logical(self, o, C.BIN_NE)
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def logical_and(self, other):
+        return _logical(self.bool(), other.bool() if isinstance(other, Tensor) else bool(other), C.BIN_MIN)
+
+    def logical_or(self, other):
+        return _logical(self.bool(), other.bool() if isinstance(other, Tensor) else bool(other), C.BIN_MAX)
+
+    def logical_xor(self, other):
+        return _logical(self.bool(), other.bool() if isinstance(other, Tensor) else bool(other), C.BIN_NE)
+
+    bitwise_and, bitwise_or, bitwise_xor = __and__, __or__, __xor__
+    bitwise_not = __invert__
 
     def add(self, other, alpha=1):
         return self + (other * alpha if alpha != 1 else other)
@@ -1123,12 +1137,21 @@ def _gather_positions(shape, d, index):
 
 
 def _logical(a, b, op):
-    """&, |, ^ on bool tensors (min, max, != of 0/1)."""
+    """&, |, ^ on bool tensors (min, max, != of 0/1); bitwise on integers (as torch)."""
     if not isinstance(b, Tensor):
-        b = full((), bool(b), dtype=bool_, device=a.device)
-    if a.dtype is not bool_ or b.dtype is not bool_:
-        raise TypeError(f"&, |, ^ are supported on bool tensors only, got {a.dtype.name} and {b.dtype.name}")
+        if isinstance(b, (bool, np.bool_)):
+            b = full((), bool(b), dtype=bool_, device=a.device)
+        elif isinstance(b, (numbers.Integral, np.integer)):
+            b = full((), int(b), dtype=int64, device=a.device)
+        else:
+            raise TypeError(f"&, |, ^ need bool or integer operands, got {type(b).__name__}")
+    if a.dtype is float32 or b.dtype is float32:
+        raise TypeError(f"&, |, ^ are not defined for float tensors (got {a.dtype.name} and {b.dtype.name})")
     _ops.check_same_device(a, b)
+    if a.dtype is not bool_ or b.dtype is not bool_:  # bitwise on int64, on the host
+        fn = {C.BIN_MIN: np.bitwise_and, C.BIN_MAX: np.bitwise_or, C.BIN_NE: np.bitwise_xor}[op]
+        r = fn(_host(a).astype(np.int64), _host(b).astype(np.int64))
+        return _from_host(np.broadcast_to(r, _ops.broadcast_shapes(a.shape, b.shape)), int64, a.device)
     r = _ops.binary_raw(_ops.cast(a, int64), _ops.cast(b, int64), op)
     return r if r.dtype is bool_ else _ops.cast(r, bool_)
 
@@ -1237,7 +1260,7 @@ def _host(t: "Tensor") -> np.ndarray:
 
 
 def _from_host(a: np.ndarray, dtype, device) -> "Tensor":
-    a = np.ascontiguousarray(a, dtype=dtype.numpy)
+    a = np.array(a, dtype=dtype.numpy, order="C")  # keeps 0-d results 0-d
     return Tensor._wrap(device.from_numpy(a.reshape(-1), dtype), tuple(a.shape), dtype, device)
 
 
