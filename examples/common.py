@@ -88,7 +88,9 @@ def as_tensor(a, device="cpu", dtype=None):
         a = a.astype(np.float32 if a.dtype.kind == "f" else np.int64, copy=False)
     else:
         a = a.astype(dtype, copy=False)
-    return nx.tensor(np.ascontiguousarray(a)).to(device)
+    if not a.flags.c_contiguous:  # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+        a = np.ascontiguousarray(a)
+    return nx.tensor(a).to(device)
 
 
 def num_params(model) -> int:
