@@ -102,6 +102,8 @@ void Cpu::batchnorm_forward(View out, View save_mean, View save_invstd, View run
   checks::check_batchnorm_forward(out, save_mean, save_invstd, running_mean, running_var, inp,
                                   gamma, beta, N, C, HW, training, momentum, eps);
   const int64_t M = N * HW;
+  // per-channel work is a handful of scalar ops; two divisions hoisted out of it
+  const double inv_m = M > 0 ? 1.0 / double(M) : 0.0, unbias = M > 1 ? double(M) / double(M - 1) : 0.0;
   const float* x = inp.f();
   float* o = out.f();
   const float *g = gamma.f(), *b = beta.f();
@@ -117,9 +119,9 @@ void Cpu::batchnorm_forward(View out, View save_mean, View save_invstd, View run
       mean = rm[cc];
       var = rv[cc];
     } else {
-      const double d = s1 / double(M);
+      const double d = s1 * inv_m;
       mean = K + d;
-      var = std::max(s2 / double(M) - d * d, 0.0);
+      var = std::max(s2 * inv_m - d * d, 0.0);
     }
     double invstd = 1.0 / std::sqrt(var + double(eps));
     if (training && M == 0) {  // empty batch: no statistics (documented above)
@@ -128,7 +130,7 @@ void Cpu::batchnorm_forward(View out, View save_mean, View save_invstd, View run
     } else if (training) {
       const double mom = momentum;
       if (rm) rm[cc] = float((1.0 - mom) * rm[cc] + mom * mean);
-      if (rv) rv[cc] = float((1.0 - mom) * rv[cc] + mom * var * double(M) / double(M - 1));
+      if (rv) rv[cc] = float((1.0 - mom) * rv[cc] + mom * var * unbias);
     }
     if (sm) sm[cc] = float(mean);
     if (si) si[cc] = float(invstd);
@@ -206,6 +208,7 @@ void Cpu::batchnorm_backward(View dinp, View dgamma, View dbeta, View dout, View
   checks::check_batchnorm_backward(dinp, dgamma, dbeta, dout, inp, gamma, save_mean, save_invstd,
                                    N, C, HW, training);
   const int64_t M = N * HW;
+  const double inv_m = M > 0 ? 1.0 / double(M) : 0.0;
   const float *x = inp.f(), *dy = dout.f(), *g = gamma.f();
   const float *sm = save_mean.f(), *si = save_invstd.f();
   float *dx = dinp.f(), *dg = dgamma.f(), *db = dbeta.f();
@@ -220,8 +223,8 @@ void Cpu::batchnorm_backward(View dinp, View dgamma, View dbeta, View dout, View
     const double is = si[cc];
     w = float(is * (g ? double(g[cc]) : 1.0));
     mu = sm[cc];
-    gm = M > 0 ? float(sdy / double(M)) : 0.f;
-    k = M > 0 ? float(sdyx * is * is / double(M)) : 0.f;
+    gm = float(sdy * inv_m);
+    k = float(sdyx * is * is * inv_m);
   };
   cpu::parallel_for(C, std::max<int64_t>(M, 1) * 6, [&](int64_t c0, int64_t c1) {
     if (HW != 1 && M > 0) {
