@@ -547,7 +547,13 @@ class Reduce(Function):
         return expand_raw(g, shape), None, None, None
 
 
+def red_dim(dim):
+    """A reduction's dim argument: an empty tuple/list means every dim (as torch)."""
+    return None if isinstance(dim, (tuple, list)) and len(dim) == 0 else dim
+
+
 def reduce(x: Tensor, dim, keepdim: bool, op: int, dtype=None) -> Tensor:
+    dim = red_dim(dim)
     dims = norm_dims(dim, x.ndim)
     if dtype is not None:
         from .dtypes import get_dtype
@@ -645,9 +651,12 @@ _MinRes = namedtuple("min", ["values", "indices"])
 
 
 def maxmin(x: Tensor, dim, keepdim: bool, is_max: bool):
+    if x.dtype is bool_:  # on 0/1 as int64; the values come back as bool (as torch)
+        r = maxmin(cast(x, int64), dim, keepdim, is_max)
+        if dim is None:
+            return cast(r, bool_)
+        return type(r)(cast(r.values, bool_), r.indices)
     op = C.ARG_MAX if is_max else C.ARG_MIN
-    if x.dtype is bool_:
-        x = cast(x, int64)
     if dim is None:
         if x.numel() == 0:
             raise RuntimeError(
@@ -677,6 +686,7 @@ def argmaxmin(x: Tensor, dim, keepdim: bool, is_max: bool) -> Tensor:
     op = C.ARG_MAX if is_max else C.ARG_MIN
     if x.dtype is bool_:
         x = cast(x, int64)
+    in_shape = x.shape
     if dim is None:
         x = x.reshape(-1)
         d = 0
@@ -689,7 +699,7 @@ def argmaxmin(x: Tensor, dim, keepdim: bool, is_max: bool) -> Tensor:
     if red == 0:
         raise RuntimeError(f"argmax/argmin(): Expected reduction dim {d} to have non-zero size (input shape {shape})")
     if dim is None:
-        fshape = ()
+        fshape = (1,) * len(in_shape) if keepdim else ()
     else:
         fshape = shape[:d] + (1,) + shape[d + 1 :] if keepdim else shape[:d] + shape[d + 1 :]
     out = empty(fshape, int64, x.device)

@@ -691,7 +691,7 @@ class Tensor:
     def var(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
         if correction is None:
             correction = 1 if unbiased is None or unbiased else 0
-        dims = _ops.norm_dims(dim, self.ndim)
+        dims = _ops.norm_dims(_ops.red_dim(dim), self.ndim)
         n = 1
         for d in dims:
             n *= self.shape[d]
@@ -741,6 +741,9 @@ class Tensor:
         return _ops.argmaxmin(self, dim, keepdim, False)
 
     def norm(self, p=2, dim=None, keepdim: bool = False):
+        dim = _ops.red_dim(dim)
+        if not self.dtype.is_floating_point:
+            raise RuntimeError(f"norm(): expected a floating point tensor, got {self.dtype.name}")
         if p in ("fro", 2, 2.0):
             if self.dtype is float32 and self.requires_grad and autograd.is_grad_enabled():
                 return Norm2.apply(self, _ops.norm_dims(dim, self.ndim), bool(keepdim))
@@ -753,6 +756,17 @@ class Tensor:
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
     def logsumexp(self, dim, keepdim: bool = False):
+        if self.dtype is not float32:
+            return self.float().logsumexp(dim, keepdim)
+        dim = _ops.red_dim(dim)
+        dims = _ops.norm_dims(dim, self.ndim)
+        if self.numel() == 0:  # log(sum of nothing) = -inf, as torch
+            shape = tuple(1 if i in dims else s for i, s in enumerate(self.shape)) if keepdim else tuple(
+                s for i, s in enumerate(self.shape) if i not in dims
+            )
+            return full(shape, -math.inf, device=self.device)
+        if dim is None:
+            dim = dims
         m = self.detach().amax(dim, keepdim=True)
         m = _ops.where(m.abs() == math.inf, 0.0, m)
         out = (self - m).exp().sum(dim, keepdim=True).log() + m
@@ -765,16 +779,60 @@ class Tensor:
         return out
 
     def all(self, dim=None, keepdim: bool = False):
+        if isinstance(dim, (tuple, list)) and not dim:
+            return self.bool().clone()  # torch: all over no dims is elementwise
         # all == no element is zero: count the zeros (works on empty tensors too)
         x = (self == 0) if self.dtype is not bool_ else (self == False)  # noqa: E712
         return x.long().sum(dim, keepdim) == 0
 
     def any(self, dim=None, keepdim: bool = False):
+        if isinstance(dim, (tuple, list)) and not dim:
+            return self.bool().clone()
         x = (self != 0) if self.dtype is not bool_ else self
         return x.long().sum(dim, keepdim) > 0
 
     def count_nonzero(self, dim=None):
-        return (self != 0).sum(dim)
+        return (self != 0).sum(_ops.red_dim(dim))
+
+    def nansum(self, dim=None, keepdim: bool = False, dtype=None):
+        x = self if self.dtype is not float32 else _ops.where(self.isnan(), 0.0, self)
+        return x.sum(dim, keepdim, dtype=dtype)
+
+    def nanmean(self, dim=None, keepdim: bool = False, dtype=None):
+        if self.dtype is not float32 and dtype is None:
+            raise RuntimeError(f"nanmean(): expected a floating point tensor, got {self.dtype.name}")
+        x = self.to(dtype) if dtype is not None else self
+        ok = (x == x).float()
+        return x.nansum(dim, keepdim) / ok.sum(dim, keepdim)
+
+    def median(self, dim=None, keepdim: bool = False):
+        """The lower of the two middle values (as torch); with dim, (values, indices)."""
+        if dim is None:
+            if self.numel() == 0:
+                return full((), math.nan, device=self.device)  # as torch
+            v, _ = self.reshape(-1).sort()
+            n = v.shape[0]
+            nan = v.isnan()
+            if bool(nan.any()):
+                return v[n - 1]  # NaN sorts last: the median of data with NaN is NaN
+            return v[(n - 1) // 2]
+        d = _ops.norm_dim(dim, self.ndim)
+        if self.ndim == 0:
+            return _MedianRes(self.clone(), full((), 0, dtype=int64, device=self.device))
+        size = self.shape[d]
+        if size == 0:
+            raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size (shape {self.shape})")
+        v, i = self.sort(d)
+        k = (size - 1) // 2
+        if self.dtype is float32:
+            # a row holding NaN has median NaN: after sorting, its last element
+            pos = _ops.where(v.isnan().any(d, keepdim=True), size - 1, k)
+            vals, idx = v.gather(d, pos), i.gather(d, pos)
+        else:
+            vals, idx = v.narrow(d, k, 1), i.narrow(d, k, 1)
+        if not keepdim:
+            vals, idx = vals.squeeze(d), idx.squeeze(d)
+        return _MedianRes(vals, idx)
 
     # -- shape ----------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -1113,6 +1171,7 @@ class Tensor:
 
 _SortRes = _collections.namedtuple("sort", ["values", "indices"])
 _TopkRes = _collections.namedtuple("topk", ["values", "indices"])
+_MedianRes = _collections.namedtuple("median", ["values", "indices"])
 
 
 def _require_float(t, what):
