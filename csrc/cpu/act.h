@@ -35,8 +35,9 @@ static inline float act_apply(int64_t act, float x, float p) {
     case ACT_ELU: return blend(x > 0.f, x, p * vexpm1(x));  // exp overflow for x > 0: blended away
     case ACT_GELU:
       if (p != 0.f) {
+        // 0.5 x (1 + tanh(z)) = x sig(2z): no cancellation where tanh(z) is near -1.
         const float k0 = 0.7978845608028654f, k1 = 0.044715f;  // sqrt(2/pi), cubic coefficient
-        return 0.5f * x * (1.f + vtanh(k0 * (x + k1 * x * x * x)));
+        return x * vsigmoid(2.f * k0 * (x + k1 * x * x * x));
       }
       return x * vnormcdf(x);  // x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
     case ACT_STEP: return x > 0.f ? 1.f : 0.f;

@@ -19,7 +19,9 @@
 //   elu         x <= 0 ? dout * alpha * exp(x) : dout
 //   gelu (erf)  dout * (Phi(x) + x * phi(x))   (Phi: vmath.h's vnormcdf, |error| <= 3e-7)
 //   gelu (tanh) dout * (0.5 (1 + t) + 0.5 x (1 - t^2) k0 (1 + 3 k1 x^2)),
-//               t = tanh(k0 (x + k1 x^3)), k0 = sqrt(2/pi), k1 = 0.044715
+//               t = tanh(k0 (x + k1 x^3)), k0 = sqrt(2/pi), k1 = 0.044715; computed as
+//               0.5 (1 + t) = s, 1 - t^2 = 4 s (1 - s) with s = sigmoid(2 k0 (x + k1 x^3)),
+//               which do not cancel where t is near -1 (the forward likewise: x s)
 //   step        no gradient: ValueError
 //
 // Variants: one algorithm (k0): a plain loop instantiated per activation (the switch is

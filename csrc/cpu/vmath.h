@@ -19,6 +19,7 @@
 // an AVX-512 copy to code running on a CPU without it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -65,16 +66,20 @@ static inline float vexp(float x) {
   return y * bits_to_float(uint32_t(n1 + 127) << 23) * bits_to_float(uint32_t(n2 + 127) << 23);
 }
 
-// tanh(x): the odd polynomial of Cephes' tanhf for |x| < 0.625, else
-// sign(x) * (1 - 2 / (exp(2|x|) + 1)); both computed, one blended in.
+// tanh(x) = x P(x^2) / Q(x^2) on [-9, 9], x clamped there first (tanh(9) rounds to 1 in
+// float32): our own rational fit, P and Q of degree 4 in x^2 (csrc/cpu/vmath_fit_tanh.py:
+// relative error 2e-8 in exact arithmetic, <= 6.3 ulp as evaluated in float32, worst near
+// |x| ~ 7-9 where tanh is within 1e-6 of 1). One division and 9 FMAs, no exp: about twice
+// the throughput of the exp form 1 - 2 / (exp(2|x|) + 1) it replaced (which needed a second,
+// polynomial arm for small |x|). NaN propagates through min/max and the arithmetic.
 static inline float vtanh(float x) {
-  const uint32_t sign = float_bits(x) & 0x80000000u;
-  const float a = bits_to_float(float_bits(x) & 0x7FFFFFFFu);
-  const float s = x * x;
-  const float small = ((((-5.70498872745e-3f * s + 2.06390887954e-2f) * s - 5.37397155531e-2f) * s +
-                        1.33314422036e-1f) * s - 3.33332819422e-1f) * s * x + x;
-  const float large = bits_to_float(float_bits(1.f - 2.f / (vexp(2.f * a) + 1.f)) | sign);
-  return blend(a < 0.625f, small, large);  // NaN: the comparison is false, large is NaN
+  const float xc = std::max(std::min(x, 9.f), -9.f);
+  const float s = xc * xc;
+  const float p = (((1.3356961643691487e-08f * s + 2.0610750104412250e-05f) * s + 3.4956897636319929e-03f) * s +
+                   1.3381111292500428e-01f) * s + 9.9999997947796859e-01f;
+  const float q = (((7.7775021048258432e-07f * s + 3.2858008433270372e-04f) * s + 2.5877369109641644e-02f) * s +
+                   4.6714426907922008e-01f) * s + 1.f;
+  return xc * p / q;
 }
 
 // sigmoid(x) = 1 / (1 + exp(-x)).
