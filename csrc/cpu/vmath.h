@@ -1,8 +1,8 @@
 // vmath.h (cpu) — branch-free float exp / tanh / sigmoid that the compiler can vectorise
 // (libm's expf/tanhf are opaque calls, so loops over them stay scalar). Used where a few
-// ulp do not matter and throughput does: softmax / log_softmax / cross-entropy and the
-// activation gradients. Forward activations keep libm (cpu::act_apply, gemm.h) so that
-// the fused gemm epilogue and activation_forward give identical numbers.
+// ulp do not matter and throughput does: softmax / log_softmax / cross-entropy, the
+// activations and their gradients (cpu::act_apply in act.h, shared by activation_forward and
+// the fused gemm epilogue so both give the same numbers) and the LSTM cell.
 //
 // Written without ?: on floats: under the default -ftrapping-math GCC turns them into
 // branches (sinking a computation into the arm that uses it, or threading a clamped constant
@@ -11,7 +11,7 @@
 //
 // Accuracy (measured over [-90, 90] in steps of 1e-4 against double): vexp <= 1 ulp where
 // exp(x) is a normal float (subnormal results below -87.34 are approximate; 0 below ~-104;
-// +inf above 88.72); vtanh <= 2 ulp; vsigmoid <= 3 ulp; vexpm1 <= 2 ulp; vlog1p <= 2 ulp
+// +inf above 88.72); vtanh <= 7 ulp (a rational fit, see there); vsigmoid <= 3 ulp; vexpm1 <= 2 ulp; vlog1p <= 2 ulp
 // (on [-0.99, 1e9]); vnormcdf absolute error <= 3e-7 (see there); NaN propagates.
 //
 // Internal linkage (static inline): this header is also compiled into the -mavx512f/-mavx2
