@@ -33,6 +33,7 @@ SHAPES = [
     (3, 10, 20, 20, 20, 3, 3, (1, 1), (1, 1), (1, 1), 5),    # threads split planes mid-group
     (8, 3, 10, 10, 5, 3, 3, (2, 2), (1, 1), (1, 1), 1),      # many images
     (2, 33, 13, 17, 17, 3, 3, (1, 1), (1, 1), (1, 1), 1),    # not tile multiples
+    (23, 4, 6, 7, 6, 3, 3, (1, 1), (1, 1), (1, 1), 2),       # forward batches 13 images per GEMM: last batch partial
     (1, 3, 32, 32, 16, 7, 7, (2, 2), (3, 3), (1, 1), 1),     # ResNet stem-like 7x7/2
     (1, 2, 4, 4, 3, 2, 2, (5, 5), (0, 0), (1, 1), 1),        # stride larger than kernel
     (1, 2, 3, 3, 2, 3, 3, (1, 1), (4, 4), (1, 1), 1),        # padding larger than kernel
@@ -168,7 +169,8 @@ def test_conv2d_thread_splits(dev, rng, threads):
     dev.k.set_num_threads(threads)
     try:
         for shape in [(3, 10, 20, 20, 20, 3, 3, (1, 1), (1, 1), (1, 1), 5), (1, 16, 23, 29, 16, 3, 3, (2, 1), (1, 1), (1, 1), 1),
-                      (4, 32, 15, 15, 32, 1, 1, (1, 1), (0, 0), (1, 1), 2), (3, 20, 11, 13, 24, 3, 3, (1, 1), (1, 1), (1, 1), 1)]:
+                      (4, 32, 15, 15, 32, 1, 1, (1, 1), (0, 0), (1, 1), 2), (3, 20, 11, 13, 24, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+                      (29, 3, 5, 6, 8, 3, 3, (1, 1), (1, 1), (1, 1), 1)]:
             _check_all(dev, rng, shape, 1)
         assert dev.k.num_threads() == threads  # the kernels leave the thread count alone
     finally:

@@ -197,9 +197,30 @@ inline void copy_short(float* dst, const float* src, int64_t cnt) {
   for (; i < cnt; ++i) dst[i] = src[i];
 }
 
+// d[0:Q) = one output row of one im2col row, stride 1: input row ih of `plane` at columns
+// q + woff for q in [qlo, qhi), zero elsewhere (padding). Plain loops the compiler vectorises
+// inline (no memcpy/memset calls: LeNet conv2's runs are 8 floats, where a call per run and
+// the generic path's bookkeeping cost as much as the GEMM).
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+inline void im2col_row(float* __restrict d, const float* __restrict plane, int64_t ih, int64_t woff,
+                       int64_t qlo, int64_t qhi, const ConvShape& s) {
+  if (ih < 0 || ih >= s.H) {
+    for (int64_t q = 0; q < s.Q; ++q) d[q] = 0.f;
+    return;
+  }
+  const float* __restrict src = plane + ih * s.W + woff;
+  for (int64_t q = 0; q < qlo; ++q) d[q] = 0.f;
+  for (int64_t q = qlo; q < qhi; ++q) d[q] = src[q];
+  for (int64_t q = std::max(qlo, qhi); q < s.Q; ++q) d[q] = 0.f;
+}
+
 // col (CRS, nb) = the column matrix of one image's group (img: (Cg, H, W)) for output pixels
 // [j0, j0 + nb). Thread mapping: rows (c, r, s) split over threads (parallel_for).
-void im2col(float* col, const float* img, const ConvShape& s, int64_t j0, int64_t nb) {
+// Row stride of col: ld (nb when 0; the batched forward puts several images side by side).
+void im2col(float* col, const float* img, const ConvShape& s, int64_t j0, int64_t nb, int64_t ld = 0) {
+  if (ld == 0) ld = nb;
+  const int64_t p_first = j0 / s.Q, q_first = j0 % s.Q, jend = j0 + nb;
+  const bool whole_rows = s.sw == 1 && q_first == 0 && nb % s.Q == 0;
   cpu::parallel_for(s.CRS, nb, [&](int64_t row0, int64_t row1) {
     for (int64_t row = row0; row < row1; ++row) {
       const int64_t c = row / (s.R * s.S), r = (row / s.S) % s.R, sx = row % s.S;
@@ -207,25 +228,31 @@ void im2col(float* col, const float* img, const ConvShape& s, int64_t j0, int64_
       const int64_t hoff = r * s.dh - s.ph, woff = sx * s.dw - s.pw;
       int64_t qlo, qhi;
       valid_cols(woff, s.sw, s.W, s.Q, qlo, qhi);
-      float* dst = col + row * nb;
-      int64_t j = j0;
-      const int64_t jend = j0 + nb;
-      while (j < jend) {  // one output row p (or its part inside the block) per pass
-        const int64_t p = j / s.Q, q0 = j % s.Q, q1 = std::min(s.Q, q0 + (jend - j));
+      float* dst = col + row * ld;
+      if (whole_rows) {  // stride 1, the block is whole output rows: the tight loop
+        for (int64_t p = p_first; p < p_first + nb / s.Q; ++p)
+          im2col_row(dst + (p - p_first) * s.Q, plane, p * s.sh + hoff, woff, qlo, qhi, s);
+        continue;
+      }
+      // One output row p (or its part inside the block) per pass; p and the first column
+      // step along instead of being divided out of j per pass (LeNet conv2: 8-float runs,
+      // where two int64 divisions per run cost as much as the copy).
+      for (int64_t j = j0, p = p_first, q0 = q_first; j < jend; ++p, q0 = 0) {
+        const int64_t q1 = std::min(s.Q, q0 + (jend - j));
         float* d = dst + (j - j0) - q0;  // d[q] is output pixel (p, q)
         const int64_t ih = p * s.sh + hoff;
         if (ih < 0 || ih >= s.H) {
-          std::fill(d + q0, d + q1, 0.f);
+          for (int64_t q = q0; q < q1; ++q) d[q] = 0.f;
         } else {
           const float* src = plane + ih * s.W + woff;  // src[q*sw] is input (ih, q*sw + woff)
-          const int64_t a = std::max(q0, qlo), b = std::max(a, std::min(q1, qhi));
-          std::fill(d + q0, d + std::min(a, q1), 0.f);
+          const int64_t a = std::min(std::max(q0, qlo), q1), b = std::max(a, std::min(q1, qhi));
+          for (int64_t q = q0; q < a; ++q) d[q] = 0.f;
           if (s.sw == 1) {
             copy_short(d + a, src + a, b - a);
           } else {
             for (int64_t q = a; q < b; ++q) d[q] = src[q * s.sw];
           }
-          if (b < q1) std::fill(d + std::max(b, q0), d + q1, 0.f);
+          for (int64_t q = b; q < q1; ++q) d[q] = 0.f;
         }
         j += q1 - q0;
       }
@@ -437,6 +464,46 @@ void forward_im2col(const ConvShape& s, float* out, const float* in, const float
   });
 }
 
+// Forward for small images (P*Q < kBatchPixels, not pointwise): the columns of `bat` images
+// sit side by side in one block col (CRS, bat*PQ), so one GEMM W_g (Kg, CRS) @ col has
+// n = bat*PQ >= kBatchPixels instead of PQ (LeNet conv2: 8 images, n = 512 instead of 64):
+// W_g is packed once per 8 images instead of once per image, the GEMM's 32-wide column
+// panels are full, and the block falls under the GEMM's direct-B limits (read in place).
+// The product goes to a tile (Kg, bat*PQ) and is copied into the images' output rows with
+// the bias. Thread mapping: the batches of images are cut into chunks handed out to threads.
+constexpr int64_t kBatchPixels = 512;
+bool use_batched_forward(const ConvShape& s) {
+  return !is_pointwise(s) && s.PQ < kBatchPixels / 2 && s.N > 1 && s.CRS * kBatchPixels <= kFwdColBudget;
+}
+
+void forward_batched(const ConvShape& s, float* out, const float* in, const float* w, const float* bias) {
+  const int64_t bat = std::min(s.N, (kBatchPixels + s.PQ - 1) / s.PQ);
+  const int64_t batches = (s.N + bat - 1) / bat, L = bat * s.PQ;
+  const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
+  const int team = team_size(flops, batches);
+  run_team(team, chunk_count(team, flops, batches), [&](int64_t t, int64_t nth) {
+    int64_t b0, b1;
+    split_range(batches, nth, t, b0, b1);
+    float* col = cpu::scratch(size_t(s.CRS * L) + 16, 2);
+    float* tile = cpu::scratch(size_t(s.Kg * L) + 16, 3);
+    for (int64_t bi = b0; bi < b1; ++bi) {
+      const int64_t n0 = bi * bat, nn = std::min(bat, s.N - n0), len = nn * s.PQ;
+      for (int64_t g = 0; g < s.G; ++g) {
+        for (int64_t i = 0; i < nn; ++i)  // image n0+i's columns at col[:, i*PQ : (i+1)*PQ]
+          im2col(col + i * s.PQ, in + ((n0 + i) * s.C + g * s.Cg) * s.HW, s, 0, s.PQ, len);
+        gemm(tile, w + g * s.Kg * s.CRS, col, s.Kg, len, s.CRS, s.CRS, 1, len, 1, 0.f);
+        for (int64_t i = 0; i < nn; ++i)
+          for (int64_t k = 0; k < s.Kg; ++k) {
+            float* row = out + ((n0 + i) * s.K + g * s.Kg + k) * s.PQ;
+            const float* src = tile + k * len + i * s.PQ;
+            const float b = bias ? bias[g * s.Kg + k] : 0.f;
+            for (int64_t j = 0; j < s.PQ; ++j) row[j] = src[j] + b;
+          }
+      }
+    }
+  });
+}
+
 // Thread mapping: the N*C input planes (n, c) are cut into contiguous chunks handed out to
 // threads; for a chunk's channels of group g a thread computes their rows of W_g^T @ dout_g
 // (a serial GEMM, m = channels*R*S) block by block and folds them into the chunk's planes,
@@ -621,6 +688,7 @@ void Cpu::conv2d_forward(View out, View inp, View weight, View bias, int64_t N, 
   if (N * K * s.PQ == 0) return;
   const float* b = bias.data ? bias.f() : nullptr;
   if (s.variant == 0) forward_loop(s, out.f(), inp.f(), weight.f(), b);
+  else if (use_batched_forward(s)) forward_batched(s, out.f(), inp.f(), weight.f(), b);
   else forward_im2col(s, out.f(), inp.f(), weight.f(), b);
 }
 
