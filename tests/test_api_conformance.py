@@ -448,3 +448,116 @@ def test_reduction_gradients_with_empty_dim_tuple_and_negative_dims():
         fn(x).sum().backward()
         fn(t).sum().backward()
         _same(x.grad, t.grad, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------------------
+# shape / creation / indexing helpers that were missing or lenient
+# ----------------------------------------------------------------------------------------
+
+_A234 = np.random.default_rng(5).standard_normal((2, 3, 4)).astype(np.float32)
+
+_SHAPE_CASES = {
+    "swapdims": lambda l, x: x.swapdims(0, 2),
+    "movedim": lambda l, x: x.movedim(0, -1),
+    "movedim tuple": lambda l, x: x.movedim((0, 1), (2, 0)),
+    "select": lambda l, x: x.select(1, -1),
+    "tile": lambda l, x: x.tile((2,)),
+    "tile more": lambda l, x: x.tile((2, 1, 1, 2)),
+    "roll": lambda l, x: x.roll(1, 2),
+    "roll multi": lambda l, x: x.roll((1, -5), (0, 2)),
+    "roll flat": lambda l, x: x.roll(3),
+    "triu": lambda l, x: x.triu(1),
+    "tril": lambda l, x: x.tril(-1),
+    "diagonal": lambda l, x: x.diagonal(0, 1, 2),
+    "diagonal off": lambda l, x: x.diagonal(-1, 2, 1),
+    "diag 2d": lambda l, x: x[0].diag(1),
+    "diag 1d": lambda l, x: x[0, 0].diag(-1),
+    "outer": lambda l, x: x[0, 0].outer(x[1, 1]),
+    "masked_select": lambda l, x: x.masked_select(x > 0),
+    "take": lambda l, x: x.take(l.tensor([0, 5, -1])),
+    "take_along_dim": lambda l, x: l.take_along_dim(x, l.tensor([[[3, 0]]]), 2),
+    "index_add": lambda l, x: x.index_add(2, l.tensor([0, 0, 3]), x[:, :, :3] * 2, alpha=0.5),
+    "scatter_add": lambda l, x: x.scatter_add(2, l.tensor([[[0, 0], [3, 1], [2, 2]]] * 2), x[:, :, 1:3]),
+    "scatter": lambda l, x: x.scatter(1, l.tensor([[[0, 1, 2, 0]], [[2, 2, 1, 0]]]), x[:, :1] * 10),
+    "scatter src larger": lambda l, x: x.detach().scatter(1, l.tensor([[[0, 1, 2, 0]], [[2, 1, 1, 0]]]), x.detach() * 10),
+    "scatter value": lambda l, x: x.scatter(2, l.tensor([[[1], [3], [0]]] * 2), 7.5),
+    "repeat_interleave": lambda l, x: x.repeat_interleave(2, dim=1),
+    "repeat_interleave t": lambda l, x: x.repeat_interleave(l.tensor([1, 0, 2]), dim=1),
+    "repeat_interleave flat": lambda l, x: x.repeat_interleave(2),
+    "tensor_split": lambda l, x: x.tensor_split(3, 2),
+    "tensor_split idx": lambda l, x: x.tensor_split([1, 3], 2),
+    "kthvalue": lambda l, x: tuple(x.kthvalue(2, 1)),
+    "diff": lambda l, x: x.diff(dim=1),
+    "diff 2": lambda l, x: x.diff(2),
+    "lerp": lambda l, x: x.lerp(x * 3, 0.25),
+    "log2": lambda l, x: x.abs().log2(),
+    "log10": lambda l, x: x.abs().log10(),
+    "exp2": lambda l, x: x.exp2(),
+    "tan": lambda l, x: x.tan(),
+    "addmm": lambda l, x: l.addmm(x[0, 0, :3], x[0], x[1].t(), beta=0.5, alpha=2.0),
+    "meshgrid ij": lambda l, x: l.meshgrid(x[0, 0], x[0, 1, :2], indexing="ij"),
+    "meshgrid xy": lambda l, x: l.meshgrid(x[0, 0], x[0, 1, :2], indexing="xy"),
+    "median dim": lambda l, x: tuple(x.median(1)),
+    "nanmean": lambda l, x: x.nanmean(1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SHAPE_CASES))
+def test_shape_and_index_helpers_match_torch_with_grads(name):
+    fn = _SHAPE_CASES[name]
+    x, t = _pair(_A234, True)
+    got, want = fn(nx, x), fn(torch, t)
+    got = got if isinstance(got, tuple) else (got,)
+    want = want if isinstance(want, tuple) else (want,)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        _same(g, w, atol=1e-5, rtol=1e-5)
+    outs = [(g, w) for g, w in zip(got, want) if w.dtype == torch.float32 and w.requires_grad]
+    if outs:
+        rng = np.random.default_rng(6)
+        for g, w in outs:
+            gw = rng.standard_normal(tuple(w.shape)).astype(np.float32)
+            (g * nx.tensor(gw)).sum().backward(retain_graph=True)
+            (w * torch.tensor(gw)).sum().backward(retain_graph=True)
+        _same(x.grad, t.grad, atol=1e-5, rtol=1e-5)
+
+
+def test_search_and_misc_functions():
+    seq = np.array([1.0, 2.0, 2.0, 3.0], np.float32)
+    v = np.array([[2.0, 0.5], [3.5, 2.0]], np.float32)
+    for right in (False, True):
+        _same(nx.searchsorted(nx.tensor(seq), nx.tensor(v), right=right),
+              torch.searchsorted(torch.tensor(seq), torch.tensor(v), right=right))  # fmt: skip
+        _same(nx.bucketize(nx.tensor(v), nx.tensor(seq), right=right),
+              torch.bucketize(torch.tensor(v), torch.tensor(seq), right=right))  # fmt: skip
+    a = np.array([[0, 1], [2, 0]])
+    _same(nx.argwhere(nx.tensor(a)), torch.argwhere(torch.tensor(a)))
+    _same(nx.tensor(a).nonzero(), torch.tensor(a).nonzero())
+    x, t = _pair(np.array([1.0, np.inf, np.nan, 2.0], np.float32))
+    y, u = _pair(np.array([1.0 + 1e-7, np.inf, np.nan, 2.1], np.float32))
+    _same(x.isclose(y), t.isclose(u))
+    _same(x.isclose(y, equal_nan=True), t.isclose(u, equal_nan=True))
+
+
+def test_invalid_shapes_and_ranges_are_rejected():
+    with pytest.raises(RuntimeError):
+        nx.arange(5, 0)  # step sign inconsistent with the range
+    with pytest.raises(RuntimeError):
+        nx.arange(0, 5, -1)
+    assert nx.arange(5, 0, -2).tolist() == torch.arange(5, 0, -2).tolist()
+    with pytest.raises(RuntimeError):
+        -nx.tensor([True])
+    with pytest.raises(RuntimeError):
+        nx.zeros(2, 3, 4).mm(nx.zeros(4, 2))
+    with pytest.raises(RuntimeError):
+        nx.zeros(2, 3).bmm(nx.zeros(3, 2))
+    with pytest.raises(RuntimeError):
+        nx.zeros(2, 3).dot(nx.zeros(2, 3))
+    with pytest.raises(IndexError):
+        nx.zeros(2, 3).select(1, 3)
+    with pytest.raises(IndexError):
+        nx.zeros(3, 4).scatter(1, nx.tensor([[4]]), 1.0)
+    with pytest.raises(TypeError):
+        nx.zeros(2).double()
+    with pytest.raises(RuntimeError):
+        nx.zeros(2, 2).movedim((0, 0), (0, 1))

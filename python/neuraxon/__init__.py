@@ -51,6 +51,7 @@ from .tensor import (  # noqa: E402,F401
     zeros,
     zeros_like,
 )
+from .tensor import addmm, argwhere, bucketize, meshgrid, searchsorted, take_along_dim  # noqa: E402,F401
 from . import autograd, random  # noqa: E402,F401
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402,F401
@@ -64,7 +65,11 @@ _METHODS = (
     "var std prod max min amax amin argmax argmin norm logsumexp all any reshape flatten squeeze unsqueeze "
     "permute transpose t narrow unbind index_select gather masked_fill softmax log_softmax neg pow mul add sub "
     "div eq ne lt le gt ge allclose equal numel count_nonzero clone detach flip isnan isinf isfinite nan_to_num "
-    "square sort argsort topk cumsum mm bmm"
+    "square sort argsort topk cumsum mm bmm "
+    "swapdims movedim moveaxis select tile roll triu tril diagonal diag outer masked_select take index_add scatter "
+    "scatter_add repeat_interleave tensor_split kthvalue diff lerp isclose log2 log10 exp2 tan floor ceil round trunc "
+    "frac floor_divide remainder fmod nansum nanmean median logical_and logical_or logical_xor logical_not "
+    "bitwise_and bitwise_or bitwise_xor bitwise_not sgn true_divide"
 ).split()
 
 

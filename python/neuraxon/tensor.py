@@ -384,6 +384,11 @@ class Tensor:
         return _ops.matmul(o, self)
 
     def __neg__(self):
+        if self.dtype is bool_:
+            raise RuntimeError(
+                "Negation, the `-` operator, on a bool tensor is not supported. "
+                "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+            )
         return _ops.unary(self, C.UN_NEG)
 
     def __pos__(self):
@@ -474,12 +479,21 @@ class Tensor:
         return _ops.matmul(self, other)
 
     def mm(self, other):
+        if self.ndim != 2 or getattr(other, "ndim", 2) != 2:
+            raise RuntimeError(f"mm(): expected two matrices, got shapes {self.shape} and {getattr(other, 'shape', None)}")
         return _ops.matmul(self, other)
 
     def bmm(self, other):
+        if self.ndim != 3 or getattr(other, "ndim", 3) != 3 or self.shape[0] != other.shape[0]:
+            raise RuntimeError(
+                f"bmm(): expected two 3-D tensors with the same batch size, got shapes {self.shape} and "
+                f"{getattr(other, 'shape', None)}"
+            )
         return _ops.matmul(self, other)
 
     def dot(self, other):
+        if self.ndim != 1 or getattr(other, "ndim", 1) != 1:
+            raise RuntimeError(f"1D tensors expected, but got shapes {self.shape} and {getattr(other, 'shape', None)}")
         return _ops.matmul(self, other)
 
     def neg(self):
@@ -547,7 +561,9 @@ class Tensor:
         return _ops.unary(self, C.UN_SQUARE)
 
     def sign(self):
-        return _ops.unary(self, C.UN_SIGN)
+        return _ops.unary(self, C.UN_SIGN)  # sign(NaN) == 0, as torch 2.x on the CPU
+
+    sgn = sign
 
     def log1p(self):
         return _ops.unary(self, C.UN_LOG1P)
@@ -888,6 +904,267 @@ class Tensor:
         return _ops.permute(self, p)
 
     swapaxes = transpose
+    swapdims = transpose
+
+    def movedim(self, source, destination):
+        src = [source] if isinstance(source, int) else list(source)
+        dst = [destination] if isinstance(destination, int) else list(destination)
+        if len(src) != len(dst):
+            raise RuntimeError(f"movedim: source {src} and destination {dst} must have the same number of dims")
+        src = [_ops.norm_dim(d, self.ndim) for d in src]
+        dst = [_ops.norm_dim(d, self.ndim) for d in dst]
+        if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+            raise RuntimeError(f"movedim: repeated dim in source {src} or destination {dst}")
+        order = [None] * self.ndim
+        for s_, d_ in zip(src, dst):
+            order[d_] = s_
+        rest = iter(d for d in range(self.ndim) if d not in src)
+        order = [o if o is not None else next(rest) for o in order]
+        return self.permute(order) if self.ndim else self
+
+    moveaxis = movedim
+
+    def select(self, dim: int, index: int):
+        d = _ops.norm_dim(dim, self.ndim)
+        size = self.shape[d]
+        if not -size <= index < size:
+            raise IndexError(f"select(): index {index} out of range for tensor of size {self.shape} at dimension {d}")
+        return self.narrow(d, index % size, 1).squeeze(d)
+
+    def tile(self, *dims):
+        dims = _shape_args(dims)
+        dims = (1,) * (self.ndim - len(dims)) + dims
+        return self.repeat(dims)
+
+    def roll(self, shifts, dims=None):
+        if dims is None:
+            return self.flatten().roll(shifts, 0).reshape(self.shape)
+        shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        if len(shifts) != len(dims):
+            raise RuntimeError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+        out = self
+        for sh, d in zip(shifts, dims):
+            d = _ops.norm_dim(d, out.ndim)
+            n = out.shape[d]
+            if n == 0 or sh % n == 0:
+                continue
+            k = sh % n
+            out = _ops.cat([out.narrow(d, n - k, k), out.narrow(d, 0, n - k)], d)
+        return out if out is not self else self.clone()
+
+    def _tri(self, diagonal, upper):
+        if self.ndim < 2:
+            raise RuntimeError(f"{'triu' if upper else 'tril'}: input tensor must have at least 2 dimensions")
+        r, c = self.shape[-2:]
+        mask = np.triu(np.ones((r, c), bool), diagonal) if upper else np.tril(np.ones((r, c), bool), diagonal)
+        zero = False if self.dtype is bool_ else 0
+        return _ops.where(tensor(mask, device=self.device), self, zero)
+
+    def triu(self, diagonal: int = 0):
+        return self._tri(diagonal, True)
+
+    def tril(self, diagonal: int = 0):
+        return self._tri(diagonal, False)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
+        a, b = _ops.norm_dim(dim1, self.ndim), _ops.norm_dim(dim2, self.ndim)
+        if a == b:
+            raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        x = self.movedim((a, b), (-2, -1))
+        r, c = x.shape[-2:]
+        i0, j0 = (0, offset) if offset >= 0 else (-offset, 0)
+        n = max(min(r - i0, c - j0), 0)
+        flat = x.reshape(x.shape[:-2] + (r * c,))
+        pos = tensor(np.arange(n, dtype=np.int64) * (c + 1) + i0 * c + j0, device=self.device)
+        return flat.index_select(-1, pos)
+
+    def diag(self, diagonal: int = 0):
+        if self.ndim == 2:
+            return self.diagonal(diagonal)
+        if self.ndim != 1:
+            raise RuntimeError(f"diag(): expected a 1-D or 2-D tensor, got shape {self.shape}")
+        n = self.shape[0] + abs(diagonal)
+        i0, j0 = (0, diagonal) if diagonal >= 0 else (-diagonal, 0)
+        pos = tensor(np.arange(self.shape[0], dtype=np.int64) * (n + 1) + i0 * n + j0, device=self.device)
+        out = zeros(n * n, dtype=self.dtype, device=self.device)
+        return out.index_add(0, pos, self).reshape(n, n)
+
+    def outer(self, other):
+        if self.ndim != 1 or other.ndim != 1:
+            raise RuntimeError(f"outer: expected 1-D tensors, got shapes {self.shape} and {other.shape}")
+        return self.unsqueeze(1) * other.unsqueeze(0)
+
+    ger = outer
+
+    def nonzero(self, as_tuple: bool = False):
+        return nonzero(self, as_tuple)
+
+    def argwhere(self):
+        return nonzero(self)
+
+    def masked_select(self, mask):
+        shape = _ops.broadcast_shapes(self.shape, mask.shape)
+        return self.expand(shape)[mask.expand(shape)]
+
+    def take(self, index):
+        return self.reshape(-1)[index]
+
+    def take_along_dim(self, indices, dim=None):
+        if dim is None:
+            return self.reshape(-1)[indices.reshape(-1)]
+        d = _ops.norm_dim(dim, self.ndim)
+        shape = list(_ops.broadcast_shapes(self.shape[:d] + (1,) + self.shape[d + 1 :],
+                                           indices.shape[:d] + (1,) + indices.shape[d + 1 :]))  # fmt: skip
+        xs, ishape = list(shape), list(shape)
+        xs[d], ishape[d] = self.shape[d], indices.shape[d]
+        return self.expand(xs).gather(d, indices.expand(ishape))
+
+    def index_add(self, dim: int, index, source, alpha=1):
+        d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+        if not isinstance(index, Tensor) or index.dtype is not int64 or index.ndim > 1:
+            raise TypeError("index_add(): index must be a 1-D int64 tensor")
+        x = self if self.ndim else self.reshape(1)
+        src = source if source.ndim else source.reshape(1)
+        want = x.shape[:d] + (index.numel(),) + x.shape[d + 1 :]
+        if src.shape != want:
+            raise RuntimeError(f"index_add(): source of shape {source.shape} must have shape {want}")
+        if alpha != 1:
+            src = src * alpha
+        src = src.to(x.dtype)
+        out = IndexAdd.apply(x, d, index.reshape(-1), src) if x.dtype is float32 else IndexAdd.forward(None, x, d, index.reshape(-1), src)
+        return out.reshape(self.shape)
+
+    def scatter_add(self, dim: int, index, src):
+        d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+        self._check_scatter(d, index, src)
+        pos = _gather_positions(self.shape, d, index).reshape(-1)
+        s = _narrow_to(src, index.shape).reshape(-1).to(self.dtype)
+        flat = self.reshape(-1)
+        out = IndexAdd.apply(flat, 0, pos, s) if self.dtype is float32 else IndexAdd.forward(None, flat, 0, pos, s)
+        return out.reshape(self.shape)
+
+    def scatter(self, dim: int, index, src=None, value=None, reduce=None):
+        if reduce is not None:
+            if reduce != "add":
+                raise NotImplementedError(f"scatter(reduce={reduce!r}) is not supported (only 'add')")
+            if not isinstance(src, Tensor):
+                src = full(index.shape, src if value is None else value, dtype=self.dtype, device=self.device)
+            return self.scatter_add(dim, index, src)
+        if not isinstance(src, Tensor):
+            src = full(index.shape, src if value is None else value, dtype=self.dtype, device=self.device)
+        d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+        self._check_scatter(d, index, src)
+        pos = _gather_positions(self.shape, d, index).reshape(-1)
+        s = _narrow_to(src, index.shape).reshape(-1).to(self.dtype)
+        if self.dtype is float32 and (self.requires_grad or s.requires_grad) and autograd.is_grad_enabled():
+            return Scatter.apply(self.reshape(-1), pos, s).reshape(self.shape)
+        with autograd.no_grad():
+            out = _ops.clone_raw(self)
+            flat = Tensor._wrap(out._data, (out.numel(),), out.dtype, out.device)
+            flat[pos] = s.detach()
+        return out
+
+    def _check_scatter(self, d, index, src):
+        if not isinstance(index, Tensor) or index.dtype is not int64:
+            raise TypeError("scatter(): index must be an int64 tensor")
+        if index.ndim != self.ndim or any(
+            index.shape[i] > src.shape[i] or (i != d and index.shape[i] > self.shape[i]) for i in range(index.ndim)
+        ):
+            raise RuntimeError(
+                f"scatter(): index of shape {index.shape} must be no larger than src {src.shape} and, except in "
+                f"dim {d}, than self {self.shape}"
+            )
+        if index.numel():
+            h = _host(index)
+            if h.min() < 0 or h.max() >= self.shape[d]:
+                raise IndexError(f"scatter(): index out of range for dimension {d} of size {self.shape[d]}")
+
+    def repeat_interleave(self, repeats, dim=None):
+        x = self.reshape(-1) if dim is None else self
+        d = 0 if dim is None else _ops.norm_dim(dim, x.ndim)
+        n = x.shape[d]
+        r = _host(repeats) if isinstance(repeats, Tensor) else np.asarray(repeats)
+        if (r < 0).any():
+            raise RuntimeError("repeat_interleave: repeats can not be negative")
+        if r.ndim and r.size not in (1, n):
+            raise RuntimeError(f"repeat_interleave: repeats must have size 1 or {n}, got {r.size}")
+        idx = np.repeat(np.arange(n, dtype=np.int64), r.reshape(-1) if r.ndim else int(r))
+        return x.index_select(d, tensor(idx, device=self.device))
+
+    def tensor_split(self, indices_or_sections, dim: int = 0):
+        d = _ops.norm_dim(dim, self.ndim)
+        n = self.shape[d]
+        if isinstance(indices_or_sections, int):
+            k = indices_or_sections
+            if k <= 0:
+                raise RuntimeError(f"tensor_split: number of sections must be greater than 0, got {k}")
+            sizes = [n // k + 1] * (n % k) + [n // k] * (k - n % k)
+        else:
+            cuts = [min(max(int(i) if i >= 0 else int(i) + n, 0), n) for i in indices_or_sections]
+            bounds = [0] + cuts + [n]
+            sizes = [max(b - a, 0) for a, b in zip(bounds[:-1], bounds[1:])]
+            starts = bounds[:-1]
+            return tuple(self.narrow(d, min(s0, n), sz) for s0, sz in zip(starts, sizes))
+        out, off = [], 0
+        for sz in sizes:
+            out.append(self.narrow(d, off, sz))
+            off += sz
+        return tuple(out)
+
+    def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False):
+        d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+        size = self.shape[d] if self.ndim else 1
+        if not 1 <= k <= size:
+            raise RuntimeError(f"kthvalue(): selected number k ({k}) out of range for dimension {d} of size {size}")
+        v, i = self.sort(d)
+        if not self.ndim:
+            return _KthRes(v, i)
+        v, i = v.narrow(d, k - 1, 1), i.narrow(d, k - 1, 1)
+        return _KthRes(v if keepdim else v.squeeze(d), i if keepdim else i.squeeze(d))
+
+    def diff(self, n: int = 1, dim: int = -1):
+        out = self
+        d = _ops.norm_dim(dim, self.ndim)
+        for _ in range(n):
+            m = out.shape[d]
+            if m == 0:
+                break
+            a, b = out.narrow(d, 1, m - 1), out.narrow(d, 0, m - 1)
+            out = (a ^ b) if out.dtype is bool_ else a - b
+        return out
+
+    def lerp(self, end, weight):
+        return self + (end - self) * weight
+
+    def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+        a, b = self, other if isinstance(other, Tensor) else full((), other, device=self.device)
+        if a.dtype is not float32 and b.dtype is not float32:
+            return a == b
+        a, b = a.float(), b.float()
+        close = (a - b).abs() <= atol + rtol * b.abs()
+        close = close | (a == b)  # equal infinities
+        if equal_nan:
+            close = close | (a.isnan() & b.isnan())
+        return close
+
+    def log2(self):
+        return self.log() * (1.0 / math.log(2.0))
+
+    def log10(self):
+        return self.log() * (1.0 / math.log(10.0))
+
+    def exp2(self):
+        return 2.0**self if self.dtype is float32 else 2.0 ** self.float()
+
+    def tan(self):
+        return self.sin() / self.cos()
+
+    def double(self):
+        raise TypeError("neuraxon has no float64 dtype (float32, int64 and bool only); use .float()")
+
+    def half(self):
+        raise TypeError("neuraxon has no float16 dtype (float32, int64 and bool only); use .float()")
 
     def t(self):
         if self.ndim > 2:
@@ -1172,6 +1449,15 @@ class Tensor:
 _SortRes = _collections.namedtuple("sort", ["values", "indices"])
 _TopkRes = _collections.namedtuple("topk", ["values", "indices"])
 _MedianRes = _collections.namedtuple("median", ["values", "indices"])
+_KthRes = _collections.namedtuple("kthvalue", ["values", "indices"])
+
+
+def _narrow_to(src, shape):
+    """src's leading block of `shape` (scatter reads only the part of src that index covers)."""
+    for d, s in enumerate(shape):
+        if src.shape[d] != s:
+            src = src.narrow(d, 0, s)
+    return src
 
 
 def _require_float(t, what):
@@ -1292,6 +1578,52 @@ class AMaxMin(autograd.Function):
         hit = _ops.cast(_ops.binary_raw(x, out, C.BIN_EQ), float32)
         cnt = _ops.reduce_raw(hit, ctx.dims, C.RED_SUM, True)
         return _ops.binary_raw(hit, _ops.binary_raw(g, cnt, C.BIN_DIV), C.BIN_MUL), None, None, None
+
+
+class IndexAdd(autograd.Function):
+    """out = x with src (outer, m, inner) added at x (outer, size, inner)[:, index, :]
+    (scatter_add kernel, accumulating repeated indices); d src = g[:, index, :]."""
+
+    @staticmethod
+    def forward(ctx, x, d, index, src):
+        shape = x.shape
+        outer, size, inner = _ops.prod(shape[:d]), shape[d], _ops.prod(shape[d + 1 :])
+        m = index.numel()
+        if m and size == 0:
+            raise IndexError(f"index_add(): index out of range for dimension {d} of size 0")
+        out = _ops.clone_raw(x)
+        if src.numel():
+            x.device.k.scatter_add(out._data, src._data, index._data, outer, size, m, inner)
+        if ctx is not None:
+            ctx.save_for_backward(index)
+            ctx.d = d
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (index,) = ctx.saved_tensors
+        gs = _ops.index_select(g, ctx.d, index) if ctx.needs_input_grad[3] else None
+        return g, None, None, gs
+
+
+class Scatter(autograd.Function):
+    """flat x with src written at positions pos (the last write wins on repeats)."""
+
+    @staticmethod
+    def forward(ctx, x, pos, src):
+        out = _ops.clone_raw(x)
+        with autograd.no_grad():
+            out[pos] = src
+        hit = _ops.zeros(x.shape, float32, x.device)
+        hit[pos] = 1.0
+        ctx.save_for_backward(pos, hit)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        pos, hit = ctx.saved_tensors
+        gx = _ops.binary_raw(g, _ops.unary_raw(hit, C.UN_AFFINE, -1.0, 1.0), C.BIN_MUL)
+        return gx, None, _ops.index_select(g, 0, pos)
 
 
 class Norm2(autograd.Function):
@@ -1534,6 +1866,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
     vals = [v.item() if isinstance(v, Tensor) else v for v in vals]
     if vals[2] == 0:
         raise RuntimeError("arange(): step must be nonzero")
+    if any(isinstance(v, float) and not math.isfinite(v) for v in vals):
+        raise RuntimeError(f"arange(): unsupported range {vals[0]} -> {vals[1]} (step {vals[2]})")
+    if (vals[1] - vals[0]) * vals[2] < 0:
+        raise RuntimeError(
+            f"arange(): upper bound and lower bound inconsistent with step sign (start {vals[0]}, end {vals[1]}, "
+            f"step {vals[2]})"
+        )
     is_int = all(isinstance(v, numbers.Integral) for v in vals)
     dt = get_dtype(dtype) if dtype is not None else (int64 if is_int else float32)
     n = max(int(math.ceil((vals[1] - vals[0]) / vals[2])), 0)
@@ -1718,6 +2057,71 @@ def nonzero(x: Tensor, as_tuple: bool = False):
     if as_tuple:
         return tuple(tensor(a.astype(np.int64), device=x.device) for a in nz)
     return tensor(np.stack(nz, axis=1).astype(np.int64) if nz else np.zeros((0, 0), np.int64), device=x.device)
+
+
+def argwhere(x: Tensor) -> Tensor:
+    return nonzero(x)
+
+
+def take_along_dim(x: Tensor, indices: Tensor, dim=None) -> Tensor:
+    return x.take_along_dim(indices, dim)
+
+
+def meshgrid(*tensors, indexing: str = "ij"):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"meshgrid: expects 0-D or 1-D tensors, got shape {t.shape}")
+    ts = [t.reshape(-1) for t in tensors]
+    if indexing == "xy" and len(ts) >= 2:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(t.shape[0] for t in ts)
+    out = []
+    for i, t in enumerate(ts):
+        sh = [1] * len(ts)
+        sh[i] = t.shape[0]
+        out.append(t.reshape(sh).expand(shape))
+    if indexing == "xy" and len(out) >= 2:  # ij grids of (y, x, ...), outputs back in (x, y, ...) order
+        out[0], out[1] = out[1], out[0]
+    return tuple(out)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
+    prod_ = mat1.mm(mat2)
+    if alpha != 1:
+        prod_ = prod_ * alpha
+    if beta == 0:
+        return prod_  # input is ignored (NaN in it does not propagate), as torch
+    return prod_ + (input * beta if beta != 1 else input)
+
+
+def searchsorted(sorted_sequence: Tensor, values, *, right: bool = False, side=None, out_int32: bool = False):
+    """Insertion indices into the innermost dim of sorted_sequence (computed on the host)."""
+    if side is not None:
+        right = side == "right"
+    seq = np.asarray(sorted_sequence.detach())
+    scalar = not isinstance(values, Tensor)
+    v = np.asarray(values.detach()) if not scalar else np.asarray(values)
+    how = "right" if right else "left"
+    if seq.ndim <= 1:
+        r = np.searchsorted(seq.reshape(-1), v, side=how)
+    else:
+        if seq.shape[:-1] != v.shape[:-1]:
+            raise RuntimeError(
+                f"searchsorted: boundaries of shape {seq.shape} and input of shape {v.shape} must match "
+                "in all but the last dimension"
+            )
+        r = np.stack([np.searchsorted(a, b, side=how) for a, b in zip(seq.reshape(-1, seq.shape[-1]), v.reshape(-1, v.shape[-1]))]).reshape(v.shape)  # fmt: skip
+    return tensor(np.asarray(r, np.int64), device=sorted_sequence.device)
+
+
+def bucketize(input, boundaries: Tensor, *, right: bool = False, out_int32: bool = False):
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"bucketize: boundaries must be 1-D, got shape {boundaries.shape}")
+    return searchsorted(boundaries, input, right=right)
 
 
 def is_tensor(x) -> bool:
