@@ -33,7 +33,9 @@ SHAPES = [
     (3, 10, 20, 20, 20, 3, 3, (1, 1), (1, 1), (1, 1), 5),    # threads split planes mid-group
     (8, 3, 10, 10, 5, 3, 3, (2, 2), (1, 1), (1, 1), 1),      # many images
     (2, 33, 13, 17, 17, 3, 3, (1, 1), (1, 1), (1, 1), 1),    # not tile multiples
-    (23, 4, 6, 7, 6, 3, 3, (1, 1), (1, 1), (1, 1), 2),       # forward batches 13 images per GEMM: last batch partial
+    (23, 4, 6, 7, 6, 3, 3, (1, 1), (1, 1), (1, 1), 2),       # forward/backward_data batch 13 images per GEMM: last batch partial
+    (11, 20, 7, 8, 6, 3, 3, (1, 1), (1, 1), (1, 1), 1),      # backward_weight GEMM batched (CRS 180): 10 + 1 images
+    (2, 20, 17, 16, 6, 3, 3, (1, 1), (1, 1), (1, 1), 1),     # backward_weight GEMM per image (P*Q 272)
     (1, 3, 32, 32, 16, 7, 7, (2, 2), (3, 3), (1, 1), 1),     # ResNet stem-like 7x7/2
     (1, 2, 4, 4, 3, 2, 2, (5, 5), (0, 0), (1, 1), 1),        # stride larger than kernel
     (1, 2, 3, 3, 2, 3, 3, (1, 1), (4, 4), (1, 1), 1),        # padding larger than kernel
@@ -124,7 +126,8 @@ DOT_SHAPES = [
     (2, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0), (1, 1), 1),         # dot: 1 x 1 over 1 pixel
     (2, 2, 9, 7, 5, 2, 3, (2, 1), (1, 2), (2, 1), 1),         # dot: strides, padding, dilation
     (1, 3, 40, 37, 13, 7, 7, (1, 1), (3, 3), (1, 1), 1),      # dot: CRS 147, 1480 pixels (3 chunks)
-    (2, 20, 9, 11, 9, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # GEMM: CRS 180
+    (2, 20, 9, 11, 9, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # GEMM, images batched: CRS 180
+    (2, 20, 17, 16, 6, 3, 3, (1, 1), (2, 1), (1, 1), 1),      # GEMM per image: CRS 180, P*Q 304
 ]
 
 

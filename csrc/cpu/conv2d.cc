@@ -260,22 +260,41 @@ void im2col(float* col, const float* img, const ConvShape& s, int64_t j0, int64_
   });
 }
 
+// d[q] += v[q] for q in [a, b): one output row of col2im, stride 1 (restrict: vectorised
+// without a run-time overlap check per row).
+inline void add_row(float* __restrict d, const float* __restrict v, int64_t a, int64_t b) {
+  for (int64_t q = a; q < b; ++q) d[q] += v[q];
+}
+
 // img (channels, H, W) += the column block col (channels*R*S, nb) folded back (the adjoint
 // of im2col). Thread mapping: channels split over threads, so no two threads add to one pixel.
-void col2im(float* img, const float* col, const ConvShape& s, int64_t channels, int64_t j0, int64_t nb) {
+// Row stride of col: ld (nb when 0). Output row p and its first column step along the
+// block instead of being divided out of j per output row.
+void col2im(float* img, const float* col, const ConvShape& s, int64_t channels, int64_t j0, int64_t nb,
+            int64_t ld = 0) {
+  if (ld == 0) ld = nb;
+  const int64_t p_first = j0 / s.Q, q_first = j0 % s.Q;
+  const bool whole_rows = s.sw == 1 && q_first == 0 && nb % s.Q == 0;
   cpu::parallel_for(channels, s.R * s.S * nb, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       float* plane = img + c * s.HW;
       for (int64_t r = 0; r < s.R; ++r)
         for (int64_t sx = 0; sx < s.S; ++sx) {
-          const float* src = col + ((c * s.R + r) * s.S + sx) * nb;
+          const float* src = col + ((c * s.R + r) * s.S + sx) * ld;
           const int64_t hoff = r * s.dh - s.ph, woff = sx * s.dw - s.pw;
           int64_t qlo, qhi;
           valid_cols(woff, s.sw, s.W, s.Q, qlo, qhi);
-          int64_t j = j0;
           const int64_t jend = j0 + nb;
-          while (j < jend) {
-            const int64_t p = j / s.Q, q0 = j % s.Q, q1 = std::min(s.Q, q0 + (jend - j));
+          if (whole_rows) {  // stride 1, whole output rows: the tight loop
+            for (int64_t p = p_first; p < p_first + nb / s.Q; ++p) {
+              const int64_t ih = p * s.sh + hoff;
+              if (ih >= 0 && ih < s.H)
+                add_row(plane + ih * s.W + woff, src + (p - p_first) * s.Q, qlo, qhi);
+            }
+            continue;
+          }
+          for (int64_t j = j0, p = p_first, q0 = q_first; j < jend; ++p, q0 = 0) {
+            const int64_t q1 = std::min(s.Q, q0 + (jend - j));
             const int64_t ih = p * s.sh + hoff;
             if (ih >= 0 && ih < s.H) {
               const float* v = src + (j - j0) - q0;  // v[q] is output pixel (p, q)
@@ -544,6 +563,87 @@ void backward_data_im2col(const ConvShape& s, float* dinp, const float* dout, co
   });
 }
 
+// dst (Kg, nn*PQ) = group g's rows of dout for images n0 .. n0+nn-1 side by side (the
+// batched backwards' GEMM operand: one image's (Kg, PQ) rows are PQ apart, two images' K*PQ).
+void gather_dout(float* dst, const float* dout, const ConvShape& s, int64_t n0, int64_t nn, int64_t g) {
+  const int64_t L = nn * s.PQ;
+  for (int64_t i = 0; i < nn; ++i)
+    for (int64_t k = 0; k < s.Kg; ++k)
+      std::memcpy(dst + k * L + i * s.PQ, dout + ((n0 + i) * s.K + g * s.Kg + k) * s.PQ,
+                  size_t(s.PQ) * sizeof(float));
+}
+
+// backward_data for small images (the forward's batching, use_batched_forward): col
+// (CRS, bat*PQ) = W_g^T @ dout of `bat` images side by side, one GEMM per batch and group
+// (W_g^T packed once per batch instead of once per image), then col2im into each image.
+// Thread mapping: batches of images cut into chunks handed out to threads; a batch writes
+// only its own images' planes.
+void backward_data_batched(const ConvShape& s, float* dinp, const float* dout, const float* w) {
+  const int64_t bat = std::min(s.N, (kBatchPixels + s.PQ - 1) / s.PQ);
+  const int64_t batches = (s.N + bat - 1) / bat, L = bat * s.PQ;
+  const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
+  const int team = team_size(flops, batches);
+  run_team(team, chunk_count(team, flops, batches), [&](int64_t t, int64_t nth) {
+    int64_t b0, b1;
+    split_range(batches, nth, t, b0, b1);
+    float* col = cpu::scratch(size_t(s.CRS * L) + 16, 2);
+    float* dg = cpu::scratch(size_t(s.Kg * L) + 16, 3);
+    for (int64_t bi = b0; bi < b1; ++bi) {
+      const int64_t n0 = bi * bat, nn = std::min(bat, s.N - n0), len = nn * s.PQ;
+      for (int64_t g = 0; g < s.G; ++g) {
+        gather_dout(dg, dout, s, n0, nn, g);
+        // col (CRS, len) = W_g^T (CRS, Kg) @ dg (Kg, len); W_g^T(i, k) = wg[k*CRS + i]
+        gemm(col, w + g * s.Kg * s.CRS, dg, s.CRS, len, s.Kg, 1, s.CRS, len, 1, 0.f);
+        for (int64_t i = 0; i < nn; ++i) {
+          float* dimg = dinp + ((n0 + i) * s.C + g * s.Cg) * s.HW;  // (Cg, H, W)
+          std::fill(dimg, dimg + s.Cg * s.HW, 0.f);
+          col2im(dimg, col + i * s.PQ, s, s.Cg, 0, s.PQ, len);
+        }
+      }
+    }
+  });
+}
+
+// backward_weight (GEMM path) for small images: dW_g (Kg, CRS) += dout_g (Kg, bat*PQ) @
+// col^T (bat*PQ, CRS) over `bat` images side by side, so each GEMM reduces over bat*PQ
+// pixels instead of PQ (LeNet conv2: 512 instead of 64; every GEMM call loads and stores
+// all of dW once). Thread mapping: batches cut into chunks handed out to threads, one
+// partial dW per chunk, summed in chunk order.
+void backward_weight_batched(const ConvShape& s, float* dw, const float* dout, const float* in) {
+  const int64_t bat = std::min(s.N, (kBatchPixels + s.PQ - 1) / s.PQ);
+  const int64_t batches = (s.N + bat - 1) / bat, L = bat * s.PQ;
+  const int64_t wsize = s.K * s.CRS;
+  const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
+  const int team = team_size(flops, batches);
+  const int64_t chunks = chunk_count(team, flops, batches);
+  float* extra = chunks > 1 ? cpu::scratch(size_t((chunks - 1) * wsize) + 16, 4) : nullptr;
+  run_team(team, chunks, [&](int64_t t, int64_t nth) {
+    int64_t b0, b1;
+    split_range(batches, nth, t, b0, b1);
+    float* part = t == 0 ? dw : extra + (t - 1) * wsize;
+    float* col = cpu::scratch(size_t(s.CRS * L) + 16, 2);
+    float* dg = cpu::scratch(size_t(s.Kg * L) + 16, 3);
+    std::fill(part, part + wsize, 0.f);
+    for (int64_t bi = b0; bi < b1; ++bi) {
+      const int64_t n0 = bi * bat, nn = std::min(bat, s.N - n0), len = nn * s.PQ;
+      for (int64_t g = 0; g < s.G; ++g) {
+        gather_dout(dg, dout, s, n0, nn, g);
+        for (int64_t i = 0; i < nn; ++i)
+          im2col(col + i * s.PQ, in + ((n0 + i) * s.C + g * s.Cg) * s.HW, s, 0, s.PQ, len);
+        // dW_g (Kg, CRS) += dg (Kg, len) @ col^T (len, CRS); col^T(p, j) = col[j*len + p]
+        gemm(part + g * s.Kg * s.CRS, dg, col, s.Kg, s.CRS, len, len, 1, 1, len, 1.f);
+      }
+    }
+  });
+  if (chunks <= 1) return;
+  cpu::parallel_for(wsize, chunks, [&](int64_t e0, int64_t e1) {
+    for (int64_t u = 1; u < chunks; ++u) {  // chunk order: deterministic
+      const float* src = extra + (u - 1) * wsize;
+      for (int64_t e = e0; e < e1; ++e) dw[e] += src[e];
+    }
+  });
+}
+
 // Thread mapping: the N*PQ output pixels are cut into contiguous chunks as in the forward;
 // a chunk's dout_g @ col^T products go into the chunk's own partial dW (dw itself for chunk
 // 0), then the partials are added in chunk order with the elements of dW split over threads.
@@ -701,6 +801,7 @@ void Cpu::conv2d_backward_data(View dinp, View dout, View weight, int64_t N, int
                                                            variant);
   if (N * C * s.HW == 0) return;
   if (s.variant == 0) backward_data_loop(s, dinp.f(), dout.f(), weight.f());
+  else if (use_batched_forward(s)) backward_data_batched(s, dinp.f(), dout.f(), weight.f());
   else backward_data_im2col(s, dinp.f(), dout.f(), weight.f());
 }
 
@@ -716,6 +817,7 @@ void Cpu::conv2d_backward_weight(View dweight, View dbias, View dout, View inp, 
   if (K * s.CRS == 0) return;
   if (s.variant == 0) backward_weight_loop(s, dweight.f(), dout.f(), inp.f());
   else if (use_dot(s)) backward_weight_dot(s, dweight.f(), dout.f(), inp.f());
+  else if (use_batched_forward(s)) backward_weight_batched(s, dweight.f(), dout.f(), inp.f());
   else backward_weight_im2col(s, dweight.f(), dout.f(), inp.f());
 }
 
