@@ -112,11 +112,16 @@ def main(argv: list | None = None) -> dict:
     p.add_argument(
         "--real-label", type=float, default=1.0, help="one-sided label smoothing: D's target for real images (e.g. 0.9)"
     )
+    p.add_argument(
+        "--generator", default=None, help="start G from this generator.npz (with --epochs 0: only judge it)"
+    )
     args = common.setup(p.parse_args(argv), "gan", argv)
     train, _, _ = common.image_loaders(args, "mnist", normalize=False)
     dev, rng = args.device, args.rng
     g, d = mlp_gan() if args.arch == "mlp" else dcgan(args.width)
     g, d = g.to(dev), d.to(dev)
+    if args.generator:
+        common.load_arrays(g, args.generator)
     opt_g = nx.optim.Adam(g.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = nx.optim.Adam(d.parameters(), lr=args.lr, betas=(0.5, 0.999))
     fixed = noise(50, np.random.default_rng(args.seed + 1), dev)
@@ -179,26 +184,35 @@ def main(argv: list | None = None) -> dict:
         if args.stop_at and per_epoch_judge and per_epoch_judge[-1] >= args.stop_at:
             print(f"judge reached {per_epoch_judge[-1]:.3f} >= --stop-at {args.stop_at}: stopping", flush=True)
             break
-    common.plot_curves(
-        {"D": d_losses, "G": g_losses},
-        os.path.join(args.out, "losses.png"),
-        xlabel="step",
-        ylabel="BCE",
-        title="GAN losses",
-        smooth=max(1, min(50, len(d_losses) // 10)),
-    )
+    if not times:  # --epochs 0: a grid of the loaded generator's samples instead of loss curves
+        g.eval()
+        with nx.no_grad():
+            s = to_numpy(g(fixed))
+        figs.append(
+            common.image_grid((s + 1) / 2, os.path.join(args.out, "samples.png"), nrow=10, title=f"{args.arch} GAN")
+        )
+    if times:
+        common.plot_curves(
+            {"D": d_losses, "G": g_losses},
+            os.path.join(args.out, "losses.png"),
+            xlabel="step",
+            ylabel="BCE",
+            title="GAN losses",
+            smooth=max(1, min(50, len(d_losses) // 10)),
+        )
     ds, de = common.loss_drop(d_losses)
     results = {
         "gan": {
             "arch": args.arch,
             "epochs": len(times),
-            "sec_per_epoch": float(np.mean(times)),
+            "sec_per_epoch": float(np.mean(times)) if times else None,
+            "generator": args.generator,
             "d_loss_start": ds,
             "d_loss_end": de,
             "g_loss_end": common.loss_drop(g_losses)[1],
             "judge_per_epoch": per_epoch_judge,
         },
-        "figures": [os.path.basename(f) for f in figs] + ["losses.png"],
+        "figures": [os.path.basename(f) for f in figs] + (["losses.png"] if times else []),
     }
     with nx.no_grad():
         samples = np.concatenate(

@@ -267,7 +267,16 @@ def test_dcgan_recipe_flags(tmp_path, lenet_ckpt):
     assert_falls(r["gan"], "d_loss_start", "d_loss_end")
     assert r["gan"]["epochs"] == 2 and len(r["gan"]["judge_per_epoch"]) == 2
     assert all(0.0 <= f <= 1.0 for f in r["gan"]["judge_per_epoch"])
-    assert os.path.exists(os.path.join(str(tmp_path / "gan"), "generator.npz"))
+    gen = os.path.join(str(tmp_path / "gan"), "generator.npz")
+    assert os.path.exists(gen)
+    # --epochs 0 --generator: judge the saved generator only (how the full run's number is re-checked)
+    j = run(
+        "gan",
+        tmp_path / "judge",
+        *("--arch", "dcgan", "--width", "8", "--epochs", "0", "--generator", gen),
+        *("--limit", "64", "--n-judge", "40", "--lenet", ckpt),
+    )
+    assert j["gan"]["epochs"] == 0 and j["lenet_judge"]["n"] == 40
 
 
 def test_width_and_augment_flags(tmp_path):
