@@ -651,3 +651,71 @@ def test_optimizer_state_dict_round_trip_resumes_exactly():
     o.step()
     for p, q in zip(ps, (g["params"][0] for g in o.param_groups)):
         np.testing.assert_array_equal(_np(p), _np(q))
+
+
+# ----------------------------------------------------------------------------------------
+# indexing and index assignment
+# ----------------------------------------------------------------------------------------
+
+_IDX_A = np.random.default_rng(10).standard_normal((4, 5, 6)).astype(np.float32)
+_INDICES = [
+    0, -1, slice(None), slice(1, None, 2), slice(-2, None), (Ellipsis, 1), (None, 0), (0, None, slice(None), None),
+    (slice(None), 2, slice(1, 4)), np.array([0, 2, -1]), np.array([[0, 1], [3, 2]]), (np.array([0, 1]), np.array([2, 3])),
+    (slice(None), np.array([0, 4])), (np.array([0, 1]), slice(None), np.array([1, 5])),
+    (np.array([1]), Ellipsis, np.array([0, 2, 3])), _IDX_A[:, :, 0] > 0, _IDX_A > 0, np.array([True, False, True, True]),
+    (0, np.array([True, False, True, True, False])), (slice(None), None, Ellipsis, 0), [0, 1], [[0, 1]], [[0, 1], [2, 3]],
+    (1, [0, 2], [1, 3]), np.array([], np.int64), (slice(10, 20),), (slice(None), slice(None), slice(None, None, 3)),
+    np.array(2), (slice(1, 3), np.array([[0], [4]]), np.array([1, 2])), True, False, (0, True), (None,), (Ellipsis,), (),
+]  # fmt: skip
+
+
+def _conv_index(lib, i):
+    if isinstance(i, tuple):
+        return tuple(_conv_index(lib, j) for j in i)
+    if isinstance(i, np.ndarray):
+        return lib.tensor(i)
+    return i
+
+
+@pytest.mark.parametrize("k", range(len(_INDICES)))
+def test_getitem_setitem_and_grad_match_torch(k):
+    i = _INDICES[k]
+    want = torch.tensor(_IDX_A)[_conv_index(torch, i)]
+    got = nx.tensor(_IDX_A)[_conv_index(nx, i)]
+    _same(got, want)
+    rng = np.random.default_rng(k)
+    shapes = [None, tuple(want.shape)] + ([tuple(want.shape)[-1:]] if want.ndim else [])
+    for vs in shapes:
+        tw, tg = torch.tensor(_IDX_A), nx.tensor(_IDX_A)
+        if vs is None:
+            vw = vg = 3.5
+        else:
+            v = rng.standard_normal(vs).astype(np.float32)
+            vw, vg = torch.tensor(v), nx.tensor(v)
+        tw[_conv_index(torch, i)] = vw
+        tg[_conv_index(nx, i)] = vg
+        _same(tg, tw)
+    xw = torch.tensor(_IDX_A, requires_grad=True)
+    xg = nx.tensor(_IDX_A, requires_grad=True)
+    gr = rng.standard_normal(tuple(want.shape)).astype(np.float32)
+    xw[_conv_index(torch, i)].backward(torch.tensor(gr))
+    xg[_conv_index(nx, i)].backward(nx.tensor(gr))
+    _same(xg.grad, xw.grad)
+
+
+@pytest.mark.parametrize("i", [(0, 0, 0, 0), 4, -5, (slice(None), 5), np.array([4]), np.array([-5]),
+                               (np.array([0]), np.array([7])), (slice(None), np.array([[5]]))])  # fmt: skip
+def test_out_of_range_indices_raise_index_error(i):
+    with pytest.raises(IndexError):
+        torch.tensor(_IDX_A)[_conv_index(torch, i)]
+    with pytest.raises(IndexError):
+        nx.tensor(_IDX_A)[_conv_index(nx, i)]
+    with pytest.raises(IndexError):
+        t = nx.tensor(_IDX_A)
+        t[_conv_index(nx, i)] = 1.0
+
+
+@pytest.mark.parametrize("i", [1.5, "a", np.array([1.0])])
+def test_bad_index_types_are_rejected(i):
+    with pytest.raises((IndexError, TypeError)):
+        nx.tensor(_IDX_A)[_conv_index(nx, i)]

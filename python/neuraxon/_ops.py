@@ -1009,6 +1009,10 @@ def _to_index_tensor(it, device):
 def parse_index(x: Tensor, idx):
     """Split an index into the basic part (shape, strides, offset over x's data) and the
     advanced indices [(position in the basic result, int64 tensor), ...]."""
+    if isinstance(idx, list) and len(idx) < 32 and any(
+        it is None or it is Ellipsis or isinstance(it, (slice, list, tuple, Tensor)) for it in idx
+    ):
+        idx = tuple(idx)  # torch (legacy NumPy) reads such a list as a tuple of indices
     if not isinstance(idx, tuple):
         idx = (idx,)
     items = []
@@ -1016,7 +1020,8 @@ def parse_index(x: Tensor, idx):
         if it is None or it is Ellipsis or isinstance(it, slice):
             items.append(it)
         elif isinstance(it, (bool, np.bool_)):
-            raise IndexError("indexing with a Python bool is not supported")
+            # a Python bool adds a new axis of size 1 (True) or 0 (False), as torch
+            items.append(None if it else "false")
         elif isinstance(it, (numbers.Integral,)):
             items.append(int(it))
         elif isinstance(it, Tensor) and it.ndim == 0 and it.dtype is int64:
@@ -1032,7 +1037,7 @@ def parse_index(x: Tensor, idx):
                     )
             else:
                 items.append(("adv", t, None))
-    consume = sum(1 for it in items if it is not None and it is not Ellipsis)
+    consume = sum(1 for it in items if it is not None and it is not Ellipsis and not isinstance(it, str))
     if sum(1 for it in items if it is Ellipsis) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     if consume > x.ndim:
@@ -1049,6 +1054,9 @@ def parse_index(x: Tensor, idx):
     for it in items:
         if it is None:
             shape.append(1)
+            strides.append(0)
+        elif isinstance(it, str):  # "false": an empty new axis
+            shape.append(0)
             strides.append(0)
         elif isinstance(it, int):
             size = x.shape[dim]
@@ -1143,6 +1151,13 @@ def _advanced(y: Tensor, adv) -> Tensor:
     sizes = [y.shape[p] for p in positions]
     if k == 1:
         flat = tensors[0].reshape(-1) if tensors[0].ndim != 1 else tensors[0]
+        s0 = sizes[0]
+        if flat.numel():
+            h = np.asarray(flat.device.to_numpy(flat._data, (flat.numel(),), int64))
+            lo, hi = int(h.min()), int(h.max())
+            if lo < -s0 or hi >= s0:
+                bad = hi if hi >= s0 else lo
+                raise IndexError(f"index {bad} is out of bounds for dimension {p0} with size {s0}")
         merged = y
     else:
         flat = None
