@@ -4,8 +4,22 @@
 // Layouts: inp/dinp (N, C, H, W); out/dout (N, C, P, Q); max indices int64 (N, C, P, Q),
 // flat h*W + w within each (n, c) plane (as PyTorch's). Every (n, c) plane is independent:
 // every kernel here maps one plane (or a contiguous run of planes) to a thread
-// (cpu::parallel_for over N*C), and inside a plane runs plain serial loops (row by row), so
-// scatters in the backwards never race.
+// (cpu::parallel_for over N*C), and inside a plane runs row by row, so scatters in the
+// backwards never race.
+//
+// ISA paths of max and avg forward (cpu::isa(); one variant each, no `variant` argument):
+//   avx512    output columns whose taps all lie inside the image horizontally (all but the
+//             padded edge columns) go to pool2d_avx512.cc: 16 output columns per zmm,
+//             masked tail, stride 2 deinterleaved with vpermt2ps; strides 1 and 2 only
+//   avx2      the same in pool2d_avx2.cc, 8 columns per ymm, the < 8 left scalar
+//   portable  scalar: an unrolled 2x2/3x3 row kernel on fully inside windows, the generic
+//             tap loop elsewhere (also every edge column and stride >= 3 on all paths)
+// Measured (1 thread, PyTorch 2.13 CPU side by side, a busy shared 2-core Zen 4):
+// max 2x2/2 forward on 64x64x56x56 went from 62.6 ms (scalar select chain, 1.15x torch) to
+// 5-16 ms (10-20x torch); see bench/results/pool2d.json. Max backward stays zero-fill +
+// scatter (plane in L1): a direct per-block write for k x k / stride k windows was 2x
+// slower (it does scalar work per input, the scatter per output), and non-temporal stores
+// of dinp through a staging plane showed no gain measurable on the shared machine.
 //
 // Semantics (PyTorch's CPU kernels):
 //  * max: a window starts at p*stride - pad, its taps step by dilation; taps outside the
@@ -22,8 +36,6 @@
 //  * unpool: out zero except out[idx] = inp (a repeated index: the last in plane order wins).
 // Indices read from arguments (max backward, unpool) are checked: outside the plane raises
 // ValueError naming the index and where it was.
-// One implementation each (no variants): the loops are memory-bound. Measured against
-// PyTorch 2.13 CPU on one thread (8x64x112x112, 3x3/2 pad 1): max 52 vs 59 ms, avg 9 vs 17 ms.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
