@@ -719,3 +719,49 @@ def test_out_of_range_indices_raise_index_error(i):
 def test_bad_index_types_are_rejected(i):
     with pytest.raises((IndexError, TypeError)):
         nx.tensor(_IDX_A)[_conv_index(nx, i)]
+
+
+# ----------------------------------------------------------------------------------------
+# data
+# ----------------------------------------------------------------------------------------
+
+
+def test_tensor_dataset_items_are_tensors_like_torch():
+    from neuraxon.data import ConcatDataset, DataLoader, Subset, TensorDataset
+
+    X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    Y = np.arange(10)
+    ds = TensorDataset(nx.tensor(X), nx.tensor(Y))
+    tds = torch.utils.data.TensorDataset(torch.tensor(X), torch.tensor(Y))
+    for i in (0, 3, -1):
+        for a, b in zip(ds[i], tds[i]):
+            assert isinstance(a, nx.Tensor)
+            _same(a, b)
+    for a, b in zip(Subset(ds, [4, 1])[1], torch.utils.data.Subset(tds, [4, 1])[1]):
+        _same(a, b)
+    for a, b in zip(ConcatDataset([ds, ds])[-3], torch.utils.data.ConcatDataset([tds, tds])[-3]):
+        _same(a, b)
+    got = list(DataLoader(ds, batch_size=None))[2]
+    want = list(torch.utils.data.DataLoader(tds, batch_size=None))[2]
+    for a, b in zip(got, want):
+        _same(a, b)
+
+
+def test_batch_sampler_and_random_split_generator():
+    from neuraxon.data import DataLoader, TensorDataset, random_split
+
+    ds = TensorDataset(nx.arange(10))
+    assert [b[0].tolist() for b in DataLoader(ds, batch_sampler=[[0, 1], [5], [9, 2, 3]])] == [[0, 1], [5], [9, 2, 3]]
+    assert len(DataLoader(ds, batch_sampler=[[0, 1], [5]])) == 2
+    with pytest.raises(ValueError):
+        DataLoader(ds, batch_sampler=[[0]], batch_size=2)
+    nx.manual_seed(3)
+    a = [s.indices.tolist() for s in random_split(ds, [6, 4])]
+    nx.manual_seed(3)
+    b = [s.indices.tolist() for s in random_split(ds, [6, 4])]
+    assert a == b and sorted(a[0] + a[1]) == list(range(10))
+    g = nx.random.Generator().manual_seed(5) if hasattr(nx.random, "Generator") else None
+    parts = random_split(ds, [0.5, 0.5], generator=g)
+    assert [len(p) for p in parts] == [5, 5]
+    with pytest.raises(ValueError):
+        random_split(ds, [11, -1])

@@ -84,6 +84,8 @@ def default_collate(batch: Sequence[Any]) -> Any:
 def _rng(generator, seed) -> np.random.Generator:
     if isinstance(generator, np.random.Generator):
         return generator
+    if hasattr(generator, "numpy_rng") and seed is None:  # a neuraxon.random.Generator
+        return generator.numpy_rng()
     if generator is not None and seed is None:
         seed = int(generator)
     if seed is None:  # follow neuraxon.manual_seed: derived from the global generator
@@ -124,7 +126,18 @@ class DataLoader:
         seed: int | None = None,
         prefetch_factor: int = 2,
         pin_memory: bool = False,
+        batch_sampler: Iterable[Sequence[int]] | None = None,
+        timeout: float = 0,
+        worker_init_fn: Callable | None = None,
+        persistent_workers: bool = False,
     ) -> None:
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError(
+                    "batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last"
+                )
+            batch_size = None
+        self.batch_sampler = batch_sampler
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size <= 0):
             raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
         if sampler is not None and shuffle:
@@ -148,12 +161,24 @@ class DataLoader:
         return self._rng.permutation(n) if self.shuffle else np.arange(n, dtype=np.int64)
 
     def __len__(self) -> int:
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)  # type: ignore[arg-type]
         n = len(self.sampler) if self.sampler is not None else len(self.dataset)  # type: ignore[arg-type]
         if self.batch_size is None:
             return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _batches(self) -> Iterator[Any]:
+        if self.batch_sampler is not None:
+            fast = _batch_fn(self.dataset) if self.collate_fn is None else None
+            for chunk in self.batch_sampler:
+                chunk = np.asarray(list(chunk), dtype=np.int64)
+                out = fast(chunk) if fast is not None else NotImplemented
+                if out is not NotImplemented:
+                    yield default_convert(out)
+                else:
+                    yield (self.collate_fn or default_collate)([self.dataset[int(i)] for i in chunk])
+            return
         idx = self._indices()
         if self.batch_size is None:  # no batching: samples one by one, converted
             for i in idx:

@@ -52,7 +52,9 @@ class TensorDataset(Dataset):
         self.tensors = tuple(arrays)
 
     def __getitem__(self, index: int):
-        return tuple(a[index] for a in self.tensors)
+        from .dataloader import _as_tensor  # samples are tensors, as torch's TensorDataset
+
+        return tuple(_as_tensor(np.asarray(a[index])) for a in self.tensors)
 
     def get_batch(self, indices: np.ndarray):
         return tuple(a[indices] for a in self.tensors)
@@ -101,8 +103,10 @@ class ConcatDataset(Dataset):
         return self.datasets[d][index - start]
 
 
-def random_split(dataset: Dataset, lengths: Sequence[int], seed: int | None = None) -> list[Subset]:
-    """Split into non-overlapping Subsets of the given lengths (fractions summing to 1 ok)."""
+def random_split(dataset: Dataset, lengths: Sequence[int], generator=None, seed: int | None = None) -> list[Subset]:
+    """Split into non-overlapping Subsets of the given lengths (fractions summing to 1 ok).
+    The permutation comes from `generator` (neuraxon or NumPy Generator, or an int seed),
+    `seed`, or else the global generator (reproducible under neuraxon.manual_seed)."""
     n = len(dataset)
     lengths = list(lengths)
     if all(isinstance(x, float) and 0 <= x <= 1 for x in lengths) and abs(sum(lengths) - 1) < 1e-6:
@@ -112,7 +116,11 @@ def random_split(dataset: Dataset, lengths: Sequence[int], seed: int | None = No
         lengths = counts
     if sum(lengths) != n:
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
-    perm = np.random.default_rng(seed).permutation(n)
+    from .dataloader import _rng
+
+    if any(x < 0 for x in lengths):
+        raise ValueError(f"random_split: lengths must be non-negative, got {lengths}")
+    perm = _rng(generator, seed).permutation(n)
     out, start = [], 0
     for length in lengths:
         out.append(Subset(dataset, perm[start : start + length]))
