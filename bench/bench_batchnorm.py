@@ -1,9 +1,10 @@
-"""Batch normalization benchmark (training mode): forward and backward vs torch.
+"""Batch normalization benchmark: training forward and backward, eval forward, vs torch.
 
 Memory-bound: the rate counts the minimum traffic, forward 2 x |x| (read x, write out),
 backward 3 x |x| (read x and dout, write dinp), as the anchors do; a two-pass kernel moves
 more, which shows as a lower GB/s. torch runs native_batch_norm / native_batch_norm_backward
-(training, running stats updated). Validation: the whole output against the reference.
+(training, running stats updated; eval: running stats). Validation: the whole output
+against the reference.
 
     python bench/bench_batchnorm.py [--threads 1,2] [--quick]
 """
@@ -46,6 +47,18 @@ def cases_for(label, N, C, HW, torch) -> list[harness.Case]:
     def bwd():
         cpu.batchnorm_backward(dinp, dg, db, dout, x, gamma, smean, sinv, N, C, HW, True)
 
+    erm, erv = harness.rand(rng, (C,)), harness.rand(rng, (C,), 0.5, 1.5)
+    eout, esm, esi = np.empty_like(x), np.empty(C, np.float32), np.empty(C, np.float32)
+
+    def evl():
+        cpu.batchnorm_forward(eout, esm, esi, erm, erv, x, gamma, beta, N, C, HW, False, 0.1, 1e-5)
+
+    def check_eval(_v):
+        o = np.full_like(x, np.nan)
+        cpu.batchnorm_forward(o, None, None, erm, erv, x, gamma, beta, N, C, HW, False, 0.1, 1e-5)
+        ro = ref.batchnorm_forward(erm, erv, x, gamma, beta, False, 0.1, 1e-5)[0]
+        assert_close(o, ro, "reduction", "bn eval out")
+
     def check_fwd(_v):
         o = np.full_like(x, np.nan)
         m, s = np.full(C, np.nan, np.float32), np.full(C, np.nan, np.float32)
@@ -62,7 +75,7 @@ def cases_for(label, N, C, HW, torch) -> list[harness.Case]:
         assert_close(d, rd, "reduction", "bn bwd dinp")
         assert_close(g2, rg, (1e-4, 1e-3), "bn bwd dgamma")
 
-    bf, bb = {}, {}
+    bf, bb, be = {}, {}, {}
     if torch is not None:
         tx, td = torch.from_numpy(x), torch.from_numpy(dout)
         tg, tb = torch.from_numpy(gamma), torch.from_numpy(beta)
@@ -71,6 +84,8 @@ def cases_for(label, N, C, HW, torch) -> list[harness.Case]:
         bf["torch"] = lambda: torch.ops.aten.native_batch_norm(tx, tg, tb, trm, trv, True, 0.1, 1e-5)
         bb["torch"] = lambda: torch.ops.aten.native_batch_norm_backward(
             td, tx, tg, trm, trv, tsm, tsi, True, 1e-5, [True, True, True])
+        term, terv = torch.from_numpy(erm), torch.from_numpy(erv)
+        be["torch"] = lambda: torch.ops.aten.native_batch_norm(tx, tg, tb, term, terv, False, 0.1, 1e-5)
     shape = f"N{N} C{C} HW{HW}"
     kw = dict(op="batchnorm", label=label, bound="bytes")
     return [
@@ -78,6 +93,8 @@ def cases_for(label, N, C, HW, torch) -> list[harness.Case]:
                      ours={"batchnorm": fwd}, **kw),
         harness.Case(shape=shape + " train bwd", nbytes=12.0 * x.size, check=check_bwd, baselines=bb,
                      ours={"batchnorm": bwd}, **kw),
+        harness.Case(shape=shape + " eval fwd", nbytes=8.0 * x.size, check=check_eval, baselines=be,
+                     ours={"batchnorm": evl}, **kw),
     ]
 
 
