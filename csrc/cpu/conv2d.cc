@@ -697,26 +697,30 @@ void backward_weight_im2col(const ConvShape& s, float* dw, const float* dout, co
 // pixels; a chunk adds dout_g (Kg, pixels) x col (CRS, pixels) products into its thread's
 // lane-partial dW (K*CRS*VL floats, scratch slot 3, zeroed per chunk), sums each element's
 // lanes into the chunk's partial dW, and the chunks are summed in order at the end.
-void backward_weight_dot(const ConvShape& s, float* dw, const float* dout, const float* in) {
+void backward_weight_dot(const ConvShape& s, float* dw, float* dbias, const float* dout, const float* in) {
   const DotFn dot = dot_fn();
   const int64_t VL = dot(nullptr, nullptr, 0, nullptr, 0, 0, 0, 0);
   const bool pointwise = is_pointwise(s);
+  // dbias rides along as one more column row of ones (col row CRS): dbias[k] = sum of dout
+  // row k, summed while the rows are in registers instead of in a second pass over dout.
+  const bool fuse_bias = dbias && !pointwise;
+  const int64_t nc = s.CRS + (fuse_bias ? 1 : 0);  // columns of the product per group
   const int64_t nb_max = col_block(s);
-  const int64_t wsize = s.K * s.CRS;
+  const int64_t wsize = s.K * nc;                   // (K, nc): dW rows, then dbias
   const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
   const int team = team_size(flops, (s.N * s.PQ + 63) / 64);
   const int64_t chunks = chunk_count(team, flops, (s.N * s.PQ + 63) / 64);
-  // Chunk c's partial dW (its lanes summed): slice c of the calling thread's slot 4.
+  // Chunk c's partial (K, nc) (its lanes summed): slice c of the calling thread's slot 4.
   float* parts = cpu::scratch(size_t(chunks * wsize) + 16, 4);
   run_team(team, chunks, [&](int64_t t, int64_t nth) {
     int64_t u0, u1;
     split_range(s.N * s.PQ, nth, t, u0, u1);
     float* lanes = cpu::scratch(size_t(wsize * VL) + 16, 3);
-    float* col = pointwise ? nullptr : cpu::scratch(size_t(s.CRS * nb_max) + 16, 2);
+    float* col = pointwise ? nullptr : cpu::scratch(size_t(nc * nb_max) + 16, 2);
     std::fill(lanes, lanes + wsize * VL, 0.f);
     for_pixel_range(s, u0, u1, [&](int64_t n, int64_t ja, int64_t jb) {
       for (int64_t g = 0; g < s.G; ++g) {
-        float* lg = lanes + g * s.Kg * s.CRS * VL;                   // (Kg, CRS, VL)
+        float* lg = lanes + g * s.Kg * nc * VL;                      // (Kg, nc, VL)
         const float* gg = dout + (n * s.K + g * s.Kg) * s.PQ;        // (Kg, PQ)
         const float* img_g = in + (n * s.C + g * s.Cg) * s.HW;       // (Cg, H, W)
         for (int64_t j0 = ja; j0 < jb; j0 += nb_max) {
@@ -725,7 +729,8 @@ void backward_weight_dot(const ConvShape& s, float* dw, const float* dout, const
             dot(lg, gg + j0, s.PQ, img_g + j0, s.HW, s.Kg, s.Cg, nb);
           } else {
             im2col(col, img_g, s, j0, nb);
-            dot(lg, gg + j0, s.PQ, col, nb, s.Kg, s.CRS, nb);
+            if (fuse_bias) std::fill(col + s.CRS * nb, col + (s.CRS + 1) * nb, 1.f);
+            dot(lg, gg + j0, s.PQ, col, nb, s.Kg, nc, nb);
           }
         }
       }
@@ -742,7 +747,9 @@ void backward_weight_dot(const ConvShape& s, float* dw, const float* dout, const
     for (int64_t e = e0; e < e1; ++e) {
       float acc = 0.f;
       for (int64_t u = 0; u < chunks; ++u) acc += parts[u * wsize + e];  // chunk order
-      dw[e] = acc;
+      const int64_t k = e / nc, j = e % nc;
+      if (j < s.CRS) dw[k * s.CRS + j] = acc;
+      else dbias[k] = acc;
     }
   });
 }
@@ -813,10 +820,15 @@ void Cpu::conv2d_backward_weight(View dweight, View dbias, View dout, View inp, 
   const ConvShape s = checks::check_conv2d_backward_weight(dweight, dbias, dout, inp, N, C, H, W, K, R, S,
                                                              stride_h, stride_w, pad_h, pad_w, dil_h, dil_w,
                                                              groups, variant);
+  const bool dot = s.variant == 1 && K * s.CRS > 0 && use_dot(s);
+  if (dot && !is_pointwise(s)) {  // the dot path sums dbias in its own pass over dout
+    backward_weight_dot(s, dweight.f(), dbias.data ? dbias.f() : nullptr, dout.f(), inp.f());
+    return;
+  }
   if (dbias.data && K > 0) bias_grad(s, dbias.f(), dout.f());
   if (K * s.CRS == 0) return;
   if (s.variant == 0) backward_weight_loop(s, dweight.f(), dout.f(), inp.f());
-  else if (use_dot(s)) backward_weight_dot(s, dweight.f(), dout.f(), inp.f());
+  else if (dot) backward_weight_dot(s, dweight.f(), nullptr, dout.f(), inp.f());
   else if (use_batched_forward(s)) backward_weight_batched(s, dweight.f(), dout.f(), inp.f());
   else backward_weight_im2col(s, dweight.f(), dout.f(), inp.f());
 }
