@@ -28,12 +28,39 @@
 //                     pixels, so conv2d_kernel.inc (one TU per ISA: conv2d_avx512.cc,
 //                     conv2d_avx2.cc, conv2d_portable.cc) vectorises the reduction itself:
 //                     a 4 x 6 (AVX-512) register tile of dot products, one vector lane per
-//                     pixel mod VL, lanes summed once at the end.
+//                     pixel mod VL, lanes summed once at the end; dbias is one more column
+//                     (a row of ones in col), so dout is read once.
+//                     Small images (P*Q < 256, not pointwise; use_batched_forward) put the
+//                     columns of several images side by side, so each GEMM has >= 512
+//                     pixels (LeNet conv2: 8 images of 64): forward_batched,
+//                     backward_data_batched, backward_weight_batched (GEMM path).
 // variant -1: k1, except when the per-group GEMM would have fewer than 4 rows (Kg < 4 with
 // groups > 1, e.g. depthwise) where k0's direct loops beat a GEMM that fills 1/12 of its
-// micro-tile. Measured on one thread (AMD EPYC, AVX-512 path, process CPU time) against
-// PyTorch 2.13's CPU conv2d: 2x64x56x56 -> 64, 3x3 pad 1: k1 forward 6.9 ms (68 GFLOP/s) vs
-// 7.9 ms; forward + both backwards 21 ms vs 19.6 ms; k0 is 10-30x slower (the reference path).
+// micro-tile; k0 is 10-30x slower than k1 on the benchmark layers (the reference path).
+//
+// Performance (issue 5; 1 thread, thread CPU time, alternating with torch 2.13 / oneDNN on
+// the shared 2-vCPU Zen 4, peak 116 GFLOPS; the box was at load 5-9 throughout, so +-15%):
+//   LeNet conv1 N64 C1 28x28 K20 5x5 (36.9 MFLOP): backward_weight was 2.3 ms, 16 GFLOPS,
+//     0.6x: the GEMM saw 20 x 25 products reduced over 576 pixels per image (a 12 x 32 tile
+//     two-thirds empty, both operands packed per image) and dbias was a serial float add
+//     chain (4 cycles per element: 0.6 ms alone). Now the dot kernel + fused dbias:
+//     ~0.6 ms (~60 GFLOPS), 1.3-2x torch; forward 1.4-2x, backward_data 8x (torch's is slow).
+//   LeNet conv2 N64 C20 12x12 K50 5x5 (0.37 GFLOP per kernel): per-image GEMMs were
+//     50 x 64 x 500, with im2col's 8-float runs costing as much as the GEMM (two int64
+//     divisions and a memcpy call per run). Batching 8 images and tight row loops: forward
+//     ~4.5 -> ~3.6 ms, backward_data ~5.2 -> ~3.9 ms, 1.1-1.7x torch.
+//   ResNet 64ch 56x56 (3.7 GFLOP): 1.0-1.3x torch; GEMM 64 x 3136 x 576 per image.
+//   ResNet 128ch 28x28 N32 (7.4 GFLOP): 0.75-0.9x torch, not met. Count: per image the GEMM
+//     is 128 x 784 x 1152 (231 MFLOP) and im2col writes 0.9 M floats (3.6 MB); perf shows
+//     the GEMM at ~80% of the time and im2col + packing ~15%. Our GEMM itself runs this
+//     shape at 86-89 GFLOPS (~77% of peak, same as its squares), while oneDNN's direct
+//     convolution (blocked nChw16c layout, JIT kernel) reaches ~110 GFLOPS (~94%) when the
+//     machine is quiet: even a free im2col would leave us at ~0.85x. Closing the gap needs a
+//     faster micro-kernel (gemm_kernel.inc, not this file) or a direct convolution kernel in
+//     a blocked layout. Tried here: column blocks of 256 pixels so the GEMM reads col in
+//     place (+3-8%, kept: kFwdColBudget); backward_data in blocks of <= 28 channels for the
+//     same reason (-10%, dropped: W^T is then packed per block); the dot kernel for CRS 1152
+//     (1.4x slower: the lane partials no longer fit in cache).
 //
 // Threads: k0 splits its work items (above) with cpu::parallel_for. k1 opens one OpenMP
 // region per call and cuts the work into contiguous chunks, about 4 per thread (chunk_count),
