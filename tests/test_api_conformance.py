@@ -765,3 +765,134 @@ def test_batch_sampler_and_random_split_generator():
     assert [len(p) for p in parts] == [5, 5]
     with pytest.raises(ValueError):
         random_split(ds, [11, -1])
+
+
+# ----------------------------------------------------------------------------------------
+# functional composites and nn modules: values, gradients and state_dict keys as torch
+# ----------------------------------------------------------------------------------------
+
+_FUNCTIONAL = {
+    "layer_norm": (lambda L, x, w, b: L.layer_norm(x, (5, 7), w, b), [(2, 6, 5, 7), (5, 7), (5, 7)]),
+    "group_norm": (lambda L, x, w, b: L.group_norm(x, 3, w, b), [(2, 6, 5, 7), (6,), (6,)]),
+    "instance_norm": (lambda L, x, w, b: L.instance_norm(x, weight=w, bias=b), [(2, 6, 5, 7), (6,), (6,)]),
+    "selu": (lambda L, x: L.selu(x * 3), [(4, 6)]),
+    "celu": (lambda L, x: L.celu(x * 3, 0.5), [(4, 6)]),
+    "mish": (lambda L, x: L.mish(x * 3), [(4, 6)]),
+    "hardsigmoid": (lambda L, x: L.hardsigmoid(x * 4), [(4, 6)]),
+    "hardswish": (lambda L, x: L.hardswish(x * 4), [(4, 6)]),
+    "tanhshrink": (lambda L, x: L.tanhshrink(x), [(4, 6)]),
+    "threshold": (lambda L, x: L.threshold(x, 0.1, -2.0), [(4, 6)]),
+    "glu": (lambda L, x: L.glu(x, 1), [(4, 6)]),
+    "prelu": (lambda L, x, w: L.prelu(x, w), [(2, 6, 3, 3), (6,)]),
+    "cosine_similarity": (lambda L, a, b: L.cosine_similarity(a, b, dim=-1), [(3, 4, 6), (1, 4, 6)]),
+    "pairwise_distance": (lambda L, a, b: L.pairwise_distance(a, b, 1.0, keepdim=True), [(4, 6), (4, 6)]),
+    "adaptive_max_pool2d": (lambda L, x: L.adaptive_max_pool2d(x, (3, 4)), [(2, 3, 5, 7)]),
+    "adaptive_max_pool2d none": (lambda L, x: L.adaptive_max_pool2d(x, (None, 2)), [(2, 3, 5, 7)]),
+    "pixel_shuffle": (lambda L, x: L.pixel_shuffle(x, 2), [(2, 8, 3, 4)]),
+    "pixel_unshuffle": (lambda L, x: L.pixel_unshuffle(x, 2), [(2, 3, 4, 6)]),
+    "interpolate size": (lambda L, x: L.interpolate(x, size=(7, 10)), [(2, 3, 5, 7)]),
+    "interpolate scale": (lambda L, x: L.interpolate(x, scale_factor=1.5), [(2, 3, 5, 7)]),
+    "interpolate 1d": (lambda L, x: L.interpolate(x, size=11), [(2, 3, 5)]),
+    "pad reflect": (lambda L, x: L.pad(x, (1, 2, 2, 1), mode="reflect"), [(2, 3, 5, 5)]),
+    "pad replicate": (lambda L, x: L.pad(x, (0, 3, 3, 0), mode="replicate"), [(2, 3, 5, 5)]),
+    "pad circular": (lambda L, x: L.pad(x, (2, 1), mode="circular"), [(2, 3, 5)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FUNCTIONAL))
+def test_functional_composites_match_torch(name):
+    fn, shapes = _FUNCTIONAL[name]
+    rng = np.random.default_rng(11)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    xs = [nx.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    got, want = fn(F, *xs), fn(TF, *ts)
+    _same(got, want, atol=1e-5, rtol=1e-4)
+    g = rng.standard_normal(tuple(want.shape)).astype(np.float32)
+    got.backward(nx.tensor(g))
+    want.backward(torch.tensor(g))
+    for x, t in zip(xs, ts):
+        _same(x.grad, t.grad, atol=1e-4, rtol=1e-4)
+
+
+def test_pad_reflect_rejects_padding_wider_than_input():
+    with pytest.raises(RuntimeError):
+        F.pad(nx.zeros(2, 3, 5), (5, 1), mode="reflect")
+    with pytest.raises(NotImplementedError):
+        F.pad(nx.zeros(5), (1, 1), mode="bogus")
+
+
+_MODULES = {
+    "LayerNorm": (lambda n: n.LayerNorm((5, 7)), (2, 6, 5, 7)),
+    "LayerNorm nobias": (lambda n: n.LayerNorm(7, eps=1e-3, bias=False), (2, 6, 5, 7)),
+    "GroupNorm": (lambda n: n.GroupNorm(3, 6), (2, 6, 5, 7)),
+    "InstanceNorm2d": (lambda n: n.InstanceNorm2d(6, affine=True), (2, 6, 5, 7)),
+    "PReLU": (lambda n: n.PReLU(6, 0.1), (2, 6, 5, 7)),
+    "SiLU": (lambda n: n.SiLU(), (4, 6)),
+    "Mish": (lambda n: n.Mish(), (4, 6)),
+    "Hardswish": (lambda n: n.Hardswish(), (4, 6)),
+    "SELU": (lambda n: n.SELU(), (4, 6)),
+    "CELU": (lambda n: n.CELU(0.7), (4, 6)),
+    "ReLU6": (lambda n: n.ReLU6(), (4, 6)),
+    "Hardtanh": (lambda n: n.Hardtanh(-0.5, 0.5), (4, 6)),
+    "Softmin": (lambda n: n.Softmin(1), (4, 6)),
+    "GLU": (lambda n: n.GLU(), (4, 6)),
+    "ReflectionPad2d": (lambda n: n.ReflectionPad2d((1, 2, 0, 1)), (2, 3, 4, 5)),
+    "ReplicationPad2d": (lambda n: n.ReplicationPad2d(2), (2, 3, 4, 5)),
+    "ZeroPad2d": (lambda n: n.ZeroPad2d((1, 0, 2, 1)), (2, 3, 4, 5)),
+    "ConstantPad2d": (lambda n: n.ConstantPad2d(1, 2.5), (2, 3, 4, 5)),
+    "Upsample": (lambda n: n.Upsample(scale_factor=2), (2, 3, 4, 5)),
+    "PixelShuffle": (lambda n: n.PixelShuffle(2), (2, 8, 3, 4)),
+    "AdaptiveMaxPool2d": (lambda n: n.AdaptiveMaxPool2d(2), (2, 3, 5, 7)),
+    "Dropout2d eval": (lambda n: n.Dropout2d(0.5).eval(), (2, 3, 4, 5)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MODULES))
+def test_new_modules_match_torch(name):
+    make, shape = _MODULES[name]
+    m, tm = make(nx.nn), make(torch.nn)
+    assert list(m.state_dict()) == list(tm.state_dict())
+    m.load_state_dict({k: nx.tensor(v.detach().numpy() + 0.1 * (i + 1)) for i, (k, v) in enumerate(tm.state_dict().items())})
+    tm.load_state_dict({k: v + 0.1 * (i + 1) for i, (k, v) in enumerate(tm.state_dict().items())})
+    a = np.random.default_rng(12).standard_normal(shape).astype(np.float32)
+    x, t = _pair(a, True)
+    got, want = m(x), tm(t)
+    _same(got, want, atol=1e-5, rtol=1e-4)
+    g = np.random.default_rng(13).standard_normal(tuple(want.shape)).astype(np.float32)
+    got.backward(nx.tensor(g))
+    want.backward(torch.tensor(g))
+    _same(x.grad, t.grad, atol=1e-4, rtol=1e-4)
+    for (k, p), (_, tp) in zip(m.named_parameters(), tm.named_parameters()):
+        _same(p.grad, tp.grad, atol=1e-4, rtol=1e-4)
+
+
+def test_new_losses_match_torch():
+    rng = np.random.default_rng(14)
+    a, b = rng.standard_normal((2, 3, 4)).astype(np.float32), rng.standard_normal((2, 3, 4)).astype(np.float32)
+    for make in (lambda n: n.SmoothL1Loss(beta=0.5), lambda n: n.HuberLoss(reduction="sum", delta=0.3),
+                 lambda n: n.KLDivLoss(reduction="batchmean", log_target=True)):  # fmt: skip
+        x, t = _pair(a, True)
+        got, want = make(nx.nn)(x, nx.tensor(b)), make(torch.nn)(t, torch.tensor(b))
+        _same(got, want, atol=1e-5, rtol=1e-4)
+        got.backward()
+        want.backward()
+        _same(x.grad, t.grad, atol=1e-5, rtol=1e-4)
+
+
+def test_forward_hooks_like_torch():
+    calls = []
+    m = nx.nn.Linear(2, 3)
+    h1 = m.register_forward_pre_hook(lambda mod, args: (args[0] * 2,))
+    h2 = m.register_forward_hook(lambda mod, args, out: calls.append(out.shape))
+    h3 = m.register_forward_hook(lambda mod, args, out: out * 0)
+    x = nx.ones(4, 2)
+    assert float(m(x).abs().sum()) == 0.0 and calls == [(4, 3)]
+    h3.remove()
+    with torch.no_grad():
+        w, b = torch.tensor(m.weight.detach().numpy()), torch.tensor(m.bias.detach().numpy())
+    _same(m(x), (torch.ones(4, 2) * 2) @ w.T + b)
+    h1.remove()
+    h2.remove()
+    m(x)
+    assert calls == [(4, 3), (4, 3)]

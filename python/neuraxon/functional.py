@@ -942,9 +942,12 @@ class _Pad(Function):
 
 def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
     """Pad the last len(pad)//2 dims: pad = (left, right, top, bottom, ...), last dim first.
-    Negative amounts crop. Only mode='constant' is supported."""
+    Negative amounts crop (constant mode). 'reflect', 'replicate' and 'circular' gather
+    source positions computed on the host (index_select: gradients accumulate)."""
+    if mode in ("reflect", "replicate", "circular"):
+        return _pad_index(input, tuple(int(p) for p in pad), mode)
     if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported")
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise RuntimeError(f"pad: padding length {len(pad)} must be even and at most 2 * {input.ndim} dims")
@@ -1408,3 +1411,255 @@ def lstm_layer(
             raise RuntimeError(f"lstm_layer: {name} of shape {t.shape} must be ({B}, {H})")
     _ops.check_same_device(input, h0, c0, w_ih, w_hh, b_ih, b_hh)
     return _LSTMLayer.apply(input, h0, c0, w_ih, w_hh, b_ih, b_hh)
+
+
+# ------------------------------------------------------------------------------------
+# composites (engineer "api"): torch.nn.functional names built from the ops above, so
+# their gradients come from autograd; each checked against torch in tests/test_api_conformance.py
+# ------------------------------------------------------------------------------------
+
+
+def _pad_index(x: Tensor, pads: tuple, mode: str) -> Tensor:
+    import numpy as np
+
+    from .tensor import tensor
+
+    if len(pads) % 2 or len(pads) // 2 > x.ndim:
+        raise RuntimeError(f"pad: padding length {len(pads)} must be even and at most 2 * {x.ndim} dims")
+    if len(pads) // 2 >= x.ndim:
+        raise NotImplementedError(f"pad: mode {mode!r} pads at most the last {x.ndim - 1} dims (input {x.shape})")
+    out = x
+    for i in range(len(pads) // 2):
+        d = x.ndim - 1 - i
+        lo, hi = pads[2 * i], pads[2 * i + 1]
+        n = x.shape[d]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise RuntimeError(
+                f"pad: reflect padding ({lo}, {hi}) must be smaller than the input size {n} at dim {d} "
+                f"(input shape {x.shape})"
+            )
+        if n == 0 and (lo or hi):
+            raise RuntimeError(f"pad: cannot {mode}-pad an empty dimension (input shape {x.shape})")
+        if mode == "circular" and (lo > n or hi > n):
+            raise RuntimeError(f"pad: circular padding ({lo}, {hi}) exceeds the input size {n} at dim {d}")
+        pos = np.arange(-lo, n + hi)
+        if mode == "reflect":
+            period = 2 * (n - 1) if n > 1 else 1
+            pos = np.abs(pos) % period
+            pos = np.where(pos >= n, period - pos, pos)
+        elif mode == "replicate":
+            pos = np.clip(pos, 0, n - 1)
+        else:
+            pos = pos % n
+        out = out.index_select(d, tensor(pos.astype(np.int64), device=x.device))
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(input.shape[input.ndim - k :]) != shape:
+        raise RuntimeError(
+            f"layer_norm: normalized_shape {shape} must match the trailing dims of input of shape {input.shape}"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise RuntimeError(f"layer_norm: {name} of shape {t.shape} must have shape {shape}")
+    dims = tuple(range(input.ndim - k, input.ndim))
+    mu = input.mean(dims, keepdim=True)
+    xc = input - mu
+    var = (xc * xc).mean(dims, keepdim=True)
+    y = xc * (var + eps).rsqrt()
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def group_norm(input: Tensor, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    if input.ndim < 2:
+        raise RuntimeError(f"group_norm: expected at least 2-D input (N, C, ...), got shape {input.shape}")
+    N, Cc = input.shape[:2]
+    if num_groups <= 0 or Cc % num_groups:
+        raise RuntimeError(f"group_norm: {Cc} channels are not divisible into {num_groups} groups")
+    x = input.reshape(N, num_groups, -1)
+    mu = x.mean(2, keepdim=True)
+    xc = x - mu
+    y = (xc * ((xc * xc).mean(2, keepdim=True) + eps).rsqrt()).reshape(input.shape)
+    aff = (1, Cc) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(aff)
+    if bias is not None:
+        y = y + bias.reshape(aff)
+    return y
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    if not use_input_stats or running_mean is not None or running_var is not None:
+        raise NotImplementedError("instance_norm: running statistics are not supported (use_input_stats only)")
+    return group_norm(input, input.shape[1], weight, bias, eps)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    return elu(input, alpha) * scale
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: celu alpha must not be 0")
+    return elu(input / alpha, 1.0) * alpha
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    return input * tanh(softplus(input))
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    return (input * (1.0 / 6.0) + 0.5).clamp(0.0, 1.0)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    return input * hardsigmoid(input)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    return input - tanh(input)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    return _ops.where(input > threshold, input, value)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    d = _ops.norm_dim(dim, input.ndim)
+    if input.shape[d] % 2:
+        raise RuntimeError(f"glu: halving dimension {d} of size {input.shape[d]} must be even (shape {input.shape})")
+    a, b = input.chunk(2, d)
+    return a * sigmoid(b)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    if weight.numel() != 1 and (input.ndim < 2 or weight.numel() != input.shape[1]):
+        raise RuntimeError(f"prelu: weight of {weight.numel()} elements does not match input of shape {input.shape}")
+    w = weight.reshape(()) if weight.numel() == 1 else weight.reshape((1, -1) + (1,) * (input.ndim - 2))
+    return _ops.where(input > 0, input, input * w)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    dot = (x1 * x2).sum(dim)
+    n1 = (x1 * x1).sum(dim)
+    n2 = (x2 * x2).sum(dim)
+    return dot / ((n1 * n2).clamp(min=eps * eps)).sqrt()
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max over torch's adaptive windows (start floor(i*H/oh), end ceil((i+1)*H/oh)); one
+    reduction per output cell, so meant for small outputs."""
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool2d: return_indices is not supported")
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"adaptive_max_pool2d: expected 3-D or 4-D input, got shape {input.shape}")
+    H, W = input.shape[-2:]
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    oh = H if oh is None else int(oh)
+    ow = W if ow is None else int(ow)
+    if oh <= 0 or ow <= 0 or H == 0 or W == 0:
+        raise RuntimeError(f"adaptive_max_pool2d: output size ({oh}, {ow}) or input {input.shape} is empty")
+    rows = []
+    for i in range(oh):
+        h0, h1 = (i * H) // oh, -((-(i + 1) * H) // oh)
+        cols = [input[..., h0:h1, (j * W) // ow : -((-(j + 1) * W) // ow)].amax((-2, -1)) for j in range(ow)]
+        rows.append(_ops.stack(cols, -1))
+    return _ops.stack(rows, -2)
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    r = int(upscale_factor)
+    *lead, Cc, H, W = input.shape
+    if Cc % (r * r):
+        raise RuntimeError(f"pixel_shuffle: {Cc} channels are not divisible by upscale_factor**2 = {r * r}")
+    x = input.reshape(*lead, Cc // (r * r), r, r, H, W)
+    n = len(lead)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return x.reshape(*lead, Cc // (r * r), H * r, W * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    r = int(downscale_factor)
+    *lead, Cc, H, W = input.shape
+    if H % r or W % r:
+        raise RuntimeError(f"pixel_unshuffle: spatial size ({H}, {W}) is not divisible by {r}")
+    n = len(lead)
+    x = input.reshape(*lead, Cc, H // r, r, W // r, r)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return x.reshape(*lead, Cc * r * r, H // r, W // r)
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                recompute_scale_factor=None, antialias: bool = False) -> Tensor:  # fmt: skip
+    """mode='nearest' only (torch's index rule floor(out_index * in_size / out_size))."""
+    import numpy as np
+
+    from .tensor import tensor
+
+    if mode != "nearest":
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (only 'nearest')")
+    sp = input.ndim - 2
+    if sp < 1:
+        raise RuntimeError(f"interpolate: expected input with batch and channel dims, got shape {input.shape}")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: exactly one of size and scale_factor must be given")
+    ins = input.shape[2:]
+    if size is not None:
+        outs = (size,) * sp if isinstance(size, int) else tuple(size)
+        scales = [i / o for i, o in zip(ins, outs)]
+    else:
+        sf = (scale_factor,) * sp if not isinstance(scale_factor, (tuple, list)) else tuple(scale_factor)
+        outs = tuple(int(np.floor(i * f)) for i, f in zip(ins, sf))
+        scales = [1.0 / f if not recompute_scale_factor else i / o for i, f, o in zip(ins, sf, outs)]
+    if len(outs) != sp:
+        raise ValueError(f"interpolate: size {outs} must have {sp} entries for input of shape {input.shape}")
+    out = input
+    for k, (i, o, sc) in enumerate(zip(ins, outs, scales)):
+        idx = np.minimum(np.floor(np.arange(o) * np.float32(sc)).astype(np.int64), i - 1)
+        out = out.index_select(2 + k, tensor(idx, device=input.device))
+    return out
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels (dims 2.. of (N, C, H, W) or 1.. of (C, H, W)) with probability p."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"dropout2d: expected 3-D or 4-D input, got shape {input.shape}")
+    from .tensor import rand
+
+    mshape = input.shape[: input.ndim - 2] + (1, 1)
+    if p == 1.0:
+        return input * 0.0
+    keep = (rand(mshape, device=input.device) >= p).float() * (1.0 / (1.0 - p))
+    return input * keep
+
+
+__all__ += [
+    "layer_norm", "group_norm", "instance_norm", "selu", "celu", "mish", "hardsigmoid", "hardswish", "tanhshrink",
+    "threshold", "glu", "prelu", "cosine_similarity", "pairwise_distance", "adaptive_max_pool2d", "pixel_shuffle",
+    "pixel_unshuffle", "interpolate", "dropout2d",
+]  # fmt: skip

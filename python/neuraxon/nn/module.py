@@ -58,7 +58,35 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        pre, post = d.get("_forward_pre_hooks"), d.get("_forward_hooks")
+        if pre:
+            for hook in list(pre.values()):
+                r = hook(self, args)
+                if r is not None:
+                    args = r if isinstance(r, tuple) else (r,)
+        out = self.forward(*args, **kwargs)
+        if post:
+            for hook in list(post.values()):
+                r = hook(self, args, out)
+                if r is not None:
+                    out = r
+        return out
+
+    # -- hooks (forward only), as torch: hook(module, args) / hook(module, args, output);
+    # a non-None return replaces the args / the output. The handle's remove() unregisters.
+    def _hook_dict(self, name: str) -> "OrderedDict":
+        hooks = self.__dict__.get(name)
+        if hooks is None:
+            hooks = OrderedDict()
+            object.__setattr__(self, name, hooks)
+        return hooks
+
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False) -> "RemovableHandle":
+        return RemovableHandle(self._hook_dict("_forward_pre_hooks"), hook, prepend)
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False) -> "RemovableHandle":
+        return RemovableHandle(self._hook_dict("_forward_hooks"), hook, prepend)
 
     # -- registration --------------------------------------------------------------------
     def register_parameter(self, name: str, param: Parameter | None) -> None:
@@ -426,6 +454,29 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+class RemovableHandle:
+    """Returned by register_*_hook: remove() takes the hook out (also as a context manager)."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: "OrderedDict", hook: Callable, prepend: bool = False) -> None:
+        RemovableHandle._next_id += 1
+        self.id = RemovableHandle._next_id
+        self._hooks = hooks
+        hooks[self.id] = hook
+        if prepend:
+            hooks.move_to_end(self.id, last=False)
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
 
 
 class _IncompatibleKeys(tuple):
