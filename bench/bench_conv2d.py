@@ -30,6 +30,7 @@ SHAPES = [
     ("(b) LeNet conv2", 64, 20, 12, 12, 50, 5, 5, 1, 0),
     ("(c) ResNet 64ch 56x56", 32, 64, 56, 56, 64, 3, 3, 1, 1),
     ("(d) ResNet 128ch 28x28", 32, 128, 28, 28, 128, 3, 3, 1, 1),
+    ("(e) CIFAR stem", 64, 3, 32, 32, 64, 3, 3, 1, 1),  # C*R*S = 27: backward_weight's dot path
 ]
 QUICK = [("(b) LeNet conv2", 16, 20, 12, 12, 50, 5, 5, 1, 0)]
 VARIANTS = {"conv2d_k1_im2col": 1, "conv2d_k0_loop": 0}
