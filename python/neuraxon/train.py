@@ -1,5 +1,6 @@
-"""`neuraxon train`: train an MLP or LeNet-5 on MNIST-like data, with progress, evaluation,
-checkpoints and a PNG of the learning curves.
+"""`neuraxon train`: train a model of neuraxon.models (softmax regression, MLP, LeNet-5, VGG-,
+AlexNet-, Inception-, ResNet-, DenseNet-style, GAP net) on MNIST-like data, with progress,
+evaluation, checkpoints and a PNG of the learning curves.
 
     neuraxon train --model lenet --data mnist --epochs 3 --optimizer adam --out runs/lenet
 
@@ -33,10 +34,14 @@ DEFAULT_LR = {
     "adadelta": 1.0,
 }
 DATASETS = ("mnist", "fashion", "digits", "synthetic")
+# the keys of neuraxon.models.MODELS (listed here so that `--help` does not import the models)
+MODEL_NAMES = ("softmax", "mlp", "lenet", "vgg", "alexnet", "inception", "resnet", "densenet", "gap")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", choices=("mlp", "lenet"), default="mlp", help="MLP 784-512-256-10 or LeNet-5")
+    p.add_argument(
+        "--model", choices=tuple(MODEL_NAMES), default="mlp", help="a model of neuraxon.models (see its docstring)"
+    )
     p.add_argument(
         "--data",
         choices=DATASETS,
@@ -67,31 +72,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_model(name: str, in_shape: tuple, num_classes: int = 10):
-    from . import nn
+    """neuraxon.models.build, with a bad input shape reported as a ConfigError."""
+    from . import models
 
-    if name == "mlp":
-        n_in = int(np.prod(in_shape))
-        return nn.Sequential(
-            nn.Flatten(), nn.Linear(n_in, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, num_classes)
-        )
-    if name == "lenet":
-        if tuple(in_shape) != (1, 28, 28):
-            raise ConfigError(f"LeNet-5 expects 1x28x28 images, the data has {in_shape}")
-        return nn.Sequential(
-            nn.Conv2d(1, 6, 5, padding=2),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # 6x28x28 -> 6x14x14
-            nn.Conv2d(6, 16, 5),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # 16x10x10 -> 16x5x5
-            nn.Flatten(),
-            nn.Linear(16 * 5 * 5, 120),
-            nn.ReLU(),
-            nn.Linear(120, 84),
-            nn.ReLU(),
-            nn.Linear(84, num_classes),
-        )
-    raise ValueError(f"unknown model {name!r}")
+    try:
+        return models.build(name, in_shape, num_classes)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def build_optimizer(name: str, params, lr: float | None, weight_decay: float = 0.0):
