@@ -15,7 +15,7 @@ SHAPES = [  # m, n, k
     # m > 256 or k*n > 1M: the packed-B path (smaller products read row-major B in place)
     (300, 70, 300), (40, 2100, 520),
 ]
-VARIANTS = [-1, 0, 1]
+VARIANTS = [-1, 0, 1, 2]
 
 
 def _operands(rng, m, n, k, ta, tb):

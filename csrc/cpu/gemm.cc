@@ -9,7 +9,12 @@
 //                   B is read in place when the product is small (m <= 256, k*n <= 1M, m*k*n <= 64M);
 //                   n <= 16 with m >= 4n computes C^T = op(B)^T op(A)^T so that m, not n,
 //                   runs along the vector side of the tile, then transposes into C
-// variant -1 picks k0 when m*n*k is tiny, else k1.
+//   gemm_k2_direct  small products: the same micro-kernels reading A in place (strided
+//                   broadcasts) and row-major B in place; packs only a ragged last panel
+//                   or a transposed B; serial, no k blocking (gemm_kernel.inc); the
+//                   n <= 16 rule of k1 applies too
+// variant -1 picks k0 when m*n*k < 64 (one call's fixed cost), k2 up to m*n*k = 2^21,
+// else k1 (kSmallMnk below: measured crossover).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -52,13 +57,27 @@ void gemm_packed(const GemmArgs& g) {
   }
 }
 
+void gemm_direct(const GemmArgs& g) {
+  switch (cpu::isa()) {
+    case cpu::Isa::Avx512: return cpu::gemm_direct_avx512(g);
+    case cpu::Isa::Avx2: return cpu::gemm_direct_avx2(g);
+    default: return cpu::gemm_direct_portable(g);
+  }
+}
+
+// k1 or k2 by variant (1 or 2).
+void gemm_tiled(const GemmArgs& g, int64_t variant) {
+  if (variant == 2) gemm_direct(g);
+  else gemm_packed(g);
+}
+
 // Small n (the 10-class output layer: 128x256 @ 256x10): the micro-tile's vector side runs
 // along n, so n = 10 fills 10/32 of every AVX-512 tile (measured 19 GFLOPS, OpenBLAS 65).
 // C^T (n, m) = op(B)^T @ op(A)^T puts m on the vector side instead: the packed kernel writes
 // T = C^T into a per-thread buffer, then one pass applies beta, the transpose, bias and the
 // activation. Same operands, no copies of A or B (only their strides swap).
 constexpr int64_t kSmallN = 16;
-void gemm_small_n(const GemmArgs& g) {
+void gemm_small_n(const GemmArgs& g, int64_t variant) {
   static thread_local std::vector<float> buf;
   const int64_t m = g.m, n = g.n;
   if (buf.size() < size_t(m * n)) buf.resize(size_t(m * n));
@@ -66,7 +85,7 @@ void gemm_small_n(const GemmArgs& g) {
   // op(B)^T (n, k): element (j, p) = b[p*bs_p + j*bs_j]; op(A)^T (k, m): (p, i) = a[i*as_i + p*as_p].
   GemmArgs gt{t, g.b, g.a, nullptr, n, m, g.k, g.bs_j, g.bs_p, g.as_p, g.as_i,
               g.alpha, 0.f, ACT_NONE, 0.f};
-  gemm_packed(gt);
+  gemm_tiled(gt, variant);
   for (int64_t i = 0; i < m; ++i) {
     float* crow = g.c + i * n;
     for (int64_t j = 0; j < n; ++j)
@@ -75,6 +94,8 @@ void gemm_small_n(const GemmArgs& g) {
   cpu::gemm_epilogue(g.c, n, m, n, g.bias, g.act, g.act_param);
 }
 
+constexpr double kTinyMnk = 64.0;
+constexpr double kSmallMnk = double(1 << 21);
 void gemm_one(const GemmArgs& g, int64_t variant) {
   if (g.m == 0 || g.n == 0) return;
   if (g.k == 0) {  // C = beta*C (+ epilogue): no product terms
@@ -85,10 +106,13 @@ void gemm_one(const GemmArgs& g, int64_t variant) {
     cpu::gemm_epilogue(g.c, g.n, g.m, g.n, g.bias, g.act, g.act_param);
     return;
   }
-  if (variant == -1) variant = (double(g.m) * g.n * g.k < 4096.0) ? 0 : 1;
+  if (variant == -1) {
+    const double mnk = double(g.m) * g.n * g.k;
+    variant = mnk < kTinyMnk ? 0 : (mnk <= kSmallMnk ? 2 : 1);
+  }
   if (variant == 0) return gemm_loop(g);
-  if (g.n <= kSmallN && g.m >= 4 * g.n) return gemm_small_n(g);
-  gemm_packed(g);
+  if (g.n <= kSmallN && g.m >= 4 * g.n) return gemm_small_n(g, variant);
+  gemm_tiled(g, variant);
 }
 
 }  // namespace
@@ -108,7 +132,7 @@ void Cpu::gemm_forward(View c, View a, View b, View bias, int64_t batch, int64_t
                        int64_t stride_b, int64_t stride_c, float alpha, float beta,
                        int64_t act, float act_param, int64_t variant) {
   checks::check_gemm_forward(c, a, b, bias, batch, m, n, k, trans_a, trans_b, stride_a, stride_b,
-                             stride_c, alpha, beta, act, act_param, variant, 1);
+                             stride_c, alpha, beta, act, act_param, variant, 2);
   for (int64_t t = 0; t < batch; ++t) {
     GemmArgs g{c.f() + t * stride_c, a.f() + t * stride_a, b.f() + t * stride_b, bias.f(),
                m, n, k,
@@ -121,7 +145,7 @@ void Cpu::gemm_forward(View c, View a, View b, View bias, int64_t batch, int64_t
 
 void Cpu::gemm_backward(View da, View db, View dbias, View dc, View a, View b, int64_t m,
                         int64_t n, int64_t k, bool trans_a, bool trans_b, int64_t variant) {
-  checks::check_gemm_backward(da, db, dbias, dc, a, b, m, n, k, trans_a, trans_b, variant, 1);
+  checks::check_gemm_backward(da, db, dbias, dc, a, b, m, n, k, trans_a, trans_b, variant, 2);
   // Element accessors as in gemm_forward: A(i,p) = a[i*as_i + p*as_p], B(p,j) = b[p*bs_p + j*bs_j].
   const int64_t as_i = trans_a ? 1 : k, as_p = trans_a ? m : 1;
   const int64_t bs_p = trans_b ? 1 : n, bs_j = trans_b ? k : 1;

@@ -47,6 +47,10 @@ inline void gemm_epilogue(float* c, int64_t ldc, int64_t rows, int64_t cols, con
 void gemm_packed_avx512(const GemmArgs& g);
 void gemm_packed_avx2(const GemmArgs& g);
 void gemm_packed_portable(const GemmArgs& g);
+// Variant gemm_k2_direct (small products; serial): gemm_kernel.inc.
+void gemm_direct_avx512(const GemmArgs& g);
+void gemm_direct_avx2(const GemmArgs& g);
+void gemm_direct_portable(const GemmArgs& g);
 
 // B packed once, used by many products (the LSTM's recurrent weight: one pack per layer
 // call instead of one per time step). Layout for an ISA with NR-wide panels and `panels`

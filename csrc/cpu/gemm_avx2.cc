@@ -5,4 +5,5 @@
 #define NX_NV 2
 #define NX_GEMM_FN gemm_packed_avx2
 #define NX_PREPACKED_FN prepacked_gemm_avx2
+#define NX_DIRECT_FN gemm_direct_avx2
 #include "gemm_kernel.inc"

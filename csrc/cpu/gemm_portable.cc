@@ -5,4 +5,5 @@
 #define NX_NV 2
 #define NX_GEMM_FN gemm_packed_portable
 #define NX_PREPACKED_FN prepacked_gemm_portable
+#define NX_DIRECT_FN gemm_direct_portable
 #include "gemm_kernel.inc"
