@@ -17,9 +17,11 @@
 // Measured (1 thread, PyTorch 2.13 CPU side by side, a busy shared 2-core Zen 4):
 // max 2x2/2 forward on 64x64x56x56 went from 62.6 ms (scalar select chain, 1.15x torch) to
 // 5-16 ms (10-20x torch); see bench/results/pool2d.json. Max backward stays zero-fill +
-// scatter (plane in L1): a direct per-block write for k x k / stride k windows was 2x
-// slower (it does scalar work per input, the scatter per output), and non-temporal stores
-// of dinp through a staging plane showed no gain measurable on the shared machine.
+// scatter (plane in L1). Tried and dropped: a direct write of each 2x2 block (scalar, and
+// an AVX-512 version: 8 indices -> 16 columns per step) ran 2x slower on 128x20x24x24 and
+// 64x64x56x56: std::fill's memset (rep stosb) claims the plane's lines without reading
+// them, ordinary stores read each line first (write allocate); non-temporal stores of
+// dinp through a staging plane showed no gain measurable on the shared machine.
 //
 // Semantics (PyTorch's CPU kernels):
 //  * max: a window starts at p*stride - pad, its taps step by dilation; taps outside the
