@@ -111,7 +111,9 @@ void gemm_one(const GemmArgs& g, int64_t variant) {
     variant = mnk < kTinyMnk ? 0 : (mnk <= kSmallMnk ? 2 : 1);
   }
   if (variant == 0) return gemm_loop(g);
-  if (g.n <= kSmallN && g.m >= 4 * g.n) return gemm_small_n(g, variant);
+  // k2 runs a narrow n directly, one vector per row, no transposes (128x10x256, 1T, thread
+  // CPU time, same run: k2 15.2 us, k1 through C^T 18.8 us, NumPy 11.6 us)
+  if (variant == 1 && g.n <= kSmallN && g.m >= 4 * g.n) return gemm_small_n(g, variant);
   gemm_tiled(g, variant);
 }
 
