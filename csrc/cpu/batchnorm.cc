@@ -66,6 +66,7 @@ NX_BN_DECLARE(bn_avx512)
 namespace {
 
 constexpr int64_t kColBlock = 256;  // (N, C) layout: channels per block (stack arrays)
+static_assert(kColBlock <= cpu::bn_portable::kBnColMax, "the cols loops hold kBnColMax channels");
 
 // The loops of the ISA path cpu::isa() selects.
 struct BnFns {
