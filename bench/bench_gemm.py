@@ -24,7 +24,8 @@ from neuraxon.testing import reference as ref  # noqa: E402
 from neuraxon.testing.tolerances import assert_close, for_sum  # noqa: E402
 
 # (label, m, n, k, trans_a, trans_b)
-SQUARES = [(f"sq{s}", s, s, s, False, False) for s in (64, 128, 256, 512, 1024, 2048)]
+# sq1: the per-call cost alone (binding: argument conversion, GIL release; checks; dispatch)
+SQUARES = [(f"sq{s}", s, s, s, False, False) for s in (1, 16, 32, 64, 100, 128, 256, 512, 1024, 2048)]
 DL = [
     ("mlp fc1 fwd", 64, 512, 784, False, False),
     ("mlp fc1 fwd", 128, 512, 784, False, False),
@@ -44,8 +45,9 @@ DL = [
 ]
 QUICK = [("sq256", 256, 256, 256, False, False), ("mlp fc1 fwd", 128, 512, 784, False, False),
          ("lstm gates (B^T)", 64, 1024, 128, False, True)]
-VARIANTS = {"gemm_k1_packed": 1, "gemm_k0_loop": 0}
+VARIANTS = {"gemm_k1_packed": 1, "gemm_k2_direct": 2, "gemm_k0_loop": 0}
 K0_MAX_FLOPS = 2.0 * 128 * 512 * 784  # time the plain loop only up to the MLP's size
+K2_MAX_FLOPS = 2.0 * 128 * 512 * 784  # and the small-product variant (chosen up to m*n*k = 2^21)
 
 
 def shape_str(m, n, k, ta, tb) -> str:
@@ -65,7 +67,8 @@ def make_case(label, m, n, k, ta, tb, torch, seed=0) -> harness.Case:
     def ours_fn(v):
         return lambda: kern(c, a, b, None, 1, m, n, k, ta, tb, 0, 0, 0, 1.0, 0.0, 0, 0.0, v)
 
-    ours = {name: ours_fn(v) for name, v in VARIANTS.items() if v != 0 or flops <= K0_MAX_FLOPS}
+    ours = {name: ours_fn(v) for name, v in VARIANTS.items()
+            if v == 1 or flops <= (K0_MAX_FLOPS if v == 0 else K2_MAX_FLOPS)}
 
     def check(variant):
         c.fill(np.nan)
