@@ -896,3 +896,58 @@ def test_forward_hooks_like_torch():
     h2.remove()
     m(x)
     assert calls == [(4, 3), (4, 3)]
+
+
+# ----------------------------------------------------------------------------------------
+# creation, random, serialization and autograd argument checks
+# ----------------------------------------------------------------------------------------
+
+
+def test_sizes_must_be_integers():
+    for make in (nx.zeros, nx.ones, nx.empty, nx.rand, nx.randn):
+        with pytest.raises(TypeError):
+            make(2.5)
+        with pytest.raises(TypeError):
+            make((2, 3.0))
+        with pytest.raises((RuntimeError, ValueError)):
+            make(2, -1)
+    assert nx.zeros(nx.tensor(2), 3).shape == (2, 3) and nx.ones([]).shape == ()
+
+
+def test_to_accepts_dtype_names_and_load_accepts_torch_arguments():
+    x = nx.tensor([1.5, -2.0])
+    assert x.to("float64").dtype is nx.float32  # documented: float64 maps to float32
+    assert x.to("int64").tolist() == [1, -2] and x.to("cpu").tolist() == [1.5, -2.0]
+    with pytest.raises((TypeError, ValueError)):
+        x.to("complex128")
+    buf = io.BytesIO()
+    nx.save({"w": x}, buf)
+    buf.seek(0)
+    assert nx.load(buf, map_location="cpu", weights_only=True)["w"].tolist() == [1.5, -2.0]
+
+
+def test_random_helpers_are_seeded_and_shaped():
+    nx.manual_seed(4)
+    a = (nx.bernoulli(nx.full((2000,), 0.3)), nx.normal(1.0, 2.0, (2000,)),
+         nx.multinomial(nx.tensor([[0.0, 1.0, 3.0], [1.0, 0.0, 0.0]]), 2, replacement=True))  # fmt: skip
+    nx.manual_seed(4)
+    b = (nx.bernoulli(nx.full((2000,), 0.3)), nx.normal(1.0, 2.0, (2000,)),
+         nx.multinomial(nx.tensor([[0.0, 1.0, 3.0], [1.0, 0.0, 0.0]]), 2, replacement=True))  # fmt: skip
+    for u, v in zip(a, b):
+        assert u.tolist() == v.tolist()
+    assert abs(float(a[0].mean()) - 0.3) < 0.05 and abs(float(a[1].mean()) - 1.0) < 0.2
+    assert a[2].shape == (2, 2) and a[2][1].tolist() == [0, 0] and 0 not in a[2][0].tolist()
+    with pytest.raises(RuntimeError):
+        nx.multinomial(nx.tensor([1.0, 0.0, 0.0]), 2)  # one non-zero category, two draws
+    m = nx.normal(nx.zeros(3, 1), nx.ones(4))
+    assert m.shape == (3, 4)
+    with pytest.raises(RuntimeError):
+        nx.multinomial(nx.tensor([1.0, 1.0]), 3)  # more than 2 without replacement
+
+
+def test_autograd_grad_checks_grad_outputs_shape():
+    x = nx.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="grad_outputs"):
+        nx.autograd.grad(x * 2, [x], grad_outputs=nx.ones(3))
+    (g,) = nx.autograd.grad(x * 2, [x], grad_outputs=nx.tensor([1.0, 3.0]))
+    assert g.tolist() == [2.0, 6.0]

@@ -51,7 +51,7 @@ from .tensor import (  # noqa: E402,F401
     zeros,
     zeros_like,
 )
-from .tensor import addmm, argwhere, bucketize, meshgrid, searchsorted, take_along_dim  # noqa: E402,F401
+from .tensor import addmm, argwhere, bernoulli, bucketize, meshgrid, multinomial, normal, searchsorted, take_along_dim  # noqa: E402,F401,E501
 from . import autograd, random  # noqa: E402,F401
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402,F401

@@ -449,6 +449,8 @@ def grad(
             if t.numel() != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs (got shape {t.shape})")
             g = ones_like(t)
+        elif g.shape != t.shape:
+            raise RuntimeError(f"grad_outputs of shape {g.shape} does not match output of shape {t.shape}")
         gs.append(g.detach())
     for t in inputs:
         if not t.requires_grad:

@@ -140,9 +140,12 @@ def _decode(node: Any, arrays, where, map_location) -> Any:
     raise _bad(where, f"unknown node type {t!r}")
 
 
-def load(f, map_location=None) -> Any:
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args) -> Any:
     """Load what ``save`` wrote. Tensors go back to their saved device (cpu when CUDA is not
-    available), or to ``map_location`` ("cpu"/"cuda") when given. Never unpickles."""
+    available), or to ``map_location`` ("cpu"/"cuda") when given. Never unpickles, so
+    torch's ``weights_only``/``mmap``/pickle arguments are accepted and change nothing."""
+    if pickle_module is not None:
+        raise ValueError("neuraxon.load never unpickles: pickle_module is not supported")
     where = repr(os.fspath(f)) if isinstance(f, (str, os.PathLike)) else "the file object"
     try:
         z = np.load(f, allow_pickle=False)

@@ -288,7 +288,7 @@ class Tensor:
                 dev, dt = a.device, a.dtype
             elif (
                 isinstance(a, (DType, type))
-                or (isinstance(a, str) and a in ("float32", "float", "int64", "long", "bool"))
+                or (isinstance(a, str) and a.split(":")[0] not in ("cpu", "cuda"))
                 or isinstance(a, np.dtype)
             ):
                 dt = a
@@ -1818,6 +1818,11 @@ def from_numpy(a: np.ndarray) -> Tensor:
 def _size(size) -> tuple:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, (numbers.Integral, np.integer)) and not (
+            isinstance(s, Tensor) and s.numel() == 1 and s.dtype is int64
+        ):
+            raise TypeError(f"size must be a tuple of ints, but got {type(s).__name__} {s!r} in {tuple(size)}")
     shape = tuple(int(s) for s in size)
     for s in shape:
         if s < 0:
@@ -2057,6 +2062,47 @@ def nonzero(x: Tensor, as_tuple: bool = False):
     if as_tuple:
         return tuple(tensor(a.astype(np.int64), device=x.device) for a in nz)
     return tensor(np.stack(nz, axis=1).astype(np.int64) if nz else np.zeros((0, 0), np.int64), device=x.device)
+
+
+def bernoulli(input: Tensor, p=None, generator=None) -> Tensor:
+    """0/1 draws with probabilities `input` (or the scalar p), same shape and dtype."""
+    prob = input if p is None else full(input.shape, float(p), device=input.device)
+    if prob.dtype is not float32:
+        raise TypeError(f"bernoulli: probabilities must be float32, got {prob.dtype.name}")
+    return (rand(prob.shape, device=prob.device) < prob).to(input.dtype)
+
+
+def normal(mean, std=1.0, size=None, generator=None) -> Tensor:
+    """Normal draws: tensor mean and/or std broadcast together, or floats with a size."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        ref = mean if isinstance(mean, Tensor) else std
+        shape = _ops.broadcast_shapes(getattr(mean, "shape", ()), getattr(std, "shape", ()))
+        return randn(shape, device=ref.device) * std + mean
+    if size is None:
+        raise TypeError("normal(): with float mean and std, size is required")
+    return randn(_size((size,) if isinstance(size, int) else tuple(size)), dtype=float32).mul_(float(std)).add_(float(mean))
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, generator=None) -> Tensor:
+    """Category indices drawn with weights `input` (1-D or 2-D rows), on the host from the
+    global generator (reproducible under manual_seed)."""
+    w = np.asarray(input.detach(), dtype=np.float64)
+    if w.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape {input.shape}")
+    rows = w.reshape(-1, w.shape[-1])
+    if (rows < 0).any() or not np.isfinite(rows).all() or (rows.sum(1) <= 0).any():
+        raise RuntimeError("multinomial: invalid probability distribution (negative, inf, NaN or all zero)")
+    if not replacement and num_samples > rows.shape[1]:
+        raise RuntimeError(f"multinomial: cannot sample {num_samples} > {rows.shape[1]} categories without replacement")
+    if num_samples <= 0:
+        raise RuntimeError(f"multinomial: num_samples must be positive, got {num_samples}")
+    if not replacement and ((rows > 0).sum(1) < num_samples).any():
+        raise RuntimeError(
+            f"multinomial: a row has fewer than {num_samples} categories of non-zero weight (replacement=False)"
+        )
+    rng = _random.default_generator.numpy_rng()
+    out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=r / r.sum()) for r in rows])
+    return tensor(out.reshape(w.shape[:-1] + (num_samples,)).astype(np.int64), device=input.device)
 
 
 def argwhere(x: Tensor) -> Tensor:
