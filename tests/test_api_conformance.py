@@ -951,3 +951,35 @@ def test_autograd_grad_checks_grad_outputs_shape():
         nx.autograd.grad(x * 2, [x], grad_outputs=nx.ones(3))
     (g,) = nx.autograd.grad(x * 2, [x], grad_outputs=nx.tensor([1.0, 3.0]))
     assert g.tolist() == [2.0, 6.0]
+
+
+def test_cross_entropy_probability_targets_mean_over_every_position():
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    p = np.abs(rng.standard_normal((2, 3, 4))).astype(np.float32)
+    for kw in (dict(), dict(label_smoothing=0.2), dict(reduction="sum"), dict(reduction="none")):
+        a, t = _pair(x, True)
+        got, want = F.cross_entropy(a, nx.tensor(p), **kw), TF.cross_entropy(t, torch.tensor(p), **kw)
+        _same(got, want, atol=1e-5, rtol=1e-5)
+        got.sum().backward()
+        want.sum().backward()
+        _same(a.grad, t.grad, atol=1e-5, rtol=1e-5)
+
+
+def test_embedding_rejects_out_of_range_and_negative_indices():
+    w = nx.randn(4, 3)
+    for bad in ([-1], [4], [[0, 5]]):
+        with pytest.raises(IndexError):
+            F.embedding(nx.tensor(bad), w)
+    with pytest.raises(ValueError):
+        F.embedding(nx.tensor([0]), w, padding_idx=4)
+    _same(F.embedding(nx.tensor([[3, 0]]), w, padding_idx=-1),
+          TF.embedding(torch.tensor([[3, 0]]), torch.tensor(w.numpy()), padding_idx=-1))  # fmt: skip
+
+
+def test_binary_cross_entropy_rejects_inputs_outside_0_1():
+    for bad in ([1.5], [-0.1], [float("nan")]):
+        with pytest.raises(RuntimeError):
+            F.binary_cross_entropy(nx.tensor(bad), nx.tensor([1.0]))
+    _same(F.binary_cross_entropy(nx.tensor([0.0, 1.0]), nx.tensor([1.0, 0.0])),
+          TF.binary_cross_entropy(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0])))  # fmt: skip

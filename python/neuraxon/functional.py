@@ -11,6 +11,7 @@ from . import _codes as C
 from . import _ops
 from . import random as _random
 from .autograd import Function
+from .autograd import no_grad as _no_grad
 from .dtypes import float32, int64
 from .tensor import Tensor
 
@@ -888,7 +889,17 @@ def embedding(
     if weight.ndim != 2:
         raise RuntimeError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape {weight.shape}")
     if padding_idx is not None:
-        padding_idx = int(padding_idx) % weight.shape[0]
+        V = weight.shape[0]
+        if not -V <= int(padding_idx) < V:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings {V}")
+        padding_idx = int(padding_idx) % V
+    if input.numel():
+        lo, hi = int(input.min().item()), int(input.max().item())
+        if lo < 0 or hi >= weight.shape[0]:
+            raise IndexError(
+                f"embedding: index {lo if lo < 0 else hi} out of range for num_embeddings {weight.shape[0]} "
+                f"(indices must be in [0, {weight.shape[0]}))"
+            )
     return _Embedding.apply(input, weight, padding_idx)
 
 
@@ -1059,8 +1070,7 @@ def cross_entropy(
         if weight is not None:
             lp = lp * weight.reshape((Cc,) + (1,) * (input.ndim - 2)) if input.ndim > 1 else lp * weight
         loss = -(t * lp).sum(dim)
-        if reduction == "mean":
-            return loss.sum() / (input.shape[0] if input.ndim > 1 else 1)
+        # 'mean' averages over every non-class position (N * d1 * ...), as torch
         return _reduce(loss, reduction)
     if target.dtype is not int64:
         raise TypeError(
@@ -1198,6 +1208,11 @@ def binary_cross_entropy(
             f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) "
             "is deprecated. Please ensure they have the same size."
         )
+    if input.numel():
+        with _no_grad():
+            outside = bool(((input < 0.0) | (input > 1.0) | (input != input)).any())
+        if outside:
+            raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
     lx = input.log().clamp(min=-100.0)
     l1x = (1.0 - input).log().clamp(min=-100.0)
     loss = -(target * lx + (1.0 - target) * l1x)
