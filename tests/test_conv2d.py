@@ -134,8 +134,28 @@ DOT_SHAPES = [
 def test_conv2d_every_isa_path(dev, isa, rng):
     if dev.name != "cpu":
         pytest.skip("ISA paths are a CPU matter")
-    for shape in DOT_SHAPES:
+    for shape in DOT_SHAPES + WINOGRAD_SHAPES[:2]:
         _check_all(dev, rng, shape, 1)
+
+
+# k1's forward and backward_data run Winograd F(2x2, 3x3) for 3x3, stride-1, undilated,
+# ungrouped layers with 16 <= K <= 256 and C >= 16 (backward_data: the same with C and K
+# swapped and padding 2 - pad): odd output sizes (partial 2x2 tiles), paddings 0, 1, 2 and
+# mixed, a 1x1 image, several batches of images per call.
+WINOGRAD_SHAPES = [
+    (2, 16, 7, 9, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # odd P, Q: partial tiles
+    (3, 17, 8, 8, 19, 3, 3, (1, 1), (0, 0), (1, 1), 1),       # pad 0 (backward_data pads 2)
+    (1, 32, 5, 6, 20, 3, 3, (1, 1), (2, 2), (1, 1), 1),       # pad 2 (backward_data pads 0)
+    (2, 16, 1, 1, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # 1x1 image
+    (5, 16, 3, 14, 16, 3, 3, (1, 1), (1, 0), (1, 1), 1),      # mixed padding
+    (13, 16, 12, 12, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1),    # 36 tiles per image: batches of 11 + 2
+]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", WINOGRAD_SHAPES, ids=_ids(WINOGRAD_SHAPES))
+def test_conv2d_winograd(dev, rng, shape, bias):
+    _check_all(dev, rng, shape, -1, bias=bias)
 
 
 @pytest.mark.parametrize("shape", DOT_SHAPES, ids=_ids(DOT_SHAPES))
@@ -173,7 +193,7 @@ def test_conv2d_thread_splits(dev, rng, threads):
     try:
         for shape in [(3, 10, 20, 20, 20, 3, 3, (1, 1), (1, 1), (1, 1), 5), (1, 16, 23, 29, 16, 3, 3, (2, 1), (1, 1), (1, 1), 1),
                       (4, 32, 15, 15, 32, 1, 1, (1, 1), (0, 0), (1, 1), 2), (3, 20, 11, 13, 24, 3, 3, (1, 1), (1, 1), (1, 1), 1),
-                      (29, 3, 5, 6, 8, 3, 3, (1, 1), (1, 1), (1, 1), 1)]:
+                      (29, 3, 5, 6, 8, 3, 3, (1, 1), (1, 1), (1, 1), 1), (13, 16, 12, 12, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1)]:
             _check_all(dev, rng, shape, 1)
         assert dev.k.num_threads() == threads  # the kernels leave the thread count alone
     finally:
