@@ -983,3 +983,58 @@ def test_binary_cross_entropy_rejects_inputs_outside_0_1():
             F.binary_cross_entropy(nx.tensor(bad), nx.tensor([1.0]))
     _same(F.binary_cross_entropy(nx.tensor([0.0, 1.0]), nx.tensor([1.0, 0.0])),
           TF.binary_cross_entropy(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0])))  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------
+# in-place methods
+# ----------------------------------------------------------------------------------------
+
+_INPLACE = {
+    "add_ alpha": lambda l, x: x.add_(l.ones(4), alpha=2),
+    "mul_ bcast": lambda l, x: x.mul_(l.arange(4.0)),
+    "clamp_": lambda l, x: x.clamp_(-0.5, 0.5),
+    "copy_ bcast": lambda l, x: x.copy_(l.arange(4)),
+    "masked_fill_": lambda l, x: x.masked_fill_(x > 0, l.tensor(7.0)),
+    "index_fill_": lambda l, x: x.index_fill_(1, l.tensor([0, 2]), 9.0),
+    "index_copy_": lambda l, x: x.index_copy_(0, l.tensor([2, 0]), l.ones(2, 4) * 3),
+    "index_add_": lambda l, x: x.index_add_(0, l.tensor([2, 2]), l.ones(2, 4)),
+    "scatter_": lambda l, x: x.scatter_(1, l.tensor([[0], [1], [2]]), 5.0),
+    "scatter_add_": lambda l, x: x.scatter_add_(1, l.tensor([[0, 0], [1, 1], [2, 3]]), l.ones(3, 2)),
+    "unsqueeze_": lambda l, x: x.unsqueeze_(0),
+    "t_": lambda l, x: x.t_(),
+    "transpose_": lambda l, x: x.transpose_(0, 1),
+    "log_": lambda l, x: x.abs_().log_(),
+    "sigmoid_": lambda l, x: x.sigmoid_(),
+    "tanh_": lambda l, x: x.tanh_(),
+    "relu_": lambda l, x: x.relu_(),
+    "floor_": lambda l, x: x.mul_(3).floor_(),
+    "round_": lambda l, x: x.mul_(3).round_(),
+    "reciprocal_": lambda l, x: x.reciprocal_(),
+    "square_": lambda l, x: x.square_(),
+    "clip_": lambda l, x: x.clip_(0, 1),
+    "sign_": lambda l, x: x.sign_(),
+    "fill_diagonal_": lambda l, x: x.fill_diagonal_(0.0),
+    "addcdiv_": lambda l, x: x.addcdiv_(x, x + 5, value=2),
+    "lerp_": lambda l, x: x.lerp_(l.ones(4), 0.3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_INPLACE))
+def test_inplace_methods_match_torch(name):
+    a = np.random.default_rng(16).standard_normal((3, 4)).astype(np.float32)
+    x, t = _pair(a)
+    rx, rt = _INPLACE[name](nx, x), _INPLACE[name](torch, t)
+    assert rx is x
+    _same(x, t, atol=1e-6, rtol=1e-6)
+
+
+def test_inplace_rejects_leaf_requiring_grad_and_bad_casts():
+    x = nx.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError):
+        x.sigmoid_()
+    with pytest.raises(RuntimeError):
+        x.unsqueeze_(0)
+    with pytest.raises(TypeError):
+        nx.arange(3).sigmoid_()  # float result into an int64 tensor
+    with pytest.raises(RuntimeError):
+        nx.ones(3).index_add_(0, nx.tensor([0]), nx.ones(2))

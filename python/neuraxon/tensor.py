@@ -1446,6 +1446,89 @@ class Tensor:
         return self.copy_((u < p).to(self.dtype))
 
 
+def _make_inplace(name: str, shape_op: bool = False):
+    """Tensor.<name>_ from the out-of-place <name>: computed without a graph, written back
+    into this tensor's buffer (value ops: same shape, cast to this dtype) or, for shape ops
+    (t_, transpose_, unsqueeze_, squeeze_), taking the result's data and shape."""
+
+    def method(self, *args, **kwargs):
+        self._check_inplace(name + "_")
+        with autograd.no_grad():
+            r = getattr(self, name)(*args, **kwargs)
+        if shape_op:
+            self._data, self.shape = r._data, r.shape
+            return self
+        if r.shape != self.shape:
+            raise RuntimeError(f"{name}_: result of shape {r.shape} does not fit the tensor of shape {self.shape}")
+        if r.dtype is not self.dtype:
+            if self.dtype is not float32 and r.dtype is float32:
+                raise TypeError(f"{name}_: result type float32 can't be cast to the desired output type {self.dtype.name}")
+            r = _ops.cast(r, self.dtype)
+        _ops.copy_into(self, r, (self.numel(),), [1], 0, [1], 0)
+        return self
+
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place {name} (see Tensor.{name})."
+    return method
+
+
+for _n in (
+    "log sigmoid tanh relu floor ceil round trunc reciprocal square sign clip rsqrt sin cos log1p expm1 "
+    "index_add scatter scatter_add index_fill index_copy frac remainder fmod floor_divide lerp"
+).split():
+    if not hasattr(Tensor, _n + "_"):
+        setattr(Tensor, _n + "_", _make_inplace(_n))
+for _n in ("t", "transpose", "unsqueeze", "squeeze", "swapdims", "swapaxes"):
+    setattr(Tensor, _n + "_", _make_inplace(_n, shape_op=True))
+del _n
+
+
+def _index_fill(self, dim: int, index, value):
+    d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+    if isinstance(value, Tensor):
+        value = value.item()
+    mask = np.zeros(self.shape[d] if self.ndim else 1, bool)
+    mask[_host(index).reshape(-1)] = True
+    sh = [1] * max(self.ndim, 1)
+    sh[d] = mask.size
+    m = tensor(mask.reshape(sh) if self.ndim else mask.reshape(()), device=self.device)
+    return _ops.where(m, value, self)
+
+
+def _index_copy(self, dim: int, index, source):
+    d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+    keep = np.ones(self.shape[d] if self.ndim else 1, np.float32)
+    keep[_host(index).reshape(-1)] = 0.0
+    sh = [1] * max(self.ndim, 1)
+    sh[d] = keep.size
+    k = tensor(keep.reshape(sh) if self.ndim else keep.reshape(()), device=self.device)
+    if self.dtype is not float32:
+        return _ops.where(k == 0.0, zeros_like(self).index_add(d, index, source), self)
+    return (self * k).index_add(d, index, source)
+
+
+def _fill_diagonal_(self, fill_value, wrap: bool = False):
+    self._check_inplace("fill_diagonal_")
+    if self.ndim < 2 or (self.ndim > 2 and len(set(self.shape)) != 1):
+        raise RuntimeError(f"fill_diagonal_: all dimensions of input must be of equal length (shape {self.shape})")
+    n = min(self.shape)
+    st = sum(_ops.strides_of(self.shape))
+    pos = list(range(0, n * st, st))
+    if wrap and self.ndim == 2 and self.shape[0] > self.shape[1] + 1:
+        c = self.shape[1]
+        pos = list(range(0, self.numel(), c + 1))
+    with autograd.no_grad():
+        flat = Tensor._wrap(self._data, (self.numel(),), self.dtype, self.device)
+        flat[tensor(np.asarray(pos, np.int64), device=self.device)] = fill_value
+    return self
+
+
+Tensor.index_fill = _index_fill
+Tensor.index_copy = _index_copy
+Tensor.index_fill_ = _make_inplace("index_fill")
+Tensor.index_copy_ = _make_inplace("index_copy")
+Tensor.fill_diagonal_ = _fill_diagonal_
+
 _SortRes = _collections.namedtuple("sort", ["values", "indices"])
 _TopkRes = _collections.namedtuple("topk", ["values", "indices"])
 _MedianRes = _collections.namedtuple("median", ["values", "indices"])
