@@ -1038,3 +1038,41 @@ def test_inplace_rejects_leaf_requiring_grad_and_bad_casts():
         nx.arange(3).sigmoid_()  # float result into an int64 tensor
     with pytest.raises(RuntimeError):
         nx.ones(3).index_add_(0, nx.tensor([0]), nx.ones(2))
+
+
+# ----------------------------------------------------------------------------------------
+# nn.Module / Parameter / init details
+# ----------------------------------------------------------------------------------------
+
+
+def test_parameter_rejects_integer_data_and_get_parameter_buffer():
+    with pytest.raises(RuntimeError):
+        nx.nn.Parameter(nx.tensor([1, 2]))
+    assert nx.nn.Parameter(nx.tensor([1, 2]), requires_grad=False).dtype is nx.int64
+    m = nx.nn.Sequential(nx.nn.Linear(2, 3), nx.nn.BatchNorm1d(3))
+    assert m.get_parameter("0.weight").shape == (3, 2)
+    assert m.get_buffer("1.running_var").tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(AttributeError):
+        m.get_parameter("0.nope")
+    with pytest.raises(AttributeError):
+        m.get_buffer("1.weight")
+
+
+def test_more_initialisers():
+    init = nx.nn.init
+    nx.manual_seed(0)
+    w = init.orthogonal_(nx.empty(3, 5), gain=2.0)
+    np.testing.assert_allclose(_np(w @ w.t()), 4 * np.eye(3), atol=1e-5)
+    w = init.orthogonal_(nx.empty(6, 2, 2))
+    flat = _np(w).reshape(6, 4)
+    np.testing.assert_allclose(flat.T @ flat, np.eye(4), atol=1e-5)
+    t = init.trunc_normal_(nx.empty(2000), mean=0.5, std=1.0, a=0.0, b=1.0)
+    assert float(t.min()) >= 0.0 and float(t.max()) <= 1.0 and abs(float(t.mean()) - 0.5) < 0.05
+    _same(init.eye_(nx.empty(2, 3)), torch.nn.init.eye_(torch.empty(2, 3)))
+    _same(init.dirac_(nx.empty(4, 2, 3, 3), groups=2), torch.nn.init.dirac_(torch.empty(4, 2, 3, 3), groups=2))
+    nx.manual_seed(1)
+    a = init.trunc_normal_(nx.empty(10))
+    nx.manual_seed(1)
+    assert init.trunc_normal_(nx.empty(10)).tolist() == a.tolist()
+    with pytest.raises(ValueError):
+        init.orthogonal_(nx.empty(3))

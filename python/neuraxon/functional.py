@@ -1,7 +1,7 @@
 """Functional ops with autograd (re-exported as neuraxon.nn.functional), each over kernels.
 
 Names, argument orders and defaults follow torch.nn.functional. Differences are noted in
-docstrings (e.g. pad supports mode='constant' only; embedding has no max_norm).
+docstrings (e.g. interpolate is mode='nearest' only; embedding has no max_norm).
 """
 
 from __future__ import annotations

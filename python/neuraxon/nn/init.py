@@ -115,3 +115,80 @@ __all__ = [
     "kaiming_normal_",
     "_calculate_fan_in_and_fan_out",
 ]
+
+
+# -- initialisers drawn on the host (NumPy, from the global generator's state, so they are
+# reproducible under neuraxon.manual_seed) and copied into the tensor ------------------------
+
+
+def _host_rng(generator=None):
+    from .. import random
+
+    g = generator if generator is not None and hasattr(generator, "numpy_rng") else random.default_generator
+    return g.numpy_rng()
+
+
+def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None):
+    """Normal(mean, std) redrawn until inside [a, b] (as torch's inverse-CDF sampler, in law)."""
+    import numpy as np
+
+    n = _util.numel(tensor)
+    rng = _host_rng(generator)
+    out = np.empty(0)
+    while out.size < n:
+        draw = rng.normal(mean, std, max(2 * (n - out.size), 16))
+        out = np.concatenate([out, draw[(draw >= a) & (draw <= b)]])
+    with no_grad():
+        _util.assign_(tensor, out[:n].astype(np.float32).reshape(tuple(tensor.shape)))
+    return tensor
+
+
+def orthogonal_(tensor, gain: float = 1.0, generator=None):
+    """A (semi-)orthogonal matrix over (shape[0], prod(shape[1:])) from the QR of a normal draw."""
+    import numpy as np
+
+    if len(tensor.shape) < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if _util.numel(tensor) == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = _util.numel(tensor) // rows
+    flat = _host_rng(generator).normal(0.0, 1.0, (rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    with no_grad():
+        _util.assign_(tensor, (gain * q).astype(np.float32).reshape(tuple(tensor.shape)))
+    return tensor
+
+
+def eye_(tensor):
+    import numpy as np
+
+    if len(tensor.shape) != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    with no_grad():
+        _util.assign_(tensor, np.eye(*tensor.shape, dtype=np.float32))
+    return tensor
+
+
+def dirac_(tensor, groups: int = 1):
+    import numpy as np
+
+    shape = tuple(tensor.shape)
+    if len(shape) not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    if shape[0] % groups:
+        raise ValueError("dim 0 must be divisible by groups")
+    out_g = shape[0] // groups
+    w = np.zeros(shape, np.float32)
+    centre = tuple(s // 2 for s in shape[2:])
+    for g in range(groups):
+        for d in range(min(out_g, shape[1])):
+            w[(g * out_g + d, d) + centre] = 1.0
+    with no_grad():
+        _util.assign_(tensor, w)
+    return tensor

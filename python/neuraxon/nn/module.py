@@ -23,6 +23,8 @@ class Parameter(Tensor):
 
         if data is None:
             data = neuraxon.empty(0)
+        if requires_grad and isinstance(data, Tensor) and not data.dtype.is_floating_point:
+            raise RuntimeError(f"Only Tensors of floating point dtype can require gradients (got {data.dtype.name})")
         super().__init__(data, requires_grad=requires_grad)  # aliases data's storage, detached
 
     def __repr__(self) -> str:
@@ -274,6 +276,20 @@ class Module:
                 raise AttributeError(f"{type(m).__name__} has no attribute `{part}`")
             m = m._modules[part]
         return m
+
+    def get_parameter(self, target: str) -> Parameter:
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if name not in mod._parameters or mod._parameters[name] is None:
+            raise AttributeError(f"{type(mod).__name__} has no parameter `{name}`")
+        return mod._parameters[name]
+
+    def get_buffer(self, target: str) -> Tensor:
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if name not in mod._buffers or mod._buffers[name] is None:
+            raise AttributeError(f"{type(mod).__name__} has no buffer `{name}`")
+        return mod._buffers[name]
 
     # -- modes and grads ---------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
