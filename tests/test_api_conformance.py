@@ -1076,3 +1076,22 @@ def test_more_initialisers():
     assert init.trunc_normal_(nx.empty(10)).tolist() == a.tolist()
     with pytest.raises(ValueError):
         init.orthogonal_(nx.empty(3))
+
+
+def test_register_hook_on_leaves_and_intermediates_like_torch():
+    for lib in (nx, torch):
+        x = lib.ones(2, requires_grad=True)
+        seen = []
+        h = x.register_hook(lambda g: g * 2)
+        y = x * 3
+        y.register_hook(lambda g: seen.append(g.tolist()))
+        z = y * y
+        z.register_hook(lambda g: g + 1)
+        z.sum().backward()
+        assert x.grad.tolist() == [36.0, 36.0] and seen == [[12.0, 12.0]]
+        h.remove()
+        x.grad = None
+        (x * 3).sum().backward()
+        assert x.grad.tolist() == [3.0, 3.0]
+        with pytest.raises(RuntimeError):
+            lib.ones(2).register_hook(lambda g: g)

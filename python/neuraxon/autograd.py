@@ -313,6 +313,10 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
             want.setdefault(key, []).append(i)
 
     def deliver_leaf(leaf, g):
+        for hook in list(leaf.__dict__.get("_nx_hooks", {}).values()):  # Tensor.register_hook
+            r = hook(g)
+            if r is not None:
+                g = r
         if want is not None:
             for i in want.get(("l", id(leaf)), ()):
                 result[i] = g if result[i] is None else result[i] + g
@@ -346,6 +350,14 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
                     from .tensor import zeros
 
                     gs[i] = zeros(meta[i][0], dtype=meta[i][1], device=meta[i][2])
+            hooks = d.get("_nx_hooks")
+            if hooks:  # Tensor.register_hook on this node's outputs: may replace the gradient
+                for i, fns in hooks.items():
+                    for hook in list(fns.values()):
+                        if gs[i] is not None:
+                            r = hook(gs[i])
+                            if r is not None:
+                                gs[i] = r
             retain = d.get("_nx_retain") if want is None else None
             if retain:
                 for i, ref in retain.items():

@@ -275,6 +275,17 @@ class Tensor:
     def retain_grad(self) -> None:
         autograd._retain(self)
 
+    def register_hook(self, hook):
+        """hook(grad) runs when this tensor's gradient is computed; a non-None return replaces
+        the gradient. Returns a handle whose remove() unregisters it (as torch)."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._node is None:
+            hooks = self.__dict__.setdefault("_nx_hooks", {})
+        else:
+            hooks = self._node.__dict__.setdefault("_nx_hooks", {}).setdefault(self._out_idx, {})
+        return _HookHandle(hooks, hook)
+
     # -- conversion ---------------------------------------------------------------------
     def to(self, *args, **kwargs) -> "Tensor":
         """to(device), to(dtype), to(device, dtype), to(other_tensor); non_blocking/copy accepted."""
@@ -1528,6 +1539,18 @@ Tensor.index_copy = _index_copy
 Tensor.index_fill_ = _make_inplace("index_fill")
 Tensor.index_copy_ = _make_inplace("index_copy")
 Tensor.fill_diagonal_ = _fill_diagonal_
+
+class _HookHandle:
+    _next = 0
+
+    def __init__(self, hooks: dict, hook) -> None:
+        _HookHandle._next += 1
+        self.id, self._hooks = _HookHandle._next, hooks
+        hooks[self.id] = hook
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
 
 _SortRes = _collections.namedtuple("sort", ["values", "indices"])
 _TopkRes = _collections.namedtuple("topk", ["values", "indices"])
