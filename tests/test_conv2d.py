@@ -138,9 +138,9 @@ def test_conv2d_every_isa_path(dev, isa, rng):
         _check_all(dev, rng, shape, 1)
 
 
-# k1's forward and backward_data run Winograd F(2x2, 3x3) for 3x3, stride-1, undilated,
-# ungrouped layers with 16 <= K <= 256 and C >= 16 (backward_data: the same with C and K
-# swapped and padding 2 - pad): odd output sizes (partial 2x2 tiles), paddings 0, 1, 2 and
+# k1 runs Winograd F(2x2, 3x3) for 3x3, stride-1, undilated, ungrouped layers with
+# 16 <= K <= 256 and C >= 16 (backward_data: the same with C and K swapped and padding
+# 2 - pad), all three kernels: odd output sizes (partial 2x2 tiles), paddings 0, 1, 2 and
 # mixed, a 1x1 image, several batches of images per call.
 WINOGRAD_SHAPES = [
     (2, 16, 7, 9, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # odd P, Q: partial tiles
