@@ -1095,3 +1095,21 @@ def test_register_hook_on_leaves_and_intermediates_like_torch():
         assert x.grad.tolist() == [3.0, 3.0]
         with pytest.raises(RuntimeError):
             lib.ones(2).register_hook(lambda g: g)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding", [1, (2, 1), "same"])
+def test_conv2d_padding_modes_like_torch(mode, padding):
+    ks = (3, 4) if padding == "same" else 3
+    tm = torch.nn.Conv2d(3, 4, ks, padding=padding, padding_mode=mode)
+    m = nx.nn.Conv2d(3, 4, ks, padding=padding, padding_mode=mode)
+    m.load_state_dict({k: nx.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    a = np.random.default_rng(17).standard_normal((2, 3, 6, 7)).astype(np.float32)
+    x, t = _pair(a, True)
+    got, want = m(x), tm(t)
+    _same(got, want, atol=1e-4, rtol=1e-4)
+    got.sum().backward()
+    want.sum().backward()
+    _same(x.grad, t.grad, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError):
+        nx.nn.ConvTranspose2d(3, 4, 3, padding_mode=mode)

@@ -1,4 +1,6 @@
-"""Conv2d and ConvTranspose2d (padding_mode 'zeros'; int, tuple, 'same' or 'valid' padding)."""
+"""Conv2d and ConvTranspose2d (int, tuple, 'same' or 'valid' padding; Conv2d also takes
+padding_mode 'reflect', 'replicate' and 'circular', applied by F.pad before an unpadded
+convolution, as torch does; ConvTranspose2d only 'zeros')."""
 
 from __future__ import annotations
 
@@ -35,8 +37,12 @@ class _ConvNd(Module):
             raise ValueError("in_channels must be divisible by groups")
         if out_channels % groups != 0:
             raise ValueError("out_channels must be divisible by groups")
-        if padding_mode != "zeros":
-            raise ValueError(f"padding_mode {padding_mode!r} is not supported by neuraxon (only 'zeros')")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(
+                f"padding_mode must be one of 'zeros', 'reflect', 'replicate' or 'circular', got {padding_mode!r}"
+            )
+        if transposed and padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
@@ -129,10 +135,14 @@ class Conv2d(_ConvNd):
             totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
             lo = [t // 2 for t in totals]
             if any(t % 2 for t in totals):  # torch pads the extra row/column at the end
-                input = F.pad(input, (lo[1], totals[1] - lo[1], lo[0], totals[0] - lo[0]))
+                mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+                input = F.pad(input, (lo[1], totals[1] - lo[1], lo[0], totals[0] - lo[0]), mode=mode)
                 pad = (0, 0)
             else:
                 pad = tuple(lo)
+        if self.padding_mode != "zeros" and any(pad):
+            input = F.pad(input, (pad[1], pad[1], pad[0], pad[0]), mode=self.padding_mode)
+            pad = (0, 0)
         return F.conv2d(input, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
 
 
