@@ -8,20 +8,28 @@
 //   pre  = x @ w_ih^T + b_ih + h_{t-1} @ w_hh^T + b_hh          (B, 4H)
 //   c_t  = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
 //
-// One variant (no `variant` argument): the products go through Cpu::gemm_forward /
-// gemm_backward (the packed per-ISA GEMM for anything but tiny sizes); the pointwise gate
-// math is fused into one pass per step, rows of B in parallel, with branch-free exp/sigmoid/
-// tanh (Cephes polynomials, ~1-2 ulp) so those loops vectorise.
-//  * layer forward: ONE GEMM for the input projection of all T steps ((T*B, I) x (I, 4H),
-//    both biases folded into its epilogue), then per step one GEMM h_{t-1} @ w_hh^T
-//    accumulated (beta = 1) into that step's gates, then the fused nonlinearity.
-//  * layer backward (BPTT): per step the fused pointwise backward writes dgates[t] (pre-
-//    activation gradients, (T, B, 4H) scratch) and dc_{t-1}, and one GEMM gives
-//    dh_{t-1} = dgates[t] @ w_hh. After the loop: dx = dgates @ w_ih (one GEMM), dw_ih =
-//    dgates^T @ x (one GEMM), dw_hh = dgates[1:]^T @ out[:-1] (+ dgates[0]^T @ h0), and the
-//    bias gradients are column sums of dgates.
-// Scratch slots (cpu::scratch): 2 = dgates / combined bias, 3 = dh/dc carries, 4 = a zero row.
-// gemm owns 0, 1.
+// One variant (no `variant` argument). The cell kernels go through Cpu::gemm_forward /
+// gemm_backward; the layer kernels run their recurrence in ONE OpenMP region per call on
+// weights packed ONCE per call (cpu::PrepackedGemm, gemm.h), not per step:
+//  * layer forward: thread t owns hidden units [u0, u1) (cut points rounded to whole GEMM
+//    panels) and packs, once, the rows q*H + u0 .. q*H + u1 of w_hh (each gate's slice padded
+//    to whole panels); when 4H*(I+H) <= 1M floats it packs w_ih's the same way and each
+//    step's product is [x_t, h_{t-1}] @ [w_ih; w_hh]^T (the input projection fused in,
+//    biases added in the pointwise pass), else one GEMM computes x @ w_ih^T + biases for
+//    all T steps first. Per step: the thread's product into its private (B, 4*slice) tile
+//    buffer, the fused gate nonlinearities + cell update for its units (ISA-targeted copies
+//    of the row pass, chosen by cpu::isa()), then one barrier (h_t complete). One thread:
+//    no barrier at all. Threads only when a step's product has >= 2^20 multiply-adds.
+//  * layer backward (BPTT): same split; thread t packs w_hh[:, u0:u1] once; per step the
+//    fused pointwise backward of its units writes dgates[t] (pre-activation gradients,
+//    (T, B, 4H) scratch) and dc_{t-1}, one barrier, then its columns of dh_{t-1} =
+//    dgates[t] @ w_hh. After the loop, each as one GEMM over all steps: dx = dgates @ w_ih,
+//    dw_ih^T = x^T @ dgates, dw_hh^T = out[:-1]^T @ dgates[1:] (+ h0^T @ dgates[0]), both
+//    transposed into place; bias gradients are row-wise column sums of dgates.
+// Gate math: branch-free exp/sigmoid/tanh (Cephes polynomials, ~1-2 ulp), so loops vectorise.
+// Scratch slots (cpu::scratch): 2 = dgates / combined bias, 3 = dh/dc carries, 4 = a zero
+// row / zero bias / transposed weight gradient, 5 = packed w_hh slice, 6 = a thread's tile
+// buffer, 7 = packed w_ih slice (5-7 per thread). gemm owns 0, 1.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
