@@ -1113,3 +1113,26 @@ def test_conv2d_padding_modes_like_torch(mode, padding):
     _same(x.grad, t.grad, atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError):
         nx.nn.ConvTranspose2d(3, 4, 3, padding_mode=mode)
+
+
+def test_as_tensor_shares_and_stacking_helpers():
+    a = np.zeros(3, np.float32)
+    t = nx.as_tensor(a)
+    a[0] = 5.0
+    assert t[0].item() == 5.0  # shares, as torch.as_tensor
+    assert nx.as_tensor(a, dtype=nx.int64).dtype is nx.int64 and nx.as_tensor([1, 2]).dtype is nx.int64
+    x = nx.ones(2)
+    assert nx.as_tensor(x) is x
+    for fn in ("vstack", "hstack", "column_stack"):
+        for args in ([np.ones(3, np.float32), np.zeros(3, np.float32)], [np.ones((2, 1), np.float32), np.zeros((2, 2), np.float32)]):
+            if fn == "vstack" and args[0].shape[-1] != args[1].shape[-1]:
+                continue
+            _same(getattr(nx, fn)([nx.tensor(v) for v in args]), getattr(torch, fn)([torch.tensor(v) for v in args]))
+    _same(nx.broadcast_to(nx.ones(3, 1), (2, 3, 4)), torch.broadcast_to(torch.ones(3, 1), (2, 3, 4)))
+    assert nx.atleast_2d(nx.tensor(1.0)).shape == (1, 1)
+    n = nx.get_num_threads()
+    nx.set_num_threads(1)
+    assert nx.get_num_threads() == 1
+    nx.set_num_threads(n)
+    with pytest.raises(ValueError):
+        nx.set_num_threads(0)

@@ -52,6 +52,23 @@ from .tensor import (  # noqa: E402,F401
     zeros_like,
 )
 from .tensor import addmm, argwhere, bernoulli, bucketize, meshgrid, multinomial, normal, searchsorted, take_along_dim  # noqa: E402,F401,E501
+from .tensor import atleast_1d, atleast_2d, broadcast_to, column_stack, hstack, vstack  # noqa: E402,F401
+
+
+import numbers  # noqa: E402
+
+
+def set_num_threads(n) -> None:
+    """Threads of the CPU kernels (OpenMP), as torch.set_num_threads."""
+    import builtins
+
+    if not isinstance(n, numbers.Integral) or builtins.int(n) <= 0:
+        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n!r}")
+    _ext.cpu.set_num_threads(builtins.int(n))
+
+
+def get_num_threads() -> "builtins.int":  # noqa: F821
+    return _ext.cpu.num_threads()
 from . import autograd, random  # noqa: E402,F401
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402,F401

@@ -1908,7 +1908,24 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     return t
 
 
-as_tensor = tensor
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like tensor(), but without a copy when it can: a Tensor already of that dtype and
+    device is returned as is, and a C-contiguous float32/int64/bool NumPy array becomes a
+    CPU tensor sharing its memory (as torch.as_tensor)."""
+    if isinstance(data, Tensor):
+        out = data
+        if dtype is not None:
+            out = out.to(get_dtype(dtype))
+        if device is not None:
+            out = out.to(_device(device))
+        return out
+    if isinstance(data, np.ndarray) and (device is None or _device(device).type == "cpu"):
+        want = get_dtype(dtype) if dtype is not None else None
+        if data.dtype in (np.float32, np.int64, np.bool_) and data.flags.c_contiguous and (
+            want is None or want.numpy == data.dtype
+        ):
+            return from_numpy(data)
+    return tensor(data, dtype=dtype, device=device)
 
 
 def from_numpy(a: np.ndarray) -> Tensor:
@@ -2209,6 +2226,34 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, gene
     rng = _random.default_generator.numpy_rng()
     out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=r / r.sum()) for r in rows])
     return tensor(out.reshape(w.shape[:-1] + (num_samples,)).astype(np.int64), device=input.device)
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    return x.expand(tuple(shape))
+
+
+def atleast_1d(*ts):
+    out = tuple(t.reshape(1) if t.ndim == 0 else t for t in (ts[0] if len(ts) == 1 and isinstance(ts[0], (list, tuple)) else ts))
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_2d(*ts):
+    out = tuple(t.reshape((1,) * (2 - t.ndim) + t.shape) if t.ndim < 2 else t
+                for t in (ts[0] if len(ts) == 1 and isinstance(ts[0], (list, tuple)) else ts))  # fmt: skip
+    return out[0] if len(out) == 1 else out
+
+
+def vstack(tensors) -> Tensor:
+    return cat([atleast_2d(t) for t in tensors], 0)
+
+
+def hstack(tensors) -> Tensor:
+    tensors = [atleast_1d(t) for t in tensors]
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def column_stack(tensors) -> Tensor:
+    return cat([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors], 1)
 
 
 def argwhere(x: Tensor) -> Tensor:
