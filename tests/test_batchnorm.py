@@ -18,7 +18,9 @@ SHAPES = [  # N, C, HW
     (32, 130, 1),
     (5, 0, 3),
     (16, 8, 64),
-    (300, 41, 1),  # threaded: channel ranges split across threads, (N, C, HW) and (N, C)
+    (300, 41, 1),
+    (600, 7, 64),  # >= 2^18 elements: threaded (smaller tensors run on one thread), (N, C, HW)
+    (6500, 41, 1),  # and (N, C)
 ]
 
 
@@ -246,10 +248,11 @@ def test_batchnorm_same_bits_for_any_thread_count(dev, rng):
         pytest.skip("OpenMP threads are a CPU matter")
     before = dev.k.num_threads()
     results = []
+    shapes = [(300, 41, 1), (16, 9, 64), (6500, 41, 1), (520, 9, 64)]  # last two: >= 2^18, threaded
     try:
         for threads in (1, 3):
             dev.k.set_num_threads(threads)
-            for N, C, HW in [(300, 41, 1), (16, 9, 64)]:
+            for N, C, HW in shapes:
                 x, g, b, rm, rv = _data(np.random.default_rng(5), N, C, HW)
                 fwd = _forward(dev, x, g, b, rm, rv, True)
                 dx, dg, db = dev.out((N, C, HW)), dev.out(C), dev.out(C)
@@ -259,6 +262,7 @@ def test_batchnorm_same_bits_for_any_thread_count(dev, rng):
                 results.append([*fwd, dev.get(dx), dev.get(dg), dev.get(db)])
     finally:
         dev.k.set_num_threads(before)
-    for a, b in zip(results[:2], results[2:]):
+    n = len(shapes)
+    for a, b in zip(results[:n], results[n:]):
         for u, v in zip(a, b):
             np.testing.assert_array_equal(u, v)

@@ -23,7 +23,8 @@
 // Variants: one (k0); its loops (batchnorm_kernel.inc) are compiled per ISA path
 // (portable here, batchnorm_avx2.cc, batchnorm_avx512.cc) and chosen with cpu::isa().
 // Thread mapping: channels [0, C) split into contiguous ranges, one per OpenMP thread; a
-// thread owns its channels' statistics and outputs.
+// thread owns its channels' statistics and outputs. Tensors under kSerialElems (1 MB)
+// run on the calling thread.
 //  * HW > 1: blocks of up to kColBlock channels; each pass (statistics then normalisation;
 //    sums then dinp; eval: one pass) walks the block's rows in memory order, n outer and
 //    the block's contiguous span of rows inner. Measured on 128x32x784 backward: 2.3 ms
@@ -67,6 +68,16 @@ namespace {
 
 constexpr int64_t kColBlock = 256;  // (N, C) layout: channels per block (stack arrays)
 static_assert(kColBlock <= cpu::bn_portable::kBnColMax, "the cols loops hold kBnColMax channels");
+
+// Tensors below this many elements (1 MB) run on the calling thread: their whole pass takes
+// ~25 us on one core (256x512), less than waking a second OpenMP thread costs when another
+// process holds that core (measured 0.1-2 ms for 256x512 at 2 threads on the shared box).
+constexpr int64_t kSerialElems = int64_t(1) << 18;
+
+// cost_per_item of cpu::parallel_for over channels: 0 (serial) for small tensors.
+inline int64_t thread_cost(int64_t N, int64_t C, int64_t HW) {
+  return N * C * HW < kSerialElems ? 0 : std::max<int64_t>(N * HW, 1) * 6;
+}
 
 // The loops of the ISA path cpu::isa() selects.
 struct BnFns {
@@ -139,7 +150,7 @@ void Cpu::batchnorm_forward(View out, View save_mean, View save_invstd, View run
     a = float(invstd * (g ? double(g[cc]) : 1.0));
     sh = b ? b[cc] : 0.f;
   };
-  cpu::parallel_for(C, std::max<int64_t>(M, 1) * 6, [&](int64_t c0, int64_t c1) {
+  cpu::parallel_for(C, thread_cost(N, C, HW), [&](int64_t c0, int64_t c1) {
     if (HW != 1 && !training) {
       // eval: a per-channel affine map, no statistics: blocks of channels, each walked in
       // memory order (n outer, the block's contiguous span of rows inner) for the prefetcher.
@@ -227,7 +238,7 @@ void Cpu::batchnorm_backward(View dinp, View dgamma, View dbeta, View dout, View
     gm = float(sdy * inv_m);
     k = float(sdyx * is * is * inv_m);
   };
-  cpu::parallel_for(C, std::max<int64_t>(M, 1) * 6, [&](int64_t c0, int64_t c1) {
+  cpu::parallel_for(C, thread_cost(N, C, HW), [&](int64_t c0, int64_t c1) {
     if (HW != 1 && M > 0) {
       // blocks of channels; each pass walks the block's rows in memory order (n outer, the
       // block's contiguous span inner): sums, then dinp.
