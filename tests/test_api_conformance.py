@@ -1136,3 +1136,40 @@ def test_as_tensor_shares_and_stacking_helpers():
     nx.set_num_threads(n)
     with pytest.raises(ValueError):
         nx.set_num_threads(0)
+
+
+_EINSUM = [("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk", [(2, 3), (3, 4)]), ("bij,bjk->bik", [(5, 2, 3), (5, 3, 4)]),
+           ("ij->ji", [(2, 3)]), ("ij->", [(2, 3)]), ("i,j->ij", [(3,), (4,)]), ("i,i", [(3,), (3,)]),
+           ("...ij,...jk->...ik", [(2, 5, 2, 3), (5, 3, 4)]), ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]),
+           ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]), ("ijk,ik->j", [(2, 3, 4), (2, 4)]), ("b i, b i -> b", [(3, 4), (3, 4)]),
+           ("...i->...", [(2, 3, 4)])]  # fmt: skip
+
+
+@pytest.mark.parametrize("k", range(len(_EINSUM)))
+def test_einsum_and_grads_match_torch(k):
+    eq, shapes = _EINSUM[k]
+    rng = np.random.default_rng(18 + k)
+    arrs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    xs = [nx.tensor(a, requires_grad=True) for a in arrs]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrs]
+    got, want = nx.einsum(eq, *xs), torch.einsum(eq, *ts)
+    _same(got, want, atol=1e-4, rtol=1e-4)
+    g = rng.standard_normal(tuple(want.shape)).astype(np.float32)
+    got.backward(nx.tensor(g))
+    want.backward(torch.tensor(g))
+    for x, t in zip(xs, ts):
+        _same(x.grad, t.grad, atol=1e-4, rtol=1e-4)
+
+
+def test_einsum_errors_and_tensordot():
+    with pytest.raises(ValueError):
+        nx.einsum("ij,jk->ik", nx.ones(2, 3))
+    with pytest.raises(NotImplementedError):
+        nx.einsum("ii->i", nx.ones(3, 3))
+    with pytest.raises(RuntimeError):
+        nx.einsum("ij,jk->ik", nx.ones(2, 3), nx.ones(4, 2))
+    rng = np.random.default_rng(30)
+    a, b = rng.standard_normal((3, 4, 5)).astype(np.float32), rng.standard_normal((4, 5, 2)).astype(np.float32)
+    _same(nx.tensordot(nx.tensor(a), nx.tensor(b), 2), torch.tensordot(torch.tensor(a), torch.tensor(b), 2), atol=1e-4)
+    _same(nx.tensordot(nx.tensor(a), nx.tensor(b), ([1, 2], [0, 1])),
+          torch.tensordot(torch.tensor(a), torch.tensor(b), ([1, 2], [0, 1])), atol=1e-4)  # fmt: skip

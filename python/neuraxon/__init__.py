@@ -52,7 +52,7 @@ from .tensor import (  # noqa: E402,F401
     zeros_like,
 )
 from .tensor import addmm, argwhere, bernoulli, bucketize, meshgrid, multinomial, normal, searchsorted, take_along_dim  # noqa: E402,F401,E501
-from .tensor import atleast_1d, atleast_2d, broadcast_to, column_stack, hstack, vstack  # noqa: E402,F401
+from .tensor import atleast_1d, atleast_2d, broadcast_to, column_stack, einsum, hstack, tensordot, vstack  # noqa: E402,F401,E501
 
 
 import numbers  # noqa: E402

@@ -2228,6 +2228,101 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, gene
     return tensor(out.reshape(w.shape[:-1] + (num_samples,)).astype(np.int64), device=input.device)
 
 
+def einsum(equation: str, *operands) -> Tensor:
+    """torch.einsum for one or more operands ('...' allowed; an index repeated within one
+    operand, i.e. a diagonal, is not supported). Operands are contracted left to right, two
+    at a time, each pair as one batched matmul, so gradients come from autograd."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise ValueError("einsum(): must provide at least one operand")
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise ValueError(f"einsum(): {len(terms)} operand terms in {equation!r} but {len(operands)} operands given")
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in eq]
+    ell_nd = max((t.ndim - (len(term) - 3) for t, term in zip(operands, terms) if "..." in term), default=0)
+    ell = "".join(free[:ell_nd])
+    subs = []
+    for t, term in zip(operands, terms):
+        if "..." in term:
+            k = t.ndim - (len(term) - 3)
+            if k < 0:
+                raise ValueError(f"einsum(): term {term!r} has more indices than operand of shape {t.shape}")
+            term = term.replace("...", ell[ell_nd - k :])
+        if len(term) != t.ndim or not term.isalpha():
+            raise ValueError(f"einsum(): term {term!r} does not match operand of shape {t.shape}")
+        if len(set(term)) != len(term):
+            raise NotImplementedError(f"einsum(): repeated index within one operand ({term!r}) is not supported")
+        subs.append(term)
+    if arrow:
+        out = rhs.replace("...", ell)
+        if not out.isalpha() and out:
+            raise ValueError(f"einsum(): invalid output subscripts {rhs!r}")
+    else:
+        counts = _collections.Counter("".join(subs))
+        out = ell + "".join(sorted(c for c in counts if counts[c] == 1 and c not in ell))
+    sizes: dict = {}
+    for t, term in zip(operands, subs):
+        for c, n in zip(term, t.shape):
+            if sizes.get(c, n) != n and n != 1 and sizes[c] != 1:
+                raise RuntimeError(f"einsum(): index {c!r} has sizes {sizes[c]} and {n} in {equation!r}")
+            sizes[c] = max(sizes.get(c, n), n) if n != 1 else sizes.get(c, 1)
+
+    def reduce_unused(t, term, keep):
+        drop = [i for i, c in enumerate(term) if c not in keep]
+        if drop:
+            t = t.sum(tuple(drop))
+            term = "".join(c for c in term if c in keep)
+        return t, term
+
+    cur, cur_s = operands[0], subs[0]
+    for k in range(1, len(operands)):
+        nxt, nxt_s = operands[k], subs[k]
+        later = set(out).union(*subs[k + 1 :])
+        cur, cur_s = reduce_unused(cur, cur_s, later | set(nxt_s))
+        nxt, nxt_s = reduce_unused(nxt, nxt_s, later | set(cur_s))
+        batch = [c for c in cur_s if c in nxt_s and c in later]
+        contr = [c for c in cur_s if c in nxt_s and c not in later]
+        left = [c for c in cur_s if c not in nxt_s]
+        right = [c for c in nxt_s if c not in cur_s]
+        a = cur.permute([cur_s.index(c) for c in batch + left + contr]) if cur_s else cur
+        b = nxt.permute([nxt_s.index(c) for c in batch + contr + right]) if nxt_s else nxt
+        bs = [max(a.shape[i], b.shape[i]) for i in range(len(batch))]
+        a = a.expand(bs + list(a.shape[len(batch):])) if batch else a
+        b = b.expand(bs + list(b.shape[len(batch):])) if batch else b
+        nl = _ops.prod(a.shape[len(batch) : len(batch) + len(left)])
+        nc = _ops.prod(a.shape[len(batch) + len(left) :])
+        nr = _ops.prod(b.shape[len(batch) + len(contr) :])
+        if a.dtype is not float32 or b.dtype is not float32:
+            raise TypeError(f"einsum(): operands must be float32, got {a.dtype.name} and {b.dtype.name}")
+        r = a.reshape(bs + [nl, nc]) @ b.reshape(bs + [nc, nr])
+        cur = r.reshape(bs + list(a.shape[len(batch) : len(batch) + len(left)]) + list(b.shape[len(batch) + len(contr) :]))
+        cur_s = "".join(batch + left + right)
+    cur, cur_s = reduce_unused(cur, cur_s, set(out))
+    missing = [c for c in out if c not in cur_s]
+    if missing:
+        raise ValueError(f"einsum(): output subscript(s) {missing} do not appear in the inputs of {equation!r}")
+    return cur.permute([cur_s.index(c) for c in out]) if out else cur
+
+
+def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+    if isinstance(dims, int):
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da, db = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
+    da = [_ops.norm_dim(d, a.ndim) for d in da]
+    db = [_ops.norm_dim(d, b.ndim) for d in db]
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    sa = list(letters[: a.ndim])
+    sb = list(letters[a.ndim : a.ndim + b.ndim])
+    for i, j in zip(da, db):
+        sb[j] = sa[i]
+    out = [c for i, c in enumerate(sa) if i not in da] + [c for j, c in enumerate(sb) if j not in db]
+    return einsum("".join(sa) + "," + "".join(sb) + "->" + "".join(out), a, b)
+
+
 def broadcast_to(x: Tensor, shape) -> Tensor:
     return x.expand(tuple(shape))
 
