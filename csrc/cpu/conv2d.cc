@@ -638,9 +638,16 @@ inline void cols_at(float* __restrict ya, float* __restrict yb, const float* __r
   }
 }
 
+// One image's transformed tiles, 16 * max(C, K) * tiles floats, must fit in 16 MiB per thread
+// (the im2col path blocks large images; this one takes whole images): ResNet's 56x56 at 64
+// channels is 0.8 M floats, a 224x224 image at 64 channels (12.8 M) goes to im2col.
+constexpr int64_t kWinogradMaxFloats = int64_t(1) << 22;
 bool use_winograd(const ConvShape& s) {
-  return s.R == 3 && s.S == 3 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && s.G == 1 &&
-         s.C >= 16 && s.K >= 16 && s.K <= 256 && s.ph <= 2 && s.pw <= 2;
+  if (!(s.R == 3 && s.S == 3 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && s.G == 1 &&
+        s.C >= 16 && s.K >= 16 && s.K <= 256 && s.ph <= 2 && s.pw <= 2))
+    return false;
+  const int64_t tiles = ((s.P + 1) / 2) * ((s.Q + 1) / 2);
+  return 16 * std::max(s.C, s.K) * tiles <= kWinogradMaxFloats;
 }
 
 // V (16, C, L) = B^T d B for every channel and tile of images n0 .. n0+nn-1 (tile index
