@@ -328,7 +328,8 @@ def test_training_trajectory(opt_name, okw, sched_name, skw):
             ts.step()
             ns.step()
             assert ns.get_last_lr()[0] == pytest.approx(ts.get_last_lr()[0], rel=1e-9)
-    tp = dict(tm.named_parameters())
+    tp = {ours(k): v for k, v in tm.named_parameters()}
+    assert sorted(tp) == sorted(n for n, _ in nm.named_parameters())
     for name, p in nm.named_parameters():
         np.testing.assert_allclose(p.detach().numpy(), tp[name].detach().numpy(), rtol=1e-3, atol=1e-4, err_msg=name)
 
@@ -352,8 +353,13 @@ def test_lenet_training_trajectory():
         tnn.ReLU(),
         tnn.Linear(84, 10),
     )
-    nm = build_model("lenet", (1, 28, 28))
-    nm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    nm = build_model("lenet", (1, 28, 28))  # neuraxon.models.LeNet5: features (0-5) + classifier (6-11)
+
+    def ours(key):  # torch's flat index -> our features./classifier. name
+        i, rest = key.split(".", 1)
+        return f"features.{i}.{rest}" if int(i) < 6 else f"classifier.{int(i) - 6}.{rest}"
+
+    nm.load_state_dict({ours(k): v.numpy() for k, v in tm.state_dict().items()})
     topt = torch.optim.SGD(tm.parameters(), lr=0.05, momentum=0.9)
     nopt = optim.SGD(nm.parameters(), lr=0.05, momentum=0.9)
     rng = np.random.default_rng(1)
@@ -365,6 +371,7 @@ def test_lenet_training_trajectory():
         topt.zero_grad(), nopt.zero_grad()
         tl.backward(), nl.backward()
         topt.step(), nopt.step()
-    tp = dict(tm.named_parameters())
+    tp = {ours(k): v for k, v in tm.named_parameters()}
+    assert sorted(tp) == sorted(n for n, _ in nm.named_parameters())
     for name, p in nm.named_parameters():
         np.testing.assert_allclose(p.detach().numpy(), tp[name].detach().numpy(), rtol=1e-3, atol=1e-4, err_msg=name)
