@@ -1173,3 +1173,21 @@ def test_einsum_errors_and_tensordot():
     _same(nx.tensordot(nx.tensor(a), nx.tensor(b), 2), torch.tensordot(torch.tensor(a), torch.tensor(b), 2), atol=1e-4)
     _same(nx.tensordot(nx.tensor(a), nx.tensor(b), ([1, 2], [0, 1])),
           torch.tensordot(torch.tensor(a), torch.tensor(b), ([1, 2], [0, 1])), atol=1e-4)  # fmt: skip
+
+
+def test_norm_p0_masked_fill_dtype_and_unique():
+    a = np.array([[0.0, 1.0, -2.0], [0.0, 0.0, 3.0]], np.float32)
+    x, t = _pair(a)
+    _same(x.norm(0), t.norm(0))
+    _same(x.norm(float("-inf"), 1), t.norm(float("-inf"), 1))
+    xi, ti = _pair(np.arange(4))
+    m = np.array([True, False, True, False])
+    _same(xi.masked_fill(nx.tensor(m), 2.7), ti.masked_fill(torch.tensor(m), 2.7))
+    _same(x.masked_fill(x > 0, nx.tensor(9.0)), t.masked_fill(t > 0, torch.tensor(9.0)))
+    with pytest.raises(RuntimeError):
+        x.masked_fill(x > 0, nx.ones(3))
+    u = np.array([[1, 2], [1, 2], [0, 5]])
+    for kw in (dict(), dict(return_inverse=True, return_counts=True), dict(dim=0, return_inverse=True, return_counts=True)):
+        got, want = nx.tensor(u).unique(**kw), torch.tensor(u).unique(**kw)
+        for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+            _same(g, w)

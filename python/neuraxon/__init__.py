@@ -86,7 +86,7 @@ _METHODS = (
     "swapdims movedim moveaxis select tile roll triu tril diagonal diag outer masked_select take index_add scatter "
     "scatter_add repeat_interleave tensor_split kthvalue diff lerp isclose log2 log10 exp2 tan floor ceil round trunc "
     "frac floor_divide remainder fmod nansum nanmean median logical_and logical_or logical_xor logical_not "
-    "bitwise_and bitwise_or bitwise_xor bitwise_not sgn true_divide"
+    "bitwise_and bitwise_or bitwise_xor bitwise_not sgn true_divide unique"
 ).split()
 
 

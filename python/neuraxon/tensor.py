@@ -698,7 +698,34 @@ class Tensor:
         return _ops.where(out == -math.inf, -big if neginf is None else neginf, out)
 
     def masked_fill(self, mask, value):
-        return _ops.where(mask, value if not isinstance(value, Tensor) else value.to(self.dtype), self)
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise RuntimeError(
+                    f"masked_fill only supports a 0-dimensional value tensor, but got one of shape {value.shape}"
+                )
+            value = value.to(self.dtype)
+        elif self.dtype is int64:
+            value = int(value)  # the result keeps this tensor's dtype (as torch)
+        elif self.dtype is bool_:
+            value = bool(value)
+        return _ops.where(mask, value, self)
+
+    def unique(self, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim=None):
+        """Distinct values (sorted), computed on the host; optional inverse indices and counts."""
+        h = _host(self.detach())
+        if dim is None:
+            vals, inv, cnt = np.unique(h.reshape(-1), return_inverse=True, return_counts=True)
+            inv = inv.reshape(h.shape)
+        else:
+            d = _ops.norm_dim(dim, self.ndim)
+            vals, inv, cnt = np.unique(h, return_inverse=True, return_counts=True, axis=d)
+            inv = inv.reshape(-1)
+        out = [_from_host(vals, self.dtype, self.device)]
+        if return_inverse:
+            out.append(_from_host(inv.astype(np.int64), int64, self.device))
+        if return_counts:
+            out.append(_from_host(cnt.astype(np.int64), int64, self.device))
+        return out[0] if len(out) == 1 else tuple(out)
 
     def where(self, cond, other):
         return _ops.where(cond, self, other)
@@ -779,6 +806,10 @@ class Tensor:
             return self.abs().sum(dim, keepdim)
         if p in (math.inf, float("inf")):
             return self.abs().amax(dim, keepdim)
+        if p in (-math.inf, float("-inf")):
+            return self.abs().amin(dim, keepdim)
+        if p == 0:  # the number of non-zero elements (no gradient), as torch
+            return (self != 0).float().sum(dim, keepdim)
         p = float(p)
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
