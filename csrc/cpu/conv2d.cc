@@ -44,36 +44,34 @@
 // groups > 1, e.g. depthwise) where k0's direct loops beat a GEMM that fills 1/12 of its
 // micro-tile; k0 is 10-30x slower than k1 on the benchmark layers (the reference path).
 //
-// Performance (issue 5; 1 thread, thread CPU time, alternating with torch 2.13 / oneDNN on
-// the shared 2-vCPU Zen 4, peak 116 GFLOPS; the box was at load 5-9 throughout, so +-15%):
+// Performance (issue 5; 1 thread, alternating with torch 2.13 / oneDNN on the shared 2-vCPU
+// Zen 4, peak 116 GFLOPS; the box was at load 4-9 throughout, so +-15%; bench/results/
+// conv2d.json has the harness's numbers):
 //   LeNet conv1 N64 C1 28x28 K20 5x5 (36.9 MFLOP): backward_weight was 2.3 ms, 16 GFLOPS,
 //     0.6x: the GEMM saw 20 x 25 products reduced over 576 pixels per image (a 12 x 32 tile
 //     two-thirds empty, both operands packed per image) and dbias was a serial float add
 //     chain (4 cycles per element: 0.6 ms alone). Now the dot kernel + fused dbias:
-//     ~0.6 ms (~60 GFLOPS), 1.3-2x torch; forward 1.4-2x, backward_data 8x (torch's is slow).
+//     ~0.6-1.1 ms, 1.4-1.8x torch; forward (bias folded into the GEMM) 1.6-2.2x.
 //   LeNet conv2 N64 C20 12x12 K50 5x5 (0.37 GFLOP per kernel): per-image GEMMs were
 //     50 x 64 x 500, with im2col's 8-float runs costing as much as the GEMM (two int64
 //     divisions and a memcpy call per run). Batching 8 images and tight row loops: forward
-//     ~4.5 -> ~3.6 ms, backward_data ~5.2 -> ~3.9 ms, 1.1-1.7x torch.
-//   ResNet 64ch 56x56 (3.7 GFLOP): 1.0-1.3x torch; GEMM 64 x 3136 x 576 per image.
+//     ~4.5 -> ~3.6 ms, backward_data ~5.2 -> ~3.9 ms, 1.2-1.4x torch.
 //   ResNet 128ch 28x28 N32 (7.4 GFLOP): with im2col 0.75-0.9x torch. Count: per image the GEMM
-//     is 128 x 784 x 1152 (231 MFLOP) and im2col writes 0.9 M floats (3.6 MB); perf shows
-//     the GEMM at ~80% of the time and im2col + packing ~15%. Our GEMM itself runs this
-//     shape at 86-89 GFLOPS (~77% of peak, same as its squares), while oneDNN's direct
-//     convolution (blocked nChw16c layout, JIT kernel) reaches ~110 GFLOPS (~94%) when the
-//     machine is quiet: even a free im2col would leave us at ~0.85x. Closing the gap needs a
-//     faster micro-kernel (gemm_kernel.inc, not this file) or a direct convolution kernel in
-//     a blocked layout. Tried here: column blocks of 256 pixels so the GEMM reads col in
-//     place (+3-8%, kept: kFwdColBudget); backward_data in blocks of <= 28 channels for the
-//     same reason (-10%, dropped: W^T is then packed per block); the dot kernel for CRS 1152
-//     (1.4x slower: the lane partials no longer fit in cache). What worked: Winograd
-//     F(2x2, 3x3) for forward and backward_data (above): forward 85-99 -> 58-67 ms, backward
-//     data ~81 -> ~68 ms (1 thread, load ~6), i.e. 110-127 "direct-equivalent" GFLOPS, above
-//     torch's ~100-110. Its profile: GEMMs ~65%, transforms ~30% (the input transform streams
-//     the input once; the output transform reads M (16 x K x tiles) back from L2/L3).
-//     backward_weight_winograd: ~105 -> ~80 ms (128ch), ~34 -> ~19 ms (64ch, N8); its first
-//     version scattered dZ one tile at a time into 16 planes, which cost as much as the GEMMs
-//     (now split into even/odd columns and written as contiguous rows, like the input).
+//     is 128 x 784 x 1152 (231 MFLOP) and im2col writes 0.9 M floats (3.6 MB); perf showed
+//     the GEMM at ~80% of the time and im2col + packing ~15%. Our GEMM runs this shape at
+//     86-89 GFLOPS (~77% of peak, as on its squares), while oneDNN's direct convolution
+//     (blocked nChw16c layout, JIT kernel) reaches ~110 GFLOPS (~94%) on a quiet machine:
+//     even a free im2col would have left us at ~0.85x. Tried: column blocks of 256 pixels
+//     so the GEMM reads col in place (+3-8%, kept: kFwdColBudget); backward_data in blocks
+//     of <= 28 channels for the same reason (-10%, dropped: W^T is then packed per block);
+//     the dot kernel for CRS 1152 (1.4x slower: the lane partials no longer fit in cache).
+//     What worked: fewer flops. Winograd F(2x2, 3x3) (above) does 103 instead of 231 MFLOP
+//     per image; with GEMMs at ~65% of its time and the transforms ~30% it runs at 110-150
+//     "direct-equivalent" GFLOPS: forward ~85 -> ~50-60 ms, backward_data ~81 -> ~55-65 ms,
+//     backward_weight ~105 -> ~50-60 ms; 1.03-1.1x torch in the loaded harness runs.
+//   ResNet 64ch 56x56 N32 (3.7 GFLOP): Winograd too, 1.4-1.9x torch.
+//   backward_weight_winograd's first version scattered dZ one tile at a time into 16 planes,
+//   which cost as much as its GEMMs (now contiguous even/odd rows, like the input).
 //
 // Threads: k0 splits its work items (above) with cpu::parallel_for. k1 opens one OpenMP
 // region per call and cuts the work into contiguous chunks, about 4 per thread (chunk_count),
@@ -86,9 +84,10 @@
 // them in chunk order afterwards (deterministic whichever thread ran a chunk). Small problems
 // (under ~2^18 flops per thread) use fewer threads, down to one, and then the GEMM may
 // parallelise by itself.
-// Scratch slots (cpu::scratch; 0 and 1 belong to the GEMM): 2 = im2col column block,
-// 3 = forward output tile / dot's per-thread lane partials, 4 (calling thread) =
-// backward_weight's per-chunk partial dW.
+// Scratch slots (cpu::scratch; 0 and 1 belong to the GEMM): 2 = im2col column block / V,
+// 3 = forward output tile / dot's per-thread lane partials / Winograd's M or dZ; on the
+// calling thread: 4 = backward_weight's per-chunk partials, 5 = Winograd's U, 6 = the
+// flipped weights of backward_data_winograd / the weights with the bias column.
 #include <algorithm>
 #include <cstring>
 #include <exception>
