@@ -1191,3 +1191,26 @@ def test_norm_p0_masked_fill_dtype_and_unique():
         got, want = nx.tensor(u).unique(**kw), torch.tensor(u).unique(**kw)
         for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
             _same(g, w)
+
+
+@pytest.mark.parametrize("kind", ["sequential", "chained"])
+def test_sequential_and_chained_schedulers_match_torch(kind):
+    lrs = {}
+    for lib in (nx, torch):
+        ps = [lib.nn.Parameter(lib.ones(2)), lib.nn.Parameter(lib.ones(1))]
+        o = lib.optim.SGD([{"params": [ps[0]]}, {"params": [ps[1]], "lr": 0.2}], lr=0.1, momentum=0.9)
+        S = lib.optim.lr_scheduler
+        if kind == "sequential":
+            s = S.SequentialLR(o, [S.LinearLR(o, start_factor=0.1, total_iters=3), S.ExponentialLR(o, 0.9),
+                                   S.StepLR(o, 2, 0.5)], milestones=[3, 6])  # fmt: skip
+        else:
+            s = S.ChainedScheduler([S.ConstantLR(o, factor=0.5, total_iters=2), S.ExponentialLR(o, gamma=0.9)])
+        seq = [s.get_last_lr()]
+        for _ in range(9):
+            for p in ps:
+                p.grad = lib.ones(p.shape)
+            o.step()
+            s.step()
+            seq.append(s.get_last_lr())
+        lrs[lib.__name__] = seq
+    np.testing.assert_allclose(np.array(lrs["neuraxon"]), np.array(lrs["torch"]), rtol=1e-6)
