@@ -325,7 +325,7 @@ def _lenient(op, ka, kb):
 def test_binary_ops_broadcast_and_promote_like_torch(op):
     rng = np.random.default_rng(abs(hash(op)) % 2**32)
     fn = _BIN_OPS[op]
-    for (sa, sb) in _BCAST:
+    for sa, sb in _BCAST:
         for ka in "fib":
             for kb in "fib":
                 a = _operand(rng, sa, ka, op, False)
@@ -479,7 +479,9 @@ _SHAPE_CASES = {
     "index_add": lambda l, x: x.index_add(2, l.tensor([0, 0, 3]), x[:, :, :3] * 2, alpha=0.5),
     "scatter_add": lambda l, x: x.scatter_add(2, l.tensor([[[0, 0], [3, 1], [2, 2]]] * 2), x[:, :, 1:3]),
     "scatter": lambda l, x: x.scatter(1, l.tensor([[[0, 1, 2, 0]], [[2, 2, 1, 0]]]), x[:, :1] * 10),
-    "scatter src larger": lambda l, x: x.detach().scatter(1, l.tensor([[[0, 1, 2, 0]], [[2, 1, 1, 0]]]), x.detach() * 10),
+    "scatter src larger": lambda l, x: x.detach().scatter(
+        1, l.tensor([[[0, 1, 2, 0]], [[2, 1, 1, 0]]]), x.detach() * 10
+    ),
     "scatter value": lambda l, x: x.scatter(2, l.tensor([[[1], [3], [0]]] * 2), 7.5),
     "repeat_interleave": lambda l, x: x.repeat_interleave(2, dim=1),
     "repeat_interleave t": lambda l, x: x.repeat_interleave(l.tensor([1, 0, 2]), dim=1),
@@ -853,7 +855,9 @@ def test_new_modules_match_torch(name):
     make, shape = _MODULES[name]
     m, tm = make(nx.nn), make(torch.nn)
     assert list(m.state_dict()) == list(tm.state_dict())
-    m.load_state_dict({k: nx.tensor(v.detach().numpy() + 0.1 * (i + 1)) for i, (k, v) in enumerate(tm.state_dict().items())})
+    m.load_state_dict(
+        {k: nx.tensor(v.detach().numpy() + 0.1 * (i + 1)) for i, (k, v) in enumerate(tm.state_dict().items())}
+    )
     tm.load_state_dict({k: v + 0.1 * (i + 1) for i, (k, v) in enumerate(tm.state_dict().items())})
     a = np.random.default_rng(12).standard_normal(shape).astype(np.float32)
     x, t = _pair(a, True)
@@ -1124,7 +1128,10 @@ def test_as_tensor_shares_and_stacking_helpers():
     x = nx.ones(2)
     assert nx.as_tensor(x) is x
     for fn in ("vstack", "hstack", "column_stack"):
-        for args in ([np.ones(3, np.float32), np.zeros(3, np.float32)], [np.ones((2, 1), np.float32), np.zeros((2, 2), np.float32)]):
+        for args in (
+            [np.ones(3, np.float32), np.zeros(3, np.float32)],
+            [np.ones((2, 1), np.float32), np.zeros((2, 2), np.float32)],
+        ):
             if fn == "vstack" and args[0].shape[-1] != args[1].shape[-1]:
                 continue
             _same(getattr(nx, fn)([nx.tensor(v) for v in args]), getattr(torch, fn)([torch.tensor(v) for v in args]))
@@ -1187,7 +1194,11 @@ def test_norm_p0_masked_fill_dtype_and_unique():
     with pytest.raises(RuntimeError):
         x.masked_fill(x > 0, nx.ones(3))
     u = np.array([[1, 2], [1, 2], [0, 5]])
-    for kw in (dict(), dict(return_inverse=True, return_counts=True), dict(dim=0, return_inverse=True, return_counts=True)):
+    for kw in (
+        dict(),
+        dict(return_inverse=True, return_counts=True),
+        dict(dim=0, return_inverse=True, return_counts=True),
+    ):
         got, want = nx.tensor(u).unique(**kw), torch.tensor(u).unique(**kw)
         for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
             _same(g, w)

@@ -69,6 +69,8 @@ def set_num_threads(n) -> None:
 
 def get_num_threads() -> "builtins.int":  # noqa: F821
     return _ext.cpu.num_threads()
+
+
 from . import autograd, random  # noqa: E402,F401
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402,F401

@@ -1009,8 +1009,10 @@ def _to_index_tensor(it, device):
 def parse_index(x: Tensor, idx):
     """Split an index into the basic part (shape, strides, offset over x's data) and the
     advanced indices [(position in the basic result, int64 tensor), ...]."""
-    if isinstance(idx, list) and len(idx) < 32 and any(
-        it is None or it is Ellipsis or isinstance(it, (slice, list, tuple, Tensor)) for it in idx
+    if (
+        isinstance(idx, list)
+        and len(idx) < 32
+        and any(it is None or it is Ellipsis or isinstance(it, (slice, list, tuple, Tensor)) for it in idx)
     ):
         idx = tuple(idx)  # torch (legacy NumPy) reads such a list as a tuple of indices
     if not isinstance(idx, tuple):

@@ -478,7 +478,9 @@ class Tensor:
             ha, hb = _host(a), _host(b)
             q = (np.abs(ha) // np.abs(hb)) * (np.sign(ha) * np.sign(hb))
             return _from_host(np.broadcast_to(q, _ops.broadcast_shapes(a.shape, b.shape)), int64, a.device)
-        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found {rounding_mode!r}")
+        raise ValueError(
+            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found {rounding_mode!r}"
+        )
 
     divide = div
     true_divide = div
@@ -491,7 +493,9 @@ class Tensor:
 
     def mm(self, other):
         if self.ndim != 2 or getattr(other, "ndim", 2) != 2:
-            raise RuntimeError(f"mm(): expected two matrices, got shapes {self.shape} and {getattr(other, 'shape', None)}")
+            raise RuntimeError(
+                f"mm(): expected two matrices, got shapes {self.shape} and {getattr(other, 'shape', None)}"
+            )
         return _ops.matmul(self, other)
 
     def bmm(self, other):
@@ -819,8 +823,10 @@ class Tensor:
         dim = _ops.red_dim(dim)
         dims = _ops.norm_dims(dim, self.ndim)
         if self.numel() == 0:  # log(sum of nothing) = -inf, as torch
-            shape = tuple(1 if i in dims else s for i, s in enumerate(self.shape)) if keepdim else tuple(
-                s for i, s in enumerate(self.shape) if i not in dims
+            shape = (
+                tuple(1 if i in dims else s for i, s in enumerate(self.shape))
+                if keepdim
+                else tuple(s for i, s in enumerate(self.shape) if i not in dims)
             )
             return full(shape, -math.inf, device=self.device)
         if dim is None:
@@ -1074,7 +1080,11 @@ class Tensor:
         if alpha != 1:
             src = src * alpha
         src = src.to(x.dtype)
-        out = IndexAdd.apply(x, d, index.reshape(-1), src) if x.dtype is float32 else IndexAdd.forward(None, x, d, index.reshape(-1), src)
+        out = (
+            IndexAdd.apply(x, d, index.reshape(-1), src)
+            if x.dtype is float32
+            else IndexAdd.forward(None, x, d, index.reshape(-1), src)
+        )
         return out.reshape(self.shape)
 
     def scatter_add(self, dim: int, index, src):
@@ -1504,7 +1514,9 @@ def _make_inplace(name: str, shape_op: bool = False):
             raise RuntimeError(f"{name}_: result of shape {r.shape} does not fit the tensor of shape {self.shape}")
         if r.dtype is not self.dtype:
             if self.dtype is not float32 and r.dtype is float32:
-                raise TypeError(f"{name}_: result type float32 can't be cast to the desired output type {self.dtype.name}")
+                raise TypeError(
+                    f"{name}_: result type float32 can't be cast to the desired output type {self.dtype.name}"
+                )
             r = _ops.cast(r, self.dtype)
         _ops.copy_into(self, r, (self.numel(),), [1], 0, [1], 0)
         return self
@@ -1570,6 +1582,7 @@ Tensor.index_copy = _index_copy
 Tensor.index_fill_ = _make_inplace("index_fill")
 Tensor.index_copy_ = _make_inplace("index_copy")
 Tensor.fill_diagonal_ = _fill_diagonal_
+
 
 class _HookHandle:
     _next = 0
@@ -1952,8 +1965,10 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         return out
     if isinstance(data, np.ndarray) and (device is None or _device(device).type == "cpu"):
         want = get_dtype(dtype) if dtype is not None else None
-        if data.dtype in (np.float32, np.int64, np.bool_) and data.flags.c_contiguous and (
-            want is None or want.numpy == data.dtype
+        if (
+            data.dtype in (np.float32, np.int64, np.bool_)
+            and data.flags.c_contiguous
+            and (want is None or want.numpy == data.dtype)
         ):
             return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
@@ -2234,7 +2249,11 @@ def normal(mean, std=1.0, size=None, generator=None) -> Tensor:
         return randn(shape, device=ref.device) * std + mean
     if size is None:
         raise TypeError("normal(): with float mean and std, size is required")
-    return randn(_size((size,) if isinstance(size, int) else tuple(size)), dtype=float32).mul_(float(std)).add_(float(mean))
+    return (
+        randn(_size((size,) if isinstance(size, int) else tuple(size)), dtype=float32)
+        .mul_(float(std))
+        .add_(float(mean))
+    )
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, generator=None) -> Tensor:
@@ -2321,15 +2340,17 @@ def einsum(equation: str, *operands) -> Tensor:
         a = cur.permute([cur_s.index(c) for c in batch + left + contr]) if cur_s else cur
         b = nxt.permute([nxt_s.index(c) for c in batch + contr + right]) if nxt_s else nxt
         bs = [max(a.shape[i], b.shape[i]) for i in range(len(batch))]
-        a = a.expand(bs + list(a.shape[len(batch):])) if batch else a
-        b = b.expand(bs + list(b.shape[len(batch):])) if batch else b
+        a = a.expand(bs + list(a.shape[len(batch) :])) if batch else a
+        b = b.expand(bs + list(b.shape[len(batch) :])) if batch else b
         nl = _ops.prod(a.shape[len(batch) : len(batch) + len(left)])
         nc = _ops.prod(a.shape[len(batch) + len(left) :])
         nr = _ops.prod(b.shape[len(batch) + len(contr) :])
         if a.dtype is not float32 or b.dtype is not float32:
             raise TypeError(f"einsum(): operands must be float32, got {a.dtype.name} and {b.dtype.name}")
         r = a.reshape(bs + [nl, nc]) @ b.reshape(bs + [nc, nr])
-        cur = r.reshape(bs + list(a.shape[len(batch) : len(batch) + len(left)]) + list(b.shape[len(batch) + len(contr) :]))
+        cur = r.reshape(
+            bs + list(a.shape[len(batch) : len(batch) + len(left)]) + list(b.shape[len(batch) + len(contr) :])
+        )
         cur_s = "".join(batch + left + right)
     cur, cur_s = reduce_unused(cur, cur_s, set(out))
     missing = [c for c in out if c not in cur_s]
@@ -2359,7 +2380,9 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
 
 
 def atleast_1d(*ts):
-    out = tuple(t.reshape(1) if t.ndim == 0 else t for t in (ts[0] if len(ts) == 1 and isinstance(ts[0], (list, tuple)) else ts))
+    out = tuple(
+        t.reshape(1) if t.ndim == 0 else t for t in (ts[0] if len(ts) == 1 and isinstance(ts[0], (list, tuple)) else ts)
+    )
     return out[0] if len(out) == 1 else out
 
 

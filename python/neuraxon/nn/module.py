@@ -277,6 +277,14 @@ class Module:
             m = m._modules[part]
         return m
 
+    def double(self) -> "Module":
+        raise TypeError("neuraxon has no float64 dtype (float32, int64 and bool only); modules stay float32")
+
+    def half(self) -> "Module":
+        raise TypeError("neuraxon has no float16 dtype (float32, int64 and bool only); modules stay float32")
+
+    bfloat16 = half
+
     def get_parameter(self, target: str) -> Parameter:
         mod_path, _, name = target.rpartition(".")
         mod = self.get_submodule(mod_path)
