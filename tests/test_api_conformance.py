@@ -1225,3 +1225,18 @@ def test_sequential_and_chained_schedulers_match_torch(kind):
             seq.append(s.get_last_lr())
         lrs[lib.__name__] = seq
     np.testing.assert_allclose(np.array(lrs["neuraxon"]), np.array(lrs["torch"]), rtol=1e-6)
+
+
+def test_generator_argument_of_random_ops():
+    def draw(g):
+        return (nx.rand(3, generator=g).tolist(), nx.randn(2, 2, generator=g).tolist(),
+                nx.randint(0, 10, (4,), generator=g).tolist(), nx.randperm(6, generator=g).tolist(),
+                nx.empty(3).uniform_(2, 3, generator=g).tolist(), nx.empty(2).normal_(generator=g).tolist())  # fmt: skip
+
+    a = draw(nx.Generator().manual_seed(7))
+    nx.manual_seed(0)
+    b = draw(nx.Generator().manual_seed(7))  # the global generator plays no part
+    assert a == b
+    assert draw(nx.Generator().manual_seed(8)) != a
+    with pytest.raises(RuntimeError):
+        nx.randperm(-1)

@@ -74,6 +74,7 @@ def get_num_threads() -> "builtins.int":  # noqa: F821
 from . import autograd, random  # noqa: E402,F401
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402,F401
+from .random import Generator  # noqa: E402,F401
 from . import functional  # noqa: E402,F401
 
 int = long  # noqa: A001  (neuraxon.int is int64: one integer dtype)

@@ -1475,21 +1475,21 @@ class Tensor:
         _ops.copy_into(self, r, (self.numel(),), [1], 0, [1], 0)
         return self
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0):
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None):
         self._check_inplace("uniform_")
         _require_float(self, "uniform_")
         n = self.numel()
         if n:
-            seed, off = _random.next_offset(n)
+            seed, off = (generator or _random.default_generator).next_offset(n)
             self.device.k.random_uniform(self._data, n, float(a), float(b), seed, off)
         return self
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0):
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None):
         self._check_inplace("normal_")
         _require_float(self, "normal_")
         n = self.numel()
         if n:
-            seed, off = _random.next_offset(n)
+            seed, off = (generator or _random.default_generator).next_offset(n)
             self.device.k.random_normal(self._data, n, float(mean), float(std), seed, off)
         return self
 
@@ -2067,23 +2067,25 @@ def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bo
     return tensor(np.eye(n, m), dtype=dtype or float32, device=device, requires_grad=requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform [0, 1) from the global generator (neuraxon.manual_seed)."""
     t = _new(_size(size), dtype, device, False)
     _require_float(t, "rand")
-    t.uniform_(0.0, 1.0)
+    t.uniform_(0.0, 1.0, generator=generator)
     return t.requires_grad_(True) if requires_grad else t
 
 
-def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal from the global generator."""
     t = _new(_size(size), dtype, device, False)
     _require_float(t, "randn")
-    t.normal_(0.0, 1.0)
+    t.normal_(0.0, 1.0, generator=generator)
     return t.requires_grad_(True) if requires_grad else t
 
 
-def randint(low, high=None, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def randint(
+    low, high=None, size=None, generator=None, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     """Integers uniform in [low, high), drawn as float32 uniforms on the device and floored
     (exact for ranges up to 2**24)."""
     if size is None:
@@ -2099,7 +2101,7 @@ def randint(low, high=None, size=None, dtype=None, device=None, requires_grad: b
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     span = high - low
     u = _new(_size((size,)), float32, device, False)
-    u.uniform_(0.0, float(span))
+    u.uniform_(0.0, float(span), generator=generator)
     i = _ops.cast(u, int64)  # truncation == floor for u >= 0
     i = _ops.binary_raw(i, _ops.full((), span - 1, int64, i.device), C.BIN_MIN)
     if low:
@@ -2107,10 +2109,12 @@ def randint(low, high=None, size=None, dtype=None, device=None, requires_grad: b
     return i.to(get_dtype(dtype)) if dtype is not None else i
 
 
-def randperm(n: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def randperm(n: int, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A random permutation of range(n), drawn on the host from the global generator's
     state (reproducible under manual_seed) and copied to the device."""
-    perm = _random.default_generator.numpy_rng().permutation(int(n))
+    if int(n) < 0:
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
+    perm = (generator or _random.default_generator).numpy_rng().permutation(int(n))
     return tensor(perm, dtype=dtype or int64, device=device)
 
 
