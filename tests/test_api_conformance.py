@@ -1240,3 +1240,32 @@ def test_generator_argument_of_random_ops():
     assert draw(nx.Generator().manual_seed(8)) != a
     with pytest.raises(RuntimeError):
         nx.randperm(-1)
+
+
+def test_dataloader_workers_stop_when_the_loop_breaks_and_raise_dataset_errors():
+    import threading
+    import time
+
+    from neuraxon.data import DataLoader, Dataset
+
+    class Items(Dataset):
+        def __len__(self):
+            return 1000
+
+        def __getitem__(self, i):
+            if i == 999:
+                raise KeyError("boom")
+            return nx.ones(2)
+
+    before = threading.active_count()
+    for _ in range(3):
+        for i, _b in enumerate(DataLoader(Items(), batch_size=2, num_workers=2)):
+            if i == 1:
+                break
+    deadline = time.time() + 5
+    while threading.active_count() > before and time.time() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before  # no prefetch thread left blocked on a full queue
+    with pytest.raises(KeyError):
+        for _b in DataLoader(Items(), batch_size=10, num_workers=1):
+            pass

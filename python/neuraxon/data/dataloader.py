@@ -205,30 +205,19 @@ class DataLoader:
 
 
 class _Prefetcher:
-    """Runs a batch generator in a daemon thread, a bounded queue ahead of the consumer."""
+    """Runs a batch generator in a daemon thread, a bounded queue ahead of the consumer.
+
+    The thread holds only the queue and the stop event (not this object), so a consumer that
+    stops early (``break``) drops the last reference, ``__del__`` sets the event and the
+    thread ends instead of waiting forever on a full queue."""
 
     _DONE = object()
 
     def __init__(self, gen: Iterator[Any], depth: int) -> None:
         self._q: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(gen,), daemon=True)
+        self._thread = threading.Thread(target=_prefetch_run, args=(gen, self._q, self._stop), daemon=True)
         self._thread.start()
-
-    def _run(self, gen: Iterator[Any]) -> None:
-        try:
-            for item in gen:
-                while not self._stop.is_set():
-                    try:
-                        self._q.put((True, item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
-                    return
-            self._q.put((True, self._DONE))
-        except BaseException as e:  # re-raised in the consumer
-            self._q.put((False, e))
 
     def __iter__(self) -> "_Prefetcher":
         return self
@@ -237,9 +226,28 @@ class _Prefetcher:
         ok, item = self._q.get()
         if not ok:
             raise item
-        if item is self._DONE:
+        if item is _Prefetcher._DONE:
             raise StopIteration
         return item
 
     def __del__(self) -> None:
         self._stop.set()
+
+
+def _prefetch_run(gen: Iterator[Any], q: queue.Queue, stop: threading.Event) -> None:
+    def put(msg) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(msg, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        for item in gen:
+            if not put((True, item)):
+                return
+        put((True, _Prefetcher._DONE))
+    except BaseException as e:  # re-raised in the consumer
+        put((False, e))
