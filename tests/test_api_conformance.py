@@ -1269,3 +1269,20 @@ def test_dataloader_workers_stop_when_the_loop_breaks_and_raise_dataset_errors()
     with pytest.raises(KeyError):
         for _b in DataLoader(Items(), batch_size=10, num_workers=1):
             pass
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("kw", [dict(size=(7, 10)), dict(scale_factor=1.5), dict(size=(3, 4)), dict(scale_factor=(0.5, 3))])
+def test_bilinear_interpolate_and_grad_match_torch(align_corners, kw):
+    a = np.random.default_rng(31).standard_normal((2, 3, 5, 7)).astype(np.float32)
+    x, t = _pair(a, True)
+    got = F.interpolate(x, mode="bilinear", align_corners=align_corners, **kw)
+    want = TF.interpolate(t, mode="bilinear", align_corners=align_corners, **kw)
+    _same(got, want, atol=1e-5, rtol=1e-5)
+    g = np.random.default_rng(32).standard_normal(tuple(want.shape)).astype(np.float32)
+    got.backward(nx.tensor(g))
+    want.backward(torch.tensor(g))
+    _same(x.grad, t.grad, atol=1e-4, rtol=1e-4)
+    y, u = _pair(a[0], True)
+    _same(F.interpolate(y, size=11, mode="linear", align_corners=align_corners),
+          TF.interpolate(u, size=11, mode="linear", align_corners=align_corners), atol=1e-5)  # fmt: skip

@@ -1629,13 +1629,19 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                 recompute_scale_factor=None, antialias: bool = False) -> Tensor:  # fmt: skip
-    """mode='nearest' only (torch's index rule floor(out_index * in_size / out_size))."""
+    """mode 'nearest' (torch's index rule floor(out_index * scale)), 'linear' (3-D input) or
+    'bilinear' (4-D input), separable: one gather-and-blend per spatial dim, so gradients
+    come from autograd."""
     import numpy as np
 
     from .tensor import tensor
 
-    if mode != "nearest":
-        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (only 'nearest')")
+    if mode not in ("nearest", "linear", "bilinear"):
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (nearest, linear, bilinear)")
+    if mode == "linear" and input.ndim != 3 or mode == "bilinear" and input.ndim != 4:
+        raise NotImplementedError(f"interpolate: mode {mode!r} does not take input of shape {input.shape}")
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear")
     sp = input.ndim - 2
     if sp < 1:
         raise RuntimeError(f"interpolate: expected input with batch and channel dims, got shape {input.shape}")
@@ -1653,8 +1659,23 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise ValueError(f"interpolate: size {outs} must have {sp} entries for input of shape {input.shape}")
     out = input
     for k, (i, o, sc) in enumerate(zip(ins, outs, scales)):
-        idx = np.minimum(np.floor(np.arange(o) * np.float32(sc)).astype(np.int64), i - 1)
-        out = out.index_select(2 + k, tensor(idx, device=input.device))
+        if mode == "nearest":
+            idx = np.minimum(np.floor(np.arange(o) * np.float32(sc)).astype(np.int64), i - 1)
+            out = out.index_select(2 + k, tensor(idx, device=input.device))
+            continue
+        if align_corners:
+            src = np.arange(o, dtype=np.float64) * ((i - 1) / (o - 1) if o > 1 else 0.0)
+        else:
+            src = np.maximum((np.arange(o, dtype=np.float64) + 0.5) * sc - 0.5, 0.0)
+        i0 = np.minimum(np.floor(src).astype(np.int64), i - 1)
+        i1 = np.minimum(i0 + 1, i - 1)
+        w = (src - i0).astype(np.float32)
+        sh = [1] * out.ndim
+        sh[2 + k] = o
+        wt = tensor(w.reshape(sh), device=input.device)
+        a = out.index_select(2 + k, tensor(i0, device=input.device))
+        b = out.index_select(2 + k, tensor(i1, device=input.device))
+        out = a + (b - a) * wt
     return out
 
 

@@ -243,13 +243,13 @@ class Upsample(Module):
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                  recompute_scale_factor=None) -> None:  # fmt: skip
         super().__init__()
-        if mode != "nearest":
-            raise NotImplementedError(f"Upsample: mode {mode!r} is not supported (only 'nearest')")
-        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        if mode not in ("nearest", "linear", "bilinear"):
+            raise NotImplementedError(f"Upsample: mode {mode!r} is not supported (nearest, linear, bilinear)")
+        self.size, self.scale_factor, self.mode, self.align_corners = size, scale_factor, mode, align_corners
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, input):
-        return F.interpolate(input, self.size, self.scale_factor, self.mode,
+        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
                              recompute_scale_factor=self.recompute_scale_factor)  # fmt: skip
 
 
