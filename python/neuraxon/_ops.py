@@ -559,12 +559,12 @@ def reduce(x: Tensor, dim, keepdim: bool, op: int, dtype=None) -> Tensor:
         from .dtypes import get_dtype
 
         x = x.to(get_dtype(dtype))
-    if x.dtype is bool_:
-        x = cast(x, int64)
     if op == C.RED_MEAN and x.dtype is not float32:
         raise RuntimeError(
             f"mean(): could not infer output dtype. Input dtype must be floating point, got {x.dtype.name}"
         )
+    if x.dtype is bool_:
+        x = cast(x, int64)
     if x.ndim == 0:
         return Reduce.apply(x.reshape(1), (0,), False, op)
     if x.dtype is float32:
