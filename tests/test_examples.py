@@ -301,9 +301,9 @@ def test_regularization_strength_flags(tmp_path):
     r = run(
         "regularization",
         tmp_path,
-        *("--limit", "64", "--batch-size", "16", "--epochs", "2", "--methods", "l1,dropout"),
-        *("--l1", "1e-4", "--dropout", "0.3", "--input-dropout", "0.2"),
+        *("--limit", "64", "--batch-size", "16", "--epochs", "2", "--methods", "l2,l1,dropout"),
+        *("--l2", "0.5", "--adamw", "--l1", "1e-4", "--dropout", "0.3", "--input-dropout", "0.2"),
     )
-    assert set(r) >= {"l1", "dropout"} and "none" not in r
-    for name in ("l1", "dropout"):
+    assert set(r) >= {"l2", "l1", "dropout"} and "none" not in r
+    for name in ("l2", "l1", "dropout"):
         assert_falls(r[name])
