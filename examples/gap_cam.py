@@ -17,33 +17,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common
-from common import nn, nx, to_numpy
-
-
-class GapNet(nn.Module):
-    """(N,1,28,28) -> features (N,128,7,7) -> GAP -> Linear(128, 10)."""
-
-    def __init__(self, width: int = 32) -> None:
-        super().__init__()
-
-        def block(cin, cout):
-            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
-
-        w = width
-        self.features = nn.Sequential(
-            *block(1, w),
-            *block(w, w),
-            nn.MaxPool2d(2),
-            *block(w, 2 * w),
-            *block(2 * w, 2 * w),
-            nn.MaxPool2d(2),
-            *block(2 * w, 4 * w),
-        )
-        self.gap = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(4 * w, 10)
-
-    def forward(self, x):
-        return self.fc(self.gap(self.features(x)).flatten(1))
+from common import nx, to_numpy
+from neuraxon.models import GapNet  # the architecture lives in the library
 
 
 def upsample_bilinear(m: np.ndarray, size: int) -> np.ndarray:

@@ -17,35 +17,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common
-from common import nn, nx, to_numpy
-
-
-class LeNet5(nn.Module):
-    """(N, 1, 28, 28) -> (N, 10) logits."""
-
-    def __init__(self, classic: bool = False) -> None:
-        super().__init__()
-        act = nn.Tanh if classic else nn.ReLU
-        pool = nn.AvgPool2d if classic else nn.MaxPool2d
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 6, 5, padding=2),
-            act(),
-            pool(2, 2),  # 6 x 28 x 28 -> 6 x 14 x 14
-            nn.Conv2d(6, 16, 5),
-            act(),
-            pool(2, 2),  # 16 x 10 x 10 -> 16 x 5 x 5
-        )
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(16 * 5 * 5, 120),
-            act(),
-            nn.Linear(120, 84),
-            act(),
-            nn.Linear(84, 10),
-        )
-
-    def forward(self, x):
-        return self.classifier(self.features(x))
+from common import nx, to_numpy
+from neuraxon.models import LeNet5  # the architecture lives in the library
 
 
 def load_lenet(path: str, device="cpu") -> LeNet5:
@@ -61,7 +34,7 @@ def main(argv: list | None = None) -> dict:
     p.add_argument("--classic", action="store_true", help="tanh + average pooling")
     args = common.setup(p.parse_args(argv), "lenet5", argv)
     train, _, test = common.image_loaders(args, "mnist")
-    model = LeNet5(args.classic).to(args.device)
+    model = LeNet5(classic=args.classic).to(args.device)
     opt = nx.optim.Adam(model.parameters(), lr=args.lr)
     sched = common.step_schedule(opt, args.epochs)
     hist = common.fit(

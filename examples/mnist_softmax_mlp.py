@@ -14,23 +14,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common
-from common import nn, nx, to_numpy
-
-
-def softmax_regression() -> nn.Module:
-    return nn.Sequential(nn.Linear(784, 10))
-
-
-def mlp(dropout: float = 0.2) -> nn.Module:
-    return nn.Sequential(
-        nn.Linear(784, 512),
-        nn.ReLU(),
-        nn.Dropout(dropout),
-        nn.Linear(512, 256),
-        nn.ReLU(),
-        nn.Dropout(dropout),
-        nn.Linear(256, 10),
-    )
+from common import nx, to_numpy
+from neuraxon.models import mlp, softmax_regression  # the architectures live in the library
 
 
 def main(argv: list | None = None) -> dict:
@@ -41,7 +26,7 @@ def main(argv: list | None = None) -> dict:
     results, curves = {}, {}
     for name in args.models.split(","):
         nx.manual_seed(args.seed)
-        model = (softmax_regression() if name == "softmax" else mlp()).to(args.device)
+        model = (softmax_regression() if name == "softmax" else mlp(dropout=0.2)).to(args.device)
         opt = nx.optim.Adam(model.parameters(), lr=args.lr)
         sched = common.step_schedule(opt, args.epochs)
         hist = common.fit(
@@ -59,7 +44,7 @@ def main(argv: list | None = None) -> dict:
         results[name] = common.summary(hist, model)
         curves[name] = hist["test_acc"]
         if name == "softmax":
-            w = to_numpy(model[0].weight).reshape(10, 28, 28)
+            w = to_numpy(model[-1].weight).reshape(10, 28, 28)  # Flatten, Linear
             common.image_grid(
                 w,
                 os.path.join(args.out, "softmax_weights.png"),

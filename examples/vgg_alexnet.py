@@ -15,49 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common
-from common import nn
-
-
-def vgg_stage(cin: int, cout: int, convs: int = 2) -> list:
-    layers = []
-    for i in range(convs):
-        layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
-    return layers + [nn.MaxPool2d(2)]
-
-
-def vgg(width: int = 32) -> nn.Module:
-    """(N,1,28,28): 28 -> 14 -> 7 -> 3 spatial; channels w, 2w, 4w."""
-    return nn.Sequential(
-        *vgg_stage(1, width),
-        *vgg_stage(width, 2 * width),
-        *vgg_stage(2 * width, 4 * width),
-        nn.Flatten(),
-        nn.Dropout(0.3),
-        nn.Linear(4 * width * 3 * 3, 256),
-        nn.ReLU(),
-        nn.Dropout(0.3),
-        nn.Linear(256, 10),
-    )
-
-
-def alexnet() -> nn.Module:
-    """(N,1,28,28): conv 5x5/2 -> 14, pool 3/2 -> 6, convs, pool 3/2 -> 2."""
-    return nn.Sequential(
-        nn.Conv2d(1, 64, 5, stride=2, padding=2),
-        nn.ReLU(),
-        nn.MaxPool2d(3, stride=2),
-        nn.Conv2d(64, 128, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(128, 128, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(3, stride=2),
-        nn.Flatten(),
-        nn.Dropout(0.5),
-        nn.Linear(128 * 2 * 2, 512),
-        nn.ReLU(),
-        nn.Dropout(0.5),
-        nn.Linear(512, 10),
-    )
+from neuraxon.models import alexnet, vgg  # the architectures live in the library
 
 
 def main(argv: list | None = None) -> dict:
