@@ -110,6 +110,29 @@ def summary(recs: list[dict]) -> str:
             f"peak per core ({pk}) or DRAM bandwidth ({bw}, 1/2 threads); see bench/harness.py.")
 
 
+def train_table(recs: list[dict]) -> str:
+    """Whole training steps and per-call overhead (bench_train.py's records): steps/s."""
+    lines = ["| case | threads | ours steps/s | torch steps/s | ratio vs torch | ours GFLOPS | % of peak |",
+             "|---|---|---|---|---|---|---|"]
+    for r in sorted(recs, key=lambda r: (r["threads"], r["op"] != "train")):
+        if not r.get("valid", True) or "steps_per_s" not in r:
+            continue
+        base = r.get("baseline_steps_per_s")
+        big = r["op"] == "train" and r["shape"] != "tiny"
+        def sps(v):
+            return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
+
+        lines.append(f"| {r['label']} | {r['threads']} | {sps(r['steps_per_s'])} | "
+                     + (f"{sps(base)} | {r['ratio']:.2f}x" if base else "- | -")
+                     + (f" | {r['gflops']:.1f} | {r['pct_peak']:.0f}% |" if big else " | - | - |"))
+    times = sorted(r["time_utc"] for r in recs if r.get("time_utc"))
+    loads = [r["loadavg_1min"] for r in recs if r.get("loadavg_1min") is not None]
+    head = (f"Whole training steps (zero_grad, forward, loss, backward, optimizer step; batch 128) and "
+            f"per-call overhead, `python bench/bench_train.py`, measured {times[0]} to {times[-1]}"
+            + (f" (load {min(loads):g} to {max(loads):g})" if loads else "") + ":")
+    return head + "\n\n" + "\n".join(lines)
+
+
 def replace_section(text: str, body: str) -> str:
     """Replace what lies between the bench markers (markers kept)."""
     pat = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
@@ -134,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     recs = load(files)
     body = summary(recs) + "\n\n" + table(recs, only_best_variant=not args.all_variants)
+    train = os.path.join(HERE, "results", "train.json")
+    if not args.files and os.path.exists(train):
+        body += "\n\n" + train_table(load([train]))
     if args.readme:
         with open(args.readme) as f:
             text = f.read()
