@@ -292,26 +292,14 @@ class ReduceLROnPlateau(LRScheduler):
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
 
 
-class MultiplicativeLR(LRScheduler):
-    """lr *= lr_lambda(epoch) every epoch after the first (one function, or one per group)."""
-
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable | Sequence[Callable], last_epoch: int = -1) -> None:
-        self.optimizer = optimizer
-        if not isinstance(lr_lambda, (list, tuple)):
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
-        else:
-            if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
-        super().__init__(optimizer, last_epoch)
+class MultiplicativeLR(LambdaLR):
+    """lr *= lr_lambda(epoch) every epoch after the first (one function, or one per group);
+    construction and state_dict as LambdaLR."""
 
     def get_lr(self) -> list[float]:
         if self.last_epoch > 0:
             return [g["lr"] * f(self.last_epoch) for f, g in zip(self.lr_lambdas, self.optimizer.param_groups)]
         return self._group_lrs()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
 
 
 class ConstantLR(LRScheduler):
