@@ -34,21 +34,8 @@ def main(argv: list | None = None) -> dict:
     p.add_argument("--classic", action="store_true", help="tanh + average pooling")
     args = common.setup(p.parse_args(argv), "lenet5", argv)
     train, _, test = common.image_loaders(args, "mnist")
-    model = LeNet5(classic=args.classic).to(args.device)
-    opt = nx.optim.Adam(model.parameters(), lr=args.lr)
-    sched = common.step_schedule(opt, args.epochs)
-    hist = common.fit(
-        model,
-        opt,
-        train,
-        test,
-        args.epochs,
-        args.device,
-        "lenet5",
-        scheduler=sched,
-        log_every=args.log_every,
-        log_path=os.path.join(args.out, "epochs.jsonl"),
-    )
+    results, hists = common.compare(args, {"lenet5": lambda: LeNet5(classic=args.classic)}, train, test)
+    model, hist = results["lenet5"]["model"], hists["lenet5"]
     ckpt = os.path.join(args.out, "lenet5.npz")
     common.save_arrays(model, ckpt)
     common.plot_curves(
@@ -77,7 +64,7 @@ def main(argv: list | None = None) -> dict:
             titles=labels[:30],
             title="LeNet-5 test mistakes (true->predicted)",
         )
-    results = {"lenet5": common.summary(hist, model), "checkpoint": ckpt, "target": 0.99, "classic": args.classic}
+    results.update(checkpoint=ckpt, target=0.99, classic=args.classic)
     return common.finish(args, results)
 
 

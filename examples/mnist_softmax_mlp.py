@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common
-from common import nx, to_numpy
+from common import to_numpy
 from neuraxon.models import mlp, softmax_regression  # the architectures live in the library
 
 
@@ -23,36 +23,23 @@ def main(argv: list | None = None) -> dict:
     p.add_argument("--models", default="softmax,mlp", help="comma list of: softmax, mlp")
     args = common.setup(p.parse_args(argv), "mnist_softmax_mlp", argv)
     train, _, test = common.image_loaders(args, "mnist", flatten=True)
-    results, curves = {}, {}
-    for name in args.models.split(","):
-        nx.manual_seed(args.seed)
-        model = (softmax_regression() if name == "softmax" else mlp(dropout=0.2)).to(args.device)
-        opt = nx.optim.Adam(model.parameters(), lr=args.lr)
-        sched = common.step_schedule(opt, args.epochs)
-        hist = common.fit(
-            model,
-            opt,
-            train,
-            test,
-            args.epochs,
-            args.device,
-            name,
-            scheduler=sched,
-            log_every=args.log_every,
-            log_path=os.path.join(args.out, "epochs.jsonl"),
+    builders = {"softmax": softmax_regression, "mlp": lambda: mlp(dropout=0.2)}
+    names = args.models.split(",")
+    unknown = [n for n in names if n not in builders]
+    if unknown:
+        raise SystemExit(f"--models: unknown {', '.join(unknown)} (choose from softmax, mlp)")
+    results, hists = common.compare(args, {n: builders[n] for n in names}, train, test)
+    curves = {n: h["test_acc"] for n, h in hists.items()}
+    if "softmax" in results:
+        w = to_numpy(results["softmax"]["model"][-1].weight).reshape(10, 28, 28)  # Flatten, Linear
+        common.image_grid(
+            w,
+            os.path.join(args.out, "softmax_weights.png"),
+            nrow=10,
+            titles=[str(i) for i in range(10)],
+            title="softmax regression weights",
+            cmap="RdBu",
         )
-        results[name] = common.summary(hist, model)
-        curves[name] = hist["test_acc"]
-        if name == "softmax":
-            w = to_numpy(model[-1].weight).reshape(10, 28, 28)  # Flatten, Linear
-            common.image_grid(
-                w,
-                os.path.join(args.out, "softmax_weights.png"),
-                nrow=10,
-                titles=[str(i) for i in range(10)],
-                title="softmax regression weights",
-                cmap="RdBu",
-            )
     common.plot_curves(
         curves,
         os.path.join(args.out, "test_accuracy.png"),
