@@ -13,6 +13,7 @@ class histogram of those samples (a mode-collapse check).
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import time
@@ -75,6 +76,18 @@ def dcgan(width: int = 64) -> tuple[nn.Module, nn.Module]:
     return g, d
 
 
+def update_average(avg: nn.Module, model: nn.Module, decay: float) -> None:
+    """avg <- decay * avg + (1 - decay) * model, parameters and batch-norm statistics alike."""
+    with nx.no_grad():
+        for a, m in zip(avg.parameters(), model.parameters()):
+            a.lerp_(m, 1.0 - decay)
+        for (_, a), (_, m) in zip(avg.named_buffers(), model.named_buffers()):
+            if a.dtype == m.dtype and a.is_floating_point():
+                a.lerp_(m, 1.0 - decay)
+            else:
+                a.copy_(m)
+
+
 def noise(n: int, rng, device):
     return as_tensor(rng.standard_normal((n, Z)).astype(np.float32), device)
 
@@ -113,6 +126,13 @@ def main(argv: list | None = None) -> dict:
         "--real-label", type=float, default=1.0, help="one-sided label smoothing: D's target for real images (e.g. 0.9)"
     )
     p.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="also keep an exponential moving average of G's weights with this decay (e.g. 0.999); "
+        "samples, the judge and generator.npz then use the averaged G (Yazici et al. 2019)",
+    )
+    p.add_argument(
         "--generator", default=None, help="start G from this generator.npz (with --epochs 0: only judge it)"
     )
     args = common.setup(p.parse_args(argv), "gan", argv)
@@ -124,10 +144,12 @@ def main(argv: list | None = None) -> dict:
         common.load_arrays(g, args.generator)
     opt_g = nx.optim.Adam(g.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = nx.optim.Adam(d.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    g_avg = copy.deepcopy(g) if args.ema else g  # the generator that is sampled, judged and saved
     fixed = noise(50, np.random.default_rng(args.seed + 1), dev)
     judge_rng = np.random.default_rng(args.seed + 2)
     judge_z = [noise(min(250, args.n_judge - k), judge_rng, dev) for k in range(0, args.n_judge, 250)]
     per_epoch_judge: list = []
+    per_epoch_judge_raw: list = []
     prog = common.Progress(f"gan-{args.arch}", args.epochs, len(train), args.log_every)
     d_losses, g_losses, times, figs = [], [], [], []
     for ep in range(args.epochs):
@@ -151,13 +173,16 @@ def main(argv: list | None = None) -> dict:
             opt_g.zero_grad()
             g_loss.backward()
             opt_g.step()
+            if args.ema:
+                update_average(g_avg, g, args.ema)
             d_losses.append(float(d_loss.item()))
             g_losses.append(float(g_loss.item()))
             prog.step(ep, i, d_losses[-1], f" g_loss {g_losses[-1]:.4f}")
         times.append(time.time() - t0)
         g.eval()
+        g_avg.eval()
         with nx.no_grad():
-            s = to_numpy(g(fixed))
+            s = to_numpy(g_avg(fixed))
         figs.append(
             common.image_grid(
                 (s + 1) / 2,
@@ -169,10 +194,15 @@ def main(argv: list | None = None) -> dict:
         metrics = {}
         if os.path.exists(args.lenet):  # progress only: the reported judge below uses fresh samples
             with nx.no_grad():
-                s = np.concatenate([to_numpy(g(z)) for z in judge_z])
+                s = np.concatenate([to_numpy(g_avg(z)) for z in judge_z])
             jr = judge(s, args.lenet, dev)
             per_epoch_judge.append(jr["fraction_confident_0.9"])
             metrics["judge_0.9"] = jr["fraction_confident_0.9"]
+            if args.ema:  # the raw (last-step) generator too, to show what the average adds
+                with nx.no_grad():
+                    s = np.concatenate([to_numpy(g(z)) for z in judge_z])
+                per_epoch_judge_raw.append(judge(s, args.lenet, dev)["fraction_confident_0.9"])
+                metrics["judge_0.9_raw"] = per_epoch_judge_raw[-1]
         prog.epoch(
             ep,
             d_loss=float(np.mean(d_losses[-len(train) :])),
@@ -180,7 +210,7 @@ def main(argv: list | None = None) -> dict:
             epoch_s=times[-1],
             **metrics,
         )
-        common.save_arrays(g, os.path.join(args.out, "generator.npz"))
+        common.save_arrays(g_avg, os.path.join(args.out, "generator.npz"))
         if args.stop_at and per_epoch_judge and per_epoch_judge[-1] >= args.stop_at:
             print(f"judge reached {per_epoch_judge[-1]:.3f} >= --stop-at {args.stop_at}: stopping", flush=True)
             break
@@ -210,13 +240,15 @@ def main(argv: list | None = None) -> dict:
             "d_loss_start": ds,
             "d_loss_end": de,
             "g_loss_end": common.loss_drop(g_losses)[1],
+            "ema": args.ema,
             "judge_per_epoch": per_epoch_judge,
+            "judge_per_epoch_raw_generator": per_epoch_judge_raw,
         },
         "figures": [os.path.basename(f) for f in figs] + (["losses.png"] if times else []),
     }
     with nx.no_grad():
         samples = np.concatenate(
-            [to_numpy(g(noise(min(250, args.n_judge - s), rng, dev))) for s in range(0, args.n_judge, 250)]
+            [to_numpy(g_avg(noise(min(250, args.n_judge - s), rng, dev))) for s in range(0, args.n_judge, 250)]
         )
     if os.path.exists(args.lenet):
         results["lenet_judge"] = judge(samples, args.lenet, dev)
