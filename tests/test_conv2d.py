@@ -126,6 +126,9 @@ DOT_SHAPES = [
     (2, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0), (1, 1), 1),         # dot: 1 x 1 over 1 pixel
     (2, 2, 9, 7, 5, 2, 3, (2, 1), (1, 2), (2, 1), 1),         # dot: strides, padding, dilation
     (1, 3, 40, 37, 13, 7, 7, (1, 1), (3, 3), (1, 1), 1),      # dot: CRS 147, 1480 pixels (3 chunks)
+    (11, 6, 14, 14, 16, 5, 5, (1, 1), (0, 0), (1, 1), 1),     # dot, 11 small images batched (LeNet conv2)
+    (7, 3, 9, 13, 5, 3, 3, (1, 1), (2, 0), (1, 1), 1),        # dot batched, rows padded, 16-float row copies
+    (40, 2, 6, 5, 3, 3, 3, (1, 1), (0, 0), (1, 1), 1),        # dot batched: 3 batches, last one partial
     (2, 20, 9, 11, 9, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # GEMM, images batched: CRS 180
     (2, 20, 17, 16, 6, 3, 3, (1, 1), (2, 1), (1, 1), 1),      # GEMM per image: CRS 180, P*Q 304
 ]
