@@ -118,7 +118,9 @@ def test_conv2d_resnet_layer(dev, rng, variant):
 # k1's backward_weight runs the dot-product kernel (conv2d_kernel.inc) when C/groups*R*S <=
 # 160 and the GEMM above that; these shapes sit on both sides, with row/column counts that
 # are not tile multiples (AVX-512 tile 4 x 6, AVX2/portable 3 x 4) and pixel counts that are
-# not vector multiples, or span several 512-pixel chunks.
+# not vector multiples, or span several 512-pixel chunks. The forward's direct row kernel
+# (>= 32 taps, >= VL output channels per group) is per ISA too: the shapes marked "direct"
+# have channel counts that are not lane multiples and rows wider than one tile.
 DOT_SHAPES = [
     (2, 5, 11, 13, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # dot: CRS 45, 143 pixels per image
     (4, 6, 8, 8, 10, 1, 1, (1, 1), (0, 0), (1, 1), 2),        # dot, pointwise grouped: 3 x 5
@@ -126,7 +128,10 @@ DOT_SHAPES = [
     (2, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0), (1, 1), 1),         # dot: 1 x 1 over 1 pixel
     (2, 2, 9, 7, 5, 2, 3, (2, 1), (1, 2), (2, 1), 1),         # dot: strides, padding, dilation
     (1, 3, 40, 37, 13, 7, 7, (1, 1), (3, 3), (1, 1), 1),      # dot: CRS 147, 1480 pixels (3 chunks)
-    (11, 6, 14, 14, 16, 5, 5, (1, 1), (0, 0), (1, 1), 1),     # dot, 11 small images batched (LeNet conv2)
+    (11, 6, 14, 14, 16, 5, 5, (1, 1), (0, 0), (1, 1), 1),     # dot, 11 small images batched (LeNet conv2); direct forward
+    (3, 2, 9, 11, 37, 3, 3, (2, 1), (1, 2), (1, 2), 1),       # direct forward: 37 channels = 2 + 1 blocks (AVX-512), strides, dilation
+    (2, 4, 10, 9, 40, 3, 3, (1, 1), (1, 1), (1, 1), 2),       # direct forward, groups: 20 channels per group
+    (1, 1, 5, 35, 24, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # direct forward: 35-pixel rows in 3 tiles
     (7, 3, 9, 13, 5, 3, 3, (1, 1), (2, 0), (1, 1), 1),        # dot batched, rows padded, 16-float row copies
     (40, 2, 6, 5, 3, 3, 3, (1, 1), (0, 0), (1, 1), 1),        # dot batched: 3 batches, last one partial
     (2, 20, 9, 11, 9, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # GEMM, images batched: CRS 180
