@@ -31,6 +31,8 @@ SHAPES = [
     ("(c) ResNet 64ch 56x56", 32, 64, 56, 56, 64, 3, 3, 1, 1),
     ("(d) ResNet 128ch 28x28", 32, 128, 28, 28, 128, 3, 3, 1, 1),
     ("(e) CIFAR stem", 64, 3, 32, 32, 64, 3, 3, 1, 1),  # C*R*S = 27: backward_weight's dot path
+    ("(f) LeNet-5 conv2", 128, 6, 14, 14, 16, 5, 5, 1, 0),  # bench_train's LeNet-5: direct forward
+    ("(g) ResNet 3x3/2 64->128", 16, 64, 56, 56, 128, 3, 3, 2, 1),  # downsampling: no Winograd
 ]
 QUICK = [("(b) LeNet conv2", 16, 20, 12, 12, 50, 5, 5, 1, 0)]
 VARIANTS = {"conv2d_k1_im2col": 1, "conv2d_k0_loop": 0}

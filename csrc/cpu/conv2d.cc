@@ -40,7 +40,9 @@
 //                     group, when Winograd does not apply (use_direct): "k1 direct", no
 //                     im2col: conv2d_kernel.inc's row kernel puts output channels across the
 //                     vector lanes and broadcasts input pixels from the zero-padded image
-//                     (85-107 GFLOPS against im2col's 41-73 on LeNet conv2 and 3x3/2 layers).
+//                     (85-107 GFLOPS against im2col's 41-73 on LeNet conv2 and 3x3/2 layers);
+//                     backward_weight of the same layers likewise (backward_weight_direct:
+//                     a block of taps x channels held in registers over all pixels).
 //                     Small images (P*Q < 256, not pointwise; use_batched_forward) put the
 //                     columns of several images side by side, so each GEMM has >= 512
 //                     pixels (LeNet conv2: 8 images of 64): forward_batched,
@@ -115,6 +117,12 @@ int64_t conv2d_direct_avx2(float*, int64_t, int64_t, const float*, int64_t, cons
                            const int64_t*, int64_t, int64_t, int64_t);
 int64_t conv2d_direct_portable(float*, int64_t, int64_t, const float*, int64_t, const float*, const float*,
                                const int64_t*, int64_t, int64_t, int64_t);
+int64_t conv2d_directw_avx512(float*, int64_t, int64_t, const float*, int64_t, const float*, const int64_t*,
+                              int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+int64_t conv2d_directw_avx2(float*, int64_t, int64_t, const float*, int64_t, const float*, const int64_t*,
+                            int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+int64_t conv2d_directw_portable(float*, int64_t, int64_t, const float*, int64_t, const float*, const int64_t*,
+                                int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
 }  // namespace cpu
 namespace {
 
@@ -251,6 +259,18 @@ DirectFn direct_fn() {
     case cpu::Isa::Avx512: return cpu::conv2d_direct_avx512;
     case cpu::Isa::Avx2: return cpu::conv2d_direct_avx2;
     default: return cpu::conv2d_direct_portable;
+  }
+}
+
+// The direct backward_weight's row kernel (conv2d_kernel.inc): see backward_weight_direct.
+using DirectWFn = int64_t (*)(float* dw, int64_t wstride, int64_t kvecs, const float* dT, int64_t ldk,
+                              const float* x, const int64_t* offs, int64_t taps, int64_t p0, int64_t p1,
+                              int64_t Q, int64_t rstride, int64_t sw);
+DirectWFn directw_fn() {
+  switch (cpu::isa()) {
+    case cpu::Isa::Avx512: return cpu::conv2d_directw_avx512;
+    case cpu::Isa::Avx2: return cpu::conv2d_directw_avx2;
+    default: return cpu::conv2d_directw_portable;
   }
 }
 
@@ -637,12 +657,36 @@ bool use_direct(const ConvShape& s) {
   return !is_pointwise(s) && s.CRS >= kDirectMinCRS && s.Kg >= VL;
 }
 
+// The zero-padded geometry of the direct paths: an image becomes (C, Hp, Wp); tap e = (c, r,
+// x) of a group sits at offs[e] from an output pixel's top-left input position.
+struct Padded {
+  int64_t Hp, Wp, plane;
+  bool any;
+  std::vector<int64_t> offs;
+  explicit Padded(const ConvShape& s)
+      : Hp(s.H + 2 * s.ph), Wp(s.W + 2 * s.pw), plane(Hp * Wp), any(s.ph > 0 || s.pw > 0), offs(size_t(s.CRS)) {
+    for (int64_t c = 0, e = 0; c < s.Cg; ++c)
+      for (int64_t r = 0; r < s.R; ++r)
+        for (int64_t x = 0; x < s.S; ++x, ++e) offs[size_t(e)] = c * plane + r * s.dh * Wp + x * s.dw;
+  }
+  // Image n (C, H, W) of `in`, zero-padded into `buf` (C * plane floats) when there is padding.
+  const float* image(const ConvShape& s, const float* in, int64_t n, float* buf) const {
+    const float* img = in + n * s.C * s.HW;
+    if (!any) return img;
+    std::fill(buf, buf + s.C * plane, 0.f);
+    for (int64_t c = 0; c < s.C; ++c)
+      for (int64_t h = 0; h < s.H; ++h)
+        std::memcpy(buf + c * plane + (h + s.ph) * Wp + s.pw, img + c * s.HW + h * s.W,
+                    size_t(s.W) * sizeof(float));
+    return buf;
+  }
+};
+
 void forward_direct(const ConvShape& s, float* out, const float* in, const float* w, const float* bias) {
   const DirectFn fn = direct_fn();
   const int64_t VL = fn(nullptr, 0, 0, nullptr, 0, nullptr, nullptr, nullptr, 0, 0, 0);
   const int64_t blocks = (s.Kg + VL - 1) / VL, bsize = s.CRS * VL;
-  const bool padded = s.ph > 0 || s.pw > 0;
-  const int64_t Hp = s.H + 2 * s.ph, Wp = s.W + 2 * s.pw, plane = Hp * Wp;
+  const Padded pd(s);
   float* wt = cpu::scratch(size_t(s.G * blocks * bsize) + 16, 6);
   for (int64_t g = 0; g < s.G; ++g)
     for (int64_t b = 0; b < blocks; ++b) {
@@ -653,37 +697,78 @@ void forward_direct(const ConvShape& s, float* out, const float* in, const float
           dst[e * VL + l] = k < s.Kg ? w[(g * s.Kg + k) * s.CRS + e] : 0.f;
         }
     }
-  std::vector<int64_t> offs(size_t(s.CRS));
-  for (int64_t c = 0, e = 0; c < s.Cg; ++c)
-    for (int64_t r = 0; r < s.R; ++r)
-      for (int64_t x = 0; x < s.S; ++x, ++e) offs[size_t(e)] = c * plane + r * s.dh * Wp + x * s.dw;
   const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
   const int64_t rows = s.N * s.P;
   const int team = team_size(flops, rows);
   run_team(team, chunk_count(team, flops, rows), [&](int64_t t, int64_t nth) {
     int64_t u0, u1;
     split_range(rows, nth, t, u0, u1);
-    float* pad = padded ? cpu::scratch(size_t(s.C * plane) + 16, 2) : nullptr;
-    int64_t have = -1;  // the image now in `pad`
+    float* buf = pd.any ? cpu::scratch(size_t(s.C * pd.plane) + 16, 2) : nullptr;
+    const float* xi = nullptr;
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t n = u / s.P, p = u % s.P;
-      const float* img = in + n * s.C * s.HW;
-      if (padded && have != n) {  // (C, Hp, Wp) with zero borders
-        std::fill(pad, pad + s.C * plane, 0.f);
-        for (int64_t c = 0; c < s.C; ++c)
-          for (int64_t h = 0; h < s.H; ++h)
-            std::memcpy(pad + c * plane + (h + s.ph) * Wp + s.pw, img + c * s.HW + h * s.W,
-                        size_t(s.W) * sizeof(float));
-        have = n;
-      }
-      const float* xi = padded ? pad : img;
+      if (!xi || p == 0) xi = pd.image(s, in, n, buf);  // a new image
       for (int64_t g = 0; g < s.G; ++g)
         for (int64_t b = 0; b < blocks; b += 2) {  // two blocks per call where there are two
           const int64_t k0 = g * s.Kg + b * VL, kcount = std::min(2 * VL, s.Kg - b * VL);
           fn(out + (n * s.K + k0) * s.PQ + p * s.Q, s.PQ, kcount, wt + (g * blocks + b) * bsize, bsize,
-             bias ? bias + k0 : nullptr, xi + g * s.Cg * plane + p * s.sh * Wp, offs.data(), s.CRS, s.Q,
-             s.sw);
+             bias ? bias + k0 : nullptr, xi + g * s.Cg * pd.plane + p * s.sh * pd.Wp, pd.offs.data(), s.CRS,
+             s.Q, s.sw);
         }
+    }
+  });
+}
+
+// k1 backward_weight, direct (use_direct, as the forward): dW (in the forward's packed
+// layout (G, blocks, CRS, VL)) += dout (pixels, channels) x the padded image's taps, through
+// conv2d_kernel.inc's backward_weight row kernel, which keeps a block of taps x channels in
+// registers over all rows of an image instead of an im2col matrix streamed through a GEMM
+// (ResNet 3x3/2 64->128: im2col + GEMM at 68 GFLOPS). Each image's dout is transposed to
+// (P*Q, G*blocks*VL) (zero lanes past Kg) and its input padded, once per chunk that touches it.
+// Thread mapping: the N*P output rows are cut into chunks handed out to threads, one partial
+// dW per chunk, the partials summed in chunk order (deterministic for a given thread count).
+void backward_weight_direct(const ConvShape& s, float* dw, const float* dout, const float* in) {
+  const DirectWFn fn = directw_fn();
+  const int64_t VL = fn(nullptr, 0, 0, nullptr, 0, nullptr, nullptr, 0, 0, 0, 0, 0, 0);
+  const int64_t blocks = (s.Kg + VL - 1) / VL, bsize = s.CRS * VL, wsize = s.G * blocks * bsize;
+  const int64_t ldk = s.G * blocks * VL;  // floats per pixel of the transposed dout
+  const Padded pd(s);
+  const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
+  const int64_t rows = s.N * s.P;
+  const int team = team_size(flops, rows);
+  const int64_t chunks = chunk_count(team, flops, rows);
+  float* parts = cpu::scratch(size_t(chunks * wsize) + 16, 4);
+  run_team(team, chunks, [&](int64_t t, int64_t nth) {
+    int64_t u0, u1;
+    split_range(rows, nth, t, u0, u1);
+    float* part = parts + t * wsize;
+    std::fill(part, part + wsize, 0.f);
+    float* buf = pd.any ? cpu::scratch(size_t(s.C * pd.plane) + 16, 2) : nullptr;
+    float* dT = cpu::scratch(size_t(s.PQ * ldk) + 16, 3);
+    if (s.Kg % VL) std::fill(dT, dT + s.PQ * ldk, 0.f);  // lanes past Kg stay zero
+    for (int64_t u = u0; u < u1;) {  // the rows [pa, pb) of image n
+      const int64_t n = u / s.P, pa = u % s.P, pb = std::min(s.P, pa + (u1 - u));
+      const float* xi = pd.image(s, in, n, buf);
+      for (int64_t g = 0; g < s.G; ++g)
+        for (int64_t k = 0; k < s.Kg; ++k) {
+          const float* src = dout + (n * s.K + g * s.Kg + k) * s.PQ;
+          float* dst = dT + g * blocks * VL + k;
+          for (int64_t j = pa * s.Q; j < pb * s.Q; ++j) dst[j * ldk] = src[j];
+        }
+      for (int64_t g = 0; g < s.G; ++g)
+        for (int64_t b = 0; b < blocks; b += 2)
+          fn(part + (g * blocks + b) * bsize, bsize, std::min<int64_t>(2, blocks - b), dT + (g * blocks + b) * VL,
+             ldk, xi + g * s.Cg * pd.plane, pd.offs.data(), s.CRS, pa, pb, s.Q, s.sh * pd.Wp, s.sw);
+      u += pb - pa;
+    }
+  });
+  cpu::parallel_for(s.K * s.CRS, chunks, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {  // dw[(g*Kg + b*VL + l)*CRS + e]
+      const int64_t k = i / s.CRS, e = i % s.CRS, g = k / s.Kg, kk = k % s.Kg;
+      const int64_t at = (g * blocks + kk / VL) * bsize + e * VL + kk % VL;
+      float acc = 0.f;
+      for (int64_t c = 0; c < chunks; ++c) acc += parts[c * wsize + at];  // chunk order
+      dw[i] = acc;
     }
   });
 }
@@ -1288,9 +1373,11 @@ void backward_weight_dot(const ConvShape& s, float* dw, float* dbias, const floa
   });
 }
 
-// Whether k1's backward_weight takes the dot-product path (see the top of the file).
+// Whether k1's backward_weight takes the dot-product path (see the top of the file): small
+// slices, except where the direct path applies (LeNet-5 conv2 6->16 5x5, N128, 1T: direct
+// 0.90 ms, dot 1.71 ms; the dot path remains for slices with fewer than VL channels or 32 taps).
 bool use_dot(const ConvShape& s) {
-  return s.CRS <= kDotMaxCRS;
+  return s.CRS <= kDotMaxCRS && !use_direct(s);
 }
 
 // dbias (K) = sum of dout over n, p, q. Thread mapping: channels k split over threads.
@@ -1367,6 +1454,7 @@ void Cpu::conv2d_backward_weight(View dweight, View dbias, View dout, View inp, 
   if (s.variant == 0) backward_weight_loop(s, dweight.f(), dout.f(), inp.f());
   else if (dot) backward_weight_dot(s, dweight.f(), nullptr, dout.f(), inp.f());
   else if (use_winograd(s)) backward_weight_winograd(s, dweight.f(), dout.f(), inp.f());
+  else if (use_direct(s)) backward_weight_direct(s, dweight.f(), dout.f(), inp.f());
   else if (use_batched_forward(s)) backward_weight_batched(s, dweight.f(), dout.f(), inp.f());
   else backward_weight_im2col(s, dweight.f(), dout.f(), inp.f());
 }

@@ -7,4 +7,5 @@
 #define NX_DOT_FN conv2d_dot_avx2
 #define NX_DT 5
 #define NX_DIRECT_FN conv2d_direct_avx2
+#define NX_DIRECTW_FN conv2d_directw_avx2
 #include "conv2d_kernel.inc"

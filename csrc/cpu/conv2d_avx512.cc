@@ -8,4 +8,5 @@
 #define NX_DOT_FN conv2d_dot_avx512
 #define NX_DT 12
 #define NX_DIRECT_FN conv2d_direct_avx512
+#define NX_DIRECTW_FN conv2d_directw_avx512
 #include "conv2d_kernel.inc"

@@ -8,4 +8,5 @@
 #define NX_DOT_FN conv2d_dot_portable
 #define NX_DT 5
 #define NX_DIRECT_FN conv2d_direct_portable
+#define NX_DIRECTW_FN conv2d_directw_portable
 #include "conv2d_kernel.inc"
