@@ -120,7 +120,8 @@ def test_conv2d_resnet_layer(dev, rng, variant):
 # are not tile multiples (AVX-512 tile 4 x 6, AVX2/portable 3 x 4) and pixel counts that are
 # not vector multiples, or span several 512-pixel chunks. The forward's direct row kernel
 # (>= 32 taps, >= VL output channels per group) is per ISA too: the shapes marked "direct"
-# have channel counts that are not lane multiples and rows wider than one tile.
+# have channel counts that are not lane multiples and rows wider than one tile; "flat" (stride
+# 1, few output channels, pixels across the lanes) likewise.
 DOT_SHAPES = [
     (2, 5, 11, 13, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # dot: CRS 45, 143 pixels per image
     (4, 6, 8, 8, 10, 1, 1, (1, 1), (0, 0), (1, 1), 2),        # dot, pointwise grouped: 3 x 5
@@ -132,6 +133,10 @@ DOT_SHAPES = [
     (3, 2, 9, 11, 37, 3, 3, (2, 1), (1, 2), (1, 2), 1),       # direct forward: 37 channels = 2 + 1 blocks (AVX-512), strides, dilation
     (2, 4, 10, 9, 40, 3, 3, (1, 1), (1, 1), (1, 1), 2),       # direct forward, groups: 20 channels per group
     (1, 1, 5, 35, 24, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # direct forward: 35-pixel rows in 3 tiles
+    (3, 2, 7, 23, 3, 3, 3, (1, 1), (1, 1), (1, 1), 1),        # flat forward (3 channels) and backward_data: partial vectors
+    (2, 3, 9, 6, 7, 2, 3, (1, 1), (0, 2), (2, 1), 1),         # flat: dilated rows, padded columns only
+    (2, 13, 8, 9, 5, 3, 3, (1, 1), (1, 1), (1, 1), 1),        # flat backward_data: 13 channels = 6 + 6 + 1 (AVX-512)
+    (2, 4, 8, 8, 6, 3, 3, (1, 1), (1, 1), (1, 1), 2),         # flat forward and backward_data with groups
     (7, 3, 9, 13, 5, 3, 3, (1, 1), (2, 0), (1, 1), 1),        # dot batched, rows padded, 16-float row copies
     (40, 2, 6, 5, 3, 3, 3, (1, 1), (0, 0), (1, 1), 1),        # dot batched: 3 batches, last one partial
     (2, 20, 9, 11, 9, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # GEMM, images batched: CRS 180

@@ -43,6 +43,10 @@
 //                     (85-107 GFLOPS against im2col's 41-73 on LeNet conv2 and 3x3/2 layers);
 //                     backward_weight of the same layers likewise (backward_weight_direct:
 //                     a block of taps x channels held in registers over all pixels).
+//                     Stride-1 layers with few channels take "k1 flat" (pixels across the
+//                     lanes over the padded image flattened row by row, flat_conv): the
+//                     forward when Kg < VL (LeNet conv1), backward_data (a stride-1
+//                     convolution of the padded dout) when the padding wastes < 1.5x.
 //                     Small images (P*Q < 256, not pointwise; use_batched_forward) put the
 //                     columns of several images side by side, so each GEMM has >= 512
 //                     pixels (LeNet conv2: 8 images of 64): forward_batched,
@@ -117,6 +121,12 @@ int64_t conv2d_direct_avx2(float*, int64_t, int64_t, const float*, int64_t, cons
                            const int64_t*, int64_t, int64_t, int64_t);
 int64_t conv2d_direct_portable(float*, int64_t, int64_t, const float*, int64_t, const float*, const float*,
                                const int64_t*, int64_t, int64_t, int64_t);
+int64_t conv2d_flat_avx512(float*, int64_t, int64_t, const float*, const float*, const float*, const int64_t*,
+                           int64_t, int64_t);
+int64_t conv2d_flat_avx2(float*, int64_t, int64_t, const float*, const float*, const float*, const int64_t*,
+                         int64_t, int64_t);
+int64_t conv2d_flat_portable(float*, int64_t, int64_t, const float*, const float*, const float*, const int64_t*,
+                             int64_t, int64_t);
 int64_t conv2d_directw_avx512(float*, int64_t, int64_t, const float*, int64_t, const float*, const int64_t*,
                               int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
 int64_t conv2d_directw_avx2(float*, int64_t, int64_t, const float*, int64_t, const float*, const int64_t*,
@@ -273,6 +283,19 @@ DirectWFn directw_fn() {
     default: return cpu::conv2d_directw_portable;
   }
 }
+
+// The flat stride-1 row kernel (conv2d_kernel.inc): see flat_conv. FlatFn(nullptr, ...)
+// returns VL; the channels per call (NX_FK) are returned by flat_channels().
+using FlatFn = int64_t (*)(float* out, int64_t ldo, int64_t kcount, const float* w, const float* bias,
+                           const float* x, const int64_t* offs, int64_t taps, int64_t L);
+FlatFn flat_fn() {
+  switch (cpu::isa()) {
+    case cpu::Isa::Avx512: return cpu::conv2d_flat_avx512;
+    case cpu::Isa::Avx2: return cpu::conv2d_flat_avx2;
+    default: return cpu::conv2d_flat_portable;
+  }
+}
+int64_t flat_channels() { return cpu::isa() == cpu::Isa::Avx512 ? 6 : 4; }  // NX_FK of each ISA
 
 // ---- im2col / col2im ------------------------------------------------------------------
 
@@ -716,6 +739,125 @@ void forward_direct(const ConvShape& s, float* out, const float* in, const float
              s.Q, s.sw);
         }
     }
+  });
+}
+
+// ---- k1 forward and backward_data, flat (stride 1, few output channels) -----------------
+//
+// conv2d_kernel.inc's flat kernel puts pixels across the lanes over the padded input
+// flattened row by row (see there). One routine serves both directions:
+//   forward         out (Kg, P, Q) of image n, group g = the taps (c, r, s) of the padded
+//                   input (Cg, H + 2ph, W + 2pw) with weights w[k][c, r, s];
+//   backward_data   dinp (Cg, H, W) = the taps (k, r', s') of dout padded by (R-1)*dh - ph
+//                   rows and (S-1)*dw - pw columns, (Kg, P + 2ah, Q + 2aw), with the flipped
+//                   weights w[k][c, R-1-r', S-1-s'] (a stride-1 convolution).
+// FlatPlan holds what one call packs once: the taps' offsets in the padded source plane and
+// the weights in chunks of FK output channels, (chunks, taps, FK).
+// Thread mapping: images handed out to threads in chunks; per image and group, the source is
+// padded into the thread's scratch slot 2 and each chunk of FK output channels is computed
+// over whole padded-width rows into slot 3, then the valid columns copied out.
+bool flat_padding_ok(const ConvShape& s) {  // backward_data's dout padding is not negative
+  return s.ph <= (s.R - 1) * s.dh && s.pw <= (s.S - 1) * s.dw;
+}
+
+// Forward: stride 1 with fewer output channels per group than vector lanes (where the
+// direct path would leave lanes empty; LeNet conv1 6 channels, N128: 0.44 vs 1.0 ms with
+// im2col). With more channels and < 32 taps im2col stays (CIFAR stem C3 K64: flat 59 vs 69
+// GFLOPS).
+bool use_flat_forward(const ConvShape& s) {
+  const int64_t VL = flat_fn()(nullptr, 0, 0, nullptr, nullptr, nullptr, nullptr, 0, 0);
+  return s.sh == 1 && s.sw == 1 && !is_pointwise(s) && s.Kg < VL;
+}
+
+// backward_data: stride 1 when the padded dout wastes little work. The flat kernel computes
+// H x (Q + 2*aw) positions per channel for P x Q useful ones' worth of taps: 1.1-1.3x for
+// "same" padding (5x5 pad 2 C64 14x14: 15.4 vs 20.4 ms im2col; 3x3 pad 1 K8 16x16: 0.45 vs
+// 1.24 ms), but 2.5-3x for unpadded small images (LeNet conv2 20->50 on 12x12: 5.6 vs 2.9 ms).
+bool use_flat_backward_data(const ConvShape& s) {
+  if (s.sh != 1 || s.sw != 1 || is_pointwise(s) || !flat_padding_ok(s)) return false;
+  const int64_t ws = s.Q + 2 * ((s.S - 1) * s.dw - s.pw);
+  return 2 * s.H * ws <= 3 * s.P * s.Q;
+}
+
+struct FlatPlan {
+  int64_t src_ch, Hs, Ws, pt, pl;  // source: channels, padded size, top/left padding
+  int64_t outk, Ho, Wo;            // output channels per group and plane size
+  int64_t taps, FK, chunks;
+  std::vector<int64_t> offs;
+  float* w = nullptr;  // (G, chunks, taps, FK)
+};
+
+FlatPlan flat_plan(const ConvShape& s, const float* w, bool backward) {
+  FlatPlan f;
+  const int64_t ah = (s.R - 1) * s.dh - s.ph, aw = (s.S - 1) * s.dw - s.pw;
+  f.src_ch = backward ? s.Kg : s.Cg;
+  f.pt = backward ? ah : s.ph;
+  f.pl = backward ? aw : s.pw;
+  const int64_t Hin = backward ? s.P : s.H, Win = backward ? s.Q : s.W;
+  f.Hs = Hin + 2 * f.pt;
+  f.Ws = Win + 2 * f.pl;
+  f.outk = backward ? s.Cg : s.Kg;
+  f.Ho = backward ? s.H : s.P;
+  f.Wo = backward ? s.W : s.Q;
+  f.taps = f.src_ch * s.R * s.S;
+  f.FK = flat_channels();
+  f.chunks = (f.outk + f.FK - 1) / f.FK;
+  f.offs.resize(size_t(f.taps));
+  for (int64_t c = 0, e = 0; c < f.src_ch; ++c)
+    for (int64_t r = 0; r < s.R; ++r)
+      for (int64_t x = 0; x < s.S; ++x, ++e) f.offs[size_t(e)] = c * f.Hs * f.Ws + r * s.dh * f.Ws + x * s.dw;
+  f.w = cpu::scratch(size_t(s.G * f.chunks * f.taps * f.FK) + 16, 6);
+  for (int64_t g = 0; g < s.G; ++g)
+    for (int64_t o = 0; o < f.chunks * f.FK; ++o)  // output channel o of group g
+      for (int64_t c = 0, e = 0; c < f.src_ch; ++c)
+        for (int64_t r = 0; r < s.R; ++r)
+          for (int64_t x = 0; x < s.S; ++x, ++e) {
+            float v = 0.f;
+            if (o < f.outk) {
+              // forward: w[g*Kg + o][c][r][x]; backward: w[g*Kg + c][o][R-1-r][S-1-x]
+              v = backward ? w[(((g * s.Kg + c) * s.Cg + o) * s.R + (s.R - 1 - r)) * s.S + (s.S - 1 - x)]
+                           : w[(((g * s.Kg + o) * s.Cg + c) * s.R + r) * s.S + x];
+            }
+            f.w[((g * f.chunks + o / f.FK) * f.taps + e) * f.FK + o % f.FK] = v;
+          }
+  return f;
+}
+
+// out (N, G*outk, Ho, Wo) from src (N, G*src_ch, Hin, Win) through plan f (see above).
+void flat_conv(const ConvShape& s, const FlatPlan& f, float* out, const float* src, const float* bias) {
+  const FlatFn fn = flat_fn();
+  const int64_t VL = fn(nullptr, 0, 0, nullptr, nullptr, nullptr, nullptr, 0, 0);
+  const int64_t Hin = f.Hs - 2 * f.pt, Win = f.Ws - 2 * f.pl, splane = f.Hs * f.Ws;
+  const int64_t L = f.Ho * f.Ws;  // whole padded-width output rows
+  // The kernel reads up to offs[e] + L rounded up to VL: past the last padded plane by at most
+  // (R-1)*dh*Ws + (S-1)*dw + L + VL - splane floats, zero in the slack.
+  const int64_t slack = std::max<int64_t>(0, (s.R - 1) * s.dh * f.Ws + (s.S - 1) * s.dw + L + VL - splane) + VL;
+  const double flops = 2.0 * s.N * s.G * f.outk * f.taps * f.Ho * f.Wo;
+  const int team = team_size(flops, s.N);
+  run_team(team, chunk_count(team, flops, s.N), [&](int64_t t, int64_t nth) {
+    int64_t n0, n1;
+    split_range(s.N, nth, t, n0, n1);
+    float* pad = cpu::scratch(size_t(f.src_ch * splane + slack) + 16, 2);
+    float* wide = cpu::scratch(size_t(f.FK * L) + 16, 3);
+    std::fill(pad, pad + f.src_ch * splane + slack, 0.f);
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t g = 0; g < s.G; ++g) {
+        const float* sg = src + (n * s.G + g) * f.src_ch * Hin * Win;
+        for (int64_t c = 0; c < f.src_ch; ++c)  // borders stay zero from the fill above
+          for (int64_t h = 0; h < Hin; ++h)
+            std::memcpy(pad + c * splane + (h + f.pt) * f.Ws + f.pl, sg + (c * Hin + h) * Win,
+                        size_t(Win) * sizeof(float));
+        for (int64_t ch = 0; ch < f.chunks; ++ch) {
+          const int64_t o0 = ch * f.FK, kcount = std::min(f.FK, f.outk - o0);
+          fn(wide, L, kcount, f.w + (g * f.chunks + ch) * f.taps * f.FK, bias ? bias + g * f.outk + o0 : nullptr,
+             pad, f.offs.data(), f.taps, L);
+          for (int64_t k = 0; k < kcount; ++k) {
+            float* dst = out + ((n * s.G + g) * f.outk + o0 + k) * f.Ho * f.Wo;
+            for (int64_t p = 0; p < f.Ho; ++p)
+              std::memcpy(dst + p * f.Wo, wide + k * L + p * f.Ws, size_t(f.Wo) * sizeof(float));
+          }
+        }
+      }
   });
 }
 
@@ -1418,6 +1560,7 @@ void Cpu::conv2d_forward(View out, View inp, View weight, View bias, int64_t N, 
   if (s.variant == 0) forward_loop(s, out.f(), inp.f(), weight.f(), b);
   else if (use_winograd(s)) forward_winograd(s, out.f(), inp.f(), weight.f(), b);
   else if (use_direct(s)) forward_direct(s, out.f(), inp.f(), weight.f(), b);
+  else if (use_flat_forward(s)) flat_conv(s, flat_plan(s, weight.f(), false), out.f(), inp.f(), b);
   else if (use_batched_forward(s)) forward_batched(s, out.f(), inp.f(), weight.f(), b);
   else forward_im2col(s, out.f(), inp.f(), weight.f(), b);
 }
@@ -1432,6 +1575,7 @@ void Cpu::conv2d_backward_data(View dinp, View dout, View weight, int64_t N, int
   if (N * C * s.HW == 0) return;
   if (s.variant == 0) backward_data_loop(s, dinp.f(), dout.f(), weight.f());
   else if (use_winograd_backward_data(s)) backward_data_winograd(s, dinp.f(), dout.f(), weight.f());
+  else if (use_flat_backward_data(s)) flat_conv(s, flat_plan(s, weight.f(), true), dinp.f(), dout.f(), nullptr);
   else if (use_batched_forward(s)) backward_data_batched(s, dinp.f(), dout.f(), weight.f());
   else backward_data_im2col(s, dinp.f(), dout.f(), weight.f());
 }

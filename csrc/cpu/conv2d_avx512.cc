@@ -9,4 +9,7 @@
 #define NX_DT 12
 #define NX_DIRECT_FN conv2d_direct_avx512
 #define NX_DIRECTW_FN conv2d_directw_avx512
+#define NX_FK 6
+#define NX_FV 4
+#define NX_FLAT_FN conv2d_flat_avx512
 #include "conv2d_kernel.inc"
