@@ -112,9 +112,12 @@
 namespace nx {
 namespace cpu {
 // conv2d_avx512.cc, conv2d_avx2.cc, conv2d_portable.cc (conv2d_kernel.inc).
-int64_t conv2d_dot_avx512(float*, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t);
-int64_t conv2d_dot_avx2(float*, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t);
-int64_t conv2d_dot_portable(float*, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t);
+int64_t conv2d_dot_avx512(float*, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t,
+                          int64_t);
+int64_t conv2d_dot_avx2(float*, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t,
+                          int64_t);
+int64_t conv2d_dot_portable(float*, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t,
+                          int64_t);
 int64_t conv2d_direct_avx512(float*, int64_t, int64_t, const float*, int64_t, const float*, const float*,
                              const int64_t*, int64_t, int64_t, int64_t);
 int64_t conv2d_direct_avx2(float*, int64_t, int64_t, const float*, int64_t, const float*, const float*,
@@ -248,10 +251,10 @@ void run_team(int team, int64_t chunks, F&& body) {
 
 // ---- the dot-product micro-kernel (conv2d_kernel.inc, one per ISA) ----------------------
 
-// lanes (m, n, VL) += a[i*lda + p] * b[j*ldb + p] over p < len, into lane p % VL; with
-// lanes == nullptr it only returns VL.
+// lanes[(i*ldl + j)*VL + p % VL] += a[i*lda + p] * b[j*ldb + p] over p < len, i < m, j < n;
+// with lanes == nullptr it only returns VL.
 using DotFn = int64_t (*)(float* lanes, const float* a, int64_t lda, const float* b,
-                          int64_t ldb, int64_t m, int64_t n, int64_t len);
+                          int64_t ldb, int64_t m, int64_t n, int64_t len, int64_t ldl);
 DotFn dot_fn() {
   switch (cpu::isa()) {
     case cpu::Isa::Avx512: return cpu::conv2d_dot_avx512;
@@ -1437,7 +1440,7 @@ void backward_weight_im2col(const ConvShape& s, float* dw, const float* dout, co
 // lanes into the chunk's partial dW, and the chunks are summed in order at the end.
 void backward_weight_dot(const ConvShape& s, float* dw, float* dbias, const float* dout, const float* in) {
   const DotFn dot = dot_fn();
-  const int64_t VL = dot(nullptr, nullptr, 0, nullptr, 0, 0, 0, 0);
+  const int64_t VL = dot(nullptr, nullptr, 0, nullptr, 0, 0, 0, 0, 0);
   const bool pointwise = is_pointwise(s);
   // dbias rides along as one more column row of ones (col row CRS): dbias[k] = sum of dout
   // row k, summed while the rows are in registers instead of in a second pass over dout.
@@ -1451,7 +1454,13 @@ void backward_weight_dot(const ConvShape& s, float* dw, float* dbias, const floa
   // stored its 24 lane accumulators for 7 vector steps, the last one partial: 19 GFLOPS.
   const bool batched = !pointwise && use_batched_forward(s);
   const int64_t bat = batched ? std::min(s.N, (kBatchPixels + s.PQ - 1) / s.PQ) : 1;
-  const int64_t items = batched ? (s.N + bat - 1) / bat : (s.N * s.PQ + 63) / 64;
+  // Stride 1, larger images: no im2col at all. Over the padded image flattened row by row
+  // (the flat path's view), tap (c, r, x)'s column row is the padded plane itself from
+  // offset r*dh*Wp + x*dw, so for each (c, r) the S taps are b rows dw apart, contiguous
+  // along the pixels; dout is widened to the padded row width with zeros (LeNet conv1 1 -> 6:
+  // the 25 x 784 column matrix per image was half the time).
+  const bool flat = !pointwise && !batched && s.sh == 1 && s.sw == 1;
+  const int64_t items = batched ? (s.N + bat - 1) / bat : flat ? s.N : (s.N * s.PQ + 63) / 64;
   const int team = team_size(flops, items);
   const int64_t chunks = chunk_count(team, flops, items);
   // Chunk c's partial (K, nc) (its lanes summed): slice c of the calling thread's slot 4.
@@ -1472,13 +1481,41 @@ void backward_weight_dot(const ConvShape& s, float* dw, float* dbias, const floa
           for (int64_t i = 0; i < nn; ++i)  // image n0+i's columns at col[:, i*PQ : (i+1)*PQ]
             im2col(col + i * s.PQ, in + ((n0 + i) * s.C + g * s.Cg) * s.HW, s, 0, s.PQ, len);
           if (fuse_bias) std::fill(col + s.CRS * len, col + (s.CRS + 1) * len, 1.f);
-          dot(lanes + g * s.Kg * nc * VL, dg, len, col, len, s.Kg, nc, len);
+          dot(lanes + g * s.Kg * nc * VL, dg, len, col, len, s.Kg, nc, len, nc);
         }
       }
     }
-    int64_t u0 = 0, u1 = 0;  // the per-image path's pixels (none when batched)
-    if (!batched) split_range(s.N * s.PQ, nth, t, u0, u1);
-    float* col = pointwise || batched ? nullptr : cpu::scratch(size_t(nc * nb_max) + 16, 2);
+    if (flat) {
+      const int64_t Wp = s.W + 2 * s.pw, plane = (s.H + 2 * s.ph) * Wp, L = s.P * Wp;
+      const int64_t padn = s.Cg * plane + (s.S - 1) * s.dw;  // the last taps read past the planes
+      float* pad = cpu::scratch(size_t(padn) + 16, 2);
+      float* dg = cpu::scratch(size_t(s.Kg * L) + 16, 5);
+      float* ones = fuse_bias ? cpu::scratch(size_t(L) + 16, 6) : nullptr;
+      std::fill(pad, pad + padn, 0.f);  // borders and slack stay zero
+      std::fill(dg, dg + s.Kg * L, 0.f);  // the columns past Q stay zero
+      if (ones) std::fill(ones, ones + L, 1.f);
+      int64_t n0, n1;
+      split_range(s.N, nth, t, n0, n1);
+      for (int64_t n = n0; n < n1; ++n)
+        for (int64_t g = 0; g < s.G; ++g) {
+          for (int64_t c = 0; c < s.Cg; ++c)
+            for (int64_t h = 0; h < s.H; ++h)
+              std::memcpy(pad + c * plane + (h + s.ph) * Wp + s.pw, in + ((n * s.C + g * s.Cg + c) * s.H + h) * s.W,
+                          size_t(s.W) * sizeof(float));
+          for (int64_t k = 0; k < s.Kg; ++k)
+            for (int64_t p = 0; p < s.P; ++p)
+              std::memcpy(dg + k * L + p * Wp, dout + ((n * s.K + g * s.Kg + k) * s.P + p) * s.Q,
+                          size_t(s.Q) * sizeof(float));
+          float* lg = lanes + g * s.Kg * nc * VL;  // (Kg, nc, VL)
+          for (int64_t c = 0; c < s.Cg; ++c)
+            for (int64_t r = 0; r < s.R; ++r)
+              dot(lg + (c * s.R + r) * s.S * VL, dg, L, pad + c * plane + r * s.dh * Wp, s.dw, s.Kg, s.S, L, nc);
+          if (ones) dot(lg + s.CRS * VL, dg, L, ones, 0, s.Kg, 1, L, nc);
+        }
+    }
+    int64_t u0 = 0, u1 = 0;  // the per-image path's pixels (none when batched or flat)
+    if (!batched && !flat) split_range(s.N * s.PQ, nth, t, u0, u1);
+    float* col = pointwise || batched || flat ? nullptr : cpu::scratch(size_t(nc * nb_max) + 16, 2);
     for_pixel_range(s, u0, u1, [&](int64_t n, int64_t ja, int64_t jb) {
       for (int64_t g = 0; g < s.G; ++g) {
         float* lg = lanes + g * s.Kg * nc * VL;                      // (Kg, nc, VL)
@@ -1487,11 +1524,11 @@ void backward_weight_dot(const ConvShape& s, float* dw, float* dbias, const floa
         for (int64_t j0 = ja; j0 < jb; j0 += nb_max) {
           const int64_t nb = std::min(nb_max, jb - j0);
           if (pointwise) {  // the columns are the image rows (Cg, HW) themselves
-            dot(lg, gg + j0, s.PQ, img_g + j0, s.HW, s.Kg, s.Cg, nb);
+            dot(lg, gg + j0, s.PQ, img_g + j0, s.HW, s.Kg, s.Cg, nb, nc);
           } else {
             im2col(col, img_g, s, j0, nb);
             if (fuse_bias) std::fill(col + s.CRS * nb, col + (s.CRS + 1) * nb, 1.f);
-            dot(lg, gg + j0, s.PQ, col, nb, s.Kg, nc, nb);
+            dot(lg, gg + j0, s.PQ, col, nb, s.Kg, nc, nb, nc);
           }
         }
       }
