@@ -117,6 +117,17 @@ def test_gemm_thread_splits(dev, rng, threads):
                 c = dev.out((m, n))
                 dev.k.gemm_forward(c, dev.put(a), dev.put(b), None, 1, m, n, k, False, tb, 0, 0, 0, 1.0, 0.0, 0, 0.0, 1)
                 assert_close(dev.get(c, (m, n)), want, for_sum(k), f"{m}x{n}x{k} tb={tb} rep {rep}")
+        # k2 (direct) in row blocks of 12, one per thread (m*n*k >= 2^18): m not a multiple of
+        # 12 or of the team, A transposed (strided rows), beta, bias and an activation
+        for m, n, k, ta in [(100, 100, 100, False), (37, 61, 300, True), (130, 40, 64, False)]:
+            a, b = _operands(rng, m, n, k, ta, False)
+            bias = rng.standard_normal(n).astype(np.float32)
+            c0 = rng.standard_normal((m, n)).astype(np.float32)
+            want = ref.gemm_forward(c0, a, b, bias, trans_a=ta, beta=0.5, act=A.RELU)
+            c = dev.put(c0.copy())
+            dev.k.gemm_forward(c, dev.put(a), dev.put(b), dev.put(bias), 1, m, n, k, ta, False, 0, 0, 0, 1.0, 0.5,
+                               A.RELU, 0.0, 2)
+            assert_close(dev.get(c, (m, n)), want, for_sum(k), f"k2 {m}x{n}x{k} ta={ta}")
     finally:
         _ext.cpu.set_num_threads(before)
 

@@ -12,7 +12,8 @@
 //   gemm_k2_direct  small products: the same micro-kernels reading A in place (strided
 //                   broadcasts) and row-major B in place; packs only a ragged last panel
 //                   or a transposed B; serial, no k blocking (gemm_kernel.inc); the
-//                   n <= 16 rule of k1 applies too
+//                   n <= 16 rule of k1 applies too; with several threads, products of
+//                   >= 2^18 multiply-adds run as row blocks of C, one per thread
 // variant -1 picks k0 when m*n*k < 64 (one call's fixed cost), k2 up to m*n*k = 2^21,
 // else k1 (kSmallMnk below: measured crossover).
 #include <algorithm>
@@ -65,9 +66,32 @@ void gemm_direct(const GemmArgs& g) {
   }
 }
 
+// k2 itself is serial. With several threads, a product of at least kSplitMnk multiply-adds
+// is cut into row blocks of C (multiples of 12 rows: whole micro-tiles on every ISA), one per
+// thread: NumPy/OpenBLAS threads 64^3-128^3 products, which left serial k2 at 0.82-0.95x
+// of it at 2 threads. Inside an outer parallel region (conv2d's run_team sets one thread)
+// num_threads() is 1 and the product stays serial.
+constexpr double kSplitMnk = double(1 << 18);
+void gemm_direct_rows(const GemmArgs& g) {
+  const int64_t blocks = std::min<int64_t>(cpu::num_threads(), (g.m + 11) / 12);
+  if (blocks <= 1 || double(g.m) * g.n * g.k < kSplitMnk) return gemm_direct(g);
+  cpu::parallel_for(blocks, int64_t(1) << 20, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t i0 = std::min(g.m, (g.m * t / blocks + 6) / 12 * 12);
+      const int64_t i1 = t + 1 == blocks ? g.m : std::min(g.m, (g.m * (t + 1) / blocks + 6) / 12 * 12);
+      if (i1 <= i0) continue;
+      GemmArgs p = g;
+      p.c = g.c + i0 * g.n;
+      p.a = g.a + i0 * g.as_i;
+      p.m = i1 - i0;
+      gemm_direct(p);
+    }
+  });
+}
+
 // k1 or k2 by variant (1 or 2).
 void gemm_tiled(const GemmArgs& g, int64_t variant) {
-  if (variant == 2) gemm_direct(g);
+  if (variant == 2) gemm_direct_rows(g);
   else gemm_packed(g);
 }
 
