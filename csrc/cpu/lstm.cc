@@ -26,7 +26,7 @@
 //    dgates[t] @ w_hh. After the loop, each as one GEMM over all steps: dx = dgates @ w_ih,
 //    dw_ih^T = x^T @ dgates, dw_hh^T = out[:-1]^T @ dgates[1:] (+ h0^T @ dgates[0]), both
 //    transposed into place; bias gradients are row-wise column sums of dgates.
-// Gate math: branch-free exp/sigmoid/tanh (Cephes polynomials, ~1-2 ulp), so loops vectorise.
+// Gate math: vmath.h's branch-free sigmoid/tanh (vexp ~1 ulp, vtanh <= 7 ulp), so loops vectorise.
 // Scratch slots (cpu::scratch): 2 = dgates / combined bias, 3 = dh/dc carries, 4 = a zero
 // row / zero bias / transposed weight gradient, 5 = packed w_hh slice, 6 = a thread's tile
 // buffer, 7 = packed w_ih slice (5-7 per thread). gemm owns 0, 1.
@@ -40,6 +40,7 @@
 #include "../checks/lstm.h"
 #include "backend.h"
 #include "gemm.h"
+#include "vmath.h"
 
 namespace nx {
 namespace {
@@ -48,62 +49,10 @@ namespace {
 // targets via __attribute__((target))) and everything they call must be inlined into each.
 #define NX_AI inline __attribute__((always_inline))
 
-// Gate nonlinearities without libm calls, so the compiler vectorises the fused loops (libm's
-// scalar expf/tanhf made the pointwise pass cost several times the GEMMs). Every select is
-// on integers (bit patterns): with GCC's default -ftrapping-math, a float compare feeding a
-// select keeps the loop from being if-converted and vectorised.
-NX_AI int32_t f2b(float f) { int32_t b; std::memcpy(&b, &f, sizeof(b)); return b; }
-NX_AI float b2f(int32_t b) { float f; std::memcpy(&f, &b, sizeof(f)); return f; }
-// a where cond else b, as mask arithmetic: a ternary lets GCC sink the computation of the
-// unused operand into a branch, which (float ops may trap) blocks vectorisation.
-NX_AI int32_t pick(bool cond, int32_t a, int32_t b) {
-  const int32_t m = -int32_t(cond);
-  return (a & m) | (b & ~m);
-}
-
-// exp: Cephes' expf. x = n*ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact
-// reduction), e^r by a degree-7 polynomial, 2^n put in the exponent bits; ~1 ulp (max rel.
-// error 1.3e-7 measured over [-30, 30]). n is read from the bits of t + 1.5*2^23 (the
-// round-to-nearest trick), so no float->int conversion. n > 127 (x > ~88.38) gives +inf,
-// n < -126 (x < ~-87.68) gives 0, NaN passes through.
-NX_AI float exp_fast(float x) {
-  const float t = x * 1.44269504088896341f;                      // x / ln2
-  const float sh = t + 12582912.f;                               // 1.5 * 2^23 + round(t)
-  const float n = sh - 12582912.f;
-  const int32_t ni = int32_t(uint32_t(f2b(sh)) - 0x4B400000u);   // round(t) as an integer
-  float r = x - n * 0.693359375f;                                // ln2 = 0.693359375 - 2.12194440e-4
-  r = r + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.f;
-  const int32_t nc = ni < -126 ? -126 : (ni > 127 ? 127 : ni);
-  int32_t yb = f2b(p * b2f((nc + 127) << 23));
-  yb = pick(ni > 127, 0x7f800000, pick(ni < -126, 0, yb));
-  const int32_t xb = f2b(x);
-  return b2f(pick((xb & 0x7fffffff) > 0x7f800000, xb, yb));  // NaN in, NaN out
-}
-NX_AI float sigmoidf(float x) { return 1.f / (1.f + exp_fast(-x)); }
-// tanh: Cephes' tanhf. |x| < 0.625: odd polynomial (no cancellation near 0); else
-// 1 - 2/(e^{2|x|} + 1) with the sign of x; ~2 ulp. NaN: the second branch, NaN.
-NX_AI float tanh_fast(float x) {
-  const int32_t xb = f2b(x);
-  const int32_t ab = xb & 0x7fffffff;
-  const float ax = b2f(ab);
-  const float z = x * x;
-  float p = -5.70498872745e-3f;
-  p = p * z + 2.06390887954e-2f;
-  p = p * z - 5.37397155531e-2f;
-  p = p * z + 1.33314422036e-1f;
-  p = p * z - 3.33332819422e-1f;
-  const float small = p * z * x + x;
-  const float big = 1.f - 2.f / (exp_fast(2.f * ax) + 1.f);       // >= 0
-  const int32_t bigb = f2b(big) | (xb & int32_t(0x80000000u));    // sign of x
-  return b2f(pick(ab < 0x3f200000, f2b(small), bigb));            // 0x3f200000 = 0.625f
-}
+// Gate nonlinearities: vmath.h's vectorisable sigmoid and tanh (libm's scalar expf/tanhf made
+// the pointwise pass cost several times the GEMMs), always inlined into each ISA's loops.
+NX_AI float sigmoidf(float x) { return cpu::vsigmoid(x); }
+NX_AI float tanh_fast(float x) { return cpu::vtanh(x); }
 
 View fview(float* p, int64_t n) {
   View v;

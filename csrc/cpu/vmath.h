@@ -23,21 +23,25 @@
 #include <cstdint>
 #include <cstring>
 
+// Always inlined: lstm.cc compiles its loops per ISA with __attribute__((target)), and a call
+// that was not inlined there would run the baseline (SSE2) copy.
+#define NX_VMATH static inline __attribute__((always_inline))
+
 namespace nx::cpu {
 
-static inline float bits_to_float(uint32_t i) {
+NX_VMATH float bits_to_float(uint32_t i) {
   float f;
   std::memcpy(&f, &i, sizeof f);  // a bit cast the vectoriser understands
   return f;
 }
-static inline uint32_t float_bits(float f) {
+NX_VMATH uint32_t float_bits(float f) {
   uint32_t i;
   std::memcpy(&i, &f, sizeof i);
   return i;
 }
 
 // c ? a : b with both operands already computed, as bit operations (see the header).
-static inline float blend(bool c, float a, float b) {
+NX_VMATH float blend(bool c, float a, float b) {
   const uint32_t m = 0u - uint32_t(c);
   return bits_to_float((float_bits(a) & m) | (float_bits(b) & ~m));
 }
@@ -45,7 +49,7 @@ static inline float blend(bool c, float a, float b) {
 // exp(x): x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), exp(r) by the degree-6
 // polynomial of Cephes' expf, 2^n assembled in exponent fields as 2^n1 * 2^n2 (n1 = floor(n/2))
 // so that every n in the clamped range gives two normal factors.
-static inline float vexp(float x) {
+NX_VMATH float vexp(float x) {
   // Clamp: above 89 the result overflows to +inf anyway (1.32 * 2^128); below -110 it
   // underflows to 0 (2^-159). The comparisons are false for NaN, which passes through.
   float xc = blend(x > 89.f, 89.f, x);
@@ -72,7 +76,7 @@ static inline float vexp(float x) {
 // |x| ~ 7-9 where tanh is within 1e-6 of 1). One division and 9 FMAs, no exp: about twice
 // the throughput of the exp form 1 - 2 / (exp(2|x|) + 1) it replaced (which needed a second,
 // polynomial arm for small |x|). NaN propagates through min/max and the arithmetic.
-static inline float vtanh(float x) {
+NX_VMATH float vtanh(float x) {
   const float xc = std::max(std::min(x, 9.f), -9.f);
   const float s = xc * xc;
   const float p = (((1.3356961643691487e-08f * s + 2.0610750104412250e-05f) * s + 3.4956897636319929e-03f) * s +
@@ -83,11 +87,11 @@ static inline float vtanh(float x) {
 }
 
 // sigmoid(x) = 1 / (1 + exp(-x)).
-static inline float vsigmoid(float x) { return 1.f / (1.f + vexp(-x)); }
+NX_VMATH float vsigmoid(float x) { return 1.f / (1.f + vexp(-x)); }
 
 // expm1(x) = exp(x) - 1: the Taylor series to x^8 for |x| < 0.5 (truncation < 6e-9
 // relative, so small x keep full relative accuracy), else exp(x) - 1; blended.
-static inline float vexpm1(float x) {
+NX_VMATH float vexpm1(float x) {
   float p = 1.f / 40320.f;
   p = p * x + 1.f / 5040.f;
   p = p * x + 1.f / 720.f;
@@ -103,7 +107,7 @@ static inline float vexpm1(float x) {
 // log1p(z) for z > -1 (NaN propagates): u = 1 + z, log(u) by Cephes' logf (u = m 2^e with
 // m in [sqrt(1/2), sqrt 2), a degree-8 polynomial in m - 1, e ln2 split in two parts), plus
 // the rounding correction -((u - 1) - z) / u, which makes tiny z give z.
-static inline float vlog1p(float z) {
+NX_VMATH float vlog1p(float z) {
   const float u = 1.f + z;
   const uint32_t ub = float_bits(u);
   int32_t e = int32_t(ub >> 23) - 126;                       // u = m * 2^e, m in [0.5, 1)
@@ -133,7 +137,7 @@ static inline float vlog1p(float z) {
 // vectorised CPU erf). Absolute error <= 3e-7 on Phi in float (measured), which x * Phi(x)
 // turns into a relative error < 1e-6 near 0 (Phi ~ 1/2) and an absolute error < 1e-8 in the
 // left tail (where libm's 1 + erf loses more to cancellation).
-static inline float vnormcdf(float x) {
+NX_VMATH float vnormcdf(float x) {
   const float z = bits_to_float(float_bits(x) & 0x7FFFFFFFu) * 0.7071067811865476f;
   const float t = 1.f / (1.f + 0.3275911f * z);
   float p = 1.061405429f;
