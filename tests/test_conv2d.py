@@ -137,6 +137,9 @@ DOT_SHAPES = [
     (2, 3, 9, 6, 7, 2, 3, (1, 1), (0, 2), (2, 1), 1),         # flat: dilated rows, padded columns only
     (2, 13, 8, 9, 5, 3, 3, (1, 1), (1, 1), (1, 1), 1),        # flat backward_data: 13 channels = 6 + 6 + 1 (AVX-512)
     (2, 4, 8, 8, 6, 3, 3, (1, 1), (1, 1), (1, 1), 2),         # flat forward and backward_data with groups
+    (2, 17, 9, 11, 7, 4, 4, (2, 2), (1, 1), (1, 1), 1),       # backward_data by phases: 4x4/2 (DCGAN), odd sizes
+    (3, 19, 10, 8, 4, 3, 3, (3, 2), (2, 0), (1, 1), 1),       # phases: strides 3 and 2, padding 2 and 0
+    (2, 32, 7, 7, 6, 2, 2, (2, 2), (0, 0), (1, 1), 2),        # phases with groups, one tap per phase
     (7, 3, 9, 13, 5, 3, 3, (1, 1), (2, 0), (1, 1), 1),        # dot batched, rows padded, 16-float row copies
     (40, 2, 6, 5, 3, 3, 3, (1, 1), (0, 0), (1, 1), 1),        # dot batched: 3 batches, last one partial
     (2, 20, 9, 11, 9, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # GEMM, images batched: CRS 180
