@@ -450,3 +450,33 @@ def test_conv2d_bad_sizes_raise_value_error(dev):
         k.conv2d_backward_weight(dev.out((K, C, R, S)), None, d, x, *bad(12, 4), -1)
     with _raises(dev, TypeError, "float32"):
         k.conv2d_backward_weight(dev.out((K, C, R, S), np.int64), None, d, x, *good, -1)
+
+
+def _random_shapes(seed, count):
+    """Small random layers that reach every k1 path (direct, flat, phases, dot, batched,
+    im2col, Winograd) with sizes no table above lists: channels around the vector widths,
+    strides up to 3, padding up to the kernel size, dilation, groups."""
+    r = np.random.default_rng(seed)
+    shapes = []
+    while len(shapes) < count:
+        G = int(r.choice([1, 1, 1, 2, 3]))
+        Cg, Kg = int(r.integers(1, 21)), int(r.choice([1, 3, 6, 8, 15, 16, 17, 33]))
+        R, S = int(r.integers(1, 6)), int(r.integers(1, 6))
+        sh, sw = int(r.choice([1, 1, 2, 3])), int(r.choice([1, 1, 2]))
+        dh, dw = int(r.choice([1, 1, 2])), int(r.choice([1, 1, 2]))
+        ph, pw = int(r.integers(0, R + 1)), int(r.integers(0, S + 1))
+        H, W = int(r.integers(1, 20)), int(r.integers(1, 24))
+        if H + 2 * ph < dh * (R - 1) + 1 or W + 2 * pw < dw * (S - 1) + 1:
+            continue  # no output pixel
+        shapes.append((int(r.integers(1, 6)), G * Cg, H, W, G * Kg, R, S, (sh, sw), (ph, pw), (dh, dw), G))
+    return shapes
+
+
+RANDOM_SHAPES = _random_shapes(7, 64)
+
+
+def test_conv2d_random_layers_every_isa(dev, isa, rng):
+    if dev.name != "cpu":
+        pytest.skip("ISA paths are a CPU matter")
+    for shape in RANDOM_SHAPES:
+        _check_all(dev, rng, shape, 1, bias=bool(shape[0] % 2))
