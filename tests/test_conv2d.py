@@ -480,3 +480,46 @@ def test_conv2d_random_layers_every_isa(dev, isa, rng):
         pytest.skip("ISA paths are a CPU matter")
     for shape in RANDOM_SHAPES:
         _check_all(dev, rng, shape, 1, bias=bool(shape[0] % 2))
+
+
+def test_conv2d_nonfinite_input_stays_local(dev, rng):
+    # An inf pixel reaches only the weight-gradient taps that read it (stride-1 dot path over
+    # the row-flattened padded image: its columns past Q pair zero dout with real pixels, so
+    # a naive reduction would spread NaN to every tap of the row).
+    shape = (2, 2, 20, 21, 5, 3, 3, (1, 1), (0, 1), (1, 1), 1)
+    N, C, H, W, K, R, S, st, pd, dl, G = shape
+    P, Q = _out_hw(shape)
+    x, w, _ = _data(rng, shape)
+    x[1, 0, 7, 20] = np.inf
+    x[0, 1, 0, 3] = -np.inf
+    d = rng.standard_normal((N, K, P, Q)).astype(np.float32)
+    with np.errstate(invalid="ignore"):  # inf * 0 in the reference's padded sums
+        rdw, rdb = ref.conv2d_backward_weight(d, x, (R, S), st, pd, dl, G)
+    for variant in VARIANTS:
+        dw, db = dev.out(w.shape), dev.out((K,))
+        dev.k.conv2d_backward_weight(dw, db, dev.put(d), dev.put(x), *_args(shape), variant)
+        got = dev.get(dw, w.shape)
+        np.testing.assert_array_equal(np.isfinite(got), np.isfinite(rdw), err_msg=f"variant {variant}")
+        assert_close(got, rdw, for_sum(N * P * Q), f"variant {variant}")
+        assert_close(dev.get(db, (K,)), rdb, for_sum(N * P * Q), f"variant {variant} dbias")
+
+
+def test_conv2d_huge_padding_tiny_output(dev):
+    # Padding and dilation far larger than the image (accepted: the output is tiny) must not
+    # make k1 build a padded copy of the image: k1 agrees with k0's direct loops.
+    for shape in [(1, 32, 2, 2, 16, 1, 1, (1 << 20, 1 << 20), ((1 << 20) - 1, (1 << 20) - 1), (1, 1), 1),
+                  (1, 1, 2, 2, 1, 2, 2, (1, 1), (1 << 20, 1 << 20), ((1 << 21) - 1, (1 << 21) - 1), 1)]:
+        N, C, H, W, K, R, S, *_ = shape
+        P, Q = _out_hw(shape)
+        rng = np.random.default_rng(0)
+        x, w, b = _data(rng, shape)
+        d = rng.standard_normal((N, K, P, Q)).astype(np.float32)
+        res = []
+        for variant in (0, 1):
+            out, dx, dw = dev.out((N, K, P, Q)), dev.out((N, C, H, W)), dev.out(w.shape)
+            dev.k.conv2d_forward(out, dev.put(x), dev.put(w), dev.put(b), *_args(shape), variant)
+            dev.k.conv2d_backward_data(dx, dev.put(d), dev.put(w), *_args(shape), variant)
+            dev.k.conv2d_backward_weight(dw, None, dev.put(d), dev.put(x), *_args(shape), variant)
+            res.append([dev.get(out, (N, K, P, Q)), dev.get(dx, (N, C, H, W)), dev.get(dw, w.shape)])
+        for a, b_ in zip(*res):
+            assert_close(a, b_, for_sum(C * R * S))

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,10 @@ inline int num_threads() {
 }
 
 // Run body(begin, end) over [0, n) split into contiguous chunks, one per thread, when the
-// work (n * cost_per_item, in rough flops) is large enough to be worth waking threads.
+// work (n * cost_per_item, in rough flops) is large enough to be worth waking threads. The
+// split follows the team the runtime actually gives (fewer threads than asked inside another
+// region or under OMP_DYNAMIC still cover all of [0, n)); an exception thrown by body is
+// carried out of the region and rethrown (one escaping an OpenMP region would terminate).
 template <class F>
 void parallel_for(int64_t n, int64_t cost_per_item, F&& body) {
   if (n <= 0) return;
@@ -54,16 +58,25 @@ void parallel_for(int64_t n, int64_t cost_per_item, F&& body) {
     return;
   }
   if (nt > n) nt = static_cast<int>(n);
+  std::exception_ptr err;
 #pragma omp parallel num_threads(nt)
   {
 #ifdef _OPENMP
-    int t = omp_get_thread_num();
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
 #else
-    int t = 0;
+    const int t = 0, team = 1;
 #endif
-    int64_t b = n * t / nt, e = n * (t + 1) / nt;
-    if (b < e) body(b, e);
+    const int64_t b = n * t / team, e = n * (t + 1) / team;
+    if (b < e) {
+      try {
+        body(b, e);
+      } catch (...) {
+#pragma omp critical(nx_parallel_for_err)
+        if (!err) err = std::current_exception();
+      }
+    }
   }
+  if (err) std::rethrow_exception(err);
 }
 
 // Scratch memory reused across calls (one arena per thread), so hot loops never touch

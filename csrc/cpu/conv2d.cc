@@ -97,10 +97,15 @@
 // them in chunk order afterwards (deterministic whichever thread ran a chunk). Small problems
 // (under ~2^18 flops per thread) use fewer threads, down to one, and then the GEMM may
 // parallelise by itself.
-// Scratch slots (cpu::scratch; 0 and 1 belong to the GEMM): 2 = im2col column block / V,
-// 3 = forward output tile / dot's per-thread lane partials / Winograd's M or dZ; on the
-// calling thread: 4 = backward_weight's per-chunk partials, 5 = Winograd's U, 6 = the
-// flipped weights of backward_data_winograd / the weights with the bias column.
+// Scratch slots (cpu::scratch; 0 and 1 belong to the GEMM). Per thread: 2 = im2col column
+// block / Winograd's V / the padded image or dout of the direct, flat and phase paths, 3 =
+// forward output tile / dot's lane partials / Winograd's M or dZ / direct backward_weight's
+// transposed dout / the flat kernel's wide rows, 5 = the dot path's gathered or widened
+// dout, 6 = the dot path's row of ones. On the calling thread (before the team starts): 4 =
+// backward_weight's per-chunk partials, 5 = Winograd's U, 6 = packed weights (flipped for
+// backward_data_winograd, with the bias column, per block of lanes for direct, flat and
+// phases). A path never uses one slot for two live buffers, and the threads' slots 5 and 6
+// are only used by paths whose calling-thread slots 5 and 6 are free.
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -680,9 +685,21 @@ void forward_batched(const ConvShape& s, float* out, const float* in, const floa
 // channels, (G, blocks, Cg*R*S, VL), zero past Kg; taps are the offsets of (c, r, s) in the
 // padded image. Thread mapping: the N*P output rows are cut into chunks handed out to
 // threads; a thread pads each image it starts (into its scratch slot 2) when there is padding.
+// Whether a zero-padded copy of `channels` planes of Hp x Wp (the direct, flat and phase
+// paths' working image) stays within a few times the tensors' own size. Huge padding or
+// dilation with a tiny output (accepted by the checks) would otherwise make these paths
+// allocate, or overflow the index math of, a padded plane im2col never builds.
+bool padded_fits(const ConvShape& s, int64_t Hp, int64_t Wp, int64_t channels) {
+  const double own = double(s.C) * double(s.HW) + double(s.K) * double(s.PQ);
+  return double(Hp) * double(Wp) * double(channels) <= 4.0 * own + double(1 << 16);
+}
+bool input_padding_fits(const ConvShape& s) {
+  return padded_fits(s, s.H + 2 * s.ph, s.W + 2 * s.pw, s.C);
+}
+
 bool use_direct(const ConvShape& s) {
   const int64_t VL = direct_fn()(nullptr, 0, 0, nullptr, 0, nullptr, nullptr, nullptr, 0, 0, 0);
-  return !is_pointwise(s) && s.CRS >= kDirectMinCRS && s.Kg >= VL;
+  return !is_pointwise(s) && s.CRS >= kDirectMinCRS && s.Kg >= VL && input_padding_fits(s);
 }
 
 // The zero-padded geometry of the direct paths: an image becomes (C, Hp, Wp); tap e = (c, r,
@@ -758,9 +775,10 @@ void forward_direct(const ConvShape& s, float* out, const float* in, const float
 //                   weights w[k][c, R-1-r', S-1-s'] (a stride-1 convolution).
 // FlatPlan holds what one call packs once: the taps' offsets in the padded source plane and
 // the weights in chunks of FK output channels, (chunks, taps, FK).
-// Thread mapping: images handed out to threads in chunks; per image and group, the source is
-// padded into the thread's scratch slot 2 and each chunk of FK output channels is computed
-// over whole padded-width rows into slot 3, then the valid columns copied out.
+// Thread mapping: images (or blocks of output rows when N < 8) handed out to threads in
+// chunks; per image and group, the source is padded into the thread's scratch slot 2 and
+// each chunk of FK output channels is computed over whole padded-width rows into slot 3,
+// then the valid columns copied out.
 bool flat_padding_ok(const ConvShape& s) {  // backward_data's dout padding is not negative
   return s.ph <= (s.R - 1) * s.dh && s.pw <= (s.S - 1) * s.dw;
 }
@@ -771,7 +789,7 @@ bool flat_padding_ok(const ConvShape& s) {  // backward_data's dout padding is n
 // GFLOPS).
 bool use_flat_forward(const ConvShape& s) {
   const int64_t VL = flat_fn()(nullptr, 0, 0, nullptr, nullptr, nullptr, nullptr, 0, 0);
-  return s.sh == 1 && s.sw == 1 && !is_pointwise(s) && s.Kg < VL;
+  return s.sh == 1 && s.sw == 1 && !is_pointwise(s) && s.Kg < VL && input_padding_fits(s);
 }
 
 // backward_data: stride 1 when the padded dout wastes little work. The flat kernel computes
@@ -781,7 +799,7 @@ bool use_flat_forward(const ConvShape& s) {
 bool use_flat_backward_data(const ConvShape& s) {
   if (s.sh != 1 || s.sw != 1 || is_pointwise(s) || !flat_padding_ok(s)) return false;
   const int64_t ws = s.Q + 2 * ((s.S - 1) * s.dw - s.pw);
-  return 2 * s.H * ws <= 3 * s.P * s.Q;
+  return 2.0 * double(s.H) * double(ws) <= 3.0 * double(s.PQ) && padded_fits(s, s.H, ws, s.K);
 }
 
 struct FlatPlan {
@@ -838,31 +856,42 @@ void flat_conv(const ConvShape& s, const FlatPlan& f, float* out, const float* s
   // (R-1)*dh*Ws + (S-1)*dw + L + VL - splane floats, zero in the slack.
   const int64_t slack = std::max<int64_t>(0, (s.R - 1) * s.dh * f.Ws + (s.S - 1) * s.dw + L + VL - splane) + VL;
   const double flops = 2.0 * s.N * s.G * f.outk * f.taps * f.Ho * f.Wo;
-  const int team = team_size(flops, s.N);
-  run_team(team, chunk_count(team, flops, s.N), [&](int64_t t, int64_t nth) {
-    int64_t n0, n1;
-    split_range(s.N, nth, t, n0, n1);
+  // Work items: images, or blocks of output rows when there are few images (N = 1 still
+  // uses every core); a thread pads an image once for its consecutive items of it.
+  const int64_t rblocks = std::max<int64_t>(1, std::min<int64_t>(f.Ho, (8 + s.N - 1) / s.N));
+  const int64_t items = s.N * rblocks;
+  const int team = team_size(flops, items);
+  run_team(team, chunk_count(team, flops, items), [&](int64_t t, int64_t nth) {
+    int64_t u0, u1;
+    split_range(items, nth, t, u0, u1);
     float* pad = cpu::scratch(size_t(f.src_ch * splane + slack) + 16, 2);
     float* wide = cpu::scratch(size_t(f.FK * L) + 16, 3);
     std::fill(pad, pad + f.src_ch * splane + slack, 0.f);
-    for (int64_t n = n0; n < n1; ++n)
+    int64_t have = -1;  // the image (n*G + g) now in pad
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t n = u / rblocks, rb = u % rblocks;
+      const int64_t p0 = f.Ho * rb / rblocks, p1 = f.Ho * (rb + 1) / rblocks, Lb = (p1 - p0) * f.Ws;
       for (int64_t g = 0; g < s.G; ++g) {
-        const float* sg = src + (n * s.G + g) * f.src_ch * Hin * Win;
-        for (int64_t c = 0; c < f.src_ch; ++c)  // borders stay zero from the fill above
-          for (int64_t h = 0; h < Hin; ++h)
-            std::memcpy(pad + c * splane + (h + f.pt) * f.Ws + f.pl, sg + (c * Hin + h) * Win,
-                        size_t(Win) * sizeof(float));
+        if (have != n * s.G + g) {
+          const float* sg = src + (n * s.G + g) * f.src_ch * Hin * Win;
+          for (int64_t c = 0; c < f.src_ch; ++c)  // borders stay zero from the fill above
+            for (int64_t h = 0; h < Hin; ++h)
+              std::memcpy(pad + c * splane + (h + f.pt) * f.Ws + f.pl, sg + (c * Hin + h) * Win,
+                          size_t(Win) * sizeof(float));
+          have = n * s.G + g;
+        }
         for (int64_t ch = 0; ch < f.chunks; ++ch) {
           const int64_t o0 = ch * f.FK, kcount = std::min(f.FK, f.outk - o0);
-          fn(wide, L, kcount, f.w + (g * f.chunks + ch) * f.taps * f.FK, bias ? bias + g * f.outk + o0 : nullptr,
-             pad, f.offs.data(), f.taps, L);
+          fn(wide, Lb, kcount, f.w + (g * f.chunks + ch) * f.taps * f.FK, bias ? bias + g * f.outk + o0 : nullptr,
+             pad + p0 * f.Ws, f.offs.data(), f.taps, Lb);
           for (int64_t k = 0; k < kcount; ++k) {
             float* dst = out + ((n * s.G + g) * f.outk + o0 + k) * f.Ho * f.Wo;
-            for (int64_t p = 0; p < f.Ho; ++p)
-              std::memcpy(dst + p * f.Wo, wide + k * L + p * f.Ws, size_t(f.Wo) * sizeof(float));
+            for (int64_t p = p0; p < p1; ++p)
+              std::memcpy(dst + p * f.Wo, wide + k * Lb + (p - p0) * f.Ws, size_t(f.Wo) * sizeof(float));
           }
         }
       }
+    }
   });
 }
 
@@ -881,7 +910,8 @@ void flat_conv(const ConvShape& s, const FlatPlan& f, float* out, const float* s
 // on 56x56 N16 22.8 vs 22.6; but 1 <- 64 4x4/2 (a generator's last layer) 2.2 vs 0.6: one
 // channel per flat tile is load-bound.
 bool use_phases_backward_data(const ConvShape& s) {
-  return (s.sh > 1 || s.sw > 1) && s.dh == 1 && s.dw == 1 && s.sh <= s.R && s.sw <= s.S && s.Cg >= 16;
+  return (s.sh > 1 || s.sw > 1) && s.dh == 1 && s.dw == 1 && s.sh <= s.R && s.sw <= s.S && s.Cg >= 16 &&
+         padded_fits(s, s.P + s.R, s.Q + s.S, s.K);
 }
 
 struct Phase {
@@ -1564,7 +1594,7 @@ void backward_weight_dot(const ConvShape& s, float* dw, float* dbias, const floa
   // offset r*dh*Wp + x*dw, so for each (c, r) the S taps are b rows dw apart, contiguous
   // along the pixels; dout is widened to the padded row width with zeros (LeNet conv1 1 -> 6:
   // the 25 x 784 column matrix per image was half the time).
-  const bool flat = !pointwise && !batched && s.sh == 1 && s.sw == 1;
+  const bool flat = !pointwise && !batched && s.sh == 1 && s.sw == 1 && input_padding_fits(s);
   const int64_t items = batched ? (s.N + bat - 1) / bat : flat ? s.N : (s.N * s.PQ + 63) / 64;
   const int team = team_size(flops, items);
   const int64_t chunks = chunk_count(team, flops, items);
@@ -1603,19 +1633,34 @@ void backward_weight_dot(const ConvShape& s, float* dw, float* dbias, const floa
       split_range(s.N, nth, t, n0, n1);
       for (int64_t n = n0; n < n1; ++n)
         for (int64_t g = 0; g < s.G; ++g) {
+          const float* img = in + (n * s.C + g * s.Cg) * s.HW;
           for (int64_t c = 0; c < s.Cg; ++c)
             for (int64_t h = 0; h < s.H; ++h)
-              std::memcpy(pad + c * plane + (h + s.ph) * Wp + s.pw, in + ((n * s.C + g * s.Cg + c) * s.H + h) * s.W,
+              std::memcpy(pad + c * plane + (h + s.ph) * Wp + s.pw, img + (c * s.H + h) * s.W,
                           size_t(s.W) * sizeof(float));
           for (int64_t k = 0; k < s.Kg; ++k)
             for (int64_t p = 0; p < s.P; ++p)
               std::memcpy(dg + k * L + p * Wp, dout + ((n * s.K + g * s.Kg + k) * s.P + p) * s.Q,
                           size_t(s.Q) * sizeof(float));
           float* lg = lanes + g * s.Kg * nc * VL;  // (Kg, nc, VL)
-          for (int64_t c = 0; c < s.Cg; ++c)
-            for (int64_t r = 0; r < s.R; ++r)
-              dot(lg + (c * s.R + r) * s.S * VL, dg, L, pad + c * plane + r * s.dh * Wp, s.dw, s.Kg, s.S, L, nc);
-          if (ones) dot(lg + s.CRS * VL, dg, L, ones, 0, s.Kg, 1, L, nc);
+          // The columns past Q of a wide row pair zero dout with real pixels; 0 * inf would
+          // put a NaN into taps that never see the inf, so an image holding a non-finite
+          // value reduces over the valid columns of each output row instead (slower, exact).
+          uint32_t worst = 0;
+          for (int64_t i = 0; i < s.Cg * s.HW; ++i) {
+            uint32_t b;
+            std::memcpy(&b, img + i, sizeof b);
+            worst = std::max(worst, b & 0x7F800000u);
+          }
+          const int64_t rows = worst == 0x7F800000u ? s.P : 1, len = rows == 1 ? L : s.Q;
+          for (int64_t p = 0; p < rows; ++p) {
+            const float* dp = dg + p * Wp;  // row p's (or all rows') dout, lda L
+            for (int64_t c = 0; c < s.Cg; ++c)
+              for (int64_t r = 0; r < s.R; ++r)
+                dot(lg + (c * s.R + r) * s.S * VL, dp, L, pad + c * plane + (p + r * s.dh) * Wp, s.dw, s.Kg, s.S,
+                    len, nc);
+            if (ones) dot(lg + s.CRS * VL, dp, L, ones, 0, s.Kg, 1, len, nc);
+          }
         }
     }
     int64_t u0 = 0, u1 = 0;  // the per-image path's pixels (none when batched or flat)
