@@ -6,7 +6,7 @@ backprop through time): the hidden state carries over between chunks but its his
 detached. Gradients are clipped to norm --clip. Reports bits/char (cross-entropy / ln 2)
 on the held-out last 10% of the text, prints samples, plots the loss (bpc.png).
 
-    python examples/char_lstm.py --epochs 4 [--cell gru] [--limit 500000]
+    python examples/char_lstm.py --epochs 4 [--cell gru] [--limit 500000] [--holdout blocks --val-chars 0]
 """
 
 from __future__ import annotations
@@ -92,7 +92,13 @@ def main(argv: list | None = None) -> dict:
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--bptt", type=int, default=100)
     p.add_argument("--clip", type=float, default=1.0)
-    p.add_argument("--val-chars", type=int, default=200_000, help="held-out characters evaluated")
+    p.add_argument("--val-chars", type=int, default=200_000, help="held-out characters evaluated (0: all)")
+    p.add_argument(
+        "--holdout",
+        default="tail",
+        choices=["tail", "blocks"],
+        help="held-out 10%%: the end of the text (tail) or every 10th block of 10,000 characters (blocks)",
+    )
     p.add_argument("--sample-chars", type=int, default=300)
     args = p.parse_args(argv)
     args.out = args.out or os.path.join(common.DEFAULT_OUT, f"char_{args.cell}")
@@ -101,10 +107,11 @@ def main(argv: list | None = None) -> dict:
         text = nx.data.datasets.kjv_text()
     except ImportError as e:
         raise common.DataMissing(str(e)) from e
-    corpus = nx.data.CharCorpus(text, seq_len=args.bptt, split="train")
-    val_ids = nx.data.CharCorpus(text, seq_len=args.bptt, split="val", vocab=corpus.vocab).ids
+    corpus = nx.data.CharCorpus(text, seq_len=args.bptt, split="train", holdout=args.holdout)
+    val_ids = nx.data.CharCorpus(text, seq_len=args.bptt, split="val", vocab=corpus.vocab, holdout=args.holdout).ids
     train_ids = corpus.ids[: args.limit] if args.limit else corpus.ids
-    val_ids = val_ids[: min(args.val_chars, max(args.limit, 10_000))] if args.limit else val_ids[: args.val_chars]
+    val_max = args.val_chars or len(val_ids)
+    val_ids = val_ids[: min(val_max, max(args.limit, 10_000))] if args.limit else val_ids[:val_max]
     train = streams(train_ids, args.batch_size)
     val = streams(val_ids, min(args.batch_size, max(1, len(val_ids) // (args.bptt + 1))))
     print(f"vocab {corpus.vocab_size}, train {len(train_ids)} chars, val {len(val_ids)} chars", flush=True)
@@ -156,6 +163,8 @@ def main(argv: list | None = None) -> dict:
         args.cell: {
             "val_bpc": val_bpc[-1],
             "val_bpc_per_epoch": val_bpc,
+            "holdout": args.holdout,
+            "val_chars": int(len(val_ids)),
             "epochs": args.epochs,
             "sec_per_epoch": float(np.mean(epoch_time)),
             "loss_start": start,

