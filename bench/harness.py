@@ -113,8 +113,11 @@ def git_sha() -> str:
         out = subprocess.run(["git", "-C", REPO, "rev-parse", "--short=12", "HEAD"],
                              capture_output=True, text=True, timeout=10)
         sha = out.stdout.strip()
-        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no",
-                                "csrc", "bench"], capture_output=True, text=True, timeout=10).stdout.strip()
+        # Code only: the results a run of the suite rewrites (bench/results) do not make the
+        # next benchmark's code "dirty".
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no", "--",
+                                "csrc", "bench", "python", ":(exclude)bench/results"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
         return sha + ("+dirty" if dirty and sha else "") if sha else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
