@@ -114,36 +114,10 @@
 
 #include "../checks/conv2d.h"
 #include "backend.h"
+#include "conv2d_kernels.h"
 #include "gemm.h"
 
 namespace nx {
-namespace cpu {
-// conv2d_avx512.cc, conv2d_avx2.cc, conv2d_portable.cc (conv2d_kernel.inc).
-int64_t conv2d_dot_avx512(float*, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t,
-                          int64_t);
-int64_t conv2d_dot_avx2(float*, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t,
-                          int64_t);
-int64_t conv2d_dot_portable(float*, const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t,
-                          int64_t);
-int64_t conv2d_direct_avx512(float*, int64_t, int64_t, const float*, int64_t, const float*, const float*,
-                             const int64_t*, int64_t, int64_t, int64_t);
-int64_t conv2d_direct_avx2(float*, int64_t, int64_t, const float*, int64_t, const float*, const float*,
-                           const int64_t*, int64_t, int64_t, int64_t);
-int64_t conv2d_direct_portable(float*, int64_t, int64_t, const float*, int64_t, const float*, const float*,
-                               const int64_t*, int64_t, int64_t, int64_t);
-int64_t conv2d_flat_avx512(float*, int64_t, int64_t, const float*, const float*, const float*, const int64_t*,
-                           int64_t, int64_t);
-int64_t conv2d_flat_avx2(float*, int64_t, int64_t, const float*, const float*, const float*, const int64_t*,
-                         int64_t, int64_t);
-int64_t conv2d_flat_portable(float*, int64_t, int64_t, const float*, const float*, const float*, const int64_t*,
-                             int64_t, int64_t);
-int64_t conv2d_directw_avx512(float*, int64_t, int64_t, const float*, int64_t, const float*, const int64_t*,
-                              int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
-int64_t conv2d_directw_avx2(float*, int64_t, int64_t, const float*, int64_t, const float*, const int64_t*,
-                            int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
-int64_t conv2d_directw_portable(float*, int64_t, int64_t, const float*, int64_t, const float*, const int64_t*,
-                                int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
-}  // namespace cpu
 namespace {
 
 // Floats per im2col column block, per thread (4 MiB): the block and the GEMM's packed panels
@@ -256,56 +230,20 @@ void run_team(int team, int64_t chunks, F&& body) {
   if (err) std::rethrow_exception(err);
 }
 
-// ---- the dot-product micro-kernel (conv2d_kernel.inc, one per ISA) ----------------------
+// ---- the per-ISA micro-kernels (conv2d_kernel.inc; conv2d_kernels.h) ------------------
 
-// lanes[(i*ldl + j)*VL + p % VL] += a[i*lda + p] * b[j*ldb + p] over p < len, i < m, j < n;
-// with lanes == nullptr it only returns VL.
-using DotFn = int64_t (*)(float* lanes, const float* a, int64_t lda, const float* b,
-                          int64_t ldb, int64_t m, int64_t n, int64_t len, int64_t ldl);
-DotFn dot_fn() {
+// This ISA's table: dot (backward_weight's dot products), direct and directw (the direct
+// forward and backward_weight row kernels), flat (the flat stride-1 kernel), with its vector
+// width vl and the flat kernel's channels per tile fk.
+const cpu::Conv2dKernels& kernels() {
+  static const cpu::Conv2dKernels avx512 = cpu::conv2d_kernels_avx512(), avx2 = cpu::conv2d_kernels_avx2(),
+                                  portable = cpu::conv2d_kernels_portable();
   switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return cpu::conv2d_dot_avx512;
-    case cpu::Isa::Avx2: return cpu::conv2d_dot_avx2;
-    default: return cpu::conv2d_dot_portable;
+    case cpu::Isa::Avx512: return avx512;
+    case cpu::Isa::Avx2: return avx2;
+    default: return portable;
   }
 }
-
-// The direct forward's row kernel (conv2d_kernel.inc): see forward_direct.
-using DirectFn = int64_t (*)(float* out, int64_t ldk, int64_t kcount, const float* w, int64_t wstride,
-                             const float* bias, const float* x, const int64_t* offs, int64_t taps,
-                             int64_t Q, int64_t sw);
-DirectFn direct_fn() {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return cpu::conv2d_direct_avx512;
-    case cpu::Isa::Avx2: return cpu::conv2d_direct_avx2;
-    default: return cpu::conv2d_direct_portable;
-  }
-}
-
-// The direct backward_weight's row kernel (conv2d_kernel.inc): see backward_weight_direct.
-using DirectWFn = int64_t (*)(float* dw, int64_t wstride, int64_t kvecs, const float* dT, int64_t ldk,
-                              const float* x, const int64_t* offs, int64_t taps, int64_t p0, int64_t p1,
-                              int64_t Q, int64_t rstride, int64_t sw);
-DirectWFn directw_fn() {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return cpu::conv2d_directw_avx512;
-    case cpu::Isa::Avx2: return cpu::conv2d_directw_avx2;
-    default: return cpu::conv2d_directw_portable;
-  }
-}
-
-// The flat stride-1 row kernel (conv2d_kernel.inc): see flat_conv. FlatFn(nullptr, ...)
-// returns VL; the channels per call (NX_FK) are returned by flat_channels().
-using FlatFn = int64_t (*)(float* out, int64_t ldo, int64_t kcount, const float* w, const float* bias,
-                           const float* x, const int64_t* offs, int64_t taps, int64_t L);
-FlatFn flat_fn() {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return cpu::conv2d_flat_avx512;
-    case cpu::Isa::Avx2: return cpu::conv2d_flat_avx2;
-    default: return cpu::conv2d_flat_portable;
-  }
-}
-int64_t flat_channels() { return cpu::isa() == cpu::Isa::Avx512 ? 6 : 4; }  // NX_FK of each ISA
 
 // ---- im2col / col2im ------------------------------------------------------------------
 
@@ -698,8 +636,7 @@ bool input_padding_fits(const ConvShape& s) {
 }
 
 bool use_direct(const ConvShape& s) {
-  const int64_t VL = direct_fn()(nullptr, 0, 0, nullptr, 0, nullptr, nullptr, nullptr, 0, 0, 0);
-  return !is_pointwise(s) && s.CRS >= kDirectMinCRS && s.Kg >= VL && input_padding_fits(s);
+  return !is_pointwise(s) && s.CRS >= kDirectMinCRS && s.Kg >= kernels().vl && input_padding_fits(s);
 }
 
 // The zero-padded geometry of the direct paths: an image becomes (C, Hp, Wp); tap e = (c, r,
@@ -728,8 +665,8 @@ struct Padded {
 };
 
 void forward_direct(const ConvShape& s, float* out, const float* in, const float* w, const float* bias) {
-  const DirectFn fn = direct_fn();
-  const int64_t VL = fn(nullptr, 0, 0, nullptr, 0, nullptr, nullptr, nullptr, 0, 0, 0);
+  const auto fn = kernels().direct;
+  const int64_t VL = kernels().vl;
   const int64_t blocks = (s.Kg + VL - 1) / VL, bsize = s.CRS * VL;
   const Padded pd(s);
   float* wt = cpu::scratch(size_t(s.G * blocks * bsize) + 16, 6);
@@ -788,7 +725,7 @@ bool flat_padding_ok(const ConvShape& s) {  // backward_data's dout padding is n
 // im2col). With more channels and < 32 taps im2col stays (CIFAR stem C3 K64: flat 59 vs 69
 // GFLOPS).
 bool use_flat_forward(const ConvShape& s) {
-  const int64_t VL = flat_fn()(nullptr, 0, 0, nullptr, nullptr, nullptr, nullptr, 0, 0);
+  const int64_t VL = kernels().vl;
   return s.sh == 1 && s.sw == 1 && !is_pointwise(s) && s.Kg < VL && input_padding_fits(s);
 }
 
@@ -823,7 +760,7 @@ FlatPlan flat_plan(const ConvShape& s, const float* w, bool backward) {
   f.Ho = backward ? s.H : s.P;
   f.Wo = backward ? s.W : s.Q;
   f.taps = f.src_ch * s.R * s.S;
-  f.FK = flat_channels();
+  f.FK = kernels().fk;
   f.chunks = (f.outk + f.FK - 1) / f.FK;
   f.offs.resize(size_t(f.taps));
   for (int64_t c = 0, e = 0; c < f.src_ch; ++c)
@@ -848,8 +785,8 @@ FlatPlan flat_plan(const ConvShape& s, const float* w, bool backward) {
 
 // out (N, G*outk, Ho, Wo) from src (N, G*src_ch, Hin, Win) through plan f (see above).
 void flat_conv(const ConvShape& s, const FlatPlan& f, float* out, const float* src, const float* bias) {
-  const FlatFn fn = flat_fn();
-  const int64_t VL = fn(nullptr, 0, 0, nullptr, nullptr, nullptr, nullptr, 0, 0);
+  const auto fn = kernels().flat;
+  const int64_t VL = kernels().vl;
   const int64_t Hin = f.Hs - 2 * f.pt, Win = f.Ws - 2 * f.pl, splane = f.Hs * f.Ws;
   const int64_t L = f.Ho * f.Ws;  // whole padded-width output rows
   // The kernel reads up to offs[e] + L rounded up to VL: past the last padded plane by at most
@@ -921,9 +858,9 @@ struct Phase {
 };
 
 void backward_data_phases(const ConvShape& s, float* dinp, const float* dout, const float* w) {
-  const FlatFn fn = flat_fn();
-  const int64_t VL = fn(nullptr, 0, 0, nullptr, nullptr, nullptr, nullptr, 0, 0);
-  const int64_t FK = flat_channels(), chunks = (s.Cg + FK - 1) / FK;
+  const auto fn = kernels().flat;
+  const int64_t VL = kernels().vl;
+  const int64_t FK = kernels().fk, chunks = (s.Cg + FK - 1) / FK;
   std::vector<Phase> ph;
   int64_t wtotal = 0, most = 0;  // packed weight floats; largest padded source + slack
   for (int64_t a = 0; a < s.sh && a < s.H; ++a)
@@ -1008,8 +945,8 @@ void backward_data_phases(const ConvShape& s, float* dinp, const float* dout, co
 // Thread mapping: the N*P output rows are cut into chunks handed out to threads, one partial
 // dW per chunk, the partials summed in chunk order (deterministic for a given thread count).
 void backward_weight_direct(const ConvShape& s, float* dw, const float* dout, const float* in) {
-  const DirectWFn fn = directw_fn();
-  const int64_t VL = fn(nullptr, 0, 0, nullptr, 0, nullptr, nullptr, 0, 0, 0, 0, 0, 0);
+  const auto fn = kernels().directw;
+  const int64_t VL = kernels().vl;
   const int64_t blocks = (s.Kg + VL - 1) / VL, bsize = s.CRS * VL, wsize = s.G * blocks * bsize;
   const int64_t ldk = s.G * blocks * VL;  // floats per pixel of the transposed dout
   const Padded pd(s);
@@ -1574,8 +1511,8 @@ void backward_weight_im2col(const ConvShape& s, float* dw, const float* dout, co
 // lane-partial dW (K*CRS*VL floats, scratch slot 3, zeroed per chunk), sums each element's
 // lanes into the chunk's partial dW, and the chunks are summed in order at the end.
 void backward_weight_dot(const ConvShape& s, float* dw, float* dbias, const float* dout, const float* in) {
-  const DotFn dot = dot_fn();
-  const int64_t VL = dot(nullptr, nullptr, 0, nullptr, 0, 0, 0, 0, 0);
+  const auto dot = kernels().dot;
+  const int64_t VL = kernels().vl;
   const bool pointwise = is_pointwise(s);
   // dbias rides along as one more column row of ones (col row CRS): dbias[k] = sum of dout
   // row k, summed while the rows are in registers instead of in a second pass over dout.

@@ -4,11 +4,8 @@
 #define NX_VL 8
 #define NX_DR 3
 #define NX_DC 4
-#define NX_DOT_FN conv2d_dot_avx2
 #define NX_DT 5
-#define NX_DIRECT_FN conv2d_direct_avx2
-#define NX_DIRECTW_FN conv2d_directw_avx2
 #define NX_FK 4
 #define NX_FV 3
-#define NX_FLAT_FN conv2d_flat_avx2
+#define NX_KERNELS_FN conv2d_kernels_avx2
 #include "conv2d_kernel.inc"

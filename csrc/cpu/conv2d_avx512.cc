@@ -5,11 +5,8 @@
 #define NX_VL 16
 #define NX_DR 4
 #define NX_DC 6
-#define NX_DOT_FN conv2d_dot_avx512
 #define NX_DT 12
-#define NX_DIRECT_FN conv2d_direct_avx512
-#define NX_DIRECTW_FN conv2d_directw_avx512
 #define NX_FK 6
 #define NX_FV 4
-#define NX_FLAT_FN conv2d_flat_avx512
+#define NX_KERNELS_FN conv2d_kernels_avx512
 #include "conv2d_kernel.inc"

@@ -5,11 +5,8 @@
 #define NX_VL 4
 #define NX_DR 3
 #define NX_DC 4
-#define NX_DOT_FN conv2d_dot_portable
 #define NX_DT 5
-#define NX_DIRECT_FN conv2d_direct_portable
-#define NX_DIRECTW_FN conv2d_directw_portable
 #define NX_FK 4
 #define NX_FV 3
-#define NX_FLAT_FN conv2d_flat_portable
+#define NX_KERNELS_FN conv2d_kernels_portable
 #include "conv2d_kernel.inc"
