@@ -50,11 +50,12 @@ def mlp_gan() -> tuple[nn.Module, nn.Module]:
     return g, d
 
 
-def dcgan(width: int = 64) -> tuple[nn.Module, nn.Module]:
-    """G: z -> (2w, 7, 7) -> (w, 14, 14) -> (1, 28, 28); D mirrors it with strided convs."""
+def dcgan(width: int = 64, classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    """G: z -> (2w, 7, 7) -> (w, 14, 14) -> (1, 28, 28); D mirrors it with strided convs.
+    classes > 0: conditional (the one-hot label joins z, and D's input as constant planes)."""
     w = width
     g = nn.Sequential(
-        nn.Linear(Z, 2 * w * 7 * 7),
+        nn.Linear(Z + classes, 2 * w * 7 * 7),
         nn.Unflatten(1, (2 * w, 7, 7)),
         nn.BatchNorm2d(2 * w),
         nn.ReLU(),
@@ -65,7 +66,7 @@ def dcgan(width: int = 64) -> tuple[nn.Module, nn.Module]:
         nn.Tanh(),
     )  # 28
     d = nn.Sequential(
-        nn.Conv2d(1, w, 4, stride=2, padding=1),
+        nn.Conv2d(1 + classes, w, 4, stride=2, padding=1),
         nn.LeakyReLU(0.2),  # 14
         nn.Conv2d(w, 2 * w, 4, stride=2, padding=1),
         nn.BatchNorm2d(2 * w),
@@ -74,6 +75,24 @@ def dcgan(width: int = 64) -> tuple[nn.Module, nn.Module]:
         nn.Linear(2 * w * 7 * 7, 1),
     )
     return g, d
+
+
+class Conditional(nn.Module):
+    """A conditional GAN network (Mirza & Osindero 2014): net(cat(input, label)), the one-hot
+    label (N, 10) appended to G's noise, or to D's image as 10 constant planes."""
+
+    def __init__(self, net: nn.Module, image: bool) -> None:
+        super().__init__()
+        self.net, self.image = net, image
+
+    def forward(self, x, onehot):
+        if self.image:
+            onehot = onehot[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
+        return self.net(nx.cat([x, onehot], 1))
+
+
+def labels_onehot(y: np.ndarray, device):
+    return as_tensor(np.eye(10, dtype=np.float32)[y], device)
 
 
 def update_average(avg: nn.Module, model: nn.Module, decay: float) -> None:
@@ -92,8 +111,9 @@ def noise(n: int, rng, device):
     return as_tensor(rng.standard_normal((n, Z)).astype(np.float32), device)
 
 
-def judge(samples: np.ndarray, lenet_path: str, device) -> dict:
-    """samples (N,1,28,28) in [-1, 1] -> LeNet-5 confidence statistics."""
+def judge(samples: np.ndarray, lenet_path: str, device, wanted: np.ndarray | None = None) -> dict:
+    """samples (N,1,28,28) in [-1, 1] -> LeNet-5 confidence statistics (and, for a
+    conditional GAN, how often LeNet-5's class is the requested one)."""
     from lenet5 import load_lenet
     from neuraxon.data.datasets import MNIST_MEAN, MNIST_STD
 
@@ -105,7 +125,12 @@ def judge(samples: np.ndarray, lenet_path: str, device) -> dict:
             probs.append(to_numpy(F.softmax(model(as_tensor(x[s : s + 250], device)), dim=1)))
     pr = np.concatenate(probs)
     conf = pr.max(1)
+    extra = {}
+    if wanted is not None:
+        extra["fraction_requested_class"] = float((pr.argmax(1) == wanted).mean())
+        extra["fraction_confident_0.9_and_requested"] = float(((conf > 0.9) & (pr.argmax(1) == wanted)).mean())
     return {
+        **extra,
         "fraction_confident_0.9": float((conf > 0.9).mean()),
         "mean_confidence": float(conf.mean()),
         "class_histogram": np.bincount(pr.argmax(1), minlength=10).tolist(),
@@ -133,18 +158,39 @@ def main(argv: list | None = None) -> dict:
         "samples, the judge and generator.npz then use the averaged G (Yazici et al. 2019)",
     )
     p.add_argument(
+        "--conditional",
+        action="store_true",
+        help="DCGAN conditioned on the digit label (G gets z and the one-hot label, D the image and "
+        "10 label planes); the judge draws 100 samples per class and also reports how often "
+        "LeNet-5 sees the requested digit",
+    )
+    p.add_argument(
         "--generator", default=None, help="start G from this generator.npz (with --epochs 0: only judge it)"
     )
     args = common.setup(p.parse_args(argv), "gan", argv)
     train, _, _ = common.image_loaders(args, "mnist", normalize=False)
     dev, rng = args.device, args.rng
-    g, d = mlp_gan() if args.arch == "mlp" else dcgan(args.width)
+    if args.conditional and args.arch != "dcgan":
+        raise SystemExit("--conditional needs --arch dcgan")
+    classes = 10 if args.conditional else 0
+    g, d = mlp_gan() if args.arch == "mlp" else dcgan(args.width, classes)
+    if classes:
+        g, d = Conditional(g, image=False), Conditional(d, image=True)
     g, d = g.to(dev), d.to(dev)
     if args.generator:
         common.load_arrays(g, args.generator)
     opt_g = nx.optim.Adam(g.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = nx.optim.Adam(d.parameters(), lr=args.lr, betas=(0.5, 0.999))
     g_avg = copy.deepcopy(g) if args.ema else g  # the generator that is sampled, judged and saved
+
+    def call(net, x, onehot):  # net(x), or net(x, onehot) when conditional
+        return net(x, onehot) if classes else net(x)
+
+    def draw(net, z, start=0):  # samples; a conditional G draws digits start, start+1, ... mod 10
+        n = int(z.shape[0])
+        return call(net, z, labels_onehot((start + np.arange(n)) % 10, dev) if classes else None)
+
+    wanted = (np.arange(args.n_judge) % 10) if classes else None  # the judge's requested digits
     fixed = noise(50, np.random.default_rng(args.seed + 1), dev)
     judge_rng = np.random.default_rng(args.seed + 2)
     judge_z = [noise(min(250, args.n_judge - k), judge_rng, dev) for k in range(0, args.n_judge, 250)]
@@ -156,20 +202,22 @@ def main(argv: list | None = None) -> dict:
         g.train()
         d.train()
         t0 = time.time()
-        for i, (x, _) in enumerate(train):
+        for i, (x, y) in enumerate(train):
             real = x.to(dev) * 2 - 1
             n = int(real.shape[0])
+            real_y = labels_onehot(to_numpy(y).astype(np.int64), dev) if classes else None
+            fake_y = labels_onehot(rng.integers(0, 10, n), dev) if classes else None
             ones = as_tensor(np.ones((n, 1), np.float32), dev)
             real_t = as_tensor(np.full((n, 1), args.real_label, np.float32), dev)
             zeros = as_tensor(np.zeros((n, 1), np.float32), dev)
-            fake = g(noise(n, rng, dev))
-            d_loss = F.binary_cross_entropy_with_logits(d(real), real_t) + F.binary_cross_entropy_with_logits(
-                d(fake.detach()), zeros
-            )
+            fake = call(g, noise(n, rng, dev), fake_y)
+            d_loss = F.binary_cross_entropy_with_logits(
+                call(d, real, real_y), real_t
+            ) + F.binary_cross_entropy_with_logits(call(d, fake.detach(), fake_y), zeros)
             opt_d.zero_grad()
             d_loss.backward()
             opt_d.step()
-            g_loss = F.binary_cross_entropy_with_logits(d(fake), ones)
+            g_loss = F.binary_cross_entropy_with_logits(call(d, fake, fake_y), ones)
             opt_g.zero_grad()
             g_loss.backward()
             opt_g.step()
@@ -182,7 +230,7 @@ def main(argv: list | None = None) -> dict:
         g.eval()
         g_avg.eval()
         with nx.no_grad():
-            s = to_numpy(g_avg(fixed))
+            s = to_numpy(draw(g_avg, fixed))
         figs.append(
             common.image_grid(
                 (s + 1) / 2,
@@ -194,13 +242,13 @@ def main(argv: list | None = None) -> dict:
         metrics = {}
         if os.path.exists(args.lenet):  # progress only: the reported judge below uses fresh samples
             with nx.no_grad():
-                s = np.concatenate([to_numpy(g_avg(z)) for z in judge_z])
-            jr = judge(s, args.lenet, dev)
+                s = np.concatenate([to_numpy(draw(g_avg, z, 250 * k)) for k, z in enumerate(judge_z)])
+            jr = judge(s, args.lenet, dev, wanted)
             per_epoch_judge.append(jr["fraction_confident_0.9"])
             metrics["judge_0.9"] = jr["fraction_confident_0.9"]
             if args.ema:  # the raw (last-step) generator too, to show what the average adds
                 with nx.no_grad():
-                    s = np.concatenate([to_numpy(g(z)) for z in judge_z])
+                    s = np.concatenate([to_numpy(draw(g, z, 250 * k)) for k, z in enumerate(judge_z)])
                 per_epoch_judge_raw.append(judge(s, args.lenet, dev)["fraction_confident_0.9"])
                 metrics["judge_0.9_raw"] = per_epoch_judge_raw[-1]
         prog.epoch(
@@ -217,7 +265,7 @@ def main(argv: list | None = None) -> dict:
     if not times:  # --epochs 0: a grid of the loaded generator's samples instead of loss curves
         g.eval()
         with nx.no_grad():
-            s = to_numpy(g(fixed))
+            s = to_numpy(draw(g, fixed))
         figs.append(
             common.image_grid((s + 1) / 2, os.path.join(args.out, "samples.png"), nrow=10, title=f"{args.arch} GAN")
         )
@@ -241,6 +289,7 @@ def main(argv: list | None = None) -> dict:
             "d_loss_end": de,
             "g_loss_end": common.loss_drop(g_losses)[1],
             "ema": args.ema,
+            "conditional": bool(classes),
             "judge_per_epoch": per_epoch_judge,
             "judge_per_epoch_raw_generator": per_epoch_judge_raw,
         },
@@ -248,10 +297,10 @@ def main(argv: list | None = None) -> dict:
     }
     with nx.no_grad():
         samples = np.concatenate(
-            [to_numpy(g_avg(noise(min(250, args.n_judge - s), rng, dev))) for s in range(0, args.n_judge, 250)]
+            [to_numpy(draw(g_avg, noise(min(250, args.n_judge - s), rng, dev), s)) for s in range(0, args.n_judge, 250)]
         )
     if os.path.exists(args.lenet):
-        results["lenet_judge"] = judge(samples, args.lenet, dev)
+        results["lenet_judge"] = judge(samples, args.lenet, dev, wanted)
         print(f"LeNet-5 judge: {results['lenet_judge']}", flush=True)
     else:
         results["lenet_judge"] = None

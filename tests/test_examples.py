@@ -279,6 +279,23 @@ def test_dcgan_recipe_flags(tmp_path, lenet_ckpt):
     assert j["gan"]["epochs"] == 0 and j["lenet_judge"]["n"] == 40
 
 
+def test_conditional_dcgan_with_ema(tmp_path, lenet_ckpt):
+    """--conditional: labels into G and D, the judge asks for 10 of each digit and reports
+    how often LeNet-5 sees the requested one; --ema samples the averaged generator."""
+    _, ckpt = lenet_ckpt
+    r = run(
+        "gan",
+        tmp_path,
+        *("--arch", "dcgan", "--width", "8", "--conditional", "--ema", "0.9"),
+        *("--limit", "64", "--batch-size", "16", "--epochs", "1", "--n-judge", "40", "--lenet", ckpt),
+    )
+    assert r["gan"]["conditional"] and r["gan"]["ema"] == 0.9
+    assert len(r["gan"]["judge_per_epoch_raw_generator"]) == 1
+    j = r["lenet_judge"]
+    assert j["n"] == 40 and 0.0 <= j["fraction_requested_class"] <= 1.0
+    assert j["fraction_confident_0.9_and_requested"] <= min(j["fraction_confident_0.9"], j["fraction_requested_class"])
+
+
 def test_width_and_augment_flags(tmp_path):
     r = run("vgg_alexnet", tmp_path, *IMG, "--models", "vgg", "--width", "8", "--augment", "flipcrop", "--lr", "2e-3")
     assert r["vgg"]["params"] < 100_000  # width 8, not the default 32
