@@ -617,9 +617,8 @@ void forward_batched(const ConvShape& s, float* out, const float* in, const floa
 // im2col copies every input pixel R*S times (LeNet conv2, 6 -> 16 5x5 on 14x14: as long as
 // its GEMM, whose 16 rows also fill a 12-row micro-tile badly), and the GEMM then runs at
 // ~60-75% of peak on these thin products. The direct path reads the (zero-padded) image in
-// place: conv2d_kernel.inc's row kernel
-// puts output channels across the vector lanes and broadcasts each input value, one weight
-// vector load per up to 24 FMAs. Weights are packed once per call into blocks of VL output
+// place: conv2d_kernel.inc's row kernel puts output channels across the vector lanes and
+// broadcasts each input value, one weight vector load per up to 24 FMAs. Weights are packed once per call into blocks of VL output
 // channels, (G, blocks, Cg*R*S, VL), zero past Kg; taps are the offsets of (c, r, s) in the
 // padded image. Thread mapping: the N*P output rows are cut into chunks handed out to
 // threads; a thread pads each image it starts (into its scratch slot 2) when there is padding.
