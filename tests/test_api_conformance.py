@@ -28,6 +28,16 @@ def _np(t):
     return np.asarray(t.detach() if isinstance(t, nx.Tensor) else t)
 
 
+def _same_grads(got, want, rng, pairs, atol=1e-4, rtol=1e-4):
+    """Backpropagate one random cotangent (drawn from rng) through got (neuraxon) and want
+    (torch), then compare the gradients of each (neuraxon, torch) leaf pair."""
+    g = rng.standard_normal(tuple(want.shape)).astype(np.float32)
+    got.backward(nx.tensor(g))
+    want.backward(torch.tensor(g))
+    for x, t in pairs:
+        _same(x.grad, t.grad, atol=atol, rtol=rtol)
+
+
 def _same(a, b, atol=1e-5, rtol=1e-5):
     a, b = _np(a), _np(b)
     assert a.shape == b.shape, (a.shape, b.shape)
@@ -810,11 +820,7 @@ def test_functional_composites_match_torch(name):
     ts = [torch.tensor(a, requires_grad=True) for a in arrays]
     got, want = fn(F, *xs), fn(TF, *ts)
     _same(got, want, atol=1e-5, rtol=1e-4)
-    g = rng.standard_normal(tuple(want.shape)).astype(np.float32)
-    got.backward(nx.tensor(g))
-    want.backward(torch.tensor(g))
-    for x, t in zip(xs, ts):
-        _same(x.grad, t.grad, atol=1e-4, rtol=1e-4)
+    _same_grads(got, want, rng, zip(xs, ts))
 
 
 def test_pad_reflect_rejects_padding_wider_than_input():
@@ -863,10 +869,7 @@ def test_new_modules_match_torch(name):
     x, t = _pair(a, True)
     got, want = m(x), tm(t)
     _same(got, want, atol=1e-5, rtol=1e-4)
-    g = np.random.default_rng(13).standard_normal(tuple(want.shape)).astype(np.float32)
-    got.backward(nx.tensor(g))
-    want.backward(torch.tensor(g))
-    _same(x.grad, t.grad, atol=1e-4, rtol=1e-4)
+    _same_grads(got, want, np.random.default_rng(13), [(x, t)])
     for (k, p), (_, tp) in zip(m.named_parameters(), tm.named_parameters()):
         _same(p.grad, tp.grad, atol=1e-4, rtol=1e-4)
 
@@ -1161,11 +1164,7 @@ def test_einsum_and_grads_match_torch(k):
     ts = [torch.tensor(a, requires_grad=True) for a in arrs]
     got, want = nx.einsum(eq, *xs), torch.einsum(eq, *ts)
     _same(got, want, atol=1e-4, rtol=1e-4)
-    g = rng.standard_normal(tuple(want.shape)).astype(np.float32)
-    got.backward(nx.tensor(g))
-    want.backward(torch.tensor(g))
-    for x, t in zip(xs, ts):
-        _same(x.grad, t.grad, atol=1e-4, rtol=1e-4)
+    _same_grads(got, want, rng, zip(xs, ts))
 
 
 def test_einsum_errors_and_tensordot():
@@ -1279,10 +1278,7 @@ def test_bilinear_interpolate_and_grad_match_torch(align_corners, kw):
     got = F.interpolate(x, mode="bilinear", align_corners=align_corners, **kw)
     want = TF.interpolate(t, mode="bilinear", align_corners=align_corners, **kw)
     _same(got, want, atol=1e-5, rtol=1e-5)
-    g = np.random.default_rng(32).standard_normal(tuple(want.shape)).astype(np.float32)
-    got.backward(nx.tensor(g))
-    want.backward(torch.tensor(g))
-    _same(x.grad, t.grad, atol=1e-4, rtol=1e-4)
+    _same_grads(got, want, np.random.default_rng(32), [(x, t)])
     y, u = _pair(a[0], True)
     _same(F.interpolate(y, size=11, mode="linear", align_corners=align_corners),
           TF.interpolate(u, size=11, mode="linear", align_corners=align_corners), atol=1e-5)  # fmt: skip

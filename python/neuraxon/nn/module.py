@@ -286,18 +286,19 @@ class Module:
     bfloat16 = half
 
     def get_parameter(self, target: str) -> Parameter:
-        mod_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(mod_path)
-        if name not in mod._parameters or mod._parameters[name] is None:
-            raise AttributeError(f"{type(mod).__name__} has no parameter `{name}`")
-        return mod._parameters[name]
+        return self._get_member(target, "_parameters", "parameter")
 
     def get_buffer(self, target: str) -> Tensor:
+        return self._get_member(target, "_buffers", "buffer")
+
+    def _get_member(self, target: str, store: str, what: str):
+        """The parameter or buffer at dotted path ``target`` (store: '_parameters' or '_buffers')."""
         mod_path, _, name = target.rpartition(".")
         mod = self.get_submodule(mod_path)
-        if name not in mod._buffers or mod._buffers[name] is None:
-            raise AttributeError(f"{type(mod).__name__} has no buffer `{name}`")
-        return mod._buffers[name]
+        member = getattr(mod, store).get(name)
+        if member is None:
+            raise AttributeError(f"{type(mod).__name__} has no {what} `{name}`")
+        return member
 
     # -- modes and grads ---------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
