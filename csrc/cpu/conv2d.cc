@@ -638,6 +638,27 @@ bool use_direct(const ConvShape& s) {
   return !is_pointwise(s) && s.CRS >= kDirectMinCRS && s.Kg >= kernels().vl && input_padding_fits(s);
 }
 
+// Copies `channels` planes of h x w floats from src into the planes of dst (dplane floats
+// apart, rows ws apart), at row offset top and column offset left; dst's borders are left as
+// they are (the callers zero them). The padded working images of the direct, flat, phase
+// and dot paths are all built this way.
+void copy_padded(float* dst, int64_t dplane, int64_t ws, int64_t top, int64_t left, const float* src,
+                 int64_t channels, int64_t h, int64_t w) {
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t y = 0; y < h; ++y)
+      std::memcpy(dst + c * dplane + (y + top) * ws + left, src + (c * h + y) * w, size_t(w) * sizeof(float));
+}
+
+// Offsets of the taps (c, r, x) of `channels` planes (plane floats apart, rows ws apart) from
+// an output pixel's top-left source position, in (c, r, x) order.
+std::vector<int64_t> tap_offsets(const ConvShape& s, int64_t channels, int64_t plane, int64_t ws) {
+  std::vector<int64_t> offs(size_t(channels * s.R * s.S));
+  for (int64_t c = 0, e = 0; c < channels; ++c)
+    for (int64_t r = 0; r < s.R; ++r)
+      for (int64_t x = 0; x < s.S; ++x, ++e) offs[size_t(e)] = c * plane + r * s.dh * ws + x * s.dw;
+  return offs;
+}
+
 // The zero-padded geometry of the direct paths: an image becomes (C, Hp, Wp); tap e = (c, r,
 // x) of a group sits at offs[e] from an output pixel's top-left input position.
 struct Padded {
@@ -645,20 +666,17 @@ struct Padded {
   bool any;
   std::vector<int64_t> offs;
   explicit Padded(const ConvShape& s)
-      : Hp(s.H + 2 * s.ph), Wp(s.W + 2 * s.pw), plane(Hp * Wp), any(s.ph > 0 || s.pw > 0), offs(size_t(s.CRS)) {
-    for (int64_t c = 0, e = 0; c < s.Cg; ++c)
-      for (int64_t r = 0; r < s.R; ++r)
-        for (int64_t x = 0; x < s.S; ++x, ++e) offs[size_t(e)] = c * plane + r * s.dh * Wp + x * s.dw;
-  }
+      : Hp(s.H + 2 * s.ph),
+        Wp(s.W + 2 * s.pw),
+        plane(Hp * Wp),
+        any(s.ph > 0 || s.pw > 0),
+        offs(tap_offsets(s, s.Cg, plane, Wp)) {}
   // Image n (C, H, W) of `in`, zero-padded into `buf` (C * plane floats) when there is padding.
   const float* image(const ConvShape& s, const float* in, int64_t n, float* buf) const {
     const float* img = in + n * s.C * s.HW;
     if (!any) return img;
     std::fill(buf, buf + s.C * plane, 0.f);
-    for (int64_t c = 0; c < s.C; ++c)
-      for (int64_t h = 0; h < s.H; ++h)
-        std::memcpy(buf + c * plane + (h + s.ph) * Wp + s.pw, img + c * s.HW + h * s.W,
-                    size_t(s.W) * sizeof(float));
+    copy_padded(buf, plane, Wp, s.ph, s.pw, img, s.C, s.H, s.W);
     return buf;
   }
 };
@@ -761,10 +779,7 @@ FlatPlan flat_plan(const ConvShape& s, const float* w, bool backward) {
   f.taps = f.src_ch * s.R * s.S;
   f.FK = kernels().fk;
   f.chunks = (f.outk + f.FK - 1) / f.FK;
-  f.offs.resize(size_t(f.taps));
-  for (int64_t c = 0, e = 0; c < f.src_ch; ++c)
-    for (int64_t r = 0; r < s.R; ++r)
-      for (int64_t x = 0; x < s.S; ++x, ++e) f.offs[size_t(e)] = c * f.Hs * f.Ws + r * s.dh * f.Ws + x * s.dw;
+  f.offs = tap_offsets(s, f.src_ch, f.Hs * f.Ws, f.Ws);
   f.w = cpu::scratch(size_t(s.G * f.chunks * f.taps * f.FK) + 16, 6);
   for (int64_t g = 0; g < s.G; ++g)
     for (int64_t o = 0; o < f.chunks * f.FK; ++o)  // output channel o of group g
@@ -809,11 +824,9 @@ void flat_conv(const ConvShape& s, const FlatPlan& f, float* out, const float* s
       const int64_t p0 = f.Ho * rb / rblocks, p1 = f.Ho * (rb + 1) / rblocks, Lb = (p1 - p0) * f.Ws;
       for (int64_t g = 0; g < s.G; ++g) {
         if (have != n * s.G + g) {
-          const float* sg = src + (n * s.G + g) * f.src_ch * Hin * Win;
-          for (int64_t c = 0; c < f.src_ch; ++c)  // borders stay zero from the fill above
-            for (int64_t h = 0; h < Hin; ++h)
-              std::memcpy(pad + c * splane + (h + f.pt) * f.Ws + f.pl, sg + (c * Hin + h) * Win,
-                          size_t(Win) * sizeof(float));
+          // borders stay zero from the fill above
+          copy_padded(pad, splane, f.Ws, f.pt, f.pl, src + (n * s.G + g) * f.src_ch * Hin * Win, f.src_ch, Hin,
+                      Win);
           have = n * s.G + g;
         }
         for (int64_t ch = 0; ch < f.chunks; ++ch) {
@@ -911,10 +924,7 @@ void backward_data_phases(const ConvShape& s, float* dinp, const float* dout, co
         for (const Phase& f : ph) {
           const int64_t splane = f.Hs * f.Ws, taps = s.Kg * f.Ru * f.Rv, L = f.Hi * f.Ws;
           std::fill(pad, pad + most, 0.f);
-          for (int64_t k = 0; k < s.Kg; ++k)
-            for (int64_t p = 0; p < s.P; ++p)
-              std::memcpy(pad + k * splane + (p + f.PT) * f.Ws + f.PL, dout + ((n * s.K + g * s.Kg + k) * s.P + p) * s.Q,
-                          size_t(s.Q) * sizeof(float));
+          copy_padded(pad, splane, f.Ws, f.PT, f.PL, dout + (n * s.K + g * s.Kg) * s.PQ, s.Kg, s.P, s.Q);
           offs.resize(size_t(taps));
           for (int64_t k = 0, e = 0; k < s.Kg; ++k)
             for (int64_t u = 0; u < f.Ru; ++u)
@@ -1572,14 +1582,8 @@ void backward_weight_dot(const ConvShape& s, float* dw, float* dbias, const floa
       for (int64_t n = n0; n < n1; ++n)
         for (int64_t g = 0; g < s.G; ++g) {
           const float* img = in + (n * s.C + g * s.Cg) * s.HW;
-          for (int64_t c = 0; c < s.Cg; ++c)
-            for (int64_t h = 0; h < s.H; ++h)
-              std::memcpy(pad + c * plane + (h + s.ph) * Wp + s.pw, img + (c * s.H + h) * s.W,
-                          size_t(s.W) * sizeof(float));
-          for (int64_t k = 0; k < s.Kg; ++k)
-            for (int64_t p = 0; p < s.P; ++p)
-              std::memcpy(dg + k * L + p * Wp, dout + ((n * s.K + g * s.Kg + k) * s.P + p) * s.Q,
-                          size_t(s.Q) * sizeof(float));
+          copy_padded(pad, plane, Wp, s.ph, s.pw, img, s.Cg, s.H, s.W);
+          copy_padded(dg, L, Wp, 0, 0, dout + (n * s.K + g * s.Kg) * s.PQ, s.Kg, s.P, s.Q);
           float* lg = lanes + g * s.Kg * nc * VL;  // (Kg, nc, VL)
           // The columns past Q of a wide row pair zero dout with real pixels; 0 * inf would
           // put a NaN into taps that never see the inf, so an image holding a non-finite
