@@ -643,7 +643,11 @@ def test_schedulers_match_torch(sched, skw):
         for x, y in zip(a, b):
             np.testing.assert_allclose(x, y, atol=1e-5, rtol=1e-4)
         key = "momentum" if opt == "SGD" else "betas"
-        assert [g[key] for g in oa.param_groups] == pytest.approx([g[key] for g in ob.param_groups])
+        # momentum is a float, betas a tuple: compare as float arrays (pytest.approx
+        # refuses nested sequences since pytest 9)
+        got = np.array([g[key] for g in oa.param_groups], dtype=np.float64)
+        want = np.array([g[key] for g in ob.param_groups], dtype=np.float64)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 def test_optimizer_state_dict_round_trip_resumes_exactly():
