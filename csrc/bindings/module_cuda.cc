@@ -44,7 +44,12 @@ struct DeviceArray {
 
 }  // namespace
 
-PYBIND11_MODULE(_cuda, m) {
+// The emulated build (HIP-CPU) compiles this file again as neuraxon._cuda_emu.
+#ifndef NX_CUDA_MODULE
+#define NX_CUDA_MODULE _cuda
+#endif
+
+PYBIND11_MODULE(NX_CUDA_MODULE, m) {
   m.doc() = "neuraxon CUDA kernels";
   nx::bind_kernels<nx::Cuda>(m);
   // Registered after bind_kernels' translator; pybind11 tries the newest first, and the

@@ -67,13 +67,13 @@ __global__ void act_bwd_kernel(float* dinp, const float* dout, const float* inp,
 template <int64_t A>
 void fwd(float* o, const float* x, int64_t n, float p) {
   const bool vec = al16(o) && al16(x);
-  act_fwd_kernel<A><<<grid_1d(vec ? (n + 3) / 4 : n, kThreads), kThreads, 0, stream()>>>(o, x, n, p, vec);
+  NX_LAUNCH(grid_1d(vec ? (n + 3) / 4 : n, kThreads), kThreads, act_fwd_kernel<A>)(o, x, n, p, vec);
   NX_CUDA_LAUNCH();
 }
 template <int64_t A, bool FROM_OUT = false>
 void bwd(float* dx, const float* dy, const float* x, int64_t n, float p) {
   const bool vec = al16(dx) && al16(dy) && al16(x);
-  act_bwd_kernel<A, FROM_OUT><<<grid_1d(vec ? (n + 3) / 4 : n, kThreads), kThreads, 0, stream()>>>(dx, dy, x, n, p, vec);
+  NX_LAUNCH(grid_1d(vec ? (n + 3) / 4 : n, kThreads), kThreads, act_bwd_kernel<A, FROM_OUT>)(dx, dy, x, n, p, vec);
   NX_CUDA_LAUNCH();
 }
 

@@ -132,12 +132,12 @@ void Cuda::batchnorm_forward(View out, View save_mean, View save_invstd, View ru
   const int64_t total = N * C * HW;
   if (C == 0) return;
   Scratch coef(sizeof(float) * 3 * size_t(C));
-  bn_fwd_channels<<<channel_grid(C), kThreads, 0, stream()>>>(
+  NX_LAUNCH(channel_grid(C), kThreads, bn_fwd_channels)(
       coef.f(), save_mean.f(), save_invstd.f(), running_mean.f(), running_var.f(), inp.f(),
       gamma.f(), beta.f(), N, C, HW, training, momentum, eps);
   NX_CUDA_LAUNCH();
   if (total == 0) return;
-  bn_fwd_apply<<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(out.f(), inp.f(), coef.f(), total, C, HW);
+  NX_LAUNCH(grid_1d(total, kThreads), kThreads, bn_fwd_apply)(out.f(), inp.f(), coef.f(), total, C, HW);
   NX_CUDA_LAUNCH();
 }
 
@@ -150,12 +150,12 @@ void Cuda::batchnorm_backward(View dinp, View dgamma, View dbeta, View dout, Vie
   if (C == 0) return;
   const bool sums = dgamma.data || dbeta.data || (dinp.data && training);
   Scratch coef(sizeof(float) * 4 * size_t(C));
-  bn_bwd_channels<<<channel_grid(C), kThreads, 0, stream()>>>(
+  NX_LAUNCH(channel_grid(C), kThreads, bn_bwd_channels)(
       coef.f(), dgamma.f(), dbeta.f(), dout.f(), inp.f(), gamma.f(), save_mean.f(),
       save_invstd.f(), N, C, HW, training, sums);
   NX_CUDA_LAUNCH();
   if (!dinp.data || total == 0) return;
-  bn_bwd_apply<<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(dinp.f(), dout.f(), inp.f(),
+  NX_LAUNCH(grid_1d(total, kThreads), kThreads, bn_bwd_apply)(dinp.f(), dout.f(), inp.f(),
                                                                     coef.f(), total, C, HW, training);
   NX_CUDA_LAUNCH();
 }

@@ -14,8 +14,6 @@
 // All index math is 64-bit; kernels use grid-stride loops so any n fits any grid.
 #pragma once
 
-#include <cuda_runtime.h>
-
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
@@ -23,6 +21,7 @@
 
 #include "../common.h"
 #include "backend.h"
+#include "compat.cuh"
 
 #define NX_CUDA(call)                                                                    \
   do {                                                                                   \
@@ -88,7 +87,7 @@ T read_one(const T* p) {
 
 }  // namespace nx::cuda
 
-#ifdef __CUDACC__
+#if NX_DEVICE_CODE
 namespace nx::cuda {
 
 // t / d for t >= 0, d > 0: a 32-bit division when both fit (index decompositions of all but

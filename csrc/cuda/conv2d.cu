@@ -180,7 +180,7 @@ int64_t chunk_images(const ConvShape& s, int64_t rows) {
 
 void im2col(float* col, const float* x, const ConvShape& s, int64_t n0, int64_t nb) {
   const int64_t total = s.C * s.R * s.S * nb * s.PQ;
-  im2col_kernel<<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(col, x, s, n0, nb);
+  NX_LAUNCH(grid_1d(total, kThreads), kThreads, im2col_kernel)(col, x, s, n0, nb);
   NX_CUDA_LAUNCH();
 }
 
@@ -223,7 +223,7 @@ void backward_data_im2col(const ConvShape& s, float* dx, const float* dy, const 
       gemm(d);
     }
     if (!pw) {
-      col2im_kernel<<<grid_1d(nb * s.C * s.HW, kThreads), kThreads, 0, stream()>>>(dx, dcol.f(), s, n0, nb);
+      NX_LAUNCH(grid_1d(nb * s.C * s.HW, kThreads), kThreads, col2im_kernel)(dx, dcol.f(), s, n0, nb);
       NX_CUDA_LAUNCH();
     }
   }
@@ -240,7 +240,7 @@ void backward_weight_im2col(const ConvShape& s, float* dw, const float* dy, cons
     im2col(col.f(), x, s, n0, nb);
     const float* a = dy + n0 * s.K * s.PQ;  // nb == 1: dout[n0] is already (K, PQ)
     if (nb > 1) {
-      permute_kn_kernel<<<grid_1d(s.K * L, kThreads), kThreads, 0, stream()>>>(dyp.f(), dy, s, n0, nb);
+      NX_LAUNCH(grid_1d(s.K * L, kThreads), kThreads, permute_kn_kernel)(dyp.f(), dy, s, n0, nb);
       NX_CUDA_LAUNCH();
       a = dyp.f();
     }
@@ -277,7 +277,7 @@ void Cuda::conv2d_forward(View out, View inp, View weight, View bias, int64_t N,
                                                      stride_w, pad_h, pad_w, dil_h, dil_w, groups, variant);
   if (N * K * s.PQ == 0) return;
   if (s.variant == 0) {
-    direct_fwd_kernel<<<grid_1d(N * K * s.PQ, kThreads), kThreads, 0, stream()>>>(
+    NX_LAUNCH(grid_1d(N * K * s.PQ, kThreads), kThreads, direct_fwd_kernel)(
         out.f(), inp.f(), weight.f(), bias.f(), s);
     NX_CUDA_LAUNCH();
   } else {
@@ -294,7 +294,7 @@ void Cuda::conv2d_backward_data(View dinp, View dout, View weight, int64_t N, in
                                                            variant);
   if (N * C * s.HW == 0) return;
   if (s.variant == 0) {
-    direct_bwd_data_kernel<<<grid_1d(N * C * s.HW, kThreads), kThreads, 0, stream()>>>(
+    NX_LAUNCH(grid_1d(N * C * s.HW, kThreads), kThreads, direct_bwd_data_kernel)(
         dinp.f(), dout.f(), weight.f(), s);
     NX_CUDA_LAUNCH();
   } else {
@@ -314,7 +314,7 @@ void Cuda::conv2d_backward_weight(View dweight, View dbias, View dout, View inp,
   if (K * s.CRS == 0) return;
   if (s.variant == 0) {
     const unsigned grid = unsigned(std::min<int64_t>(K * s.CRS, int64_t(sm_count()) * 64));
-    direct_bwd_weight_kernel<<<grid, kThreads, 0, stream()>>>(dweight.f(), dout.f(), inp.f(), s);
+    NX_LAUNCH(grid, kThreads, direct_bwd_weight_kernel)(dweight.f(), dout.f(), inp.f(), s);
     NX_CUDA_LAUNCH();
   } else {
     backward_weight_im2col(s, dweight.f(), dout.f(), inp.f());

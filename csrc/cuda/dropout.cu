@@ -31,7 +31,7 @@ void apply_mask(float* o, const float* x, int64_t n, float p, uint64_t seed,
                 uint64_t offset) {
   if (n == 0) return;
   const float scale = p < 1.f ? 1.f / (1.f - p) : 0.f;
-  mask_kernel<<<grid_1d((n + 3) / 4, kThreads), kThreads, 0, stream()>>>(o, x, n, p, scale, seed, offset);
+  NX_LAUNCH(grid_1d((n + 3) / 4, kThreads), kThreads, mask_kernel)(o, x, n, p, scale, seed, offset);
   NX_CUDA_LAUNCH();
 }
 

@@ -87,7 +87,7 @@ __global__ void cast_kernel(To* out, const From* inp, int64_t n) {
 }
 template <class To, class From>
 void cast_launch(void* out, const void* inp, int64_t n) {
-  cast_kernel<To, From><<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(
+  NX_LAUNCH(grid_1d(n, kThreads), kThreads, cast_kernel<To, From>)(
       static_cast<To*>(out), static_cast<const From*>(inp), n);
   NX_CUDA_LAUNCH();
 }
@@ -111,7 +111,7 @@ __global__ void copy_kernel(T* out, const T* inp, Space<2> s, int64_t total) {
 }
 template <class T>
 void copy_launch(void* out, const void* inp, const Space<2>& s, int64_t total) {
-  copy_kernel<T><<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(
+  NX_LAUNCH(grid_1d(total, kThreads), kThreads, copy_kernel<T>)(
       static_cast<T*>(out), static_cast<const T*>(inp), s, total);
   NX_CUDA_LAUNCH();
 }
@@ -271,15 +271,15 @@ void fill_f32(float* out, int64_t n, float v) {
   if (n <= 0) return;
   if ((reinterpret_cast<uintptr_t>(out) & 15) == 0 && n >= 4) {
     const int64_t n4 = n / 4;
-    fill_f32_vec<<<grid_1d(n4, kThreads), kThreads, 0, stream()>>>(reinterpret_cast<float4*>(out), n4, v);
+    NX_LAUNCH(grid_1d(n4, kThreads), kThreads, fill_f32_vec)(reinterpret_cast<float4*>(out), n4, v);
     NX_CUDA_LAUNCH();
     if (n % 4) {
-      fill_kernel<float><<<1, 32, 0, stream()>>>(out + n4 * 4, n % 4, v);
+      NX_LAUNCH(1, 32, fill_kernel<float>)(out + n4 * 4, n % 4, v);
       NX_CUDA_LAUNCH();
     }
     return;
   }
-  fill_kernel<float><<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(out, n, v);
+  NX_LAUNCH(grid_1d(n, kThreads), kThreads, fill_kernel<float>)(out, n, v);
   NX_CUDA_LAUNCH();
 }
 
@@ -296,7 +296,7 @@ void Cuda::fill(View out, int64_t n, double value) {
     case DType::I64: {
       NX_CHECK(value >= -9223372036854775808.0 && value < 9223372036854775808.0, K, ": value ",
                value, " is not representable as int64");
-      fill_kernel<int64_t><<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(out.i64(), n, int64_t(value));
+      NX_LAUNCH(grid_1d(n, kThreads), kThreads, fill_kernel<int64_t>)(out.i64(), n, int64_t(value));
       NX_CUDA_LAUNCH();
       return;
     }
@@ -357,21 +357,21 @@ void Cuda::binary_forward(View out, View a, View b, std::vector<int64_t> shape,
   const unsigned grid = grid_1d(total, kThreads);
   if (a.dtype == DType::F32) {
     if (bin_is_compare(op))
-      binary_kernel<float, uint8_t><<<grid, kThreads, 0, stream()>>>(out.u8(), a.f(), b.f(), s, total, op, nullptr);
+      NX_LAUNCH(grid, kThreads, binary_kernel<float, uint8_t>)(out.u8(), a.f(), b.f(), s, total, op, nullptr);
     else
-      binary_kernel<float, float><<<grid, kThreads, 0, stream()>>>(out.f(), a.f(), b.f(), s, total, op, nullptr);
+      NX_LAUNCH(grid, kThreads, binary_kernel<float, float>)(out.f(), a.f(), b.f(), s, total, op, nullptr);
     NX_CUDA_LAUNCH();
   } else if (bin_is_compare(op)) {
-    binary_kernel<int64_t, uint8_t><<<grid, kThreads, 0, stream()>>>(out.u8(), a.i64(), b.i64(), s, total, op, nullptr);
+    NX_LAUNCH(grid, kThreads, binary_kernel<int64_t, uint8_t>)(out.u8(), a.i64(), b.i64(), s, total, op, nullptr);
     NX_CUDA_LAUNCH();
   } else if (op == BIN_DIV || op == BIN_POW) {  // the two that can raise
     ErrorFlag flag;
-    binary_kernel<int64_t, int64_t><<<grid, kThreads, 0, stream()>>>(out.i64(), a.i64(), b.i64(), s, total, op, flag.ptr());
+    NX_LAUNCH(grid, kThreads, binary_kernel<int64_t, int64_t>)(out.i64(), a.i64(), b.i64(), s, total, op, flag.ptr());
     NX_CUDA_LAUNCH();
     NX_CHECK(flag.first_bad() < 0, K,
              op == BIN_DIV ? ": integer division by zero" : ": integers to negative integer powers are not allowed");
   } else {
-    binary_kernel<int64_t, int64_t><<<grid, kThreads, 0, stream()>>>(out.i64(), a.i64(), b.i64(), s, total, op, nullptr);
+    NX_LAUNCH(grid, kThreads, binary_kernel<int64_t, int64_t>)(out.i64(), a.i64(), b.i64(), s, total, op, nullptr);
     NX_CUDA_LAUNCH();
   }
 }
@@ -379,7 +379,7 @@ void Cuda::binary_forward(View out, View a, View b, std::vector<int64_t> shape,
 void Cuda::unary_forward(View out, View inp, int64_t n, int64_t op, float p0, float p1) {
   checks::check_unary_forward(out, inp, n, op, p0, p1);
   if (n == 0) return;
-  unary_fwd_kernel<<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(out.f(), inp.f(), n, op, p0, p1);
+  NX_LAUNCH(grid_1d(n, kThreads), kThreads, unary_fwd_kernel)(out.f(), inp.f(), n, op, p0, p1);
   NX_CUDA_LAUNCH();
 }
 
@@ -389,7 +389,7 @@ void Cuda::unary_backward(View dinp, View dout, View inp, View out, int64_t n, i
   checks::check_unary_backward(dinp, dout, inp, out, n, op, p0, p1);
   if (n == 0) return;
   const float lb = op == UN_RPOW_SCALAR ? std::log(p0) : 0.f;
-  unary_bwd_kernel<<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(dinp.f(), dout.f(), inp.f(),
+  NX_LAUNCH(grid_1d(n, kThreads), kThreads, unary_bwd_kernel)(dinp.f(), dout.f(), inp.f(),
                                                                     out.f(), n, op, p0, p1, lb);
   NX_CUDA_LAUNCH();
 }
@@ -397,7 +397,7 @@ void Cuda::unary_backward(View dinp, View dout, View inp, View out, int64_t n, i
 void Cuda::where_forward(View out, View cond, View a, View b, int64_t n) {
   checks::check_where_forward(out, cond, a, b, n);
   if (n == 0) return;
-  where_kernel<<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(out.f(), cond.u8(), a.f(), b.f(), n);
+  NX_LAUNCH(grid_1d(n, kThreads), kThreads, where_kernel)(out.f(), cond.u8(), a.f(), b.f(), n);
   NX_CUDA_LAUNCH();
 }
 

@@ -283,8 +283,8 @@ void launch_tiled(const GemmDesc& g) {
       h.c = g.c + b0 * g.stride_c + t0 * BM * g.ldc;
       if (g.bias_row) h.bias_row = g.bias_row + t0 * BM;
       dim3 grid(unsigned(nt), unsigned(std::min(kMaxYZ, mt - t0)), unsigned(h.batch));
-      if (vec) gemm_tiled<BM, A_MK, B_KN, true><<<grid, kThreads, 0, stream()>>>(h);
-      else gemm_tiled<BM, A_MK, B_KN, false><<<grid, kThreads, 0, stream()>>>(h);
+      if (vec) NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, true>)(h);
+      else NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, false>)(h);
       NX_CUDA_LAUNCH();
     }
 }
@@ -314,7 +314,7 @@ void gemm(const GemmDesc& g, int64_t variant) {
     return launch_tiled<64, false, false>(g);
   }
   const int threads = 256;
-  gemm_k0_naive<<<grid_1d(g.batch * g.m * g.n, threads), threads, 0, stream()>>>(g);
+  NX_LAUNCH(grid_1d(g.batch * g.m * g.n, threads), threads, gemm_k0_naive)(g);
   NX_CUDA_LAUNCH();
 }
 

@@ -40,7 +40,7 @@ __global__ void normalise_kernel(int64_t* nidx, unsigned long long* flag, const 
 void normalise(const char* K, const View& index, int64_t m, int64_t size, Scratch& nidx) {
   if (m == 0) return;
   ErrorFlag flag;
-  normalise_kernel<<<grid_1d(m, kThreads), kThreads, 0, stream()>>>(nidx.as<int64_t>(), flag.ptr(),
+  NX_LAUNCH(grid_1d(m, kThreads), kThreads, normalise_kernel)(nidx.as<int64_t>(), flag.ptr(),
                                                                     index.i64(), m, size);
   NX_CUDA_LAUNCH();
   const int64_t bad = flag.first_bad();
@@ -77,7 +77,7 @@ __global__ void scatter_add_kernel(T* out, const T* src, const int64_t* idx, int
 template <class T>
 void gather_launch(void* out, const void* inp, const int64_t* idx, int64_t outer, int64_t size,
                    int64_t m, int64_t inner) {
-  gather_kernel<T><<<grid_1d(outer * m * inner, kThreads), kThreads, 0, stream()>>>(
+  NX_LAUNCH(grid_1d(outer * m * inner, kThreads), kThreads, gather_kernel<T>)(
       static_cast<T*>(out), static_cast<const T*>(inp), idx, outer, size, m, inner);
   NX_CUDA_LAUNCH();
 }
@@ -111,9 +111,9 @@ void Cuda::scatter_add(View out, View src, View index, int64_t outer, int64_t si
   if (outer * m * inner == 0) return;
   const unsigned grid = grid_1d(outer * inner, kThreads);
   if (out.dtype == DType::F32)
-    scatter_add_kernel<float><<<grid, kThreads, 0, stream()>>>(out.f(), src.f(), nidx.as<int64_t>(), outer, size, m, inner);
+    NX_LAUNCH(grid, kThreads, scatter_add_kernel<float>)(out.f(), src.f(), nidx.as<int64_t>(), outer, size, m, inner);
   else
-    scatter_add_kernel<int64_t><<<grid, kThreads, 0, stream()>>>(out.i64(), src.i64(), nidx.as<int64_t>(), outer, size, m, inner);
+    NX_LAUNCH(grid, kThreads, scatter_add_kernel<int64_t>)(out.i64(), src.i64(), nidx.as<int64_t>(), outer, size, m, inner);
   NX_CUDA_LAUNCH();
 }
 

@@ -88,7 +88,7 @@ void mm(float* c, const float* a, const float* b, const float* bias, int64_t m, 
 // Both biases folded into one (4H) vector in `tmp` (or one of them, or null).
 const float* combined_bias(const View& b_ih, const View& b_hh, int64_t H, Scratch& tmp) {
   if (b_ih.data && b_hh.data) {
-    add_kernel<<<grid_1d(4 * H, kThreads), kThreads, 0, stream()>>>(tmp.f(), b_ih.f(), b_hh.f(), 4 * H);
+    NX_LAUNCH(grid_1d(4 * H, kThreads), kThreads, add_kernel)(tmp.f(), b_ih.f(), b_hh.f(), 4 * H);
     NX_CUDA_LAUNCH();
     return tmp.f();
   }
@@ -124,7 +124,7 @@ void Cuda::lstm_cell_forward(View h_out, View c_out, View gates, View x, View h,
   Scratch bias(sizeof(float) * size_t(4 * H));
   mm(gates.f(), x.f(), w_ih.f(), combined_bias(b_ih, b_hh, H, bias), B, 4 * H, I, false, true, 0.f);
   mm(gates.f(), h.f(), w_hh.f(), nullptr, B, 4 * H, H, false, true, 1.f);
-  cell_fwd_kernel<<<grid_1d(B * H, kThreads), kThreads, 0, stream()>>>(gates.f(), c.f(), c_out.f(), h_out.f(), B, H);
+  NX_LAUNCH(grid_1d(B * H, kThreads), kThreads, cell_fwd_kernel)(gates.f(), c.f(), c_out.f(), h_out.f(), B, H);
   NX_CUDA_LAUNCH();
 }
 
@@ -136,7 +136,7 @@ void Cuda::lstm_cell_backward(View dx, View dh, View dc, View dw_ih, View dw_hh,
                                    c, c_out, w_ih, w_hh, B, I, H);
   Scratch dg(sizeof(float) * size_t(B * 4 * H));  // (B, 4H)
   if (B * H > 0) {
-    cell_bwd_kernel<<<grid_1d(B * H, kThreads), kThreads, 0, stream()>>>(
+    NX_LAUNCH(grid_1d(B * H, kThreads), kThreads, cell_bwd_kernel)(
         dg.f(), dc.f(), dh_out.f(), nullptr, dc_out.f(), gates.f(), c_out.f(), c.f(), B, H);
     NX_CUDA_LAUNCH();
   }
@@ -158,7 +158,7 @@ void Cuda::lstm_layer_forward(View out, View h_n, View c_n, View gates, View cel
     const float* hp = t > 0 ? out.f() + (t - 1) * BH : h0.f();    // (B, H) or null
     const float* cp = t > 0 ? cells.f() + (t - 1) * BH : c0.f();  // (B, H) or null
     if (hp) mm(g, hp, w_hh.f(), nullptr, B, G, H, false, true, 1.f);
-    cell_fwd_kernel<<<grid_1d(BH, kThreads), kThreads, 0, stream()>>>(g, cp, cells.f() + t * BH, out.f() + t * BH, B, H);
+    NX_LAUNCH(grid_1d(BH, kThreads), kThreads, cell_fwd_kernel)(g, cp, cells.f() + t * BH, out.f() + t * BH, B, H);
     NX_CUDA_LAUNCH();
   }
   const float* hl = T > 0 ? out.f() + (T - 1) * BH : h0.f();
@@ -187,7 +187,7 @@ void Cuda::lstm_layer_backward(View dx, View dh0, View dc0, View dw_ih, View dw_
     const float* cp = t > 0 ? cells.f() + (t - 1) * BH : c0.f();
     float* dgt = dg + t * B * G;
     if (BH > 0) {
-      cell_bwd_kernel<<<grid_1d(BH, kThreads), kThreads, 0, stream()>>>(
+      NX_LAUNCH(grid_1d(BH, kThreads), kThreads, cell_bwd_kernel)(
           dgt, dc_next, dout.f() + t * BH, dh_next, dc_next, gates.f() + t * B * G,
           cells.f() + t * BH, cp, B, H);
       NX_CUDA_LAUNCH();

@@ -130,7 +130,7 @@ void Cuda::sgd_step(View param, View momentum_buf, View grad, int64_t n, float l
   checks::check_sgd_step(param, momentum_buf, grad, n, lr, momentum, dampening, weight_decay,
                          nesterov, maximize, first_step);
   if (n == 0) return;
-  sgd_kernel<<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(
+  NX_LAUNCH(grid_1d(n, kThreads), kThreads, sgd_kernel)(
       param.f(), momentum_buf.f(), grad.f(), n, lr, momentum, 1.f - dampening, weight_decay,
       nesterov, maximize, first_step);
   NX_CUDA_LAUNCH();
@@ -143,7 +143,7 @@ void Cuda::adagrad_step(View param, View state_sum, View grad, int64_t n, float 
                              maximize);
   if (n == 0) return;
   const float clr = float(double(lr) / (1.0 + double(step - 1) * double(lr_decay)));
-  adagrad_kernel<<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(
+  NX_LAUNCH(grid_1d(n, kThreads), kThreads, adagrad_kernel)(
       param.f(), state_sum.f(), grad.f(), n, clr, weight_decay, eps, maximize);
   NX_CUDA_LAUNCH();
 }
@@ -153,7 +153,7 @@ void Cuda::adadelta_step(View param, View square_avg, View acc_delta, View grad,
   checks::check_adadelta_step(param, square_avg, acc_delta, grad, n, lr, rho, eps, weight_decay,
                               maximize);
   if (n == 0) return;
-  adadelta_kernel<<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(
+  NX_LAUNCH(grid_1d(n, kThreads), kThreads, adadelta_kernel)(
       param.f(), square_avg.f(), acc_delta.f(), grad.f(), n, lr, rho, eps, weight_decay, maximize);
   NX_CUDA_LAUNCH();
 }
@@ -164,7 +164,7 @@ void Cuda::rmsprop_step(View param, View square_avg, View momentum_buf, View gra
   checks::check_rmsprop_step(param, square_avg, momentum_buf, grad_avg, grad, n, lr, alpha, eps,
                              weight_decay, momentum, centered, maximize);
   if (n == 0) return;
-  rmsprop_kernel<<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(
+  NX_LAUNCH(grid_1d(n, kThreads), kThreads, rmsprop_kernel)(
       param.f(), square_avg.f(), momentum_buf.f(), grad_avg.f(), grad.f(), n, lr, alpha, eps,
       weight_decay, momentum, centered, maximize);
   NX_CUDA_LAUNCH();
@@ -182,7 +182,7 @@ void Cuda::adam_step(View param, View exp_avg, View exp_avg_sq, View max_exp_avg
   const float step_size = float(double(lr) / bc1);
   const float bc2_sqrt = float(std::sqrt(bc2));
   const float decay = float(1.0 - double(lr) * double(weight_decay));
-  adam_kernel<<<grid_1d(n, kThreads), kThreads, 0, stream()>>>(
+  NX_LAUNCH(grid_1d(n, kThreads), kThreads, adam_kernel)(
       param.f(), exp_avg.f(), exp_avg_sq.f(), max_exp_avg_sq.f(), grad.f(), n, beta2, eps,
       weight_decay, step_size, bc2_sqrt, decay, 1.f - beta1, 1.f - beta2, amsgrad, decoupled,
       maximize);

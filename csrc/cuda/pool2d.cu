@@ -12,8 +12,8 @@
 //                                      which is the order the CPU's scatter adds them in.
 //   maxpool backward, unpool forward   warp -> one (n, c) plane: the plane is zeroed, then
 //                                      the outputs are scattered 32 at a time; lanes whose
-//                                      index collides are grouped with __match_any_sync and
-//                                      one lane applies the group in lane order. So writes
+//                                      index collides find each other through shared memory
+//                                      and one lane applies the group in lane order. So writes
 //                                      never race and contributions land in increasing j,
 //                                      the CPU's order (bitwise equal, deterministic).
 //   unpool backward                    thread -> one input element (a gather).
@@ -76,43 +76,58 @@ __global__ void maxpool_fwd_kernel(float* out, int64_t* ind, const float* x, Poo
 // Warp-per-plane ordered scatter (see the header). ADD: dst[t] += src (max backward);
 // else dst[t] = src with the last lane winning (unpool forward). dst plane (dst_n), index and
 // source planes (src_n). Bad indices flag their flat position and are skipped.
+// Lanes that hit the same target in a chunk of 32 find each other through the chunk's keys
+// in shared memory (a scan of at most 31 keys, broadcast reads): portable CUDA with no
+// __match_any_sync/__syncwarp, so the emulated build runs this very kernel. Every loop is
+// uniform over the block (warps past the last plane idle through it), so all threads reach
+// each __syncthreads.
 template <bool ADD>
 __global__ void plane_scatter_kernel(float* dst, const float* src, const int64_t* ind,
                                      int64_t planes, int64_t src_n, int64_t dst_n,
                                      unsigned long long* flag) {
-  __shared__ float sv[kThreads];  // one value slot per lane of each warp
+  __shared__ float sv[kThreads];    // each lane's value in the current chunk
+  __shared__ int64_t sk[kThreads];  // each lane's target in the current chunk (-1: none)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wpb = blockDim.x >> 5;
   float* myv = sv + warp * 32;
-  for (int64_t i = int64_t(blockIdx.x) * wpb + warp; i < planes; i += int64_t(gridDim.x) * wpb) {
-    float* dp = dst + i * dst_n;
-    const float* gp = src + i * src_n;
-    const int64_t* ip = ind + i * src_n;
-    for (int64_t e = lane; e < dst_n; e += 32) dp[e] = 0.f;
-    __syncwarp();  // zeros visible to every lane before the scatter reads them
+  int64_t* myk = sk + warp * 32;
+  for (int64_t i0 = int64_t(blockIdx.x) * wpb; i0 < planes; i0 += int64_t(gridDim.x) * wpb) {
+    const int64_t i = i0 + warp;
+    const bool active = i < planes;
+    float* dp = active ? dst + i * dst_n : nullptr;
+    const float* gp = active ? src + i * src_n : nullptr;
+    const int64_t* ip = active ? ind + i * src_n : nullptr;
+    if (active)
+      for (int64_t e = lane; e < dst_n; e += 32) dp[e] = 0.f;
+    __syncthreads();  // zeros visible to every lane before the scatter reads them
     for (int64_t base = 0; base < src_n; base += 32) {
       const int64_t j = base + lane;
-      int64_t t = -1 - lane;  // a key no other lane has: inactive lanes form singleton groups
+      int64_t t = -1;
       float g = 0.f;
-      if (j < src_n) {
+      if (active && j < src_n) {
         const int64_t v = ip[j];
         if (v < 0 || v >= dst_n) flag_bad(flag, i * src_n + j);
         else { t = v; g = gp[j]; }
       }
       myv[lane] = g;
-      const unsigned grp = __match_any_sync(0xffffffffu, (unsigned long long)t);
-      __syncwarp();  // myv visible
+      myk[lane] = t;
+      __syncthreads();  // the chunk's keys and values visible to the warp
       if (t >= 0) {
-        if (ADD) {
-          if (lane == __ffs(grp) - 1) {  // lowest lane of the group applies it, in lane order
-            float s = dp[t];
-            for (unsigned m = grp; m; m &= m - 1) s += myv[__ffs(m) - 1];
-            dp[t] = s;
+        if (ADD) {  // the lowest lane of a target applies its group in lane order
+          bool lowest = true;
+          for (int l = 0; l < lane && lowest; ++l) lowest = myk[l] != t;
+          if (lowest) {
+            float acc = dp[t];
+            for (int l = lane; l < 32; ++l)
+              if (myk[l] == t) acc += myv[l];
+            dp[t] = acc;
           }
-        } else if (lane == 31 - __clz(grp)) {  // highest lane = last in plane order wins
-          dp[t] = g;
+        } else {  // the highest lane = last in plane order wins
+          bool highest = true;
+          for (int l = lane + 1; l < 32 && highest; ++l) highest = myk[l] != t;
+          if (highest) dp[t] = g;
         }
       }
-      __syncwarp();  // this chunk's writes visible, myv free for the next chunk
+      __syncthreads();  // this chunk's writes visible, myv/myk free for the next chunk
     }
   }
 }
@@ -256,7 +271,7 @@ void Cuda::maxpool2d_forward(View out, View indices, View inp, int64_t N, int64_
                                                             pad_h, pad_w, dil_h, dil_w, ceil_mode);
   const int64_t total = s.planes * s.PQ;
   if (total == 0) return;
-  maxpool_fwd_kernel<<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(out.f(), indices.i64(), inp.f(), s);
+  NX_LAUNCH(grid_1d(total, kThreads), kThreads, maxpool_fwd_kernel)(out.f(), indices.i64(), inp.f(), s);
   NX_CUDA_LAUNCH();
 }
 
@@ -268,7 +283,7 @@ void Cuda::maxpool2d_backward(View dinp, View dout, View indices, int64_t N, int
   if (planes * HW == 0) return;  // (PQ > 0 with HW == 0 cannot hold valid indices: CPU raises
                                  //  only when it scans them; nothing to write here)
   ErrorFlag flag;
-  plane_scatter_kernel<true><<<plane_grid(planes), kThreads, 0, stream()>>>(
+  NX_LAUNCH(plane_grid(planes), kThreads, plane_scatter_kernel<true>)(
       dinp.f(), dout.f(), indices.i64(), planes, PQ, HW, flag.ptr());
   NX_CUDA_LAUNCH();
   raise_bad(kn, "indices", flag.first_bad(), indices.i64(), PQ, C, HW, cat("H*W = ", H, "*", W));
@@ -282,7 +297,7 @@ void Cuda::avgpool2d_forward(View out, View inp, int64_t N, int64_t C, int64_t H
                                                             ceil_mode, count_include_pad, divisor_override);
   const int64_t total = s.planes * s.PQ;
   if (total == 0) return;
-  avgpool_fwd_kernel<<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(out.f(), inp.f(), s,
+  NX_LAUNCH(grid_1d(total, kThreads), kThreads, avgpool_fwd_kernel)(out.f(), inp.f(), s,
                                                                           count_include_pad, divisor_override);
   NX_CUDA_LAUNCH();
 }
@@ -295,7 +310,7 @@ void Cuda::avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C, int64_
                                                              pad_w, ceil_mode, count_include_pad, divisor_override);
   const int64_t total = s.planes * s.HW;
   if (total == 0) return;
-  avgpool_bwd_kernel<<<grid_1d(total, kThreads), kThreads, 0, stream()>>>(dinp.f(), dout.f(), s,
+  NX_LAUNCH(grid_1d(total, kThreads), kThreads, avgpool_bwd_kernel)(dinp.f(), dout.f(), s,
                                                                           count_include_pad, divisor_override);
   NX_CUDA_LAUNCH();
 }
@@ -305,7 +320,7 @@ void Cuda::adaptive_avgpool2d_forward(View out, View inp, int64_t N, int64_t C, 
   const checks::PlaneSizes z = checks::check_adaptive_avgpool2d_forward(out, inp, N, C, H, W, P, Q);
   const int64_t planes = z.planes, PQ = z.other;
   if (planes * PQ == 0) return;
-  adaptive_fwd_kernel<<<grid_1d(planes * PQ, kThreads), kThreads, 0, stream()>>>(out.f(), inp.f(), planes, H, W, P, Q);
+  NX_LAUNCH(grid_1d(planes * PQ, kThreads), kThreads, adaptive_fwd_kernel)(out.f(), inp.f(), planes, H, W, P, Q);
   NX_CUDA_LAUNCH();
 }
 
@@ -315,7 +330,7 @@ void Cuda::adaptive_avgpool2d_backward(View dinp, View dout, int64_t N, int64_t 
   const int64_t planes = z.planes, HW = z.HW, PQ = z.other;
   if (planes * HW == 0) return;
   if (PQ == 0) return fill_f32(dinp.f(), planes * HW, 0.f);
-  adaptive_bwd_kernel<<<grid_1d(planes * HW, kThreads), kThreads, 0, stream()>>>(dinp.f(), dout.f(), planes, H, W, P, Q);
+  NX_LAUNCH(grid_1d(planes * HW, kThreads), kThreads, adaptive_bwd_kernel)(dinp.f(), dout.f(), planes, H, W, P, Q);
   NX_CUDA_LAUNCH();
 }
 
@@ -326,7 +341,7 @@ void Cuda::maxunpool2d_forward(View out, View inp, View indices, int64_t N, int6
   const int64_t planes = z.planes, HW = z.HW, OHW = z.other;
   if (planes == 0 || (HW == 0 && OHW == 0)) return;
   ErrorFlag flag;
-  plane_scatter_kernel<false><<<plane_grid(planes), kThreads, 0, stream()>>>(
+  NX_LAUNCH(plane_grid(planes), kThreads, plane_scatter_kernel<false>)(
       out.f(), inp.f(), indices.i64(), planes, HW, OHW, flag.ptr());
   NX_CUDA_LAUNCH();
   raise_bad(kn, "indices", flag.first_bad(), indices.i64(), HW, C, OHW, cat("OH*OW = ", OH, "*", OW));
@@ -339,7 +354,7 @@ void Cuda::maxunpool2d_backward(View dinp, View dout, View indices, int64_t N, i
   const int64_t planes = z.planes, HW = z.HW, OHW = z.other;
   if (planes * HW == 0) return;
   ErrorFlag flag;
-  unpool_bwd_kernel<<<grid_1d(planes * HW, kThreads), kThreads, 0, stream()>>>(
+  NX_LAUNCH(grid_1d(planes * HW, kThreads), kThreads, unpool_bwd_kernel)(
       dinp.f(), dout.f(), indices.i64(), planes, HW, OHW, flag.ptr());
   NX_CUDA_LAUNCH();
   raise_bad(kn, "indices", flag.first_bad(), indices.i64(), HW, C, OHW, cat("OH*OW = ", OH, "*", OW));

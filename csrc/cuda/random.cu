@@ -46,7 +46,7 @@ void Cuda::random_uniform(View out, int64_t n, float low, float high, uint64_t s
                           uint64_t offset) {
   checks::check_random_uniform(out, n, low, high, seed, offset);
   if (n == 0) return;
-  cuda::uniform_kernel<<<cuda::grid_1d((n + 3) / 4, cuda::kThreads), cuda::kThreads, 0, cuda::stream()>>>(
+  NX_LAUNCH(cuda::grid_1d((n + 3) / 4, cuda::kThreads), cuda::kThreads, cuda::uniform_kernel)(
       out.f(), n, low, high - low, seed, offset);
   NX_CUDA_LAUNCH();
 }
@@ -55,7 +55,7 @@ void Cuda::random_normal(View out, int64_t n, float mean, float std, uint64_t se
                          uint64_t offset) {
   checks::check_random_normal(out, n, mean, std, seed, offset);
   if (n == 0) return;
-  cuda::normal_kernel<<<cuda::grid_1d((n + 3) / 4, cuda::kThreads), cuda::kThreads, 0, cuda::stream()>>>(
+  NX_LAUNCH(cuda::grid_1d((n + 3) / 4, cuda::kThreads), cuda::kThreads, cuda::normal_kernel)(
       out.f(), n, mean, std, seed, offset);
   NX_CUDA_LAUNCH();
 }

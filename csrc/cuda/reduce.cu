@@ -106,9 +106,9 @@ void run_reduce(T* out, const T* in, int64_t outer, int64_t red, int64_t inner, 
   const bool rows = inner == 1 || outs < int64_t(sm_count()) * 256;
   if (rows) {
     const unsigned grid = unsigned(std::min<int64_t>(outs, int64_t(sm_count()) * 64));
-    reduce_rows<T, A, Op><<<grid, kRedThreads, 0, stream()>>>(out, in, outer, red, inner, op, mean);
+    NX_LAUNCH(grid, kRedThreads, reduce_rows<T, A, Op>)(out, in, outer, red, inner, op, mean);
   } else {
-    reduce_cols<T, A, Op><<<grid_1d(outs, 256), 256, 0, stream()>>>(out, in, outer, red, inner, op, mean);
+    NX_LAUNCH(grid_1d(outs, 256), 256, reduce_cols<T, A, Op>)(out, in, outer, red, inner, op, mean);
   }
   NX_CUDA_LAUNCH();
 }
@@ -182,9 +182,9 @@ void run_argreduce(int64_t* out, const T* in, int64_t outer, int64_t red, int64_
   if (outs == 0) return;
   if (inner == 1 || outs < int64_t(sm_count()) * 256) {
     const unsigned grid = unsigned(std::min<int64_t>(outs, int64_t(sm_count()) * 64));
-    argreduce_rows<T><<<grid, kRedThreads, 0, stream()>>>(out, in, outer, red, inner, is_max);
+    NX_LAUNCH(grid, kRedThreads, argreduce_rows<T>)(out, in, outer, red, inner, is_max);
   } else {
-    argreduce_cols<T><<<grid_1d(outs, 256), 256, 0, stream()>>>(out, in, outer, red, inner, is_max);
+    NX_LAUNCH(grid_1d(outs, 256), 256, argreduce_cols<T>)(out, in, outer, red, inner, is_max);
   }
   NX_CUDA_LAUNCH();
 }

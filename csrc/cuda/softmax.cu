@@ -156,7 +156,7 @@ long long count_targets(const char* K, const int64_t* t, int64_t rows, int64_t c
   if (rows == 0) return 0;
   Scratch res(sizeof(long long));
   ErrorFlag flag;
-  count_targets_kernel<<<1, 1024, 0, stream()>>>(res.as<long long>(), flag.ptr(), t, rows, cols, ignore);
+  NX_LAUNCH(1, 1024, count_targets_kernel)(res.as<long long>(), flag.ptr(), t, rows, cols, ignore);
   NX_CUDA_LAUNCH();
   const int64_t bad = flag.first_bad();  // waits for the stream
   if (bad >= 0) {
@@ -175,14 +175,14 @@ using namespace cuda;
 void Cuda::softmax_forward(View out, View inp, int64_t rows, int64_t cols, bool log) {
   checks::check_softmax_forward(out, inp, rows, cols, log);
   if (cols == 0 || rows == 0) return;
-  softmax_fwd_kernel<<<row_grid(rows), row_threads(cols), 0, stream()>>>(out.f(), inp.f(), rows, cols, log);
+  NX_LAUNCH(row_grid(rows), row_threads(cols), softmax_fwd_kernel)(out.f(), inp.f(), rows, cols, log);
   NX_CUDA_LAUNCH();
 }
 
 void Cuda::softmax_backward(View dinp, View dout, View out, int64_t rows, int64_t cols, bool log) {
   checks::check_softmax_backward(dinp, dout, out, rows, cols, log);
   if (cols == 0 || rows == 0) return;
-  softmax_bwd_kernel<<<row_grid(rows), row_threads(cols), 0, stream()>>>(dinp.f(), dout.f(), out.f(), rows, cols, log);
+  NX_LAUNCH(row_grid(rows), row_threads(cols), softmax_bwd_kernel)(dinp.f(), dout.f(), out.f(), rows, cols, log);
   NX_CUDA_LAUNCH();
 }
 
@@ -193,11 +193,11 @@ void Cuda::cross_entropy_forward(View loss, View lse, View logits, View target, 
   const long long count = count_targets(K, target.i64(), rows, cols, ignore_index);
   Scratch term(sizeof(double) * size_t(rows));
   if (rows > 0) {
-    ce_rows_kernel<<<row_grid(rows), row_threads(cols), 0, stream()>>>(
+    NX_LAUNCH(row_grid(rows), row_threads(cols), ce_rows_kernel)(
         lse.f(), term.as<double>(), logits.f(), target.i64(), rows, cols, ignore_index);
     NX_CUDA_LAUNCH();
   }
-  ce_loss_kernel<<<1, 1024, 0, stream()>>>(loss.f(), term.as<double>(), rows, count);
+  NX_LAUNCH(1, 1024, ce_loss_kernel)(loss.f(), term.as<double>(), rows, count);
   NX_CUDA_LAUNCH();
 }
 
@@ -208,7 +208,7 @@ void Cuda::cross_entropy_backward(View dlogits, View dloss, View logits, View ls
   const char* K = "cross_entropy_backward";
   const long long count = count_targets(K, target.i64(), rows, cols, ignore_index);
   if (rows == 0 || cols == 0) return;
-  ce_bwd_kernel<<<row_grid(rows), row_threads(cols), 0, stream()>>>(
+  NX_LAUNCH(row_grid(rows), row_threads(cols), ce_bwd_kernel)(
       dlogits.f(), dloss.f(), logits.f(), lse.f(), target.i64(), rows, cols, ignore_index, count);
   NX_CUDA_LAUNCH();
 }
