@@ -7,6 +7,8 @@ says whether the module was not built or was built and found no device. Arrays m
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,46 @@ def device(request) -> str:
         if reason:
             pytest.skip(reason)
     return request.param
+
+
+# ---- which CUDA kernels the run exercised ---------------------------------------------------
+# With NEURAXON_CHECK_KERNEL_COVERAGE=1 (CI sets it for the emulated CUDA run), every kernel of
+# the cuda module is wrapped to record that it was called, and the session fails if some
+# kernel of kernel_api.inc was never called on device "cuda": a CUDA kernel no test runs is an
+# untested kernel. (Off by default: a partial run, e.g. with -k, would fail it.)
+_CUDA_KERNELS_CALLED: set[str] = set()
+_CHECK_COVERAGE = os.environ.get("NEURAXON_CHECK_KERNEL_COVERAGE", "") not in ("", "0")
+
+
+def _record_kernel_calls(module) -> None:
+    for name in module.KERNELS:
+        fn = getattr(module, name)
+
+        def wrapper(*args, _fn=fn, _name=name, **kwargs):
+            _CUDA_KERNELS_CALLED.add(_name)
+            return _fn(*args, **kwargs)
+
+        setattr(module, name, wrapper)
+
+
+if _CHECK_COVERAGE and _ext.cuda is not None:
+    _record_kernel_calls(_ext.cuda)
+
+
+def _uncovered_cuda_kernels() -> list[str]:
+    return sorted(set(_ext.cuda.KERNELS) - _CUDA_KERNELS_CALLED)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _CHECK_COVERAGE and _ext.cuda is not None:
+        missing = _uncovered_cuda_kernels()
+        n = len(_ext.cuda.KERNELS)
+        terminalreporter.write_line(
+            f"cuda kernel coverage: {n - len(missing)} of {n} kernels called on device 'cuda'"
+            + (f"; NEVER CALLED: {', '.join(missing)}" if missing else "")
+        )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _CHECK_COVERAGE and _ext.cuda is not None and _uncovered_cuda_kernels() and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

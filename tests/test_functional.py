@@ -241,7 +241,8 @@ CASES = [
     ("where_masked_fill", lambda x, y: nx.where(x > 0, x, y) + x.masked_fill(y > 0, 2.0), [away(3, 4), away(3, 4)]),
     (
         "gather_index_select",
-        lambda x: x.gather(1, nx.tensor([[0, 0], [2, 1], [1, 2]])) + x.index_select(1, nx.tensor([2, 2])),
+        lambda x: x.gather(1, nx.tensor([[0, 0], [2, 1], [1, 2]], device=x.device))
+        + x.index_select(1, nx.tensor([2, 2], device=x.device)),
         [rn(3, 3)],
     ),
     (

@@ -390,8 +390,6 @@ def test_pool2d_bad_sizes_raise_value_error(dev):
 
 
 def test_pool2d_bad_indices_raise_value_error(dev):
-    if dev.name != "cpu":
-        pytest.skip("index checks are a CPU guarantee (kernel_api.inc)")
     k = dev.k
     ind = np.zeros((1, 2, 2, 2), np.int64)
     ind[0, 1, 1, 0] = 9  # outside a 3x3 plane

@@ -48,7 +48,7 @@ def test_reduce_sum_is_accurate_for_long_rows(dev):
     x[0] = 2.0**24
     out = dev.out((1, 1))
     dev.k.reduce_forward(out, dev.put(x), 1, n, 1, R.SUM)
-    assert dev.get(out)[0, 0] == np.float32(2.0**24 + n - 1)
+    assert dev.get(out, (1, 1))[0, 0] == np.float32(2.0**24 + n - 1)
 
 
 @pytest.mark.parametrize("op", [R.MAX, R.MIN, R.SUM])

@@ -93,6 +93,14 @@ PYBIND11_MODULE(NX_CUDA_MODULE, m) {
   m.def("device_name", &nx::cuda::device_name);
   m.def("runtime_version", &nx::cuda::runtime_version);
   m.def("synchronize", &nx::cuda::synchronize, py::call_guard<py::gil_scoped_release>());
+  m.def("host_sync_count", &nx::cuda::host_sync_count,
+        "How many times the host has waited for the stream so far (reads, synchronize, index "
+        "checks).");
+#ifdef NX_CUDA_EMU
+  m.attr("emulated") = true;
+#else
+  m.attr("emulated") = false;
+#endif
   m.def("memory_allocated", &nx::cuda::memory_allocated);
   m.def("max_memory_allocated", &nx::cuda::max_memory_allocated);
   m.def("memory_cached", &nx::cuda::memory_cached);

@@ -73,11 +73,15 @@ void* alloc(size_t bytes) {
     ptr = it->second.back();
     it->second.pop_back();
   } else {
+    // A null pointer with success counts as out of memory too (HIP-CPU's hipMalloc is a
+    // malloc that reports success either way).
     cudaError_t e = cudaMalloc(&ptr, bin);
+    if (e == cudaSuccess && ptr == nullptr) e = cudaErrorMemoryAllocation;
     if (e == cudaErrorMemoryAllocation) {
       cudaGetLastError();
       release_free_blocks(p);
       e = cudaMalloc(&ptr, bin);
+      if (e == cudaSuccess && ptr == nullptr) e = cudaErrorMemoryAllocation;
       if (e == cudaErrorMemoryAllocation) {
         cudaGetLastError();
         throw OutOfMemoryError(cat("CUDA out of memory: tried to allocate ", mib(bin),

@@ -37,6 +37,10 @@ std::string unavailable_reason();   // "" when a device is usable
 std::string device_name(int index);
 int runtime_version();              // cudart version this module was built with (e.g. 13000)
 void synchronize();                 // waits for the stream (all work enqueued so far)
+// Every host wait on the stream goes through wait_stream(), which counts it: tests measure
+// the host syncs of a training step with host_sync_count() (they stall the pipeline).
+void wait_stream();
+int64_t host_sync_count();
 
 // Device memory (allocator.cu): a caching allocator. alloc rounds `bytes` up to its size
 // bin and reuses a cached block of that bin when there is one; free returns the block to

@@ -2,6 +2,7 @@
 // The stream is created lazily (first kernel or copy) as a non-blocking stream on device 0;
 // all kernels and copies are enqueued on it, so work is ordered without host waits. The
 // host waits only in copy_to_host (it reads the data) and synchronize().
+#include <atomic>
 #include <mutex>
 
 #include "check.cuh"
@@ -70,7 +71,17 @@ void emu_bad_launch(const dim3& g, const dim3& b) {
 }
 #endif
 
-void synchronize() { NX_CUDA(cudaStreamSynchronize(stream())); }
+namespace {
+std::atomic<int64_t> g_host_syncs{0};
+}  // namespace
+
+void wait_stream() {
+  g_host_syncs.fetch_add(1, std::memory_order_relaxed);
+  NX_CUDA(cudaStreamSynchronize(stream()));
+}
+int64_t host_sync_count() { return g_host_syncs.load(std::memory_order_relaxed); }
+
+void synchronize() { wait_stream(); }
 
 void copy_to_device(void* dst, const void* src, size_t bytes) {
   // From pageable memory the runtime stages the source before returning, so the caller may
@@ -81,7 +92,7 @@ void copy_to_device(void* dst, const void* src, size_t bytes) {
 void copy_to_host(void* dst, const void* src, size_t bytes) {
   if (!bytes) return;
   NX_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream()));
-  NX_CUDA(cudaStreamSynchronize(stream()));  // the host reads dst next
+  wait_stream();  // the host reads dst next
 }
 
 }  // namespace nx::cuda

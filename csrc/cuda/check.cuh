@@ -64,15 +64,13 @@ struct Scratch {
 // flag_bad(ptr, pos); first_bad() waits for the stream and returns -1 when none.
 struct ErrorFlag {
   Scratch s{sizeof(unsigned long long)};
-  ErrorFlag() {
-    unsigned long long init = ~0ull;
-    NX_CUDA(cudaMemcpyAsync(s.p, &init, sizeof init, cudaMemcpyHostToDevice, stream()));
-  }
+  // All bytes 0xff = ~0ull ("none"), set on the stream: no host memory is involved.
+  ErrorFlag() { NX_CUDA(cudaMemsetAsync(s.p, 0xff, sizeof(unsigned long long), stream())); }
   unsigned long long* ptr() const { return s.as<unsigned long long>(); }
   int64_t first_bad() const {
     unsigned long long v = 0;
     NX_CUDA(cudaMemcpyAsync(&v, s.p, sizeof v, cudaMemcpyDeviceToHost, stream()));
-    NX_CUDA(cudaStreamSynchronize(stream()));
+    wait_stream();
     return v == ~0ull ? -1 : int64_t(v);
   }
 };
@@ -81,7 +79,7 @@ template <class T>
 T read_one(const T* p) {
   T v{};
   NX_CUDA(cudaMemcpyAsync(&v, p, sizeof(T), cudaMemcpyDeviceToHost, stream()));
-  NX_CUDA(cudaStreamSynchronize(stream()));
+  wait_stream();
   return v;
 }
 

@@ -40,7 +40,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <tuple>
+#include <vector>
 
 #define NX_DEVICE_CODE 1
 #define NX_EMULATED 1
@@ -68,12 +70,28 @@ using cudaDeviceProp = hipDeviceProp_t;
 #define cudaStreamSynchronize hipStreamSynchronize
 #define cudaMalloc hipMalloc
 #define cudaFree hipFree
-#define cudaMemcpyAsync hipMemcpyAsync
 #define cudaMemsetAsync hipMemsetAsync
 #define cudaMemcpy hipMemcpy
 #define cudaMemcpyHostToDevice hipMemcpyHostToDevice
 #define cudaMemcpyDeviceToHost hipMemcpyDeviceToHost
 #define cudaMemcpyDeviceToDevice hipMemcpyDeviceToDevice
+// cudaMemcpyAsync from pageable host memory to the device returns once the runtime has
+// staged the source (CUDA's documented behaviour), so the caller may free it at once. HIP-CPU
+// would read the source later, when the stream runs the copy: the emulation stages it here
+// in a buffer that the enqueued copy owns, as the CUDA runtime does.
+inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, hipMemcpyKind kind,
+                                   hipStream_t s) {
+  if (kind != hipMemcpyHostToDevice || bytes == 0 || !dst || !src)
+    return hipMemcpyAsync(dst, src, bytes, kind, s);
+  const auto* p = static_cast<const unsigned char*>(src);
+  auto staged = std::make_shared<std::vector<unsigned char>>(p, p + bytes);
+  if (!s) s = hip::detail::Runtime::null_stream();
+  s->apply([=](auto&& tasks) {
+    tasks.emplace_back([=](auto&&) { std::memcpy(dst, staged->data(), bytes); });
+  });
+  return hipSuccess;
+}
+
 // HIP-CPU has no hipDeviceGetAttribute; the one attribute we read comes from the properties
 // (its "multiprocessors" are the host's cores).
 enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount };

@@ -29,6 +29,18 @@ def unavailable_reason() -> str:
     return _ext.cuda.unavailable_reason()
 
 
+def is_emulated() -> bool:
+    """True when device "cuda" is the emulated CUDA module (NEURAXON_USE_CUDA_EMU=1): the CUDA
+    kernels compiled for the CPU against HIP-CPU, for testing without a GPU."""
+    return _ext.cuda is not None and _ext.cuda_emulated
+
+
+def host_sync_count() -> int:
+    """How many times the host has waited for the CUDA stream so far (reading results,
+    synchronize(), kernels that check indices); 0 without the CUDA module."""
+    return _ext.cuda.host_sync_count() if _ext.cuda is not None else 0
+
+
 def is_available() -> bool:
     return _ext.cuda is not None and _ext.cuda.device_count() > 0
 

@@ -19,6 +19,12 @@ def info_lines() -> list[str]:
     ]
     if _ext.cuda is None:
         lines.append(f"CUDA: not built ({cuda.unavailable_reason()})")
+    elif cuda.is_emulated():
+        lines.append(
+            "CUDA: EMULATED (neuraxon._cuda_emu, selected by NEURAXON_USE_CUDA_EMU=1): the CUDA "
+            "kernels compiled for this CPU against HIP-CPU; no GPU is used and speeds mean nothing"
+        )
+        lines.append(f"CUDA devices: 1 emulated ({_ext.cuda.device_name(0)})")
     else:
         v = _ext.cuda.runtime_version()
         lines.append(f"CUDA: built, runtime {v // 1000}.{(v % 1000) // 10}, archs {_ext.cuda.archs}")
