@@ -207,7 +207,7 @@ def test_bad_indices_raise_value_error_on_cuda(cu):
 
 
 @pytest.mark.parametrize(
-    "m,n,k", [(1, 1, 1), (129, 131, 9), (300, 260, 70), (128, 128, 128), (5, 517, 1031)]
+    "m,n,k", [(1, 1, 1), (129, 131, 9), (130, 70, 50), (300, 260, 70), (128, 128, 128), (5, 517, 1031)]
 )
 @pytest.mark.parametrize(
     "ta,tb", [(False, False), (True, True), (False, True), (True, False)]
@@ -315,3 +315,21 @@ def test_conv2d_backward_weight_is_bitwise_reproducible(cu, rng):
     np.testing.assert_allclose(
         res[0][1], dy.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-4
     )
+
+
+@pytest.mark.parametrize("what", ["batch", "rows"])
+def test_tiled_gemm_splits_grids_past_65535_in_y_and_z(cu, rng, what):
+    # grid z (batch) and grid y (row tiles) are limited to 65535 blocks: the launcher splits
+    # them into several launches. 65537 of a 1x3x2 product, or 65537 row tiles of the 64-row
+    # kernel, cross that line with tiny tensors.
+    if what == "batch":
+        batch, m, n, k = 65537, 1, 3, 2
+    else:
+        batch, m, n, k = 1, 64 * 65536 + 1, 1, 1
+    a = rng.standard_normal((batch, m, k)).astype(np.float32)
+    b = rng.standard_normal((batch, k, n)).astype(np.float32)
+    want = np.einsum("bmk,bkn->bmn", a.astype(np.float64), b)
+    c = put(cu, np.full((batch, m, n), np.nan, np.float32))
+    cu.gemm_forward(c, put(cu, a), put(cu, b), None, batch, m, n, k, False, False,
+                    m * k, k * n, m * n, 1.0, 0.0, 0, 0.0, 2)
+    np.testing.assert_allclose(c.to_host().reshape(batch, m, n), want, rtol=1e-5, atol=1e-6)

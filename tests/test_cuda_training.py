@@ -45,9 +45,14 @@ def _run(model, opt, batches, device, loss_fn):
 
 
 def _assert_same_training(cpu, gpu, lc, lg, rtol):
+    # The two backends sum in different orders (a conv weight gradient here adds thousands
+    # of products), and momentum carries those float32 roundings from step to step: weights
+    # agree to ~1e-4 of their scale, not to an ulp. A kernel bug moves them by O(scale).
     np.testing.assert_allclose(lg, lc, rtol=rtol, atol=1e-5)
     for (name, pc), (_, pg) in zip(cpu.state_dict().items(), gpu.state_dict().items()):
-        np.testing.assert_allclose(pg.cpu().numpy(), pc.numpy(), rtol=rtol, atol=2e-5, err_msg=name)
+        want = pc.numpy()
+        scale = float(np.abs(want).max()) if want.size else 0.0
+        np.testing.assert_allclose(pg.cpu().numpy(), want, rtol=rtol, atol=1e-3 * scale + 1e-6, err_msg=name)
 
 
 def test_lenet5_sgd_momentum_steps_match_the_cpu():

@@ -21,8 +21,32 @@
 
 #include "check.cuh"
 
+#if NX_EMULATED && defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define NX_ASAN_DEVICE_MEMORY 1
+#else
+#define NX_ASAN_DEVICE_MEMORY 0
+#endif
+
 namespace nx::cuda {
 namespace {
+
+// Under the emulated build with AddressSanitizer, "device" memory is host memory, so ASan can
+// check kernels' accesses the way compute-sanitizer does on a GPU, if it knows the
+// allocator's view: a live block is addressable for the bytes asked for (the bin's rounding
+// slack is poisoned, so an off-by-one store past a tensor is caught), a cached free block is
+// poisoned (use after free). Kernels and copies run later on the stream, so the marks are
+// enqueued on it too, in order with them.
+void asan_mark(void* ptr, size_t live, size_t bin) {
+#if NX_ASAN_DEVICE_MEMORY
+  emu_enqueue_host(stream(), [=] {
+    ASAN_UNPOISON_MEMORY_REGION(ptr, live);
+    ASAN_POISON_MEMORY_REGION(static_cast<char*>(ptr) + live, bin - live);
+  });
+#else
+  (void)ptr, (void)live, (void)bin;
+#endif
+}
 
 struct Pool {
   std::mutex mu;
@@ -39,6 +63,11 @@ Pool& pool() {
 }
 
 void release_free_blocks(Pool& p) {  // caller holds p.mu
+#if NX_ASAN_DEVICE_MEMORY
+  cudaStreamSynchronize(stream());  // every mark has run; then hand back unpoisoned memory
+  for (auto& kv : p.free_blocks)
+    for (void* ptr : kv.second) ASAN_UNPOISON_MEMORY_REGION(ptr, kv.first);
+#endif
   for (auto& kv : p.free_blocks) {
     for (void* ptr : kv.second) {
       cudaFree(ptr);  // implicit device sync; errors ignored (memory is gone either way)
@@ -93,6 +122,7 @@ void* alloc(size_t bytes) {
     NX_CUDA(e);
     p.reserved += bin;
   }
+  asan_mark(ptr, bytes, bin);
   p.live[ptr] = bin;
   p.allocated += bin;
   if (p.allocated > p.peak) p.peak = p.allocated;
@@ -108,6 +138,7 @@ void free(void* ptr, size_t) {
   size_t bin = it->second;
   p.live.erase(it);
   p.allocated -= bin;
+  asan_mark(ptr, 0, bin);
   p.free_blocks[bin].push_back(ptr);
 }
 

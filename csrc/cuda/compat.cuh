@@ -79,16 +79,23 @@ using cudaDeviceProp = hipDeviceProp_t;
 // staged the source (CUDA's documented behaviour), so the caller may free it at once. HIP-CPU
 // would read the source later, when the stream runs the copy: the emulation stages it here
 // in a buffer that the enqueued copy owns, as the CUDA runtime does.
+namespace nx::cuda {
+// Runs f on the emulated stream's thread after everything enqueued before it (what a host
+// callback on a CUDA stream does).
+template <class F>
+void emu_enqueue_host(hipStream_t s, F f) {
+  if (!s) s = hip::detail::Runtime::null_stream();
+  s->apply([f](auto&& tasks) { tasks.emplace_back([f](auto&&) { f(); }); });
+}
+}  // namespace nx::cuda
+
 inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, hipMemcpyKind kind,
                                    hipStream_t s) {
   if (kind != hipMemcpyHostToDevice || bytes == 0 || !dst || !src)
     return hipMemcpyAsync(dst, src, bytes, kind, s);
   const auto* p = static_cast<const unsigned char*>(src);
   auto staged = std::make_shared<std::vector<unsigned char>>(p, p + bytes);
-  if (!s) s = hip::detail::Runtime::null_stream();
-  s->apply([=](auto&& tasks) {
-    tasks.emplace_back([=](auto&&) { std::memcpy(dst, staged->data(), bytes); });
-  });
+  ::nx::cuda::emu_enqueue_host(s, [=] { std::memcpy(dst, staged->data(), bytes); });
   return hipSuccess;
 }
 
