@@ -1,5 +1,7 @@
 """The build: both modules expose the same kernels, info runs, CUDA state is reported."""
 
+import importlib
+import os
 import re
 import subprocess
 import sys
@@ -21,10 +23,23 @@ def test_cpu_module_exposes_every_prototype():
         assert callable(getattr(_ext.cpu, n))
 
 
-def test_cuda_module_matches_cpu_names():
-    if _ext.cuda is None:
-        pytest.skip("cuda: not built")
-    assert sorted(_ext.cuda.KERNELS) == sorted(_ext.cpu.KERNELS)
+@pytest.mark.parametrize("name", ["_cuda", "_cuda_emu"])
+def test_cuda_modules_match_cpu_names(name):
+    # the real CUDA module and the emulated one (HIP-CPU), whichever were built: the same
+    # kernel names as the CPU module, each callable
+    try:
+        mod = importlib.import_module(f"neuraxon.{name}")
+    except ImportError as e:
+        pytest.skip(f"neuraxon.{name}: not built ({e})")
+    assert sorted(mod.KERNELS) == sorted(_ext.cpu.KERNELS)
+    assert all(callable(getattr(mod, n)) for n in mod.KERNELS)
+    assert mod.emulated == (name == "_cuda_emu")
+
+
+def test_emulated_cuda_is_used_only_when_asked_for():
+    assert _ext.cuda_emulated == (os.environ.get("NEURAXON_USE_CUDA_EMU", "").strip() not in ("", "0"))
+    if _ext.cuda is not None:
+        assert _ext.cuda.emulated == _ext.cuda_emulated == neuraxon.cuda.is_emulated()
 
 
 def test_cuda_availability_is_consistent():
@@ -39,6 +54,8 @@ def test_info_command_runs():
     assert "neuraxon" in out and "compiler" in out and "CUDA" in out and "OpenMP" in out
     if _ext.cuda is not None and not neuraxon.cuda.is_available():
         assert "CUDA: built" in out and "devices: none" in out
+    if neuraxon.cuda.is_emulated():
+        assert "CUDA: EMULATED" in out
 
 
 def test_isa_override_rejects_unknown_and_unsupported():
