@@ -52,9 +52,11 @@ struct DeviceArray {
 PYBIND11_MODULE(NX_CUDA_MODULE, m) {
   m.doc() = "neuraxon CUDA kernels";
   nx::bind_kernels<nx::Cuda>(m);
-  // Registered after bind_kernels' translator; pybind11 tries the newest first, and the
-  // types are disjoint anyway. RuntimeError base: `except RuntimeError` still catches it.
-  py::register_exception<nx::cuda::OutOfMemoryError>(m, "OutOfMemoryError", PyExc_RuntimeError);
+  // RuntimeError base: `except RuntimeError` still catches it. Module-local (tried first, for
+  // this module's functions only): with both _cuda and _cuda_emu imported, each raises its
+  // own class (the C++ type has one name in both, so a global translator registered by one
+  // module would turn the other's errors into its own class).
+  py::register_local_exception<nx::cuda::OutOfMemoryError>(m, "OutOfMemoryError", PyExc_RuntimeError);
 
   py::class_<DeviceArray>(m, "DeviceArray")
       .def(py::init<int64_t, int>(), py::arg("numel"), py::arg("dtype"))
