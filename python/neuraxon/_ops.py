@@ -17,228 +17,32 @@ from . import _codes as C
 from . import autograd as _autograd
 from .autograd import Function, is_grad_enabled
 from .dtypes import bool_, float32, int64, promote
+from ._array import (  # noqa: F401  (re-used names)
+    prod,
+    strides_of,
+    broadcast_shapes,
+    bcast_strides,
+    norm_dim,
+    norm_dims,
+    check_same_device,
+    is_scalar,
+    scalar_dtype,
+    empty,
+    full,
+    zeros,
+    strided_copy,
+    copy_into,
+    cast,
+    expand_raw,
+    binary_raw,
+    unary_raw,
+    reduce_raw,
+    where_raw,
+    arange_raw,
+)
 from .tensor import Tensor
 
 _wrap = Tensor._wrap
-
-# ------------------------------------------------------------------------------------
-# shape helpers
-# ------------------------------------------------------------------------------------
-
-
-def prod(shape) -> int:
-    p = 1
-    for s in shape:
-        p *= s
-    return p
-
-
-def strides_of(shape) -> list[int]:
-    st, acc = [0] * len(shape), 1
-    for i in range(len(shape) - 1, -1, -1):
-        st[i] = acc
-        acc *= shape[i]
-    return st
-
-
-def broadcast_shapes(*shapes) -> tuple:
-    nd = max((len(s) for s in shapes), default=0)
-    out = [1] * nd
-    for s in shapes:
-        for i, d in enumerate(s):
-            j = nd - len(s) + i
-            if d == out[j] or d == 1:
-                continue
-            if out[j] == 1:
-                out[j] = d
-            else:
-                raise RuntimeError(
-                    "shapes " + " and ".join(str(tuple(x)) for x in shapes) + " cannot be broadcast together"
-                    f" (size {d} vs {out[j]} at dimension {j})"
-                )
-    return tuple(out)
-
-
-def bcast_strides(shape, out_shape) -> list[int]:
-    """Strides that read a contiguous `shape` array broadcast to `out_shape` (0 on
-    broadcast axes)."""
-    st = strides_of(shape)
-    off = len(out_shape) - len(shape)
-    res = [0] * len(out_shape)
-    for i, d in enumerate(shape):
-        if d != 1 or out_shape[off + i] == 1:
-            res[off + i] = st[i] if d != 1 else 0
-    return res
-
-
-def norm_dim(dim: int, ndim: int, what: str = "dim") -> int:
-    n = max(ndim, 1)
-    if not -n <= dim < n:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
-    return dim % n
-
-
-def norm_dims(dim, ndim: int) -> tuple:
-    if dim is None:
-        return tuple(range(ndim))
-    if isinstance(dim, (list, tuple)):
-        ds = tuple(sorted({norm_dim(d, ndim) for d in dim}))
-        if len(ds) != len(dim):
-            raise RuntimeError(f"dim {tuple(dim)} appears multiple times in the list of dims")
-        return ds
-    return (norm_dim(dim, ndim),)
-
-
-def check_same_device(*ts) -> None:
-    d = None
-    for t in ts:
-        if isinstance(t, Tensor):
-            if d is None:
-                d = t.device
-            elif t.device != d:
-                raise RuntimeError(
-                    f"Expected all tensors to be on the same device, but found at least two devices, {d} and {t.device}!"
-                )
-
-
-def is_scalar(x) -> bool:
-    return isinstance(x, (numbers.Number, np.bool_)) and not isinstance(x, Tensor)
-
-
-def scalar_dtype(x):
-    if isinstance(x, (bool, np.bool_)):
-        return bool_
-    if isinstance(x, numbers.Integral):
-        return int64
-    if isinstance(x, numbers.Real):
-        return float32
-    raise TypeError(f"unsupported scalar {x!r} (complex numbers are not supported)")
-
-
-# ------------------------------------------------------------------------------------
-# raw kernel calls (no autograd)
-# ------------------------------------------------------------------------------------
-
-
-def empty(shape, dtype, device) -> Tensor:
-    shape = tuple(map(int, shape))
-    n = 1
-    for d in shape:
-        n *= d
-    return _wrap(device.empty(n, dtype), shape, dtype, device)
-
-
-def full(shape, value, dtype, device) -> Tensor:
-    t = empty(shape, dtype, device)
-    n = t.numel()
-    if n:
-        device.k.fill(t._data, n, float(value))
-    return t
-
-
-def zeros(shape, dtype, device) -> Tensor:
-    return full(shape, 0.0, dtype, device)
-
-
-def strided_copy(x: Tensor, shape, strides, offset: int = 0) -> Tensor:
-    """out (contiguous, shape)[i] = x.flat[offset + sum(i * strides)]."""
-    out = empty(shape, x.dtype, x.device)
-    if out.numel():
-        x.device.k.copy_strided(
-            out._data, x._data, list(out.shape), strides_of(out.shape), 0, list(strides), int(offset)
-        )
-    return out
-
-
-def copy_into(dst: Tensor, src: Tensor, shape, dst_strides, dst_offset, src_strides, src_offset=0) -> None:
-    if prod(shape):
-        dst.device.k.copy_strided(
-            dst._data, src._data, list(shape), list(dst_strides), int(dst_offset), list(src_strides), int(src_offset)
-        )
-
-
-def cast(x: Tensor, dtype) -> Tensor:
-    if x.dtype is dtype:
-        return x
-    out = empty(x.shape, dtype, x.device)
-    if out.numel():
-        x.device.k.cast(out._data, x._data, out.numel())
-    return out
-
-
-def expand_raw(x: Tensor, shape) -> Tensor:
-    shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    return strided_copy(x, shape, bcast_strides(x.shape, shape))
-
-
-def binary_raw(a: Tensor, b: Tensor, op: int, out: Tensor | None = None) -> Tensor:
-    """a op b with broadcasting; a and b share one dtype (float32 or int64)."""
-    shape = broadcast_shapes(a.shape, b.shape)
-    if out is None:
-        out = empty(shape, bool_ if op >= C.BIN_EQ else a.dtype, a.device)
-    if out.numel():
-        a.device.k.binary_forward(
-            out._data, a._data, b._data, list(shape), bcast_strides(a.shape, shape), bcast_strides(b.shape, shape), op
-        )
-    return out
-
-
-def unary_raw(x: Tensor, op: int, p0: float = 0.0, p1: float = 0.0, out: Tensor | None = None) -> Tensor:
-    if out is None:
-        out = empty(x.shape, x.dtype, x.device)
-    if out.numel():
-        x.device.k.unary_forward(out._data, x._data, out.numel(), op, float(p0), float(p1))
-    return out
-
-
-def reduce_raw(x: Tensor, dims: tuple, op: int, keepdim: bool) -> Tensor:
-    """Reduce x over dims (sorted, unique) with a RedOp; mean is the mean over all dims."""
-    shape = list(x.shape)
-    kshape = [1 if i in dims else s for i, s in enumerate(shape)]
-    final = tuple(kshape) if keepdim else tuple(s for i, s in enumerate(shape) if i not in dims)
-    if not dims:
-        return x
-    if dims == tuple(range(dims[0], dims[-1] + 1)):  # one contiguous block: one kernel call
-        outer, red, inner = prod(shape[: dims[0]]), prod(shape[dims[0] : dims[-1] + 1]), prod(shape[dims[-1] + 1 :])
-        if red == 0 and op in (C.RED_MAX, C.RED_MIN):
-            raise RuntimeError(f"max/min(): cannot reduce over a zero-size dimension (input shape {tuple(shape)})")
-        out = empty(final, x.dtype, x.device)
-        if outer * inner:
-            x.device.k.reduce_forward(out._data, x._data, outer, red, inner, op)
-        return out
-    step_op = C.RED_SUM if op == C.RED_MEAN else op
-    cur = x
-    count = 1
-    for d in reversed(dims):
-        count *= shape[d]
-        cur = reduce_raw(cur, (d,), step_op, True)
-    if op == C.RED_MEAN:
-        cur = unary_raw(cur, C.UN_AFFINE, 1.0 / count if count else float("nan"), 0.0)
-    return _wrap(cur._data, final, cur.dtype, cur.device)
-
-
-def where_raw(cond: Tensor, a: Tensor, b: Tensor) -> Tensor:
-    """where(cond, a, b) with broadcasting; a and b share one dtype."""
-    shape = broadcast_shapes(cond.shape, a.shape, b.shape)
-    cond, a, b = expand_raw(cond, shape), expand_raw(a, shape), expand_raw(b, shape)
-    if a.dtype is float32:
-        out = empty(shape, float32, a.device)
-        if out.numel():
-            a.device.k.where_forward(out._data, cond._data, a._data, b._data, out.numel())
-        return out
-    # integers: exact select with arithmetic in int64
-    dt = a.dtype
-    a64, b64, c64 = cast(a, int64), cast(b, int64), cast(cond, int64)
-    diff = binary_raw(a64, b64, C.BIN_SUB)
-    res = binary_raw(b64, binary_raw(diff, c64, C.BIN_MUL), C.BIN_ADD)
-    return cast(res, dt)
-
-
-def arange_raw(n: int, device) -> Tensor:
-    return _wrap(device.from_numpy(np.arange(n, dtype=np.int64)), (n,), int64, device)
-
 
 # ------------------------------------------------------------------------------------
 # gradient helpers

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 from . import _codes as C
-from . import _ops
+from . import _array, _ops
 from . import random as _random
 from .autograd import Function
 from .autograd import no_grad as _no_grad
@@ -16,7 +16,7 @@ from .dtypes import float32, int64
 from .tensor import Tensor
 
 _wrap = Tensor._wrap
-prod = _ops.prod
+prod = _array.prod
 
 __all__ = [
     "linear",
@@ -101,7 +101,7 @@ class _Linear(Function):
     def forward(ctx, x, w, b):
         n, i = x.shape
         o = w.shape[0]
-        out = _ops.empty((n, o), float32, x.device)
+        out = _array.empty((n, o), float32, x.device)
         if out.numel():
             x.device.k.gemm_forward(
                 out._data, x._data, w._data, _opt(b), 1, n, o, i, False, True, 0, 0, 0, 1.0, 0.0, C.ACT_NONE, 0.0, -1
@@ -115,9 +115,9 @@ class _Linear(Function):
         n, i = x.shape
         o = w.shape[0]
         nx_, nw, nb = ctx.needs_input_grad
-        dx = _ops.empty(x.shape, float32, x.device) if nx_ else None
-        dw = _ops.empty(w.shape, float32, x.device) if nw else None
-        db = _ops.empty((o,), float32, x.device) if nb else None
+        dx = _array.empty(x.shape, float32, x.device) if nx_ else None
+        dw = _array.empty(w.shape, float32, x.device) if nw else None
+        db = _array.empty((o,), float32, x.device) if nb else None
         if n * o * i:
             x.device.k.gemm_backward(_opt(dx), _opt(dw), _opt(db), g._data, x._data, w._data, n, o, i, False, True, -1)
         else:  # a zero-size product: gradients are zeros
@@ -131,7 +131,7 @@ class _Linear(Function):
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input @ weight.T + bias; input (..., in), weight (out, in), bias (out)."""
-    _ops.check_same_device(input, weight, bias)
+    _array.check_same_device(input, weight, bias)
     _need_float("linear", input, weight, bias)
     if weight.ndim != 2:
         raise RuntimeError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
@@ -168,7 +168,7 @@ def bilinear(input1, input2, weight, bias=None):
 class _Act(Function):
     @staticmethod
     def forward(ctx, x, act, param):
-        out = _ops.empty(x.shape, float32, x.device)
+        out = _array.empty(x.shape, float32, x.device)
         n = x.numel()
         if n:
             x.device.k.activation_forward(out._data, x._data, n, act, float(param))
@@ -182,7 +182,7 @@ class _Act(Function):
     @staticmethod
     def backward(ctx, g):
         (s,) = ctx.saved_tensors
-        d = _ops.empty(s.shape, float32, s.device)
+        d = _array.empty(s.shape, float32, s.device)
         n = s.numel()
         if n:
             x, y = (None, s._data) if ctx.from_out else (s._data, None)
@@ -265,7 +265,7 @@ class _SoftmaxLast(Function):
     def forward(ctx, x, log):
         cols = x.shape[-1] if x.ndim else 1
         rows = x.numel() // cols if cols else 0
-        out = _ops.empty(x.shape, float32, x.device)
+        out = _array.empty(x.shape, float32, x.device)
         if out.numel():
             x.device.k.softmax_forward(out._data, x._data, rows, cols, bool(log))
         ctx.save_for_backward(out)
@@ -275,7 +275,7 @@ class _SoftmaxLast(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        d = _ops.empty(out.shape, float32, out.device)
+        d = _array.empty(out.shape, float32, out.device)
         if d.numel():
             out.device.k.softmax_backward(d._data, g._data, out._data, ctx.rc[0], ctx.rc[1], ctx.log)
         return d, None
@@ -290,7 +290,7 @@ def _softmax(x: Tensor, dim, log: bool, dtype=None) -> Tensor:
         dim = 0 if x.ndim in (0, 1, 3) else 1  # PyTorch's legacy implicit dim
     if x.ndim == 0:
         return _SoftmaxLast.apply(x.reshape(1), log).reshape(())
-    d = _ops.norm_dim(dim, x.ndim)
+    d = _array.norm_dim(dim, x.ndim)
     if d == x.ndim - 1:
         return _SoftmaxLast.apply(x, log)
     y = x.transpose(d, -1)
@@ -331,7 +331,7 @@ class _Conv2d(Function):
         K, _, R, S = w.shape
         P = _window_out(H, R, stride[0], padding[0], dilation[0])
         Q = _window_out(W, S, stride[1], padding[1], dilation[1])
-        out = _ops.empty((N, K, P, Q), float32, x.device)
+        out = _array.empty((N, K, P, Q), float32, x.device)
         ctx.p = (N, Cin, H, W, K, R, S, stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups)
         if out.numel():
             x.device.k.conv2d_forward(out._data, x._data, w._data, _opt(b), *ctx.p, -1)
@@ -345,14 +345,14 @@ class _Conv2d(Function):
         k = x.device.k
         dx = dw = db = None
         if nx_:
-            dx = _ops.empty(x.shape, float32, x.device)
+            dx = _array.empty(x.shape, float32, x.device)
             if g.numel():
                 k.conv2d_backward_data(dx._data, g._data, w._data, *ctx.p, -1)
             elif dx.numel():
                 dx.fill_(0.0)
         if nw or nb:
-            dw = _ops.empty(w.shape, float32, x.device) if nw else None
-            db = _ops.empty((w.shape[0],), float32, x.device) if nb else None
+            dw = _array.empty(w.shape, float32, x.device) if nw else None
+            db = _array.empty((w.shape[0],), float32, x.device) if nb else None
             if g.numel():
                 k.conv2d_backward_weight(_opt(dw), _opt(db), g._data, x._data, *ctx.p, -1)
             else:
@@ -369,7 +369,7 @@ def conv2d(
 
     padding: int, pair, 'valid' or 'same' (stride 1; odd total padding goes to the
     bottom/right, as PyTorch)."""
-    _ops.check_same_device(input, weight, bias)
+    _array.check_same_device(input, weight, bias)
     _need_float("conv2d", input, weight, bias)
     x, unbatched = _batched4("conv2d", input)
     if weight.ndim != 4:
@@ -440,14 +440,14 @@ class _ConvT2d(Function):
             dilation[1],
             groups,
         )
-        out = _ops.empty((N, Cout, Ho, Wo), float32, x.device)
+        out = _array.empty((N, Cout, Ho, Wo), float32, x.device)
         if out.numel():
             if x.numel():
                 x.device.k.conv2d_backward_data(out._data, x._data, w._data, *ctx.p, -1)
             else:
                 out.fill_(0.0)
             if b is not None:
-                _ops.binary_raw(out, b.reshape(1, Cout, 1, 1), C.BIN_ADD, out=out)
+                _array.binary_raw(out, b.reshape(1, Cout, 1, 1), C.BIN_ADD, out=out)
         ctx.save_for_backward(x, w)
         return out
 
@@ -458,11 +458,11 @@ class _ConvT2d(Function):
         k = x.device.k
         dx = dw = db = None
         if nx_:
-            dx = _ops.empty(x.shape, float32, x.device)
+            dx = _array.empty(x.shape, float32, x.device)
             if dx.numel():
                 k.conv2d_forward(dx._data, g._data, w._data, None, *ctx.p, -1)
         if nw:
-            dw = _ops.empty(w.shape, float32, x.device)
+            dw = _array.empty(w.shape, float32, x.device)
             if x.numel() and g.numel():
                 k.conv2d_backward_weight(dw._data, None, x._data, g._data, *ctx.p, -1)
             elif dw.numel():
@@ -485,7 +485,7 @@ def conv_transpose2d(
     """Transposed convolution (the gradient of conv2d w.r.t. its input): input (N, Cin, H, W),
     weight (Cin, Cout/groups, R, S), bias (Cout); output H_out = (H-1)*stride - 2*padding +
     dilation*(R-1) + output_padding + 1."""
-    _ops.check_same_device(input, weight, bias)
+    _array.check_same_device(input, weight, bias)
     _need_float("conv_transpose2d", input, weight, bias)
     x, unbatched = _batched4("conv_transpose2d", input)
     if weight.ndim != 4:
@@ -528,8 +528,8 @@ class _MaxPool(Function):
         N, Cc, H, W = x.shape
         P = _window_out(H, k[0], s[0], p[0], d[0], ceil_mode)
         Q = _window_out(W, k[1], s[1], p[1], d[1], ceil_mode)
-        out = _ops.empty((N, Cc, P, Q), float32, x.device)
-        idx = _ops.empty((N, Cc, P, Q), int64, x.device)
+        out = _array.empty((N, Cc, P, Q), float32, x.device)
+        idx = _array.empty((N, Cc, P, Q), int64, x.device)
         if out.numel():
             x.device.k.maxpool2d_forward(
                 out._data,
@@ -557,7 +557,7 @@ class _MaxPool(Function):
     def backward(ctx, g, _gi=None):
         (idx,) = ctx.saved_tensors
         N, Cc, H, W, P, Q = ctx.dims
-        d = _ops.empty((N, Cc, H, W), float32, g.device)
+        d = _array.empty((N, Cc, H, W), float32, g.device)
         if d.numel():
             g.device.k.maxpool2d_backward(d._data, g._data, idx._data, N, Cc, H, W, P, Q)
         return d, None, None, None, None, None
@@ -609,7 +609,7 @@ class _AvgPool(Function):
         N, Cc, H, W = x.shape
         P = _window_out(H, k[0], s[0], p[0], 1, ceil_mode)
         Q = _window_out(W, k[1], s[1], p[1], 1, ceil_mode)
-        out = _ops.empty((N, Cc, P, Q), float32, x.device)
+        out = _array.empty((N, Cc, P, Q), float32, x.device)
         ctx.p = (N, Cc, H, W, k[0], k[1], s[0], s[1], p[0], p[1], bool(ceil_mode), bool(cip), int(div))
         if out.numel():
             x.device.k.avgpool2d_forward(out._data, x._data, *ctx.p)
@@ -618,7 +618,7 @@ class _AvgPool(Function):
     @staticmethod
     def backward(ctx, g):
         N, Cc, H, W = ctx.p[:4]
-        d = _ops.empty((N, Cc, H, W), float32, g.device)
+        d = _array.empty((N, Cc, H, W), float32, g.device)
         if d.numel():
             if g.numel():
                 g.device.k.avgpool2d_backward(d._data, g._data, *ctx.p)
@@ -652,7 +652,7 @@ class _AdaptiveAvg(Function):
     @staticmethod
     def forward(ctx, x, P, Q):
         N, Cc, H, W = x.shape
-        out = _ops.empty((N, Cc, P, Q), float32, x.device)
+        out = _array.empty((N, Cc, P, Q), float32, x.device)
         ctx.p = (N, Cc, H, W, P, Q)
         if out.numel():
             x.device.k.adaptive_avgpool2d_forward(out._data, x._data, *ctx.p)
@@ -661,7 +661,7 @@ class _AdaptiveAvg(Function):
     @staticmethod
     def backward(ctx, g):
         N, Cc, H, W = ctx.p[:4]
-        d = _ops.empty((N, Cc, H, W), float32, g.device)
+        d = _array.empty((N, Cc, H, W), float32, g.device)
         if d.numel():
             g.device.k.adaptive_avgpool2d_backward(d._data, g._data, *ctx.p)
         return d, None, None
@@ -687,7 +687,7 @@ class _MaxUnpool(Function):
     @staticmethod
     def forward(ctx, x, idx, OH, OW):
         N, Cc, H, W = x.shape
-        out = _ops.empty((N, Cc, OH, OW), float32, x.device)
+        out = _array.empty((N, Cc, OH, OW), float32, x.device)
         ctx.p = (N, Cc, H, W, OH, OW)
         if out.numel():
             x.device.k.maxunpool2d_forward(out._data, x._data, idx._data, *ctx.p)
@@ -697,7 +697,7 @@ class _MaxUnpool(Function):
     @staticmethod
     def backward(ctx, g):
         (idx,) = ctx.saved_tensors
-        d = _ops.empty(idx.shape, float32, g.device)
+        d = _array.empty(idx.shape, float32, g.device)
         if d.numel():
             g.device.k.maxunpool2d_backward(d._data, g._data, idx._data, *ctx.p)
         return d, None, None, None
@@ -706,7 +706,7 @@ class _MaxUnpool(Function):
 def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
     """Inverse of max_pool2d(return_indices=True): zeros except at the recorded positions."""
     _need_float("max_unpool2d", input)
-    _ops.check_same_device(input, indices)
+    _array.check_same_device(input, indices)
     if indices.dtype is not int64 or indices.shape != input.shape:
         raise RuntimeError(
             f"max_unpool2d: indices must be int64 of the input's shape {input.shape}, got "
@@ -736,9 +736,9 @@ class _BatchNorm(Function):
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
         N, Cc = x.shape[0], x.shape[1]
         HW = prod(x.shape[2:])
-        out = _ops.empty(x.shape, float32, x.device)
-        mean = _ops.empty((Cc,), float32, x.device)
-        invstd = _ops.empty((Cc,), float32, x.device)
+        out = _array.empty(x.shape, float32, x.device)
+        mean = _array.empty((Cc,), float32, x.device)
+        invstd = _array.empty((Cc,), float32, x.device)
         x.device.k.batchnorm_forward(
             out._data,
             mean._data,
@@ -764,9 +764,9 @@ class _BatchNorm(Function):
         x, weight, mean, invstd = ctx.saved_tensors
         N, Cc, HW, training = ctx.p
         nx_, nw, nb = ctx.needs_input_grad[:3]
-        dx = _ops.empty(x.shape, float32, x.device) if nx_ else None
-        dw = _ops.empty((Cc,), float32, x.device) if nw else None
-        db = _ops.empty((Cc,), float32, x.device) if nb else None
+        dx = _array.empty(x.shape, float32, x.device) if nx_ else None
+        dw = _array.empty((Cc,), float32, x.device) if nw else None
+        db = _array.empty((Cc,), float32, x.device) if nb else None
         x.device.k.batchnorm_backward(
             _opt(dx), _opt(dw), _opt(db), g._data, x._data, _opt(weight), mean._data, invstd._data, N, Cc, HW, training
         )
@@ -785,7 +785,7 @@ def batch_norm(
 ) -> Tensor:
     """Batch normalization over (N, C) or (N, C, *). In training the kernel updates
     running_mean/running_var in place (unbiased variance, as PyTorch)."""
-    _ops.check_same_device(input, running_mean, running_var, weight, bias)
+    _array.check_same_device(input, running_mean, running_var, weight, bias)
     _need_float("batch_norm", input, running_mean, running_var, weight, bias)
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected input of at least 2 dims (N, C, ...), got shape {input.shape}")
@@ -809,7 +809,7 @@ class _Dropout(Function):
     def forward(ctx, x, p):
         n = x.numel()
         seed, off = _random.next_offset(n)
-        out = _ops.empty(x.shape, float32, x.device)
+        out = _array.empty(x.shape, float32, x.device)
         if n:
             x.device.k.dropout_forward(out._data, x._data, n, float(p), seed, off)
         ctx.p = (n, float(p), seed, off)
@@ -818,7 +818,7 @@ class _Dropout(Function):
     @staticmethod
     def backward(ctx, g):
         n, p, seed, off = ctx.p
-        d = _ops.empty(g.shape, float32, g.device)
+        d = _array.empty(g.shape, float32, g.device)
         if n:
             g.device.k.dropout_backward(d._data, g._data, n, p, seed, off)
         return d, None
@@ -848,7 +848,7 @@ class _Embedding(Function):
         V, D = weight.shape
         flat = idx.reshape(-1)
         m = flat.numel()
-        out = _ops.empty(idx.shape + (D,), float32, weight.device)
+        out = _array.empty(idx.shape + (D,), float32, weight.device)
         if out.numel():
             weight.device.k.gather(out._data, weight._data, flat._data, 1, V, m, D)
         ctx.save_for_backward(flat)
@@ -862,9 +862,9 @@ class _Embedding(Function):
         m = flat.numel()
         src = g.reshape(m, D)
         if padding_idx is not None:
-            keep = _ops.cast(_ops.binary_raw(flat, _ops.full((), padding_idx, int64, g.device), C.BIN_NE), float32)
-            src = _ops.binary_raw(src, keep.reshape(m, 1), C.BIN_MUL)
-        d = _ops.zeros((V, D), float32, g.device)
+            keep = _array.cast(_array.binary_raw(flat, _array.full((), padding_idx, int64, g.device), C.BIN_NE), float32)
+            src = _array.binary_raw(src, keep.reshape(m, 1), C.BIN_MUL)
+        d = _array.zeros((V, D), float32, g.device)
         if m * D:
             g.device.k.scatter_add(d._data, src._data, flat._data, 1, V, m, D)
         return None, d, None
@@ -883,7 +883,7 @@ def embedding(
     padding_idx rows get no gradient. max_norm / scale_grad_by_freq / sparse are not supported."""
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
-    _ops.check_same_device(input, weight)
+    _array.check_same_device(input, weight)
     if input.dtype is not int64:
         raise TypeError(f"embedding: indices must be int64, got {input.dtype.name}")
     if weight.ndim != 2:
@@ -913,9 +913,9 @@ def one_hot(tensor_: Tensor, num_classes: int = -1) -> Tensor:
         lo, hi = int(tensor_.min().item()), int(tensor_.max().item())
         if lo < 0 or hi >= num_classes:
             raise RuntimeError(f"one_hot: class values must be in [0, {num_classes}), got [{lo}, {hi}]")
-    classes = _ops.arange_raw(num_classes, tensor_.device)
-    eq = _ops.binary_raw(tensor_.reshape(tensor_.shape + (1,)), classes, C.BIN_EQ)
-    return _ops.cast(eq, int64)
+    classes = _array.arange_raw(num_classes, tensor_.device)
+    eq = _array.binary_raw(tensor_.reshape(tensor_.shape + (1,)), classes, C.BIN_EQ)
+    return _array.cast(eq, int64)
 
 
 class _Pad(Function):
@@ -935,19 +935,19 @@ class _Pad(Function):
             reg.append(max(s - a - b, 0))
             in_off.append(a)
             out_off.append(max(lo, 0))
-        out = _ops.full(tuple(out_shape), value, x.dtype, x.device)
-        ist, ost = _ops.strides_of(x.shape), _ops.strides_of(out.shape)
+        out = _array.full(tuple(out_shape), value, x.dtype, x.device)
+        ist, ost = _array.strides_of(x.shape), _array.strides_of(out.shape)
         io = sum(a * b for a, b in zip(in_off, ist))
         oo = sum(a * b for a, b in zip(out_off, ost))
-        _ops.copy_into(out, x, reg, ost, oo, ist, io)
+        _array.copy_into(out, x, reg, ost, oo, ist, io)
         ctx.p = (x.shape, tuple(reg), ist, io, ost, oo)
         return out
 
     @staticmethod
     def backward(ctx, g):
         shape, reg, ist, io, ost, oo = ctx.p
-        d = _ops.zeros(shape, float32, g.device)
-        _ops.copy_into(d, g, reg, ist, io, ost, oo)
+        d = _array.zeros(shape, float32, g.device)
+        _array.copy_into(d, g, reg, ist, io, ost, oo)
         return d, None, None
 
 
@@ -1003,8 +1003,8 @@ class _CrossEntropy(Function):
     @staticmethod
     def forward(ctx, logits, target, ignore_index):
         rows, cols = logits.shape
-        loss = _ops.empty((), float32, logits.device)
-        lse = _ops.empty((rows,), float32, logits.device)
+        loss = _array.empty((), float32, logits.device)
+        lse = _array.empty((rows,), float32, logits.device)
         logits.device.k.cross_entropy_forward(
             loss._data, lse._data, logits._data, target._data, rows, cols, int(ignore_index)
         )
@@ -1016,7 +1016,7 @@ class _CrossEntropy(Function):
     def backward(ctx, g):
         logits, lse, target = ctx.saved_tensors
         rows, cols, ii = ctx.p
-        d = _ops.empty(logits.shape, float32, g.device)
+        d = _array.empty(logits.shape, float32, g.device)
         g.device.k.cross_entropy_backward(d._data, g._data, logits._data, lse._data, target._data, rows, cols, ii)
         return d, None, None
 
@@ -1053,7 +1053,7 @@ def cross_entropy(
     """Softmax cross-entropy: input (N, C) or (N, C, d1, ...) logits; target class indices
     (int64, (N) or (N, d1, ...)) or class probabilities (float, input's shape)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    _ops.check_same_device(input, target, weight)
+    _array.check_same_device(input, target, weight)
     _need_float("cross_entropy", input, weight)
     label_smoothing = float(label_smoothing or 0.0)
     if not 0.0 <= label_smoothing <= 1.0:
@@ -1102,7 +1102,7 @@ def cross_entropy(
 
 def _safe_target(t: Tensor, ignore_index: int, C_: int) -> tuple:
     valid = t != ignore_index
-    ts = _ops.where_raw(valid, t, _ops.full((), 0, int64, t.device))
+    ts = _array.where_raw(valid, t, _array.full((), 0, int64, t.device))
     if ts.numel():
         lo, hi = int(ts.min().item()), int(ts.max().item())
         if lo < 0 or hi >= C_:
@@ -1127,15 +1127,15 @@ def nll_loss(
 ) -> Tensor:
     """Negative log-likelihood of log-probabilities input (N, C) / (N, C, d...) at int64 targets."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    _ops.check_same_device(input, target, weight)
+    _array.check_same_device(input, target, weight)
     _need_float("nll_loss", input, weight)
     if target.dtype is not int64:
         raise TypeError(f"nll_loss: target must be int64, got {target.dtype.name}")
     x, t, tshape = _classes_last(input, target, "nll_loss")
     M, Cc = x.shape
     ts, valid = _safe_target(t, ignore_index, Cc)
-    rows = _ops.binary_raw(_ops.arange_raw(M, x.device), _ops.full((), Cc, int64, x.device), C.BIN_MUL)
-    pos = _ops.binary_raw(rows, ts, C.BIN_ADD)
+    rows = _array.binary_raw(_array.arange_raw(M, x.device), _array.full((), Cc, int64, x.device), C.BIN_MUL)
+    pos = _array.binary_raw(rows, ts, C.BIN_ADD)
     picked = x.reshape(-1).index_select(0, pos)
     w = valid.float()
     if weight is not None:
@@ -1153,9 +1153,9 @@ def nll_loss(
 
 
 def _check_same_shape(name, input, target):
-    _ops.check_same_device(input, target)
+    _array.check_same_device(input, target)
     if input.shape != target.shape:
-        _ops.broadcast_shapes(input.shape, target.shape)  # raises naming both shapes if incompatible
+        _array.broadcast_shapes(input.shape, target.shape)  # raises naming both shapes if incompatible
 
 
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
@@ -1202,7 +1202,7 @@ def binary_cross_entropy(
 ) -> Tensor:
     """-(t log x + (1-t) log(1-x)) on probabilities x; logs clamped at -100 (as PyTorch)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    _ops.check_same_device(input, target, weight)
+    _array.check_same_device(input, target, weight)
     if input.shape != target.shape:
         raise ValueError(
             f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) "
@@ -1233,7 +1233,7 @@ def binary_cross_entropy_with_logits(
     """Sigmoid + binary cross-entropy, stable: softplus(x) - t x (pos_weight: (1-t) x +
     (1 + (pw-1) t) softplus(-x))."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
-    _ops.check_same_device(input, target, weight, pos_weight)
+    _array.check_same_device(input, target, weight, pos_weight)
     if input.shape != target.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
     if pos_weight is None:
@@ -1257,9 +1257,9 @@ class _LSTMCell(Function):
         B, I = x.shape
         H = h.shape[1]
         dev = x.device
-        h_out = _ops.empty((B, H), float32, dev)
-        c_out = _ops.empty((B, H), float32, dev)
-        gates = _ops.empty((B, 4 * H), float32, dev)
+        h_out = _array.empty((B, H), float32, dev)
+        c_out = _array.empty((B, H), float32, dev)
+        gates = _array.empty((B, 4 * H), float32, dev)
         dev.k.lstm_cell_forward(
             h_out._data,
             c_out._data,
@@ -1286,7 +1286,7 @@ class _LSTMCell(Function):
         need = ctx.needs_input_grad
         dev = x.device
         shapes = [x.shape, h.shape, c.shape, w_ih.shape, w_hh.shape, (4 * H,), (4 * H,)]
-        outs = [_ops.empty(s, float32, dev) if n else None for s, n in zip(shapes, need)]
+        outs = [_array.empty(s, float32, dev) if n else None for s, n in zip(shapes, need)]
         dev.k.lstm_cell_backward(
             *[_opt(o) for o in outs],
             dh_out._data,
@@ -1326,15 +1326,15 @@ def lstm_cell(input: Tensor, hx, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None
     H = w_hh.shape[1] if w_hh.ndim == 2 else 0
     _lstm_check(x, w_ih, w_hh, b_ih, b_hh, I, H)
     if hx is None:
-        h = _ops.zeros((B, H), float32, x.device)
-        c = _ops.zeros((B, H), float32, x.device)
+        h = _array.zeros((B, H), float32, x.device)
+        c = _array.zeros((B, H), float32, x.device)
     else:
         h, c = hx
         h = h.reshape(1, -1) if h.ndim == 1 else h
         c = c.reshape(1, -1) if c.ndim == 1 else c
     if h.shape != (B, H) or c.shape != (B, H):
         raise RuntimeError(f"lstm_cell: h {h.shape} and c {c.shape} must be ({B}, {H})")
-    _ops.check_same_device(x, h, c, w_ih, w_hh, b_ih, b_hh)
+    _array.check_same_device(x, h, c, w_ih, w_hh, b_ih, b_hh)
     h2, c2 = _LSTMCell.apply(x, h, c, w_ih, w_hh, b_ih, b_hh)
     if unbatched:
         return h2.reshape(H), c2.reshape(H)
@@ -1347,11 +1347,11 @@ class _LSTMLayer(Function):
         T, B, I = x.shape
         H = w_hh.shape[1]
         dev = x.device
-        out = _ops.empty((T, B, H), float32, dev)
-        h_n = _ops.empty((B, H), float32, dev)
-        c_n = _ops.empty((B, H), float32, dev)
-        gates = _ops.empty((T, B, 4 * H), float32, dev)
-        cells = _ops.empty((T, B, H), float32, dev)
+        out = _array.empty((T, B, H), float32, dev)
+        h_n = _array.empty((B, H), float32, dev)
+        c_n = _array.empty((B, H), float32, dev)
+        gates = _array.empty((T, B, 4 * H), float32, dev)
+        cells = _array.empty((T, B, H), float32, dev)
         dev.k.lstm_layer_forward(
             out._data,
             h_n._data,
@@ -1382,7 +1382,7 @@ class _LSTMLayer(Function):
         dev = x.device
         shapes = [x.shape, (B, H), (B, H), w_ih.shape, w_hh.shape, (4 * H,), (4 * H,)]
         present = [True, h0 is not None, c0 is not None, True, True, has_bi, has_bh]
-        outs = [_ops.empty(s, float32, dev) if n and p else None for s, n, p in zip(shapes, need, present)]
+        outs = [_array.empty(s, float32, dev) if n and p else None for s, n, p in zip(shapes, need, present)]
         dev.k.lstm_layer_backward(
             *[_opt(o) for o in outs],
             dout._data,
@@ -1424,7 +1424,7 @@ def lstm_layer(
     for name, t in (("h0", h0), ("c0", c0)):
         if t is not None and t.shape != (B, H):
             raise RuntimeError(f"lstm_layer: {name} of shape {t.shape} must be ({B}, {H})")
-    _ops.check_same_device(input, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    _array.check_same_device(input, h0, c0, w_ih, w_hh, b_ih, b_hh)
     return _LSTMLayer.apply(input, h0, c0, w_ih, w_hh, b_ih, b_hh)
 
 
@@ -1559,7 +1559,7 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
-    d = _ops.norm_dim(dim, input.ndim)
+    d = _array.norm_dim(dim, input.ndim)
     if input.shape[d] % 2:
         raise RuntimeError(f"glu: halving dimension {d} of size {input.shape[d]} must be even (shape {input.shape})")
     a, b = input.chunk(2, d)

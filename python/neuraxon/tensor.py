@@ -15,19 +15,20 @@ import numbers
 
 import numpy as np
 
+from . import _array, autograd
 from . import _codes as C
-from . import autograd
 from .device import device as _device
+from ._tensor_base import TensorBase
 from .dtypes import bool_, dtype as DType, float32, get_dtype, int64
 
 
-class Tensor:
+class Tensor(TensorBase):
     """An n-dimensional array on a device, with autograd.
 
-    Fields: `_data` (flat backend array of numel() elements: a 1-D NumPy array on the CPU, a
-    neuraxon._cuda.DeviceArray on CUDA), `shape` (tuple of ints), `dtype` (neuraxon.float32,
-    int64 or bool), `device` (neuraxon.device), `requires_grad`, `grad`, `_node` (the autograd
-    node that made it, None for leaves).
+    Fields (TensorBase): `_data` (flat backend array of numel() elements: a 1-D NumPy array
+    on the CPU, a neuraxon._cuda.DeviceArray on CUDA), `shape` (tuple of ints), `dtype`
+    (neuraxon.float32, int64 or bool), `device` (neuraxon.device), `requires_grad`, `grad`,
+    `_node` (the autograd node that made it, None for leaves).
 
     `Tensor(t)` with a Tensor aliases t's data (detached): subclasses such as nn.Parameter
     can wrap an existing tensor that way. `Tensor(array_like)` copies data as float32.
@@ -37,20 +38,7 @@ class Tensor:
     autograd does not track in-place changes to tensors it saved.
     """
 
-    __slots__ = (
-        "_data",
-        "shape",
-        "dtype",
-        "device",
-        "requires_grad",
-        "grad",
-        "_node",
-        "_out_idx",
-        "__weakref__",
-        "__dict__",
-    )
-    __array_priority__ = 1000
-    __array_ufunc__ = None  # numpy defers to our reflected operators
+    __slots__ = ()
 
     def __init__(self, data=None, *, dtype=None, device=None, requires_grad: bool = False):
         if isinstance(data, Tensor):
@@ -68,49 +56,19 @@ class Tensor:
         self._node = None
         self._out_idx = 0
 
-    @staticmethod
-    def _wrap(data, shape, dtype, device, requires_grad: bool = False) -> "Tensor":
-        t = object.__new__(Tensor)
-        t._data = data
-        t.shape = shape
-        t.dtype = dtype
-        t.device = device
-        t.requires_grad = requires_grad
-        t.grad = None
-        t._node = None
-        t._out_idx = 0
-        return t
-
-    def _alias(self) -> "Tensor":
-        return Tensor._wrap(self._data, self.shape, self.dtype, self.device, self.requires_grad)
-
     # -- metadata -----------------------------------------------------------------------
     def size(self, dim: int | None = None):
         if dim is None:
             return self.shape
-        return self.shape[_ops.norm_dim(dim, self.ndim)]
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
+        return self.shape[_array.norm_dim(dim, self.ndim)]
 
     def dim(self) -> int:
         return len(self.shape)
 
-    def numel(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
-
-    nelement = numel
+    nelement = TensorBase.numel
 
     def element_size(self) -> int:
         return self.dtype.itemsize
-
-    @property
-    def is_leaf(self) -> bool:
-        return self._node is None
 
     @property
     def grad_fn(self):
@@ -309,7 +267,7 @@ class Tensor:
         if dt is not None:
             dt = get_dtype(dt)
             if dt is not out.dtype:
-                out = _ops.Cast.apply(out, dt) if out.dtype is float32 else _ops.cast(out, dt)
+                out = _ops.Cast.apply(out, dt) if out.dtype is float32 else _array.cast(out, dt)
         if dev is not None:
             dev = _device(dev)
             if dev != out.device:
@@ -477,7 +435,7 @@ class Tensor:
             _int_div_check(a, b, "division")
             ha, hb = _host(a), _host(b)
             q = (np.abs(ha) // np.abs(hb)) * (np.sign(ha) * np.sign(hb))
-            return _from_host(np.broadcast_to(q, _ops.broadcast_shapes(a.shape, b.shape)), int64, a.device)
+            return _from_host(np.broadcast_to(q, _array.broadcast_shapes(a.shape, b.shape)), int64, a.device)
         raise ValueError(
             f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found {rounding_mode!r}"
         )
@@ -687,12 +645,12 @@ class Tensor:
 
     def isinf(self):
         if self.dtype is not float32:
-            return _ops.full(self.shape, False, bool_, self.device)
+            return _array.full(self.shape, False, bool_, self.device)
         return self.abs() == math.inf
 
     def isfinite(self):
         if self.dtype is not float32:
-            return _ops.full(self.shape, True, bool_, self.device)
+            return _array.full(self.shape, True, bool_, self.device)
         return self.abs() < math.inf  # False for NaN and +-inf
 
     def nan_to_num(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None):
@@ -721,7 +679,7 @@ class Tensor:
             vals, inv, cnt = np.unique(h.reshape(-1), return_inverse=True, return_counts=True)
             inv = inv.reshape(h.shape)
         else:
-            d = _ops.norm_dim(dim, self.ndim)
+            d = _array.norm_dim(dim, self.ndim)
             vals, inv, cnt = np.unique(h, return_inverse=True, return_counts=True, axis=d)
             inv = inv.reshape(-1)
         out = [_from_host(vals, self.dtype, self.device)]
@@ -743,13 +701,13 @@ class Tensor:
 
     def prod(self, dim=None, keepdim: bool = False):
         if self.dtype is float32 and self.requires_grad:
-            return Prod.apply(self, _ops.norm_dims(dim, self.ndim), keepdim)
+            return Prod.apply(self, _array.norm_dims(dim, self.ndim), keepdim)
         return _ops.reduce(self, dim, keepdim, C.RED_PROD)
 
     def var(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
         if correction is None:
             correction = 1 if unbiased is None or unbiased else 0
-        dims = _ops.norm_dims(_ops.red_dim(dim), self.ndim)
+        dims = _array.norm_dims(_ops.red_dim(dim), self.ndim)
         n = 1
         for d in dims:
             n *= self.shape[d]
@@ -783,7 +741,7 @@ class Tensor:
             return self.max() if is_max else self.min()
         if isinstance(dim, (list, tuple)) and len(dim) == 0:
             dim = None
-        dims = _ops.norm_dims(dim, self.ndim)
+        dims = _array.norm_dims(dim, self.ndim)
         if self.dtype is float32 and self.requires_grad and autograd.is_grad_enabled() and self.ndim:
             return AMaxMin.apply(self, dims, bool(keepdim), is_max)
         out = self
@@ -804,7 +762,7 @@ class Tensor:
             raise RuntimeError(f"norm(): expected a floating point tensor, got {self.dtype.name}")
         if p in ("fro", 2, 2.0):
             if self.dtype is float32 and self.requires_grad and autograd.is_grad_enabled():
-                return Norm2.apply(self, _ops.norm_dims(dim, self.ndim), bool(keepdim))
+                return Norm2.apply(self, _array.norm_dims(dim, self.ndim), bool(keepdim))
             return (self * self).sum(dim, keepdim).sqrt()
         if p in (1, 1.0):
             return self.abs().sum(dim, keepdim)
@@ -821,7 +779,7 @@ class Tensor:
         if self.dtype is not float32:
             return self.float().logsumexp(dim, keepdim)
         dim = _ops.red_dim(dim)
-        dims = _ops.norm_dims(dim, self.ndim)
+        dims = _array.norm_dims(dim, self.ndim)
         if self.numel() == 0:  # log(sum of nothing) = -inf, as torch
             shape = (
                 tuple(1 if i in dims else s for i, s in enumerate(self.shape))
@@ -838,7 +796,7 @@ class Tensor:
             out = (
                 out.squeeze(dim)
                 if isinstance(dim, int)
-                else out.reshape(tuple(s for i, s in enumerate(self.shape) if i not in _ops.norm_dims(dim, self.ndim)))
+                else out.reshape(tuple(s for i, s in enumerate(self.shape) if i not in _array.norm_dims(dim, self.ndim)))
             )
         return out
 
@@ -880,7 +838,7 @@ class Tensor:
             if bool(nan.any()):
                 return v[n - 1]  # NaN sorts last: the median of data with NaN is NaN
             return v[(n - 1) // 2]
-        d = _ops.norm_dim(dim, self.ndim)
+        d = _array.norm_dim(dim, self.ndim)
         if self.ndim == 0:
             return _MedianRes(self.clone(), full((), 0, dtype=int64, device=self.device))
         size = self.shape[d]
@@ -916,8 +874,8 @@ class Tensor:
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
         if self.ndim == 0:
             return self.reshape(1)
-        s = _ops.norm_dim(start_dim, self.ndim)
-        e = _ops.norm_dim(end_dim, self.ndim)
+        s = _array.norm_dim(start_dim, self.ndim)
+        e = _array.norm_dim(end_dim, self.ndim)
         if s > e:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         n = 1
@@ -926,18 +884,18 @@ class Tensor:
         return self.reshape(self.shape[:s] + (n,) + self.shape[e + 1 :])
 
     def unflatten(self, dim: int, sizes):
-        d = _ops.norm_dim(dim, self.ndim)
+        d = _array.norm_dim(dim, self.ndim)
         sizes = _ops.infer_shape(sizes, self.shape[d])
         return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1 :])
 
     def squeeze(self, dim=None):
         if dim is None:
             return self.reshape(tuple(s for s in self.shape if s != 1))
-        dims = _ops.norm_dims(dim, self.ndim) if self.ndim else ()
+        dims = _array.norm_dims(dim, self.ndim) if self.ndim else ()
         return self.reshape(tuple(s for i, s in enumerate(self.shape) if not (i in dims and s == 1)))
 
     def unsqueeze(self, dim: int):
-        d = _ops.norm_dim(dim, self.ndim + 1)
+        d = _array.norm_dim(dim, self.ndim + 1)
         return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
 
     def permute(self, *dims):
@@ -947,7 +905,7 @@ class Tensor:
         if self.ndim == 0:
             return self
         p = list(range(self.ndim))
-        a, b = _ops.norm_dim(dim0, self.ndim), _ops.norm_dim(dim1, self.ndim)
+        a, b = _array.norm_dim(dim0, self.ndim), _array.norm_dim(dim1, self.ndim)
         p[a], p[b] = p[b], p[a]
         return _ops.permute(self, p)
 
@@ -959,8 +917,8 @@ class Tensor:
         dst = [destination] if isinstance(destination, int) else list(destination)
         if len(src) != len(dst):
             raise RuntimeError(f"movedim: source {src} and destination {dst} must have the same number of dims")
-        src = [_ops.norm_dim(d, self.ndim) for d in src]
-        dst = [_ops.norm_dim(d, self.ndim) for d in dst]
+        src = [_array.norm_dim(d, self.ndim) for d in src]
+        dst = [_array.norm_dim(d, self.ndim) for d in dst]
         if len(set(src)) != len(src) or len(set(dst)) != len(dst):
             raise RuntimeError(f"movedim: repeated dim in source {src} or destination {dst}")
         order = [None] * self.ndim
@@ -973,7 +931,7 @@ class Tensor:
     moveaxis = movedim
 
     def select(self, dim: int, index: int):
-        d = _ops.norm_dim(dim, self.ndim)
+        d = _array.norm_dim(dim, self.ndim)
         size = self.shape[d]
         if not -size <= index < size:
             raise IndexError(f"select(): index {index} out of range for tensor of size {self.shape} at dimension {d}")
@@ -993,7 +951,7 @@ class Tensor:
             raise RuntimeError(f"roll: shifts {shifts} and dims {dims} must have the same length")
         out = self
         for sh, d in zip(shifts, dims):
-            d = _ops.norm_dim(d, out.ndim)
+            d = _array.norm_dim(d, out.ndim)
             n = out.shape[d]
             if n == 0 or sh % n == 0:
                 continue
@@ -1016,7 +974,7 @@ class Tensor:
         return self._tri(diagonal, False)
 
     def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
-        a, b = _ops.norm_dim(dim1, self.ndim), _ops.norm_dim(dim2, self.ndim)
+        a, b = _array.norm_dim(dim1, self.ndim), _array.norm_dim(dim2, self.ndim)
         if a == b:
             raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
         x = self.movedim((a, b), (-2, -1))
@@ -1052,7 +1010,7 @@ class Tensor:
         return nonzero(self)
 
     def masked_select(self, mask):
-        shape = _ops.broadcast_shapes(self.shape, mask.shape)
+        shape = _array.broadcast_shapes(self.shape, mask.shape)
         return self.expand(shape)[mask.expand(shape)]
 
     def take(self, index):
@@ -1061,15 +1019,15 @@ class Tensor:
     def take_along_dim(self, indices, dim=None):
         if dim is None:
             return self.reshape(-1)[indices.reshape(-1)]
-        d = _ops.norm_dim(dim, self.ndim)
-        shape = list(_ops.broadcast_shapes(self.shape[:d] + (1,) + self.shape[d + 1 :],
+        d = _array.norm_dim(dim, self.ndim)
+        shape = list(_array.broadcast_shapes(self.shape[:d] + (1,) + self.shape[d + 1 :],
                                            indices.shape[:d] + (1,) + indices.shape[d + 1 :]))  # fmt: skip
         xs, ishape = list(shape), list(shape)
         xs[d], ishape[d] = self.shape[d], indices.shape[d]
         return self.expand(xs).gather(d, indices.expand(ishape))
 
     def index_add(self, dim: int, index, source, alpha=1):
-        d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+        d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
         if not isinstance(index, Tensor) or index.dtype is not int64 or index.ndim > 1:
             raise TypeError("index_add(): index must be a 1-D int64 tensor")
         x = self if self.ndim else self.reshape(1)
@@ -1088,7 +1046,7 @@ class Tensor:
         return out.reshape(self.shape)
 
     def scatter_add(self, dim: int, index, src):
-        d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+        d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
         self._check_scatter(d, index, src)
         pos = _gather_positions(self.shape, d, index).reshape(-1)
         s = _narrow_to(src, index.shape).reshape(-1).to(self.dtype)
@@ -1105,7 +1063,7 @@ class Tensor:
             return self.scatter_add(dim, index, src)
         if not isinstance(src, Tensor):
             src = full(index.shape, src if value is None else value, dtype=self.dtype, device=self.device)
-        d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+        d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
         self._check_scatter(d, index, src)
         pos = _gather_positions(self.shape, d, index).reshape(-1)
         s = _narrow_to(src, index.shape).reshape(-1).to(self.dtype)
@@ -1134,7 +1092,7 @@ class Tensor:
 
     def repeat_interleave(self, repeats, dim=None):
         x = self.reshape(-1) if dim is None else self
-        d = 0 if dim is None else _ops.norm_dim(dim, x.ndim)
+        d = 0 if dim is None else _array.norm_dim(dim, x.ndim)
         n = x.shape[d]
         r = _host(repeats) if isinstance(repeats, Tensor) else np.asarray(repeats)
         if (r < 0).any():
@@ -1145,7 +1103,7 @@ class Tensor:
         return x.index_select(d, tensor(idx, device=self.device))
 
     def tensor_split(self, indices_or_sections, dim: int = 0):
-        d = _ops.norm_dim(dim, self.ndim)
+        d = _array.norm_dim(dim, self.ndim)
         n = self.shape[d]
         if isinstance(indices_or_sections, int):
             k = indices_or_sections
@@ -1165,7 +1123,7 @@ class Tensor:
         return tuple(out)
 
     def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False):
-        d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+        d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
         size = self.shape[d] if self.ndim else 1
         if not 1 <= k <= size:
             raise RuntimeError(f"kthvalue(): selected number k ({k}) out of range for dimension {d} of size {size}")
@@ -1177,7 +1135,7 @@ class Tensor:
 
     def diff(self, n: int = 1, dim: int = -1):
         out = self
-        d = _ops.norm_dim(dim, self.ndim)
+        d = _array.norm_dim(dim, self.ndim)
         for _ in range(n):
             m = out.shape[d]
             if m == 0:
@@ -1253,14 +1211,14 @@ class Tensor:
         return chunk(self, chunks, dim)
 
     def unbind(self, dim: int = 0):
-        d = _ops.norm_dim(dim, self.ndim)
+        d = _array.norm_dim(dim, self.ndim)
         return tuple(self.narrow(d, i, 1).squeeze(d) for i in range(self.shape[d]))
 
     def index_select(self, dim: int, index):
         return _ops.index_select(self, dim, index)
 
     def gather(self, dim: int, index):
-        d = _ops.norm_dim(dim, self.ndim)
+        d = _array.norm_dim(dim, self.ndim)
         if not isinstance(index, Tensor) or index.dtype is not int64:
             raise TypeError("gather(): index must be an int64 tensor")
         if index.ndim != max(self.ndim, 1) or any(
@@ -1278,9 +1236,9 @@ class Tensor:
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = True):
         """(values, indices) along dim. The order is computed on the host (NumPy, stable)
         and the values gathered on the device, so values carry gradients."""
-        d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+        d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
         if self.ndim == 0:
-            return _SortRes(self, _ops.full((), 0, int64, self.device))
+            return _SortRes(self, _array.full((), 0, int64, self.device))
         host = np.asarray(self.detach())
         if not descending:
             order = np.argsort(host, axis=d, kind="stable")  # NaN last, as torch
@@ -1301,7 +1259,7 @@ class Tensor:
 
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
         """(values, indices) of the k largest (smallest) along dim; order found on the host."""
-        d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+        d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
         size = self.shape[d] if self.ndim else 1
         if not 0 <= k <= size:
             raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size {size} (shape {self.shape})")
@@ -1313,7 +1271,7 @@ class Tensor:
         x = self.to(dtype) if dtype is not None else self
         if x.dtype is bool_:
             x = x.long()
-        d = _ops.norm_dim(dim, x.ndim)
+        d = _array.norm_dim(dim, x.ndim)
         if x.ndim == 0:
             return x.clone()
         if x.dtype is float32:
@@ -1342,11 +1300,11 @@ class Tensor:
     def _inplace_binary(self, other, op: int, what: str):
         self._check_inplace(what)
         if isinstance(other, Tensor):
-            _ops.check_same_device(self, other)
+            _array.check_same_device(self, other)
             other = other.detach()
             dt = _ops.promote(self.dtype, other.dtype)
         else:
-            dt = _ops.promote(self.dtype, _ops.scalar_dtype(other))
+            dt = _ops.promote(self.dtype, _array.scalar_dtype(other))
         if op == C.BIN_DIV and self.dtype is not float32:
             dt = float32
         if dt is not self.dtype:
@@ -1367,21 +1325,21 @@ class Tensor:
                 if op == C.BIN_DIV and s == 0:
                     other = full((), s, device=self.device)
                 else:
-                    _ops.unary_raw(self, C.UN_AFFINE, a, b, out=self)
+                    _array.unary_raw(self, C.UN_AFFINE, a, b, out=self)
                     return self
             if not isinstance(other, Tensor):
                 other = full((), other, dtype=self.dtype, device=self.device)
-            other = _ops.cast(other, self.dtype)
-            shape = _ops.broadcast_shapes(self.shape, other.shape)
+            other = _array.cast(other, self.dtype)
+            shape = _array.broadcast_shapes(self.shape, other.shape)
             if shape != self.shape:
                 raise RuntimeError(
                     f"{what}: output with shape {self.shape} doesn't match the broadcast shape {shape} "
                     f"(other has shape {other.shape})"
                 )
-            work = self if self.dtype is not bool_ else _ops.cast(self, int64)
-            res = _ops.binary_raw(work, _ops.cast(other, work.dtype), op, out=work if self.dtype is not bool_ else None)
+            work = self if self.dtype is not bool_ else _array.cast(self, int64)
+            res = _array.binary_raw(work, _array.cast(other, work.dtype), op, out=work if self.dtype is not bool_ else None)
             if self.dtype is bool_:
-                _ops.copy_into(self, _ops.cast(res, bool_), (self.numel(),), [1], 0, [1], 0)
+                _array.copy_into(self, _array.cast(res, bool_), (self.numel(),), [1], 0, [1], 0)
         return self
 
     def add_(self, other, alpha=1):
@@ -1431,18 +1389,18 @@ class Tensor:
         src = src.detach()
         if src.device != self.device:
             src = src.to(self.device)
-        src = _ops.cast(src, self.dtype)
-        shape = _ops.broadcast_shapes(self.shape, src.shape)
+        src = _array.cast(src, self.dtype)
+        shape = _array.broadcast_shapes(self.shape, src.shape)
         if shape != self.shape:
             raise RuntimeError(f"copy_: source of shape {src.shape} cannot be broadcast to {self.shape}")
-        _ops.copy_into(self, src, self.shape, _ops.strides_of(self.shape), 0, _ops.bcast_strides(src.shape, self.shape))
+        _array.copy_into(self, src, self.shape, _array.strides_of(self.shape), 0, _array.bcast_strides(src.shape, self.shape))
         return self
 
     def clamp_(self, min=None, max=None):
         self._check_inplace("clamp_")
         with autograd.no_grad():
             r = self.clamp(min, max)
-        _ops.copy_into(self, r, (self.numel(),), [1], 0, [1], 0)
+        _array.copy_into(self, r, (self.numel(),), [1], 0, [1], 0)
         return self
 
     def neg_(self):
@@ -1461,7 +1419,7 @@ class Tensor:
         self._check_inplace("unary_")
         if self.dtype is not float32:
             raise TypeError(f"in-place unary op needs a float32 tensor, got {self.dtype.name}")
-        _ops.unary_raw(self, op, out=self)
+        _array.unary_raw(self, op, out=self)
         return self
 
     def masked_fill_(self, mask, value):
@@ -1472,7 +1430,7 @@ class Tensor:
             raise RuntimeError(
                 f"masked_fill_: mask of shape {mask.shape} broadcasts the result to {r.shape}, not {self.shape}"
             )
-        _ops.copy_into(self, r, (self.numel(),), [1], 0, [1], 0)
+        _array.copy_into(self, r, (self.numel(),), [1], 0, [1], 0)
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None):
@@ -1517,8 +1475,8 @@ def _make_inplace(name: str, shape_op: bool = False):
                 raise TypeError(
                     f"{name}_: result type float32 can't be cast to the desired output type {self.dtype.name}"
                 )
-            r = _ops.cast(r, self.dtype)
-        _ops.copy_into(self, r, (self.numel(),), [1], 0, [1], 0)
+            r = _array.cast(r, self.dtype)
+        _array.copy_into(self, r, (self.numel(),), [1], 0, [1], 0)
         return self
 
     method.__name__ = name + "_"
@@ -1538,7 +1496,7 @@ del _n
 
 
 def _index_fill(self, dim: int, index, value):
-    d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+    d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
     if isinstance(value, Tensor):
         value = value.item()
     mask = np.zeros(self.shape[d] if self.ndim else 1, bool)
@@ -1550,7 +1508,7 @@ def _index_fill(self, dim: int, index, value):
 
 
 def _index_copy(self, dim: int, index, source):
-    d = _ops.norm_dim(dim, self.ndim) if self.ndim else 0
+    d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
     keep = np.ones(self.shape[d] if self.ndim else 1, np.float32)
     keep[_host(index).reshape(-1)] = 0.0
     sh = [1] * max(self.ndim, 1)
@@ -1566,7 +1524,7 @@ def _fill_diagonal_(self, fill_value, wrap: bool = False):
     if self.ndim < 2 or (self.ndim > 2 and len(set(self.shape)) != 1):
         raise RuntimeError(f"fill_diagonal_: all dimensions of input must be of equal length (shape {self.shape})")
     n = min(self.shape)
-    st = sum(_ops.strides_of(self.shape))
+    st = sum(_array.strides_of(self.shape))
     pos = list(range(0, n * st, st))
     if wrap and self.ndim == 2 and self.shape[0] > self.shape[1] + 1:
         c = self.shape[1]
@@ -1619,15 +1577,15 @@ def _gather_positions(shape, d, index):
     """Flat positions in a tensor of `shape` of torch.gather(dim=d, index)."""
     ishape = index.shape
     dev = index.device
-    st = _ops.strides_of(shape)
-    pos = _ops.binary_raw(index, _ops.full((), st[d], int64, dev), C.BIN_MUL)
+    st = _array.strides_of(shape)
+    pos = _array.binary_raw(index, _array.full((), st[d], int64, dev), C.BIN_MUL)
     for k, s in enumerate(ishape):
         if k == d or s == 1:
             continue
-        a = _ops.binary_raw(_ops.arange_raw(s, dev), _ops.full((), st[k], int64, dev), C.BIN_MUL)
+        a = _array.binary_raw(_array.arange_raw(s, dev), _array.full((), st[k], int64, dev), C.BIN_MUL)
         sh = [1] * len(ishape)
         sh[k] = s
-        pos = _ops.binary_raw(pos, Tensor._wrap(a._data, tuple(sh), int64, dev), C.BIN_ADD)
+        pos = _array.binary_raw(pos, Tensor._wrap(a._data, tuple(sh), int64, dev), C.BIN_ADD)
     return pos
 
 
@@ -1642,13 +1600,13 @@ def _logical(a, b, op):
             raise TypeError(f"&, |, ^ need bool or integer operands, got {type(b).__name__}")
     if a.dtype is float32 or b.dtype is float32:
         raise TypeError(f"&, |, ^ are not defined for float tensors (got {a.dtype.name} and {b.dtype.name})")
-    _ops.check_same_device(a, b)
+    _array.check_same_device(a, b)
     if a.dtype is not bool_ or b.dtype is not bool_:  # bitwise on int64, on the host
         fn = {C.BIN_MIN: np.bitwise_and, C.BIN_MAX: np.bitwise_or, C.BIN_NE: np.bitwise_xor}[op]
         r = fn(_host(a).astype(np.int64), _host(b).astype(np.int64))
-        return _from_host(np.broadcast_to(r, _ops.broadcast_shapes(a.shape, b.shape)), int64, a.device)
-    r = _ops.binary_raw(_ops.cast(a, int64), _ops.cast(b, int64), op)
-    return r if r.dtype is bool_ else _ops.cast(r, bool_)
+        return _from_host(np.broadcast_to(r, _array.broadcast_shapes(a.shape, b.shape)), int64, a.device)
+    r = _array.binary_raw(_array.cast(a, int64), _array.cast(b, int64), op)
+    return r if r.dtype is bool_ else _array.cast(r, bool_)
 
 
 def _rebuild(a, dev, requires_grad):
@@ -1691,7 +1649,7 @@ class Clone(autograd.Function):
 class Prod(autograd.Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim):
-        out = _ops.reduce_raw(x, dims, C.RED_PROD, True)
+        out = _array.reduce_raw(x, dims, C.RED_PROD, True)
         ctx.save_for_backward(x, out)
         ctx.dims = dims
         return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
@@ -1705,7 +1663,7 @@ class Prod(autograd.Function):
         is0 = x == 0.0
         nz = _ops.where(is0, 1.0, x)
         n0 = is0.float().sum(ctx.dims, keepdim=True)
-        p_nz = _ops.reduce_raw(nz, ctx.dims, C.RED_PROD, True)
+        p_nz = _array.reduce_raw(nz, ctx.dims, C.RED_PROD, True)
         one_zero = _ops.where(is0 & (n0 == 1.0), p_nz, 0.0)
         d = _ops.where(n0 == 0.0, out / nz, one_zero)
         return g * d, None, None
@@ -1716,7 +1674,7 @@ class AMaxMin(autograd.Function):
 
     @staticmethod
     def forward(ctx, x, dims, keepdim, is_max):
-        out = _ops.reduce_raw(x, dims, C.RED_MAX if is_max else C.RED_MIN, True)
+        out = _array.reduce_raw(x, dims, C.RED_MAX if is_max else C.RED_MIN, True)
         ctx.save_for_backward(x, out)
         ctx.dims = dims
         return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
@@ -1725,9 +1683,9 @@ class AMaxMin(autograd.Function):
     def backward(ctx, g):
         x, out = ctx.saved_tensors
         g = g.reshape(out.shape)
-        hit = _ops.cast(_ops.binary_raw(x, out, C.BIN_EQ), float32)
-        cnt = _ops.reduce_raw(hit, ctx.dims, C.RED_SUM, True)
-        return _ops.binary_raw(hit, _ops.binary_raw(g, cnt, C.BIN_DIV), C.BIN_MUL), None, None, None
+        hit = _array.cast(_array.binary_raw(x, out, C.BIN_EQ), float32)
+        cnt = _array.reduce_raw(hit, ctx.dims, C.RED_SUM, True)
+        return _array.binary_raw(hit, _array.binary_raw(g, cnt, C.BIN_DIV), C.BIN_MUL), None, None, None
 
 
 class IndexAdd(autograd.Function):
@@ -1737,7 +1695,7 @@ class IndexAdd(autograd.Function):
     @staticmethod
     def forward(ctx, x, d, index, src):
         shape = x.shape
-        outer, size, inner = _ops.prod(shape[:d]), shape[d], _ops.prod(shape[d + 1 :])
+        outer, size, inner = _array.prod(shape[:d]), shape[d], _array.prod(shape[d + 1 :])
         m = index.numel()
         if m and size == 0:
             raise IndexError(f"index_add(): index out of range for dimension {d} of size 0")
@@ -1764,7 +1722,7 @@ class Scatter(autograd.Function):
         out = _ops.clone_raw(x)
         with autograd.no_grad():
             out[pos] = src
-        hit = _ops.zeros(x.shape, float32, x.device)
+        hit = _array.zeros(x.shape, float32, x.device)
         hit[pos] = 1.0
         ctx.save_for_backward(pos, hit)
         return out
@@ -1772,7 +1730,7 @@ class Scatter(autograd.Function):
     @staticmethod
     def backward(ctx, g):
         pos, hit = ctx.saved_tensors
-        gx = _ops.binary_raw(g, _ops.unary_raw(hit, C.UN_AFFINE, -1.0, 1.0), C.BIN_MUL)
+        gx = _array.binary_raw(g, _array.unary_raw(hit, C.UN_AFFINE, -1.0, 1.0), C.BIN_MUL)
         return gx, None, _ops.index_select(g, 0, pos)
 
 
@@ -1781,8 +1739,8 @@ class Norm2(autograd.Function):
 
     @staticmethod
     def forward(ctx, x, dims, keepdim):
-        sq = _ops.binary_raw(x, x, C.BIN_MUL)
-        n = _ops.unary_raw(_ops.reduce_raw(sq, dims, C.RED_SUM, True) if dims else sq, C.UN_SQRT)
+        sq = _array.binary_raw(x, x, C.BIN_MUL)
+        n = _array.unary_raw(_array.reduce_raw(sq, dims, C.RED_SUM, True) if dims else sq, C.UN_SQRT)
         ctx.save_for_backward(x, n)
         return n if keepdim else n.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
 
@@ -1790,10 +1748,10 @@ class Norm2(autograd.Function):
     def backward(ctx, g):
         x, n = ctx.saved_tensors
         g = g.reshape(n.shape)
-        zero = _ops.full((), 0.0, float32, x.device)
-        safe = _ops.where_raw(_ops.binary_raw(n, zero, C.BIN_EQ), _ops.full((), 1.0, float32, x.device), n)
-        scale = _ops.where_raw(_ops.binary_raw(n, zero, C.BIN_EQ), zero, _ops.binary_raw(g, safe, C.BIN_DIV))
-        return _ops.binary_raw(x, scale, C.BIN_MUL), None, None
+        zero = _array.full((), 0.0, float32, x.device)
+        safe = _array.where_raw(_array.binary_raw(n, zero, C.BIN_EQ), _array.full((), 1.0, float32, x.device), n)
+        scale = _array.where_raw(_array.binary_raw(n, zero, C.BIN_EQ), zero, _array.binary_raw(g, safe, C.BIN_DIV))
+        return _array.binary_raw(x, scale, C.BIN_MUL), None, None
 
 
 def _host(t: "Tensor") -> np.ndarray:
@@ -1832,7 +1790,7 @@ class HostMap(autograd.Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _ops.zeros(g.shape, float32, g.device), None
+        return _array.zeros(g.shape, float32, g.device), None
 
 
 class Remainder(autograd.Function):
@@ -1856,7 +1814,7 @@ class Remainder(autograd.Function):
         gb = None
         if ctx.needs_input_grad[1]:
             q = _from_host(-ctx.q, float32, g.device)
-            gb = _ops.sum_to(_ops.binary_raw(g, q, C.BIN_MUL), sb)
+            gb = _ops.sum_to(_array.binary_raw(g, q, C.BIN_MUL), sb)
         return ga, gb, None
 
 
@@ -1868,10 +1826,10 @@ def _int_div_check(a, b, what):
 def _divmod_args(a, b, reverse=False):
     """(a, b) as two tensors of one promoted dtype (int64 or float32) on a's device."""
     if isinstance(b, Tensor):
-        _ops.check_same_device(a, b)
+        _array.check_same_device(a, b)
         dt = _ops.promote(a.dtype, b.dtype)
-    elif _ops.is_scalar(b):
-        dt = _ops.promote(a.dtype, _ops.scalar_dtype(b))
+    elif _array.is_scalar(b):
+        dt = _ops.promote(a.dtype, _array.scalar_dtype(b))
         b = full((), b, dtype=dt, device=a.device)
     else:
         raise TypeError(f"unsupported operand of type {type(b).__name__} (expected a Tensor or a number)")
@@ -1885,7 +1843,7 @@ def floor_divide(a, b, reverse: bool = False) -> "Tensor":
     """a // b rounded toward -inf (torch.floor_divide / the // operator); no gradient."""
     a, b = _divmod_args(a, b, reverse)
     _int_div_check(a, b, "division")
-    shape = _ops.broadcast_shapes(a.shape, b.shape)
+    shape = _array.broadcast_shapes(a.shape, b.shape)
     with np.errstate(all="ignore"):
         r = np.floor_divide(_host(a), _host(b))
     return _from_host(np.broadcast_to(r, shape), a.dtype, a.device)
@@ -1894,7 +1852,7 @@ def floor_divide(a, b, reverse: bool = False) -> "Tensor":
 def remainder(a, b, reverse: bool = False, fmod: bool = False) -> "Tensor":
     a, b = _divmod_args(a, b, reverse)
     _int_div_check(a, b, "modulo")
-    shape = _ops.broadcast_shapes(a.shape, b.shape)
+    shape = _array.broadcast_shapes(a.shape, b.shape)
     if a.dtype is float32:
         return Remainder.apply(a, b, fmod)
     with np.errstate(all="ignore"):
@@ -2001,7 +1959,7 @@ def _size(size) -> tuple:
 
 def _new(shape, dtype, device, requires_grad, default=float32) -> Tensor:
     dt = get_dtype(dtype) if dtype is not None else default
-    t = _ops.empty(shape, dt, _device(device))
+    t = _array.empty(shape, dt, _device(device))
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -2015,7 +1973,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
     if isinstance(size, int):
         size = (size,)
     if dtype is None:
-        dtype = _ops.scalar_dtype(fill_value)
+        dtype = _array.scalar_dtype(fill_value)
     t = _new(_size((size,)), dtype, device, False)
     if t.numel():
         t.device.k.fill(t._data, t.numel(), float(fill_value))
@@ -2102,10 +2060,10 @@ def randint(
     span = high - low
     u = _new(_size((size,)), float32, device, False)
     u.uniform_(0.0, float(span), generator=generator)
-    i = _ops.cast(u, int64)  # truncation == floor for u >= 0
-    i = _ops.binary_raw(i, _ops.full((), span - 1, int64, i.device), C.BIN_MIN)
+    i = _array.cast(u, int64)  # truncation == floor for u >= 0
+    i = _array.binary_raw(i, _array.full((), span - 1, int64, i.device), C.BIN_MIN)
     if low:
-        i = _ops.binary_raw(i, _ops.full((), low, int64, i.device), C.BIN_ADD)
+        i = _array.binary_raw(i, _array.full((), low, int64, i.device), C.BIN_ADD)
     return i.to(get_dtype(dtype)) if dtype is not None else i
 
 
@@ -2161,7 +2119,7 @@ def randint_like(t, low, high=None, dtype=None, device=None) -> Tensor:
 
 
 def split(x: Tensor, split_size_or_sections, dim: int = 0):
-    d = _ops.norm_dim(dim, x.ndim)
+    d = _array.norm_dim(dim, x.ndim)
     size = x.shape[d]
     if isinstance(split_size_or_sections, int):
         s = split_size_or_sections
@@ -2183,7 +2141,7 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0):
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0):
-    d = _ops.norm_dim(dim, x.ndim)
+    d = _array.norm_dim(dim, x.ndim)
     size = x.shape[d]
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0")
@@ -2222,11 +2180,11 @@ def matmul(a, b) -> Tensor:
 
 
 def broadcast_shapes(*shapes) -> tuple:
-    return _ops.broadcast_shapes(*shapes)
+    return _array.broadcast_shapes(*shapes)
 
 
 def broadcast_tensors(*ts):
-    shape = _ops.broadcast_shapes(*(t.shape for t in ts))
+    shape = _array.broadcast_shapes(*(t.shape for t in ts))
     return tuple(t.expand(shape) for t in ts)
 
 
@@ -2249,7 +2207,7 @@ def normal(mean, std=1.0, size=None, generator=None) -> Tensor:
     """Normal draws: tensor mean and/or std broadcast together, or floats with a size."""
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         ref = mean if isinstance(mean, Tensor) else std
-        shape = _ops.broadcast_shapes(getattr(mean, "shape", ()), getattr(std, "shape", ()))
+        shape = _array.broadcast_shapes(getattr(mean, "shape", ()), getattr(std, "shape", ()))
         return randn(shape, device=ref.device) * std + mean
     if size is None:
         raise TypeError("normal(): with float mean and std, size is required")
@@ -2346,9 +2304,9 @@ def einsum(equation: str, *operands) -> Tensor:
         bs = [max(a.shape[i], b.shape[i]) for i in range(len(batch))]
         a = a.expand(bs + list(a.shape[len(batch) :])) if batch else a
         b = b.expand(bs + list(b.shape[len(batch) :])) if batch else b
-        nl = _ops.prod(a.shape[len(batch) : len(batch) + len(left)])
-        nc = _ops.prod(a.shape[len(batch) + len(left) :])
-        nr = _ops.prod(b.shape[len(batch) + len(contr) :])
+        nl = _array.prod(a.shape[len(batch) : len(batch) + len(left)])
+        nc = _array.prod(a.shape[len(batch) + len(left) :])
+        nr = _array.prod(b.shape[len(batch) + len(contr) :])
         if a.dtype is not float32 or b.dtype is not float32:
             raise TypeError(f"einsum(): operands must be float32, got {a.dtype.name} and {b.dtype.name}")
         r = a.reshape(bs + [nl, nc]) @ b.reshape(bs + [nc, nr])
@@ -2368,8 +2326,8 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
         da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
     else:
         da, db = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
-    da = [_ops.norm_dim(d, a.ndim) for d in da]
-    db = [_ops.norm_dim(d, b.ndim) for d in db]
+    da = [_array.norm_dim(d, a.ndim) for d in da]
+    db = [_array.norm_dim(d, b.ndim) for d in db]
     letters = "abcdefghijklmnopqrstuvwxyz"
     sa = list(letters[: a.ndim])
     sb = list(letters[a.ndim : a.ndim + b.ndim])
@@ -2477,6 +2435,8 @@ def bucketize(input, boundaries: Tensor, *, right: bool = False, out_int32: bool
 def is_tensor(x) -> bool:
     return isinstance(x, Tensor)
 
+
+TensorBase._cls = Tensor
 
 from . import _ops  # noqa: E402  (the primitives need Tensor defined first)
 from . import random as _random  # noqa: E402
