@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 from . import _codes as C
+from . import random as _random
 from ._tensor_base import TensorBase
 from .dtypes import bool_, float32, int64
 
@@ -234,5 +235,29 @@ def where_raw(cond: TensorBase, a: TensorBase, b: TensorBase) -> TensorBase:
     return cast(res, dt)
 
 
+def from_numpy(arr: np.ndarray, dtype, device) -> TensorBase:
+    """A new tensor holding a copy of `arr` converted to `dtype` (a neuraxon dtype)."""
+    return _wrap(device.from_numpy(arr, dtype), tuple(arr.shape), dtype, device)
+
+
 def arange_raw(n: int, device) -> TensorBase:
     return _wrap(device.from_numpy(np.arange(n, dtype=np.int64)), (n,), int64, device)
+
+
+def uniform_(t: TensorBase, a: float, b: float, generator=None) -> TensorBase:
+    """Fill float32 `t` with uniform [a, b) draws of the Philox stream of `generator` (the
+    global one by default); returns t."""
+    n = t.numel()
+    if n:
+        seed, off = (generator or _random.default_generator).next_offset(n)
+        t.device.k.random_uniform(t._data, n, float(a), float(b), seed, off)
+    return t
+
+
+def normal_(t: TensorBase, mean: float, std: float, generator=None) -> TensorBase:
+    """Fill float32 `t` with normal(mean, std) draws (Philox, Box-Muller); returns t."""
+    n = t.numel()
+    if n:
+        seed, off = (generator or _random.default_generator).next_offset(n)
+        t.device.k.random_normal(t._data, n, float(mean), float(std), seed, off)
+    return t

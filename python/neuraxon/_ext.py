@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 
 # Development builds (cmake -DNEURAXON_DEV_OUTPUT=DIR) put the modules in DIR; point
 # NEURAXON_DEV_BUILD at it to use them without reinstalling.
 _dev = os.environ.get("NEURAXON_DEV_BUILD")
 if _dev:
-    from . import __path__ as _pkg_path  # type: ignore[attr-defined]
+    _pkg_path = sys.modules[__package__].__path__  # the package being initialised
 
     if _dev not in _pkg_path:
         _pkg_path.insert(0, _dev)

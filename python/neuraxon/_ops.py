@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import numbers
 from collections import namedtuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import _codes as C
 from . import autograd as _autograd
-from .autograd import Function, is_grad_enabled
-from .dtypes import bool_, float32, int64, promote
+from .autograd import Function, is_grad_enabled, no_grad
+from .dtypes import bool_, float32, get_dtype, int64, promote
 from ._array import (  # noqa: F401  (re-used names)
     prod,
     strides_of,
@@ -34,15 +35,19 @@ from ._array import (  # noqa: F401  (re-used names)
     copy_into,
     cast,
     expand_raw,
+    from_numpy,
     binary_raw,
     unary_raw,
     reduce_raw,
     where_raw,
     arange_raw,
 )
-from .tensor import Tensor
+from ._tensor_base import TensorBase
 
-_wrap = Tensor._wrap
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+_wrap = TensorBase._wrap
 
 # ------------------------------------------------------------------------------------
 # gradient helpers
@@ -157,23 +162,23 @@ _ONE = [1]
 def binary(a, b, op: int, reverse: bool = False) -> Tensor:
     """Front end of every binary arithmetic/compare op: promotes dtypes and scalars."""
     if (
-        type(b) is Tensor
+        type(b) is TensorBase._cls
         and a.dtype is float32
         and b.dtype is float32
         and not ((a.requires_grad or b.requires_grad) and _autograd._grad_enabled)
-        and type(a) is Tensor
+        and type(a) is TensorBase._cls
     ):
         r = _binary_fast(a, b, op, reverse)
         if r is not None:
             return r
-    if not isinstance(a, Tensor):
+    if not isinstance(a, TensorBase):
         a, b, reverse = b, a, not reverse
     if op == C.BIN_SUB and (a.dtype is bool_ or getattr(b, "dtype", None) is bool_ or isinstance(b, (bool, np.bool_))):
         raise RuntimeError(
             "Subtraction, the `-` operator, with a bool tensor is not supported. "
             "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
         )
-    if isinstance(b, Tensor):
+    if isinstance(b, TensorBase):
         check_same_device(a, b)
         dt = promote(a.dtype, b.dtype)
     elif is_scalar(b):
@@ -298,19 +303,19 @@ class Where(Function):
 
 
 def where(cond, a, b) -> Tensor:
-    ref = next((t for t in (cond, a, b) if isinstance(t, Tensor)), None)
-    if not isinstance(cond, Tensor):
+    ref = next((t for t in (cond, a, b) if isinstance(t, TensorBase)), None)
+    if not isinstance(cond, TensorBase):
         raise TypeError("where(): condition must be a bool tensor")
     if cond.dtype is not bool_:
         cond = binary(cond, 0, C.BIN_NE)
     dev = ref.device
-    dts = [t.dtype if isinstance(t, Tensor) else scalar_dtype(t) for t in (a, b)]
+    dts = [t.dtype if isinstance(t, TensorBase) else scalar_dtype(t) for t in (a, b)]
     dt = promote(dts[0], dts[1]) if dts[0] is not dts[1] else dts[0]
-    if all(not isinstance(t, Tensor) for t in (a, b)) and dt is int64 and any(isinstance(t, float) for t in (a, b)):
+    if all(not isinstance(t, TensorBase) for t in (a, b)) and dt is int64 and any(isinstance(t, float) for t in (a, b)):
         dt = float32
     check_same_device(cond, a, b)
-    a = cast(a, dt) if isinstance(a, Tensor) else full((), a, dt, dev)
-    b = cast(b, dt) if isinstance(b, Tensor) else full((), b, dt, dev)
+    a = cast(a, dt) if isinstance(a, TensorBase) else full((), a, dt, dev)
+    b = cast(b, dt) if isinstance(b, TensorBase) else full((), b, dt, dev)
     if dt is float32:
         return Where.apply(cond, a, b)
     return where_raw(cond, a, b)
@@ -360,8 +365,6 @@ def reduce(x: Tensor, dim, keepdim: bool, op: int, dtype=None) -> Tensor:
     dim = red_dim(dim)
     dims = norm_dims(dim, x.ndim)
     if dtype is not None:
-        from .dtypes import get_dtype
-
         x = x.to(get_dtype(dtype))
     if op == C.RED_MEAN and x.dtype is not float32:
         raise RuntimeError(
@@ -480,8 +483,6 @@ def maxmin(x: Tensor, dim, keepdim: bool, is_max: bool):
 
 
 def _maxmin_raw(x, dim, keepdim, op):
-    from .autograd import no_grad
-
     with no_grad():
         return MaxMinDim.forward(type("Ctx", (), {"save_for_backward": lambda *a: None})(), x, dim, keepdim, op)
 
@@ -782,22 +783,20 @@ def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
         raise IndexError(f"tensors used as indices must be long (int64), got {index.dtype.name}")
     if x.dtype is float32:
         return IndexSelect.apply(x, dim, index)
-    from .autograd import no_grad
-
     with no_grad():
         return IndexSelect.apply(x, dim, index)
 
 
 def _to_index_tensor(it, device):
-    from .tensor import tensor
-
-    if isinstance(it, Tensor):
+    if isinstance(it, TensorBase):
         t = it
     else:
         arr = np.asarray(it)
         if arr.dtype == object:
             raise IndexError(f"unsupported index {it!r}")
-        t = tensor(arr if arr.size else arr.astype(np.int64), device=device)
+        if not arr.size:
+            arr = arr.astype(np.int64)
+        t = from_numpy(arr, get_dtype(arr.dtype), device)
     if t.device != device:
         if t.device.type == "cpu":
             t = t.to(device)
@@ -816,7 +815,7 @@ def parse_index(x: Tensor, idx):
     if (
         isinstance(idx, list)
         and len(idx) < 32
-        and any(it is None or it is Ellipsis or isinstance(it, (slice, list, tuple, Tensor)) for it in idx)
+        and any(it is None or it is Ellipsis or isinstance(it, (slice, list, tuple, TensorBase)) for it in idx)
     ):
         idx = tuple(idx)  # torch (legacy NumPy) reads such a list as a tuple of indices
     if not isinstance(idx, tuple):
@@ -830,7 +829,7 @@ def parse_index(x: Tensor, idx):
             items.append(None if it else "false")
         elif isinstance(it, (numbers.Integral,)):
             items.append(int(it))
-        elif isinstance(it, Tensor) and it.ndim == 0 and it.dtype is int64:
+        elif isinstance(it, TensorBase) and it.ndim == 0 and it.dtype is int64:
             items.append(int(it.item()))
         else:
             t = _to_index_tensor(it, x.device)
@@ -1002,14 +1001,14 @@ def setitem(x: Tensor, idx, value) -> None:
             else "index assignment into a tensor that is part of an autograd graph is not supported"
         )
     dev = x.device
-    if isinstance(value, Tensor):
+    if isinstance(value, TensorBase):
         check_same_device(x, value)
         v = cast(value.detach(), x.dtype)
     else:
         v = full((), value, x.dtype, dev)
     # boolean mask over the leading dims: a select, no host round trip
     if (
-        isinstance(idx, Tensor)
+        isinstance(idx, TensorBase)
         and idx.dtype is bool_
         and idx.ndim
         and idx.shape == x.shape[: idx.ndim]
@@ -1034,8 +1033,6 @@ def setitem(x: Tensor, idx, value) -> None:
         return
     # advanced: positions of the selected elements, then a masked select
     pos_all = _wrap(arange_raw(x.numel(), dev)._data, x.shape, int64, dev)
-    from .autograd import no_grad
-
     with no_grad():
         pos = getitem(pos_all, idx)
     vs = v.shape
@@ -1073,7 +1070,7 @@ def _broadcasts_to(shape, target) -> bool:
 
 
 def value_shape(v):
-    return v.shape if isinstance(v, Tensor) else ()
+    return v.shape if isinstance(v, TensorBase) else ()
 
 
 # ------------------------------------------------------------------------------------
@@ -1183,7 +1180,7 @@ class BMM(Function):
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
-    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+    if not isinstance(a, TensorBase) or not isinstance(b, TensorBase):
         raise TypeError("matmul(): both arguments must be Tensors")
     check_same_device(a, b)
     if a.dtype is not float32 or b.dtype is not float32:

@@ -16,6 +16,9 @@ from __future__ import annotations
 import functools
 import weakref
 
+from . import _array
+from ._tensor_base import TensorBase
+
 _grad_enabled = True
 
 
@@ -177,8 +180,7 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         global _grad_enabled
-        Tensor = _tensor_cls()
-        needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
+        needs = tuple([isinstance(a, TensorBase) and a.requires_grad for a in args])
         record = _grad_enabled and any(needs)
         ctx = Context()
         ctx.needs_input_grad = needs
@@ -198,7 +200,7 @@ class Function:
         meta = []
         i = 0
         for o in outs:
-            if isinstance(o, Tensor):
+            if isinstance(o, TensorBase):
                 for a in args:
                     if o is a:  # forward returned an input: new identity
                         o = o._alias()
@@ -229,19 +231,6 @@ class Function:
                 edges.append((None, a, a.shape))  # a leaf
         d["_nx_edges"] = edges
         return fixed[0] if single else tuple(fixed)
-
-
-_TENSOR = None
-
-
-def _tensor_cls():
-    """neuraxon.Tensor (imported on first use: tensor.py imports this module)."""
-    global _TENSOR
-    if _TENSOR is None:
-        from .tensor import Tensor
-
-        _TENSOR = Tensor
-    return _TENSOR
 
 
 # ------------------------------------------------------------------------------------
@@ -285,14 +274,13 @@ def _free(node) -> None:
 
 def _accumulate_leaf(leaf, g, owned: set) -> None:
     """leaf.grad += g (g becomes leaf.grad when there is none; copied if it may alias)."""
-    Tensor = _tensor_cls()
     if g.shape != leaf.shape:
         raise RuntimeError(f"gradient of shape {g.shape} does not match leaf of shape {leaf.shape}")
     if leaf.grad is None:
         if id(g._data) in owned:
             g = g.clone()
         owned.add(id(g._data))
-        leaf.grad = Tensor._wrap(g._data, g.shape, g.dtype, g.device)
+        leaf.grad = TensorBase._wrap(g._data, g.shape, g.dtype, g.device)
     else:
         leaf.grad.add_(g)
 
@@ -301,7 +289,6 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
     """Backpropagate `grads` from `roots`. With `inputs` (a list of tensors), return their
     gradients instead of accumulating into leaves (autograd.grad)."""
     global _grad_enabled
-    Tensor = _tensor_cls()
     owned: set = set(id(g._data) for g in grads)
     want = None
     result = None
@@ -347,9 +334,7 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
             meta = d["_nx_meta"]
             for i, g in enumerate(gs):
                 if g is None and meta[i] is not None and meta[i][1].is_floating_point:
-                    from .tensor import zeros
-
-                    gs[i] = zeros(meta[i][0], dtype=meta[i][1], device=meta[i][2])
+                    gs[i] = _array.zeros(meta[i][0], meta[i][1], meta[i][2])
             hooks = d.get("_nx_hooks")
             if hooks:  # Tensor.register_hook on this node's outputs: may replace the gradient
                 for i, fns in hooks.items():
@@ -377,7 +362,7 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
             for e, g in zip(edges, in_grads):
                 if e is None or g is None:
                     continue
-                if not isinstance(g, Tensor):
+                if not isinstance(g, TensorBase):
                     raise TypeError(f"{node.name}.backward returned {type(g).__name__}, expected a Tensor")
                 if g.shape != e[2]:
                     raise RuntimeError(
@@ -399,11 +384,9 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
 def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, inputs=None) -> None:
     """neuraxon.autograd.backward(tensors, grad_tensors=None, retain_graph=None, inputs=None):
     with `inputs`, only those tensors' .grad accumulate (as torch)."""
-    from .tensor import Tensor, ones_like
-
-    if isinstance(tensors, Tensor):
+    if isinstance(tensors, TensorBase):
         tensors = [tensors]
-    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+    if grad_tensors is None or isinstance(grad_tensors, TensorBase):
         grad_tensors = [grad_tensors] * len(tensors)
     gs = []
     for t, g in zip(tensors, grad_tensors):
@@ -412,18 +395,18 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, input
         if g is None:
             if t.numel() != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs (got shape {t.shape})")
-            g = ones_like(t)
+            g = _array.full(t.shape, 1.0, t.dtype, t.device)
         elif g.shape != t.shape:
             raise RuntimeError(f"gradient of shape {g.shape} does not match tensor of shape {t.shape}")
         gs.append(g.detach())
     if inputs is None:
         run_backward(list(tensors), gs, retain_graph=bool(retain_graph))
         return
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    inputs = [inputs] if isinstance(inputs, TensorBase) else list(inputs)
     if not inputs:
         raise RuntimeError("backward: 'inputs' argument to backward() cannot be empty")
     for t in inputs:
-        if not isinstance(t, Tensor) or not t.requires_grad:
+        if not isinstance(t, TensorBase) or not t.requires_grad:
             raise RuntimeError("backward: every tensor in 'inputs' must require grad")
     res = run_backward(list(tensors), gs, retain_graph=bool(retain_graph), inputs=inputs)
     owned: set = set()
@@ -442,16 +425,14 @@ def grad(
 ):
     """Gradients of outputs w.r.t. inputs, returned as a tuple (leaves' .grad untouched).
     create_graph (higher-order gradients) is not supported."""
-    from .tensor import Tensor, ones_like
-
     if create_graph:
         raise NotImplementedError("neuraxon.autograd.grad: create_graph=True is not supported")
-    if isinstance(outputs, Tensor):
+    if isinstance(outputs, TensorBase):
         outputs = [outputs]
-    single = isinstance(inputs, Tensor)
+    single = isinstance(inputs, TensorBase)
     if single:
         inputs = [inputs]
-    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+    if grad_outputs is None or isinstance(grad_outputs, TensorBase):
         grad_outputs = [grad_outputs] * len(outputs)
     gs = []
     for t, g in zip(outputs, grad_outputs):
@@ -460,7 +441,7 @@ def grad(
         if g is None:
             if t.numel() != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs (got shape {t.shape})")
-            g = ones_like(t)
+            g = _array.full(t.shape, 1.0, t.dtype, t.device)
         elif g.shape != t.shape:
             raise RuntimeError(f"grad_outputs of shape {g.shape} does not match output of shape {t.shape}")
         gs.append(g.detach())

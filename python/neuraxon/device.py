@@ -28,7 +28,7 @@ import sys
 
 import numpy as np
 
-from . import _ext
+from . import _ext, cuda
 from .dtypes import dtype as _dtype_cls
 from .dtypes import get_dtype
 
@@ -145,8 +145,6 @@ class Device:
             if self.type == "cpu":
                 k = _ext.cpu
             else:
-                from . import cuda
-
                 if not cuda.is_available():
                     raise RuntimeError(f"CUDA is not available: {cuda.unavailable_reason()}")
                 k = _ext.cuda

@@ -6,6 +6,8 @@ docstrings (e.g. interpolate is mode='nearest' only; embedding has no max_norm).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 
 from . import _codes as C
 from . import _array, _ops
@@ -13,9 +15,12 @@ from . import random as _random
 from .autograd import Function
 from .autograd import no_grad as _no_grad
 from .dtypes import float32, int64
-from .tensor import Tensor
+from ._tensor_base import TensorBase
 
-_wrap = Tensor._wrap
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+_wrap = TensorBase._wrap
 prod = _array.prod
 
 __all__ = [
@@ -965,9 +970,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     v = 0.0 if value is None else float(value)
     if input.dtype is float32:
         return _Pad.apply(input, pad, v)
-    from .autograd import no_grad
-
-    with no_grad():
+    with _no_grad():
         return _Pad.apply(input, pad, v)
 
 
@@ -1439,8 +1442,6 @@ def lstm_layer(
 def _pad_index(x: Tensor, pads: tuple, mode: str) -> Tensor:
     import numpy as np
 
-    from .tensor import tensor
-
     if len(pads) % 2 or len(pads) // 2 > x.ndim:
         raise RuntimeError(f"pad: padding length {len(pads)} must be even and at most 2 * {x.ndim} dims")
     if len(pads) // 2 >= x.ndim:
@@ -1468,7 +1469,7 @@ def _pad_index(x: Tensor, pads: tuple, mode: str) -> Tensor:
             pos = np.clip(pos, 0, n - 1)
         else:
             pos = pos % n
-        out = out.index_select(d, tensor(pos.astype(np.int64), device=x.device))
+        out = out.index_select(d, _array.from_numpy(pos.astype(np.int64), int64, x.device))
     return out
 
 
@@ -1634,8 +1635,6 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     come from autograd."""
     import numpy as np
 
-    from .tensor import tensor
-
     if mode not in ("nearest", "linear", "bilinear"):
         raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (nearest, linear, bilinear)")
     if mode == "linear" and input.ndim != 3 or mode == "bilinear" and input.ndim != 4:
@@ -1661,7 +1660,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     for k, (i, o, sc) in enumerate(zip(ins, outs, scales)):
         if mode == "nearest":
             idx = np.minimum(np.floor(np.arange(o) * np.float32(sc)).astype(np.int64), i - 1)
-            out = out.index_select(2 + k, tensor(idx, device=input.device))
+            out = out.index_select(2 + k, _array.from_numpy(idx, int64, input.device))
             continue
         if align_corners:
             src = np.arange(o, dtype=np.float64) * ((i - 1) / (o - 1) if o > 1 else 0.0)
@@ -1672,9 +1671,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         w = (src - i0).astype(np.float32)
         sh = [1] * out.ndim
         sh[2 + k] = o
-        wt = tensor(w.reshape(sh), device=input.device)
-        a = out.index_select(2 + k, tensor(i0, device=input.device))
-        b = out.index_select(2 + k, tensor(i1, device=input.device))
+        wt = _array.from_numpy(w.reshape(sh), float32, input.device)
+        a = out.index_select(2 + k, _array.from_numpy(i0, int64, input.device))
+        b = out.index_select(2 + k, _array.from_numpy(i1, int64, input.device))
         out = a + (b - a) * wt
     return out
 
@@ -1687,10 +1686,8 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
         return input
     if input.ndim not in (3, 4):
         raise RuntimeError(f"dropout2d: expected 3-D or 4-D input, got shape {input.shape}")
-    from .tensor import rand
-
     mshape = input.shape[: input.ndim - 2] + (1, 1)
     if p == 1.0:
         return input * 0.0
-    keep = (rand(mshape, device=input.device) >= p).float() * (1.0 / (1.0 - p))
+    keep = (_array.uniform_(_array.empty(mshape, float32, input.device), 0.0, 1.0) >= p).float() * (1.0 / (1.0 - p))
     return input * keep

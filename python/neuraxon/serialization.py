@@ -22,14 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from . import cuda
+from .tensor import Tensor, tensor
+
 _MAGIC = "neuraxon-npz"
 _VERSION = 1
 _META = "__neuraxon__"
 
 
 def _is_tensor(x) -> bool:
-    from .tensor import Tensor
-
     return isinstance(x, Tensor)
 
 
@@ -117,15 +118,11 @@ def _decode(node: Any, arrays, where, map_location) -> Any:
             raise _bad(where, f"array entry {key} cannot be read: {e}") from None
         if t == "ndarray":
             return arr
-        import neuraxon
-
         dev = map_location if map_location is not None else node.get("device", "cpu")
         if str(dev).startswith("cuda"):
-            from . import cuda
-
             if not cuda.is_available():
                 dev = "cpu" if map_location is None else dev
-        out = neuraxon.tensor(arr, device=dev)
+        out = tensor(arr, device=dev)
         if node.get("requires_grad"):
             out.requires_grad_(True)
         return out

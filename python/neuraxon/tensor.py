@@ -15,8 +15,10 @@ import numbers
 
 import numpy as np
 
-from . import _array, autograd
+from . import _array, _ops, autograd
 from . import _codes as C
+from . import functional as F
+from . import random as _random
 from .device import device as _device
 from ._tensor_base import TensorBase
 from .dtypes import bool_, dtype as DType, float32, get_dtype, int64
@@ -616,28 +618,18 @@ class Tensor(TensorBase):
         return remainder(self, o, reverse=True)
 
     def sigmoid(self):
-        from . import functional as F
-
         return F.sigmoid(self)
 
     def tanh(self):
-        from . import functional as F
-
         return F.tanh(self)
 
     def relu(self):
-        from . import functional as F
-
         return F.relu(self)
 
     def softmax(self, dim):
-        from . import functional as F
-
         return F.softmax(self, dim)
 
     def log_softmax(self, dim):
-        from . import functional as F
-
         return F.log_softmax(self, dim)
 
     def isnan(self):
@@ -1436,20 +1428,12 @@ class Tensor(TensorBase):
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None):
         self._check_inplace("uniform_")
         _require_float(self, "uniform_")
-        n = self.numel()
-        if n:
-            seed, off = (generator or _random.default_generator).next_offset(n)
-            self.device.k.random_uniform(self._data, n, float(a), float(b), seed, off)
-        return self
+        return _array.uniform_(self, a, b, generator)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None):
         self._check_inplace("normal_")
         _require_float(self, "normal_")
-        n = self.numel()
-        if n:
-            seed, off = (generator or _random.default_generator).next_offset(n)
-            self.device.k.random_normal(self._data, n, float(mean), float(std), seed, off)
-        return self
+        return _array.normal_(self, mean, std, generator)
 
     def bernoulli_(self, p: float = 0.5):
         u = rand(self.shape, device=self.device)
@@ -2436,7 +2420,4 @@ def is_tensor(x) -> bool:
     return isinstance(x, Tensor)
 
 
-TensorBase._cls = Tensor
-
-from . import _ops  # noqa: E402  (the primitives need Tensor defined first)
-from . import random as _random  # noqa: E402
+TensorBase._cls = Tensor  # what TensorBase._wrap builds from now on

@@ -9,25 +9,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ._convert import _as_tensor, _is_tensor, _rng
 from .dataset import Dataset
-
-
-def _as_tensor(a: np.ndarray):
-    """A host array as a neuraxon tensor in the working dtypes (float32, int64, bool)."""
-    import neuraxon
-
-    a = np.asarray(a)
-    if a.dtype.kind == "f":
-        a = a.astype(np.float32, copy=False)
-    elif a.dtype.kind in "iu":
-        a = a.astype(np.int64, copy=False)
-    return neuraxon.from_numpy(a if a.flags.c_contiguous else np.array(a, order="C"))
-
-
-def _is_tensor(x) -> bool:
-    import neuraxon
-
-    return isinstance(x, neuraxon.Tensor)
+from ..tensor import stack
 
 
 def default_convert(batch: Any) -> Any:
@@ -55,9 +39,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
         raise ValueError("default_collate: empty batch")
     elem = batch[0]
     if _is_tensor(elem):
-        import neuraxon
-
-        return neuraxon.stack(list(batch), 0)
+        return stack(list(batch), 0)
     if isinstance(elem, (np.ndarray, np.generic)) and not isinstance(elem, (np.str_, np.bytes_)):
         return _as_tensor(np.stack([np.asarray(b) for b in batch]))
     if isinstance(elem, bool):
@@ -79,20 +61,6 @@ def default_collate(batch: Sequence[Any]) -> Any:
         out = [default_collate(list(s)) for s in zip(*batch)]
         return tuple(out) if isinstance(elem, tuple) else out
     raise TypeError(f"default_collate: batch must contain tensors, arrays, numbers, dicts or lists; found {type(elem)}")
-
-
-def _rng(generator, seed) -> np.random.Generator:
-    if isinstance(generator, np.random.Generator):
-        return generator
-    if hasattr(generator, "numpy_rng") and seed is None:  # a neuraxon.random.Generator
-        return generator.numpy_rng()
-    if generator is not None and seed is None:
-        seed = int(generator)
-    if seed is None:  # follow neuraxon.manual_seed: derived from the global generator
-        from .. import random
-
-        return random.default_generator.numpy_rng()
-    return np.random.default_rng(seed)
 
 
 def _batch_fn(ds) -> Callable | None:

@@ -6,6 +6,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._convert import _as_tensor, _rng
+
 
 class Dataset:
     """A map-style dataset: ``len(ds)`` items, ``ds[i]`` one sample.
@@ -52,8 +54,7 @@ class TensorDataset(Dataset):
         self.tensors = tuple(arrays)
 
     def __getitem__(self, index: int):
-        from .dataloader import _as_tensor  # samples are tensors, as torch's TensorDataset
-
+        # samples are tensors, as torch's TensorDataset
         return tuple(_as_tensor(np.asarray(a[index])) for a in self.tensors)
 
     def get_batch(self, indices: np.ndarray):
@@ -116,8 +117,6 @@ def random_split(dataset: Dataset, lengths: Sequence[int], generator=None, seed:
         lengths = counts
     if sum(lengths) != n:
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
-    from .dataloader import _rng
-
     if any(x < 0 for x in lengths):
         raise ValueError(f"random_split: lengths must be non-negative, got {lengths}")
     perm = _rng(generator, seed).permutation(n)

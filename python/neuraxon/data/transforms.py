@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
+from ..tensor import tensor
 
 __all__ = [
     "Compose",
@@ -53,9 +54,7 @@ def _to_array(x) -> tuple[np.ndarray, Callable]:
         dev = getattr(x, "device", None)
 
         def back(y, _dev=dev):
-            import neuraxon
-
-            out = neuraxon.tensor(np.ascontiguousarray(y))
+            out = tensor(np.ascontiguousarray(y))
             return out.to(_dev) if _dev is not None else out
 
     if a.ndim == 2:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import math
 
-import neuraxon
-
 from .. import functional as F
 from . import init
 from ._util import pair
 from .module import Module, Parameter
+from ..tensor import empty
 
 
 class _ConvNd(Module):
@@ -64,9 +63,9 @@ class _ConvNd(Module):
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:
             shape = (out_channels, in_channels // groups) + self.kernel_size
-        self.weight = Parameter(neuraxon.empty(shape, device=device))
+        self.weight = Parameter(empty(shape, device=device))
         if bias:
-            self.bias = Parameter(neuraxon.empty((out_channels,), device=device))
+            self.bias = Parameter(empty((out_channels,), device=device))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

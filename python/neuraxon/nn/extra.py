@@ -8,13 +8,12 @@ state_dict keys follow torch.nn."""
 
 from __future__ import annotations
 
-import neuraxon
-
 from .. import functional as F
 from . import init
 from .activation import _legacy_dim
 from .loss import _Loss
 from .module import Module, Parameter
+from ..tensor import full, ones, zeros
 
 # -- normalization ---------------------------------------------------------------------
 
@@ -32,8 +31,8 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(neuraxon.ones(shape, device=device))
-            self.bias = Parameter(neuraxon.zeros(shape, device=device)) if bias else None
+            self.weight = Parameter(ones(shape, device=device))
+            self.bias = Parameter(zeros(shape, device=device)) if bias else None
         else:
             self.weight = None
             self.bias = None
@@ -59,8 +58,8 @@ class GroupNorm(Module):
             raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         if affine:
-            self.weight = Parameter(neuraxon.ones(num_channels, device=device))
-            self.bias = Parameter(neuraxon.zeros(num_channels, device=device))
+            self.weight = Parameter(ones(num_channels, device=device))
+            self.bias = Parameter(zeros(num_channels, device=device))
         else:
             self.weight = None
             self.bias = None
@@ -85,8 +84,8 @@ class InstanceNorm2d(Module):
         self.num_features, self.eps, self.momentum, self.affine = num_features, eps, momentum, affine
         self.track_running_stats = False
         if affine:
-            self.weight = Parameter(neuraxon.ones(num_features, device=device))
-            self.bias = Parameter(neuraxon.zeros(num_features, device=device))
+            self.weight = Parameter(ones(num_features, device=device))
+            self.bias = Parameter(zeros(num_features, device=device))
         else:
             self.weight = None
             self.bias = None
@@ -176,7 +175,7 @@ class PReLU(Module):
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None) -> None:
         super().__init__()
         self.num_parameters = num_parameters
-        self.weight = Parameter(neuraxon.full((num_parameters,), float(init), device=device))
+        self.weight = Parameter(full((num_parameters,), float(init), device=device))
 
     def forward(self, input):
         return F.prelu(input, self.weight)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-import neuraxon
-
 from .. import functional as F
 from . import init
 from .module import Module, Parameter
+from ..tensor import empty
 
 
 class Identity(Module):
@@ -33,9 +32,9 @@ class Linear(Module):
             raise ValueError(f"Linear: in_features={in_features} and out_features={out_features} must be >= 0")
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(neuraxon.empty((out_features, in_features), device=device))
+        self.weight = Parameter(empty((out_features, in_features), device=device))
         if bias:
-            self.bias = Parameter(neuraxon.empty((out_features,), device=device))
+            self.bias = Parameter(empty((out_features,), device=device))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterator
 
 from ..tensor import Tensor
 from ._util import assign_, to_numpy
+from ..tensor import empty
 
 
 class Parameter(Tensor):
@@ -19,10 +20,8 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
-        import neuraxon
-
         if data is None:
-            data = neuraxon.empty(0)
+            data = empty(0)
         if requires_grad and isinstance(data, Tensor) and not data.dtype.is_floating_point:
             raise RuntimeError(f"Only Tensors of floating point dtype can require gradients (got {data.dtype.name})")
         super().__init__(data, requires_grad=requires_grad)  # aliases data's storage, detached

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-import neuraxon
-
 from .. import functional as F
 from . import init
 from ._util import assign_
 from .module import Module, Parameter
+from .. import autograd as _autograd
+from .. import dtypes as _dtypes
+from ..tensor import empty, ones, tensor, zeros
 
 
 class _BatchNorm(Module):
@@ -36,15 +37,15 @@ class _BatchNorm(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         if affine:
-            self.weight = Parameter(neuraxon.empty((num_features,), device=device))
-            self.bias = Parameter(neuraxon.empty((num_features,), device=device))
+            self.weight = Parameter(empty((num_features,), device=device))
+            self.bias = Parameter(empty((num_features,), device=device))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", neuraxon.zeros((num_features,), device=device))
-            self.register_buffer("running_var", neuraxon.ones((num_features,), device=device))
-            self.register_buffer("num_batches_tracked", neuraxon.tensor(0, dtype=neuraxon.int64, device=device))
+            self.register_buffer("running_mean", zeros((num_features,), device=device))
+            self.register_buffer("running_var", ones((num_features,), device=device))
+            self.register_buffer("num_batches_tracked", tensor(0, dtype=_dtypes.int64, device=device))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -77,7 +78,7 @@ class _BatchNorm(Module):
                 assign_(self.num_batches_tracked, np.array(n, dtype=np.int64))
                 factor = 1.0 / n
             else:  # counted on the device, no synchronisation
-                with neuraxon.no_grad():
+                with _autograd.no_grad():
                     self.num_batches_tracked.add_(1)
         bn_training = self.training or (self.running_mean is None and self.running_var is None)
         use_running = not self.training or self.track_running_stats

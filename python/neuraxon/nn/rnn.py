@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import math
 
-import neuraxon
-
 from .. import functional as F
 from . import init
 from .module import Module, Parameter
+from ..tensor import cat, empty, stack, zeros
 
 
 def _flip_time(x):
@@ -68,12 +67,12 @@ class RNNBase(Module):
             for d in range(D):
                 sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
                 in_size = input_size if layer == 0 else hidden_size * D
-                setattr(self, "weight_ih" + sfx, Parameter(neuraxon.empty((G, in_size), device=device)))
-                setattr(self, "weight_hh" + sfx, Parameter(neuraxon.empty((G, hidden_size), device=device)))
+                setattr(self, "weight_ih" + sfx, Parameter(empty((G, in_size), device=device)))
+                setattr(self, "weight_hh" + sfx, Parameter(empty((G, hidden_size), device=device)))
                 names = ["weight_ih" + sfx, "weight_hh" + sfx]
                 if bias:
-                    setattr(self, "bias_ih" + sfx, Parameter(neuraxon.empty((G,), device=device)))
-                    setattr(self, "bias_hh" + sfx, Parameter(neuraxon.empty((G,), device=device)))
+                    setattr(self, "bias_ih" + sfx, Parameter(empty((G,), device=device)))
+                    setattr(self, "bias_hh" + sfx, Parameter(empty((G,), device=device)))
                     names += ["bias_ih" + sfx, "bias_hh" + sfx]
                 self._flat_names += names
         self.reset_parameters()
@@ -159,10 +158,10 @@ class RNNBase(Module):
                 outs.append(_flip_time(out) if d == 1 else out)
                 hs.append(hn)
                 cs.append(cn)
-            x = outs[0] if D == 1 else neuraxon.cat(outs, 2)
+            x = outs[0] if D == 1 else cat(outs, 2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
-        return x, neuraxon.stack(hs, 0), (neuraxon.stack(cs, 0) if cs and cs[0] is not None else None)
+        return x, stack(hs, 0), (stack(cs, 0) if cs and cs[0] is not None else None)
 
     def _finish(self, out, batched: bool):
         if not batched:
@@ -176,7 +175,7 @@ class RNNBase(Module):
 
 
 def _zeros(B: int, H: int, like):
-    return neuraxon.zeros((B, H), device=like.device)
+    return zeros((B, H), device=like.device)
 
 
 def _proj_all(x, w_ih, b_ih):
@@ -233,7 +232,7 @@ class RNN(RNNBase):
             for t in range(T):
                 h = act(proj[t] + F.linear(h, w_hh, b_hh))
                 outs.append(h)
-            out = neuraxon.stack(outs, 0) if outs else neuraxon.zeros((0, B, self.hidden_size), device=xin.device)
+            out = stack(outs, 0) if outs else zeros((0, B, self.hidden_size), device=xin.device)
             return out, h, None
 
         out, hn, _ = self._run_layers(x, h0, None, run)
@@ -329,7 +328,7 @@ class GRU(RNNBase):
             for t in range(T):
                 h = _gru_step(proj[t], h, w_hh, b_hh, H)
                 outs.append(h)
-            out = neuraxon.stack(outs, 0) if outs else neuraxon.zeros((0, B, H), device=xin.device)
+            out = stack(outs, 0) if outs else zeros((0, B, H), device=xin.device)
             return out, h, None
 
         out, hn, _ = self._run_layers(x, h0, None, run)
@@ -357,11 +356,11 @@ class RNNCellBase(Module):
         self.hidden_size = hidden_size
         self.bias = bias
         G = self._gates * hidden_size
-        self.weight_ih = Parameter(neuraxon.empty((G, input_size), device=device))
-        self.weight_hh = Parameter(neuraxon.empty((G, hidden_size), device=device))
+        self.weight_ih = Parameter(empty((G, input_size), device=device))
+        self.weight_hh = Parameter(empty((G, hidden_size), device=device))
         if bias:
-            self.bias_ih = Parameter(neuraxon.empty((G,), device=device))
-            self.bias_hh = Parameter(neuraxon.empty((G,), device=device))
+            self.bias_ih = Parameter(empty((G,), device=device))
+            self.bias_hh = Parameter(empty((G,), device=device))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import neuraxon
-
 from .. import functional as F
 from . import init
 from .module import Module, Parameter
+from ..tensor import empty
 
 
 class Embedding(Module):
@@ -39,7 +38,7 @@ class Embedding(Module):
         self.padding_idx = padding_idx
         if _weight is None:
             self.weight = Parameter(
-                neuraxon.empty((num_embeddings, embedding_dim), device=device), requires_grad=not _freeze
+                empty((num_embeddings, embedding_dim), device=device), requires_grad=not _freeze
             )
             self.reset_parameters()
         else:

@@ -8,12 +8,12 @@ from typing import Iterable
 import numpy as np
 
 from ._util import numel, to_numpy
+from .. import autograd as _autograd
+from ..tensor import Tensor, stack, tensor, zeros
 
 
 def _params(parameters) -> list:
-    import neuraxon
-
-    if isinstance(parameters, neuraxon.Tensor):
+    if isinstance(parameters, Tensor):
         return [parameters]
     return list(parameters)
 
@@ -24,19 +24,17 @@ def clip_grad_norm_(
     """Scale gradients in place so their joint norm is at most max_norm; returns the total
     norm before clipping (a 0-d tensor on the gradients' device), as torch. Computed on the
     device: no host synchronisation unless error_if_nonfinite."""
-    import neuraxon
-
     grads = [p.grad for p in _params(parameters) if p.grad is not None]
     norm_type = float(norm_type)
     if not grads:
-        return neuraxon.tensor(0.0)
-    with neuraxon.no_grad():
+        return tensor(0.0)
+    with _autograd.no_grad():
         if math.isinf(norm_type):
-            norms = [g.abs().max() if numel(g) else neuraxon.zeros((), device=g.device) for g in grads]
-            total = neuraxon.stack(norms).max()
+            norms = [g.abs().max() if numel(g) else zeros((), device=g.device) for g in grads]
+            total = stack(norms).max()
         else:
             norms = [g.norm(norm_type) for g in grads]
-            total = neuraxon.stack(norms).norm(norm_type)
+            total = stack(norms).norm(norm_type)
         if error_if_nonfinite and not math.isfinite(float(total.item())):
             raise RuntimeError(
                 f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
@@ -61,9 +59,7 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
 
 
 def parameters_to_vector(parameters: Iterable):
-    import neuraxon
-
-    return neuraxon.tensor(np.concatenate([to_numpy(p).reshape(-1) for p in parameters]).astype(np.float32))
+    return tensor(np.concatenate([to_numpy(p).reshape(-1) for p in parameters]).astype(np.float32))
 
 
 def vector_to_parameters(vec, parameters: Iterable) -> None:

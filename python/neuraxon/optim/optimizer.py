@@ -6,6 +6,7 @@ import math
 from typing import Any, Callable, Iterable
 
 import numpy as np
+from ..tensor import Tensor, tensor, zeros_like
 
 
 class _Required:
@@ -21,9 +22,7 @@ def _numel(t) -> int:
 
 
 def _is_tensor(x) -> bool:
-    import neuraxon
-
-    return isinstance(x, neuraxon.Tensor)
+    return isinstance(x, Tensor)
 
 
 class _ParamState:
@@ -165,9 +164,7 @@ class Optimizer:
 
     # -- state -------------------------------------------------------------------------
     def _zeros_like(self, p):
-        import neuraxon
-
-        return neuraxon.zeros_like(p)
+        return zeros_like(p)
 
     def _full_like(self, p, value: float):
         t = self._zeros_like(p)
@@ -197,8 +194,6 @@ class Optimizer:
 
     def _load_state_value(self, name: str, value, p):
         """A saved state entry, on p's device: tensors for arrays, int for 'step'."""
-        import neuraxon
-
         if name == "step":
             return int(round(float(value.item() if hasattr(value, "item") else value)))
         if value is None or isinstance(value, (bool, int, float, str)):
@@ -208,7 +203,7 @@ class Optimizer:
         arr = np.asarray(v.numpy() if hasattr(v, "numpy") and not isinstance(v, np.ndarray) else v)
         if tuple(arr.shape) != tuple(p.shape):
             raise ValueError(f"optimizer state '{name}' has shape {tuple(arr.shape)}, parameter has {tuple(p.shape)}")
-        return neuraxon.tensor(np.array(arr, dtype=np.float32, order="C"), device=p.device)
+        return tensor(np.array(arr, dtype=np.float32, order="C"), device=p.device)
 
     def load_state_dict(self, state_dict: dict) -> None:
         groups = self.param_groups
