@@ -10,6 +10,9 @@ from typing import Callable
 
 import numpy as np
 
+from ..autograd import no_grad
+from ..dtypes import float32
+from ..tensor import Tensor, tensor
 from .tolerances import GRADCHECK
 
 
@@ -73,8 +76,6 @@ def gradcheck_tensor(
     accumulates the difference in float64 (tolerances GRADCHECK_F32). Ops with randomness
     must reseed inside fn. `wrt`: indices of the inputs to check (default: all float ones).
     """
-    import neuraxon as nx
-
     from .tolerances import GRADCHECK_F32
 
     eps = GRADCHECK_F32["eps"] if eps is None else eps
@@ -87,23 +88,23 @@ def gradcheck_tensor(
     rng = np.random.default_rng(seed)
 
     def outputs(arrs, grad_idx=()):
-        ts = [nx.tensor(a, device=device, requires_grad=(i in grad_idx)) for i, a in enumerate(arrs)]
+        ts = [tensor(a, device=device, requires_grad=(i in grad_idx)) for i, a in enumerate(arrs)]
         out = fn(*ts)
         return ts, (out if isinstance(out, (tuple, list)) else (out,))
 
     ts, outs = outputs(arrays, wrt)
-    outs = [o for o in outs if isinstance(o, nx.Tensor) and o.dtype is nx.float32]
+    outs = [o for o in outs if isinstance(o, Tensor) and o.dtype is float32]
     douts = [rng.standard_normal(o.shape).astype(np.float32) for o in outs]
     total = None
     for o, d in zip(outs, douts):
-        term = (o * nx.tensor(d, device=device)).sum()
+        term = (o * tensor(d, device=device)).sum()
         total = term if total is None else total + term
     total.backward()
 
     def f64(arrs) -> float:
-        with nx.no_grad():
+        with no_grad():
             _, os = outputs(arrs)
-            os = [o for o in os if isinstance(o, nx.Tensor) and o.dtype is nx.float32]
+            os = [o for o in os if isinstance(o, Tensor) and o.dtype is float32]
             return float(sum(np.sum(np.asarray(o.cpu(), dtype=np.float64) * d) for o, d in zip(os, douts)))
 
     for i in wrt:
