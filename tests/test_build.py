@@ -13,6 +13,7 @@ import neuraxon
 from neuraxon import _ext
 
 API = Path(__file__).resolve().parents[1] / "csrc" / "kernel_api.inc"
+COMMON = API.parent / "common.h"
 
 
 def test_cpu_module_exposes_every_prototype():
@@ -75,3 +76,21 @@ def test_kernel_argument_errors_are_python_exceptions():
         k.gemm_forward(np.zeros((2, 2), np.float32), np.zeros((3, 2), np.float32).T, a.T.copy(), None, 1, 2, 2, 3, False, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1)
     with pytest.raises(TypeError, match="array or None"):
         k.gemm_forward([1.0], a, a, None, 1, 2, 2, 3, False, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1)
+
+
+def test_python_kernel_codes_equal_the_cpp_enums():
+    # neuraxon._codes copies the enums of csrc/common.h by hand: every enumerator there must
+    # be in _codes with the same value, and _codes must hold nothing else
+    from neuraxon import _codes
+
+    text = COMMON.read_text()
+    cpp = {}
+    for enum in ("DType", "Act", "BinOp", "UnOp", "RedOp", "ArgRedOp"):
+        body = re.search(r"enum (?:class )?" + enum + r"\b[^{]*\{(.*?)\};", text, flags=re.S).group(1)
+        body = re.sub(r"//[^\n]*", "", body)
+        pairs = re.findall(r"(\w+)\s*=\s*(\d+)", body)
+        assert pairs, enum
+        for name, value in pairs:
+            cpp[name] = int(value)
+    py = {k: v for k, v in vars(_codes).items() if k.isupper()}
+    assert py == cpp
