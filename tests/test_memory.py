@@ -121,7 +121,7 @@ def test_cpu_cache_reuses_only_unreferenced_buffers():
 
 
 def test_one_element_fast_path_matches_kernel():
-    # the per-call overhead fast path (_ops._binary_fast: one-element add/sub/mul on Python
+    # the per-call overhead fast path (ops.elementwise._binary_fast: one-element add/sub/mul on Python
     # floats) must give the kernel's float32 result bit for bit, specials included, and
     # must not warn where the kernel does not (overflow, inf - inf)
     import warnings

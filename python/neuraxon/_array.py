@@ -261,3 +261,53 @@ def normal_(t: TensorBase, mean: float, std: float, generator=None) -> TensorBas
         seed, off = (generator or _random.default_generator).next_offset(n)
         t.device.k.random_normal(t._data, n, float(mean), float(std), seed, off)
     return t
+
+
+def sum_to(g: Tensor, shape) -> Tensor:
+    """Sum a broadcast gradient back to `shape`."""
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
+    r = reduce_raw(g, dims, C.RED_SUM, True) if dims else g
+    return _wrap(r._data, shape, r.dtype, r.device)
+
+
+def clone_raw(x: Tensor) -> Tensor:
+    n = x.numel()
+    out = empty(x.shape, x.dtype, x.device)
+    if n:
+        x.device.k.copy_strided(out._data, x._data, [n], [1], 0, [1], 0)
+    return out
+
+
+def flat_positions(shape, dim: int, idx: Tensor) -> Tensor:
+    """Flat positions (int64, idx's shape) of the elements that `idx` (keepdim shape along
+    `dim`) selects in a contiguous tensor of `shape`."""
+    outer, size, inner = prod(shape[:dim]), shape[dim], prod(shape[dim + 1 :])
+    dev = idx.device
+    o = arange_raw(outer, dev)
+    o = binary_raw(o, full((), size * inner, int64, dev), C.BIN_MUL)
+    i = arange_raw(inner, dev)
+    base = binary_raw(_wrap(o._data, (outer, 1), int64, dev), _wrap(i._data, (1, inner), int64, dev), C.BIN_ADD)
+    pos = binary_raw(_wrap(idx._data, (outer, inner), int64, dev), full((), inner, int64, dev), C.BIN_MUL)
+    pos = binary_raw(pos, base, C.BIN_ADD)
+    return _wrap(pos._data, idx.shape, int64, dev)
+
+
+def scatter_flat(numel: int, pos: Tensor, src: Tensor) -> Tensor:
+    """zeros(numel) with src added at flat positions pos."""
+    out = zeros((numel,), src.dtype, src.device)
+    m = pos.numel()
+    if m:
+        src.device.k.scatter_add(out._data, src._data, pos._data, 1, numel, m, 1)
+    return out
+
+
+def gather_flat(x: Tensor, pos: Tensor) -> Tensor:
+    out = empty(pos.shape, x.dtype, x.device)
+    m = pos.numel()
+    if m:
+        x.device.k.gather(out._data, x._data, pos._data, 1, x.numel(), m, 1)
+    return out

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 
 
 from . import _codes as C
-from . import _array, _ops
+from . import _array
 from . import random as _random
 from .autograd import Function
 from .autograd import no_grad as _no_grad
 from .dtypes import float32, int64
 from ._tensor_base import TensorBase
+from .ops import elementwise, movement
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -227,7 +228,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     if threshold == 20.0:
         return _act(input, C.ACT_SOFTPLUS, beta)
     bx = input * beta
-    return _ops.where(bx > threshold, input, bx.exp().log1p() / beta)
+    return elementwise.where(bx > threshold, input, bx.exp().log1p() / beta)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -1177,14 +1178,14 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     d = (input - target).abs()
     if beta == 0:
         return _reduce(d, reduction)
-    loss = _ops.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+    loss = elementwise.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
     return _reduce(loss, _legacy_reduction(size_average, reduce, reduction))
 
 
 def huber_loss(input, target, reduction="mean", delta: float = 1.0):
     _check_same_shape("huber_loss", input, target)
     d = (input - target).abs()
-    loss = _ops.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    loss = elementwise.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
     return _reduce(loss, reduction)
 
 
@@ -1193,7 +1194,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        tl = _ops.where(target > 0, target, 1.0).log()
+        tl = elementwise.where(target > 0, target, 1.0).log()
         loss = target * (tl - input)
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.ndim else 1)
@@ -1556,7 +1557,7 @@ def tanhshrink(input: Tensor) -> Tensor:
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    return _ops.where(input > threshold, input, value)
+    return elementwise.where(input > threshold, input, value)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
@@ -1571,7 +1572,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     if weight.numel() != 1 and (input.ndim < 2 or weight.numel() != input.shape[1]):
         raise RuntimeError(f"prelu: weight of {weight.numel()} elements does not match input of shape {input.shape}")
     w = weight.reshape(()) if weight.numel() == 1 else weight.reshape((1, -1) + (1,) * (input.ndim - 2))
-    return _ops.where(input > 0, input, input * w)
+    return elementwise.where(input > 0, input, input * w)
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
@@ -1602,8 +1603,8 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     for i in range(oh):
         h0, h1 = (i * H) // oh, -((-(i + 1) * H) // oh)
         cols = [input[..., h0:h1, (j * W) // ow : -((-(j + 1) * W) // ow)].amax((-2, -1)) for j in range(ow)]
-        rows.append(_ops.stack(cols, -1))
-    return _ops.stack(rows, -2)
+        rows.append(movement.stack(cols, -1))
+    return movement.stack(rows, -2)
 
 
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from . import functional as F
 from . import nn
-from ._ops import cat
+from .ops.movement import cat
 
 __all__ = [
     "MODELS",

@@ -15,13 +15,14 @@ import numbers
 
 import numpy as np
 
-from . import _array, _ops, autograd
+from . import _array, autograd
 from . import _codes as C
 from . import functional as F
 from . import random as _random
 from .device import device as _device
 from ._tensor_base import TensorBase
-from .dtypes import bool_, dtype as DType, float32, get_dtype, int64
+from .ops import elementwise, indexing, linalg, movement, reduction
+from .dtypes import bool_, dtype as DType, float32, get_dtype, int64, promote
 
 
 class Tensor(TensorBase):
@@ -191,7 +192,7 @@ class Tensor(TensorBase):
         return (_rebuild, (a, str(self.device), self.requires_grad))
 
     def __deepcopy__(self, memo):
-        t = _ops.clone_raw(self)
+        t = _array.clone_raw(self)
         t.requires_grad = self.requires_grad
         if self.grad is not None:
             t.grad = self.grad.clone()
@@ -269,7 +270,7 @@ class Tensor(TensorBase):
         if dt is not None:
             dt = get_dtype(dt)
             if dt is not out.dtype:
-                out = _ops.Cast.apply(out, dt) if out.dtype is float32 else _array.cast(out, dt)
+                out = elementwise.Cast.apply(out, dt) if out.dtype is float32 else _array.cast(out, dt)
         if dev is not None:
             dev = _device(dev)
             if dev != out.device:
@@ -309,7 +310,7 @@ class Tensor(TensorBase):
     def clone(self) -> "Tensor":
         if self.dtype is float32:
             return Clone.apply(self)
-        return _ops.clone_raw(self)
+        return _array.clone_raw(self)
 
     def contiguous(self) -> "Tensor":
         return self
@@ -319,40 +320,40 @@ class Tensor(TensorBase):
 
     # -- arithmetic ---------------------------------------------------------------------
     def __add__(self, o):
-        return _ops.binary(self, o, C.BIN_ADD)
+        return elementwise.binary(self, o, C.BIN_ADD)
 
     def __radd__(self, o):
-        return _ops.binary(self, o, C.BIN_ADD, True)
+        return elementwise.binary(self, o, C.BIN_ADD, True)
 
     def __sub__(self, o):
-        return _ops.binary(self, o, C.BIN_SUB)
+        return elementwise.binary(self, o, C.BIN_SUB)
 
     def __rsub__(self, o):
-        return _ops.binary(self, o, C.BIN_SUB, True)
+        return elementwise.binary(self, o, C.BIN_SUB, True)
 
     def __mul__(self, o):
-        return _ops.binary(self, o, C.BIN_MUL)
+        return elementwise.binary(self, o, C.BIN_MUL)
 
     def __rmul__(self, o):
-        return _ops.binary(self, o, C.BIN_MUL, True)
+        return elementwise.binary(self, o, C.BIN_MUL, True)
 
     def __truediv__(self, o):
-        return _ops.binary(self, o, C.BIN_DIV)
+        return elementwise.binary(self, o, C.BIN_DIV)
 
     def __rtruediv__(self, o):
-        return _ops.binary(self, o, C.BIN_DIV, True)
+        return elementwise.binary(self, o, C.BIN_DIV, True)
 
     def __pow__(self, o):
-        return _ops.binary(self, o, C.BIN_POW)
+        return elementwise.binary(self, o, C.BIN_POW)
 
     def __rpow__(self, o):
-        return _ops.binary(self, o, C.BIN_POW, True)
+        return elementwise.binary(self, o, C.BIN_POW, True)
 
     def __matmul__(self, o):
-        return _ops.matmul(self, o)
+        return linalg.matmul(self, o)
 
     def __rmatmul__(self, o):
-        return _ops.matmul(o, self)
+        return linalg.matmul(o, self)
 
     def __neg__(self):
         if self.dtype is bool_:
@@ -360,7 +361,7 @@ class Tensor(TensorBase):
                 "Negation, the `-` operator, on a bool tensor is not supported. "
                 "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
             )
-        return _ops.unary(self, C.UN_NEG)
+        return elementwise.unary(self, C.UN_NEG)
 
     def __pos__(self):
         return self
@@ -369,22 +370,22 @@ class Tensor(TensorBase):
         return self.abs()
 
     def __eq__(self, o):  # noqa: D105
-        return _ops.binary(self, o, C.BIN_EQ)
+        return elementwise.binary(self, o, C.BIN_EQ)
 
     def __ne__(self, o):
-        return _ops.binary(self, o, C.BIN_NE)
+        return elementwise.binary(self, o, C.BIN_NE)
 
     def __lt__(self, o):
-        return _ops.binary(self, o, C.BIN_LT)
+        return elementwise.binary(self, o, C.BIN_LT)
 
     def __le__(self, o):
-        return _ops.binary(self, o, C.BIN_LE)
+        return elementwise.binary(self, o, C.BIN_LE)
 
     def __gt__(self, o):
-        return _ops.binary(self, o, C.BIN_GT)
+        return elementwise.binary(self, o, C.BIN_GT)
 
     def __ge__(self, o):
-        return _ops.binary(self, o, C.BIN_GE)
+        return elementwise.binary(self, o, C.BIN_GE)
 
     def __invert__(self):
         if self.dtype is int64:
@@ -449,14 +450,14 @@ class Tensor(TensorBase):
         return self**e
 
     def matmul(self, other):
-        return _ops.matmul(self, other)
+        return linalg.matmul(self, other)
 
     def mm(self, other):
         if self.ndim != 2 or getattr(other, "ndim", 2) != 2:
             raise RuntimeError(
                 f"mm(): expected two matrices, got shapes {self.shape} and {getattr(other, 'shape', None)}"
             )
-        return _ops.matmul(self, other)
+        return linalg.matmul(self, other)
 
     def bmm(self, other):
         if self.ndim != 3 or getattr(other, "ndim", 3) != 3 or self.shape[0] != other.shape[0]:
@@ -464,12 +465,12 @@ class Tensor(TensorBase):
                 f"bmm(): expected two 3-D tensors with the same batch size, got shapes {self.shape} and "
                 f"{getattr(other, 'shape', None)}"
             )
-        return _ops.matmul(self, other)
+        return linalg.matmul(self, other)
 
     def dot(self, other):
         if self.ndim != 1 or getattr(other, "ndim", 1) != 1:
             raise RuntimeError(f"1D tensors expected, but got shapes {self.shape} and {getattr(other, 'shape', None)}")
-        return _ops.matmul(self, other)
+        return linalg.matmul(self, other)
 
     def neg(self):
         return -self
@@ -496,10 +497,10 @@ class Tensor(TensorBase):
         return self.bool() == False  # noqa: E712
 
     def maximum(self, other):
-        return _ops.binary(self, other, C.BIN_MAX)
+        return elementwise.binary(self, other, C.BIN_MAX)
 
     def minimum(self, other):
-        return _ops.binary(self, other, C.BIN_MIN)
+        return elementwise.binary(self, other, C.BIN_MIN)
 
     def equal(self, other) -> bool:
         return self.shape == other.shape and bool((self == other).all())
@@ -509,42 +510,42 @@ class Tensor(TensorBase):
 
     # -- unary math -----------------------------------------------------------------------
     def exp(self):
-        return _ops.unary(self, C.UN_EXP)
+        return elementwise.unary(self, C.UN_EXP)
 
     def log(self):
-        return _ops.unary(self, C.UN_LOG)
+        return elementwise.unary(self, C.UN_LOG)
 
     def sqrt(self):
-        return _ops.unary(self, C.UN_SQRT)
+        return elementwise.unary(self, C.UN_SQRT)
 
     def rsqrt(self):
-        return _ops.unary(self, C.UN_RSQRT)
+        return elementwise.unary(self, C.UN_RSQRT)
 
     def abs(self):
-        return _ops.unary(self, C.UN_ABS)
+        return elementwise.unary(self, C.UN_ABS)
 
     def sin(self):
-        return _ops.unary(self, C.UN_SIN)
+        return elementwise.unary(self, C.UN_SIN)
 
     def cos(self):
-        return _ops.unary(self, C.UN_COS)
+        return elementwise.unary(self, C.UN_COS)
 
     def reciprocal(self):
-        return _ops.unary(self, C.UN_RECIPROCAL)
+        return elementwise.unary(self, C.UN_RECIPROCAL)
 
     def square(self):
-        return _ops.unary(self, C.UN_SQUARE)
+        return elementwise.unary(self, C.UN_SQUARE)
 
     def sign(self):
-        return _ops.unary(self, C.UN_SIGN)  # sign(NaN) == 0, as torch 2.x on the CPU
+        return elementwise.unary(self, C.UN_SIGN)  # sign(NaN) == 0, as torch 2.x on the CPU
 
     sgn = sign
 
     def log1p(self):
-        return _ops.unary(self, C.UN_LOG1P)
+        return elementwise.unary(self, C.UN_LOG1P)
 
     def expm1(self):
-        return _ops.unary(self, C.UN_EXPM1)
+        return elementwise.unary(self, C.UN_EXPM1)
 
     def clamp(self, min=None, max=None):
         if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -562,7 +563,7 @@ class Tensor(TensorBase):
             return self.float().clamp(min, max)  # int tensor, float bound: float result (as torch)
         lo = -math.inf if min is None else float(min)
         hi = math.inf if max is None else float(max)
-        return _ops.unary(self, C.UN_CLAMP, lo, hi)
+        return elementwise.unary(self, C.UN_CLAMP, lo, hi)
 
     clip = clamp
 
@@ -574,7 +575,7 @@ class Tensor(TensorBase):
 
     def _piecewise(self, fn):
         if self.dtype is not float32:
-            return _ops.clone_raw(self)  # integers are their own floor/ceil/round/trunc
+            return _array.clone_raw(self)  # integers are their own floor/ceil/round/trunc
         return HostMap.apply(self, fn)
 
     def floor(self):
@@ -647,9 +648,9 @@ class Tensor(TensorBase):
 
     def nan_to_num(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None):
         big = float(np.finfo(np.float32).max)
-        out = _ops.where(self.isnan(), nan, self)
-        out = _ops.where(out == math.inf, big if posinf is None else posinf, out)
-        return _ops.where(out == -math.inf, -big if neginf is None else neginf, out)
+        out = elementwise.where(self.isnan(), nan, self)
+        out = elementwise.where(out == math.inf, big if posinf is None else posinf, out)
+        return elementwise.where(out == -math.inf, -big if neginf is None else neginf, out)
 
     def masked_fill(self, mask, value):
         if isinstance(value, Tensor):
@@ -662,7 +663,7 @@ class Tensor(TensorBase):
             value = int(value)  # the result keeps this tensor's dtype (as torch)
         elif self.dtype is bool_:
             value = bool(value)
-        return _ops.where(mask, value, self)
+        return elementwise.where(mask, value, self)
 
     def unique(self, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim=None):
         """Distinct values (sorted), computed on the host; optional inverse indices and counts."""
@@ -682,24 +683,24 @@ class Tensor(TensorBase):
         return out[0] if len(out) == 1 else tuple(out)
 
     def where(self, cond, other):
-        return _ops.where(cond, self, other)
+        return elementwise.where(cond, self, other)
 
     # -- reductions -----------------------------------------------------------------------
     def sum(self, dim=None, keepdim: bool = False, dtype=None):
-        return _ops.reduce(self, dim, keepdim, C.RED_SUM, dtype)
+        return reduction.reduce(self, dim, keepdim, C.RED_SUM, dtype)
 
     def mean(self, dim=None, keepdim: bool = False, dtype=None):
-        return _ops.reduce(self, dim, keepdim, C.RED_MEAN, dtype)
+        return reduction.reduce(self, dim, keepdim, C.RED_MEAN, dtype)
 
     def prod(self, dim=None, keepdim: bool = False):
         if self.dtype is float32 and self.requires_grad:
             return Prod.apply(self, _array.norm_dims(dim, self.ndim), keepdim)
-        return _ops.reduce(self, dim, keepdim, C.RED_PROD)
+        return reduction.reduce(self, dim, keepdim, C.RED_PROD)
 
     def var(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
         if correction is None:
             correction = 1 if unbiased is None or unbiased else 0
-        dims = _array.norm_dims(_ops.red_dim(dim), self.ndim)
+        dims = _array.norm_dims(reduction.red_dim(dim), self.ndim)
         n = 1
         for d in dims:
             n *= self.shape[d]
@@ -715,12 +716,12 @@ class Tensor(TensorBase):
     def max(self, dim=None, keepdim: bool = False):
         if isinstance(dim, Tensor):
             return self.maximum(dim)
-        return _ops.maxmin(self, dim, keepdim, True)
+        return reduction.maxmin(self, dim, keepdim, True)
 
     def min(self, dim=None, keepdim: bool = False):
         if isinstance(dim, Tensor):
             return self.minimum(dim)
-        return _ops.maxmin(self, dim, keepdim, False)
+        return reduction.maxmin(self, dim, keepdim, False)
 
     def amax(self, dim=None, keepdim: bool = False):
         return self._amaxmin(dim, keepdim, True)
@@ -743,13 +744,13 @@ class Tensor(TensorBase):
         return out
 
     def argmax(self, dim=None, keepdim: bool = False):
-        return _ops.argmaxmin(self, dim, keepdim, True)
+        return reduction.argmaxmin(self, dim, keepdim, True)
 
     def argmin(self, dim=None, keepdim: bool = False):
-        return _ops.argmaxmin(self, dim, keepdim, False)
+        return reduction.argmaxmin(self, dim, keepdim, False)
 
     def norm(self, p=2, dim=None, keepdim: bool = False):
-        dim = _ops.red_dim(dim)
+        dim = reduction.red_dim(dim)
         if not self.dtype.is_floating_point:
             raise RuntimeError(f"norm(): expected a floating point tensor, got {self.dtype.name}")
         if p in ("fro", 2, 2.0):
@@ -770,7 +771,7 @@ class Tensor(TensorBase):
     def logsumexp(self, dim, keepdim: bool = False):
         if self.dtype is not float32:
             return self.float().logsumexp(dim, keepdim)
-        dim = _ops.red_dim(dim)
+        dim = reduction.red_dim(dim)
         dims = _array.norm_dims(dim, self.ndim)
         if self.numel() == 0:  # log(sum of nothing) = -inf, as torch
             shape = (
@@ -782,7 +783,7 @@ class Tensor(TensorBase):
         if dim is None:
             dim = dims
         m = self.detach().amax(dim, keepdim=True)
-        m = _ops.where(m.abs() == math.inf, 0.0, m)
+        m = elementwise.where(m.abs() == math.inf, 0.0, m)
         out = (self - m).exp().sum(dim, keepdim=True).log() + m
         if not keepdim:
             out = (
@@ -806,10 +807,10 @@ class Tensor(TensorBase):
         return x.long().sum(dim, keepdim) > 0
 
     def count_nonzero(self, dim=None):
-        return (self != 0).sum(_ops.red_dim(dim))
+        return (self != 0).sum(reduction.red_dim(dim))
 
     def nansum(self, dim=None, keepdim: bool = False, dtype=None):
-        x = self if self.dtype is not float32 else _ops.where(self.isnan(), 0.0, self)
+        x = self if self.dtype is not float32 else elementwise.where(self.isnan(), 0.0, self)
         return x.sum(dim, keepdim, dtype=dtype)
 
     def nanmean(self, dim=None, keepdim: bool = False, dtype=None):
@@ -840,7 +841,7 @@ class Tensor(TensorBase):
         k = (size - 1) // 2
         if self.dtype is float32:
             # a row holding NaN has median NaN: after sorting, its last element
-            pos = _ops.where(v.isnan().any(d, keepdim=True), size - 1, k)
+            pos = elementwise.where(v.isnan().any(d, keepdim=True), size - 1, k)
             vals, idx = v.gather(d, pos), i.gather(d, pos)
         else:
             vals, idx = v.narrow(d, k, 1), i.narrow(d, k, 1)
@@ -850,12 +851,12 @@ class Tensor(TensorBase):
 
     # -- shape ----------------------------------------------------------------------------
     def reshape(self, *shape):
-        return _ops.reshape(self, _shape_args(shape))
+        return movement.reshape(self, _shape_args(shape))
 
     def view(self, *shape):
         if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int)) and shape[0] is not None:
             return self.to(get_dtype(shape[0]))  # view(dtype): a cast here (no reinterpretation)
-        return _ops.reshape(self, _shape_args(shape))
+        return movement.reshape(self, _shape_args(shape))
 
     def view_as(self, other):
         return self.reshape(other.shape)
@@ -877,7 +878,7 @@ class Tensor(TensorBase):
 
     def unflatten(self, dim: int, sizes):
         d = _array.norm_dim(dim, self.ndim)
-        sizes = _ops.infer_shape(sizes, self.shape[d])
+        sizes = movement.infer_shape(sizes, self.shape[d])
         return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1 :])
 
     def squeeze(self, dim=None):
@@ -891,7 +892,7 @@ class Tensor(TensorBase):
         return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
 
     def permute(self, *dims):
-        return _ops.permute(self, _shape_args(dims))
+        return movement.permute(self, _shape_args(dims))
 
     def transpose(self, dim0: int, dim1: int):
         if self.ndim == 0:
@@ -899,7 +900,7 @@ class Tensor(TensorBase):
         p = list(range(self.ndim))
         a, b = _array.norm_dim(dim0, self.ndim), _array.norm_dim(dim1, self.ndim)
         p[a], p[b] = p[b], p[a]
-        return _ops.permute(self, p)
+        return movement.permute(self, p)
 
     swapaxes = transpose
     swapdims = transpose
@@ -948,7 +949,7 @@ class Tensor(TensorBase):
             if n == 0 or sh % n == 0:
                 continue
             k = sh % n
-            out = _ops.cat([out.narrow(d, n - k, k), out.narrow(d, 0, n - k)], d)
+            out = movement.cat([out.narrow(d, n - k, k), out.narrow(d, 0, n - k)], d)
         return out if out is not self else self.clone()
 
     def _tri(self, diagonal, upper):
@@ -957,7 +958,7 @@ class Tensor(TensorBase):
         r, c = self.shape[-2:]
         mask = np.triu(np.ones((r, c), bool), diagonal) if upper else np.tril(np.ones((r, c), bool), diagonal)
         zero = False if self.dtype is bool_ else 0
-        return _ops.where(tensor(mask, device=self.device), self, zero)
+        return elementwise.where(tensor(mask, device=self.device), self, zero)
 
     def triu(self, diagonal: int = 0):
         return self._tri(diagonal, True)
@@ -1062,7 +1063,7 @@ class Tensor(TensorBase):
         if self.dtype is float32 and (self.requires_grad or s.requires_grad) and autograd.is_grad_enabled():
             return Scatter.apply(self.reshape(-1), pos, s).reshape(self.shape)
         with autograd.no_grad():
-            out = _ops.clone_raw(self)
+            out = _array.clone_raw(self)
             flat = Tensor._wrap(out._data, (out.numel(),), out.dtype, out.device)
             flat[pos] = s.detach()
         return out
@@ -1175,26 +1176,26 @@ class Tensor(TensorBase):
 
     @property
     def T(self):
-        return _ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+        return movement.permute(self, tuple(range(self.ndim - 1, -1, -1)))
 
     @property
     def mT(self):
         return self.transpose(-2, -1)
 
     def expand(self, *sizes):
-        return _ops.expand(self, _shape_args(sizes))
+        return movement.expand(self, _shape_args(sizes))
 
     def expand_as(self, other):
-        return _ops.expand(self, other.shape)
+        return movement.expand(self, other.shape)
 
     def repeat(self, *sizes):
-        return _ops.repeat(self, _shape_args(sizes))
+        return movement.repeat(self, _shape_args(sizes))
 
     def flip(self, *dims):
-        return _ops.flip(self, _shape_args(dims))
+        return indexing.flip(self, _shape_args(dims))
 
     def narrow(self, dim: int, start: int, length: int):
-        return _ops.narrow(self, dim, int(start), int(length))
+        return movement.narrow(self, dim, int(start), int(length))
 
     def split(self, split_size_or_sections, dim: int = 0):
         return split(self, split_size_or_sections, dim)
@@ -1207,7 +1208,7 @@ class Tensor(TensorBase):
         return tuple(self.narrow(d, i, 1).squeeze(d) for i in range(self.shape[d]))
 
     def index_select(self, dim: int, index):
-        return _ops.index_select(self, dim, index)
+        return indexing.index_select(self, dim, index)
 
     def gather(self, dim: int, index):
         d = _array.norm_dim(dim, self.ndim)
@@ -1223,7 +1224,7 @@ class Tensor(TensorBase):
         if self.ndim == 0:
             return self.reshape(1).gather(0, index).reshape(index.shape)
         pos = _gather_positions(self.shape, d, index)
-        return _ops.index_select(self.reshape(-1), 0, pos.reshape(-1)).reshape(index.shape)
+        return indexing.index_select(self.reshape(-1), 0, pos.reshape(-1)).reshape(index.shape)
 
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = True):
         """(values, indices) along dim. The order is computed on the host (NumPy, stable)
@@ -1272,10 +1273,10 @@ class Tensor(TensorBase):
 
     # -- indexing -------------------------------------------------------------------------
     def __getitem__(self, idx):
-        return _ops.getitem(self, idx)
+        return indexing.getitem(self, idx)
 
     def __setitem__(self, idx, value):
-        _ops.setitem(self, idx, value)
+        indexing.setitem(self, idx, value)
 
     # -- in place ------------------------------------------------------------------------
     def _check_inplace(self, what: str) -> None:
@@ -1294,9 +1295,9 @@ class Tensor(TensorBase):
         if isinstance(other, Tensor):
             _array.check_same_device(self, other)
             other = other.detach()
-            dt = _ops.promote(self.dtype, other.dtype)
+            dt = promote(self.dtype, other.dtype)
         else:
-            dt = _ops.promote(self.dtype, _array.scalar_dtype(other))
+            dt = promote(self.dtype, _array.scalar_dtype(other))
         if op == C.BIN_DIV and self.dtype is not float32:
             dt = float32
         if dt is not self.dtype:
@@ -1488,7 +1489,7 @@ def _index_fill(self, dim: int, index, value):
     sh = [1] * max(self.ndim, 1)
     sh[d] = mask.size
     m = tensor(mask.reshape(sh) if self.ndim else mask.reshape(()), device=self.device)
-    return _ops.where(m, value, self)
+    return elementwise.where(m, value, self)
 
 
 def _index_copy(self, dim: int, index, source):
@@ -1499,7 +1500,7 @@ def _index_copy(self, dim: int, index, source):
     sh[d] = keep.size
     k = tensor(keep.reshape(sh) if self.ndim else keep.reshape(()), device=self.device)
     if self.dtype is not float32:
-        return _ops.where(k == 0.0, zeros_like(self).index_add(d, index, source), self)
+        return elementwise.where(k == 0.0, zeros_like(self).index_add(d, index, source), self)
     return (self * k).index_add(d, index, source)
 
 
@@ -1623,7 +1624,7 @@ class ToDevice(autograd.Function):
 class Clone(autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        return _ops.clone_raw(x)
+        return _array.clone_raw(x)
 
     @staticmethod
     def backward(ctx, g):
@@ -1645,11 +1646,11 @@ class Prod(autograd.Function):
         # d prod / d x_i = product of the others: prod / x_i without zeros in the group; with
         # one zero, the product of the non-zeros at the zero and 0 elsewhere; with two, 0.
         is0 = x == 0.0
-        nz = _ops.where(is0, 1.0, x)
+        nz = elementwise.where(is0, 1.0, x)
         n0 = is0.float().sum(ctx.dims, keepdim=True)
         p_nz = _array.reduce_raw(nz, ctx.dims, C.RED_PROD, True)
-        one_zero = _ops.where(is0 & (n0 == 1.0), p_nz, 0.0)
-        d = _ops.where(n0 == 0.0, out / nz, one_zero)
+        one_zero = elementwise.where(is0 & (n0 == 1.0), p_nz, 0.0)
+        d = elementwise.where(n0 == 0.0, out / nz, one_zero)
         return g * d, None, None
 
 
@@ -1683,7 +1684,7 @@ class IndexAdd(autograd.Function):
         m = index.numel()
         if m and size == 0:
             raise IndexError(f"index_add(): index out of range for dimension {d} of size 0")
-        out = _ops.clone_raw(x)
+        out = _array.clone_raw(x)
         if src.numel():
             x.device.k.scatter_add(out._data, src._data, index._data, outer, size, m, inner)
         if ctx is not None:
@@ -1694,7 +1695,7 @@ class IndexAdd(autograd.Function):
     @staticmethod
     def backward(ctx, g):
         (index,) = ctx.saved_tensors
-        gs = _ops.index_select(g, ctx.d, index) if ctx.needs_input_grad[3] else None
+        gs = indexing.index_select(g, ctx.d, index) if ctx.needs_input_grad[3] else None
         return g, None, None, gs
 
 
@@ -1703,7 +1704,7 @@ class Scatter(autograd.Function):
 
     @staticmethod
     def forward(ctx, x, pos, src):
-        out = _ops.clone_raw(x)
+        out = _array.clone_raw(x)
         with autograd.no_grad():
             out[pos] = src
         hit = _array.zeros(x.shape, float32, x.device)
@@ -1715,7 +1716,7 @@ class Scatter(autograd.Function):
     def backward(ctx, g):
         pos, hit = ctx.saved_tensors
         gx = _array.binary_raw(g, _array.unary_raw(hit, C.UN_AFFINE, -1.0, 1.0), C.BIN_MUL)
-        return gx, None, _ops.index_select(g, 0, pos)
+        return gx, None, indexing.index_select(g, 0, pos)
 
 
 class Norm2(autograd.Function):
@@ -1794,11 +1795,11 @@ class Remainder(autograd.Function):
     @staticmethod
     def backward(ctx, g):
         sa, sb = ctx.shapes
-        ga = _ops.sum_to(g, sa) if ctx.needs_input_grad[0] else None
+        ga = _array.sum_to(g, sa) if ctx.needs_input_grad[0] else None
         gb = None
         if ctx.needs_input_grad[1]:
             q = _from_host(-ctx.q, float32, g.device)
-            gb = _ops.sum_to(_array.binary_raw(g, q, C.BIN_MUL), sb)
+            gb = _array.sum_to(_array.binary_raw(g, q, C.BIN_MUL), sb)
         return ga, gb, None
 
 
@@ -1811,9 +1812,9 @@ def _divmod_args(a, b, reverse=False):
     """(a, b) as two tensors of one promoted dtype (int64 or float32) on a's device."""
     if isinstance(b, Tensor):
         _array.check_same_device(a, b)
-        dt = _ops.promote(a.dtype, b.dtype)
+        dt = promote(a.dtype, b.dtype)
     elif _array.is_scalar(b):
-        dt = _ops.promote(a.dtype, _array.scalar_dtype(b))
+        dt = promote(a.dtype, _array.scalar_dtype(b))
         b = full((), b, dtype=dt, device=a.device)
     else:
         raise TypeError(f"unsupported operand of type {type(b).__name__} (expected a Tensor or a number)")
@@ -2134,7 +2135,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0):
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
-    return _ops.cat(tensors, dim)
+    return movement.cat(tensors, dim)
 
 
 concat = cat
@@ -2142,25 +2143,25 @@ concatenate = cat
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
-    return _ops.stack(tensors, dim)
+    return movement.stack(tensors, dim)
 
 
 def where(condition, input=None, other=None) -> Tensor:
     if input is None and other is None:
         return tuple(tensor(a, device=condition.device) for a in np.nonzero(np.asarray(condition)))
-    return _ops.where(condition, input, other)
+    return elementwise.where(condition, input, other)
 
 
 def maximum(a, b) -> Tensor:
-    return _ops.binary(a, b, C.BIN_MAX)
+    return elementwise.binary(a, b, C.BIN_MAX)
 
 
 def minimum(a, b) -> Tensor:
-    return _ops.binary(a, b, C.BIN_MIN)
+    return elementwise.binary(a, b, C.BIN_MIN)
 
 
 def matmul(a, b) -> Tensor:
-    return _ops.matmul(a, b)
+    return linalg.matmul(a, b)
 
 
 def broadcast_shapes(*shapes) -> tuple:

@@ -1,0 +1,173 @@
+"""Linear algebra: batched matmul with broadcasting (BMM over the GEMM kernel)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import _codes as C
+from .._array import (
+    broadcast_shapes,
+    check_same_device,
+    empty,
+    prod,
+    reduce_raw,
+)
+from .._tensor_base import TensorBase
+from ..autograd import Function
+from ..dtypes import float32
+from .movement import expand, reshape
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
+
+_wrap = TensorBase._wrap
+
+
+class BMM(Function):
+    """a (Ba, m, k) @ b (Bb, k, n) -> (B, m, n) with Ba, Bb in {B, 1} (stride 0 broadcasts)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        Ba, m, k = a.shape
+        Bb, _, n = b.shape
+        B = max(Ba, Bb)
+        out = empty((B, m, n), float32, a.device)
+        if out.numel():
+            a.device.k.gemm_forward(
+                out._data,
+                a._data,
+                b._data,
+                None,
+                B,
+                m,
+                n,
+                k,
+                False,
+                False,
+                m * k if Ba > 1 else 0,
+                k * n if Bb > 1 else 0,
+                m * n,
+                1.0,
+                0.0,
+                0,
+                0.0,
+                -1,
+            )
+        ctx.save_for_backward(a, b)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        Ba, m, k = a.shape
+        Bb, _, n = b.shape
+        B = g.shape[0]
+        k_ = a.device.k
+        da = db = None
+        if ctx.needs_input_grad[0]:
+            # dA_b = dC_b @ B_b^T  (m, k)
+            full_ = empty((B, m, k), float32, a.device)
+            if full_.numel():
+                k_.gemm_forward(
+                    full_._data,
+                    g._data,
+                    b._data,
+                    None,
+                    B,
+                    m,
+                    k,
+                    n,
+                    False,
+                    True,
+                    m * n,
+                    k * n if Bb > 1 else 0,
+                    m * k,
+                    1.0,
+                    0.0,
+                    0,
+                    0.0,
+                    -1,
+                )
+            da = full_ if Ba == B else reduce_raw(full_, (0,), C.RED_SUM, True)
+        if ctx.needs_input_grad[1]:
+            if Bb == B:
+                # dB_b = A_b^T @ dC_b  (k, n)
+                db = empty((B, k, n), float32, a.device)
+                if db.numel():
+                    k_.gemm_forward(
+                        db._data,
+                        a._data,
+                        g._data,
+                        None,
+                        B,
+                        k,
+                        n,
+                        m,
+                        True,
+                        False,
+                        m * k if Ba > 1 else 0,
+                        m * n,
+                        k * n,
+                        1.0,
+                        0.0,
+                        0,
+                        0.0,
+                        -1,
+                    )
+            else:
+                # shared B: dB = A_flat^T @ dC_flat over all B*m rows (one GEMM)
+                db = empty((1, k, n), float32, a.device)
+                if db.numel():
+                    k_.gemm_forward(
+                        db._data,
+                        a._data,
+                        g._data,
+                        None,
+                        1,
+                        k,
+                        n,
+                        B * m,
+                        True,
+                        False,
+                        0,
+                        0,
+                        0,
+                        1.0,
+                        0.0,
+                        0,
+                        0.0,
+                        -1,
+                    )
+        return da, db
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    if not isinstance(a, TensorBase) or not isinstance(b, TensorBase):
+        raise TypeError("matmul(): both arguments must be Tensors")
+    check_same_device(a, b)
+    if a.dtype is not float32 or b.dtype is not float32:
+        raise TypeError(f"matmul(): expected both operands to be float32, got {a.dtype.name} and {b.dtype.name}")
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
+    a2 = reshape(a, (1,) + a.shape) if a.ndim == 1 else a
+    b2 = reshape(b, b.shape + (1,)) if b.ndim == 1 else b
+    m, k = a2.shape[-2:]
+    k2, n = b2.shape[-2:]
+    if k != k2:
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({m}x{k} and {k2}x{n}) (operands of shape {a.shape} and {b.shape})"
+        )
+    ba, bb = a2.shape[:-2], b2.shape[:-2]
+    bshape = broadcast_shapes(ba, bb)
+    B = prod(bshape)
+
+    def as3(t, bt, r, c):
+        if bt == bshape:
+            return reshape(t, (B, r, c))
+        if prod(bt) == 1:
+            return reshape(t, (1, r, c))
+        return reshape(expand(t, bshape + (r, c)), (B, r, c))
+
+    out = BMM.apply(as3(a2, ba, m, k), as3(b2, bb, k, n))
+    shape = bshape + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
+    return reshape(out, shape)
