@@ -263,7 +263,7 @@ def normal_(t: TensorBase, mean: float, std: float, generator=None) -> TensorBas
     return t
 
 
-def sum_to(g: Tensor, shape) -> Tensor:
+def sum_to(g: TensorBase, shape) -> TensorBase:
     """Sum a broadcast gradient back to `shape`."""
     shape = tuple(shape)
     if g.shape == shape:
@@ -274,7 +274,7 @@ def sum_to(g: Tensor, shape) -> Tensor:
     return _wrap(r._data, shape, r.dtype, r.device)
 
 
-def clone_raw(x: Tensor) -> Tensor:
+def clone_raw(x: TensorBase) -> TensorBase:
     n = x.numel()
     out = empty(x.shape, x.dtype, x.device)
     if n:
@@ -282,7 +282,7 @@ def clone_raw(x: Tensor) -> Tensor:
     return out
 
 
-def flat_positions(shape, dim: int, idx: Tensor) -> Tensor:
+def flat_positions(shape, dim: int, idx: TensorBase) -> TensorBase:
     """Flat positions (int64, idx's shape) of the elements that `idx` (keepdim shape along
     `dim`) selects in a contiguous tensor of `shape`."""
     outer, size, inner = prod(shape[:dim]), shape[dim], prod(shape[dim + 1 :])
@@ -296,7 +296,7 @@ def flat_positions(shape, dim: int, idx: Tensor) -> Tensor:
     return _wrap(pos._data, idx.shape, int64, dev)
 
 
-def scatter_flat(numel: int, pos: Tensor, src: Tensor) -> Tensor:
+def scatter_flat(numel: int, pos: TensorBase, src: TensorBase) -> TensorBase:
     """zeros(numel) with src added at flat positions pos."""
     out = zeros((numel,), src.dtype, src.device)
     m = pos.numel()
@@ -305,7 +305,7 @@ def scatter_flat(numel: int, pos: Tensor, src: Tensor) -> Tensor:
     return out
 
 
-def gather_flat(x: Tensor, pos: Tensor) -> Tensor:
+def gather_flat(x: TensorBase, pos: TensorBase) -> TensorBase:
     out = empty(pos.shape, x.dtype, x.device)
     m = pos.numel()
     if m:
