@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import _array
 from .. import _codes as C
 from .._array import (
     broadcast_shapes,
@@ -15,6 +16,7 @@ from .._array import (
 from .._tensor_base import TensorBase
 from ..autograd import Function
 from ..dtypes import float32
+from ..ops._args import _need_float, _opt
 from .movement import expand, reshape
 
 if TYPE_CHECKING:
@@ -171,3 +173,67 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     out = BMM.apply(as3(a2, ba, m, k), as3(b2, bb, k, n))
     shape = bshape + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
     return reshape(out, shape)
+
+
+class _Linear(Function):
+    @staticmethod
+    def forward(ctx, x, w, b):
+        n, i = x.shape
+        o = w.shape[0]
+        out = _array.empty((n, o), float32, x.device)
+        if out.numel():
+            x.device.k.gemm_forward(
+                out._data, x._data, w._data, _opt(b), 1, n, o, i, False, True, 0, 0, 0, 1.0, 0.0, C.ACT_NONE, 0.0, -1
+            )
+        ctx.save_for_backward(x, w)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        n, i = x.shape
+        o = w.shape[0]
+        nx_, nw, nb = ctx.needs_input_grad
+        dx = _array.empty(x.shape, float32, x.device) if nx_ else None
+        dw = _array.empty(w.shape, float32, x.device) if nw else None
+        db = _array.empty((o,), float32, x.device) if nb else None
+        if n * o * i:
+            x.device.k.gemm_backward(_opt(dx), _opt(dw), _opt(db), g._data, x._data, w._data, n, o, i, False, True, -1)
+        else:  # a zero-size product: gradients are zeros
+            for t in (dx, dw, db):
+                if t is not None and t.numel():
+                    t.fill_(0.0)
+            if db is not None and n and o:
+                db = g.sum(0)
+        return dx, dw, db
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = input @ weight.T + bias; input (..., in), weight (out, in), bias (out)."""
+    _array.check_same_device(input, weight, bias)
+    _need_float("linear", input, weight, bias)
+    if weight.ndim != 2:
+        raise RuntimeError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
+    i = input.shape[-1] if input.ndim else 1
+    if input.ndim == 0 or i != weight.shape[1]:
+        lead = prod(input.shape[:-1]) if input.ndim else 1
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({lead}x{i} and {weight.shape[1]}x{weight.shape[0]}) "
+            f"(input shape {input.shape}, weight shape {weight.shape})"
+        )
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise RuntimeError(f"linear: bias of shape {bias.shape} does not match weight of shape {weight.shape}")
+    lead = input.shape[:-1]
+    x2 = input.reshape(prod(lead), i)
+    out = _Linear.apply(x2, weight, bias)
+    return out.reshape(lead + (weight.shape[0],))
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y[n, o] = x1[n] @ weight[o] @ x2[n] + bias[o]; weight (out, in1, in2)."""
+    o, i1, i2 = weight.shape
+    t = input1.reshape(-1, i1) @ weight.permute(1, 0, 2).reshape(i1, o * i2)  # (N, O*I2)
+    y = (t.reshape(-1, o, i2) * input2.reshape(-1, 1, i2)).sum(-1)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(input1.shape[:-1] + (o,))
