@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from neuraxon import nn
 from neuraxon.models import LeNet5
+from neuraxon.ops import host as host_ops
 
 from conftest import _cuda_skip_reason
 
@@ -118,8 +119,25 @@ def test_host_syncs_of_one_lenet5_step():
     step()  # first step: lazy state (momentum buffers) out of the way
     nx.cuda.synchronize()
     before = nx.cuda.host_sync_count()
+    trips = host_ops.host_round_trips
     loss = step()
     syncs = nx.cuda.host_sync_count() - before
+    assert host_ops.host_round_trips == trips, "a LeNet-5 step ran an op on the host"
     assert syncs == LENET5_STEP_HOST_SYNCS, f"a LeNet-5 step waited for the device {syncs} times"
     assert np.isfinite(loss.item())
     assert nx.cuda.host_sync_count() - before == syncs + 1  # .item() is one read
+
+
+def test_host_only_ops_on_cuda_tensors_are_counted():
+    # the ops of neuraxon.ops.host.HOST_OPS run with NumPy: a CUDA tensor makes a counted
+    # round trip to the host and back, with the right result on the right device
+    x = nx.tensor([[3.0, 1.0, 2.0], [0.5, -1.0, 4.0]], device="cuda")
+    before = host_ops.host_round_trips
+    v, i = x.sort(dim=1)
+    assert host_ops.host_round_trips > before
+    assert v.device == nx.device("cuda") and i.device == nx.device("cuda")
+    np.testing.assert_array_equal(v.cpu().numpy(), [[1.0, 2.0, 3.0], [-1.0, 0.5, 4.0]])
+    np.testing.assert_array_equal(i.cpu().numpy(), [[1, 2, 0], [1, 0, 2]])
+    before = host_ops.host_round_trips
+    (x * 2 + 1).relu().sum(1)  # device kernels only
+    assert host_ops.host_round_trips == before

@@ -19,10 +19,11 @@ from . import _array, autograd
 from . import _codes as C
 from . import functional as F
 from . import random as _random
-from .device import device as _device
 from ._tensor_base import TensorBase
-from .ops import elementwise, indexing, linalg, movement, reduction
-from .dtypes import bool_, dtype as DType, float32, get_dtype, int64, promote
+from .device import device as _device
+from .dtypes import bool_, float32, get_dtype, int64, promote
+from .dtypes import dtype as DType
+from .ops import elementwise, host, indexing, linalg, movement, reduction
 
 
 class Tensor(TensorBase):
@@ -274,7 +275,7 @@ class Tensor(TensorBase):
         if dev is not None:
             dev = _device(dev)
             if dev != out.device:
-                out = ToDevice.apply(out, dev)
+                out = movement.ToDevice.apply(out, dev)
         if copy and out is self:
             out = self.clone()
         return out
@@ -309,7 +310,7 @@ class Tensor(TensorBase):
 
     def clone(self) -> "Tensor":
         if self.dtype is float32:
-            return Clone.apply(self)
+            return movement.Clone.apply(self)
         return _array.clone_raw(self)
 
     def contiguous(self) -> "Tensor":
@@ -395,24 +396,24 @@ class Tensor(TensorBase):
         return self == False  # noqa: E712
 
     def __and__(self, o):
-        return _logical(self, o, C.BIN_MIN)
+        return host.logical(self, o, C.BIN_MIN)
 
     def __or__(self, o):
-        return _logical(self, o, C.BIN_MAX)
+        return host.logical(self, o, C.BIN_MAX)
 
     def __xor__(self, o):
-        return _logical(self, o, C.BIN_NE)
+        return host.logical(self, o, C.BIN_NE)
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     def logical_and(self, other):
-        return _logical(self.bool(), other.bool() if isinstance(other, Tensor) else bool(other), C.BIN_MIN)
+        return host.logical(self.bool(), other.bool() if isinstance(other, Tensor) else bool(other), C.BIN_MIN)
 
     def logical_or(self, other):
-        return _logical(self.bool(), other.bool() if isinstance(other, Tensor) else bool(other), C.BIN_MAX)
+        return host.logical(self.bool(), other.bool() if isinstance(other, Tensor) else bool(other), C.BIN_MAX)
 
     def logical_xor(self, other):
-        return _logical(self.bool(), other.bool() if isinstance(other, Tensor) else bool(other), C.BIN_NE)
+        return host.logical(self.bool(), other.bool() if isinstance(other, Tensor) else bool(other), C.BIN_NE)
 
     bitwise_and, bitwise_or, bitwise_xor = __and__, __or__, __xor__
     bitwise_not = __invert__
@@ -430,15 +431,9 @@ class Tensor(TensorBase):
         if rounding_mode is None:
             return self / other
         if rounding_mode == "floor":
-            return floor_divide(self, other)
+            return host.floor_divide(self, other)
         if rounding_mode == "trunc":
-            a, b = _divmod_args(self, other)
-            if a.dtype is float32:
-                return (a / b).trunc()
-            _int_div_check(a, b, "division")
-            ha, hb = _host(a), _host(b)
-            q = (np.abs(ha) // np.abs(hb)) * (np.sign(ha) * np.sign(hb))
-            return _from_host(np.broadcast_to(q, _array.broadcast_shapes(a.shape, b.shape)), int64, a.device)
+            return host.trunc_divide(self, other)
         raise ValueError(
             f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found {rounding_mode!r}"
         )
@@ -576,7 +571,7 @@ class Tensor(TensorBase):
     def _piecewise(self, fn):
         if self.dtype is not float32:
             return _array.clone_raw(self)  # integers are their own floor/ceil/round/trunc
-        return HostMap.apply(self, fn)
+        return host.HostMap.apply(self, fn)
 
     def floor(self):
         return self._piecewise(np.floor)
@@ -598,25 +593,25 @@ class Tensor(TensorBase):
         return self - self.trunc()
 
     def floor_divide(self, other):
-        return floor_divide(self, other)
+        return host.floor_divide(self, other)
 
     def remainder(self, other):
-        return remainder(self, other)
+        return host.remainder(self, other)
 
     def fmod(self, other):
-        return remainder(self, other, fmod=True)
+        return host.remainder(self, other, fmod=True)
 
     def __floordiv__(self, o):
-        return floor_divide(self, o)
+        return host.floor_divide(self, o)
 
     def __rfloordiv__(self, o):
-        return floor_divide(self, o, reverse=True)
+        return host.floor_divide(self, o, reverse=True)
 
     def __mod__(self, o):
-        return remainder(self, o)
+        return host.remainder(self, o)
 
     def __rmod__(self, o):
-        return remainder(self, o, reverse=True)
+        return host.remainder(self, o, reverse=True)
 
     def sigmoid(self):
         return F.sigmoid(self)
@@ -667,7 +662,7 @@ class Tensor(TensorBase):
 
     def unique(self, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim=None):
         """Distinct values (sorted), computed on the host; optional inverse indices and counts."""
-        h = _host(self.detach())
+        h = host.to_host(self.detach())
         if dim is None:
             vals, inv, cnt = np.unique(h.reshape(-1), return_inverse=True, return_counts=True)
             inv = inv.reshape(h.shape)
@@ -675,11 +670,11 @@ class Tensor(TensorBase):
             d = _array.norm_dim(dim, self.ndim)
             vals, inv, cnt = np.unique(h, return_inverse=True, return_counts=True, axis=d)
             inv = inv.reshape(-1)
-        out = [_from_host(vals, self.dtype, self.device)]
+        out = [host.from_host(vals, self.dtype, self.device)]
         if return_inverse:
-            out.append(_from_host(inv.astype(np.int64), int64, self.device))
+            out.append(host.from_host(inv.astype(np.int64), int64, self.device))
         if return_counts:
-            out.append(_from_host(cnt.astype(np.int64), int64, self.device))
+            out.append(host.from_host(cnt.astype(np.int64), int64, self.device))
         return out[0] if len(out) == 1 else tuple(out)
 
     def where(self, cond, other):
@@ -694,7 +689,7 @@ class Tensor(TensorBase):
 
     def prod(self, dim=None, keepdim: bool = False):
         if self.dtype is float32 and self.requires_grad:
-            return Prod.apply(self, _array.norm_dims(dim, self.ndim), keepdim)
+            return reduction.Prod.apply(self, _array.norm_dims(dim, self.ndim), keepdim)
         return reduction.reduce(self, dim, keepdim, C.RED_PROD)
 
     def var(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
@@ -736,7 +731,7 @@ class Tensor(TensorBase):
             dim = None
         dims = _array.norm_dims(dim, self.ndim)
         if self.dtype is float32 and self.requires_grad and autograd.is_grad_enabled() and self.ndim:
-            return AMaxMin.apply(self, dims, bool(keepdim), is_max)
+            return reduction.AMaxMin.apply(self, dims, bool(keepdim), is_max)
         out = self
         for d in sorted(dims, reverse=True):
             r = out.max(d, keepdim) if is_max else out.min(d, keepdim)
@@ -755,7 +750,7 @@ class Tensor(TensorBase):
             raise RuntimeError(f"norm(): expected a floating point tensor, got {self.dtype.name}")
         if p in ("fro", 2, 2.0):
             if self.dtype is float32 and self.requires_grad and autograd.is_grad_enabled():
-                return Norm2.apply(self, _array.norm_dims(dim, self.ndim), bool(keepdim))
+                return reduction.Norm2.apply(self, _array.norm_dims(dim, self.ndim), bool(keepdim))
             return (self * self).sum(dim, keepdim).sqrt()
         if p in (1, 1.0):
             return self.abs().sum(dim, keepdim)
@@ -1032,19 +1027,19 @@ class Tensor(TensorBase):
             src = src * alpha
         src = src.to(x.dtype)
         out = (
-            IndexAdd.apply(x, d, index.reshape(-1), src)
+            indexing.IndexAdd.apply(x, d, index.reshape(-1), src)
             if x.dtype is float32
-            else IndexAdd.forward(None, x, d, index.reshape(-1), src)
+            else indexing.IndexAdd.forward(None, x, d, index.reshape(-1), src)
         )
         return out.reshape(self.shape)
 
     def scatter_add(self, dim: int, index, src):
         d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
         self._check_scatter(d, index, src)
-        pos = _gather_positions(self.shape, d, index).reshape(-1)
-        s = _narrow_to(src, index.shape).reshape(-1).to(self.dtype)
+        pos = indexing._gather_positions(self.shape, d, index).reshape(-1)
+        s = indexing._narrow_to(src, index.shape).reshape(-1).to(self.dtype)
         flat = self.reshape(-1)
-        out = IndexAdd.apply(flat, 0, pos, s) if self.dtype is float32 else IndexAdd.forward(None, flat, 0, pos, s)
+        out = indexing.IndexAdd.apply(flat, 0, pos, s) if self.dtype is float32 else indexing.IndexAdd.forward(None, flat, 0, pos, s)
         return out.reshape(self.shape)
 
     def scatter(self, dim: int, index, src=None, value=None, reduce=None):
@@ -1058,10 +1053,10 @@ class Tensor(TensorBase):
             src = full(index.shape, src if value is None else value, dtype=self.dtype, device=self.device)
         d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
         self._check_scatter(d, index, src)
-        pos = _gather_positions(self.shape, d, index).reshape(-1)
-        s = _narrow_to(src, index.shape).reshape(-1).to(self.dtype)
+        pos = indexing._gather_positions(self.shape, d, index).reshape(-1)
+        s = indexing._narrow_to(src, index.shape).reshape(-1).to(self.dtype)
         if self.dtype is float32 and (self.requires_grad or s.requires_grad) and autograd.is_grad_enabled():
-            return Scatter.apply(self.reshape(-1), pos, s).reshape(self.shape)
+            return indexing.Scatter.apply(self.reshape(-1), pos, s).reshape(self.shape)
         with autograd.no_grad():
             out = _array.clone_raw(self)
             flat = Tensor._wrap(out._data, (out.numel(),), out.dtype, out.device)
@@ -1079,7 +1074,7 @@ class Tensor(TensorBase):
                 f"dim {d}, than self {self.shape}"
             )
         if index.numel():
-            h = _host(index)
+            h = host.to_host(index)
             if h.min() < 0 or h.max() >= self.shape[d]:
                 raise IndexError(f"scatter(): index out of range for dimension {d} of size {self.shape[d]}")
 
@@ -1087,7 +1082,7 @@ class Tensor(TensorBase):
         x = self.reshape(-1) if dim is None else self
         d = 0 if dim is None else _array.norm_dim(dim, x.ndim)
         n = x.shape[d]
-        r = _host(repeats) if isinstance(repeats, Tensor) else np.asarray(repeats)
+        r = host.to_host(repeats) if isinstance(repeats, Tensor) else np.asarray(repeats)
         if (r < 0).any():
             raise RuntimeError("repeat_interleave: repeats can not be negative")
         if r.ndim and r.size not in (1, n):
@@ -1223,7 +1218,7 @@ class Tensor(TensorBase):
             )
         if self.ndim == 0:
             return self.reshape(1).gather(0, index).reshape(index.shape)
-        pos = _gather_positions(self.shape, d, index)
+        pos = indexing._gather_positions(self.shape, d, index)
         return indexing.index_select(self.reshape(-1), 0, pos.reshape(-1)).reshape(index.shape)
 
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = True):
@@ -1232,18 +1227,18 @@ class Tensor(TensorBase):
         d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
         if self.ndim == 0:
             return _SortRes(self, _array.full((), 0, int64, self.device))
-        host = np.asarray(self.detach())
+        h = host.to_host(self.detach())
         if not descending:
-            order = np.argsort(host, axis=d, kind="stable")  # NaN last, as torch
-        elif host.dtype == np.bool_:
-            order = np.argsort(~host, axis=d, kind="stable")
-        elif host.dtype.kind == "f":
+            order = np.argsort(h, axis=d, kind="stable")  # NaN last, as torch
+        elif h.dtype == np.bool_:
+            order = np.argsort(~h, axis=d, kind="stable")
+        elif h.dtype.kind == "f":
             # descending with NaN first (torch treats NaN as the largest); both sorts stable
-            order = np.argsort(-host, axis=d, kind="stable")  # NaN land last here
-            nan_last = ~np.isnan(np.take_along_axis(host, order, axis=d))
+            order = np.argsort(-h, axis=d, kind="stable")  # NaN land last here
+            nan_last = ~np.isnan(np.take_along_axis(h, order, axis=d))
             order = np.take_along_axis(order, np.argsort(nan_last, axis=d, kind="stable"), axis=d)
         else:
-            order = np.argsort(-host, axis=d, kind="stable")
+            order = np.argsort(-h, axis=d, kind="stable")
         idx = tensor(order.astype(np.int64), device=self.device)
         return _SortRes(self.gather(d, idx), idx)
 
@@ -1268,8 +1263,8 @@ class Tensor(TensorBase):
         if x.ndim == 0:
             return x.clone()
         if x.dtype is float32:
-            return Cumsum.apply(x, d)
-        return _from_host(np.cumsum(_host(x), axis=d, dtype=np.int64), int64, x.device)
+            return host.Cumsum.apply(x, d)
+        return host.from_host(np.cumsum(host.to_host(x), axis=d, dtype=np.int64), int64, x.device)
 
     # -- indexing -------------------------------------------------------------------------
     def __getitem__(self, idx):
@@ -1485,7 +1480,7 @@ def _index_fill(self, dim: int, index, value):
     if isinstance(value, Tensor):
         value = value.item()
     mask = np.zeros(self.shape[d] if self.ndim else 1, bool)
-    mask[_host(index).reshape(-1)] = True
+    mask[host.to_host(index).reshape(-1)] = True
     sh = [1] * max(self.ndim, 1)
     sh[d] = mask.size
     m = tensor(mask.reshape(sh) if self.ndim else mask.reshape(()), device=self.device)
@@ -1495,7 +1490,7 @@ def _index_fill(self, dim: int, index, value):
 def _index_copy(self, dim: int, index, source):
     d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
     keep = np.ones(self.shape[d] if self.ndim else 1, np.float32)
-    keep[_host(index).reshape(-1)] = 0.0
+    keep[host.to_host(index).reshape(-1)] = 0.0
     sh = [1] * max(self.ndim, 1)
     sh[d] = keep.size
     k = tensor(keep.reshape(sh) if self.ndim else keep.reshape(()), device=self.device)
@@ -1545,53 +1540,9 @@ _MedianRes = _collections.namedtuple("median", ["values", "indices"])
 _KthRes = _collections.namedtuple("kthvalue", ["values", "indices"])
 
 
-def _narrow_to(src, shape):
-    """src's leading block of `shape` (scatter reads only the part of src that index covers)."""
-    for d, s in enumerate(shape):
-        if src.shape[d] != s:
-            src = src.narrow(d, 0, s)
-    return src
-
-
 def _require_float(t, what):
     if t.dtype is not float32:
         raise TypeError(f"{what} needs a float32 tensor, got {t.dtype.name}")
-
-
-def _gather_positions(shape, d, index):
-    """Flat positions in a tensor of `shape` of torch.gather(dim=d, index)."""
-    ishape = index.shape
-    dev = index.device
-    st = _array.strides_of(shape)
-    pos = _array.binary_raw(index, _array.full((), st[d], int64, dev), C.BIN_MUL)
-    for k, s in enumerate(ishape):
-        if k == d or s == 1:
-            continue
-        a = _array.binary_raw(_array.arange_raw(s, dev), _array.full((), st[k], int64, dev), C.BIN_MUL)
-        sh = [1] * len(ishape)
-        sh[k] = s
-        pos = _array.binary_raw(pos, Tensor._wrap(a._data, tuple(sh), int64, dev), C.BIN_ADD)
-    return pos
-
-
-def _logical(a, b, op):
-    """&, |, ^ on bool tensors (min, max, != of 0/1); bitwise on integers (as torch)."""
-    if not isinstance(b, Tensor):
-        if isinstance(b, (bool, np.bool_)):
-            b = full((), bool(b), dtype=bool_, device=a.device)
-        elif isinstance(b, (numbers.Integral, np.integer)):
-            b = full((), int(b), dtype=int64, device=a.device)
-        else:
-            raise TypeError(f"&, |, ^ need bool or integer operands, got {type(b).__name__}")
-    if a.dtype is float32 or b.dtype is float32:
-        raise TypeError(f"&, |, ^ are not defined for float tensors (got {a.dtype.name} and {b.dtype.name})")
-    _array.check_same_device(a, b)
-    if a.dtype is not bool_ or b.dtype is not bool_:  # bitwise on int64, on the host
-        fn = {C.BIN_MIN: np.bitwise_and, C.BIN_MAX: np.bitwise_or, C.BIN_NE: np.bitwise_xor}[op]
-        r = fn(_host(a).astype(np.int64), _host(b).astype(np.int64))
-        return _from_host(np.broadcast_to(r, _array.broadcast_shapes(a.shape, b.shape)), int64, a.device)
-    r = _array.binary_raw(_array.cast(a, int64), _array.cast(b, int64), op)
-    return r if r.dtype is bool_ else _array.cast(r, bool_)
 
 
 def _rebuild(a, dev, requires_grad):
@@ -1607,242 +1558,6 @@ def _shape_args(args) -> tuple:
 # ------------------------------------------------------------------------------------
 # small Functions that belong with Tensor
 # ------------------------------------------------------------------------------------
-
-
-class ToDevice(autograd.Function):
-    @staticmethod
-    def forward(ctx, x, dev):
-        ctx.src = x.device
-        host = np.asarray(x.device.to_numpy(x._data, (x.numel(),), x.dtype))
-        return Tensor._wrap(dev.from_numpy(host, x.dtype), x.shape, x.dtype, dev)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.to(ctx.src), None
-
-
-class Clone(autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return _array.clone_raw(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g
-
-
-class Prod(autograd.Function):
-    @staticmethod
-    def forward(ctx, x, dims, keepdim):
-        out = _array.reduce_raw(x, dims, C.RED_PROD, True)
-        ctx.save_for_backward(x, out)
-        ctx.dims = dims
-        return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, out = ctx.saved_tensors
-        g = g.reshape(out.shape)
-        # d prod / d x_i = product of the others: prod / x_i without zeros in the group; with
-        # one zero, the product of the non-zeros at the zero and 0 elsewhere; with two, 0.
-        is0 = x == 0.0
-        nz = elementwise.where(is0, 1.0, x)
-        n0 = is0.float().sum(ctx.dims, keepdim=True)
-        p_nz = _array.reduce_raw(nz, ctx.dims, C.RED_PROD, True)
-        one_zero = elementwise.where(is0 & (n0 == 1.0), p_nz, 0.0)
-        d = elementwise.where(n0 == 0.0, out / nz, one_zero)
-        return g * d, None, None
-
-
-class AMaxMin(autograd.Function):
-    """amax/amin over dims; ties share the gradient evenly (as torch's amax/amin)."""
-
-    @staticmethod
-    def forward(ctx, x, dims, keepdim, is_max):
-        out = _array.reduce_raw(x, dims, C.RED_MAX if is_max else C.RED_MIN, True)
-        ctx.save_for_backward(x, out)
-        ctx.dims = dims
-        return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, out = ctx.saved_tensors
-        g = g.reshape(out.shape)
-        hit = _array.cast(_array.binary_raw(x, out, C.BIN_EQ), float32)
-        cnt = _array.reduce_raw(hit, ctx.dims, C.RED_SUM, True)
-        return _array.binary_raw(hit, _array.binary_raw(g, cnt, C.BIN_DIV), C.BIN_MUL), None, None, None
-
-
-class IndexAdd(autograd.Function):
-    """out = x with src (outer, m, inner) added at x (outer, size, inner)[:, index, :]
-    (scatter_add kernel, accumulating repeated indices); d src = g[:, index, :]."""
-
-    @staticmethod
-    def forward(ctx, x, d, index, src):
-        shape = x.shape
-        outer, size, inner = _array.prod(shape[:d]), shape[d], _array.prod(shape[d + 1 :])
-        m = index.numel()
-        if m and size == 0:
-            raise IndexError(f"index_add(): index out of range for dimension {d} of size 0")
-        out = _array.clone_raw(x)
-        if src.numel():
-            x.device.k.scatter_add(out._data, src._data, index._data, outer, size, m, inner)
-        if ctx is not None:
-            ctx.save_for_backward(index)
-            ctx.d = d
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (index,) = ctx.saved_tensors
-        gs = indexing.index_select(g, ctx.d, index) if ctx.needs_input_grad[3] else None
-        return g, None, None, gs
-
-
-class Scatter(autograd.Function):
-    """flat x with src written at positions pos (the last write wins on repeats)."""
-
-    @staticmethod
-    def forward(ctx, x, pos, src):
-        out = _array.clone_raw(x)
-        with autograd.no_grad():
-            out[pos] = src
-        hit = _array.zeros(x.shape, float32, x.device)
-        hit[pos] = 1.0
-        ctx.save_for_backward(pos, hit)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        pos, hit = ctx.saved_tensors
-        gx = _array.binary_raw(g, _array.unary_raw(hit, C.UN_AFFINE, -1.0, 1.0), C.BIN_MUL)
-        return gx, None, indexing.index_select(g, 0, pos)
-
-
-class Norm2(autograd.Function):
-    """The 2-norm over dims; its gradient x / norm is 0 where the norm is 0 (as torch)."""
-
-    @staticmethod
-    def forward(ctx, x, dims, keepdim):
-        sq = _array.binary_raw(x, x, C.BIN_MUL)
-        n = _array.unary_raw(_array.reduce_raw(sq, dims, C.RED_SUM, True) if dims else sq, C.UN_SQRT)
-        ctx.save_for_backward(x, n)
-        return n if keepdim else n.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, n = ctx.saved_tensors
-        g = g.reshape(n.shape)
-        zero = _array.full((), 0.0, float32, x.device)
-        safe = _array.where_raw(_array.binary_raw(n, zero, C.BIN_EQ), _array.full((), 1.0, float32, x.device), n)
-        scale = _array.where_raw(_array.binary_raw(n, zero, C.BIN_EQ), zero, _array.binary_raw(g, safe, C.BIN_DIV))
-        return _array.binary_raw(x, scale, C.BIN_MUL), None, None
-
-
-def _host(t: "Tensor") -> np.ndarray:
-    return np.asarray(t.device.to_numpy(t._data, t.shape, t.dtype))
-
-
-def _from_host(a: np.ndarray, dtype, device) -> "Tensor":
-    a = np.array(a, dtype=dtype.numpy, order="C")  # keeps 0-d results 0-d
-    return Tensor._wrap(device.from_numpy(a.reshape(-1), dtype), tuple(a.shape), dtype, device)
-
-
-class Cumsum(autograd.Function):
-    """Cumulative sum along dim, computed on the host (sequential, exact for int64; inf/NaN
-    propagate as in torch). The gradient is the reversed cumulative sum of g."""
-
-    @staticmethod
-    def forward(ctx, x, d):
-        ctx.d = d
-        with np.errstate(all="ignore"):
-            return _from_host(np.cumsum(_host(x), axis=d, dtype=x.dtype.numpy), x.dtype, x.device)
-
-    @staticmethod
-    def backward(ctx, g):
-        d = ctx.d
-        r = np.flip(np.cumsum(np.flip(_host(g), d), axis=d, dtype=np.float32), d)
-        return _from_host(r, float32, g.device), None
-
-
-class HostMap(autograd.Function):
-    """A piecewise-constant map (floor, ceil, round, trunc) computed on the host; gradient 0."""
-
-    @staticmethod
-    def forward(ctx, x, fn):
-        with np.errstate(all="ignore"):
-            return _from_host(fn(_host(x)), x.dtype, x.device)
-
-    @staticmethod
-    def backward(ctx, g):
-        return _array.zeros(g.shape, float32, g.device), None
-
-
-class Remainder(autograd.Function):
-    """a - b * floor(a / b) (sign of b, as torch.remainder) or fmod (sign of a), on the host.
-    d/da = 1, d/db = -floor(a / b) (or -trunc(a / b) for fmod)."""
-
-    @staticmethod
-    def forward(ctx, a, b, fmod):
-        ha, hb = _host(a), _host(b)
-        with np.errstate(all="ignore"):
-            r = np.fmod(ha, hb) if fmod else np.remainder(ha, hb)
-            q = np.trunc(ha / hb) if fmod else np.floor(ha / hb)
-        ctx.q = q.astype(np.float32)
-        ctx.shapes = (a.shape, b.shape)
-        return _from_host(r, a.dtype, a.device)
-
-    @staticmethod
-    def backward(ctx, g):
-        sa, sb = ctx.shapes
-        ga = _array.sum_to(g, sa) if ctx.needs_input_grad[0] else None
-        gb = None
-        if ctx.needs_input_grad[1]:
-            q = _from_host(-ctx.q, float32, g.device)
-            gb = _array.sum_to(_array.binary_raw(g, q, C.BIN_MUL), sb)
-        return ga, gb, None
-
-
-def _int_div_check(a, b, what):
-    if a.dtype is not float32 and b.dtype is not float32 and bool((_host(b) == 0).any()):
-        raise RuntimeError(f"ZeroDivisionError: integer {what} by zero")
-
-
-def _divmod_args(a, b, reverse=False):
-    """(a, b) as two tensors of one promoted dtype (int64 or float32) on a's device."""
-    if isinstance(b, Tensor):
-        _array.check_same_device(a, b)
-        dt = promote(a.dtype, b.dtype)
-    elif _array.is_scalar(b):
-        dt = promote(a.dtype, _array.scalar_dtype(b))
-        b = full((), b, dtype=dt, device=a.device)
-    else:
-        raise TypeError(f"unsupported operand of type {type(b).__name__} (expected a Tensor or a number)")
-    if dt is bool_:
-        dt = int64
-    a, b = a.to(dt), b.to(dt)
-    return (b, a) if reverse else (a, b)
-
-
-def floor_divide(a, b, reverse: bool = False) -> "Tensor":
-    """a // b rounded toward -inf (torch.floor_divide / the // operator); no gradient."""
-    a, b = _divmod_args(a, b, reverse)
-    _int_div_check(a, b, "division")
-    shape = _array.broadcast_shapes(a.shape, b.shape)
-    with np.errstate(all="ignore"):
-        r = np.floor_divide(_host(a), _host(b))
-    return _from_host(np.broadcast_to(r, shape), a.dtype, a.device)
-
-
-def remainder(a, b, reverse: bool = False, fmod: bool = False) -> "Tensor":
-    a, b = _divmod_args(a, b, reverse)
-    _int_div_check(a, b, "modulo")
-    shape = _array.broadcast_shapes(a.shape, b.shape)
-    if a.dtype is float32:
-        return Remainder.apply(a, b, fmod)
-    with np.errstate(all="ignore"):
-        r = np.fmod(_host(a), _host(b)) if fmod else np.remainder(_host(a), _host(b))
-    return _from_host(np.broadcast_to(r, shape), a.dtype, a.device)
 
 
 # ------------------------------------------------------------------------------------
@@ -2148,7 +1863,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 def where(condition, input=None, other=None) -> Tensor:
     if input is None and other is None:
-        return tuple(tensor(a, device=condition.device) for a in np.nonzero(np.asarray(condition)))
+        return tuple(tensor(a, device=condition.device) for a in np.nonzero(host.to_host(condition)))
     return elementwise.where(condition, input, other)
 
 
@@ -2174,7 +1889,7 @@ def broadcast_tensors(*ts):
 
 
 def nonzero(x: Tensor, as_tuple: bool = False):
-    nz = np.nonzero(np.asarray(x))
+    nz = np.nonzero(host.to_host(x))
     if as_tuple:
         return tuple(tensor(a.astype(np.int64), device=x.device) for a in nz)
     return tensor(np.stack(nz, axis=1).astype(np.int64) if nz else np.zeros((0, 0), np.int64), device=x.device)
@@ -2206,7 +1921,7 @@ def normal(mean, std=1.0, size=None, generator=None) -> Tensor:
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, generator=None) -> Tensor:
     """Category indices drawn with weights `input` (1-D or 2-D rows), on the host from the
     global generator (reproducible under manual_seed)."""
-    w = np.asarray(input.detach(), dtype=np.float64)
+    w = host.to_host(input.detach()).astype(np.float64)
     if w.ndim not in (1, 2):
         raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got shape {input.shape}")
     rows = w.reshape(-1, w.shape[-1])
@@ -2395,9 +2110,9 @@ def searchsorted(sorted_sequence: Tensor, values, *, right: bool = False, side=N
     """Insertion indices into the innermost dim of sorted_sequence (computed on the host)."""
     if side is not None:
         right = side == "right"
-    seq = np.asarray(sorted_sequence.detach())
+    seq = host.to_host(sorted_sequence.detach())
     scalar = not isinstance(values, Tensor)
-    v = np.asarray(values.detach()) if not scalar else np.asarray(values)
+    v = host.to_host(values.detach()) if not scalar else np.asarray(values)
     how = "right" if right else "left"
     if seq.ndim <= 1:
         r = np.searchsorted(seq.reshape(-1), v, side=how)

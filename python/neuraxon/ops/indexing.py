@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import _array
 from .. import _codes as C
 from .._array import (
     arange_raw,
@@ -372,3 +373,73 @@ def flip(x: Tensor, dims) -> Tensor:
         if x.shape[d] > 1:
             x = index_select(x, d, flip_index(x.shape[d], x.device))
     return x
+
+
+def _narrow_to(src, shape):
+    """src's leading block of `shape` (scatter reads only the part of src that index covers)."""
+    for d, s in enumerate(shape):
+        if src.shape[d] != s:
+            src = src.narrow(d, 0, s)
+    return src
+
+
+def _gather_positions(shape, d, index):
+    """Flat positions in a tensor of `shape` of torch.gather(dim=d, index)."""
+    ishape = index.shape
+    dev = index.device
+    st = _array.strides_of(shape)
+    pos = _array.binary_raw(index, _array.full((), st[d], int64, dev), C.BIN_MUL)
+    for k, s in enumerate(ishape):
+        if k == d or s == 1:
+            continue
+        a = _array.binary_raw(_array.arange_raw(s, dev), _array.full((), st[k], int64, dev), C.BIN_MUL)
+        sh = [1] * len(ishape)
+        sh[k] = s
+        pos = _array.binary_raw(pos, _wrap(a._data, tuple(sh), int64, dev), C.BIN_ADD)
+    return pos
+
+
+class IndexAdd(Function):
+    """out = x with src (outer, m, inner) added at x (outer, size, inner)[:, index, :]
+    (scatter_add kernel, accumulating repeated indices); d src = g[:, index, :]."""
+
+    @staticmethod
+    def forward(ctx, x, d, index, src):
+        shape = x.shape
+        outer, size, inner = _array.prod(shape[:d]), shape[d], _array.prod(shape[d + 1 :])
+        m = index.numel()
+        if m and size == 0:
+            raise IndexError(f"index_add(): index out of range for dimension {d} of size 0")
+        out = _array.clone_raw(x)
+        if src.numel():
+            x.device.k.scatter_add(out._data, src._data, index._data, outer, size, m, inner)
+        if ctx is not None:
+            ctx.save_for_backward(index)
+            ctx.d = d
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (index,) = ctx.saved_tensors
+        gs = index_select(g, ctx.d, index) if ctx.needs_input_grad[3] else None
+        return g, None, None, gs
+
+
+class Scatter(Function):
+    """flat x with src written at positions pos (the last write wins on repeats)."""
+
+    @staticmethod
+    def forward(ctx, x, pos, src):
+        out = _array.clone_raw(x)
+        with no_grad():
+            out[pos] = src
+        hit = _array.zeros(x.shape, float32, x.device)
+        hit[pos] = 1.0
+        ctx.save_for_backward(pos, hit)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        pos, hit = ctx.saved_tensors
+        gx = _array.binary_raw(g, _array.unary_raw(hit, C.UN_AFFINE, -1.0, 1.0), C.BIN_MUL)
+        return gx, None, index_select(g, 0, pos)

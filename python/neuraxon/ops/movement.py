@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from .. import _array
 from .. import _codes as C
 from .._array import (
     arange_raw,
@@ -255,3 +258,25 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     st = strides_of(x.shape)
     shape = x.shape[:dim] + (length,) + x.shape[dim + 1 :]
     return Strided.apply(x, shape, st, start * st[dim], False)
+
+
+class ToDevice(Function):
+    @staticmethod
+    def forward(ctx, x, dev):
+        ctx.src = x.device
+        host = np.asarray(x.device.to_numpy(x._data, (x.numel(),), x.dtype))
+        return _wrap(dev.from_numpy(host, x.dtype), x.shape, x.dtype, dev)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.to(ctx.src), None
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return _array.clone_raw(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g

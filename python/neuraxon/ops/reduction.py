@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import TYPE_CHECKING
 
+from .. import _array
 from .. import _codes as C
 from .._array import (
     binary_raw,
@@ -22,6 +23,7 @@ from .._array import (
 from .._tensor_base import TensorBase
 from ..autograd import Function, no_grad
 from ..dtypes import bool_, float32, get_dtype, int64
+from ..ops.elementwise import where
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -192,3 +194,65 @@ def argmaxmin(x: Tensor, dim, keepdim: bool, is_max: bool) -> Tensor:
     if outer * inner:
         x.device.k.argreduce_forward(out._data, x._data, outer, red, inner, op)
     return out
+
+
+class Prod(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        out = _array.reduce_raw(x, dims, C.RED_PROD, True)
+        ctx.save_for_backward(x, out)
+        ctx.dims = dims
+        return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        g = g.reshape(out.shape)
+        # d prod / d x_i = product of the others: prod / x_i without zeros in the group; with
+        # one zero, the product of the non-zeros at the zero and 0 elsewhere; with two, 0.
+        is0 = x == 0.0
+        nz = where(is0, 1.0, x)
+        n0 = is0.float().sum(ctx.dims, keepdim=True)
+        p_nz = _array.reduce_raw(nz, ctx.dims, C.RED_PROD, True)
+        one_zero = where(is0 & (n0 == 1.0), p_nz, 0.0)
+        d = where(n0 == 0.0, out / nz, one_zero)
+        return g * d, None, None
+
+
+class AMaxMin(Function):
+    """amax/amin over dims; ties share the gradient evenly (as torch's amax/amin)."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, is_max):
+        out = _array.reduce_raw(x, dims, C.RED_MAX if is_max else C.RED_MIN, True)
+        ctx.save_for_backward(x, out)
+        ctx.dims = dims
+        return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        g = g.reshape(out.shape)
+        hit = _array.cast(_array.binary_raw(x, out, C.BIN_EQ), float32)
+        cnt = _array.reduce_raw(hit, ctx.dims, C.RED_SUM, True)
+        return _array.binary_raw(hit, _array.binary_raw(g, cnt, C.BIN_DIV), C.BIN_MUL), None, None, None
+
+
+class Norm2(Function):
+    """The 2-norm over dims; its gradient x / norm is 0 where the norm is 0 (as torch)."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        sq = _array.binary_raw(x, x, C.BIN_MUL)
+        n = _array.unary_raw(_array.reduce_raw(sq, dims, C.RED_SUM, True) if dims else sq, C.UN_SQRT)
+        ctx.save_for_backward(x, n)
+        return n if keepdim else n.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, n = ctx.saved_tensors
+        g = g.reshape(n.shape)
+        zero = _array.full((), 0.0, float32, x.device)
+        safe = _array.where_raw(_array.binary_raw(n, zero, C.BIN_EQ), _array.full((), 1.0, float32, x.device), n)
+        scale = _array.where_raw(_array.binary_raw(n, zero, C.BIN_EQ), zero, _array.binary_raw(g, safe, C.BIN_DIV))
+        return _array.binary_raw(x, scale, C.BIN_MUL), None, None
