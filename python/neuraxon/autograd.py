@@ -14,16 +14,27 @@ leaf `.grad`, and frees the graph unless `retain_graph=True`.
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 
 from . import _array
 from ._tensor_base import TensorBase
 
-_grad_enabled = True
+class _GradState(threading.local):
+    """Grad mode is per thread, as in PyTorch: every thread starts with it on, and no_grad()
+    in one thread (or a kernel releasing the GIL inside one) never changes another's.
+    `stack` holds the modes to restore on leaving the context managers entered here."""
+
+    def __init__(self):
+        self.enabled = True
+        self.stack = []
+
+
+_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    return _state.enabled
 
 
 class _GradMode:
@@ -32,14 +43,12 @@ class _GradMode:
     _mode = True
 
     def __enter__(self):
-        global _grad_enabled
-        self._prev = _grad_enabled
-        _grad_enabled = self._mode
+        _state.stack.append(_state.enabled)
+        _state.enabled = self._mode
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
+        _state.enabled = _state.stack.pop()
         return False
 
     def __call__(self, fn):
@@ -80,22 +89,19 @@ class set_grad_enabled(_GradMode):
     when called as a plain function, like PyTorch's."""
 
     def __init__(self, mode: bool):
-        global _grad_enabled
         self._mode = bool(mode)
-        self._prev = _grad_enabled
-        _grad_enabled = self._mode
+        self._prev = _state.enabled
+        _state.enabled = self._mode
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
+        _state.enabled = self._prev
         return False
 
     def __call__(self, fn):
-        global _grad_enabled
-        _grad_enabled = self._prev  # as a decorator it must not switch the mode now
+        _state.enabled = self._prev  # as a decorator it must not switch the mode now
         return super().__call__(fn)
 
 
@@ -179,17 +185,17 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        global _grad_enabled
         needs = tuple([isinstance(a, TensorBase) and a.requires_grad for a in args])
-        record = _grad_enabled and any(needs)
+        state = _state
+        record = state.enabled and any(needs)
         ctx = Context()
         ctx.needs_input_grad = needs
-        prev = _grad_enabled
-        _grad_enabled = False
+        prev = state.enabled
+        state.enabled = False
         try:
             out = cls.forward(ctx, *args, **kwargs)
         finally:
-            _grad_enabled = prev
+            state.enabled = prev
         if not record:
             return out
         single = not isinstance(out, tuple)
@@ -288,7 +294,6 @@ def _accumulate_leaf(leaf, g, owned: set) -> None:
 def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
     """Backpropagate `grads` from `roots`. With `inputs` (a list of tensors), return their
     gradients instead of accumulating into leaves (autograd.grad)."""
-    global _grad_enabled
     owned: set = set(id(g._data) for g in grads)
     want = None
     result = None
@@ -321,8 +326,9 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
         elif r.requires_grad:
             deliver_leaf(r, g)
     order = _topo_order(root_nodes)
-    prev = _grad_enabled
-    _grad_enabled = False
+    state = _state
+    prev = state.enabled
+    state.enabled = False
     try:
         for node in order:
             gs = pending.pop(id(node), None)
@@ -377,7 +383,7 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
             if not retain_graph:
                 _free(node)
     finally:
-        _grad_enabled = prev
+        state.enabled = prev
     return result
 
 

@@ -137,7 +137,7 @@ def binary(a, b, op: int, reverse: bool = False) -> Tensor:
         type(b) is TensorBase._cls
         and a.dtype is float32
         and b.dtype is float32
-        and not ((a.requires_grad or b.requires_grad) and _autograd._grad_enabled)
+        and not ((a.requires_grad or b.requires_grad) and _autograd._state.enabled)
         and type(a) is TensorBase._cls
     ):
         r = _binary_fast(a, b, op, reverse)
