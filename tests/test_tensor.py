@@ -500,3 +500,17 @@ def test_module_level_mm_and_bmm_match_numpy(device):
     a, b = nx.randn(2, 3, 4, device=device), nx.randn(2, 4, 5, device=device)
     np.testing.assert_allclose(nx.bmm(a, b).numpy(), a.numpy() @ b.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(nx.mm(a[0], b[0]).numpy(), a.numpy()[0] @ b.numpy()[0], rtol=1e-5, atol=1e-5)
+
+
+def test_deepcopy_keeps_subclass_fields_and_values():
+    import copy
+
+    m = nx.nn.Linear(3, 2)
+    m2 = copy.deepcopy(m)
+    for p, q in zip(m.parameters(), m2.parameters()):
+        assert type(q) is nx.nn.Parameter and q.requires_grad and q.shape == p.shape
+        np.testing.assert_array_equal(q.detach().numpy(), p.detach().numpy())
+        assert q._data is not p._data  # a copy, not an alias
+    t = nx.tensor([[1.0, 2.0]], requires_grad=True)
+    u = copy.deepcopy(t)
+    assert u.requires_grad and u.shape == (1, 2) and u.tolist() == [[1.0, 2.0]]

@@ -199,7 +199,7 @@ class Tensor(TensorBase):
             t.grad = self.grad.clone()
         if type(self) is not Tensor:
             new = object.__new__(type(self))
-            for k in Tensor.__slots__:
+            for k in TensorBase.__slots__:
                 if k not in ("__weakref__", "__dict__"):
                     setattr(new, k, getattr(t, k))
             new.__dict__.update({k: v for k, v in getattr(self, "__dict__", {}).items()})
