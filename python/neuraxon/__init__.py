@@ -12,47 +12,11 @@ from .dtypes import dtype, float32, get_dtype, int64  # noqa: E402,F401
 from .dtypes import float32 as float  # noqa: E402,A001,F401
 from .dtypes import int64 as long  # noqa: E402
 from .device import Device, device  # noqa: E402,F401
-from .tensor import (  # noqa: E402,F401
-    Tensor,
-    arange,
-    as_tensor,
-    broadcast_shapes,
-    broadcast_tensors,
-    cat,
-    chunk,
-    concat,
-    concatenate,
-    empty,
-    empty_like,
-    eye,
-    from_numpy,
-    full,
-    full_like,
-    is_tensor,
-    linspace,
-    logspace,
-    matmul,
-    maximum,
-    minimum,
-    nonzero,
-    ones,
-    ones_like,
-    rand,
-    rand_like,
-    randint,
-    randint_like,
-    randn,
-    randn_like,
-    randperm,
-    split,
-    stack,
-    tensor,
-    where,
-    zeros,
-    zeros_like,
-)
-from .tensor import addmm, argwhere, bernoulli, bucketize, meshgrid, multinomial, normal, searchsorted, take_along_dim  # noqa: E402,F401,E501
-from .tensor import atleast_1d, atleast_2d, broadcast_to, column_stack, einsum, hstack, tensordot, vstack  # noqa: E402,F401,E501
+from .tensor import Tensor  # noqa: E402,F401
+from .creation import arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like  # noqa: E402,F401
+from .tensor_functions import broadcast_shapes, broadcast_tensors, cat, chunk, concat, concatenate, is_tensor, matmul, maximum, minimum, nonzero, split, stack, where  # noqa: E402,F401
+from .tensor_functions import addmm, argwhere, bernoulli, bucketize, meshgrid, multinomial, normal, searchsorted, take_along_dim  # noqa: E402,F401
+from .tensor_functions import atleast_1d, atleast_2d, broadcast_to, column_stack, einsum, hstack, tensordot, vstack  # noqa: E402,F401
 
 
 import numbers  # noqa: E402

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from . import cuda
-from .tensor import Tensor, tensor
+from .tensor import Tensor
+from .creation import tensor
 
 _MAGIC = "neuraxon-npz"
 _VERSION = 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import random
-from ..tensor import Tensor, from_numpy
+from ..tensor import Tensor
+from ..creation import from_numpy
 
 
 def _as_tensor(a: np.ndarray):

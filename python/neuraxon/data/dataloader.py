@@ -11,7 +11,7 @@ import numpy as np
 
 from ._convert import _as_tensor, _is_tensor, _rng
 from .dataset import Dataset
-from ..tensor import stack
+from ..tensor_functions import stack
 
 
 def default_convert(batch: Any) -> Any:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
-from ..tensor import tensor
+from ..creation import tensor
 
 __all__ = [
     "Compose",

@@ -10,7 +10,7 @@ from .. import functional as F
 from . import init
 from ._util import pair
 from .module import Module, Parameter
-from ..tensor import empty
+from ..creation import empty
 
 
 class _ConvNd(Module):

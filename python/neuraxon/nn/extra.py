@@ -13,9 +13,7 @@ from . import init
 from .activation import _legacy_dim
 from .loss import _Loss
 from .module import Module, Parameter
-from ..tensor import full, ones, zeros
-
-# -- normalization ---------------------------------------------------------------------
+from ..creation import full, ones, zeros
 
 
 class LayerNorm(Module):

@@ -7,7 +7,7 @@ import math
 from .. import functional as F
 from . import init
 from .module import Module, Parameter
-from ..tensor import empty
+from ..creation import empty
 
 
 class Identity(Module):

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator
 
 from ..tensor import Tensor
 from ._util import assign_, to_numpy
-from ..tensor import empty
+from ..creation import empty
 
 
 class Parameter(Tensor):

@@ -10,7 +10,7 @@ from ._util import assign_
 from .module import Module, Parameter
 from .. import autograd as _autograd
 from .. import dtypes as _dtypes
-from ..tensor import empty, ones, tensor, zeros
+from ..creation import empty, ones, tensor, zeros
 
 
 class _BatchNorm(Module):

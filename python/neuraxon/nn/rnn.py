@@ -15,7 +15,8 @@ import math
 from .. import functional as F
 from . import init
 from .module import Module, Parameter
-from ..tensor import cat, empty, stack, zeros
+from ..creation import empty, zeros
+from ..tensor_functions import cat, stack
 
 
 def _flip_time(x):

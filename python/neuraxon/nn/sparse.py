@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import functional as F
 from . import init
 from .module import Module, Parameter
-from ..tensor import empty
+from ..creation import empty
 
 
 class Embedding(Module):

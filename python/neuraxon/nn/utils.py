@@ -9,7 +9,9 @@ import numpy as np
 
 from ._util import numel, to_numpy
 from .. import autograd as _autograd
-from ..tensor import Tensor, stack, tensor, zeros
+from ..tensor import Tensor
+from ..creation import tensor, zeros
+from ..tensor_functions import stack
 
 
 def _params(parameters) -> list:

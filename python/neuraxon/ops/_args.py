@@ -9,6 +9,7 @@ from ..dtypes import float32
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
+
 def _pair(x, name: str = "argument") -> tuple:
     if isinstance(x, (list, tuple)):
         if len(x) == 1:

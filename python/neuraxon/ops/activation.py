@@ -12,6 +12,7 @@ from ..dtypes import float32
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
+
 class _Act(Function):
     @staticmethod
     def forward(ctx, x, act, param):

@@ -14,6 +14,7 @@ from ..ops.padding import pad
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
+
 def _window_out(size, k, stride, pad, dil, ceil_mode=False) -> int:
     span = size + 2 * pad - dil * (k - 1) - 1
     if span < 0:

@@ -13,6 +13,7 @@ from ..ops._args import _need_float
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
+
 class _Dropout(Function):
     @staticmethod
     def forward(ctx, x, p):

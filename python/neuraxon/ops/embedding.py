@@ -12,6 +12,7 @@ from ..dtypes import float32, int64
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
+
 class _Embedding(Function):
     @staticmethod
     def forward(ctx, idx, weight, padding_idx):
@@ -32,7 +33,9 @@ class _Embedding(Function):
         m = flat.numel()
         src = g.reshape(m, D)
         if padding_idx is not None:
-            keep = _array.cast(_array.binary_raw(flat, _array.full((), padding_idx, int64, g.device), C.BIN_NE), float32)
+            keep = _array.cast(
+                _array.binary_raw(flat, _array.full((), padding_idx, int64, g.device), C.BIN_NE), float32
+            )
             src = _array.binary_raw(src, keep.reshape(m, 1), C.BIN_MUL)
         d = _array.zeros((V, D), float32, g.device)
         if m * D:

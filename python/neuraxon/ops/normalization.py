@@ -13,6 +13,7 @@ from ..ops._args import _need_float, _opt
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
+
 class _BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):

@@ -12,6 +12,7 @@ from ..dtypes import float32, int64
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
+
 class _Pad(Function):
     @staticmethod
     def forward(ctx, x, pads, value):

@@ -13,6 +13,7 @@ from ..ops.conv import _window_out
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
+
 class _MaxPool(Function):
     @staticmethod
     def forward(ctx, x, k, s, p, d, ceil_mode):

@@ -12,6 +12,7 @@ from ..ops._args import _need_float, _opt
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
+
 class _LSTMCell(Function):
     @staticmethod
     def forward(ctx, x, h, c, w_ih, w_hh, b_ih, b_hh):

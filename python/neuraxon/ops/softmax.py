@@ -11,6 +11,7 @@ from ..dtypes import float32
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
+
 class _SoftmaxLast(Function):
     @staticmethod
     def forward(ctx, x, log):

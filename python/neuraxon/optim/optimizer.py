@@ -6,7 +6,8 @@ import math
 from typing import Any, Callable, Iterable
 
 import numpy as np
-from ..tensor import Tensor, tensor, zeros_like
+from ..tensor import Tensor
+from ..creation import tensor, zeros_like
 
 
 class _Required:

@@ -12,7 +12,8 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..dtypes import float32
-from ..tensor import Tensor, tensor
+from ..tensor import Tensor
+from ..creation import tensor
 from .tolerances import GRADCHECK
 
 

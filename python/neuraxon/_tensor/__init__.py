@@ -1,0 +1,1 @@
+"""The methods of neuraxon.Tensor by concern, as mixin classes (tensor.py combines them)."""
