@@ -9,6 +9,7 @@ call needs them.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -311,3 +312,57 @@ def gather_flat(x: TensorBase, pos: TensorBase) -> TensorBase:
     if m:
         x.device.k.gather(out._data, x._data, pos._data, 1, x.numel(), m, 1)
     return out
+
+
+# One-element float32 add/sub/mul are computed on Python floats: a kernel call's argument
+# conversion alone (~1 us) costs more than the whole op. Exact: the double result of two
+# float32 operands rounded once to float32 equals the float32 operation (53 >= 2*24 + 2 bits,
+# so double rounding cannot differ). NumPy ufuncs would be as fast but warn on overflow or
+# inf - inf, which PyTorch does not; a finite double beyond float32's range is stored as inf
+# here for the same reason (NumPy's cast would warn).
+_F32_ROUNDS_TO_INF = 3.4028235677973366e38  # FLT_MAX + half an ulp: rounds to inf
+
+
+def binary_same_shape(a: TensorBase, b: TensorBase, op: int, reverse: bool):
+    """a op b for two float32 tensors of one shape on one device, no graph to record;
+    None when the case is not that simple."""
+    shape = a.shape
+    dev = a.device
+    if b.shape != shape or b.device is not dev or op > C.BIN_MIN or op == C.BIN_POW:
+        return None
+    x, y = (b._data, a._data) if reverse else (a._data, b._data)
+    if dev.type == "cpu":
+        n = x.shape[0]
+        if n == 1 and op <= C.BIN_MUL:
+            u, w = x.item(), y.item()
+            v = u + w if op == C.BIN_ADD else (u - w if op == C.BIN_SUB else u * w)
+            if not -_F32_ROUNDS_TO_INF < v < _F32_ROUNDS_TO_INF and v == v:
+                v = math.copysign(math.inf, v)
+            out = np.empty(1, np.float32)
+            out[0] = v
+            return _wrap(out, shape, float32, dev)
+    else:
+        n = prod(shape)
+    out = dev.empty(n, float32)
+    if n:
+        dev.k.binary_forward(out, x, y, [n], _ONE, _ONE, op)
+    return _wrap(out, shape, float32, dev)
+
+
+_ONE = [1]
+
+
+def run(kernel: str, *args) -> None:
+    """Call kernel `kernel` of the device of the first tensor argument: tensors pass their flat
+    data, None and numbers pass as they are (the kernel checks sizes and devices). The door
+    the op modules and the optimizers use for kernels without a helper here."""
+    dev = None
+    raw = []
+    for a in args:
+        if isinstance(a, TensorBase):
+            if dev is None:
+                dev = a.device
+            raw.append(a._data)
+        else:
+            raw.append(a)
+    getattr(dev.k, kernel)(*raw)

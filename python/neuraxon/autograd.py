@@ -20,6 +20,7 @@ import weakref
 from . import _array
 from ._tensor_base import TensorBase
 
+
 class _GradState(threading.local):
     """Grad mode is per thread, as in PyTorch: every thread starts with it on, and no_grad()
     in one thread (or a kernel releasing the GIL inside one) never changes another's.

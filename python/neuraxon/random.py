@@ -9,7 +9,7 @@ whole sequence exactly, on any backend (the kernels use the same counter-based s
 Use from other modules (e.g. dropout, init):
 
     seed, offset = neuraxon.random.next_offset(n)   # n = number of elements drawn
-    x.device.k.random_uniform(x._data, n, low, high, seed, offset)
+    neuraxon._array.uniform_(x, low, high)   # which calls random_uniform with them
 """
 
 from __future__ import annotations

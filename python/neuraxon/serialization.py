@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from . import cuda
-from .tensor import Tensor
 from .creation import tensor
+from .tensor import Tensor
 
 _MAGIC = "neuraxon-npz"
 _VERSION = 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import random
-from ..tensor import Tensor
 from ..creation import from_numpy
+from ..tensor import Tensor
 
 
 def _as_tensor(a: np.ndarray):

@@ -9,9 +9,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..tensor_functions import stack
 from ._convert import _as_tensor, _is_tensor, _rng
 from .dataset import Dataset
-from ..tensor_functions import stack
 
 
 def default_convert(batch: Any) -> Any:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
+
 from ..creation import tensor
 
 __all__ = [

@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 
 from .. import functional as F
+from ..creation import empty
 from . import init
 from ._util import pair
 from .module import Module, Parameter
-from ..creation import empty
 
 
 class _ConvNd(Module):

@@ -9,11 +9,11 @@ state_dict keys follow torch.nn."""
 from __future__ import annotations
 
 from .. import functional as F
+from ..creation import full, ones, zeros
 from . import init
 from .activation import _legacy_dim
 from .loss import _Loss
 from .module import Module, Parameter
-from ..creation import full, ones, zeros
 
 
 class LayerNorm(Module):

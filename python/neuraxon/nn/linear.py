@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 from .. import functional as F
+from ..creation import empty
 from . import init
 from .module import Module, Parameter
-from ..creation import empty
 
 
 class Identity(Module):

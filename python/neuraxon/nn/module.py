@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Callable, Iterator
 
+from ..creation import empty
 from ..tensor import Tensor
 from ._util import assign_, to_numpy
-from ..creation import empty
 
 
 class Parameter(Tensor):

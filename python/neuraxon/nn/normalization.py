@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import autograd as _autograd
+from .. import dtypes as _dtypes
 from .. import functional as F
+from ..creation import empty, ones, tensor, zeros
 from . import init
 from ._util import assign_
 from .module import Module, Parameter
-from .. import autograd as _autograd
-from .. import dtypes as _dtypes
-from ..creation import empty, ones, tensor, zeros
 
 
 class _BatchNorm(Module):

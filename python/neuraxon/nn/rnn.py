@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 
 from .. import functional as F
-from . import init
-from .module import Module, Parameter
 from ..creation import empty, zeros
 from ..tensor_functions import cat, stack
+from . import init
+from .module import Module, Parameter
 
 
 def _flip_time(x):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .. import functional as F
+from ..creation import empty
 from . import init
 from .module import Module, Parameter
-from ..creation import empty
 
 
 class Embedding(Module):

@@ -8,17 +8,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import _array
 from .. import _codes as C
 from .. import autograd as _autograd
 from .._array import (
     binary_raw,
+    binary_same_shape,
     cast,
     check_same_device,
     clone_raw,
     empty,
     full,
     is_scalar,
-    prod,
     scalar_dtype,
     sum_to,
     unary_raw,
@@ -93,44 +94,6 @@ def _scalar_like(x: Tensor, v) -> Tensor:
     return full((), v, x.dtype, x.device)
 
 
-# One-element float32 add/sub/mul are computed on Python floats: a kernel call's argument
-# conversion alone (~1 us) costs more than the whole op. Exact: the double result of two
-# float32 operands rounded once to float32 equals the float32 operation (53 >= 2*24 + 2 bits,
-# so double rounding cannot differ). NumPy ufuncs would be as fast but warn on overflow or
-# inf - inf, which PyTorch does not; a finite double beyond float32's range is stored as inf
-# here for the same reason (NumPy's cast would warn).
-_F32_ROUNDS_TO_INF = 3.4028235677973366e38  # FLT_MAX + half an ulp: rounds to inf
-
-
-def _binary_fast(a: Tensor, b: Tensor, op: int, reverse: bool):
-    """a op b for two float32 tensors of one shape on one device, no graph to record;
-    None when the case is not that simple."""
-    shape = a.shape
-    dev = a.device
-    if b.shape != shape or b.device is not dev or op > C.BIN_MIN or op == C.BIN_POW:
-        return None
-    x, y = (b._data, a._data) if reverse else (a._data, b._data)
-    if dev.type == "cpu":
-        n = x.shape[0]
-        if n == 1 and op <= C.BIN_MUL:
-            u, w = x.item(), y.item()
-            v = u + w if op == C.BIN_ADD else (u - w if op == C.BIN_SUB else u * w)
-            if not -_F32_ROUNDS_TO_INF < v < _F32_ROUNDS_TO_INF and v == v:
-                v = math.copysign(math.inf, v)
-            out = np.empty(1, np.float32)
-            out[0] = v
-            return _wrap(out, shape, float32, dev)
-    else:
-        n = prod(shape)
-    out = dev.empty(n, float32)
-    if n:
-        dev.k.binary_forward(out, x, y, [n], _ONE, _ONE, op)
-    return _wrap(out, shape, float32, dev)
-
-
-_ONE = [1]
-
-
 def binary(a, b, op: int, reverse: bool = False) -> Tensor:
     """Front end of every binary arithmetic/compare op: promotes dtypes and scalars."""
     if (
@@ -140,7 +103,7 @@ def binary(a, b, op: int, reverse: bool = False) -> Tensor:
         and not ((a.requires_grad or b.requires_grad) and _autograd._state.enabled)
         and type(a) is TensorBase._cls
     ):
-        r = _binary_fast(a, b, op, reverse)
+        r = binary_same_shape(a, b, op, reverse)
         if r is not None:
             return r
     if not isinstance(a, TensorBase):
@@ -220,16 +183,7 @@ class Unary(Function):
         x, out = ctx.saved_tensors
         d = empty(x.shape, float32, x.device)
         if d.numel():
-            x.device.k.unary_backward(
-                d._data,
-                g._data,
-                x._data,
-                out._data,
-                d.numel(),
-                ctx.op,
-                ctx.p[0],
-                ctx.p[1],
-            )
+            _array.run("unary_backward", d, g, x, out, d.numel(), ctx.op, ctx.p[0], ctx.p[1])
         return d, None, None, None
 
 

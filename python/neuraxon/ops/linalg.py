@@ -16,7 +16,7 @@ from .._array import (
 from .._tensor_base import TensorBase
 from ..autograd import Function
 from ..dtypes import float32
-from ..ops._args import _need_float, _opt
+from ..ops._args import _need_float
 from .movement import expand, reshape
 
 if TYPE_CHECKING:
@@ -35,10 +35,11 @@ class BMM(Function):
         B = max(Ba, Bb)
         out = empty((B, m, n), float32, a.device)
         if out.numel():
-            a.device.k.gemm_forward(
-                out._data,
-                a._data,
-                b._data,
+            _array.run(
+                "gemm_forward",
+                out,
+                a,
+                b,
                 None,
                 B,
                 m,
@@ -64,16 +65,16 @@ class BMM(Function):
         Ba, m, k = a.shape
         Bb, _, n = b.shape
         B = g.shape[0]
-        k_ = a.device.k
         da = db = None
         if ctx.needs_input_grad[0]:
             # dA_b = dC_b @ B_b^T  (m, k)
             full_ = empty((B, m, k), float32, a.device)
             if full_.numel():
-                k_.gemm_forward(
-                    full_._data,
-                    g._data,
-                    b._data,
+                _array.run(
+                    "gemm_forward",
+                    full_,
+                    g,
+                    b,
                     None,
                     B,
                     m,
@@ -96,10 +97,11 @@ class BMM(Function):
                 # dB_b = A_b^T @ dC_b  (k, n)
                 db = empty((B, k, n), float32, a.device)
                 if db.numel():
-                    k_.gemm_forward(
-                        db._data,
-                        a._data,
-                        g._data,
+                    _array.run(
+                        "gemm_forward",
+                        db,
+                        a,
+                        g,
                         None,
                         B,
                         k,
@@ -120,25 +122,8 @@ class BMM(Function):
                 # shared B: dB = A_flat^T @ dC_flat over all B*m rows (one GEMM)
                 db = empty((1, k, n), float32, a.device)
                 if db.numel():
-                    k_.gemm_forward(
-                        db._data,
-                        a._data,
-                        g._data,
-                        None,
-                        1,
-                        k,
-                        n,
-                        B * m,
-                        True,
-                        False,
-                        0,
-                        0,
-                        0,
-                        1.0,
-                        0.0,
-                        0,
-                        0.0,
-                        -1,
+                    _array.run(
+                        "gemm_forward", db, a, g, None, 1, k, n, B * m, True, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1
                     )
         return da, db
 
@@ -182,9 +167,7 @@ class _Linear(Function):
         o = w.shape[0]
         out = _array.empty((n, o), float32, x.device)
         if out.numel():
-            x.device.k.gemm_forward(
-                out._data, x._data, w._data, _opt(b), 1, n, o, i, False, True, 0, 0, 0, 1.0, 0.0, C.ACT_NONE, 0.0, -1
-            )
+            _array.run("gemm_forward", out, x, w, b, 1, n, o, i, False, True, 0, 0, 0, 1.0, 0.0, C.ACT_NONE, 0.0, -1)
         ctx.save_for_backward(x, w)
         return out
 
@@ -198,7 +181,7 @@ class _Linear(Function):
         dw = _array.empty(w.shape, float32, x.device) if nw else None
         db = _array.empty((o,), float32, x.device) if nb else None
         if n * o * i:
-            x.device.k.gemm_backward(_opt(dx), _opt(dw), _opt(db), g._data, x._data, w._data, n, o, i, False, True, -1)
+            _array.run("gemm_backward", dx, dw, db, g, x, w, n, o, i, False, True, -1)
         else:  # a zero-size product: gradients are zeros
             for t in (dx, dw, db):
                 if t is not None and t.numel():

@@ -8,7 +8,7 @@ from .. import _array
 from .._array import prod
 from ..autograd import Function
 from ..dtypes import float32
-from ..ops._args import _need_float, _opt
+from ..ops._args import _need_float
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -22,15 +22,16 @@ class _BatchNorm(Function):
         out = _array.empty(x.shape, float32, x.device)
         mean = _array.empty((Cc,), float32, x.device)
         invstd = _array.empty((Cc,), float32, x.device)
-        x.device.k.batchnorm_forward(
-            out._data,
-            mean._data,
-            invstd._data,
-            _opt(running_mean),
-            _opt(running_var),
-            x._data,
-            _opt(weight),
-            _opt(bias),
+        _array.run(
+            "batchnorm_forward",
+            out,
+            mean,
+            invstd,
+            running_mean,
+            running_var,
+            x,
+            weight,
+            bias,
             N,
             Cc,
             HW,
@@ -50,9 +51,7 @@ class _BatchNorm(Function):
         dx = _array.empty(x.shape, float32, x.device) if nx_ else None
         dw = _array.empty((Cc,), float32, x.device) if nw else None
         db = _array.empty((Cc,), float32, x.device) if nb else None
-        x.device.k.batchnorm_backward(
-            _opt(dx), _opt(dw), _opt(db), g._data, x._data, _opt(weight), mean._data, invstd._data, N, Cc, HW, training
-        )
+        _array.run("batchnorm_backward", dx, dw, db, g, x, weight, mean, invstd, N, Cc, HW, training)
         return dx, dw, db, None, None, None, None, None
 
 

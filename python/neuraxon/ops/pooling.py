@@ -23,10 +23,11 @@ class _MaxPool(Function):
         out = _array.empty((N, Cc, P, Q), float32, x.device)
         idx = _array.empty((N, Cc, P, Q), int64, x.device)
         if out.numel():
-            x.device.k.maxpool2d_forward(
-                out._data,
-                idx._data,
-                x._data,
+            _array.run(
+                "maxpool2d_forward",
+                out,
+                idx,
+                x,
                 N,
                 Cc,
                 H,
@@ -51,7 +52,7 @@ class _MaxPool(Function):
         N, Cc, H, W, P, Q = ctx.dims
         d = _array.empty((N, Cc, H, W), float32, g.device)
         if d.numel():
-            g.device.k.maxpool2d_backward(d._data, g._data, idx._data, N, Cc, H, W, P, Q)
+            _array.run("maxpool2d_backward", d, g, idx, N, Cc, H, W, P, Q)
         return d, None, None, None, None, None
 
 
@@ -104,7 +105,7 @@ class _AvgPool(Function):
         out = _array.empty((N, Cc, P, Q), float32, x.device)
         ctx.p = (N, Cc, H, W, k[0], k[1], s[0], s[1], p[0], p[1], bool(ceil_mode), bool(cip), int(div))
         if out.numel():
-            x.device.k.avgpool2d_forward(out._data, x._data, *ctx.p)
+            _array.run("avgpool2d_forward", out, x, *ctx.p)
         return out
 
     @staticmethod
@@ -113,7 +114,7 @@ class _AvgPool(Function):
         d = _array.empty((N, Cc, H, W), float32, g.device)
         if d.numel():
             if g.numel():
-                g.device.k.avgpool2d_backward(d._data, g._data, *ctx.p)
+                _array.run("avgpool2d_backward", d, g, *ctx.p)
             else:
                 d.fill_(0.0)
         return d, None, None, None, None, None, None
@@ -147,7 +148,7 @@ class _AdaptiveAvg(Function):
         out = _array.empty((N, Cc, P, Q), float32, x.device)
         ctx.p = (N, Cc, H, W, P, Q)
         if out.numel():
-            x.device.k.adaptive_avgpool2d_forward(out._data, x._data, *ctx.p)
+            _array.run("adaptive_avgpool2d_forward", out, x, *ctx.p)
         return out
 
     @staticmethod
@@ -155,7 +156,7 @@ class _AdaptiveAvg(Function):
         N, Cc, H, W = ctx.p[:4]
         d = _array.empty((N, Cc, H, W), float32, g.device)
         if d.numel():
-            g.device.k.adaptive_avgpool2d_backward(d._data, g._data, *ctx.p)
+            _array.run("adaptive_avgpool2d_backward", d, g, *ctx.p)
         return d, None, None
 
 
@@ -182,7 +183,7 @@ class _MaxUnpool(Function):
         out = _array.empty((N, Cc, OH, OW), float32, x.device)
         ctx.p = (N, Cc, H, W, OH, OW)
         if out.numel():
-            x.device.k.maxunpool2d_forward(out._data, x._data, idx._data, *ctx.p)
+            _array.run("maxunpool2d_forward", out, x, idx, *ctx.p)
         ctx.save_for_backward(idx)
         return out
 
@@ -191,7 +192,7 @@ class _MaxUnpool(Function):
         (idx,) = ctx.saved_tensors
         d = _array.empty(idx.shape, float32, g.device)
         if d.numel():
-            g.device.k.maxunpool2d_backward(d._data, g._data, idx._data, *ctx.p)
+            _array.run("maxunpool2d_backward", d, g, idx, *ctx.p)
         return d, None, None, None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+from .. import _array
 from .optimizer import Optimizer, _check, _numel
 
 
@@ -46,11 +47,12 @@ class Adadelta(Optimizer):
                     st["square_avg"] = self._zeros_like(p)
                     st["acc_delta"] = self._zeros_like(p)
                 st["step"] += 1
-                p.device.k.adadelta_step(
-                    p._data,
-                    st["square_avg"]._data,
-                    st["acc_delta"]._data,
-                    g._data,
+                _array.run(
+                    "adadelta_step",
+                    p,
+                    st["square_avg"],
+                    st["acc_delta"],
+                    g,
                     _numel(p),
                     float(group["lr"]),
                     float(group["rho"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+from .. import _array
 from .optimizer import Optimizer, _check, _numel
 
 
@@ -63,10 +64,11 @@ class Adagrad(Optimizer):
                     st["step"] = 0
                     st["sum"] = self._full_like(p, group["initial_accumulator_value"])
                 st["step"] += 1
-                p.device.k.adagrad_step(
-                    p._data,
-                    st["sum"]._data,
-                    g._data,
+                _array.run(
+                    "adagrad_step",
+                    p,
+                    st["sum"],
+                    g,
                     _numel(p),
                     float(group["lr"]),
                     float(group["lr_decay"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+from .. import _array
 from .optimizer import Optimizer, _check, _numel
 
 
@@ -63,12 +64,13 @@ class Adam(Optimizer):
                     st["max_exp_avg_sq"] = self._zeros_like(p)
                 st["step"] += 1
                 mx = st["max_exp_avg_sq"]._data if amsgrad else None
-                p.device.k.adam_step(
-                    p._data,
-                    st["exp_avg"]._data,
-                    st["exp_avg_sq"]._data,
+                _array.run(
+                    "adam_step",
+                    p,
+                    st["exp_avg"],
+                    st["exp_avg_sq"],
                     mx,
-                    g._data,
+                    g,
                     _numel(p),
                     float(group["lr"]),
                     float(beta1),

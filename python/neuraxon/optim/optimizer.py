@@ -6,8 +6,10 @@ import math
 from typing import Any, Callable, Iterable
 
 import numpy as np
-from ..tensor import Tensor
+
+from .. import _array
 from ..creation import tensor, zeros_like
+from ..tensor import Tensor
 
 
 class _Required:
@@ -150,7 +152,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     gr = p.grad
-                    gr.device.k.fill(gr._data, _numel(gr), 0.0)
+                    _array.run("fill", gr, _numel(gr), 0.0)
 
     def step(self, closure: Callable | None = None):
         raise NotImplementedError
@@ -170,7 +172,7 @@ class Optimizer:
     def _full_like(self, p, value: float):
         t = self._zeros_like(p)
         if value != 0:
-            t.device.k.fill(t._data, _numel(t), float(value))
+            _array.run("fill", t, _numel(t), float(value))
         return t
 
     def state_dict(self) -> dict:

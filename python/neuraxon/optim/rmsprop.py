@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+from .. import _array
 from .optimizer import Optimizer, _check, _numel
 
 
@@ -71,12 +72,13 @@ class RMSprop(Optimizer):
                     mb = st["momentum_buffer"] = self._zeros_like(p)
                 if centered and ga is None:
                     ga = st["grad_avg"] = self._zeros_like(p)
-                p.device.k.rmsprop_step(
-                    p._data,
-                    st["square_avg"]._data,
+                _array.run(
+                    "rmsprop_step",
+                    p,
+                    st["square_avg"],
                     None if mb is None else mb._data,
                     None if ga is None else ga._data,
-                    g._data,
+                    g,
                     _numel(p),
                     float(group["lr"]),
                     float(group["alpha"]),

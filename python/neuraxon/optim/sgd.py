@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+from .. import _array
 from .optimizer import Optimizer, _check, _numel
 
 
@@ -61,10 +62,11 @@ class SGD(Optimizer):
                     buf = self._zeros_like(p)
                     state["momentum_buffer"] = buf
                     first = True
-                p.device.k.sgd_step(
-                    p._data,
+                _array.run(
+                    "sgd_step",
+                    p,
                     None if momentum == 0 else buf._data,
-                    g._data,
+                    g,
                     _numel(p),
                     float(group["lr"]),
                     momentum,

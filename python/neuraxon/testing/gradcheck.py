@@ -11,9 +11,9 @@ from typing import Callable
 import numpy as np
 
 from ..autograd import no_grad
+from ..creation import tensor
 from ..dtypes import float32
 from ..tensor import Tensor
-from ..creation import tensor
 from .tolerances import GRADCHECK
 
 
