@@ -388,15 +388,13 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
     return result
 
 
-def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, inputs=None) -> None:
-    """neuraxon.autograd.backward(tensors, grad_tensors=None, retain_graph=None, inputs=None):
-    with `inputs`, only those tensors' .grad accumulate (as torch)."""
-    if isinstance(tensors, TensorBase):
-        tensors = [tensors]
-    if grad_tensors is None or isinstance(grad_tensors, TensorBase):
-        grad_tensors = [grad_tensors] * len(tensors)
+def _seed_grads(roots, grads, what: str, of: str) -> list:
+    """The gradients backward starts from, one per root: the given ones (detached, shapes
+    checked) or ones for a one-element root; roots must require grad."""
+    if grads is None or isinstance(grads, TensorBase):
+        grads = [grads] * len(roots)
     gs = []
-    for t, g in zip(tensors, grad_tensors):
+    for t, g in zip(roots, grads):
         if not t.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         if g is None:
@@ -404,8 +402,17 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, input
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs (got shape {t.shape})")
             g = _array.full(t.shape, 1.0, t.dtype, t.device)
         elif g.shape != t.shape:
-            raise RuntimeError(f"gradient of shape {g.shape} does not match tensor of shape {t.shape}")
+            raise RuntimeError(f"{what} of shape {g.shape} does not match {of} of shape {t.shape}")
         gs.append(g.detach())
+    return gs
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, inputs=None) -> None:
+    """neuraxon.autograd.backward(tensors, grad_tensors=None, retain_graph=None, inputs=None):
+    with `inputs`, only those tensors' .grad accumulate (as torch)."""
+    if isinstance(tensors, TensorBase):
+        tensors = [tensors]
+    gs = _seed_grads(tensors, grad_tensors, "gradient", "tensor")
     if inputs is None:
         run_backward(list(tensors), gs, retain_graph=bool(retain_graph))
         return
@@ -439,19 +446,7 @@ def grad(
     single = isinstance(inputs, TensorBase)
     if single:
         inputs = [inputs]
-    if grad_outputs is None or isinstance(grad_outputs, TensorBase):
-        grad_outputs = [grad_outputs] * len(outputs)
-    gs = []
-    for t, g in zip(outputs, grad_outputs):
-        if not t.requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        if g is None:
-            if t.numel() != 1:
-                raise RuntimeError(f"grad can be implicitly created only for scalar outputs (got shape {t.shape})")
-            g = _array.full(t.shape, 1.0, t.dtype, t.device)
-        elif g.shape != t.shape:
-            raise RuntimeError(f"grad_outputs of shape {g.shape} does not match output of shape {t.shape}")
-        gs.append(g.detach())
+    gs = _seed_grads(outputs, grad_outputs, "grad_outputs", "output")
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
