@@ -352,17 +352,10 @@ def binary_same_shape(a: TensorBase, b: TensorBase, op: int, reverse: bool):
 _ONE = [1]
 
 
-def run(kernel: str, *args) -> None:
-    """Call kernel `kernel` of the device of the first tensor argument: tensors pass their flat
-    data, None and numbers pass as they are (the kernel checks sizes and devices). The door
-    the op modules and the optimizers use for kernels without a helper here."""
-    dev = None
-    raw = []
-    for a in args:
-        if isinstance(a, TensorBase):
-            if dev is None:
-                dev = a.device
-            raw.append(a._data)
-        else:
-            raw.append(a)
-    getattr(dev.k, kernel)(*raw)
+def run(kernel: str, device, *args) -> None:
+    """Call kernel `kernel` of `device`'s backend with flat arguments (tensors as `t._data`,
+    None for absent optional arrays, sizes and scalars as they are; the kernel checks them).
+    The one door of the op modules, optimizers and nn helpers to the kernels; _array's own
+    raw helpers call device.k directly. Arguments are passed through, not unwrapped here: a
+    generic unwrap costs ~0.4 us a call, as much as a small kernel."""
+    getattr(device.k, kernel)(*args)

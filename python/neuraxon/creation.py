@@ -136,7 +136,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
         dtype = _array.scalar_dtype(fill_value)
     t = _new(_size((size,)), dtype, device, False)
     if t.numel():
-        _array.run("fill", t, t.numel(), float(fill_value))
+        _array.run("fill", t.device, t._data, t.numel(), float(fill_value))
     if requires_grad:
         t.requires_grad_(True)
     return t

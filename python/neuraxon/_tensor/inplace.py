@@ -123,7 +123,7 @@ class InPlaceMethods:
         if isinstance(value, TensorBase):
             value = value.item()
         if self.numel():
-            _array.run("fill", self, self.numel(), float(value))
+            _array.run("fill", self.device, self._data, self.numel(), float(value))
         return self
 
     def zero_(self):

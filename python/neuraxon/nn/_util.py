@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from .. import _array
+
 import math
 
 import numpy as np
-
-from .. import _array
 
 
 def numel(t) -> int:
@@ -40,13 +40,13 @@ def assign_(t, value) -> None:
     if n == 0:
         return
     src = t.device.from_numpy(arr, t.dtype)
-    _array.run("copy_strided", t, src, [n], [1], 0, [1], 0)
+    _array.run("copy_strided", t.device, t._data, src, [n], [1], 0, [1], 0)
 
 
 def fill_(t, value: float) -> None:
     n = numel(t)
     if n:
-        _array.run("fill", t, n, float(value))
+        _array.run("fill", t.device, t._data, n, float(value))
 
 
 def uniform_(t, low: float, high: float) -> None:
@@ -56,7 +56,7 @@ def uniform_(t, low: float, high: float) -> None:
     n = numel(t)
     if n:
         seed, off = random.next_offset(n)
-        _array.run("random_uniform", t, n, float(low), float(high), seed, off)
+        _array.run("random_uniform", t.device, t._data, n, float(low), float(high), seed, off)
 
 
 def normal_(t, mean: float, std: float) -> None:
@@ -65,7 +65,7 @@ def normal_(t, mean: float, std: float) -> None:
     n = numel(t)
     if n:
         seed, off = random.next_offset(n)
-        _array.run("random_normal", t, n, float(mean), float(std), seed, off)
+        _array.run("random_normal", t.device, t._data, n, float(mean), float(std), seed, off)
 
 
 def pair(x, n: int = 2) -> tuple:

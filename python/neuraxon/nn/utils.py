@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from .. import _array
+
 import math
 from typing import Iterable
 
 import numpy as np
 
-from .. import _array
-from .. import autograd as _autograd
-from ..creation import tensor, zeros
-from ..tensor import Tensor
-from ..tensor_functions import stack
 from ._util import numel, to_numpy
+from .. import autograd as _autograd
+from ..tensor import Tensor
+from ..creation import tensor, zeros
+from ..tensor_functions import stack
 
 
 def _params(parameters) -> list:
@@ -58,7 +59,7 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     for p in _params(parameters):
         g = p.grad
         if g is not None and numel(g):
-            _array.run("unary_forward", g, g, numel(g), _codes.UN_CLAMP, -clip_value, clip_value)
+            _array.run("unary_forward", g.device, g._data, g._data, numel(g), _codes.UN_CLAMP, -clip_value, clip_value)
 
 
 def parameters_to_vector(parameters: Iterable):

@@ -19,7 +19,7 @@ class _Act(Function):
         out = _array.empty(x.shape, float32, x.device)
         n = x.numel()
         if n:
-            _array.run("activation_forward", out, x, n, act, float(param))
+            _array.run("activation_forward", x.device, out._data, x._data, n, act, float(param))
         # sigmoid and tanh differentiate from their result (no exp/tanh in backward, as torch);
         # the others from their input.
         ctx.from_out = act in (C.ACT_SIGMOID, C.ACT_TANH)
@@ -34,7 +34,7 @@ class _Act(Function):
         n = s.numel()
         if n:
             x, y = (None, s._data) if ctx.from_out else (s._data, None)
-            _array.run("activation_backward", d, g, x, y, n, ctx.act, ctx.param)
+            _array.run("activation_backward", s.device, d._data, g._data, x, y, n, ctx.act, ctx.param)
         return d, None, None
 
 

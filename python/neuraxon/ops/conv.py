@@ -8,7 +8,7 @@ from .. import _array
 from .. import _codes as C
 from ..autograd import Function
 from ..dtypes import float32
-from ..ops._args import _batched4, _need_float, _pair
+from ..ops._args import _batched4, _need_float, _opt, _pair
 from ..ops.padding import pad
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class _Conv2d(Function):
         out = _array.empty((N, K, P, Q), float32, x.device)
         ctx.p = (N, Cin, H, W, K, R, S, stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups)
         if out.numel():
-            _array.run("conv2d_forward", out, x, w, b, *ctx.p, -1)
+            _array.run("conv2d_forward", x.device, out._data, x._data, w._data, _opt(b), *ctx.p, -1)
         ctx.save_for_backward(x, w)
         return out
 
@@ -43,18 +43,19 @@ class _Conv2d(Function):
     def backward(ctx, g):
         x, w = ctx.saved_tensors
         nx_, nw, nb = ctx.needs_input_grad[:3]
+        dev = x.device
         dx = dw = db = None
         if nx_:
             dx = _array.empty(x.shape, float32, x.device)
             if g.numel():
-                _array.run("conv2d_backward_data", dx, g, w, *ctx.p, -1)
+                _array.run("conv2d_backward_data", dev, dx._data, g._data, w._data, *ctx.p, -1)
             elif dx.numel():
                 dx.fill_(0.0)
         if nw or nb:
             dw = _array.empty(w.shape, float32, x.device) if nw else None
             db = _array.empty((w.shape[0],), float32, x.device) if nb else None
             if g.numel():
-                _array.run("conv2d_backward_weight", dw, db, g, x, *ctx.p, -1)
+                _array.run("conv2d_backward_weight", dev, _opt(dw), _opt(db), g._data, x._data, *ctx.p, -1)
             else:
                 for t in (dw, db):
                     if t is not None and t.numel():
@@ -143,7 +144,7 @@ class _ConvT2d(Function):
         out = _array.empty((N, Cout, Ho, Wo), float32, x.device)
         if out.numel():
             if x.numel():
-                _array.run("conv2d_backward_data", out, x, w, *ctx.p, -1)
+                _array.run("conv2d_backward_data", x.device, out._data, x._data, w._data, *ctx.p, -1)
             else:
                 out.fill_(0.0)
             if b is not None:
@@ -155,15 +156,16 @@ class _ConvT2d(Function):
     def backward(ctx, g):
         x, w = ctx.saved_tensors
         nx_, nw, nb = ctx.needs_input_grad[:3]
+        dev = x.device
         dx = dw = db = None
         if nx_:
             dx = _array.empty(x.shape, float32, x.device)
             if dx.numel():
-                _array.run("conv2d_forward", dx, g, w, None, *ctx.p, -1)
+                _array.run("conv2d_forward", dev, dx._data, g._data, w._data, None, *ctx.p, -1)
         if nw:
             dw = _array.empty(w.shape, float32, x.device)
             if x.numel() and g.numel():
-                _array.run("conv2d_backward_weight", dw, None, x, g, *ctx.p, -1)
+                _array.run("conv2d_backward_weight", dev, dw._data, None, x._data, g._data, *ctx.p, -1)
             elif dw.numel():
                 dw.fill_(0.0)
         if nb:

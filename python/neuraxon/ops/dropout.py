@@ -21,7 +21,7 @@ class _Dropout(Function):
         seed, off = _random.next_offset(n)
         out = _array.empty(x.shape, float32, x.device)
         if n:
-            _array.run("dropout_forward", out, x, n, float(p), seed, off)
+            _array.run("dropout_forward", x.device, out._data, x._data, n, float(p), seed, off)
         ctx.p = (n, float(p), seed, off)
         return out
 
@@ -30,7 +30,7 @@ class _Dropout(Function):
         n, p, seed, off = ctx.p
         d = _array.empty(g.shape, float32, g.device)
         if n:
-            _array.run("dropout_backward", d, g, n, p, seed, off)
+            _array.run("dropout_backward", g.device, d._data, g._data, n, p, seed, off)
         return d, None
 
 

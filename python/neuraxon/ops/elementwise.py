@@ -3,17 +3,17 @@ unary math (Unary), where and casts, each a Function over the binary/unary/where
 
 from __future__ import annotations
 
+from .. import _array
+
 import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import _array
 from .. import _codes as C
 from .. import autograd as _autograd
 from .._array import (
     binary_raw,
-    binary_same_shape,
     cast,
     check_same_device,
     clone_raw,
@@ -96,14 +96,15 @@ def _scalar_like(x: Tensor, v) -> Tensor:
 
 def binary(a, b, op: int, reverse: bool = False) -> Tensor:
     """Front end of every binary arithmetic/compare op: promotes dtypes and scalars."""
+    T = TensorBase._cls
     if (
-        type(b) is TensorBase._cls
+        type(b) is T
         and a.dtype is float32
         and b.dtype is float32
         and not ((a.requires_grad or b.requires_grad) and _autograd._state.enabled)
-        and type(a) is TensorBase._cls
+        and type(a) is T
     ):
-        r = binary_same_shape(a, b, op, reverse)
+        r = _array.binary_same_shape(a, b, op, reverse)
         if r is not None:
             return r
     if not isinstance(a, TensorBase):
@@ -183,7 +184,18 @@ class Unary(Function):
         x, out = ctx.saved_tensors
         d = empty(x.shape, float32, x.device)
         if d.numel():
-            _array.run("unary_backward", d, g, x, out, d.numel(), ctx.op, ctx.p[0], ctx.p[1])
+            _array.run(
+                "unary_backward",
+                x.device,
+                d._data,
+                g._data,
+                x._data,
+                out._data,
+                d.numel(),
+                ctx.op,
+                ctx.p[0],
+                ctx.p[1],
+            )
         return d, None, None, None
 
 

@@ -21,7 +21,7 @@ class _Embedding(Function):
         m = flat.numel()
         out = _array.empty(idx.shape + (D,), float32, weight.device)
         if out.numel():
-            _array.run("gather", out, weight, flat, 1, V, m, D)
+            _array.run("gather", weight.device, out._data, weight._data, flat._data, 1, V, m, D)
         ctx.save_for_backward(flat)
         ctx.p = (V, D, padding_idx)
         return out
@@ -39,7 +39,7 @@ class _Embedding(Function):
             src = _array.binary_raw(src, keep.reshape(m, 1), C.BIN_MUL)
         d = _array.zeros((V, D), float32, g.device)
         if m * D:
-            _array.run("scatter_add", d, src, flat, 1, V, m, D)
+            _array.run("scatter_add", g.device, d._data, src._data, flat._data, 1, V, m, D)
         return None, d, None
 
 

@@ -54,7 +54,7 @@ class IndexSelect(Function):
         if out.numel():
             if size == 0:
                 raise IndexError(f"index is out of bounds for dimension {dim} with size 0")
-            _array.run("gather", out, x, index, outer, size, m, inner)
+            _array.run("gather", x.device, out._data, x._data, index._data, outer, size, m, inner)
         ctx.save_for_backward(index)
         ctx.args = (shape, dim, outer, size, m, inner)
         return out
@@ -65,7 +65,7 @@ class IndexSelect(Function):
         shape, dim, outer, size, m, inner = ctx.args
         d = zeros(shape, g.dtype, g.device)
         if g.numel():
-            _array.run("scatter_add", d, g, index, outer, size, m, inner)
+            _array.run("scatter_add", g.device, d._data, g._data, index._data, outer, size, m, inner)
         return d, None, None
 
 
@@ -412,7 +412,7 @@ class IndexAdd(Function):
             raise IndexError(f"index_add(): index out of range for dimension {d} of size 0")
         out = _array.clone_raw(x)
         if src.numel():
-            _array.run("scatter_add", out, src, index, outer, size, m, inner)
+            _array.run("scatter_add", x.device, out._data, src._data, index._data, outer, size, m, inner)
         if ctx is not None:
             ctx.save_for_backward(index)
             ctx.d = d

@@ -16,7 +16,7 @@ from .._array import (
 from .._tensor_base import TensorBase
 from ..autograd import Function
 from ..dtypes import float32
-from ..ops._args import _need_float
+from ..ops._args import _need_float, _opt
 from .movement import expand, reshape
 
 if TYPE_CHECKING:
@@ -37,9 +37,10 @@ class BMM(Function):
         if out.numel():
             _array.run(
                 "gemm_forward",
-                out,
-                a,
-                b,
+                a.device,
+                out._data,
+                a._data,
+                b._data,
                 None,
                 B,
                 m,
@@ -65,6 +66,7 @@ class BMM(Function):
         Ba, m, k = a.shape
         Bb, _, n = b.shape
         B = g.shape[0]
+        dev = a.device
         da = db = None
         if ctx.needs_input_grad[0]:
             # dA_b = dC_b @ B_b^T  (m, k)
@@ -72,9 +74,10 @@ class BMM(Function):
             if full_.numel():
                 _array.run(
                     "gemm_forward",
-                    full_,
-                    g,
-                    b,
+                    dev,
+                    full_._data,
+                    g._data,
+                    b._data,
                     None,
                     B,
                     m,
@@ -99,9 +102,10 @@ class BMM(Function):
                 if db.numel():
                     _array.run(
                         "gemm_forward",
-                        db,
-                        a,
-                        g,
+                        dev,
+                        db._data,
+                        a._data,
+                        g._data,
                         None,
                         B,
                         k,
@@ -123,7 +127,26 @@ class BMM(Function):
                 db = empty((1, k, n), float32, a.device)
                 if db.numel():
                     _array.run(
-                        "gemm_forward", db, a, g, None, 1, k, n, B * m, True, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1
+                        "gemm_forward",
+                        dev,
+                        db._data,
+                        a._data,
+                        g._data,
+                        None,
+                        1,
+                        k,
+                        n,
+                        B * m,
+                        True,
+                        False,
+                        0,
+                        0,
+                        0,
+                        1.0,
+                        0.0,
+                        0,
+                        0.0,
+                        -1,
                     )
         return da, db
 
@@ -167,7 +190,28 @@ class _Linear(Function):
         o = w.shape[0]
         out = _array.empty((n, o), float32, x.device)
         if out.numel():
-            _array.run("gemm_forward", out, x, w, b, 1, n, o, i, False, True, 0, 0, 0, 1.0, 0.0, C.ACT_NONE, 0.0, -1)
+            _array.run(
+                "gemm_forward",
+                x.device,
+                out._data,
+                x._data,
+                w._data,
+                _opt(b),
+                1,
+                n,
+                o,
+                i,
+                False,
+                True,
+                0,
+                0,
+                0,
+                1.0,
+                0.0,
+                C.ACT_NONE,
+                0.0,
+                -1,
+            )
         ctx.save_for_backward(x, w)
         return out
 
@@ -181,7 +225,22 @@ class _Linear(Function):
         dw = _array.empty(w.shape, float32, x.device) if nw else None
         db = _array.empty((o,), float32, x.device) if nb else None
         if n * o * i:
-            _array.run("gemm_backward", dx, dw, db, g, x, w, n, o, i, False, True, -1)
+            _array.run(
+                "gemm_backward",
+                x.device,
+                _opt(dx),
+                _opt(dw),
+                _opt(db),
+                g._data,
+                x._data,
+                w._data,
+                n,
+                o,
+                i,
+                False,
+                True,
+                -1,
+            )
         else:  # a zero-size product: gradients are zeros
             for t in (dx, dw, db):
                 if t is not None and t.numel():

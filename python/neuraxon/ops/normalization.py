@@ -8,7 +8,7 @@ from .. import _array
 from .._array import prod
 from ..autograd import Function
 from ..dtypes import float32
-from ..ops._args import _need_float
+from ..ops._args import _need_float, _opt
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -24,14 +24,15 @@ class _BatchNorm(Function):
         invstd = _array.empty((Cc,), float32, x.device)
         _array.run(
             "batchnorm_forward",
-            out,
-            mean,
-            invstd,
-            running_mean,
-            running_var,
-            x,
-            weight,
-            bias,
+            x.device,
+            out._data,
+            mean._data,
+            invstd._data,
+            _opt(running_mean),
+            _opt(running_var),
+            x._data,
+            _opt(weight),
+            _opt(bias),
             N,
             Cc,
             HW,
@@ -51,7 +52,22 @@ class _BatchNorm(Function):
         dx = _array.empty(x.shape, float32, x.device) if nx_ else None
         dw = _array.empty((Cc,), float32, x.device) if nw else None
         db = _array.empty((Cc,), float32, x.device) if nb else None
-        _array.run("batchnorm_backward", dx, dw, db, g, x, weight, mean, invstd, N, Cc, HW, training)
+        _array.run(
+            "batchnorm_backward",
+            x.device,
+            _opt(dx),
+            _opt(dw),
+            _opt(db),
+            g._data,
+            x._data,
+            _opt(weight),
+            mean._data,
+            invstd._data,
+            N,
+            Cc,
+            HW,
+            training,
+        )
         return dx, dw, db, None, None, None, None, None
 
 

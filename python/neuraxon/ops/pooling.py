@@ -25,9 +25,10 @@ class _MaxPool(Function):
         if out.numel():
             _array.run(
                 "maxpool2d_forward",
-                out,
-                idx,
-                x,
+                x.device,
+                out._data,
+                idx._data,
+                x._data,
                 N,
                 Cc,
                 H,
@@ -52,7 +53,7 @@ class _MaxPool(Function):
         N, Cc, H, W, P, Q = ctx.dims
         d = _array.empty((N, Cc, H, W), float32, g.device)
         if d.numel():
-            _array.run("maxpool2d_backward", d, g, idx, N, Cc, H, W, P, Q)
+            _array.run("maxpool2d_backward", g.device, d._data, g._data, idx._data, N, Cc, H, W, P, Q)
         return d, None, None, None, None, None
 
 
@@ -105,7 +106,7 @@ class _AvgPool(Function):
         out = _array.empty((N, Cc, P, Q), float32, x.device)
         ctx.p = (N, Cc, H, W, k[0], k[1], s[0], s[1], p[0], p[1], bool(ceil_mode), bool(cip), int(div))
         if out.numel():
-            _array.run("avgpool2d_forward", out, x, *ctx.p)
+            _array.run("avgpool2d_forward", x.device, out._data, x._data, *ctx.p)
         return out
 
     @staticmethod
@@ -114,7 +115,7 @@ class _AvgPool(Function):
         d = _array.empty((N, Cc, H, W), float32, g.device)
         if d.numel():
             if g.numel():
-                _array.run("avgpool2d_backward", d, g, *ctx.p)
+                _array.run("avgpool2d_backward", g.device, d._data, g._data, *ctx.p)
             else:
                 d.fill_(0.0)
         return d, None, None, None, None, None, None
@@ -148,7 +149,7 @@ class _AdaptiveAvg(Function):
         out = _array.empty((N, Cc, P, Q), float32, x.device)
         ctx.p = (N, Cc, H, W, P, Q)
         if out.numel():
-            _array.run("adaptive_avgpool2d_forward", out, x, *ctx.p)
+            _array.run("adaptive_avgpool2d_forward", x.device, out._data, x._data, *ctx.p)
         return out
 
     @staticmethod
@@ -156,7 +157,7 @@ class _AdaptiveAvg(Function):
         N, Cc, H, W = ctx.p[:4]
         d = _array.empty((N, Cc, H, W), float32, g.device)
         if d.numel():
-            _array.run("adaptive_avgpool2d_backward", d, g, *ctx.p)
+            _array.run("adaptive_avgpool2d_backward", g.device, d._data, g._data, *ctx.p)
         return d, None, None
 
 
@@ -183,7 +184,7 @@ class _MaxUnpool(Function):
         out = _array.empty((N, Cc, OH, OW), float32, x.device)
         ctx.p = (N, Cc, H, W, OH, OW)
         if out.numel():
-            _array.run("maxunpool2d_forward", out, x, idx, *ctx.p)
+            _array.run("maxunpool2d_forward", x.device, out._data, x._data, idx._data, *ctx.p)
         ctx.save_for_backward(idx)
         return out
 
@@ -192,7 +193,7 @@ class _MaxUnpool(Function):
         (idx,) = ctx.saved_tensors
         d = _array.empty(idx.shape, float32, g.device)
         if d.numel():
-            _array.run("maxunpool2d_backward", d, g, idx, *ctx.p)
+            _array.run("maxunpool2d_backward", g.device, d._data, g._data, idx._data, *ctx.p)
         return d, None, None, None
 
 

@@ -85,8 +85,17 @@ class MaxMinDim(Function):
         vals = empty(fshape, x.dtype, x.device)
         idx = empty(fshape, int64, x.device)
         if outer * inner:
-            _array.run("reduce_forward", vals, x, outer, red, inner, C.RED_MAX if op == 0 else C.RED_MIN)
-            _array.run("argreduce_forward", idx, x, outer, red, inner, op)
+            _array.run(
+                "reduce_forward",
+                x.device,
+                vals._data,
+                x._data,
+                outer,
+                red,
+                inner,
+                C.RED_MAX if op == 0 else C.RED_MIN,
+            )
+            _array.run("argreduce_forward", x.device, idx._data, x._data, outer, red, inner, op)
         ctx.save_for_backward(idx)
         ctx.shape, ctx.dim, ctx.kshape = shape, dim, kshape
         return vals, idx
@@ -185,7 +194,7 @@ def argmaxmin(x: Tensor, dim, keepdim: bool, is_max: bool) -> Tensor:
         fshape = shape[:d] + (1,) + shape[d + 1 :] if keepdim else shape[:d] + shape[d + 1 :]
     out = empty(fshape, int64, x.device)
     if outer * inner:
-        _array.run("argreduce_forward", out, x, outer, red, inner, op)
+        _array.run("argreduce_forward", x.device, out._data, x._data, outer, red, inner, op)
     return out
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from .. import _array
 from ..autograd import Function
 from ..dtypes import float32
-from ..ops._args import _need_float
+from ..ops._args import _need_float, _opt
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -22,7 +22,23 @@ class _LSTMCell(Function):
         h_out = _array.empty((B, H), float32, dev)
         c_out = _array.empty((B, H), float32, dev)
         gates = _array.empty((B, 4 * H), float32, dev)
-        _array.run("lstm_cell_forward", h_out, c_out, gates, x, h, c, w_ih, w_hh, b_ih, b_hh, B, I, H)
+        _array.run(
+            "lstm_cell_forward",
+            dev,
+            h_out._data,
+            c_out._data,
+            gates._data,
+            x._data,
+            h._data,
+            c._data,
+            w_ih._data,
+            w_hh._data,
+            _opt(b_ih),
+            _opt(b_hh),
+            B,
+            I,
+            H,
+        )
         ctx.save_for_backward(x, h, c, w_ih, w_hh, gates, c_out)
         ctx.p = (B, I, H)
         return h_out, c_out
@@ -35,7 +51,23 @@ class _LSTMCell(Function):
         dev = x.device
         shapes = [x.shape, h.shape, c.shape, w_ih.shape, w_hh.shape, (4 * H,), (4 * H,)]
         outs = [_array.empty(s, float32, dev) if n else None for s, n in zip(shapes, need)]
-        _array.run("lstm_cell_backward", *outs, dh_out, dc_out, gates, x, h, c, c_out, w_ih, w_hh, B, I, H)
+        _array.run(
+            "lstm_cell_backward",
+            dev,
+            *[_opt(o) for o in outs],
+            dh_out._data,
+            dc_out._data,
+            gates._data,
+            x._data,
+            h._data,
+            c._data,
+            c_out._data,
+            w_ih._data,
+            w_hh._data,
+            B,
+            I,
+            H,
+        )
         return tuple(outs)
 
 
@@ -86,7 +118,26 @@ class _LSTMLayer(Function):
         c_n = _array.empty((B, H), float32, dev)
         gates = _array.empty((T, B, 4 * H), float32, dev)
         cells = _array.empty((T, B, H), float32, dev)
-        _array.run("lstm_layer_forward", out, h_n, c_n, gates, cells, x, h0, c0, w_ih, w_hh, b_ih, b_hh, T, B, I, H)
+        _array.run(
+            "lstm_layer_forward",
+            dev,
+            out._data,
+            h_n._data,
+            c_n._data,
+            gates._data,
+            cells._data,
+            x._data,
+            _opt(h0),
+            _opt(c0),
+            w_ih._data,
+            w_hh._data,
+            _opt(b_ih),
+            _opt(b_hh),
+            T,
+            B,
+            I,
+            H,
+        )
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, gates, cells, out)
         ctx.p = (T, B, I, H, b_ih is not None, b_hh is not None)
         return out, h_n, c_n
@@ -100,7 +151,26 @@ class _LSTMLayer(Function):
         shapes = [x.shape, (B, H), (B, H), w_ih.shape, w_hh.shape, (4 * H,), (4 * H,)]
         present = [True, h0 is not None, c0 is not None, True, True, has_bi, has_bh]
         outs = [_array.empty(s, float32, dev) if n and p else None for s, n, p in zip(shapes, need, present)]
-        _array.run("lstm_layer_backward", *outs, dout, dh_n, dc_n, gates, cells, out, x, h0, c0, w_ih, w_hh, T, B, I, H)
+        _array.run(
+            "lstm_layer_backward",
+            dev,
+            *[_opt(o) for o in outs],
+            dout._data,
+            dh_n._data,
+            dc_n._data,
+            gates._data,
+            cells._data,
+            out._data,
+            x._data,
+            _opt(h0),
+            _opt(c0),
+            w_ih._data,
+            w_hh._data,
+            T,
+            B,
+            I,
+            H,
+        )
         return tuple(outs)
 
 

@@ -19,7 +19,7 @@ class _SoftmaxLast(Function):
         rows = x.numel() // cols if cols else 0
         out = _array.empty(x.shape, float32, x.device)
         if out.numel():
-            _array.run("softmax_forward", out, x, rows, cols, bool(log))
+            _array.run("softmax_forward", x.device, out._data, x._data, rows, cols, bool(log))
         ctx.save_for_backward(out)
         ctx.log, ctx.rc = bool(log), (rows, cols)
         return out
@@ -29,7 +29,7 @@ class _SoftmaxLast(Function):
         (out,) = ctx.saved_tensors
         d = _array.empty(out.shape, float32, out.device)
         if d.numel():
-            _array.run("softmax_backward", d, g, out, ctx.rc[0], ctx.rc[1], ctx.log)
+            _array.run("softmax_backward", out.device, d._data, g._data, out._data, ctx.rc[0], ctx.rc[1], ctx.log)
         return d, None
 
 
@@ -55,7 +55,17 @@ class _CrossEntropy(Function):
         rows, cols = logits.shape
         loss = _array.empty((), float32, logits.device)
         lse = _array.empty((rows,), float32, logits.device)
-        _array.run("cross_entropy_forward", loss, lse, logits, target, rows, cols, int(ignore_index))
+        _array.run(
+            "cross_entropy_forward",
+            logits.device,
+            loss._data,
+            lse._data,
+            logits._data,
+            target._data,
+            rows,
+            cols,
+            int(ignore_index),
+        )
         ctx.save_for_backward(logits, lse, target)
         ctx.p = (rows, cols, int(ignore_index))
         return loss
@@ -65,5 +75,7 @@ class _CrossEntropy(Function):
         logits, lse, target = ctx.saved_tensors
         rows, cols, ii = ctx.p
         d = _array.empty(logits.shape, float32, g.device)
-        _array.run("cross_entropy_backward", d, g, logits, lse, target, rows, cols, ii)
+        _array.run(
+            "cross_entropy_backward", g.device, d._data, g._data, logits._data, lse._data, target._data, rows, cols, ii
+        )
         return d, None, None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .. import _array
+
 from typing import Callable, Iterable
 
-from .. import _array
 from .optimizer import Optimizer, _check, _numel
 
 
@@ -49,10 +50,11 @@ class Adadelta(Optimizer):
                 st["step"] += 1
                 _array.run(
                     "adadelta_step",
-                    p,
-                    st["square_avg"],
-                    st["acc_delta"],
-                    g,
+                    p.device,
+                    p._data,
+                    st["square_avg"]._data,
+                    st["acc_delta"]._data,
+                    g._data,
                     _numel(p),
                     float(group["lr"]),
                     float(group["rho"]),

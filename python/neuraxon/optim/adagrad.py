@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .. import _array
+
 from typing import Callable, Iterable
 
-from .. import _array
 from .optimizer import Optimizer, _check, _numel
 
 
@@ -66,9 +67,10 @@ class Adagrad(Optimizer):
                 st["step"] += 1
                 _array.run(
                     "adagrad_step",
-                    p,
-                    st["sum"],
-                    g,
+                    p.device,
+                    p._data,
+                    st["sum"]._data,
+                    g._data,
                     _numel(p),
                     float(group["lr"]),
                     float(group["lr_decay"]),

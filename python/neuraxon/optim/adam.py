@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .. import _array
+
 from typing import Callable, Iterable
 
-from .. import _array
 from .optimizer import Optimizer, _check, _numel
 
 
@@ -66,11 +67,12 @@ class Adam(Optimizer):
                 mx = st["max_exp_avg_sq"]._data if amsgrad else None
                 _array.run(
                     "adam_step",
-                    p,
-                    st["exp_avg"],
-                    st["exp_avg_sq"],
+                    p.device,
+                    p._data,
+                    st["exp_avg"]._data,
+                    st["exp_avg_sq"]._data,
                     mx,
-                    g,
+                    g._data,
                     _numel(p),
                     float(group["lr"]),
                     float(beta1),

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from .. import _array
+
 import math
 from typing import Any, Callable, Iterable
 
 import numpy as np
-
-from .. import _array
-from ..creation import tensor, zeros_like
 from ..tensor import Tensor
+from ..creation import tensor, zeros_like
 
 
 class _Required:
@@ -152,7 +152,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     gr = p.grad
-                    _array.run("fill", gr, _numel(gr), 0.0)
+                    _array.run("fill", gr.device, gr._data, _numel(gr), 0.0)
 
     def step(self, closure: Callable | None = None):
         raise NotImplementedError
@@ -172,7 +172,7 @@ class Optimizer:
     def _full_like(self, p, value: float):
         t = self._zeros_like(p)
         if value != 0:
-            _array.run("fill", t, _numel(t), float(value))
+            _array.run("fill", t.device, t._data, _numel(t), float(value))
         return t
 
     def state_dict(self) -> dict:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .. import _array
+
 from typing import Callable, Iterable
 
-from .. import _array
 from .optimizer import Optimizer, _check, _numel
 
 
@@ -74,11 +75,12 @@ class RMSprop(Optimizer):
                     ga = st["grad_avg"] = self._zeros_like(p)
                 _array.run(
                     "rmsprop_step",
-                    p,
-                    st["square_avg"],
+                    p.device,
+                    p._data,
+                    st["square_avg"]._data,
                     None if mb is None else mb._data,
                     None if ga is None else ga._data,
-                    g,
+                    g._data,
                     _numel(p),
                     float(group["lr"]),
                     float(group["alpha"]),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .. import _array
+
 from typing import Callable, Iterable
 
-from .. import _array
 from .optimizer import Optimizer, _check, _numel
 
 
@@ -64,9 +65,10 @@ class SGD(Optimizer):
                     first = True
                 _array.run(
                     "sgd_step",
-                    p,
+                    p.device,
+                    p._data,
                     None if momentum == 0 else buf._data,
-                    g,
+                    g._data,
                     _numel(p),
                     float(group["lr"]),
                     momentum,
