@@ -67,31 +67,17 @@ inline int64_t act_cost(int64_t act) {
 using FwdRange = void (*)(int64_t, float*, const float*, int64_t, int64_t, float);
 using BwdRange = void (*)(int64_t, float*, const float*, const float*, int64_t, int64_t, float);
 
-FwdRange forward_for_isa() {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return cpu::act_avx512::act_forward_range;
-    case cpu::Isa::Avx2: return cpu::act_avx2::act_forward_range;
-    default: return cpu::act_portable::act_forward_range;
-  }
-}
-
-BwdRange backward_for_isa() {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return cpu::act_avx512::act_backward_range;
-    case cpu::Isa::Avx2: return cpu::act_avx2::act_backward_range;
-    default: return cpu::act_portable::act_backward_range;
-  }
-}
+constexpr cpu::PerIsa<FwdRange> kForward{cpu::act_portable::act_forward_range, cpu::act_avx2::act_forward_range,
+                                          cpu::act_avx512::act_forward_range};
+constexpr cpu::PerIsa<BwdRange> kBackward{cpu::act_portable::act_backward_range,
+                                          cpu::act_avx2::act_backward_range,
+                                          cpu::act_avx512::act_backward_range};
 
 using BwdOutRange = void (*)(int64_t, float*, const float*, const float*, int64_t, int64_t);
 
-BwdOutRange backward_out_for_isa() {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return cpu::act_avx512::act_backward_out_range;
-    case cpu::Isa::Avx2: return cpu::act_avx2::act_backward_out_range;
-    default: return cpu::act_portable::act_backward_out_range;
-  }
-}
+constexpr cpu::PerIsa<BwdOutRange> kBackwardOut{cpu::act_portable::act_backward_out_range,
+                                                 cpu::act_avx2::act_backward_out_range,
+                                                 cpu::act_avx512::act_backward_out_range};
 
 }  // namespace
 
@@ -99,7 +85,7 @@ void Cpu::activation_forward(View out, View inp, int64_t n, int64_t act, float p
   checks::check_activation_forward(out, inp, n, act, param);
   float* o = out.f();
   const float* x = inp.f();
-  const FwdRange f = forward_for_isa();
+  const FwdRange f = kForward.get();
   cpu::parallel_for(n, act_cost(act), [=](int64_t i0, int64_t i1) { f(act, o, x, i0, i1, param); });
 }
 
@@ -110,12 +96,12 @@ void Cpu::activation_backward(View dinp, View dout, View inp, View out, int64_t 
   const float* dy = dout.f();
   if (checks::activation_backward_uses_out(out, act)) {
     const float* y = out.f();
-    const BwdOutRange f = backward_out_for_isa();
+    const BwdOutRange f = kBackwardOut.get();
     cpu::parallel_for(n, 1, [=](int64_t i0, int64_t i1) { f(act, dx, dy, y, i0, i1); });
     return;
   }
   const float* x = inp.f();
-  const BwdRange f = backward_for_isa();
+  const BwdRange f = kBackward.get();
   cpu::parallel_for(n, act_cost(act), [=](int64_t i0, int64_t i1) { f(act, dx, dy, x, i0, i1, param); });
 }
 

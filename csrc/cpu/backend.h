@@ -35,6 +35,21 @@ Isa isa_supported();          // best path this CPU can run
 Isa isa();                    // the path kernels use now (<= supported)
 void set_isa(Isa isa);        // ValueError when the CPU cannot run it
 
+// One value per ISA path (a kernel function, a table of kernels); get() returns the one of
+// the path isa() selects now. Every run-time ISA choice in the CPU kernels is one of these,
+// so forcing a path with set_isa() reaches all of them alike.
+template <class T>
+struct PerIsa {
+  T portable, avx2, avx512;
+  const T& get() const {
+    switch (isa()) {
+      case Isa::Avx512: return avx512;
+      case Isa::Avx2: return avx2;
+      default: return portable;
+    }
+  }
+};
+
 inline int num_threads() {
 #ifdef _OPENMP
   return omp_get_max_threads();

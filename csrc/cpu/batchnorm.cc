@@ -98,11 +98,8 @@ struct BnFns {
   }
 
 BnFns bn_fns() {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return NX_BN_FNS(bn_avx512);
-    case cpu::Isa::Avx2: return NX_BN_FNS(bn_avx2);
-    default: return NX_BN_FNS(bn_portable);
-  }
+  static const cpu::PerIsa<BnFns> k{NX_BN_FNS(bn_portable), NX_BN_FNS(bn_avx2), NX_BN_FNS(bn_avx512)};
+  return k.get();
 }
 #undef NX_BN_FNS
 

@@ -159,11 +159,7 @@ void gemm_run(const cpu::GemmArgs& g) {
     if (g.beta == 0.f) std::fill(g.c, g.c + g.m * g.n, 0.f);
     return;
   }
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return cpu::gemm_packed_avx512(g);
-    case cpu::Isa::Avx2: return cpu::gemm_packed_avx2(g);
-    default: return cpu::gemm_packed_portable(g);
-  }
+  cpu::kGemmPacked.get()(g);
 }
 
 // C (m, n) = alpha * A @ B + beta * C with A(i, p) = a[i*as_i + p*as_p], B(p, j) = b[p*bs_p + j*bs_j].
@@ -236,13 +232,9 @@ void run_team(int team, int64_t chunks, F&& body) {
 // forward and backward_weight row kernels), flat (the flat stride-1 kernel), with its vector
 // width vl and the flat kernel's channels per tile fk.
 const cpu::Conv2dKernels& kernels() {
-  static const cpu::Conv2dKernels avx512 = cpu::conv2d_kernels_avx512(), avx2 = cpu::conv2d_kernels_avx2(),
-                                  portable = cpu::conv2d_kernels_portable();
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return avx512;
-    case cpu::Isa::Avx2: return avx2;
-    default: return portable;
-  }
+  static const cpu::PerIsa<cpu::Conv2dKernels> k{cpu::conv2d_kernels_portable(), cpu::conv2d_kernels_avx2(),
+                                             cpu::conv2d_kernels_avx512()};
+  return k.get();
 }
 
 // ---- im2col / col2im ------------------------------------------------------------------

@@ -50,21 +50,8 @@ void gemm_loop(const GemmArgs& g) {
   });
 }
 
-void gemm_packed(const GemmArgs& g) {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return cpu::gemm_packed_avx512(g);
-    case cpu::Isa::Avx2: return cpu::gemm_packed_avx2(g);
-    default: return cpu::gemm_packed_portable(g);
-  }
-}
-
-void gemm_direct(const GemmArgs& g) {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return cpu::gemm_direct_avx512(g);
-    case cpu::Isa::Avx2: return cpu::gemm_direct_avx2(g);
-    default: return cpu::gemm_direct_portable(g);
-  }
-}
+void gemm_packed(const GemmArgs& g) { cpu::kGemmPacked.get()(g); }
+void gemm_direct(const GemmArgs& g) { cpu::kGemmDirect.get()(g); }
 
 // k2 itself is serial. With several threads, a product of at least kSplitMnk multiply-adds
 // is cut into row blocks of C (multiples of 12 rows: whole micro-tiles on every ISA), one per
@@ -145,11 +132,8 @@ void gemm_one(const GemmArgs& g, int64_t variant) {
 
 namespace cpu {
 PrepackedGemm prepacked_gemm() {
-  switch (isa()) {
-    case Isa::Avx512: return prepacked_gemm_avx512();
-    case Isa::Avx2: return prepacked_gemm_avx2();
-    default: return prepacked_gemm_portable();
-  }
+  static const cpu::PerIsa<PrepackedGemm> k{prepacked_gemm_portable(), prepacked_gemm_avx2(), prepacked_gemm_avx512()};
+  return k.get();
 }
 }  // namespace cpu
 

@@ -8,6 +8,7 @@
 
 #include "../common.h"
 #include "act.h"
+#include "backend.h"
 
 namespace nx::cpu {
 
@@ -51,6 +52,11 @@ void gemm_packed_portable(const GemmArgs& g);
 void gemm_direct_avx512(const GemmArgs& g);
 void gemm_direct_avx2(const GemmArgs& g);
 void gemm_direct_portable(const GemmArgs& g);
+// The two of the ISA path in use now: kGemmPacked.get()(g), kGemmDirect.get()(g).
+inline const PerIsa<void (*)(const GemmArgs&)> kGemmPacked{gemm_packed_portable, gemm_packed_avx2,
+                                                           gemm_packed_avx512};
+inline const PerIsa<void (*)(const GemmArgs&)> kGemmDirect{gemm_direct_portable, gemm_direct_avx2,
+                                                           gemm_direct_avx512};
 
 // B packed once, used by many products (the LSTM's recurrent weight: one pack per layer
 // call instead of one per time step). Layout for an ISA with NR-wide panels and `panels`

@@ -348,18 +348,12 @@ void bwd_rows_portable(const BwdRows& r) { bwd_rows_any(r); }
 using FwdRowsFn = void (*)(const FwdRows&);
 using BwdRowsFn = void (*)(const BwdRows&);
 FwdRowsFn fwd_rows_for_isa() {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return fwd_rows_avx512;
-    case cpu::Isa::Avx2: return fwd_rows_avx2;
-    default: return fwd_rows_portable;
-  }
+  static const cpu::PerIsa<FwdRowsFn> k{fwd_rows_portable, fwd_rows_avx2, fwd_rows_avx512};
+  return k.get();
 }
 BwdRowsFn bwd_rows_for_isa() {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return bwd_rows_avx512;
-    case cpu::Isa::Avx2: return bwd_rows_avx2;
-    default: return bwd_rows_portable;
-  }
+  static const cpu::PerIsa<BwdRowsFn> k{bwd_rows_portable, bwd_rows_avx2, bwd_rows_avx512};
+  return k.get();
 }
 
 // Runs body(tid, team) in one parallel region of `team` threads (or inline for one).

@@ -163,18 +163,12 @@ using AvgRowFn = int64_t (*)(const cpu::PoolRow&, float);
 
 // The vector row kernels of the ISA path cpu::isa() selects (nullptr: portable, scalar only).
 MaxRowFn max_row_for_isa() {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return cpu::pool_avx512::max_row;
-    case cpu::Isa::Avx2: return cpu::pool_avx2::max_row;
-    default: return nullptr;
-  }
+  static const cpu::PerIsa<MaxRowFn> k{nullptr, cpu::pool_avx2::max_row, cpu::pool_avx512::max_row};
+  return k.get();
 }
 AvgRowFn avg_row_for_isa() {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return cpu::pool_avx512::avg_row;
-    case cpu::Isa::Avx2: return cpu::pool_avx2::avg_row;
-    default: return nullptr;
-  }
+  static const cpu::PerIsa<AvgRowFn> k{nullptr, cpu::pool_avx2::avg_row, cpu::pool_avx512::avg_row};
+  return k.get();
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // runtime.cc (cpu) — run-time ISA choice and the per-thread scratch arenas.
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 
@@ -28,14 +29,16 @@ Isa isa_supported() {
 #endif
 }
 
-static Isa g_isa = isa_supported();
+// Atomic: set_isa() may run while other threads' kernels read the path (relaxed is enough,
+// any value they see is a path this CPU can run).
+static std::atomic<Isa> g_isa{isa_supported()};
 
-Isa isa() { return g_isa; }
+Isa isa() { return g_isa.load(std::memory_order_relaxed); }
 
 void set_isa(Isa want) {
   NX_CHECK(int(want) >= 0 && int(want) <= int(isa_supported()), "set_isa: this CPU supports up to '",
            isa_name(isa_supported()), "', cannot use '", isa_name(want), "'");
-  g_isa = want;
+  g_isa.store(want, std::memory_order_relaxed);
 }
 
 namespace {

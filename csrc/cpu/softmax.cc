@@ -63,17 +63,11 @@ struct RowFns {
 };
 
 RowFns row_fns() {
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512:
-      return {cpu::sm_avx512::softmax_row, cpu::sm_avx512::softmax_backward_row,
-              cpu::sm_avx512::lse_row, cpu::sm_avx512::ce_grad_row};
-    case cpu::Isa::Avx2:
-      return {cpu::sm_avx2::softmax_row, cpu::sm_avx2::softmax_backward_row, cpu::sm_avx2::lse_row,
-              cpu::sm_avx2::ce_grad_row};
-    default:
-      return {cpu::sm_portable::softmax_row, cpu::sm_portable::softmax_backward_row,
-              cpu::sm_portable::lse_row, cpu::sm_portable::ce_grad_row};
-  }
+  static const cpu::PerIsa<RowFns> k{{cpu::sm_portable::softmax_row, cpu::sm_portable::softmax_backward_row,
+              cpu::sm_portable::lse_row, cpu::sm_portable::ce_grad_row}, {cpu::sm_avx2::softmax_row, cpu::sm_avx2::softmax_backward_row, cpu::sm_avx2::lse_row,
+              cpu::sm_avx2::ce_grad_row}, {cpu::sm_avx512::softmax_row, cpu::sm_avx512::softmax_backward_row,
+              cpu::sm_avx512::lse_row, cpu::sm_avx512::ce_grad_row}};
+  return k.get();
 }
 
 // Checks every target, then returns how many rows count (target != ignore_index).
