@@ -1,6 +1,6 @@
 // conv2d_kernels.h (cpu) — the table of conv2d's per-ISA micro-kernels. conv2d_kernel.inc is
 // compiled once per ISA (conv2d_avx512.cc, conv2d_avx2.cc, conv2d_portable.cc); each copy
-// returns its table from conv2d_kernels_<isa>(), and conv2d.cc picks the table of cpu::isa().
+// returns its table from conv2d_kernels_<isa>(), and conv2d_common.cc picks the table of cpu::isa().
 // What each kernel computes is documented at its definition in conv2d_kernel.inc.
 #pragma once
 
