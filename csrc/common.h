@@ -82,6 +82,20 @@ inline void need_nonneg(const char* kernel, std::initializer_list<std::pair<cons
   for (auto& s : sizes)
     NX_CHECK(s.second >= 0, kernel, ": size ", s.first, "=", s.second, " must be >= 0");
 }
+// The product of sizes (already checked >= 0), or ValueError when it does not fit in int64:
+// crafted sizes must never wrap around to a small element count that an array then "matches".
+inline int64_t size_product(const char* kernel, std::initializer_list<int64_t> sizes) {
+  int64_t r = 1;
+  bool over = false;
+  for (int64_t s : sizes) over = over || __builtin_mul_overflow(r, s, &r);
+  if (over) {
+    std::string list;
+    for (int64_t s : sizes) list += (list.empty() ? "" : " * ") + std::to_string(s);
+    throw std::invalid_argument(cat(kernel, ": sizes ", list, " overflow int64"));
+  }
+  return r;
+}
+
 inline void need_pos(const char* kernel, std::initializer_list<std::pair<const char*, int64_t>> sizes) {
   for (auto& s : sizes)
     NX_CHECK(s.second > 0, kernel, ": ", s.first, "=", s.second, " must be > 0");

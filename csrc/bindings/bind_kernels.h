@@ -7,7 +7,7 @@
 //
 // What becomes a View:
 //   None                        -> absent (data == nullptr)
-//   numpy.ndarray (CPU module)  -> host memory; float32, int64 or bool; C-contiguous
+//   numpy.ndarray (CPU module)  -> host memory; float32, int64 or bool; C-contiguous, writeable
 //   object with ._nx_view       -> device memory (CUDA module): a tuple (ptr, numel, dtype)
 // Anything else, a wrong dtype or a device that is not this module's raises TypeError;
 // a non-contiguous array raises ValueError.
@@ -39,6 +39,12 @@ struct type_caster<nx::View> {
       auto arr = reinterpret_borrow<array>(src);
       if (!(arr.flags() & array::c_style))
         throw std::invalid_argument("kernel arguments must be C-contiguous arrays");
+      // Kernels write their outputs through this pointer, and the binding cannot tell an
+      // output from an input: a read-only array (np.frombuffer of bytes, a read-only memory
+      // map) is refused rather than written into. neuraxon's tensors never hold one (from_numpy
+      // copies such arrays).
+      if (!arr.writeable())
+        throw std::invalid_argument("kernel arguments must be writeable arrays (got a read-only NumPy array)");
       char kind = arr.dtype().kind();
       auto size = arr.itemsize();
       if (kind == 'f' && size == 4) value.dtype = nx::DType::F32;

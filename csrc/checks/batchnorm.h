@@ -18,7 +18,7 @@ inline void check_batchnorm_forward(const View& out, const View& save_mean,
   const char* K = "batchnorm_forward";
   need_nonneg(K, {{"N", N}, {"C", C}, {"HW", HW}});
   NX_CHECK(eps >= 0.f, K, ": eps=", eps, " must be >= 0");
-  const int64_t M = N * HW, total = N * C * HW;
+  const int64_t M = size_product(K, {N, HW}), total = size_product(K, {N, C, HW});
   NX_CHECK(!(training && M == 1), K, ": Expected more than 1 value per channel when training, "
            "got input of shape (N=", N, ", C=", C, ", HW=", HW, ")");
   const std::string cs = shp({C}), xs = shp({N, C, HW});
@@ -43,7 +43,7 @@ inline void check_batchnorm_backward(const View& dinp, const View& dgamma, const
                                      int64_t C, int64_t HW, bool /*training*/) {
   const char* K = "batchnorm_backward";
   need_nonneg(K, {{"N", N}, {"C", C}, {"HW", HW}});
-  const int64_t total = N * C * HW;
+  const int64_t total = size_product(K, {N, C, HW});
   const std::string cs = shp({C}), xs = shp({N, C, HW});
   need_opt(dinp, total, DType::F32, K, "dinp", xs);
   need_opt(dgamma, C, DType::F32, K, "dgamma", cs);

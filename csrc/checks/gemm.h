@@ -45,17 +45,24 @@ inline void check_gemm_forward(const View& c, const View& a, const View& b, cons
                   {"stride_a", stride_a}, {"stride_b", stride_b}, {"stride_c", stride_c}});
   need_variant(K, variant, max_variant);
   NX_CHECK(act >= 0 && act < ACT_COUNT && act != ACT_STEP, K, ": bad activation code ", act);
-  // Each operand must hold (batch-1)*stride + its matrix (stride 0 = broadcast).
-  auto span = [&](int64_t stride, int64_t mat) { return batch == 0 ? 0 : (batch - 1) * stride + mat; };
-  NX_CHECK(stride_c >= m * n || batch <= 1, K, ": stride_c ", stride_c, " < m*n = ", m * n,
+  // Each operand must hold (batch-1)*stride + its matrix (stride 0 = broadcast); every
+  // product and sum is overflow-checked (crafted sizes must not wrap to a "valid" count).
+  const int64_t mn = size_product(K, {m, n}), mk = size_product(K, {m, k}), kn = size_product(K, {k, n});
+  auto span = [&](int64_t stride, int64_t mat) {
+    if (batch == 0) return int64_t(0);
+    int64_t r = size_product(K, {batch - 1, stride});
+    NX_CHECK(!__builtin_add_overflow(r, mat, &r), K, ": (batch-1)*stride + matrix size overflows int64");
+    return r;
+  };
+  NX_CHECK(stride_c >= mn || batch <= 1, K, ": stride_c ", stride_c, " < m*n = ", mn,
            " would make batches overlap");
-  need_lazy(a, span(stride_a, m * k), DType::F32, K, "a", [&] {
+  need_lazy(a, span(stride_a, mk), DType::F32, K, "a", [&] {
     return cat("batch=", batch, ", stride=", stride_a, ", ", trans_a ? shp({k, m}) : shp({m, k}));
   });
-  need_lazy(b, span(stride_b, k * n), DType::F32, K, "b", [&] {
+  need_lazy(b, span(stride_b, kn), DType::F32, K, "b", [&] {
     return cat("batch=", batch, ", stride=", stride_b, ", ", trans_b ? shp({n, k}) : shp({k, n}));
   });
-  need_lazy(c, span(stride_c, m * n), DType::F32, K, "c",
+  need_lazy(c, span(stride_c, mn), DType::F32, K, "c",
             [&] { return cat("batch=", batch, ", stride=", stride_c, ", ", shp({m, n})); });
   need_opt_lazy(bias, n, DType::F32, K, "bias", [&] { return shp({n}); });
 }
@@ -66,13 +73,14 @@ inline void check_gemm_backward(const View& da, const View& db, const View& dbia
   const char* K = "gemm_backward";
   need_nonneg(K, {{"m", m}, {"n", n}, {"k", k}});
   need_variant(K, variant, max_variant);
+  const int64_t mn = size_product(K, {m, n}), mk = size_product(K, {m, k}), kn = size_product(K, {k, n});
   const auto a_shape = [&] { return trans_a ? shp({k, m}) : shp({m, k}); };
   const auto b_shape = [&] { return trans_b ? shp({n, k}) : shp({k, n}); };
-  need_lazy(dc, m * n, DType::F32, K, "dc", [&] { return shp({m, n}); });
-  need_lazy(a, m * k, DType::F32, K, "a", a_shape);
-  need_lazy(b, k * n, DType::F32, K, "b", b_shape);
-  need_opt_lazy(da, m * k, DType::F32, K, "da", a_shape);
-  need_opt_lazy(db, k * n, DType::F32, K, "db", b_shape);
+  need_lazy(dc, mn, DType::F32, K, "dc", [&] { return shp({m, n}); });
+  need_lazy(a, mk, DType::F32, K, "a", a_shape);
+  need_lazy(b, kn, DType::F32, K, "b", b_shape);
+  need_opt_lazy(da, mk, DType::F32, K, "da", a_shape);
+  need_opt_lazy(db, kn, DType::F32, K, "db", b_shape);
   need_opt_lazy(dbias, n, DType::F32, K, "dbias", [&] { return shp({n}); });
 }
 

@@ -86,6 +86,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         if (
             data.dtype in (np.float32, np.int64, np.bool_)
             and data.flags.c_contiguous
+            and data.flags.writeable
             and (want is None or want.numpy == data.dtype)
         ):
             return from_numpy(data)
@@ -93,11 +94,13 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
 
 
 def from_numpy(a: np.ndarray) -> Tensor:
-    """A CPU tensor from a NumPy array: shares memory when a is C-contiguous float32, int64
-    or bool (float64 and other types are converted, i.e. copied)."""
+    """A CPU tensor from a NumPy array: shares memory when a is C-contiguous, writeable float32,
+    int64 or bool (float64 and other types are converted, i.e. copied). A read-only array
+    (np.frombuffer of bytes, np.load(mmap_mode="r"), a broadcast view) is copied: kernels and
+    in-place ops write into a tensor's memory. PyTorch shares it and warns instead."""
     a = np.asarray(a)
     dt = get_dtype(a.dtype)
-    if a.dtype == dt.numpy and a.flags.c_contiguous:
+    if a.dtype == dt.numpy and a.flags.c_contiguous and a.flags.writeable:
         return TensorBase._wrap(a.reshape(-1), tuple(a.shape), dt, _device("cpu"))
     return tensor(a, dtype=dt)
 

@@ -119,10 +119,25 @@ def nonzero(x: Tensor, as_tuple: bool = False):
 
 def bernoulli(input: Tensor, p=None, generator=None) -> Tensor:
     """0/1 draws with probabilities `input` (or the scalar p), same shape and dtype."""
+    if p is not None:
+        _check_probability(p, "bernoulli")
     prob = input if p is None else full(input.shape, float(p), device=input.device)
     if prob.dtype is not float32:
         raise TypeError(f"bernoulli: probabilities must be float32, got {prob.dtype.name}")
+    if p is None:
+        _check_probability(prob, "bernoulli")
     return (rand(prob.shape, device=prob.device) < prob).to(input.dtype)
+
+
+def _check_probability(p, what: str) -> None:
+    """ValueError unless p (a number, or every element of a float tensor) is in [0, 1], as
+    PyTorch; NaN fails. For a CUDA tensor this reads one flag back (a host sync)."""
+    if isinstance(p, TensorBase):
+        ok = p.numel() == 0 or bool(((p >= 0.0) & (p <= 1.0)).all().item())
+    else:
+        ok = 0.0 <= float(p) <= 1.0
+    if not ok:
+        raise ValueError(f"{what}: expects probabilities in [0, 1], got {p if not isinstance(p, TensorBase) else 'a tensor with values outside'}")
 
 
 def normal(mean, std=1.0, size=None, generator=None) -> Tensor:

@@ -13,6 +13,7 @@ from .._tensor_base import TensorBase
 from ..creation import _require_float, full, rand, tensor, zeros_like
 from ..dtypes import bool_, float32, int64, promote
 from ..ops import elementwise, host, indexing
+from ..tensor_functions import _check_probability
 
 if TYPE_CHECKING:
     pass
@@ -193,6 +194,7 @@ class InPlaceMethods:
         return _array.normal_(self, mean, std, generator)
 
     def bernoulli_(self, p: float = 0.5):
+        _check_probability(p, "bernoulli_")
         u = rand(self.shape, device=self.device)
         return self.copy_((u < p).to(self.dtype))
 
