@@ -119,3 +119,77 @@ def test_map_location(tmp_path):
     nx.save(nx.tensor([1.0, 2.0]), tmp_path / "t.npz")
     t = nx.load(tmp_path / "t.npz", map_location="cpu")
     assert t.device.type == "cpu" and t.numpy().tolist() == [1.0, 2.0]
+
+
+def _checkpoint(path, meta: dict, members: dict, compress=zipfile.ZIP_STORED):
+    """A hand-made archive: the structure entry `meta` and .npy members."""
+    import json
+
+    with zipfile.ZipFile(path, "w", compression=compress) as zf:
+        for name, arr in {**members, "__neuraxon__": np.array(json.dumps(meta))}.items():
+            b = io.BytesIO()
+            np.save(b, arr, allow_pickle=False)
+            zf.writestr(name + ".npy", b.getvalue())
+
+
+def test_malformed_structures_raise_the_documented_error(tmp_path):
+    base = {"format": "neuraxon-npz", "version": 1}
+    roots = [
+        {"t": "tensor", "i": 7},  # missing member
+        {"t": "tensor", "i": "x"},  # index not a number
+        {"t": "tensor"},  # no index
+        {"t": "tuple"},  # no items
+        {"t": "dict", "items": 3},  # items not a list
+        {"t": "float", "v": [1]},  # value not a number
+        {"t": "tensor", "i": 10**30},  # huge index
+        {"t": "nonsense"},
+    ]
+    for k, root in enumerate(roots):
+        p = tmp_path / f"m{k}.npz"
+        _checkpoint(p, {**base, "root": root}, {"a0": np.zeros(2, np.float32)})
+        with pytest.raises(ValueError, match="not a valid neuraxon checkpoint"):
+            nx.load(p)
+
+
+def test_a_member_that_would_expand_hugely_is_refused(tmp_path):
+    # 256 MiB of zeros deflate to ~250 KiB: load must refuse before allocating it
+    p = tmp_path / "bomb.npz"
+    _checkpoint(p, {"format": "neuraxon-npz", "version": 1, "root": {"t": "tensor", "i": 0}},
+                {"a0": np.zeros(64 << 20, np.float32)}, compress=zipfile.ZIP_DEFLATED)
+    assert p.stat().st_size < 2 << 20
+    with pytest.raises(ValueError, match="would expand"):
+        nx.load(p)
+
+
+def test_concurrent_saves_leave_a_whole_checkpoint_and_no_temporary_files(tmp_path):
+    import threading
+
+    path = tmp_path / "ckpt.npz"
+    payloads = [{"w": nx.tensor(np.full(200_000, float(i), np.float32)), "i": i} for i in range(4)]
+    errors = []
+
+    def writer(obj):
+        try:
+            for _ in range(5):
+                nx.save(obj, path)
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    ts = [threading.Thread(target=writer, args=(o,)) for o in payloads]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    assert not errors
+    got = nx.load(path)  # one writer's whole file
+    assert float(got["w"][0].item()) == float(got["i"]) and got["w"].shape == (200_000,)
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["ckpt.npz"]
+
+
+def test_a_failed_save_keeps_the_old_checkpoint(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    nx.save({"w": nx.tensor([1.0, 2.0])}, path)
+    with pytest.raises(TypeError):
+        nx.save({"w": object()}, path)  # unsupported: nothing written
+    assert nx.load(path)["w"].tolist() == [1.0, 2.0]
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["ckpt.npz"]

@@ -80,3 +80,30 @@ def test_models_trained_in_threads_match_serial_runs(threads):
     for s in range(threads):
         for a, b in zip(out[s], serial[s]):
             np.testing.assert_array_equal(a, b)
+
+
+def test_threads_drawing_at_once_get_disjoint_random_streams():
+    g = nx.random.Generator(123)
+    got: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def draw():
+        for _ in range(2000):
+            seed, off = g.next_offset(8)  # two Philox counters each
+            with lock:
+                got.append(off)
+
+    import sys
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
+    try:
+        ts = [threading.Thread(target=draw) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(30)
+    finally:
+        sys.setswitchinterval(old)
+    assert len(got) == 8000 and len(set(got)) == 8000  # no two draws share a counter range
+    assert g.offset == 8000 * 3

@@ -14,6 +14,8 @@ Use from other modules (e.g. dropout, init):
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 _DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
@@ -23,6 +25,7 @@ class Generator:
     """A (seed, offset) pair. Element i of a draw uses Philox counter offset + i // 4."""
 
     def __init__(self, seed: int = _DEFAULT_SEED):
+        self._lock = threading.Lock()  # next_offset is a read-modify-write shared by threads
         self.manual_seed(seed)
 
     def manual_seed(self, seed: int) -> "Generator":
@@ -34,10 +37,13 @@ class Generator:
         return self.seed
 
     def next_offset(self, n: int) -> tuple[int, int]:
-        """(seed, offset) for a draw of n elements; advances the offset past them."""
-        off = self.offset
-        self.offset += (int(n) + 3) // 4 + 1
-        return self.seed, off
+        """(seed, offset) for a draw of n elements; advances the offset past them. Atomic:
+        threads drawing at once get disjoint counter ranges (which thread gets which range
+        follows the order they ask in, so only a single thread's stream is reproducible)."""
+        with self._lock:
+            off = self.offset
+            self.offset += (int(n) + 3) // 4 + 1
+            return self.seed, off
 
     def get_state(self) -> tuple[int, int]:
         return (self.seed, self.offset)

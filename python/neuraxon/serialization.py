@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 import zipfile
 from typing import Any
 
@@ -86,17 +87,58 @@ def save(obj: Any, f) -> None:
     entries = {f"a{i}": a for i, a in enumerate(arrays)}
     entries[_META] = np.array(meta)
     if isinstance(f, (str, os.PathLike)):
-        path = os.fspath(f)
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as fh:  # np.savez would append .npz to a bare path
-            np.savez(fh, **entries)
-        os.replace(tmp, path)
+        _save_atomic(os.fspath(f), entries)
     else:
         np.savez(f, **entries)
 
 
+def _save_atomic(path: str, entries: dict) -> None:
+    """Write to a temporary file of its own in the target's folder, fsync it, rename it over
+    the target, fsync the folder: readers see the old file or the new one, never a part, and
+    concurrent writers to one path each rename a whole file (the last one wins). The
+    temporary file is removed when writing fails."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:  # np.savez would append .npz to a bare path
+            np.savez(fh, **entries)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # the rename itself durable (POSIX; not possible on every platform)
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
 def _bad(where, why: str) -> ValueError:
     return ValueError(f"neuraxon.load: {where} is not a valid neuraxon checkpoint ({why})")
+
+
+# A member may expand to at most this many times its stored size (save stores members
+# uncompressed, ratio 1) once past 16 MiB: a crafted deflated member cannot make load
+# allocate gigabytes from a small file.
+_MAX_EXPANSION = 64
+_EXPANSION_FLOOR = 16 << 20
+
+
+def _check_member_size(z, key: str, where) -> None:
+    try:
+        info = z.zip.getinfo(key + ".npy")
+    except (KeyError, AttributeError):
+        return  # missing members are reported when read
+    if info.file_size > max(_EXPANSION_FLOOR, _MAX_EXPANSION * info.compress_size):
+        raise _bad(where, f"array entry {key} would expand from {info.compress_size} to {info.file_size} bytes")
 
 
 def _decode(node: Any, arrays, where, map_location) -> Any:
@@ -111,6 +153,7 @@ def _decode(node: Any, arrays, where, map_location) -> Any:
         return float(node["v"])
     if t in ("tensor", "ndarray"):
         key = f"a{int(node['i'])}"
+        _check_member_size(arrays, key, where)
         try:
             arr = arrays[key]
         except KeyError:
@@ -168,4 +211,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             raise _bad(where, "unknown format tag")
         if int(meta.get("version", 0)) > _VERSION:
             raise _bad(where, f"format version {meta.get('version')} is newer than this neuraxon ({_VERSION})")
-        return _decode(meta.get("root"), z, where, map_location)
+        try:
+            return _decode(meta.get("root"), z, where, map_location)
+        except ValueError as e:
+            if "not a valid neuraxon checkpoint" in str(e):
+                raise
+            raise _bad(where, f"malformed structure: {e}") from None
+        except (KeyError, TypeError, OverflowError, IndexError, AttributeError, RuntimeError) as e:
+            raise _bad(where, f"malformed structure: {type(e).__name__}: {e}") from None
