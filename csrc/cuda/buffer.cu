@@ -62,15 +62,6 @@ int sm_count() {
   return g_sms > 0 ? g_sms : 1;
 }
 
-#if NX_EMULATED
-void emu_bad_launch(const dim3& g, const dim3& b) {
-  // What the CUDA runtime reports for such a launch, at the next cudaGetLastError.
-  hip::detail::Runtime::set_last_error(hipErrorInvalidConfiguration);
-  (void)g;
-  (void)b;
-}
-#endif
-
 namespace {
 std::atomic<int64_t> g_host_syncs{0};
 }  // namespace

@@ -133,10 +133,6 @@ namespace nx::cuda {
 
 cudaStream_t stream();  // buffer.cu
 
-// Records a launch-configuration error as the CUDA runtime does (the next cudaGetLastError
-// returns it); HIP-CPU itself would run any geometry.
-void emu_bad_launch(const dim3& grid, const dim3& block);
-
 // The emulated <<<grid, block, 0, stream()>>>: checks the geometry, then enqueues the kernel
 // on the emulated stream through hipLaunchKernelGGL (asynchronous, as on a GPU).
 template <class Kernel>
@@ -149,7 +145,9 @@ struct EmuLaunch {
     if (threads == 0 || threads > 1024 || block.x > 1024 || block.y > 1024 || block.z > 64 ||
         grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 2147483647u || grid.y > 65535 ||
         grid.z > 65535) {
-      emu_bad_launch(grid, block);
+      // What the CUDA runtime reports for such a launch, at the next cudaGetLastError;
+      // HIP-CPU itself would run any geometry.
+      hip::detail::Runtime::set_last_error(hipErrorInvalidConfiguration);
       return;
     }
     Kernel* k = kernel;

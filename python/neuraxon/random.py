@@ -9,7 +9,7 @@ whole sequence exactly, on any backend (the kernels use the same counter-based s
 Use from other modules (e.g. dropout, init):
 
     seed, offset = neuraxon.random.next_offset(n)   # n = number of elements drawn
-    neuraxon._array.uniform_(x, low, high)   # which calls random_uniform with them
+    # ... then the random kernel with (seed, offset); _array.uniform_/normal_ do both
 """
 
 from __future__ import annotations

@@ -133,11 +133,10 @@ def _check_probability(p, what: str) -> None:
     """ValueError unless p (a number, or every element of a float tensor) is in [0, 1], as
     PyTorch; NaN fails. For a CUDA tensor this reads one flag back (a host sync)."""
     if isinstance(p, TensorBase):
-        ok = p.numel() == 0 or bool(((p >= 0.0) & (p <= 1.0)).all().item())
-    else:
-        ok = 0.0 <= float(p) <= 1.0
-    if not ok:
-        raise ValueError(f"{what}: expects probabilities in [0, 1], got {p if not isinstance(p, TensorBase) else 'a tensor with values outside'}")
+        if p.numel() and not bool(((p >= 0.0) & (p <= 1.0)).all().item()):
+            raise ValueError(f"{what}: expects probabilities in [0, 1], got a tensor with values outside")
+    elif not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"{what}: expects probabilities in [0, 1], got {p}")
 
 
 def normal(mean, std=1.0, size=None, generator=None) -> Tensor:

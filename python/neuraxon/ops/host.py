@@ -23,7 +23,6 @@ from ..dtypes import bool_, float32, int64, promote
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
-_wrap = TensorBase._wrap
 
 # Tensor methods that run here (see the module doc).
 HOST_OPS = (
@@ -45,8 +44,7 @@ def to_host(t: "Tensor") -> np.ndarray:
 
 def from_host(a: np.ndarray, dtype, device) -> "Tensor":
     """A new tensor on `device` holding host array `a` as `dtype`."""
-    a = np.array(a, dtype=dtype.numpy, order="C")  # keeps 0-d results 0-d
-    return _wrap(device.from_numpy(a.reshape(-1), dtype), tuple(a.shape), dtype, device)
+    return _array.from_numpy(np.array(a, dtype=dtype.numpy, order="C"), dtype, device)  # 0-d stays 0-d
 
 
 class Cumsum(Function):
