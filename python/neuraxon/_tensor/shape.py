@@ -213,6 +213,8 @@ class ShapeMethods:
         return out.reshape(self.shape)
 
     def scatter_add(self, dim: int, index, src):
+        if _has_scalar(self, index, src):  # torch reads a 0-d self/index/src as 1-D of size 1
+            return _at_least_1d(self).scatter_add(dim, _at_least_1d(index), _at_least_1d(src)).reshape(self.shape)
         d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
         self._check_scatter(d, index, src)
         pos = indexing._gather_positions(self.shape, d, index).reshape(-1)
@@ -234,6 +236,8 @@ class ShapeMethods:
             return self.scatter_add(dim, index, src)
         if not isinstance(src, TensorBase):
             src = full(index.shape, src if value is None else value, dtype=self.dtype, device=self.device)
+        if _has_scalar(self, index, src):  # torch reads a 0-d self/index/src as 1-D of size 1
+            return _at_least_1d(self).scatter(dim, _at_least_1d(index), _at_least_1d(src)).reshape(self.shape)
         d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
         self._check_scatter(d, index, src)
         pos = indexing._gather_positions(self.shape, d, index).reshape(-1)
@@ -386,30 +390,41 @@ class ShapeMethods:
         return tuple(self.narrow(d, i, 1).squeeze(d) for i in range(self.shape[d]))
 
     def index_select(self, dim: int, index):
+        if isinstance(index, TensorBase) and (self.ndim == 0 or index.ndim == 0):
+            # as torch: a 0-d index selects one element and keeps the dim; a 0-d self takes
+            # exactly one index (dim 0 or -1) and stays 0-d
+            if self.ndim == 0:
+                _array.norm_dim(dim, 0)
+                if index.ndim > 1:
+                    raise IndexError("index_select(): Index is supposed to be a vector")
+                if index.numel() != 1:
+                    raise RuntimeError(
+                        f"index_select(): Index to scalar can have only 1 value, got {index.numel()} value(s)"
+                    )
+                return indexing.index_select(self.reshape(1), 0, index.reshape(1)).reshape(())
+            return indexing.index_select(self, dim, index.reshape(1))
         return indexing.index_select(self, dim, index)
 
     def gather(self, dim: int, index):
         d = _array.norm_dim(dim, self.ndim)
         if not isinstance(index, TensorBase) or index.dtype is not int64:
             raise TypeError("gather(): index must be an int64 tensor")
-        if index.ndim != max(self.ndim, 1) or any(
-            i != d and index.shape[i] > (self.shape[i] if self.ndim else 1) for i in range(index.ndim)
-        ):
+        # torch reads a 0-d self or index as 1-D of size 1; the result has index's shape
+        x, idx = _at_least_1d(self), _at_least_1d(index)
+        if idx.ndim != x.ndim or any(i != d and idx.shape[i] > x.shape[i] for i in range(idx.ndim)):
             raise RuntimeError(
                 f"gather(): index of shape {index.shape} must have as many dimensions as input of shape "
                 f"{self.shape} and be no larger except in dimension {d}"
             )
-        if self.ndim == 0:
-            return self.reshape(1).gather(0, index).reshape(index.shape)
-        pos = indexing._gather_positions(self.shape, d, index)
-        return indexing.index_select(self.reshape(-1), 0, pos.reshape(-1)).reshape(index.shape)
+        pos = indexing._gather_positions(x.shape, d, idx)
+        return indexing.index_select(x.reshape(-1), 0, pos.reshape(-1)).reshape(index.shape)
 
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = True):
         """(values, indices) along dim. The order is computed on the host (NumPy, stable)
         and the values gathered on the device, so values carry gradients."""
         d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
-        if self.ndim == 0:
-            return _SortRes(self, _array.full((), 0, int64, self.device))
+        if self.ndim == 0:  # a new tensor (with a graph), as torch
+            return _SortRes(self.clone(), _array.full((), 0, int64, self.device))
         h = host.to_host(self.detach())
         if not descending:
             order = np.argsort(h, axis=d, kind="stable")  # NaN last, as torch
@@ -430,11 +445,13 @@ class ShapeMethods:
 
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
         """(values, indices) of the k largest (smallest) along dim; order found on the host."""
-        d = _array.norm_dim(dim, self.ndim) if self.ndim else 0
+        d = _array.norm_dim(dim, self.ndim)
         size = self.shape[d] if self.ndim else 1
         if not 0 <= k <= size:
             raise RuntimeError(f"topk: k ({k}) is out of range for dimension {d} of size {size} (shape {self.shape})")
         v, i = self.sort(d, descending=largest)
+        if self.ndim == 0:  # torch: a 0-d input gives 0-d values and indices (k 0 or 1)
+            return _TopkRes(v, i)
         return _TopkRes(v.narrow(d, 0, k), i.narrow(d, 0, k))
 
     def cumsum(self, dim: int, dtype=None):
@@ -448,3 +465,12 @@ class ShapeMethods:
         if x.dtype is float32:
             return host.Cumsum.apply(x, d)
         return host.from_host(np.cumsum(host.to_host(x), axis=d, dtype=np.int64), int64, x.device)
+
+
+def _has_scalar(*ts) -> bool:
+    return any(isinstance(t, TensorBase) and t.ndim == 0 for t in ts)
+
+
+def _at_least_1d(t):
+    """A 0-d tensor as shape (1,) (a differentiable reshape); anything else unchanged."""
+    return t.reshape(1) if isinstance(t, TensorBase) and t.ndim == 0 else t

