@@ -118,3 +118,59 @@ def test_argmax_argmin_shapes(device, fn):
     assert r.shape == (1, 1) and r.tolist() == [[3 if fn == "argmax" else 2]]
     assert getattr(m, fn)(1, True).shape == (2, 1)
     assert getattr(nx.arange(3.0, device=device), fn)(0, True).shape == (1,)
+
+
+# -- 2. conv_transpose2d: dilation + groups + output_padding >= stride (< dilation) --------------
+
+
+def _conv_transpose_ref(x, w, G, stride, padding, output_padding, groups, dilation):
+    """Direct NumPy transposed convolution (each input element scattered through the kernel),
+    with d(sum(out * G))/dx and /dw; checked against torch.nn.functional.conv_transpose2d."""
+    N, Cin, H, W = x.shape
+    _, Cg, R, S = w.shape
+    Ho = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (R - 1) + output_padding[0] + 1
+    Wo = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (S - 1) + output_padding[1] + 1
+    out, dx, dw = np.zeros((N, Cg * groups, Ho, Wo)), np.zeros(x.shape), np.zeros(w.shape)
+    for n, ci, h, q, co, r, s in np.ndindex(N, Cin, H, W, Cg, R, S):
+        oh = h * stride[0] - padding[0] + r * dilation[0]
+        ow = q * stride[1] - padding[1] + s * dilation[1]
+        if 0 <= oh < Ho and 0 <= ow < Wo:
+            oc = ci // (Cin // groups) * Cg + co
+            out[n, oc, oh, ow] += x[n, ci, h, q] * w[ci, co, r, s]
+            dx[n, ci, h, q] += G[n, oc, oh, ow] * w[ci, co, r, s]
+            dw[ci, co, r, s] += G[n, oc, oh, ow] * x[n, ci, h, q]
+    return out, dx, dw
+
+
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_conv_transpose2d_dilation_groups_output_padding(device, unbatched):
+    import neuraxon.nn.functional as F
+
+    kw = dict(stride=(3, 2), padding=(1, 2), output_padding=(2, 3), groups=2, dilation=(4, 4))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 2, 4, 4)).astype(np.float32)
+    w = rng.standard_normal((2, 2, 4, 5)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    if unbatched:
+        x = x[:1]
+    G = rng.standard_normal((x.shape[0], 4, 22, 22)).astype(np.float32)  # torch: (N, 4, 22, 22)
+    ref, rdx, rdw = _conv_transpose_ref(x.astype(np.float64), w.astype(np.float64), G, **kw)
+    ref = ref + b.reshape(1, 4, 1, 1)
+    tx = nx.tensor(x[0] if unbatched else x, device=device, requires_grad=True)
+    tw = nx.tensor(w, device=device, requires_grad=True)
+    tb = nx.tensor(b, device=device, requires_grad=True)
+    out = F.conv_transpose2d(tx, tw, tb, **kw)
+    assert out.shape == ((4, 22, 22) if unbatched else (2, 4, 22, 22))
+    np.testing.assert_allclose(_np(out).reshape(ref.shape), ref, rtol=1e-4, atol=1e-4)
+    (out * nx.tensor(G.reshape(out.shape), device=device)).sum().backward()
+    np.testing.assert_allclose(_np(tx.grad).reshape(rdx.shape), rdx, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(_np(tw.grad), rdw, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(_np(tb.grad), G.sum((0, 2, 3)), rtol=1e-4, atol=1e-4)
+    # the module takes the same arguments
+    m = nx.nn.ConvTranspose2d(2, 4, (4, 5), bias=False, **kw).to(device)
+    with nx.no_grad():
+        m.weight.copy_(tw)
+    np.testing.assert_allclose(_np(m(tx)).reshape(ref.shape), ref - b.reshape(1, 4, 1, 1), rtol=1e-4, atol=1e-4)
+    # output_padding must stay below stride or dilation (torch's rule)
+    with pytest.raises(RuntimeError, match="output padding"):
+        F.conv_transpose2d(tx, tw, stride=(3, 2), output_padding=(2, 4), groups=2, dilation=(4, 4))

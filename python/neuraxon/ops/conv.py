@@ -214,5 +214,12 @@ def conv_transpose2d(
     Wo = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (S - 1) + output_padding[1] + 1
     if Ho <= 0 or Wo <= 0:
         raise RuntimeError(f"conv_transpose2d: output size ({Ho} x {Wo}) is too small (input shape {input.shape})")
+    # The kernel runs the gradient of the convolution (Ho, Wo) -> (H, W), whose output size is
+    # H + output_padding // stride: output_padding may reach the stride when it is below the
+    # dilation (torch's rule), which adds rows/columns. The input gets that many zero rows and
+    # columns at the end (they add nothing to the output; pad's backward drops their gradient).
+    eh, ew = output_padding[0] // stride[0], output_padding[1] // stride[1]
+    if eh or ew:
+        x = pad(x, (0, ew, 0, eh))
     out = _ConvT2d.apply(x, weight, bias, stride, padding, dilation, groups, (Ho, Wo))
     return out.reshape(out.shape[1:]) if unbatched else out
