@@ -174,3 +174,61 @@ def test_conv_transpose2d_dilation_groups_output_padding(device, unbatched):
     # output_padding must stay below stride or dilation (torch's rule)
     with pytest.raises(RuntimeError, match="output padding"):
         F.conv_transpose2d(tx, tw, stride=(3, 2), output_padding=(2, 4), groups=2, dilation=(4, 4))
+
+
+# -- 3. take_along_dim with a broadcasting index; gather's index range --------------------------
+
+
+@pytest.mark.parametrize(
+    "xshape,ishape,dim",
+    [((5, 5), (1, 2), 1), ((5, 5), (1, 2), -1), ((1, 5), (5, 2), 1), ((3, 1, 4), (1, 2, 2), 2), ((3, 4, 1), (1, 2, 5), 1)],
+)
+def test_take_along_dim_broadcasting_index(device, xshape, ishape, dim):
+    rng = np.random.default_rng(3)
+    xa = rng.standard_normal(xshape).astype(np.float32)
+    ia = rng.integers(0, xshape[dim], ishape)
+    d = dim % len(xshape)
+    bshape = np.broadcast_shapes(xshape[:d] + (1,) + xshape[d + 1 :], ishape[:d] + (1,) + ishape[d + 1 :])
+    xb = np.broadcast_to(xa, bshape[:d] + (xshape[d],) + bshape[d + 1 :])
+    ib = np.broadcast_to(ia, bshape[:d] + (ishape[d],) + bshape[d + 1 :])
+    ref = np.take_along_axis(xb, ib, dim)
+    x = nx.tensor(xa, device=device, requires_grad=True)
+    y = nx.take_along_dim(x, nx.tensor(ia, device=device), dim)
+    assert y.shape == ref.shape
+    np.testing.assert_array_equal(_np(y), ref)
+    w = rng.standard_normal(ref.shape).astype(np.float32)
+    (y * nx.tensor(w, device=device)).sum().backward()
+    # gradient: w added back at the gathered positions, summed over the broadcast copies
+    gb = np.zeros(xb.shape, np.float64)
+    for pos in np.ndindex(*ib.shape):
+        p = list(pos)
+        p[d] = ib[pos]
+        gb[tuple(p)] += w[pos]
+    axes = tuple(i for i, (a, b) in enumerate(zip(xshape, gb.shape)) if a == 1 and b != 1)
+    np.testing.assert_allclose(_np(x.grad), gb.sum(axes, keepdims=True), rtol=1e-5, atol=1e-6)
+    assert np.array_equal(_np(x.take_along_dim(nx.tensor(ia, device=device), dim)), ref)
+
+
+def test_take_along_dim_without_dim_and_errors(device):
+    x = nx.arange(25.0, device=device).reshape(5, 5).requires_grad_()
+    idx = nx.tensor([[0, 1], [24, 7]], device=device)
+    y = nx.take_along_dim(x, idx)  # dim=None: flat input, flat index
+    assert y.shape == (4,) and y.tolist() == [0.0, 1.0, 24.0, 7.0]
+    y.sum().backward()
+    g = np.zeros(25, np.float32)
+    g[[0, 1, 24, 7]] = 1
+    np.testing.assert_array_equal(_np(x.grad), g.reshape(5, 5))
+    assert x.take_along_dim(idx, dim=None).tolist() == [0.0, 1.0, 24.0, 7.0]
+    with pytest.raises(RuntimeError, match="same number of dimensions"):
+        nx.take_along_dim(x, nx.tensor([0, 1], device=device), 1)
+    with pytest.raises(RuntimeError):
+        nx.take_along_dim(x, nx.tensor([[0, 1], [1, 0]], device=device), 0)  # (5, 1) vs (2, 1)
+
+
+def test_gather_index_out_of_range_raises(device):
+    # flat positions of a negative or too-large index land on a neighbouring row: torch raises
+    x = nx.arange(25.0, device=device).reshape(5, 5)
+    for bad in (5, -1, -5):
+        with pytest.raises(RuntimeError, match="out of bounds"):
+            x.gather(1, nx.tensor([[bad]] * 5, device=device))
+    assert x.gather(1, nx.tensor([[4]] * 5, device=device)).reshape(-1).tolist() == [4.0, 9.0, 14.0, 19.0, 24.0]

@@ -181,7 +181,7 @@ class ReductionMethods:
         if self.dtype is float32:
             # a row holding NaN has median NaN: after sorting, its last element
             pos = elementwise.where(v.isnan().any(d, keepdim=True), size - 1, k)
-            vals, idx = v.gather(d, pos), i.gather(d, pos)
+            vals, idx = v._gather_along(d, pos), i._gather_along(d, pos)
         else:
             vals, idx = v.narrow(d, k, 1), i.narrow(d, k, 1)
         if not keepdim:

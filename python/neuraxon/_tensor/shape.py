@@ -186,6 +186,13 @@ class ShapeMethods:
     def take_along_dim(self, indices, dim=None):
         if dim is None:
             return self.reshape(-1)[indices.reshape(-1)]
+        if indices.ndim != self.ndim:
+            raise RuntimeError(
+                "take_along_dim(): input and indices should have the same number of dimensions, but got "
+                f"{self.ndim} dimensions for input, and {indices.ndim} dimensions for indices"
+            )
+        if not self.ndim:
+            raise IndexError(f"take_along_dim(): dimension specified as {dim} but tensor has no dimensions")
         d = _array.norm_dim(dim, self.ndim)
         shape = list(_array.broadcast_shapes(self.shape[:d] + (1,) + self.shape[d + 1 :],
                                            indices.shape[:d] + (1,) + indices.shape[d + 1 :]))  # fmt: skip
@@ -416,8 +423,13 @@ class ShapeMethods:
                 f"gather(): index of shape {index.shape} must have as many dimensions as input of shape "
                 f"{self.shape} and be no larger except in dimension {d}"
             )
-        pos = indexing._gather_positions(x.shape, d, idx)
-        return indexing.index_select(x.reshape(-1), 0, pos.reshape(-1)).reshape(index.shape)
+        indexing.check_index_range(idx, x.shape[d], d)
+        return x._gather_along(d, idx).reshape(index.shape)
+
+    def _gather_along(self, d: int, index):
+        """gather(d, index) for a checked, in-range index of self's ndim (sort, median)."""
+        pos = indexing._gather_positions(self.shape, d, index)
+        return indexing.index_select(self.reshape(-1), 0, pos.reshape(-1)).reshape(index.shape)
 
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = True):
         """(values, indices) along dim. The order is computed on the host (NumPy, stable)
@@ -438,7 +450,7 @@ class ShapeMethods:
         else:
             order = np.argsort(-h, axis=d, kind="stable")
         idx = tensor(order.astype(np.int64), device=self.device)
-        return _SortRes(self.gather(d, idx), idx)
+        return _SortRes(self._gather_along(d, idx), idx)
 
     def argsort(self, dim: int = -1, descending: bool = False, stable: bool = True):
         return self.sort(dim, descending).indices
