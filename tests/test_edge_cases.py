@@ -232,3 +232,37 @@ def test_gather_index_out_of_range_raises(device):
         with pytest.raises(RuntimeError, match="out of bounds"):
             x.gather(1, nx.tensor([[bad]] * 5, device=device))
     assert x.gather(1, nx.tensor([[4]] * 5, device=device)).reshape(-1).tolist() == [4.0, 9.0, 14.0, 19.0, 24.0]
+
+
+# -- 4. cat with a legacy empty 1-D tensor ------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cat_with_legacy_empty_keeps_gradients(device, dim):
+    a = nx.tensor(np.arange(6, dtype=np.float32).reshape(2, 3), device=device, requires_grad=True)
+    e = nx.zeros(0, device=device, requires_grad=True)
+    w = nx.arange(12.0, device=device).reshape((4, 3) if dim == 0 else (2, 6))
+    y = nx.cat([e, a, e, a], dim)
+    assert y.shape == ((4, 3) if dim == 0 else (2, 6))
+    (y * w).sum().backward()
+    wa = _np(w)
+    ga = wa[:2] + wa[2:] if dim == 0 else wa[:, :3] + wa[:, 3:]
+    np.testing.assert_array_equal(_np(a.grad), ga)
+    assert e.grad is not None and e.grad.shape == (0,)  # torch: tensor([])
+    # only the empty one requires grad: the result still has a graph (as torch)
+    b = nx.ones(2, 3, device=device)
+    e2 = nx.zeros(0, device=device, requires_grad=True)
+    y = nx.cat([e2, b], dim)
+    assert y.requires_grad and y.grad_fn is not None
+    y.sum().backward()
+    assert e2.grad.shape == (0,)
+
+
+def test_cat_legacy_empty_counts_for_dtype(device):
+    # torch promotes over every tensor, the skipped empty ones included
+    r = nx.cat([nx.zeros(0, device=device), nx.ones(2, 3, dtype=nx.int64, device=device)])
+    assert r.dtype == nx.float32 and r.shape == (2, 3) and r.tolist() == [[1.0] * 3] * 2
+    r = nx.cat([nx.zeros(0, device=device), nx.zeros(0, dtype=nx.int64, device=device)])
+    assert r.dtype == nx.float32 and r.shape == (0,)
+    with pytest.raises(IndexError):
+        nx.cat([nx.zeros(0, device=device), nx.ones(2, 3, device=device)], 2)

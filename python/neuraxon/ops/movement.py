@@ -175,17 +175,23 @@ def repeat(x: Tensor, sizes) -> Tensor:
 
 
 class Cat(Function):
+    """Concatenation along dim. A legacy empty tensor (shape (0,)) next to tensors of another
+    rank is skipped, as torch, but stays an input: its gradient is zeros of shape (0,)."""
+
     @staticmethod
     def forward(ctx, *ts, dim=0):
-        ref = ts[0]
+        ref = next((t for t in ts if not _legacy_empty(t)), ts[0])
         shape = list(ref.shape)
-        total = sum(t.shape[dim] for t in ts)
-        shape[dim] = total
+        parts = [t for t in ts if t.ndim == ref.ndim]
+        shape[dim] = sum(t.shape[dim] for t in parts)
         out = empty(tuple(shape), ref.dtype, ref.device)
         ost = strides_of(out.shape)
         off = 0
         sizes = []
         for t in ts:
+            if t.ndim != ref.ndim:  # a skipped legacy empty
+                sizes.append(None)
+                continue
             copy_into(out, t, t.shape, ost, off * ost[dim], strides_of(t.shape), 0)
             off += t.shape[dim]
             sizes.append(t.shape)
@@ -198,6 +204,9 @@ class Cat(Function):
         gst = strides_of(g.shape)
         res, off = [], 0
         for s, need in zip(ctx.sizes, ctx.needs_input_grad):
+            if s is None:
+                res.append(zeros((0,), g.dtype, g.device) if need else None)
+                continue
             if need:
                 res.append(strided_copy(g, s, gst, off * gst[dim]))
             else:
@@ -206,17 +215,22 @@ class Cat(Function):
         return tuple(res)
 
 
+def _legacy_empty(t) -> bool:
+    return t.ndim == 1 and t.shape[0] == 0
+
+
 def cat(tensors, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("cat(): expected a non-empty list of Tensors")
-    # PyTorch skips 1-D empty tensors
-    ts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    # PyTorch skips 1-D empty tensors in the shape checks (they still count for the dtype and
+    # the graph: Cat leaves them out of the result and gives them a (0,) gradient)
+    ts = [t for t in tensors if not _legacy_empty(t)] or tensors[:1]
     ref = ts[0]
     dim = norm_dim(dim, ref.ndim)
-    check_same_device(*ts)
-    dt = ref.dtype
-    for t in ts[1:]:
+    check_same_device(*tensors)
+    dt = tensors[0].dtype
+    for t in tensors[1:]:
         dt = promote(dt, t.dtype)
     for t in ts:
         if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != dim):
@@ -224,10 +238,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
                 f"Sizes of tensors must match except in dimension {dim}: got shapes "
                 + ", ".join(str(x.shape) for x in ts)
             )
-    ts = [t if t.dtype is dt else t.to(dt) for t in ts]
-    if len(ts) == 1:
-        return ts[0].clone()  # a new tensor, as torch (never the input itself)
-    return Cat.apply(*ts, dim=dim)
+    return Cat.apply(*[t if t.dtype is dt else t.to(dt) for t in tensors], dim=dim)
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
