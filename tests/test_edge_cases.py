@@ -266,3 +266,32 @@ def test_cat_legacy_empty_counts_for_dtype(device):
     assert r.dtype == nx.float32 and r.shape == (0,)
     with pytest.raises(IndexError):
         nx.cat([nx.zeros(0, device=device), nx.ones(2, 3, device=device)], 2)
+
+
+# -- 5. norm(x, 0) ------------------------------------------------------------------------------
+
+
+def test_norm_p0_is_in_the_graph_with_no_gradient(device):
+    # torch: the count of non-zeros (NaN counts) requires grad and has a grad_fn, but its
+    # backward gives the input nothing: x.grad stays None; autograd.grad needs allow_unused
+    a = np.array([[0.0, 2.0, -1.0], [0.0, 0.0, np.nan]], np.float32)
+    for args, shape, val in [
+        ((0,), (), 3.0),
+        ((0, 1), (2,), [2.0, 1.0]),
+        ((0, 1, True), (2, 1), [[2.0], [1.0]]),
+        ((0, None, True), (1, 1), [[3.0]]),
+        ((0.0, 0), (3,), [0.0, 1.0, 2.0]),
+    ]:
+        x = nx.tensor(a, device=device, requires_grad=True)
+        y = x.norm(*args)
+        assert y.shape == shape and y.tolist() == val
+        assert y.requires_grad and y.grad_fn is not None
+        y.sum().backward()
+        assert x.grad is None
+    x = nx.tensor(a, device=device, requires_grad=True)
+    (nx.norm(x, 0) + x.sum()).backward()  # the other branch still gives its gradient
+    np.testing.assert_array_equal(_np(x.grad), np.ones((2, 3), np.float32))
+    assert nx.autograd.grad(x.norm(0), x, allow_unused=True) == (None,)
+    with pytest.raises(RuntimeError, match="not have been used"):
+        nx.autograd.grad(x.norm(0), x)
+    assert not nx.tensor(a, device=device).norm(0).requires_grad

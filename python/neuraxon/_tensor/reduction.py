@@ -100,8 +100,8 @@ class ReductionMethods:
             return self.abs().amax(dim, keepdim)
         if p in (-math.inf, float("-inf")):
             return self.abs().amin(dim, keepdim)
-        if p == 0:  # the number of non-zero elements (no gradient), as torch
-            return (self != 0).float().sum(dim, keepdim)
+        if p == 0:  # the number of non-zero elements: in the graph, no gradient (as torch)
+            return reduction.Norm0.apply(self, _array.norm_dims(dim, self.ndim), bool(keepdim))
         p = float(p)
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 

@@ -242,6 +242,23 @@ class AMaxMin(Function):
         return _array.binary_raw(hit, _array.binary_raw(g, cnt, C.BIN_DIV), C.BIN_MUL), None, None, None
 
 
+class Norm0(Function):
+    """The 0-"norm": the number of non-zero elements over dims (NaN counts). As torch, the
+    result is part of the graph (requires grad, has a grad_fn) but its gradient is undefined:
+    backward gives the input nothing (x.grad stays None; autograd.grad needs allow_unused).
+    """
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        nz = _array.cast(_array.binary_raw(x, _array.full((), 0.0, float32, x.device), C.BIN_NE), float32)
+        n = _array.reduce_raw(nz, dims, C.RED_SUM, True) if dims else nz
+        return n if keepdim else n.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        return None, None, None
+
+
 class Norm2(Function):
     """The 2-norm over dims; its gradient x / norm is 0 where the norm is 0 (as torch)."""
 
