@@ -240,6 +240,11 @@ def einsum(equation: str, *operands) -> Tensor:
         bs = [max(a.shape[i], b.shape[i]) for i in range(len(batch))]
         a = a.expand(bs + list(a.shape[len(batch) :])) if batch else a
         b = b.expand(bs + list(b.shape[len(batch) :])) if batch else b
+        if contr:  # a contracted index of size 1 on one side broadcasts to the other's size
+            nb, nlft = len(batch), len(left)
+            cs = [max(a.shape[nb + nlft + i], b.shape[nb + i]) for i in range(len(contr))]
+            a = a.expand(list(a.shape[: nb + nlft]) + cs)
+            b = b.expand(list(b.shape[:nb]) + cs + list(b.shape[nb + len(contr) :]))
         nl = _array.prod(a.shape[len(batch) : len(batch) + len(left)])
         nc = _array.prod(a.shape[len(batch) + len(left) :])
         nr = _array.prod(b.shape[len(batch) + len(contr) :])
@@ -258,12 +263,37 @@ def einsum(equation: str, *operands) -> Tensor:
 
 
 def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
-    if isinstance(dims, int):
-        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    """Contract a's dims with b's, in torch's forms: an int n (a's last n with b's first n),
+    a pair of lists ([1, 2], [0, 1]) or of ints (2, 0), a list of two tuples, or a tensor
+    (one element: an int n; two rows: the two lists)."""
+    if isinstance(dims, TensorBase):
+        if dims.numel() > 1:
+            if dims.shape[0] != 2:
+                raise RuntimeError(f"tensordot: a dims tensor must have 2 rows, got shape {dims.shape}")
+            dims = (dims[0].tolist(), dims[1].tolist())
+        else:
+            dims = int(dims.item())
+    if isinstance(dims, (int, np.integer)):
+        n = int(dims)
+        if n < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={n}")
+        if n > a.ndim or n > b.ndim:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={n}")
+        da, db = list(range(a.ndim - n, a.ndim)), list(range(n))
     else:
+        if len(dims) != 2:
+            raise RuntimeError(f"tensordot: dims must be an int or two lists of dims, got {dims!r}")
         da, db = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
-    da = [_array.norm_dim(d, a.ndim) for d in da]
-    db = [_array.norm_dim(d, b.ndim) for d in db]
+    if len(da) != len(db):
+        raise RuntimeError("both dimension lists should have same length")
+    da = [_array.norm_dim(int(d), a.ndim) for d in da]
+    db = [_array.norm_dim(int(d), b.ndim) for d in db]
+    for i, j in zip(da, db):
+        if a.shape[i] != b.shape[j] and 1 not in (a.shape[i], b.shape[j]):  # size 1 broadcasts
+            raise RuntimeError(
+                f"contracted dimensions need to match, but first has size {a.shape[i]} in dim {i} and second "
+                f"has size {b.shape[j]} in dim {j}"
+            )
     letters = "abcdefghijklmnopqrstuvwxyz"
     sa = list(letters[: a.ndim])
     sb = list(letters[a.ndim : a.ndim + b.ndim])
