@@ -14,6 +14,14 @@
 #include <sstream>
 #include <vector>
 
+// NX_HD: a function both backends compile (host code, CUDA device code, the emulated build);
+// always inlined, so a CPU loop that calls it still vectorises inside each ISA's copy.
+#ifdef __CUDACC__
+#define NX_HD __host__ __device__ __forceinline__
+#else
+#define NX_HD inline __attribute__((always_inline))
+#endif
+
 namespace nx {
 
 enum class DType : int32_t { F32 = 0, I64 = 1, U8 = 2 };  // U8 holds bool
@@ -25,6 +33,18 @@ inline const char* dtype_name(DType d) {
     case DType::U8: return "bool";
   }
   return "?";
+}
+
+// Calls f(T{}) with the C++ element type of d (float, int64_t, uint8_t): the one place a
+// runtime dtype becomes a template argument, e.g. visit_dtype(d, [&](auto t) {
+// loop<decltype(t)>(...); }).
+template <class F>
+decltype(auto) visit_dtype(DType d, F&& f) {
+  switch (d) {
+    case DType::I64: return f(int64_t{});
+    case DType::U8: return f(uint8_t{});
+    default: return f(float{});
+  }
 }
 
 // A contiguous array argument. data == nullptr means "absent" (Python None).
@@ -144,8 +164,11 @@ enum ArgRedOp : int64_t { ARG_MAX = 0, ARG_MIN = 1 };
 inline int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil,
                           bool ceil_mode = false) {
   int64_t span = in + 2 * pad - dil * (k - 1) - 1;
+  // with ceil_mode a window hanging past the end counts: span may be down to -(stride - 1)
+  // (torch: an input of width 1, kernel 2, stride 2 gives one output)
+  if (ceil_mode) span += stride - 1;
   if (span < 0) return 0;
-  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+  int64_t out = span / stride + 1;
   // PyTorch: with ceil_mode the last window must start inside the (left-padded) input.
   if (ceil_mode && (out - 1) * stride >= in + pad) --out;
   return out;

@@ -30,11 +30,7 @@
 #include <cmath>
 #endif
 
-#ifdef __CUDACC__
-#define NX_HD __host__ __device__ __forceinline__
-#else
-#define NX_HD inline
-#endif
+#include "common.h"
 
 namespace nx::philox {
 

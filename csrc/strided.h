@@ -15,11 +15,6 @@
 
 #include "common.h"
 
-#ifdef __CUDACC__
-#define NX_HD __host__ __device__ __forceinline__
-#else
-#define NX_HD inline
-#endif
 
 namespace nx {
 

@@ -272,24 +272,14 @@ void cast_loop(void* out, const void* inp, int64_t n) {
     for (int64_t i = b; i < e; ++i) o[i] = convert<To, From>(x[i]);
   });
 }
-template <class To>
-void cast_from(DType from, void* out, const void* inp, int64_t n) {
-  switch (from) {
-    case DType::F32: return cast_loop<To, float>(out, inp, n);
-    case DType::I64: return cast_loop<To, int64_t>(out, inp, n);
-    case DType::U8: return cast_loop<To, uint8_t>(out, inp, n);
-  }
-}
 }  // namespace
 
 void Cpu::cast(View out, View inp, int64_t n) {
   checks::check_cast(out, inp, n);
   if (n == 0) return;
-  switch (out.dtype) {
-    case DType::F32: return cast_from<float>(inp.dtype, out.data, inp.data, n);
-    case DType::I64: return cast_from<int64_t>(inp.dtype, out.data, inp.data, n);
-    case DType::U8: return cast_from<uint8_t>(inp.dtype, out.data, inp.data, n);
-  }
+  visit_dtype(out.dtype, [&](auto to) {
+    visit_dtype(inp.dtype, [&](auto from) { cast_loop<decltype(to), decltype(from)>(out.data, inp.data, n); });
+  });
 }
 
 // Thread mapping: rows of the coalesced index space, one contiguous chunk per thread.

@@ -1,32 +1,23 @@
-// lstm.cc (cpu) — LSTM cell and whole-layer forward/backward on top of our packed GEMM.
-//
-// Layouts (PyTorch's): x (B, I) per step, (T, B, I) per layer; h, c (B, H); gates ordered
-// i, f, g, o along the 4H axis; w_ih (4H, I), w_hh (4H, H); b_ih, b_hh (4H) or None.
-// Saved for backward: gates (B, 4H) / (T, B, 4H) hold the ACTIVATED gates
-// (sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)); cells (T, B, H) hold c_t.
-//
-//   pre  = x @ w_ih^T + b_ih + h_{t-1} @ w_hh^T + b_hh          (B, 4H)
-//   c_t  = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
-//
-// One variant (no `variant` argument). The cell kernels go through Cpu::gemm_forward /
-// gemm_backward; the layer kernels run their recurrence in ONE OpenMP region per call on
-// weights packed ONCE per call (cpu::PrepackedGemm, gemm.h), not per step:
-//  * layer forward: thread t owns hidden units [u0, u1) (cut points rounded to whole GEMM
-//    panels) and packs, once, the rows q*H + u0 .. q*H + u1 of w_hh (each gate's slice padded
-//    to whole panels); when 4H*(I+H) <= 1M floats it packs w_ih's the same way and each
-//    step's product is [x_t, h_{t-1}] @ [w_ih; w_hh]^T (the input projection fused in,
-//    biases added in the pointwise pass), else one GEMM computes x @ w_ih^T + biases for
-//    all T steps first. Per step: the thread's product into its private (B, 4*slice) tile
-//    buffer, the fused gate nonlinearities + cell update for its units (ISA-targeted copies
-//    of the row pass, chosen by cpu::isa()), then one barrier (h_t complete). One thread:
-//    no barrier at all. Threads only when a step's product has >= 2^20 multiply-adds.
-//  * layer backward (BPTT): same split; thread t packs w_hh[:, u0:u1] once; per step the
-//    fused pointwise backward of its units writes dgates[t] (pre-activation gradients,
-//    (T, B, 4H) scratch) and dc_{t-1}, one barrier, then its columns of dh_{t-1} =
-//    dgates[t] @ w_hh. After the loop, each as one GEMM over all steps: dx = dgates @ w_ih,
-//    dw_ih^T = x^T @ dgates, dw_hh^T = out[:-1]^T @ dgates[1:] (+ h0^T @ dgates[0]), both
-//    transposed into place; bias gradients are row-wise column sums of dgates.
-// Gate math: vmath.h's branch-free sigmoid/tanh (vexp ~1 ulp, vtanh <= 7 ulp), so loops vectorise.
+// lstm.cc (cpu) — the LSTM cell and layer kernels on top of our packed GEMM. The formulas,
+// layouts and the composition of each kernel are ../lstm_common.h (shared with
+// csrc/cuda/lstm.cu); this file supplies the CPU's primitives (CpuLstm, at the end) and the
+// parts that are its own:
+//  * the pointwise passes over (B, H) rows (vmath.h's branch-free sigmoid/tanh: vexp ~1 ulp,
+//    vtanh <= 7 ulp, so the loops vectorise);
+//  * the recurrence, in ONE OpenMP region per layer call on weights packed ONCE per call
+//    (cpu::PrepackedGemm, gemm.h), not per step. Forward: thread t owns hidden units
+//    [u0, u1) (cut points rounded to whole GEMM panels) and packs, once, the rows q*H + u0 ..
+//    q*H + u1 of w_hh (each gate's slice padded to whole panels); when 4H*(I+H) <= 1M floats
+//    it packs w_ih's the same way and each step's product is [x_t, h_{t-1}] @ [w_ih; w_hh]^T
+//    (the input projection fused in, biases added in the pointwise pass), else one GEMM
+//    computes x @ w_ih^T + biases for all T steps first. Per step: the thread's product into
+//    its private (B, 4*slice) tile buffer, the fused gate nonlinearities + cell update for its
+//    units (ISA-targeted copies of the row pass, chosen by cpu::isa()), then one barrier (h_t
+//    complete). One thread: no barrier at all. Threads only when a step's product has >= 2^20
+//    multiply-adds. Backward: same split; thread t packs w_hh[:, u0:u1] once; per step the
+//    fused pointwise backward of its units writes dgates[t] and dc_{t-1}, one barrier, then
+//    its columns of dh_{t-1} = dgates[t] @ w_hh;
+//  * weight gradients computed transposed (see weight_grad).
 // Scratch slots (cpu::scratch): 2 = dgates / combined bias, 3 = dh/dc carries, 4 = a zero
 // row / zero bias / transposed weight gradient, 5 = packed w_hh slice, 6 = a thread's tile
 // buffer, 7 = packed w_ih slice (5-7 per thread). gemm owns 0, 1.
@@ -37,7 +28,7 @@
 #include <new>
 #include <vector>
 
-#include "../checks/lstm.h"
+#include "../lstm_common.h"
 #include "backend.h"
 #include "gemm.h"
 #include "vmath.h"
@@ -49,10 +40,13 @@ namespace {
 // targets via __attribute__((target))) and everything they call must be inlined into each.
 #define NX_AI inline __attribute__((always_inline))
 
-// Gate nonlinearities: vmath.h's vectorisable sigmoid and tanh (libm's scalar expf/tanhf made
-// the pointwise pass cost several times the GEMMs), always inlined into each ISA's loops.
-NX_AI float sigmoidf(float x) { return cpu::vsigmoid(x); }
-NX_AI float tanh_fast(float x) { return cpu::vtanh(x); }
+// The gate nonlinearities lstm::unit_forward/unit_backward use here: vmath.h's vectorisable
+// sigmoid and tanh (libm's scalar expf/tanhf made the pointwise pass cost several times the
+// GEMMs), always inlined into each ISA's loops.
+struct VMath {
+  static NX_AI float sigmoid(float x) { return cpu::vsigmoid(x); }
+  static NX_AI float tanh(float x) { return cpu::vtanh(x); }
+};
 
 View fview(float* p, int64_t n) {
   View v;
@@ -74,44 +68,6 @@ void mm(float* c, const float* a, const float* b, const float* bias, int64_t m, 
                     beta, ACT_NONE, 0.f, -1);
 }
 
-// One row of the fused forward: activates the four gate blocks in place and updates the cell.
-// Separate restrict-qualified blocks (they never overlap) and no per-element branch, so the
-// loop vectorises; HAS_C = false is c_{t-1} = 0.
-template <bool HAS_C>
-void cell_row(float* __restrict gi, float* __restrict gf, float* __restrict gg,
-              float* __restrict go, const float* __restrict cp, float* __restrict co,
-              float* __restrict ho, int64_t H) {
-#pragma omp simd
-  for (int64_t j = 0; j < H; ++j) {
-    const float i = sigmoidf(gi[j]), f = sigmoidf(gf[j]), gv = tanh_fast(gg[j]),
-                o = sigmoidf(go[j]);
-    const float c = HAS_C ? f * cp[j] + i * gv : i * gv;
-    gi[j] = i;
-    gf[j] = f;
-    gg[j] = gv;
-    go[j] = o;
-    co[j] = c;
-    ho[j] = o * tanh_fast(c);
-  }
-}
-
-// Fused gate nonlinearity and cell update for one step; rows of B in parallel, one thread
-// per contiguous chunk of rows. g (B, 4H) holds pre-activations in, activated gates out.
-void cell_pointwise(float* g, const float* c_prev, float* c_out, float* h_out, int64_t B,
-                    int64_t H) {
-  cpu::parallel_for(B, 40 * H, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      float* gi = g + b * 4 * H;  // [i | f | g | o], each H
-      if (c_prev)
-        cell_row<true>(gi, gi + H, gi + 2 * H, gi + 3 * H, c_prev + b * H, c_out + b * H,
-                       h_out + b * H, H);
-      else
-        cell_row<false>(gi, gi + H, gi + 2 * H, gi + 3 * H, nullptr, c_out + b * H,
-                        h_out + b * H, H);
-    }
-  });
-}
-
 // One row of the fused backward (see cell_pointwise_backward); dc_prev may alias dc, so the
 // two are not restrict: each element is read before it is written.
 template <bool HAS_DC, bool HAS_CP, bool HAS_DCP>
@@ -126,16 +82,11 @@ NX_AI void cell_row_backward(float* __restrict d, float* dc_prev, const float* _
   float* __restrict dout = d + 3 * H;
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) {
-    const float i = g[j], f = g[H + j], gv = g[2 * H + j], o = g[3 * H + j];
-    const float tc = tanh_fast(c_t[j]);
-    const float dhj = dh[j];
-    const float dct = (HAS_DC ? dc[j] : 0.f) + dhj * o * (1.f - tc * tc);
-    const float cp = HAS_CP ? c_prev[j] : 0.f;
-    di[j] = dct * gv * i * (1.f - i);
-    df[j] = dct * cp * f * (1.f - f);
-    dg[j] = dct * i * (1.f - gv * gv);
-    dout[j] = dhj * tc * o * (1.f - o);
-    if (HAS_DCP) dc_prev[j] = dct * f;
+    float dcp;
+    lstm::unit_backward<VMath>(g[j], g[H + j], g[2 * H + j], g[3 * H + j], c_t[j],
+                               HAS_CP ? c_prev[j] : 0.f, dh[j], HAS_DC ? dc[j] : 0.f, di[j],
+                               df[j], dg[j], dout[j], dcp);
+    if (HAS_DCP) dc_prev[j] = dcp;
   }
 }
 
@@ -175,16 +126,6 @@ void cell_pointwise_backward(float* dgates, float* dc_prev, const float* dh, con
   });
 }
 
-// Both biases folded into one vector for the GEMM epilogue (null when neither is given).
-const float* combined_bias(const View& b_ih, const View& b_hh, int64_t H) {
-  if (b_ih.data && b_hh.data) {
-    float* s = cpu::scratch(size_t(4 * H), 2);
-    for (int64_t j = 0; j < 4 * H; ++j) s[j] = b_ih.f()[j] + b_hh.f()[j];
-    return s;
-  }
-  return b_ih.data ? b_ih.f() : (b_hh.data ? b_hh.f() : nullptr);
-}
-
 // Column sums of d (rows, cols) into one or two outputs; columns in parallel, one thread
 // per contiguous chunk of columns. Rows are added in order into a per-thread double row
 // (row-wise sweeps: the column-wise loop this replaced walked memory `cols` floats apart
@@ -205,10 +146,6 @@ void column_sums(float* o1, float* o2, const float* d, int64_t rows, int64_t col
       if (o2) o2[j0 + j] = float(a[j]);
     }
   });
-}
-
-void zero(const View& v) {
-  if (v.data && v.numel > 0) std::memset(v.data, 0, size_t(v.numel) * sizeof(float));
 }
 
 // ---- the recurrence: one OpenMP region per layer call, W_hh packed once -----------------
@@ -250,18 +187,32 @@ NX_AI void cell_row_sum(float* gi, float* gf, float* gg, float* go, const float*
                         float* __restrict ho, int64_t n) {
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) {
-    const float i = sigmoidf(HAS_L ? bi[j] + li[j] : bi[j]);
-    const float f = sigmoidf(HAS_L ? bf[j] + lf[j] : bf[j]);
-    const float gv = tanh_fast(HAS_L ? bg[j] + lg[j] : bg[j]);
-    const float o = sigmoidf(HAS_L ? bo[j] + lo[j] : bo[j]);
-    const float c = HAS_C ? f * cp[j] + i * gv : i * gv;
+    float i = HAS_L ? bi[j] + li[j] : bi[j], f = HAS_L ? bf[j] + lf[j] : bf[j];
+    float g = HAS_L ? bg[j] + lg[j] : bg[j], o = HAS_L ? bo[j] + lo[j] : bo[j];
+    lstm::unit_forward<VMath>(i, f, g, o, HAS_C, HAS_C ? cp[j] : 0.f, co[j], ho[j]);
     gi[j] = i;
     gf[j] = f;
-    gg[j] = gv;
+    gg[j] = g;
     go[j] = o;
-    co[j] = c;
-    ho[j] = o * tanh_fast(c);
   }
+}
+
+// Fused gate nonlinearity and cell update for one step; rows of B in parallel, one thread
+// per contiguous chunk of rows. g (B, 4H) holds pre-activations in, activated gates out.
+void cell_pointwise(float* g, const float* c_prev, float* c_out, float* h_out, int64_t B,
+                    int64_t H) {
+  cpu::parallel_for(B, 40 * H, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      float* gi = g + b * 4 * H;  // [i | f | g | o], each H
+      float *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
+      if (c_prev)
+        cell_row_sum<true, false>(gi, gf, gg, go, gi, gf, gg, go, nullptr, nullptr, nullptr,
+                                  nullptr, c_prev + b * H, c_out + b * H, h_out + b * H, H);
+      else
+        cell_row_sum<false, false>(gi, gf, gg, go, gi, gf, gg, go, nullptr, nullptr, nullptr,
+                                   nullptr, nullptr, c_out + b * H, h_out + b * H, H);
+    }
+  });
 }
 
 // One step's pointwise forward over rows [0, B) for one thread's units [u0, u0+nu).
@@ -523,124 +474,98 @@ void recurrence_backward(float* dg, float* dh_next, float* dc_next, const float*
     });
 }
 
-}  // namespace
+// The weight gradients are computed transposed, dW^T (K, 4H) = X^T (K, rows) @ dgates
+// (rows, 4H), then transposed into place: dgates (13 MB at T50 B64 H256) is then the B
+// operand, packed by streaming whole rows, where as the A operand of dgates^T @ X it was
+// packed MR floats at a time from rows 16 KB apart (14% of the backward, memory-latency
+// bound); the small X^T is the one packed from strided rows.
+void weight_grad(float* dw, const float* x1, const float* g1, int64_t rows1, const float* x2,
+                 const float* g2, int64_t rows2, int64_t G, int64_t K) {
+  if (G == 0 || K == 0) return;
+  if (rows1 == 0 && rows2 == 0) {
+    std::memset(dw, 0, size_t(G * K) * sizeof(float));
+    return;
+  }
+  float* tmp = cpu::scratch(size_t(K) * G + 64, 4);  // (K, G)
+  if (rows1 > 0) mm(tmp, x1, g1, nullptr, K, G, rows1, true, false, 0.f);
+  if (rows2 > 0) mm(tmp, x2, g2, nullptr, K, G, rows2, true, false, rows1 > 0 ? 1.f : 0.f);
+  cpu::parallel_for(G, K, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t q = 0; q < K; ++q) dw[r * K + q] = tmp[q * G + r];
+  });
+}
 
-// Fuse the input projection into the recurrence while both packed weights stay cache-sized
-// (4H x (I+H) <= 1M floats, 4 MiB): measured 1T (thread CPU time, alternating, 2 runs),
-// T50 B64 I128 H256 (1.5 MiB of weights) 27.0/28.7 ms fused vs 31.0/29.8 one big input GEMM;
-// T100 B32 I512 H512 (8 MiB, streamed from L3 every step) 165/172 fused vs 142/145.
-static bool fuse_input(int64_t I, int64_t H) { return 4.0 * double(H) * double(I + H) <= double(1 << 20); }
+// The CPU's primitives for lstm::Lstm (../lstm_common.h lists what each must do).
+struct CpuLstm {
+  struct Buffer {
+    float* p;
+    Buffer(int64_t n, int slot) : p(cpu::scratch(size_t(std::max<int64_t>(n, 1)), slot)) {}
+    float* f() const { return p; }
+  };
+  static View view(const float* p, int64_t n) { return fview(p, n); }
+  static void mm(float* c, const float* a, const float* b, const float* bias, int64_t m,
+                 int64_t n, int64_t k, bool ta, bool tb, float beta) {
+    ::nx::mm(c, a, b, bias, m, n, k, ta, tb, beta);
+  }
+  static void add(float* o, const float* a, const float* b, int64_t n) {
+    for (int64_t j = 0; j < n; ++j) o[j] = a[j] + b[j];
+  }
+  static void copy(float* dst, const float* src, int64_t n) {
+    std::memcpy(dst, src, size_t(n) * sizeof(float));
+  }
+  static void zero(float* p, int64_t n) {
+    if (n > 0) std::memset(p, 0, size_t(n) * sizeof(float));
+  }
+  template <class... A>
+  static void gemm_backward(A&&... a) { Cpu::gemm_backward(std::forward<A>(a)...); }
+  template <class... A>
+  static void cell_pointwise(A... a) { ::nx::cell_pointwise(a...); }
+  template <class... A>
+  static void cell_pointwise_backward(A... a) { ::nx::cell_pointwise_backward(a...); }
+  // Fuse the input projection into the recurrence while both packed weights stay cache-sized
+  // (4H x (I+H) <= 1M floats, 4 MiB): measured 1T (thread CPU time, alternating, 2 runs),
+  // T50 B64 I128 H256 (1.5 MiB of weights) 27.0/28.7 ms fused vs 31.0/29.8 one big input
+  // GEMM; T100 B32 I512 H512 (8 MiB, streamed from L3 every step) 165/172 fused vs 142/145.
+  static bool fuse_input(int64_t I, int64_t H) { return 4.0 * double(H) * double(I + H) <= double(1 << 20); }
+  template <class... A>
+  static void recurrence_forward(A... a) { ::nx::recurrence_forward(a...); }
+  template <class... A>
+  static void recurrence_backward(A... a) { ::nx::recurrence_backward(a...); }
+  template <class... A>
+  static void weight_grad(A... a) { ::nx::weight_grad(a...); }
+  template <class... A>
+  static void column_sums(A... a) { ::nx::column_sums(a...); }
+};
+using L = lstm::Lstm<CpuLstm>;
+
+}  // namespace
 
 void Cpu::lstm_cell_forward(View h_out, View c_out, View gates, View x, View h, View c,
                             View w_ih, View w_hh, View b_ih, View b_hh, int64_t B, int64_t I,
                             int64_t H) {
-  checks::check_lstm_cell_forward(h_out, c_out, gates, x, h, c, w_ih, w_hh, b_ih, b_hh, B, I, H);
-  if (B == 0 || H == 0) return;
-  mm(gates.f(), x.f(), w_ih.f(), combined_bias(b_ih, b_hh, H), B, 4 * H, I, false, true, 0.f);
-  mm(gates.f(), h.f(), w_hh.f(), nullptr, B, 4 * H, H, false, true, 1.f);
-  cell_pointwise(gates.f(), c.f(), c_out.f(), h_out.f(), B, H);
+  L::cell_forward(h_out, c_out, gates, x, h, c, w_ih, w_hh, b_ih, b_hh, B, I, H);
 }
 
 void Cpu::lstm_cell_backward(View dx, View dh, View dc, View dw_ih, View dw_hh, View db_ih,
                              View db_hh, View dh_out, View dc_out, View gates, View x, View h,
                              View c, View c_out, View w_ih, View w_hh, int64_t B, int64_t I,
                              int64_t H) {
-  checks::check_lstm_cell_backward(dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh, dh_out, dc_out, gates, x, h,
-                                   c, c_out, w_ih, w_hh, B, I, H);
-  float* dg = cpu::scratch(size_t(std::max<int64_t>(B * 4 * H, 1)), 2);  // (B, 4H)
-  cell_pointwise_backward(dg, dc.f(), dh_out.f(), dc_out.f(), gates.f(), c_out.f(), c.f(), B, H);
-  // x side: gates = x (B, I) @ w_ih^T -> dx (B, I), dw_ih (4H, I), db_ih; h side likewise.
-  const View dgv = fview(dg, B * 4 * H);
-  Cpu::gemm_backward(dx, dw_ih, db_ih, dgv, x, w_ih, B, 4 * H, I, false, true, -1);
-  Cpu::gemm_backward(dh, dw_hh, db_hh, dgv, h, w_hh, B, 4 * H, H, false, true, -1);
+  L::cell_backward(dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh, dh_out, dc_out, gates, x, h, c, c_out,
+                   w_ih, w_hh, B, I, H);
 }
 
 void Cpu::lstm_layer_forward(View out, View h_n, View c_n, View gates, View cells, View x,
                              View h0, View c0, View w_ih, View w_hh, View b_ih, View b_hh,
                              int64_t T, int64_t B, int64_t I, int64_t H) {
-  checks::check_lstm_layer_forward(out, h_n, c_n, gates, cells, x, h0, c0, w_ih, w_hh, b_ih, b_hh, T, B, I, H);
-  const int64_t BH = B * H, G = 4 * H;
-  if (BH == 0) return;
-  const float* bias = combined_bias(b_ih, b_hh, H);
-  const bool fuse = fuse_input(I, H);
-  if (!fuse) {
-    // All T input projections at once: gates (T*B, 4H) = x (T*B, I) @ w_ih^T + b_ih + b_hh.
-    mm(gates.f(), x.f(), w_ih.f(), bias, T * B, G, I, false, true, 0.f);
-  }
-  if (T > 0)
-    recurrence_forward(gates.f(), out.f(), cells.f(), x.f(), h0.f(), c0.f(), w_ih.f(), w_hh.f(),
-                       bias, T, B, I, H, fuse);
-  const float* hl = T > 0 ? out.f() + (T - 1) * BH : h0.f();
-  const float* cl = T > 0 ? cells.f() + (T - 1) * BH : c0.f();
-  if (hl) std::memcpy(h_n.f(), hl, size_t(BH) * sizeof(float)); else zero(h_n);
-  if (cl) std::memcpy(c_n.f(), cl, size_t(BH) * sizeof(float)); else zero(c_n);
+  L::layer_forward(out, h_n, c_n, gates, cells, x, h0, c0, w_ih, w_hh, b_ih, b_hh, T, B, I, H);
 }
 
 void Cpu::lstm_layer_backward(View dx, View dh0, View dc0, View dw_ih, View dw_hh, View db_ih,
                               View db_hh, View dout, View dh_n, View dc_n, View gates,
                               View cells, View out, View x, View h0, View c0, View w_ih,
                               View w_hh, int64_t T, int64_t B, int64_t I, int64_t H) {
-  checks::check_lstm_layer_backward(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dout, dh_n, dc_n, gates, cells,
-                                    out, x, h0, c0, w_ih, w_hh, T, B, I, H);
-  const int64_t BH = B * H, G = 4 * H;
-
-  // Carries (B, H) each: dh reaching h_t from step t+1, dc reaching c_t from step t+1.
-  float* carry = cpu::scratch(size_t(std::max<int64_t>(2 * BH, 1)), 3);
-  float* dh_next = carry;        // (B, H)
-  float* dc_next = carry + BH;   // (B, H)
-  if (dh_n.data) std::memcpy(dh_next, dh_n.f(), size_t(BH) * sizeof(float));
-  else std::fill(dh_next, dh_next + BH, 0.f);
-  if (dc_n.data) std::memcpy(dc_next, dc_n.f(), size_t(BH) * sizeof(float));
-  else std::fill(dc_next, dc_next + BH, 0.f);
-  float* dg = cpu::scratch(size_t(std::max<int64_t>(T * B * G, 1)), 2);  // (T, B, 4H)
-
-  if (BH > 0 && T > 0)
-    recurrence_backward(dg, dh_next, dc_next, dout.f(), gates.f(), cells.f(), c0.f(), w_hh.f(),
-                        T, B, H);
-  if (dh0.data && BH > 0) std::memcpy(dh0.f(), dh_next, size_t(BH) * sizeof(float));
-  if (dc0.data && BH > 0) std::memcpy(dc0.f(), dc_next, size_t(BH) * sizeof(float));
-
-  const int64_t TB = T * B;
-  // dx (T*B, I) = dgates (T*B, 4H) @ w_ih (4H, I)
-  if (dx.data) {
-    if (G == 0) zero(dx);
-    else mm(dx.f(), dg, w_ih.f(), nullptr, TB, I, G, false, false, 0.f);
-  }
-  // The weight gradients are computed transposed, dW^T (K, 4H) = X^T (K, T*B) @ dgates
-  // (T*B, 4H), then transposed into place: dgates (13 MB at T50 B64 H256) is then the B
-  // operand, packed by streaming whole rows, where as the A operand of dgates^T @ X it was
-  // packed MR floats at a time from rows 16 KB apart (14% of the backward, memory-latency
-  // bound); the small X^T is the one packed from strided rows.
-  auto transpose_into = [&](float* dst, const float* src, int64_t K) {  // src (K, G) -> dst (G, K)
-    cpu::parallel_for(G, K, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r)
-        for (int64_t q = 0; q < K; ++q) dst[r * K + q] = src[q * G + r];
-    });
-  };
-  // dw_ih (4H, I) = dgates^T (4H, T*B) @ x (T*B, I)
-  if (dw_ih.data) {
-    if (TB == 0 || I == 0) zero(dw_ih);
-    else {
-      float* tmp = cpu::scratch(size_t(I) * G + 64, 4);  // (I, 4H)
-      mm(tmp, x.f(), dg, nullptr, I, G, TB, true, false, 0.f);
-      transpose_into(dw_ih.f(), tmp, I);
-    }
-  }
-  // dw_hh (4H, H) = dgates[1:]^T @ out[:-1] + dgates[0]^T @ h0 (h_{-1} = h0 or zeros).
-  if (dw_hh.data) {
-    if (T == 0 || H == 0 || (T == 1 && !h0.data)) zero(dw_hh);
-    else {
-      float* tmp = cpu::scratch(size_t(H) * G + 64, 4);  // (H, 4H)
-      bool have = false;
-      if (T > 1) {
-        mm(tmp, out.f(), dg + B * G, nullptr, H, G, (T - 1) * B, true, false, 0.f);
-        have = true;
-      }
-      if (h0.data) mm(tmp, h0.f(), dg, nullptr, H, G, B, true, false, have ? 1.f : 0.f);
-      transpose_into(dw_hh.f(), tmp, H);
-    }
-  }
-  column_sums(db_ih.f(), db_hh.f(), dg, TB, G);
+  L::layer_backward(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dout, dh_n, dc_n, gates, cells, out,
+                    x, h0, c0, w_ih, w_hh, T, B, I, H);
 }
 
 }  // namespace nx

@@ -161,6 +161,6 @@ EmuLaunch<Kernel> emu_launch(dim3 grid, dim3 block, Kernel* kernel) {
 
 }  // namespace nx::cuda
 
-#define NX_LAUNCH(grid, block, ...) ::nx::cuda::emu_launch((grid), (block), &__VA_ARGS__)
+#define NX_LAUNCH(grid, block, ...) ::nx::cuda::emu_launch((grid), (block), __VA_ARGS__)
 
 #endif  // NX_CUDA_EMU

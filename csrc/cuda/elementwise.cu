@@ -91,14 +91,6 @@ void cast_launch(void* out, const void* inp, int64_t n) {
       static_cast<To*>(out), static_cast<const From*>(inp), n);
   NX_CUDA_LAUNCH();
 }
-template <class To>
-void cast_from(DType from, void* out, const void* inp, int64_t n) {
-  switch (from) {
-    case DType::F32: return cast_launch<To, float>(out, inp, n);
-    case DType::I64: return cast_launch<To, int64_t>(out, inp, n);
-    case DType::U8: return cast_launch<To, uint8_t>(out, inp, n);
-  }
-}
 
 // ---- copy_strided -------------------------------------------------------------------------
 template <class T>
@@ -309,11 +301,9 @@ void Cuda::fill(View out, int64_t n, double value) {
 void Cuda::cast(View out, View inp, int64_t n) {
   checks::check_cast(out, inp, n);
   if (n == 0) return;
-  switch (out.dtype) {
-    case DType::F32: return cast_from<float>(inp.dtype, out.data, inp.data, n);
-    case DType::I64: return cast_from<int64_t>(inp.dtype, out.data, inp.data, n);
-    case DType::U8: return cast_from<uint8_t>(inp.dtype, out.data, inp.data, n);
-  }
+  visit_dtype(out.dtype, [&](auto to) {
+    visit_dtype(inp.dtype, [&](auto from) { cast_launch<decltype(to), decltype(from)>(out.data, inp.data, n); });
+  });
 }
 
 // Thread mapping: thread -> element t of the coalesced index space.
