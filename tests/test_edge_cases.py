@@ -364,3 +364,77 @@ def test_einsum_operands_as_one_list(device):
     # a size-1 contracted index broadcasts, as torch
     r = nx.einsum("ij,jk->ik", [nx.ones(2, 1, device=device), nx.ones(3, 4, device=device)])
     assert r.tolist() == [[3.0] * 4] * 2
+
+
+# -- 8. unbatched (C, H, W) input -------------------------------------------------------------
+
+
+def _unbatched_cases():
+    import neuraxon.nn.functional as F
+
+    nn = nx.nn
+    w = nx.tensor(np.random.default_rng(5).standard_normal((3, 4, 3, 3)).astype(np.float32))
+    wt = nx.tensor(np.random.default_rng(6).standard_normal((4, 3, 3, 3)).astype(np.float32))
+
+    def unpool(x):
+        y, i = F.max_pool2d(x, 2, return_indices=True)
+        return F.max_unpool2d(y, i, 2, output_size=x.shape[-2:])
+
+    def unpool_module(x):
+        y, i = nn.MaxPool2d(2, return_indices=True)(x)
+        return nn.MaxUnpool2d(2)(y, i, output_size=x.shape[-2:])
+
+    # name -> (function of (input, device), output shape for a (4, 7, 7) input); torch 2.x gives
+    # the same shapes for (4, 7, 7), each a (1, 4, 7, 7) result without its batch dim
+    return {
+        "conv2d": (lambda x, d: F.conv2d(x, w.to(d), padding=1, stride=2), (3, 4, 4)),
+        "conv_transpose2d": (lambda x, d: F.conv_transpose2d(x, wt.to(d), stride=2, output_padding=1), (3, 16, 16)),
+        "max_pool2d": (lambda x, d: F.max_pool2d(x, 3, 2, 1), (4, 4, 4)),
+        "max_pool2d_indices": (lambda x, d: F.max_pool2d(x, 2, return_indices=True)[0], (4, 3, 3)),
+        "avg_pool2d": (lambda x, d: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), (4, 4, 4)),
+        "adaptive_avg_pool2d": (lambda x, d: F.adaptive_avg_pool2d(x, (3, 2)), (4, 3, 2)),
+        "adaptive_max_pool2d": (lambda x, d: F.adaptive_max_pool2d(x, (3, 2)), (4, 3, 2)),
+        "max_unpool2d": (lambda x, d: unpool(x), (4, 7, 7)),
+        "pixel_shuffle": (lambda x, d: F.pixel_shuffle(x, 2), (1, 14, 14)),
+        "pixel_unshuffle": (lambda x, d: F.pixel_unshuffle(x[..., :6, :6], 2), (16, 3, 3)),
+        "Conv2d": (lambda x, d: _seeded(nn.Conv2d, 4, 3, 3, padding=1).to(d)(x), (3, 7, 7)),
+        "ConvTranspose2d": (lambda x, d: _seeded(nn.ConvTranspose2d, 4, 3, 3, stride=2).to(d)(x), (3, 15, 15)),
+        "ConvTranspose2d_output_size": (
+            lambda x, d: _seeded(nn.ConvTranspose2d, 4, 3, 3, stride=2).to(d)(x, output_size=(16, 16)),
+            (3, 16, 16),
+        ),
+        "MaxPool2d": (lambda x, d: nn.MaxPool2d(2, ceil_mode=True)(x), (4, 4, 4)),
+        "AvgPool2d": (lambda x, d: nn.AvgPool2d(2)(x), (4, 3, 3)),
+        "AdaptiveAvgPool2d": (lambda x, d: nn.AdaptiveAvgPool2d((None, 2))(x), (4, 7, 2)),
+        "AdaptiveMaxPool2d": (lambda x, d: nn.AdaptiveMaxPool2d(3)(x), (4, 3, 3)),
+        "MaxUnpool2d": (lambda x, d: unpool_module(x), (4, 7, 7)),
+        "PixelShuffle": (lambda x, d: nn.PixelShuffle(2)(x), (1, 14, 14)),
+        "PixelUnshuffle": (lambda x, d: nn.PixelUnshuffle(7)(x), (196, 1, 1)),
+    }
+
+
+def _seeded(cls, *args, **kwargs):
+    nx.manual_seed(0)  # the same parameters for the batched and the unbatched run
+    return cls(*args, **kwargs)
+
+
+@pytest.mark.parametrize("name", list(_unbatched_cases()))
+def test_unbatched_chw_input_matches_batched(device, name):
+    fn, shape = _unbatched_cases()[name]
+    a = np.random.default_rng(4).standard_normal((4, 7, 7)).astype(np.float32)
+    x3 = nx.tensor(a, device=device, requires_grad=True)
+    x4 = nx.tensor(a[None], device=device, requires_grad=True)
+    y3, y4 = fn(x3, device), fn(x4, device)
+    assert y3.shape == shape and y4.shape == (1,) + shape
+    np.testing.assert_allclose(_np(y3), _np(y4)[0], rtol=1e-5, atol=1e-6)
+    g = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
+    (y3 * nx.tensor(g, device=device)).sum().backward()
+    (y4 * nx.tensor(g[None], device=device)).sum().backward()
+    assert x3.grad.shape == (4, 7, 7)
+    np.testing.assert_allclose(_np(x3.grad), _np(x4.grad)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_stays_batched_only():
+    # torch's BatchNorm2d wants (N, C, H, W): a (C, H, W) input is refused, not read as unbatched
+    with pytest.raises((ValueError, RuntimeError)):
+        nx.nn.BatchNorm2d(4)(nx.randn(4, 5, 5))
