@@ -7,6 +7,7 @@ says whether the module was not built or was built and found no device. Arrays m
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -45,6 +46,16 @@ class KernelDevice:
         host = np.array(host, copy=True)
         return host.reshape(shape) if shape is not None else host
 
+    @contextlib.contextmanager
+    def raises(self, exc, match=None):
+        """pytest.raises for an error a kernel finds in the data (a bad index, target or
+        integer operand): the CPU raises in the call; CUDA reports it at the next
+        synchronization (a deferred device error, csrc/cuda/check.cuh), forced here."""
+        with pytest.raises(exc, match=match) as info:
+            yield info
+            if self.name != "cpu":
+                self.k.synchronize()
+
 
 def _cuda_skip_reason() -> str | None:
     if _ext.cuda is None:
@@ -52,6 +63,18 @@ def _cuda_skip_reason() -> str | None:
     if _ext.cuda.device_count() == 0:
         return f"cuda: built, no device ({_ext.cuda.unavailable_reason()})"
     return None
+
+
+@pytest.fixture(autouse=True)
+def _no_deferred_cuda_error_leaks():
+    """A deferred device error must be raised in the test that caused it (dev.raises), not
+    in whichever test synchronizes next: each test ends with a synchronize that fails it."""
+    yield
+    if _ext.cuda is not None and _cuda_skip_reason() is None:
+        try:
+            _ext.cuda.synchronize()
+        except ValueError as e:
+            pytest.fail(f"a deferred CUDA error leaked out of this test: {e}")
 
 
 @pytest.fixture(params=["cpu", "cuda"])

@@ -196,14 +196,30 @@ def test_scatter_add_and_maxpool_backward_are_deterministic_and_match_cpu(cu, rn
     np.testing.assert_array_equal(dxd.to_host(), dx.reshape(-1))
 
 
-def test_bad_indices_raise_value_error_on_cuda(cu):
+def test_bad_indices_are_deferred_errors_on_cuda(cu):
+    """Kernels that check data (indices, targets) never make the host wait: the first bad
+    element is recorded on the device and raised at the next synchronization, once."""
     x = put(cu, np.ones((2, 3), np.float32))
     out = cu.DeviceArray(4, F32)  # (outer=2, m=2, inner=1)
-    with pytest.raises(ValueError, match="out of range"):
-        cu.gather(out, x, put(cu, np.array([0, 5])), 2, 3, 2, 1)
     loss, lse = cu.DeviceArray(1, F32), cu.DeviceArray(2, F32)
-    with pytest.raises(ValueError, match="target"):
+    cu.synchronize()
+    before = cu.host_sync_count()
+    cu.gather(out, x, put(cu, np.array([0, 2])), 2, 3, 2, 1)
+    cu.cross_entropy_forward(loss, lse, x, put(cu, np.array([0, 2])), 2, 3, -100)
+    cu.cross_entropy_backward(cu.DeviceArray(6, F32), loss, x, lse, put(cu, np.array([0, 2])), 2, 3, -100)
+    assert cu.host_sync_count() == before  # no waits in the calls themselves
+    np.testing.assert_allclose(loss.to_host(), [np.log(3)], rtol=1e-6)
+
+    with pytest.raises(ValueError, match=r"gather: index 5 at position 1 is out of range .* earlier gather call"):
+        cu.gather(out, x, put(cu, np.array([0, 5])), 2, 3, 2, 1)
+        cu.synchronize()
+    cu.synchronize()  # reported once: the record is clear again
+    with pytest.raises(ValueError, match=r"cross_entropy_forward: target\[1\] = 3 is out of range \[0, 3\)"):
         cu.cross_entropy_forward(loss, lse, x, put(cu, np.array([0, 3])), 2, 3, -100)
+        cu.gather(out, x, put(cu, np.array([7, 0])), 2, 3, 2, 1)  # a later bad call: the first one is reported
+        loss.to_host()  # any read of device memory is a sync
+    cu.synchronize()
+    assert np.isfinite(out.to_host()).all()  # a bad index reads nothing outside the input
 
 
 @pytest.mark.parametrize(

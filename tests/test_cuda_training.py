@@ -1,6 +1,7 @@
 """Whole training steps on device "cuda" against the same steps on the CPU: LeNet-5 (conv,
 pooling, ReLU, linear, cross-entropy, SGD with momentum) and an LSTM classifier (Adam), the
-same initial weights and batches on both. Also the host syncs a LeNet-5 step costs.
+same initial weights and batches on both. Also that a training step (LeNet-5, MLP, BN-CNN,
+LSTM) never makes the host wait for the device, and how a bad target is reported.
 
 These run wherever device "cuda" works: on a GPU, and in CI on the emulated CUDA module
 (NEURAXON_USE_CUDA_EMU=1), where they exercise the CUDA kernels' composition end to end."""
@@ -93,27 +94,39 @@ def test_lstm_adam_steps_match_the_cpu():
     _assert_same_training(cpu, gpu, lc, lg, rtol=2e-4)
 
 
-# Where a LeNet-5 step (forward, cross-entropy, backward, SGD step; no .item()) waits for the
-# device today, measured on the emulated device: cross_entropy_forward reads two device values
-# (the target check's flag and the count of non-ignored targets), cross_entropy_backward the
-# same two, and each of the two maxpool2d_backward calls reads its index-check flag. Issue
-# "CUDA kernels shaped for a 132-SM GPU" is to bring this to 0 with device-side error flags
-# read at the next sync the user asks for; lower this number when it does.
-LENET5_STEP_HOST_SYNCS = 6
+def _bn_cnn():
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(), nn.Linear(16, 10),
+    )
 
 
-def test_host_syncs_of_one_lenet5_step():
+# A training step (forward, cross-entropy, backward, optimizer step; no .item()) must never
+# make the host wait for the device: kernels that check data (cross-entropy targets, pooling
+# and gather indices, integer division) report on the device and the host raises at the next
+# sync the user asks for (csrc/cuda/check.cuh). Until that, a LeNet-5 step waited 6 times.
+@pytest.mark.parametrize(
+    "name,make,opt,x_shape,classes",
+    [
+        ("lenet5", LeNet5, lambda p: nx.optim.SGD(p, lr=0.01, momentum=0.9), (4, 1, 28, 28), 10),
+        ("mlp", lambda: nx.models.mlp(784, 10, hidden=(64, 32)), lambda p: nx.optim.Adam(p), (4, 784), 10),
+        ("bn_cnn", _bn_cnn, lambda p: nx.optim.SGD(p, lr=0.01, momentum=0.9, nesterov=True), (4, 1, 12, 12), 10),
+        ("lstm", _LstmClassifier, lambda p: nx.optim.Adam(p, lr=0.01), (4, 7, 5), 3),
+    ],
+)
+def test_a_training_step_never_waits_for_the_device(name, make, opt, x_shape, classes):
     rng = np.random.default_rng(2)
-    model = LeNet5().to("cuda")
-    opt = nx.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = nx.tensor(rng.standard_normal((4, 1, 28, 28)).astype(np.float32), device="cuda")
-    y = nx.tensor(rng.integers(0, 10, 4), device="cuda")
+    model = make().to("cuda")
+    optim = opt(model.parameters())
+    x = nx.tensor(rng.standard_normal(x_shape).astype(np.float32), device="cuda")
+    y = nx.tensor(rng.integers(0, classes, x_shape[0]), device="cuda")
 
     def step():
-        opt.zero_grad()
+        optim.zero_grad()
         loss = nn.functional.cross_entropy(model(x), y)
         loss.backward()
-        opt.step()
+        optim.step()
         return loss
 
     step()  # first step: lazy state (momentum buffers) out of the way
@@ -122,10 +135,22 @@ def test_host_syncs_of_one_lenet5_step():
     trips = host_ops.host_round_trips
     loss = step()
     syncs = nx.cuda.host_sync_count() - before
-    assert host_ops.host_round_trips == trips, "a LeNet-5 step ran an op on the host"
-    assert syncs == LENET5_STEP_HOST_SYNCS, f"a LeNet-5 step waited for the device {syncs} times"
+    assert host_ops.host_round_trips == trips, f"a {name} step ran an op on the host"
+    assert syncs == 0, f"a {name} step waited for the device {syncs} times"
     assert np.isfinite(loss.item())
-    assert nx.cuda.host_sync_count() - before == syncs + 1  # .item() is one read
+    assert nx.cuda.host_sync_count() - before == 1  # .item() is one read
+
+
+def test_a_bad_target_is_raised_at_the_next_sync_naming_the_op():
+    model = LeNet5().to("cuda")
+    x = nx.tensor(np.zeros((2, 1, 28, 28), np.float32), device="cuda")
+    loss = nn.functional.cross_entropy(model(x), nx.tensor([3, 10], device="cuda"))  # 10 classes
+    loss.backward()  # no wait so far: the error is still on the device
+    with pytest.raises(ValueError, match=r"cross_entropy_forward: target\[1\] = 10 is out of range \[0, 10\)"):
+        loss.item()
+    # reported once; the device works on
+    good = nn.functional.cross_entropy(model(x), nx.tensor([3, 9], device="cuda"))
+    assert np.isfinite(good.item())
 
 
 def test_host_only_ops_on_cuda_tensors_are_counted():

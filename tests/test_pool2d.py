@@ -393,14 +393,14 @@ def test_pool2d_bad_indices_raise_value_error(dev):
     k = dev.k
     ind = np.zeros((1, 2, 2, 2), np.int64)
     ind[0, 1, 1, 0] = 9  # outside a 3x3 plane
-    with _raises(dev, ValueError, r"indices\[n=0, c=1, 2\] = 9 is outside \[0, 9\)"):
+    with dev.raises(ValueError, match=r"indices\[n=0, c=1, 2\] = 9 is outside \[0, 9\)"):
         k.maxunpool2d_forward(dev.out((1, 2, 3, 3)), dev.put(np.ones((1, 2, 2, 2), np.float32)), dev.put(ind), 1, 2, 2, 2, 3, 3)
-    with _raises(dev, ValueError, "is outside"):
+    with dev.raises(ValueError, match="is outside"):
         k.maxunpool2d_backward(dev.out((1, 2, 2, 2)), dev.put(np.ones((1, 2, 3, 3), np.float32)), dev.put(ind), 1, 2, 2, 2, 3, 3)
     ind[0, 1, 1, 0] = -1
-    with _raises(dev, ValueError, "= -1 is outside"):
+    with dev.raises(ValueError, match="= -1 is outside"):
         k.maxunpool2d_forward(dev.out((1, 2, 3, 3)), dev.put(np.ones((1, 2, 2, 2), np.float32)), dev.put(ind), 1, 2, 2, 2, 3, 3)
-    with _raises(dev, ValueError, "= -1 is outside"):
+    with dev.raises(ValueError, match="= -1 is outside"):
         k.maxpool2d_backward(dev.out((1, 2, 3, 3)), dev.put(np.ones((1, 2, 2, 2), np.float32)), dev.put(ind), 1, 2, 3, 3, 2, 2)
     with _raises(dev, TypeError, "int64"):
         k.maxpool2d_backward(dev.out((1, 2, 3, 3)), dev.put(np.ones((1, 2, 2, 2), np.float32)), dev.put(ind.astype(np.float32)), 1, 2, 3, 3, 2, 2)

@@ -150,12 +150,14 @@ def test_cross_entropy_bad_target_raises_before_writing(dev):
     for bad in (4, -1, 100):
         t = dev.put(np.array([0, bad, 1], np.int64))
         loss, lse = dev.out(1), dev.out(3)
-        with pytest.raises(ValueError, match=rf"target\[1\] = {bad} is out of range \[0, 4\)"):
+        with dev.raises(ValueError, match=rf"cross_entropy_forward: target\[1\] = {bad} is out of range \[0, 4\)"):
             dev.k.cross_entropy_forward(loss, lse, x, t, 3, 4, -100)
-        assert np.isnan(dev.get(lse)).all() and np.isnan(dev.get(loss)).all()
-        with pytest.raises(ValueError, match="out of range"):
+        if dev.name == "cpu":  # raised before writing; CUDA found it on the device: NaN loss
+            assert np.isnan(dev.get(lse)).all()
+        assert np.isnan(dev.get(loss)).all()
+        with dev.raises(ValueError, match="cross_entropy_backward: target.*out of range"):
             dev.k.cross_entropy_backward(dev.out((3, 4)), dev.put(np.ones(1, np.float32)), x, dev.out(3), t, 3, 4, -100)
-    with pytest.raises(ValueError, match="out of range"):  # cols == 0: only ignored rows are valid
+    with dev.raises(ValueError, match="out of range"):  # cols == 0: only ignored rows are valid
         dev.k.cross_entropy_forward(
             dev.out(1), dev.out(1), dev.put(np.zeros((1, 0), np.float32)), dev.put(np.zeros(1, np.int64)), 1, 0, -100
         )

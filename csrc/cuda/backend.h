@@ -4,8 +4,8 @@
 //
 // Execution model: one stream per process (device 0), created lazily; every kernel and
 // copy is enqueued on it asynchronously. The host waits only where it reads device memory
-// (copy_to_host, synchronize, and kernels whose contract makes them raise on bad indices,
-// which read back one flag).
+// (copy_to_host, synchronize); kernels that find bad data (indices, targets) record it on
+// the device and those waits raise it (deferred device errors, check.cuh).
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,8 @@
 // buffer.cu — device queries, the one stream, and host<->device copies.
 // The stream is created lazily (first kernel or copy) as a non-blocking stream on device 0;
 // all kernels and copies are enqueued on it, so work is ordered without host waits. The
-// host waits only in copy_to_host (it reads the data) and synchronize().
+// host waits only in copy_to_host (it reads the data) and synchronize(); both raise the
+// deferred device errors (check.cuh) kernels recorded since the last wait.
 #include <atomic>
 #include <mutex>
 
@@ -64,11 +65,56 @@ int sm_count() {
 
 namespace {
 std::atomic<int64_t> g_host_syncs{0};
+
+std::once_flag g_error_once;
+DeviceError* g_error = nullptr;
+cudaError_t g_error_err = cudaSuccess;
+std::atomic<bool> g_error_pending{false};  // a checking kernel ran since the last read
+
+// After a sync: raises the error a kernel recorded since the last read, and clears it.
+void raise_device_error() {
+  if (!g_error_pending.exchange(false)) return;
+  DeviceError e{};
+  // The stream is idle: this copy does not wait for any work (not a counted host sync).
+  NX_CUDA(cudaMemcpyAsync(&e, g_error, sizeof e, cudaMemcpyDeviceToHost, stream()));
+  NX_CUDA(cudaStreamSynchronize(stream()));
+  if (!e.claimed) return;
+  NX_CUDA(cudaMemsetAsync(g_error, 0, sizeof e, stream()));
+  const auto format = reinterpret_cast<ErrorFormat>(static_cast<uintptr_t>(e.ctx.format));
+  const char* name = reinterpret_cast<const char*>(static_cast<uintptr_t>(e.ctx.name));
+  throw std::invalid_argument(cat(format(name, e), " (found on the device by an earlier ", name,
+                                  " call: CUDA kernels run asynchronously, so it is reported at "
+                                  "the next synchronization)"));
+}
 }  // namespace
+
+DeviceError* device_error() {
+  std::call_once(g_error_once, [] {
+    void* p = nullptr;
+    g_error_err = cudaMalloc(&p, sizeof(DeviceError));
+    if (g_error_err == cudaSuccess) g_error_err = cudaMemsetAsync(p, 0, sizeof(DeviceError), stream());
+    if (g_error_err != cudaSuccess) cudaGetLastError();
+    g_error = static_cast<DeviceError*>(p);
+  });
+  NX_CUDA(g_error_err);
+  return g_error;
+}
+
+ErrorContext error_context(ErrorFormat f, const char* name, long long a0, long long a1,
+                           long long a2, long long a3) {
+  device_error();
+  g_error_pending.store(true);
+  ErrorContext c;
+  c.format = static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(f));
+  c.name = static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(name));
+  c.a[0] = a0, c.a[1] = a1, c.a[2] = a2, c.a[3] = a3;
+  return c;
+}
 
 void wait_stream() {
   g_host_syncs.fetch_add(1, std::memory_order_relaxed);
   NX_CUDA(cudaStreamSynchronize(stream()));
+  raise_device_error();
 }
 int64_t host_sync_count() { return g_host_syncs.load(std::memory_order_relaxed); }
 

@@ -6,8 +6,9 @@
 //   grid_1d()           block count for a grid-stride loop over n items;
 //   Scratch             RAII device workspace from the caching allocator (stream-ordered:
 //                       freed blocks are only reused by later work on the same stream);
-//   ErrorFlag           device-side "first bad position" flag for kernels whose contract
-//                       raises on bad indices (the only places a kernel call waits);
+//   DeviceError         deferred device errors: a kernel that finds a bad index, target or
+//                       integer operand records it (report_bad) and the host raises at its
+//                       next synchronization (wait_stream), so no kernel call waits;
 //   act_fwd/act_dgrad   activation formulas (device), shared by gemm's epilogue, the
 //                       activation kernels and lstm;
 //   block_sum           deterministic block reduction (fixed tree order).
@@ -60,29 +61,35 @@ struct Scratch {
   template <class T> T* as() const { return static_cast<T*>(p); }
 };
 
-// A device int64 holding the smallest bad position seen (INT64_MAX = none). Kernels call
-// flag_bad(ptr, pos); first_bad() waits for the stream and returns -1 when none.
-struct ErrorFlag {
-  Scratch s{sizeof(unsigned long long)};
-  // All bytes 0xff = ~0ull ("none"), set on the stream: no host memory is involved.
-  ErrorFlag() { NX_CUDA(cudaMemsetAsync(s.p, 0xff, sizeof(unsigned long long), stream())); }
-  unsigned long long* ptr() const { return s.as<unsigned long long>(); }
-  int64_t first_bad() const {
-    unsigned long long v = 0;
-    NX_CUDA(cudaMemcpyAsync(&v, s.p, sizeof v, cudaMemcpyDeviceToHost, stream()));
-    wait_stream();
-    return v == ~0ull ? -1 : int64_t(v);
-  }
+// ---- deferred device errors ----------------------------------------------------------------
+// Kernels whose contract rejects bad data (indices outside an axis, targets outside the
+// classes, integer division by zero) cannot know it before they run, and waiting for each of
+// them would stall the pipeline. So, as PyTorch's device-side asserts, they report on the
+// device and the host raises at the next synchronization it does anyway (a read of device
+// memory, synchronize()): the one record below, claimed by the first thread that reports,
+// holds where and what; wait_stream() reads it (only when a checking kernel ran since the
+// last read), clears it and throws ValueError with the op's own message, saying it was found
+// by an earlier asynchronous call. Kernels keep every access in bounds after a bad element
+// (they skip it or write 0/NaN); the outputs of the failing call are unspecified.
+struct DeviceError;
+// Words the message from the record: the op's name and the sizes in ctx.a.
+using ErrorFormat = std::string (*)(const char* name, const DeviceError& e);
+// What a checking kernel is given at launch: how to word its error (a host function and a
+// string literal, carried as numbers: the device never dereferences them) and the sizes the
+// words need.
+struct ErrorContext {
+  unsigned long long format = 0, name = 0;
+  long long a[4] = {0, 0, 0, 0};
 };
-// Reads one element of a device array (waits for the stream); for error messages only.
-template <class T>
-T read_one(const T* p) {
-  T v{};
-  NX_CUDA(cudaMemcpyAsync(&v, p, sizeof(T), cudaMemcpyDeviceToHost, stream()));
-  wait_stream();
-  return v;
-}
-
+struct DeviceError {
+  unsigned long long claimed;  // 0 = no error; the first reporting thread sets it to 1
+  long long pos, value;        // the bad element's position and value
+  ErrorContext ctx;
+};
+DeviceError* device_error();  // the record (buffer.cu), allocated and zeroed on first use
+// A context for one launch; also tells the next wait_stream() to read the record.
+ErrorContext error_context(ErrorFormat f, const char* name, long long a0 = 0, long long a1 = 0,
+                           long long a2 = 0, long long a3 = 0);
 }  // namespace nx::cuda
 
 #if NX_DEVICE_CODE
@@ -94,10 +101,15 @@ __device__ __forceinline__ int64_t udiv(int64_t t, int64_t d) {
   return ((t | d) >> 31) == 0 ? int64_t(uint32_t(t) / uint32_t(d)) : t / d;
 }
 
-__device__ __forceinline__ void flag_bad(unsigned long long* flag, int64_t pos) {
-  atomicMin(flag, (unsigned long long)pos);  // integer min: order-independent
+// Records a bad element unless an earlier one (this call's or an earlier call's) is recorded.
+__device__ __forceinline__ void report_bad(DeviceError* e, const ErrorContext& c, int64_t pos,
+                                           int64_t value) {
+  if (atomicCAS(&e->claimed, 0ull, 1ull) == 0ull) {
+    e->pos = pos;
+    e->value = value;
+    e->ctx = c;
+  }
 }
-
 // Activation forward, the formulas of csrc/cpu/gemm.h act_apply (accurate libm calls).
 __device__ __forceinline__ float act_fwd(int64_t act, float x, float p) {
   switch (act) {

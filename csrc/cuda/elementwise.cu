@@ -169,7 +169,7 @@ __device__ __forceinline__ bool cmp(int64_t op, T x, T y) {
 // out contiguous: element t at out[t]; a, b through the space's strides 1, 2.
 template <class T, class O>
 __global__ void binary_kernel(O* out, const T* a, const T* b, Space<3> s, int64_t total,
-                              int64_t op, unsigned long long* flag) {
+                              int64_t op, DeviceError* err, ErrorContext ctx) {
   NX_GRID_STRIDE(t, total) {
     int64_t off[3];
     offsets(s, t, off);
@@ -179,7 +179,7 @@ __global__ void binary_kernel(O* out, const T* a, const T* b, Space<3> s, int64_
     } else if constexpr (sizeof(T) == 8) {
       bool bad = false;
       out[off[0]] = bin_i64(op, x, y, bad);
-      if (bad) flag_bad(flag, t);
+      if (bad) report_bad(err, ctx, t, y);
     } else {
       out[off[0]] = bin_f32(op, x, y);
     }
@@ -332,6 +332,18 @@ void Cuda::copy_strided(View out, View inp, std::vector<int64_t> shape,
 }
 
 // Thread mapping: thread -> element t of the (contiguous) output.
+namespace cuda {
+namespace {
+std::string div_error(const char* name, const DeviceError& e) {
+  return cat(name, ": integer division by zero (element ", e.pos, ")");
+}
+std::string pow_error(const char* name, const DeviceError& e) {
+  return cat(name, ": integers to negative integer powers are not allowed (element ", e.pos,
+             " has exponent ", e.value, ")");
+}
+}  // namespace
+}  // namespace cuda
+
 void Cuda::binary_forward(View out, View a, View b, std::vector<int64_t> shape,
                           std::vector<int64_t> a_strides, std::vector<int64_t> b_strides,
                           int64_t op) {
@@ -347,21 +359,20 @@ void Cuda::binary_forward(View out, View a, View b, std::vector<int64_t> shape,
   const unsigned grid = grid_1d(total, kThreads);
   if (a.dtype == DType::F32) {
     if (bin_is_compare(op))
-      NX_LAUNCH(grid, kThreads, binary_kernel<float, uint8_t>)(out.u8(), a.f(), b.f(), s, total, op, nullptr);
+      NX_LAUNCH(grid, kThreads, binary_kernel<float, uint8_t>)(out.u8(), a.f(), b.f(), s, total, op, nullptr, ErrorContext{});
     else
-      NX_LAUNCH(grid, kThreads, binary_kernel<float, float>)(out.f(), a.f(), b.f(), s, total, op, nullptr);
+      NX_LAUNCH(grid, kThreads, binary_kernel<float, float>)(out.f(), a.f(), b.f(), s, total, op, nullptr, ErrorContext{});
     NX_CUDA_LAUNCH();
   } else if (bin_is_compare(op)) {
-    NX_LAUNCH(grid, kThreads, binary_kernel<int64_t, uint8_t>)(out.u8(), a.i64(), b.i64(), s, total, op, nullptr);
+    NX_LAUNCH(grid, kThreads, binary_kernel<int64_t, uint8_t>)(out.u8(), a.i64(), b.i64(), s, total, op, nullptr, ErrorContext{});
     NX_CUDA_LAUNCH();
   } else if (op == BIN_DIV || op == BIN_POW) {  // the two that can raise
-    ErrorFlag flag;
-    NX_LAUNCH(grid, kThreads, binary_kernel<int64_t, int64_t>)(out.i64(), a.i64(), b.i64(), s, total, op, flag.ptr());
+    const ErrorContext ctx = error_context(op == BIN_DIV ? div_error : pow_error, K);
+    NX_LAUNCH(grid, kThreads, binary_kernel<int64_t, int64_t>)(out.i64(), a.i64(), b.i64(), s, total, op,
+                                                               device_error(), ctx);
     NX_CUDA_LAUNCH();
-    NX_CHECK(flag.first_bad() < 0, K,
-             op == BIN_DIV ? ": integer division by zero" : ": integers to negative integer powers are not allowed");
   } else {
-    NX_LAUNCH(grid, kThreads, binary_kernel<int64_t, int64_t>)(out.i64(), a.i64(), b.i64(), s, total, op, nullptr);
+    NX_LAUNCH(grid, kThreads, binary_kernel<int64_t, int64_t>)(out.i64(), a.i64(), b.i64(), s, total, op, nullptr, ErrorContext{});
     NX_CUDA_LAUNCH();
   }
 }

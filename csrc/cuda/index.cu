@@ -26,28 +26,31 @@ namespace {
 constexpr int kThreads = 256;
 
 
-__global__ void normalise_kernel(int64_t* nidx, unsigned long long* flag, const int64_t* idx,
-                                 int64_t m, int64_t size) {
+__global__ void normalise_kernel(int64_t* nidx, DeviceError* err, ErrorContext ctx,
+                                 const int64_t* idx, int64_t m, int64_t size) {
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < m;
        j += int64_t(gridDim.x) * blockDim.x) {
     const int64_t v = idx[j];
-    if (v < -size || v >= size) flag_bad(flag, j);
-    nidx[j] = v < 0 ? v + size : v;
+    if (v < -size || v >= size) {
+      report_bad(err, ctx, j, v);
+      nidx[j] = -1;  // skipped by the gather (writes 0) and the scatter
+    } else {
+      nidx[j] = v < 0 ? v + size : v;
+    }
   }
 }
 
-// Validated, normalised copy of the indices (device scratch). Throws ValueError.
+std::string index_error(const char* name, const DeviceError& e) {
+  return cat(name, ": index ", e.value, " at position ", e.pos,
+             " is out of range for an axis of size ", e.ctx.a[0]);
+}
+
+// Normalised copy of the indices (device scratch); a bad one is a deferred ValueError.
 void normalise(const char* K, const View& index, int64_t m, int64_t size, Scratch& nidx) {
   if (m == 0) return;
-  ErrorFlag flag;
-  NX_LAUNCH(grid_1d(m, kThreads), kThreads, normalise_kernel)(nidx.as<int64_t>(), flag.ptr(),
-                                                                    index.i64(), m, size);
+  NX_LAUNCH(grid_1d(m, kThreads), kThreads, normalise_kernel)(
+      nidx.as<int64_t>(), device_error(), error_context(index_error, K, size), index.i64(), m, size);
   NX_CUDA_LAUNCH();
-  const int64_t bad = flag.first_bad();
-  if (bad >= 0) {
-    const int64_t v = read_one(index.i64() + bad);
-    NX_CHECK(false, K, ": index ", v, " at position ", bad, " is out of range for an axis of size ", size);
-  }
 }
 
 template <class T>
@@ -57,7 +60,8 @@ __global__ void gather_kernel(T* out, const T* inp, const int64_t* idx, int64_t 
   for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
        t += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = udiv(t, inner), c = t - r * inner, o = udiv(r, m), j = r - o * m;
-    out[t] = inp[(o * size + idx[j]) * inner + c];
+    const int64_t k = idx[j];
+    out[t] = k >= 0 ? inp[(o * size + k) * inner + c] : T(0);
   }
 }
 
@@ -70,7 +74,8 @@ __global__ void scatter_add_kernel(T* out, const T* src, const int64_t* idx, int
     const int64_t o = udiv(t, inner), c = t - o * inner;
     const T* s = src + o * m * inner + c;    // src[o, j, c] at s[j*inner]
     T* d = out + o * size * inner + c;       // out[o, i, c] at d[i*inner]
-    for (int64_t j = 0; j < m; ++j) d[idx[j] * inner] += s[j * inner];
+    for (int64_t j = 0; j < m; ++j)
+      if (idx[j] >= 0) d[idx[j] * inner] += s[j * inner];
   }
 }
 
@@ -93,7 +98,7 @@ void Cuda::gather(View out, View inp, View index, int64_t outer, int64_t size, i
   checks::check_gather(out, inp, index, outer, size, m, inner);
   Scratch nidx(sizeof(int64_t) * size_t(m));
   normalise(K, index, m, size, nidx);
-  if (outer * m * inner == 0) return;
+  if (outer * m * inner == 0 || size == 0) return;  // size 0: every index is bad
   const int64_t* idx = nidx.as<int64_t>();
   switch (elem_size(inp.dtype)) {
     case 4: return gather_launch<uint32_t>(out.data, inp.data, idx, outer, size, m, inner);
@@ -108,7 +113,7 @@ void Cuda::scatter_add(View out, View src, View index, int64_t outer, int64_t si
   checks::check_scatter_add(out, src, index, outer, size, m, inner);
   Scratch nidx(sizeof(int64_t) * size_t(m));
   normalise(K, index, m, size, nidx);
-  if (outer * m * inner == 0) return;
+  if (outer * m * inner == 0 || size == 0) return;  // size 0: every index is bad
   const unsigned grid = grid_1d(outer * inner, kThreads);
   if (out.dtype == DType::F32)
     NX_LAUNCH(grid, kThreads, scatter_add_kernel<float>)(out.f(), src.f(), nidx.as<int64_t>(), outer, size, m, inner);

@@ -36,13 +36,16 @@ constexpr int kThreads = 256;
 using checks::PoolShape;
 
 // Raises the CPU's message for the first bad index (flat position in the index array).
-void raise_bad(const char* kn, const char* arg, int64_t flat, const int64_t* ind, int64_t per_plane,
-               int64_t C, int64_t limit, const std::string& lim_s) {
-  if (flat < 0) return;
-  const int64_t v = read_one(ind + flat), plane = flat / per_plane, pos = flat % per_plane;
-  throw std::invalid_argument(cat(kn, ": ", arg, "[n=", plane / C, ", c=", plane % C, ", ", pos,
-                                  "] = ", v, " is outside [0, ", limit, ") = [0, ", lim_s, ")"));
+// "<op>: indices[n=.., c=.., pos] = v is outside [0, limit) = [0, A*B)", for the deferred
+// error of a bad pooling index: ctx.a = {per-plane count, C, A, B}; `dims` names A and B.
+template <const char* dims>
+std::string pool_index_error(const char* name, const DeviceError& e) {
+  const int64_t per_plane = e.ctx.a[0], C = e.ctx.a[1], plane = e.pos / per_plane;
+  return cat(name, ": indices[n=", plane / C, ", c=", plane % C, ", ", e.pos % per_plane, "] = ",
+             e.value, " is outside [0, ", e.ctx.a[2] * e.ctx.a[3], ") = [0, ", dims, " = ",
+             e.ctx.a[2], "*", e.ctx.a[3], ")");
 }
+constexpr char kHW[] = "H*W", kOHW[] = "OH*OW";
 
 #define NX_GRID_STRIDE(t, n)                                                     \
   for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < (n); \
@@ -84,7 +87,7 @@ __global__ void maxpool_fwd_kernel(float* out, int64_t* ind, const float* x, Poo
 template <bool ADD>
 __global__ void plane_scatter_kernel(float* dst, const float* src, const int64_t* ind,
                                      int64_t planes, int64_t src_n, int64_t dst_n,
-                                     unsigned long long* flag) {
+                                     DeviceError* err, ErrorContext ctx) {
   __shared__ float sv[kThreads];    // each lane's value in the current chunk
   __shared__ int64_t sk[kThreads];  // each lane's target in the current chunk (-1: none)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wpb = blockDim.x >> 5;
@@ -105,7 +108,7 @@ __global__ void plane_scatter_kernel(float* dst, const float* src, const int64_t
       float g = 0.f;
       if (active && j < src_n) {
         const int64_t v = ip[j];
-        if (v < 0 || v >= dst_n) flag_bad(flag, i * src_n + j);
+        if (v < 0 || v >= dst_n) report_bad(err, ctx, i * src_n + j, v);
         else { t = v; g = gp[j]; }
       }
       myv[lane] = g;
@@ -245,10 +248,10 @@ __global__ void adaptive_bwd_kernel(float* dx, const float* dout, int64_t planes
 
 // ---- unpool backward (gather) ---------------------------------------------------------
 __global__ void unpool_bwd_kernel(float* dx, const float* dout, const int64_t* ind, int64_t planes,
-                                  int64_t HW, int64_t OHW, unsigned long long* flag) {
+                                  int64_t HW, int64_t OHW, DeviceError* err, ErrorContext ctx) {
   NX_GRID_STRIDE(t, planes * HW) {
     const int64_t i = udiv(t, HW), v = ind[t];
-    if (v < 0 || v >= OHW) { flag_bad(flag, t); dx[t] = 0.f; continue; }
+    if (v < 0 || v >= OHW) { report_bad(err, ctx, t, v); dx[t] = 0.f; continue; }
     dx[t] = dout[i * OHW + v];
   }
 }
@@ -282,11 +285,10 @@ void Cuda::maxpool2d_backward(View dinp, View dout, View indices, int64_t N, int
   const int64_t planes = z.planes, HW = z.HW, PQ = z.other;
   if (planes * HW == 0) return;  // (PQ > 0 with HW == 0 cannot hold valid indices: CPU raises
                                  //  only when it scans them; nothing to write here)
-  ErrorFlag flag;
   NX_LAUNCH(plane_grid(planes), kThreads, plane_scatter_kernel<true>)(
-      dinp.f(), dout.f(), indices.i64(), planes, PQ, HW, flag.ptr());
+      dinp.f(), dout.f(), indices.i64(), planes, PQ, HW, device_error(),
+      error_context(pool_index_error<kHW>, kn, PQ, C, H, W));
   NX_CUDA_LAUNCH();
-  raise_bad(kn, "indices", flag.first_bad(), indices.i64(), PQ, C, HW, cat("H*W = ", H, "*", W));
 }
 
 void Cuda::avgpool2d_forward(View out, View inp, int64_t N, int64_t C, int64_t H, int64_t W,
@@ -340,11 +342,10 @@ void Cuda::maxunpool2d_forward(View out, View inp, View indices, int64_t N, int6
   const checks::PlaneSizes z = checks::check_maxunpool2d_forward(out, inp, indices, N, C, H, W, OH, OW);
   const int64_t planes = z.planes, HW = z.HW, OHW = z.other;
   if (planes == 0 || (HW == 0 && OHW == 0)) return;
-  ErrorFlag flag;
   NX_LAUNCH(plane_grid(planes), kThreads, plane_scatter_kernel<false>)(
-      out.f(), inp.f(), indices.i64(), planes, HW, OHW, flag.ptr());
+      out.f(), inp.f(), indices.i64(), planes, HW, OHW, device_error(),
+      error_context(pool_index_error<kOHW>, kn, HW, C, OH, OW));
   NX_CUDA_LAUNCH();
-  raise_bad(kn, "indices", flag.first_bad(), indices.i64(), HW, C, OHW, cat("OH*OW = ", OH, "*", OW));
 }
 
 void Cuda::maxunpool2d_backward(View dinp, View dout, View indices, int64_t N, int64_t C,
@@ -353,11 +354,10 @@ void Cuda::maxunpool2d_backward(View dinp, View dout, View indices, int64_t N, i
   const checks::PlaneSizes z = checks::check_maxunpool2d_backward(dinp, dout, indices, N, C, H, W, OH, OW);
   const int64_t planes = z.planes, HW = z.HW, OHW = z.other;
   if (planes * HW == 0) return;
-  ErrorFlag flag;
   NX_LAUNCH(grid_1d(planes * HW, kThreads), kThreads, unpool_bwd_kernel)(
-      dinp.f(), dout.f(), indices.i64(), planes, HW, OHW, flag.ptr());
+      dinp.f(), dout.f(), indices.i64(), planes, HW, OHW, device_error(),
+      error_context(pool_index_error<kOHW>, kn, HW, C, OH, OW));
   NX_CUDA_LAUNCH();
-  raise_bad(kn, "indices", flag.first_bad(), indices.i64(), HW, C, OHW, cat("OH*OW = ", OH, "*", OW));
 }
 
 }  // namespace nx

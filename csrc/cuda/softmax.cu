@@ -8,10 +8,10 @@
 // the row's columns (coalesced), then a fixed-order warp-shuffle + shared-memory reduction
 // combines them (deterministic). Block size follows cols: 32 (cols <= 64), 128 (<= 1024),
 // else 256.
-// Cross-entropy: one single-block kernel first counts the counted rows and finds the first
-// bad target; the host reads both back (the only wait), raises ValueError before anything is
-// written, and passes count to the row kernels. The loss is a second single-block kernel
-// that sums the per-row terms (double) in a fixed order.
+// Cross-entropy: one single-block kernel first counts the counted rows into device memory
+// (the row and loss kernels read it there: the host never waits) and reports a bad target as
+// a deferred error (check.cuh; rows with one get NaN terms). The loss is a second
+// single-block kernel that sums the per-row terms (double) in a fixed order.
 #include "../checks/softmax.h"
 #include "check.cuh"
 
@@ -87,19 +87,20 @@ __global__ void softmax_bwd_kernel(float* dinp, const float* dout, const float* 
   }
 }
 
-// One block: res[0] = number of rows with t != ignore, flag = first bad row.
-__global__ void count_targets_kernel(long long* res, unsigned long long* flag, const int64_t* t,
-                                     int64_t rows, int64_t cols, int64_t ignore) {
+// One block: count[0] = number of rows with t != ignore; a target outside [0, cols) that is
+// not ignore_index is a deferred error.
+__global__ void count_targets_kernel(long long* count, DeviceError* err, ErrorContext ctx,
+                                     const int64_t* t, int64_t rows, int64_t cols, int64_t ignore) {
   __shared__ long long sm[32];
   long long c = 0;
   for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
     const int64_t v = t[r];
     if (v == ignore) continue;
-    if (v < 0 || v >= cols) flag_bad(flag, r);
+    if (v < 0 || v >= cols) report_bad(err, ctx, r, v);
     else ++c;
   }
   c = block_sum(c, sm);
-  if (threadIdx.x == 0) res[0] = c;
+  if (threadIdx.x == 0) count[0] = c;
 }
 
 // Block per row: lse[r] and term[r] = lse - x[t] (0 for ignored rows), in double.
@@ -116,14 +117,17 @@ __global__ void ce_rows_kernel(float* lse, double* term, const float* x, const i
     if (threadIdx.x == 0) {
       const double v = double(m) + ::log(s);  // cols == 0: log(0) = -inf
       lse[r] = float(v);
-      term[r] = t[r] != ignore ? v - double(xr[t[r]]) : 0.0;
+      const int64_t tr = t[r];  // a bad target (reported by count_targets) gives NaN
+      term[r] = tr == ignore ? 0.0 : (tr >= 0 && tr < cols ? v - double(xr[tr]) : double(NAN));
     }
   }
 }
 
 // One block: loss = sum(term) / count in a fixed order (NaN when count == 0).
-__global__ void ce_loss_kernel(float* loss, const double* term, int64_t rows, long long count) {
+__global__ void ce_loss_kernel(float* loss, const double* term, int64_t rows,
+                               const long long* counted) {
   __shared__ double smd[32];
+  const long long count = counted[0];
   double s = 0.0;
   for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) s += term[r];
   s = block_sum(s, smd);
@@ -133,7 +137,8 @@ __global__ void ce_loss_kernel(float* loss, const double* term, int64_t rows, lo
 // Block per row: dlogits = dloss/count * (exp(x - lse) - onehot(t)); 0 on ignored rows.
 __global__ void ce_bwd_kernel(float* dx, const float* dloss, const float* x, const float* lse,
                               const int64_t* t, int64_t rows, int64_t cols, int64_t ignore,
-                              long long count) {
+                              const long long* counted) {
+  const long long count = counted[0];
   const float scale = count > 0 ? float(double(dloss[0]) / double(count)) : 0.f;
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const float* xr = x + r * cols;
@@ -151,20 +156,19 @@ __global__ void ce_bwd_kernel(float* dx, const float* dloss, const float* x, con
   }
 }
 
-// Counts the counted rows and validates targets; throws ValueError like the CPU.
-long long count_targets(const char* K, const int64_t* t, int64_t rows, int64_t cols, int64_t ignore) {
-  if (rows == 0) return 0;
-  Scratch res(sizeof(long long));
-  ErrorFlag flag;
-  NX_LAUNCH(1, 1024, count_targets_kernel)(res.as<long long>(), flag.ptr(), t, rows, cols, ignore);
+std::string target_error(const char* name, const DeviceError& e) {
+  return cat(name, ": target[", e.pos, "] = ", e.value, " is out of range [0, ", e.ctx.a[0],
+             ") (and is not ignore_index=", e.ctx.a[1], ")");
+}
+
+// count[0] = the rows that count (t != ignore_index), on the device: the mean's divisor
+// never visits the host. Bad targets are deferred errors.
+void count_targets(long long* count, const char* K, const int64_t* t, int64_t rows, int64_t cols,
+                   int64_t ignore) {
+  NX_LAUNCH(1, 1024, count_targets_kernel)(count, device_error(),
+                                           error_context(target_error, K, cols, ignore), t, rows,
+                                           cols, ignore);
   NX_CUDA_LAUNCH();
-  const int64_t bad = flag.first_bad();  // waits for the stream
-  if (bad >= 0) {
-    const int64_t v = read_one(t + bad);
-    NX_CHECK(false, K, ": target[", bad, "] = ", v, " is out of range [0, ", cols,
-             ") (and is not ignore_index=", ignore, ")");
-  }
-  return read_one(res.as<long long>());
 }
 
 }  // namespace
@@ -190,14 +194,15 @@ void Cuda::cross_entropy_forward(View loss, View lse, View logits, View target, 
                                  int64_t cols, int64_t ignore_index) {
   checks::check_cross_entropy_forward(loss, lse, logits, target, rows, cols, ignore_index);
   const char* K = "cross_entropy_forward";
-  const long long count = count_targets(K, target.i64(), rows, cols, ignore_index);
+  Scratch count(sizeof(long long));
+  count_targets(count.as<long long>(), K, target.i64(), rows, cols, ignore_index);
   Scratch term(sizeof(double) * size_t(rows));
   if (rows > 0) {
     NX_LAUNCH(row_grid(rows), row_threads(cols), ce_rows_kernel)(
         lse.f(), term.as<double>(), logits.f(), target.i64(), rows, cols, ignore_index);
     NX_CUDA_LAUNCH();
   }
-  NX_LAUNCH(1, 1024, ce_loss_kernel)(loss.f(), term.as<double>(), rows, count);
+  NX_LAUNCH(1, 1024, ce_loss_kernel)(loss.f(), term.as<double>(), rows, count.as<long long>());
   NX_CUDA_LAUNCH();
 }
 
@@ -206,10 +211,12 @@ void Cuda::cross_entropy_backward(View dlogits, View dloss, View logits, View ls
   checks::check_cross_entropy_backward(dlogits, dloss, logits, lse, target, rows, cols,
                                        ignore_index);
   const char* K = "cross_entropy_backward";
-  const long long count = count_targets(K, target.i64(), rows, cols, ignore_index);
-  if (rows == 0 || cols == 0) return;
+  if (rows == 0) return;
+  Scratch count(sizeof(long long));
+  count_targets(count.as<long long>(), K, target.i64(), rows, cols, ignore_index);
+  if (cols == 0) return;
   NX_LAUNCH(row_grid(rows), row_threads(cols), ce_bwd_kernel)(
-      dlogits.f(), dloss.f(), logits.f(), lse.f(), target.i64(), rows, cols, ignore_index, count);
+      dlogits.f(), dloss.f(), logits.f(), lse.f(), target.i64(), rows, cols, ignore_index, count.as<long long>());
   NX_CUDA_LAUNCH();
 }
 
