@@ -9,7 +9,9 @@ str) or one of
   {"t": "list" | "tuple", "v": [node, ...]}
   {"t": "dict", "k": [key, ...], "v": [node, ...]}   keys: str, int, float, bool or null
 Loading uses ``np.load(allow_pickle=False)``, so a file can never run code; a damaged,
-truncated or foreign file raises ValueError saying so.
+truncated or foreign file raises ValueError saying so, and whatever its zip and .npy headers
+claim, the array data load reads (and converts for tensors) stays within max(16 MiB, 64x the
+file's size). tests/test_fuzz_load.py fuzzes both promises.
 """
 
 from __future__ import annotations
@@ -126,22 +128,93 @@ def _bad(where, why: str) -> ValueError:
 
 
 # A member may expand to at most this many times its stored size (save stores members
-# uncompressed, ratio 1) once past 16 MiB: a crafted deflated member cannot make load
-# allocate gigabytes from a small file.
+# uncompressed, ratio 1) once past 16 MiB, and all the array data load reads (every member,
+# each time the structure names it, and its conversion for a tensor) may take at most this
+# many times the file's size: a crafted file cannot make load allocate gigabytes from a
+# small file, whatever its zip headers claim.
 _MAX_EXPANSION = 64
 _EXPANSION_FLOOR = 16 << 20
 
 
-def _check_member_size(z, key: str, where) -> None:
+class _Reader:
+    """Reads the members of an opened archive within the memory bound of its file size."""
+
+    def __init__(self, z, where, file_size: int | None):
+        self.z, self.where, self.file_size = z, where, file_size
+        self.left = max(_EXPANSION_FLOOR, _MAX_EXPANSION * file_size) if file_size is not None else None
+
+    def charge(self, nbytes: int, what: str) -> None:
+        if self.left is None:
+            return
+        self.left -= int(nbytes)
+        if self.left < 0:
+            raise _bad(
+                self.where,
+                f"{what}: its arrays would take more than {max(_EXPANSION_FLOOR, _MAX_EXPANSION * self.file_size)} "
+                f"bytes, past {_MAX_EXPANSION}x the file's {self.file_size}",
+            )
+
+    def check(self, key: str, kind: str = "array entry") -> None:
+        """Refuse a member whose (decompressed) size or .npy header would allocate past the
+        bounds, before NumPy allocates it."""
+        try:
+            info = self.z.zip.getinfo(key + ".npy")
+        except (KeyError, AttributeError):
+            return  # missing members are reported when read
+        stored = info.compress_size
+        if self.file_size is not None:
+            stored = min(stored, self.file_size)  # a zip header may claim more than the file holds
+        if info.file_size > max(_EXPANSION_FLOOR, _MAX_EXPANSION * stored):
+            raise _bad(self.where, f"{kind} {key} would expand from {stored} to {info.file_size} bytes")
+        try:  # NumPy allocates the shape its header declares before reading the data
+            with self.z.zip.open(info) as fh:
+                version = np.lib.format.read_magic(fh)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+                header = fh.tell()
+        except Exception:  # noqa: BLE001  (not an .npy member: NumPy reads it as raw bytes, file_size checked above)
+            return
+        if dtype.hasobject:
+            return  # refused by allow_pickle=False before any allocation
+        declared = math.prod(int(d) for d in shape) * dtype.itemsize
+        if declared > info.file_size - header:
+            held = info.file_size - header
+            raise _bad(self.where, f"{kind} {key} declares {declared} bytes of data but holds {held}")
+
+    def array(self, key: str, kind: str = "array entry") -> np.ndarray:
+        self.check(key, kind)
+        try:
+            info = self.z.zip.getinfo(key + ".npy")
+            self.charge(info.file_size, f"{kind} {key}")
+        except (KeyError, AttributeError):
+            pass
+        try:
+            arr = self.z[key]
+        except KeyError:
+            raise _bad(self.where, f"{kind} {key} is missing") from None
+        except Exception as e:  # noqa: BLE001  (zlib/zip/format errors while reading the member)
+            raise _bad(self.where, f"{kind} {key} cannot be read: {e}") from None
+        if not isinstance(arr, np.ndarray):  # NumPy gives the raw bytes of a member that is not .npy
+            raise _bad(self.where, f"{kind} {key} is not a .npy array")
+        return arr
+
+
+def _archive_size(f) -> int | None:
+    """The size of the file (path or seekable binary file object, from its position), or None."""
     try:
-        info = z.zip.getinfo(key + ".npy")
-    except (KeyError, AttributeError):
-        return  # missing members are reported when read
-    if info.file_size > max(_EXPANSION_FLOOR, _MAX_EXPANSION * info.compress_size):
-        raise _bad(where, f"array entry {key} would expand from {info.compress_size} to {info.file_size} bytes")
+        if isinstance(f, (str, os.PathLike)):
+            return os.path.getsize(f)
+        pos = f.tell()
+        end = f.seek(0, os.SEEK_END)
+        f.seek(pos)
+        return max(int(end) - int(pos), 0)
+    except (OSError, AttributeError, ValueError, TypeError):
+        return None
 
 
-def _decode(node: Any, arrays, where, map_location) -> Any:
+def _decode(node: Any, arrays: _Reader, where, map_location) -> Any:
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
     if isinstance(node, list):  # not produced by save, but harmless
@@ -153,15 +226,10 @@ def _decode(node: Any, arrays, where, map_location) -> Any:
         return float(node["v"])
     if t in ("tensor", "ndarray"):
         key = f"a{int(node['i'])}"
-        _check_member_size(arrays, key, where)
-        try:
-            arr = arrays[key]
-        except KeyError:
-            raise _bad(where, f"array entry {key} is missing") from None
-        except Exception as e:  # zlib/zip/format errors while reading the member
-            raise _bad(where, f"array entry {key} cannot be read: {e}") from None
+        arr = arrays.array(key)
         if t == "ndarray":
             return arr
+        arrays.charge(arr.size * 8, f"array entry {key}")  # tensor() converts (to at most 8 bytes an element)
         dev = map_location if map_location is not None else node.get("device", "cpu")
         if str(dev).startswith("cuda"):
             if not cuda.is_available():
@@ -188,6 +256,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     if pickle_module is not None:
         raise ValueError("neuraxon.load never unpickles: pickle_module is not supported")
     where = repr(os.fspath(f)) if isinstance(f, (str, os.PathLike)) else "the file object"
+    size = _archive_size(f)
     try:
         z = np.load(f, allow_pickle=False)
     except FileNotFoundError:
@@ -197,10 +266,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise _bad(where, "a bare .npy array, not an archive")
     with z:
+        reader = _Reader(z, where, size)
         try:
             if _META not in z.files:
                 raise _bad(where, f"no {_META} entry")
-            meta = json.loads(str(z[_META][()]))
+            meta = json.loads(str(reader.array(_META, "structure entry")[()]))
         except ValueError as e:
             if "not a valid neuraxon checkpoint" in str(e):
                 raise
@@ -209,10 +279,13 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             raise _bad(where, f"structure entry unreadable: {e}") from None
         if not isinstance(meta, dict) or meta.get("format") != _MAGIC:
             raise _bad(where, "unknown format tag")
-        if int(meta.get("version", 0)) > _VERSION:
-            raise _bad(where, f"format version {meta.get('version')} is newer than this neuraxon ({_VERSION})")
+        version = meta.get("version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise _bad(where, f"format version {str(version)[:40]!r} is not an integer")
+        if version > _VERSION:
+            raise _bad(where, f"format version {version} is newer than this neuraxon ({_VERSION})")
         try:
-            return _decode(meta.get("root"), z, where, map_location)
+            return _decode(meta.get("root"), reader, where, map_location)
         except ValueError as e:
             if "not a valid neuraxon checkpoint" in str(e):
                 raise
