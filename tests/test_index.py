@@ -102,3 +102,23 @@ def test_index_bad_input(dev):
                       dev.put(np.array([0, 1], np.int64)), 2, 5, 2, 3)
     with pytest.raises(ValueError, match=">= 0"):
         k.scatter_add(out, dev.put(np.ones((2, 2, 3), np.float32)), dev.put(np.array([0, 1], np.int64)), 2, -5, 2, 3)
+
+
+@pytest.mark.parametrize("lo,hi", [(0, 5), (-5, 5), (0, 1), (3, 3)])
+def test_check_index(dev, lo, hi):
+    rng = np.random.default_rng(lo + 7 * hi)
+    k = dev.k
+    ok = rng.integers(lo, hi, 37) if hi > lo else np.zeros(0, np.int64)
+    k.check_index(dev.put(ok.astype(np.int64)), ok.size, lo, hi, 1, False)  # all in range: silent
+    for bad in (hi, lo - 1, 2**62, -(2**62)):
+        idx = np.concatenate([ok, [bad], ok]).astype(np.int64)
+        want = f"index {bad} is out of bounds for dimension 1 with size {hi}"
+        with dev.raises(IndexError, match=want):
+            k.check_index(dev.put(idx), idx.size, lo, hi, 1, False)
+        with dev.raises(RuntimeError, match=want):
+            k.check_index(dev.put(idx), idx.size, lo, hi, 1, True)
+    k.check_index(dev.put(np.zeros(0, np.int64)), 0, 0, 0, 0, False)  # n = 0: nothing to check
+    with pytest.raises(ValueError, match="lo = 2 > hi = 1"):
+        k.check_index(dev.put(np.zeros(1, np.int64)), 1, 2, 1, 0, False)
+    with pytest.raises(TypeError, match="int64"):
+        k.check_index(dev.put(np.zeros(1, np.float32)), 1, 0, 1, 0, False)

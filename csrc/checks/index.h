@@ -37,5 +37,17 @@ inline void check_scatter_add(const View& out, const View& src, const View& inde
   need(index, m, DType::I64, K, "index", shp({m}));
 }
 
+inline void check_check_index(const View& index, int64_t n, int64_t lo, int64_t hi, int64_t dim) {
+  const char* K = "check_index";
+  need_nonneg(K, {{"n", n}, {"dim", dim}});
+  NX_CHECK(lo <= hi, K, ": lo = ", lo, " > hi = ", hi);
+  need(index, n, DType::I64, K, "index", shp({n}));
+}
+
+// The message both backends raise for a value outside [lo, hi).
+inline std::string index_bounds_message(int64_t v, int64_t dim, int64_t hi) {
+  return cat("index ", v, " is out of bounds for dimension ", dim, " with size ", hi);
+}
+
 }  // namespace checks
 }  // namespace nx

@@ -87,4 +87,16 @@ void Cpu::scatter_add(View out, View src, View index, int64_t outer, int64_t siz
   else scatter_add_impl(out.i64(), src.i64(), idx, outer, size, m, inner);
 }
 
+void Cpu::check_index(View index, int64_t n, int64_t lo, int64_t hi, int64_t dim,
+                      bool runtime_error) {
+  checks::check_check_index(index, n, lo, hi, dim);
+  const int64_t* v = index.i64();
+  for (int64_t j = 0; j < n; ++j) {
+    if (v[j] >= lo && v[j] < hi) continue;
+    const std::string msg = checks::index_bounds_message(v[j], dim, hi);
+    if (runtime_error) throw std::runtime_error(msg);
+    throw std::out_of_range(msg);
+  }
+}
+
 }  // namespace nx

@@ -82,9 +82,12 @@ void raise_device_error() {
   NX_CUDA(cudaMemsetAsync(g_error, 0, sizeof e, stream()));
   const auto format = reinterpret_cast<ErrorFormat>(static_cast<uintptr_t>(e.ctx.format));
   const char* name = reinterpret_cast<const char*>(static_cast<uintptr_t>(e.ctx.name));
-  throw std::invalid_argument(cat(format(name, e), " (found on the device by an earlier ", name,
-                                  " call: CUDA kernels run asynchronously, so it is reported at "
-                                  "the next synchronization)"));
+  const std::string msg = cat(format(name, e), " (found on the device by an earlier ", name,
+                              " call: CUDA kernels run asynchronously, so it is reported at the "
+                              "next synchronization)");
+  if (e.ctx.type == ErrorContext::kIndexError) throw std::out_of_range(msg);
+  if (e.ctx.type == ErrorContext::kRuntimeError) throw std::runtime_error(msg);
+  throw std::invalid_argument(msg);
 }
 }  // namespace
 

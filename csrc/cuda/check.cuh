@@ -68,7 +68,8 @@ struct Scratch {
 // device and the host raises at the next synchronization it does anyway (a read of device
 // memory, synchronize()): the one record below, claimed by the first thread that reports,
 // holds where and what; wait_stream() reads it (only when a checking kernel ran since the
-// last read), clears it and throws ValueError with the op's own message, saying it was found
+// last read), clears it and throws (ValueError unless the op says otherwise) with the op's
+// own message, saying it was found
 // by an earlier asynchronous call. Kernels keep every access in bounds after a bad element
 // (they skip it or write 0/NaN); the outputs of the failing call are unspecified.
 struct DeviceError;
@@ -78,8 +79,10 @@ using ErrorFormat = std::string (*)(const char* name, const DeviceError& e);
 // string literal, carried as numbers: the device never dereferences them) and the sizes the
 // words need.
 struct ErrorContext {
+  enum : long long { kValueError = 0, kIndexError = 1, kRuntimeError = 2 };
   unsigned long long format = 0, name = 0;
   long long a[4] = {0, 0, 0, 0};
+  long long type = kValueError;  // the Python exception raised
 };
 struct DeviceError {
   unsigned long long claimed;  // 0 = no error; the first reporting thread sets it to 1

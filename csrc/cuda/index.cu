@@ -53,6 +53,19 @@ void normalise(const char* K, const View& index, int64_t m, int64_t size, Scratc
   NX_CUDA_LAUNCH();
 }
 
+__global__ void check_index_kernel(DeviceError* err, ErrorContext ctx, const int64_t* idx,
+                                   int64_t n, int64_t lo, int64_t hi) {
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n;
+       j += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t v = idx[j];
+    if (v < lo || v >= hi) report_bad(err, ctx, j, v);
+  }
+}
+
+std::string bounds_error(const char*, const DeviceError& e) {
+  return checks::index_bounds_message(e.value, e.ctx.a[0], e.ctx.a[1]);
+}
+
 template <class T>
 __global__ void gather_kernel(T* out, const T* inp, const int64_t* idx, int64_t outer,
                               int64_t size, int64_t m, int64_t inner) {
@@ -119,6 +132,16 @@ void Cuda::scatter_add(View out, View src, View index, int64_t outer, int64_t si
     NX_LAUNCH(grid, kThreads, scatter_add_kernel<float>)(out.f(), src.f(), nidx.as<int64_t>(), outer, size, m, inner);
   else
     NX_LAUNCH(grid, kThreads, scatter_add_kernel<int64_t>)(out.i64(), src.i64(), nidx.as<int64_t>(), outer, size, m, inner);
+  NX_CUDA_LAUNCH();
+}
+
+void Cuda::check_index(View index, int64_t n, int64_t lo, int64_t hi, int64_t dim,
+                       bool runtime_error) {
+  checks::check_check_index(index, n, lo, hi, dim);
+  if (n == 0) return;
+  ErrorContext ctx = error_context(bounds_error, "check_index", dim, hi);
+  ctx.type = runtime_error ? ErrorContext::kRuntimeError : ErrorContext::kIndexError;
+  NX_LAUNCH(grid_1d(n, kThreads), kThreads, check_index_kernel)(device_error(), ctx, index.i64(), n, lo, hi);
   NX_CUDA_LAUNCH();
 }
 

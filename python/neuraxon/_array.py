@@ -314,6 +314,16 @@ def gather_flat(x: TensorBase, pos: TensorBase) -> TensorBase:
     return out
 
 
+def check_index(idx: TensorBase, lo: int, hi: int, dim: int, runtime_error: bool = False) -> None:
+    """IndexError (RuntimeError when runtime_error) unless every value of int64 idx lies in
+    [lo, hi): "index v is out of bounds for dimension dim with size hi". Checked by a kernel
+    on idx's device, so a CUDA index never visits the host: there the error is raised at the
+    next synchronization (a deferred device error) instead of in this call."""
+    n = idx.numel()
+    if n:
+        idx.device.k.check_index(idx._data, n, lo, hi, dim, runtime_error)
+
+
 # One-element float32 add/sub/mul are computed on Python floats: a kernel call's argument
 # conversion alone (~1 us) costs more than the whole op. Exact: the double result of two
 # float32 operands rounded once to float32 equals the float32 operation (53 >= 2*24 + 2 bits,

@@ -66,11 +66,5 @@ def embedding(
         if not -V <= int(padding_idx) < V:
             raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings {V}")
         padding_idx = int(padding_idx) % V
-    if input.numel():
-        lo, hi = int(input.min().item()), int(input.max().item())
-        if lo < 0 or hi >= weight.shape[0]:
-            raise IndexError(
-                f"embedding: index {lo if lo < 0 else hi} out of range for num_embeddings {weight.shape[0]} "
-                f"(indices must be in [0, {weight.shape[0]}))"
-            )
+    _array.check_index(input, 0, weight.shape[0], 0)  # on CUDA: raised at the next sync
     return _Embedding.apply(input, weight, padding_idx)
