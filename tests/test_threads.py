@@ -107,3 +107,25 @@ def test_threads_drawing_at_once_get_disjoint_random_streams():
         sys.setswitchinterval(old)
     assert len(got) == 8000 and len(set(got)) == 8000  # no two draws share a counter range
     assert g.offset == 8000 * 3
+
+
+def test_set_num_threads_is_process_wide():
+    # torch.set_num_threads holds for every thread; omp_set_num_threads alone held only for
+    # the calling one, so kernels called from another Python thread kept the default.
+    from neuraxon import _ext
+
+    before = _ext.cpu.num_threads()
+    try:
+        nx.set_num_threads(1)
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(_ext.cpu.num_threads()))
+        t.start()
+        t.join()
+        assert seen == [1] and nx.get_num_threads() == 1
+        nx.set_num_threads(3)
+        t = threading.Thread(target=lambda: seen.append(_ext.cpu.num_threads()))
+        t.start()
+        t.join()
+        assert seen == [1, 3]
+    finally:
+        nx.set_num_threads(before)

@@ -18,12 +18,7 @@ PYBIND11_MODULE(_cpu, m) {
   });
   m.def("isa_paths", [] { return std::vector<std::string>{"portable", "avx2", "avx512"}; });
   m.def("num_threads", &nx::cpu::num_threads);
-  m.def("set_num_threads", [](int n) {
-    if (n < 1) throw std::invalid_argument("set_num_threads: n must be >= 1");
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#endif
-  });
+  m.def("set_num_threads", &nx::cpu::set_num_threads);
 #if defined(__clang__)
   m.attr("compiler") = "clang " __clang_version__;
 #elif defined(__GNUC__)

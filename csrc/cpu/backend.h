@@ -50,13 +50,12 @@ struct PerIsa {
   }
 };
 
-inline int num_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
+// Threads of the CPU kernels: set_num_threads(n) for the whole process (every region names
+// its team with num_threads(...)), else OpenMP's default (OMP_NUM_THREADS). omp_set_num_threads
+// alone would set it only for the calling thread: kernels called from other Python threads
+// kept the default.
+int num_threads();
+void set_num_threads(int n);  // n >= 1
 
 // Run body(begin, end) over [0, n) split into contiguous chunks, one per thread, when the
 // work (n * cost_per_item, in rough flops) is large enough to be worth waking threads. The

@@ -42,6 +42,24 @@ void set_isa(Isa want) {
 }
 
 namespace {
+std::atomic<int> g_threads{0};  // 0: not set, OpenMP's default
+}  // namespace
+
+int num_threads() {
+#ifdef _OPENMP
+  const int n = g_threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+void set_num_threads(int n) {
+  NX_CHECK(n >= 1, "set_num_threads: n must be >= 1, got ", n);
+  g_threads.store(n, std::memory_order_relaxed);
+}
+
+namespace {
 struct Arena {
   float* ptr = nullptr;
   size_t cap = 0;
