@@ -152,3 +152,18 @@ def test_one_element_fast_path_matches_kernel():
     # reflected scalar-free forms and shapes keep their meaning
     a = nx.tensor([[2.0]])
     assert (a - nx.tensor([[5.0]])).shape == (1, 1) and float((a - nx.tensor([[5.0]])).item()) == -3.0
+
+
+def test_empty_cache_frees_the_kernels_scratch_arenas():
+    from neuraxon import _ext
+
+    # Kernels keep per-thread scratch (packed GEMM panels, im2col columns) grown to the
+    # largest call; empty_cache() hands it back (it used to keep it for the process's life).
+    a = nx.randn(512, 700)
+    b = nx.randn(700, 600)
+    (a @ b).sum().item()  # packs both operands into scratch
+    freed = _ext.cpu.release_scratch()
+    assert freed >= 4 * 700 * 16  # at least a packed panel of the shared dimension
+    assert _ext.cpu.release_scratch() == 0  # nothing left to free
+    (a @ b).sum().item()  # and kernels grow it again on demand
+    assert nx_device.empty_cache() >= freed // 2

@@ -19,6 +19,8 @@ PYBIND11_MODULE(_cpu, m) {
   m.def("isa_paths", [] { return std::vector<std::string>{"portable", "avx2", "avx512"}; });
   m.def("num_threads", &nx::cpu::num_threads);
   m.def("set_num_threads", &nx::cpu::set_num_threads);
+  m.def("release_scratch", &nx::cpu::release_scratch, py::call_guard<py::gil_scoped_release>(),
+        "Free the kernels' per-thread scratch arenas; returns the bytes freed.");
 #if defined(__clang__)
   m.attr("compiler") = "clang " __clang_version__;
 #elif defined(__GNUC__)

@@ -97,6 +97,9 @@ void parallel_for(int64_t n, int64_t cost_per_item, F&& body) {
 // fresh pages. Returned memory is 64-byte aligned and uninitialised; a later call with the
 // same slot may move it. Slots 0 and 1 belong to gemm; kernels that call gemm use 2 and up.
 float* scratch(size_t floats, int slot = 0);
+// Frees every scratch arena of the calling thread and of the OpenMP pool's workers (they
+// grow to the largest call and are kept); returns the bytes freed. Not while kernels run.
+size_t release_scratch();
 
 }  // namespace cpu
 }  // namespace nx

@@ -68,6 +68,31 @@ struct Arena {
 thread_local Arena arenas[8];
 }  // namespace
 
+size_t release_scratch() {
+  size_t freed = 0;
+  const auto release_mine = [&freed] {
+    size_t mine = 0;
+    for (Arena& a : arenas) {
+      mine += a.cap * sizeof(float);
+      std::free(a.ptr);
+      a.ptr = nullptr;
+      a.cap = 0;
+    }
+#pragma omp atomic
+    freed += mine;
+  };
+  release_mine();
+  // The pool's workers hold arenas of their own: each frees its own in one region (a team
+  // of the current size: the threads that ran the kernels).
+#pragma omp parallel num_threads(num_threads())
+  {
+#ifdef _OPENMP
+    if (omp_get_thread_num() != 0) release_mine();
+#endif
+  }
+  return freed;
+}
+
 float* scratch(size_t floats, int slot) {
   NX_CHECK(slot >= 0 && slot < 8, "scratch: slot ", slot, " out of range");
   Arena& a = arenas[slot];

@@ -104,8 +104,9 @@ _cpu_cache = _CpuCache(int(float(os.environ.get("NEURAXON_CPU_CACHE_MB", "2048")
 
 
 def empty_cache() -> int:
-    """Release the free cached CPU buffers; returns the bytes released."""
-    return _cpu_cache.trim()
+    """Release the free cached CPU buffers and the CPU kernels' scratch arenas (per thread,
+    grown to the largest call); returns the bytes released."""
+    return _cpu_cache.trim() + _ext.cpu.release_scratch()
 
 
 class Device:
