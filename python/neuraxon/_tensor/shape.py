@@ -423,7 +423,9 @@ class ShapeMethods:
                 f"gather(): index of shape {index.shape} must have as many dimensions as input of shape "
                 f"{self.shape} and be no larger except in dimension {d}"
             )
-        indexing.check_index_range(idx, x.shape[d], d)
+        # an index outside [0, size) would read a neighbouring row through the flat positions:
+        # RuntimeError as torch (on CUDA a deferred device error, raised at the next sync)
+        _array.check_index(idx, 0, x.shape[d], d, runtime_error=True)
         return x._gather_along(d, idx).reshape(index.shape)
 
     def _gather_along(self, d: int, index):

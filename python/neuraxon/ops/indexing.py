@@ -383,18 +383,6 @@ def _narrow_to(src, shape):
     return src
 
 
-def check_index_range(index, size: int, d: int) -> None:
-    """RuntimeError as torch's gather when an int64 index leaves [0, size): the flat positions
-    gather reads would otherwise land on a neighbouring row (min and max found on the device)."""
-    if not index.numel():
-        return
-    flat = _wrap(index._data, (index.numel(),), int64, index.device)
-    lo = int(_array.reduce_raw(flat, (0,), C.RED_MIN, False).item())
-    hi = int(_array.reduce_raw(flat, (0,), C.RED_MAX, False).item())
-    if lo < 0 or hi >= size:
-        raise RuntimeError(f"index {lo if lo < 0 else hi} is out of bounds for dimension {d} with size {size}")
-
-
 def _gather_positions(shape, d, index):
     """Flat positions in a tensor of `shape` of torch.gather(dim=d, index)."""
     ishape = index.shape
