@@ -89,7 +89,10 @@ __all__ = [
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0). (inplace is accepted and ignored: a new tensor is returned.)"""
+    """max(x, 0). (inplace is accepted and ignored: a new tensor is returned.) An int64
+    input gives int64, as torch; the activation kernel is float32 only."""
+    if isinstance(input, TensorBase) and input.dtype is int64:
+        return input.clamp_min(0)
     return _act(input, C.ACT_RELU)
 
 
@@ -265,6 +268,8 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     if target.dtype is float32:  # class probabilities
+        if ignore_index != -100:  # torch refuses it rather than ignoring it silently
+            raise RuntimeError("cross_entropy: ignore_index is not supported for floating point target")
         if target.shape != input.shape:
             raise ValueError(
                 f"cross_entropy: probability target of shape {target.shape} must match input {input.shape}"
@@ -290,7 +295,8 @@ def cross_entropy(
     if label_smoothing:
         Cc = x.shape[1]
         valid = (t != ignore_index).float()
-        sm = -(lp * weight if weight is not None else lp).sum(1) * valid
+        # where, not * valid: an ignored row adds 0 even when its logits hold NaN/inf (torch)
+        sm = elementwise.where(t != ignore_index, -(lp * weight if weight is not None else lp).sum(1), 0.0)
         loss = loss * (1.0 - label_smoothing)
         if reduction == "mean":
             if weight is not None:
@@ -348,7 +354,8 @@ def nll_loss(
         if weight.shape != (Cc,):
             raise RuntimeError(f"nll_loss: weight of shape {weight.shape} does not match {Cc} classes")
         w = weight.index_select(0, ts) * w
-    loss = -(picked * w)
+    # where, not * w: an ignored element is 0 even when its input is NaN/inf (torch skips it)
+    loss = elementwise.where(valid, -(picked * w), 0.0)
     if reduction == "mean":
         return loss.sum() / w.sum()
     if reduction == "sum":

@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .. import _array
 from ..autograd import Function
-from ..dtypes import float32, int64
+from ..dtypes import bool_, float32, int64
 from ..ops._args import _batched4, _need_float, _pair
-from ..ops.conv import _window_out
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
+
+
+def _window_out(size, k, stride, pad, dil, ceil_mode=False) -> int:
+    """Pooling output size along one axis: PyTorch's formula, as window_out in csrc/common.h.
+    With ceil_mode a last window hanging past the end counts, even when the span is negative
+    (width 1, kernel 2, stride 2 gives one output); it must start inside the left-padded input."""
+    span = size + 2 * pad - dil * (k - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    if span < 0:
+        return 0
+    out = span // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _empty_windows(size, k, stride, pad, dil, out) -> tuple:
+    """Along one axis: the outputs whose window has every tap in the padding (possible only
+    with dilation and padding, e.g. size 1, kernel 2, dilation 2, padding 1); () if none."""
+    if dil == 1 or pad == 0:
+        return ()
+    return tuple(o for o in range(out) if not any(0 <= o * stride - pad + r * dil < size for r in range(k)))
 
 
 class _MaxPool(Function):
@@ -45,6 +69,16 @@ class _MaxPool(Function):
             )
         ctx.save_for_backward(idx)
         ctx.dims = (N, Cc, H, W, P, Q)
+        # A window of padding only gives -inf and, as torch, an index outside the plane; it
+        # gets no gradient (the backward kernel refuses such an index), so mask those out.
+        eh = _empty_windows(H, k[0], s[0], p[0], d[0], P)
+        ew = _empty_windows(W, k[1], s[1], p[1], d[1], Q)
+        ctx.empty = None
+        if eh or ew:
+            mask = np.zeros((P, Q), bool)
+            mask[list(eh), :] = True
+            mask[:, list(ew)] = True
+            ctx.empty = _array.from_numpy(mask, bool_, x.device)
         return out, idx
 
     @staticmethod
@@ -53,6 +87,9 @@ class _MaxPool(Function):
         N, Cc, H, W, P, Q = ctx.dims
         d = _array.empty((N, Cc, H, W), float32, g.device)
         if d.numel():
+            if ctx.empty is not None:
+                idx = _array.where_raw(ctx.empty, _array.full((), 0, int64, g.device), idx)
+                g = _array.where_raw(ctx.empty, _array.full((), 0.0, float32, g.device), g)
             _array.run("maxpool2d_backward", g.device, d._data, g._data, idx._data, N, Cc, H, W, P, Q)
         return d, None, None, None, None, None
 
@@ -64,10 +101,10 @@ def _pool_args(name, kernel_size, stride, padding, dilation=1):
     if min(k) <= 0 or min(s) <= 0 or min(d) <= 0 or min(p) < 0:
         raise RuntimeError(f"{name}: kernel_size {k}, stride {s}, dilation {d} must be positive, padding {p} >= 0")
     for i in range(2):
-        if p[i] > (d[i] * (k[i] - 1) + 1) // 2:
+        if p[i] > k[i] // 2:  # torch 2.x and the kernel's check: half the kernel, not the dilated span
             raise RuntimeError(
-                f"{name}: pad should be at most half of effective kernel size, but got pad={p}, "
-                f"kernel_size={k} and dilation={d}"
+                f"{name}: pad should be smaller than or equal to half of kernel size, but got pad={p}, "
+                f"kernel_size={k}"
             )
     return k, s, p, d
 
