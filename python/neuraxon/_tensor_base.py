@@ -12,6 +12,17 @@ tensor. So nothing below tensor.py imports it, and the package has no import cyc
 from __future__ import annotations
 
 
+class _Version:
+    """The version counter of a buffer: one object shared by every tensor over the same data
+    (views, detach(), the alias a Function returns), bumped by every in-place change. The
+    autograd engine records it when a Function saves a tensor and checks it in backward."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
 class TensorBase:
     """The storage and autograd fields shared by every tensor (see the module doc)."""
 
@@ -24,6 +35,7 @@ class TensorBase:
         "grad",
         "_node",
         "_out_idx",
+        "_ver",  # the shared _Version, made on first need (None: no alias, never saved or changed)
         "__weakref__",
         "__dict__",
     )
@@ -45,11 +57,34 @@ class TensorBase:
         t.grad = None
         t._node = None
         t._out_idx = 0
+        t._ver = None
         return t
 
     def _alias(self):
-        """Another tensor over the same data (same requires_grad, no graph)."""
-        return TensorBase._wrap(self._data, self.shape, self.dtype, self.device, self.requires_grad)
+        """Another tensor over the same data (same requires_grad, no graph), sharing this
+        tensor's version counter."""
+        t = TensorBase._wrap(self._data, self.shape, self.dtype, self.device, self.requires_grad)
+        t._ver = self._version_counter()
+        return t
+
+    def _version_counter(self) -> _Version:
+        v = self._ver
+        if v is None:
+            v = self._ver = _Version()
+        return v
+
+    def _bump_version(self) -> None:
+        """Record an in-place change of this tensor's data (seen by every alias)."""
+        v = self._ver
+        if v is None:
+            v = self._ver = _Version()
+        v.n += 1
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's data has had (torch's Tensor._version)."""
+        v = self._ver
+        return 0 if v is None else v.n
 
     def numel(self) -> int:
         n = 1

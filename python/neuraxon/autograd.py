@@ -6,6 +6,10 @@ tensor argument requires grad, makes `ctx` the graph node of the outputs. The no
 edges to its inputs' nodes (or to leaf tensors), never the intermediate tensors themselves,
 so only what `ctx.save_for_backward` kept stays alive.
 
+Every tensor a Function saves has its version (the in-place change count its buffer's aliases
+share) recorded when the node is made; reading `saved_tensors` in backward raises, as torch,
+if it has changed since.
+
 `backward()` sorts the graph iteratively (deep chains cannot hit the recursion limit),
 runs each node's backward once all of its output gradients are summed, accumulates into
 leaf `.grad`, and frees the graph unless `retain_graph=True`.
@@ -18,7 +22,7 @@ import threading
 import weakref
 
 from . import _array
-from ._tensor_base import TensorBase
+from ._tensor_base import TensorBase, _Version
 
 
 class _GradState(threading.local):
@@ -119,7 +123,11 @@ class Context:
     """What forward saves for backward; also the graph node of the outputs.
 
     User-visible: save_for_backward(*tensors), saved_tensors, needs_input_grad, and any
-    attribute set in forward. Internal fields start with _nx_.
+    attribute set in forward. Internal fields start with _nx_. An op's forward may set
+    `_nx_read` (one flag per saved tensor, from needs_input_grad) to say which saved tensors
+    its backward reads: x @ w saves x and w, but with x constant only w's gradient, from x, is
+    computed, so an in-place change of w then passes, as in torch (which saves only what the
+    wanted gradients need). The others' versions are checked by saved_tensors.
     """
 
     def save_for_backward(self, *tensors) -> None:
@@ -127,11 +135,21 @@ class Context:
 
     @property
     def saved_tensors(self) -> tuple:
-        saved = self.__dict__.get("_nx_saved")
+        d = self.__dict__
+        saved = d.get("_nx_saved")
         if saved is None:
-            if self.__dict__.get("_nx_freed"):
+            if d.get("_nx_freed"):
                 raise RuntimeError(_FREED_MSG)
             return ()
+        versions = d.get("_nx_saved_ver")
+        if versions is not None:
+            for s, rec in zip(saved, versions):
+                if rec is not None and rec[0].n != rec[1]:
+                    raise RuntimeError(
+                        "one of the variables needed for gradient computation has been modified by an inplace "
+                        f"operation: [{s.type()} {list(s.shape)}], saved by {self.name}Backward, is at version "
+                        f"{rec[0].n}; expected version {rec[1]} instead"
+                    )
         return saved
 
     def mark_non_differentiable(self, *tensors) -> None:
@@ -225,7 +243,20 @@ class Function:
         if saved:
             # a saved output would point back at this node (a reference cycle that only the
             # garbage collector frees): keep a detached alias of its data instead
-            ctx._nx_saved = tuple(s.detach() if s is not None and any(s is o for o in fixed) else s for s in saved)
+            saved = tuple(s.detach() if s is not None and any(s is o for o in fixed) else s for s in saved)
+            d["_nx_saved"] = saved
+            # each saved tensor's version now: backward (saved_tensors) raises if it changed
+            vers = []
+            read = d.get("_nx_read")
+            for i, s in enumerate(saved):
+                if isinstance(s, TensorBase) and (read is None or read[i]):
+                    v = s._ver
+                    if v is None:
+                        v = s._ver = _Version()
+                    vers.append((v, v.n))
+                else:
+                    vers.append(None)
+            d["_nx_saved_ver"] = vers
         d["_nx_fn"] = cls
         d["_nx_meta"] = meta
         edges = []
@@ -403,7 +434,7 @@ def _seed_grads(roots, grads, what: str, of: str) -> list:
             g = _array.full(t.shape, 1.0, t.dtype, t.device)
         elif g.shape != t.shape:
             raise RuntimeError(f"{what} of shape {g.shape} does not match {of} of shape {t.shape}")
-        gs.append(g.detach())
+        gs.append(TensorBase._wrap(g._data, g.shape, g.dtype, g.device))  # detached
     return gs
 
 

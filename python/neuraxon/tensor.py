@@ -36,8 +36,9 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, InP
     can wrap an existing tensor that way. `Tensor(array_like)` copies data as float32.
 
     Views other than reshape/view/flatten/squeeze/unsqueeze do not alias (see module doc).
-    In-place ops are allowed on tensors that do not require grad, or under no_grad();
-    autograd does not track in-place changes to tensors it saved.
+    In-place ops are allowed on tensors that do not require grad, or under no_grad(); each
+    bumps the version counter the tensor shares with its aliases, and backward raises if a
+    tensor a Function saved has changed since (as torch).
     """
 
     __slots__ = ()
@@ -50,9 +51,11 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, InP
             if device is not None and _device(device) != src.device:
                 src = src.to(_device(device))
             self._data, self.shape, self.dtype, self.device = src._data, src.shape, src.dtype, src.device
+            self._ver = src._version_counter()  # same data, same version counter
         else:
             t = tensor([] if data is None else data, dtype=dtype if dtype is not None else float32, device=device)
             self._data, self.shape, self.dtype, self.device = t._data, t.shape, t.dtype, t.device
+            self._ver = None
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._node = None
@@ -85,7 +88,9 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, InP
 
     @property
     def data(self) -> "Tensor":
-        """The same data, detached from autograd (writing into it changes this tensor)."""
+        """The same data, detached from autograd (writing into it changes this tensor). As
+        torch's .data, it has a version counter of its own: autograd does not see in-place
+        changes made through it (detach() shares the counter, so it does)."""
         return Tensor._wrap(self._data, self.shape, self.dtype, self.device)
 
     @data.setter
@@ -217,7 +222,9 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, InP
         autograd.backward(self, gradient, retain_graph, inputs=inputs)
 
     def detach(self) -> "Tensor":
-        return Tensor._wrap(self._data, self.shape, self.dtype, self.device)
+        t = Tensor._wrap(self._data, self.shape, self.dtype, self.device)
+        t._ver = self._version_counter()  # shared: autograd sees changes made through it
+        return t
 
     def detach_(self) -> "Tensor":
         self._node = None

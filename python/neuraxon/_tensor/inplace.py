@@ -42,6 +42,7 @@ class InPlaceMethods:
             raise RuntimeError(
                 f"in-place operation {what} on a tensor that is part of an autograd graph is not supported"
             )
+        self._bump_version()  # every in-place method passes here before changing the data
 
     def _inplace_binary(self, other, op: int, what: str):
         self._check_inplace(what)

@@ -39,11 +39,13 @@ def assign_(t, value) -> None:
         raise ValueError(f"cannot assign {arr.size} elements to a tensor of shape {tuple(t.shape)}")
     if n == 0:
         return
+    t._bump_version()
     src = t.device.from_numpy(arr, t.dtype)
     _array.run("copy_strided", t.device, t._data, src, [n], [1], 0, [1], 0)
 
 
 def fill_(t, value: float) -> None:
+    t._bump_version()
     n = numel(t)
     if n:
         _array.run("fill", t.device, t._data, n, float(value))
@@ -53,6 +55,7 @@ def uniform_(t, low: float, high: float) -> None:
     """U[low, high) from the global Philox generator (neuraxon.manual_seed replays it)."""
     from .. import random
 
+    t._bump_version()
     n = numel(t)
     if n:
         seed, off = random.next_offset(n)
@@ -62,6 +65,7 @@ def uniform_(t, low: float, high: float) -> None:
 def normal_(t, mean: float, std: float) -> None:
     from .. import random
 
+    t._bump_version()
     n = numel(t)
     if n:
         seed, off = random.next_offset(n)

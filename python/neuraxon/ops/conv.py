@@ -37,6 +37,7 @@ class _Conv2d(Function):
         if out.numel():
             _array.run("conv2d_forward", x.device, out._data, x._data, w._data, _opt(b), *ctx.p, -1)
         ctx.save_for_backward(x, w)
+        ctx._nx_read = (ctx.needs_input_grad[1], ctx.needs_input_grad[0])  # dx from w, dw from x
         return out
 
     @staticmethod
@@ -150,6 +151,7 @@ class _ConvT2d(Function):
             if b is not None:
                 _array.binary_raw(out, b.reshape(1, Cout, 1, 1), C.BIN_ADD, out=out)
         ctx.save_for_backward(x, w)
+        ctx._nx_read = (ctx.needs_input_grad[1], ctx.needs_input_grad[0])  # dx from w, dw from x
         return out
 
     @staticmethod

@@ -43,8 +43,14 @@ class Binary(Function):
         out = binary_raw(a, b, op)
         if op in (C.BIN_MUL, C.BIN_DIV, C.BIN_MAX, C.BIN_MIN):
             ctx.save_for_backward(a, b)
+            na, nb = ctx.needs_input_grad[:2]
+            if op == C.BIN_MUL:  # d a = g * b, d b = g * a
+                ctx._nx_read = (nb, na)
+            elif op == C.BIN_DIV:  # d a = g / b, d b = -g * a / b^2
+                ctx._nx_read = (nb, True)
         elif op == C.BIN_POW:
             ctx.save_for_backward(a, b, out)
+            ctx._nx_read = (True, ctx.needs_input_grad[0], ctx.needs_input_grad[1])
         return out
 
     @staticmethod

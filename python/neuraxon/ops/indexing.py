@@ -291,6 +291,7 @@ def setitem(x: Tensor, idx, value) -> None:
             if x._node is None
             else "index assignment into a tensor that is part of an autograd graph is not supported"
         )
+    x._bump_version()
     dev = x.device
     if isinstance(value, TensorBase):
         check_same_device(x, value)

@@ -58,6 +58,7 @@ class BMM(Function):
                 -1,
             )
         ctx.save_for_backward(a, b)
+        ctx._nx_read = (ctx.needs_input_grad[1], ctx.needs_input_grad[0])  # dA = g B^T, dB = A^T g
         return out
 
     @staticmethod
@@ -213,6 +214,7 @@ class _Linear(Function):
                 -1,
             )
         ctx.save_for_backward(x, w)
+        ctx._nx_read = (ctx.needs_input_grad[1], ctx.needs_input_grad[0])  # dx from w, dw from x
         return out
 
     @staticmethod

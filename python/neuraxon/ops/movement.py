@@ -25,7 +25,7 @@ from .._array import (
     strides_of,
     zeros,
 )
-from .._tensor_base import TensorBase
+from .._tensor_base import TensorBase, _Version
 from ..autograd import Function
 from ..dtypes import int64, promote
 
@@ -59,7 +59,12 @@ class Reshape(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
-        return _wrap(x._data, shape, x.dtype, x.device)
+        t = _wrap(x._data, shape, x.dtype, x.device)
+        v = x._ver  # a view: same data, same version counter (inline: reshape is hot)
+        if v is None:
+            v = x._ver = _Version()
+        t._ver = v
+        return t
 
     @staticmethod
     def backward(ctx, g):

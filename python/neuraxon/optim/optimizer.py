@@ -237,9 +237,12 @@ class Optimizer:
     # -- helpers for subclasses ------------------------------------------------------------
     @staticmethod
     def _grads(group: dict):
-        """(param, grad) pairs of the group's parameters that have a gradient."""
+        """(param, grad) pairs of the group's parameters that have a gradient; each parameter's
+        version is bumped, as the step updates it in place (a graph that saved it before the
+        step then refuses to backward, as torch)."""
         for p in group["params"]:
             if p.grad is not None:
+                p._bump_version()
                 yield p, p.grad
 
 
