@@ -146,7 +146,7 @@ def _conv_transpose_ref(x, w, G, stride, padding, output_padding, groups, dilati
 def test_conv_transpose2d_dilation_groups_output_padding(device, unbatched):
     import neuraxon.nn.functional as F
 
-    kw = dict(stride=(3, 2), padding=(1, 2), output_padding=(2, 3), groups=2, dilation=(4, 4))
+    kw = {"stride": (3, 2), "padding": (1, 2), "output_padding": (2, 3), "groups": 2, "dilation": (4, 4)}
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 2, 4, 4)).astype(np.float32)
     w = rng.standard_normal((2, 2, 4, 5)).astype(np.float32)
@@ -181,7 +181,13 @@ def test_conv_transpose2d_dilation_groups_output_padding(device, unbatched):
 
 @pytest.mark.parametrize(
     "xshape,ishape,dim",
-    [((5, 5), (1, 2), 1), ((5, 5), (1, 2), -1), ((1, 5), (5, 2), 1), ((3, 1, 4), (1, 2, 2), 2), ((3, 4, 1), (1, 2, 5), 1)],
+    [
+        ((5, 5), (1, 2), 1),
+        ((5, 5), (1, 2), -1),
+        ((1, 5), (5, 2), 1),
+        ((3, 1, 4), (1, 2, 2), 2),
+        ((3, 4, 1), (1, 2, 5), 1),
+    ],
 )
 def test_take_along_dim_broadcasting_index(device, xshape, ishape, dim):
     rng = np.random.default_rng(3)
@@ -339,7 +345,9 @@ def test_tensordot_dims_forms(device):
     assert nx.tensordot(a, nx.tensor(B, device=device), 0).shape == (2, 3, 4, 3, 4, 5)
     assert nx.tensordot(nx.ones(3, device=device), nx.ones(3, device=device), 1).item() == 3.0
     # a size-1 contracted dim broadcasts (torch: ones(2, 1) . ones(3, 4) over (1, 0) is 3s)
-    assert nx.tensordot(nx.ones(2, 1, device=device), nx.ones(3, 4, device=device), ([1], [0])).tolist() == [[3.0] * 4] * 2
+    assert (
+        nx.tensordot(nx.ones(2, 1, device=device), nx.ones(3, 4, device=device), ([1], [0])).tolist() == [[3.0] * 4] * 2
+    )
     b = nx.tensor(B, device=device)
     for dims, match in [
         (-1, "dims >= 0"),

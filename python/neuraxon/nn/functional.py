@@ -13,8 +13,6 @@ globals().update(
     {
         _k: _v
         for _k, _v in vars(_functional).items()
-        if not _k.startswith("_")
-        and isinstance(_v, _types.FunctionType)
-        and _v.__module__ == _functional.__name__
+        if not _k.startswith("_") and isinstance(_v, _types.FunctionType) and _v.__module__ == _functional.__name__
     }
 )
