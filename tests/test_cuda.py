@@ -296,6 +296,46 @@ def test_tiled_gemm_batch_strides_and_broadcast(cu, rng, variant):
     )
 
 
+@pytest.mark.parametrize("m,n,k", [(5, 7, 5000), (64, 70, 4099), (1, 1, 300), (130, 70, 2000), (3, 4, 20)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, True), (False, True), (True, False)])
+def test_split_k_gemm(cu, rng, m, n, k, ta, tb):
+    """Variant 3 splits k into ranges summed by separate blocks, then adds the partial
+    products in a fixed order: right for any k (a last range shorter than the others, k too
+    short to split), with the full epilogue, and the same bits run to run."""
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    c0 = rng.standard_normal((m, n)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    want = np.maximum(0.5 * (a.T if ta else a).astype(np.float64) @ (b.T if tb else b) - 1.5 * c0 + bias, 0)
+    runs = []
+    for variant in (3, 3, -1):
+        c = put(cu, c0)
+        cu.gemm_forward(c, put(cu, a), put(cu, b), put(cu, bias), 1, m, n, k, ta, tb, 0, 0, 0, 0.5, -1.5, 1, 0.0, variant)
+        runs.append(c.to_host().reshape(m, n))
+        np.testing.assert_allclose(runs[-1], want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    np.testing.assert_array_equal(runs[0], runs[1])  # deterministic
+
+
+def test_split_k_gemm_batched_and_backward(cu, rng):
+    batch, m, n, k = 3, 20, 9, 1500
+    a = rng.standard_normal((batch, m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)  # stride 0: shared by every batch
+    c = cu.DeviceArray(batch * m * n, F32)
+    cu.fill(c, batch * m * n, float("nan"))  # beta == 0 must not read C
+    cu.gemm_forward(c, put(cu, a), put(cu, b), None, batch, m, n, k, False, False, m * k, 0, m * n, 1.0, 0.0, 0, 0.0, 3)
+    np.testing.assert_allclose(c.to_host().reshape(batch, m, n), a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+    # the weight gradient of a Linear layer over a long batch: db (k2, n2) = a^T @ dc sums 4000 rows
+    m2, k2, n2 = 4000, 24, 10
+    x = rng.standard_normal((m2, k2)).astype(np.float32)
+    w = rng.standard_normal((k2, n2)).astype(np.float32)
+    dc = rng.standard_normal((m2, n2)).astype(np.float32)
+    da, dw, dbias = cu.DeviceArray(m2 * k2, F32), cu.DeviceArray(k2 * n2, F32), cu.DeviceArray(n2, F32)
+    cu.gemm_backward(da, dw, dbias, put(cu, dc), put(cu, x), put(cu, w), m2, n2, k2, False, False, 3)
+    np.testing.assert_allclose(dw.to_host().reshape(k2, n2), x.T.astype(np.float64) @ dc, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(da.to_host().reshape(m2, k2), dc.astype(np.float64) @ w.T, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dbias.to_host(), dc.sum(0), rtol=1e-4, atol=1e-3)
+
+
 def test_conv2d_backward_weight_is_bitwise_reproducible(cu, rng):
     N, C, H, W, K, R, S = 4, 6, 13, 11, 8, 3, 3
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)

@@ -15,11 +15,16 @@
 //   gemm_k2_tiled64  the same kernel (template) with a 64x64 tile, BK=16 and 4x4 micro-
 //                  tiles: 4x the blocks, for products whose 128-tile grid would leave
 //                  multiprocessors idle (Linear layers at training batch sizes, LSTM steps).
-// variant -1: k0 for tiny products (launch-bound either way); k2 when the 128-tile grid has
-// fewer blocks than the GPU has multiprocessors; else k1. (The CPU has variants {0, 1}; the
-// CUDA module also accepts 2.)
-// Both variants sum each C element over p in increasing order within a thread: the result
-// does not depend on scheduling (deterministic).
+//   split-K (3)    k2 over `splits` contiguous k ranges at once (grid z = batch * splits),
+//                  each writing its partial C to a workspace slab; a second kernel adds the
+//                  slabs in order and applies alpha/beta/biases/activation. For C with few
+//                  tiles and a long k (conv weight gradients: a 64x576 C summed over 131072
+//                  products gave 9 blocks, split 30 ways it gives 270).
+// variant -1: k0 for tiny products (launch-bound either way); when the 128-tile grid has
+// fewer blocks than the GPU has multiprocessors, split-K if k is long enough, else k2;
+// else k1. (The CPU has variants {0, 1, 2}; the CUDA module also accepts 3.)
+// Every variant sums each C element over p in a fixed order (split-K: each range in order,
+// then the ranges in order): the result does not depend on scheduling (deterministic).
 #include <algorithm>
 
 #include "../checks/gemm.h"
@@ -75,7 +80,11 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
   const int tid = threadIdx.x;
   const int tx = tid & 15, ty = tid >> 4;  // compute mapping: 16 x 16 threads
   const int64_t m0 = int64_t(blockIdx.y) * BM, n0 = int64_t(blockIdx.x) * BN;
-  const int64_t ktiles = (g.k + BK - 1) / BK;
+  // Split-K: blockIdx.z = batch * splits + split; this block sums p in [kbeg, kbeg + K).
+  const int64_t bz = blockIdx.z, bt = g.splits > 1 ? bz / g.splits : bz;
+  const int64_t kbeg = (bz - bt * g.splits) * g.k_chunk * (g.splits > 1);
+  const int64_t K = g.splits > 1 ? min(g.k - kbeg, g.k_chunk) : g.k;
+  const int64_t ktiles = (K + BK - 1) / BK;
 
   // Load mapping (one float4 or 4 scalars per thread per operand per k-slice):
   //   operand contiguous along k (A_MK, or B when !B_KN): thread -> row tid/KQ of the tile,
@@ -92,8 +101,8 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
   int a_cols = 0, b_cols = 0;
   bool b_ok;
   {
-    const float* A = g.a + int64_t(blockIdx.z) * g.stride_a;
-    const float* B = g.b + int64_t(blockIdx.z) * g.stride_b;
+    const float* A = g.a + bt * g.stride_a + kbeg * g.as_p;
+    const float* B = g.b + bt * g.stride_b + kbeg * g.bs_p;
     if (A_MK) {
       pa = A + (m0 + lr_row) * g.as_i + lr_k;  // element (m0+lr_row, lr_k); as_p == 1
       a_step = BK;
@@ -121,7 +130,7 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
   float ra[4], rb[4];  // next k-slice in flight, staged in registers
   auto load = [&](int64_t k0) {
     if (A_MK) {
-      const int64_t kr = g.k - k0 - lr_k;  // valid k values from this thread's offset
+      const int64_t kr = K - k0 - lr_k;  // valid k values from this thread's offset
       if (VEC && a_ok && kr >= 4) {
         const float4 v = *reinterpret_cast<const float4*>(pa);
         ra[0] = v.x; ra[1] = v.y; ra[2] = v.z; ra[3] = v.w;
@@ -130,7 +139,7 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
         for (int q = 0; q < 4; ++q) ra[q] = (a_ok && q < kr) ? pa[q] : 0.f;
       }
     } else {
-      const bool kok = k0 + lc_k < g.k;
+      const bool kok = k0 + lc_k < K;
       if (VEC && kok && a_cols == 4) {
         const float4 v = *reinterpret_cast<const float4*>(pa);
         ra[0] = v.x; ra[1] = v.y; ra[2] = v.z; ra[3] = v.w;
@@ -140,7 +149,7 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
       }
     }
     if (B_KN) {
-      const bool kok = k0 + lc_k < g.k;
+      const bool kok = k0 + lc_k < K;
       if (VEC && kok && b_cols == 4) {
         const float4 v = *reinterpret_cast<const float4*>(pb);
         rb[0] = v.x; rb[1] = v.y; rb[2] = v.z; rb[3] = v.w;
@@ -149,7 +158,7 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
         for (int q = 0; q < 4; ++q) rb[q] = (kok && q < b_cols) ? pb[q] : 0.f;
       }
     } else {
-      const int64_t kr = g.k - k0 - lr_k;
+      const int64_t kr = K - k0 - lr_k;
       if (VEC && b_ok && kr >= 4) {
         const float4 v = *reinterpret_cast<const float4*>(pb);
         rb[0] = v.x; rb[1] = v.y; rb[2] = v.z; rb[3] = v.w;
@@ -217,7 +226,7 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
 
   // Epilogue: alpha, beta (never reads C when 0), biases, activation; float4 stores when
   // the row segment is whole and aligned.
-  float* C = g.c + int64_t(blockIdx.z) * g.stride_c;
+  float* C = g.c + bz * g.stride_c;  // split-K: the partial sums' workspace, one slab per z
   const bool vec_c = VEC && (g.ldc % 4 == 0);
 #pragma unroll
   for (int ih = 0; ih < QH; ++ih)
@@ -289,6 +298,70 @@ void launch_tiled(const GemmDesc& g) {
     }
 }
 
+// Split-K epilogue: C[b] (i, j) = act(alpha * sum_s W[b*splits + s] (i, j) + beta*C + biases),
+// the slabs added in increasing s (a fixed order: results repeat bit for bit).
+__global__ void splitk_sum_kernel(GemmDesc g, const float* w) {
+  const int64_t mn = g.m * g.n, total = g.batch * mn;
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
+       t += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t bt = t / mn, r = t - bt * mn, i = r / g.n, j = r - i * g.n;
+    const float* src = w + bt * g.splits * mn + r;
+    float acc = 0.f;
+    for (int64_t s = 0; s < g.splits; ++s) acc += src[s * mn];
+    float* c = g.c + bt * g.stride_c + i * g.ldc + j;
+    float v = g.alpha * acc;
+    if (g.beta != 0.f) v += g.beta * *c;
+    if (g.bias_col) v += g.bias_col[j];
+    if (g.bias_row) v += g.bias_row[i];
+    *c = act_fwd(g.act, v, g.act_param);
+  }
+}
+
+template <int BM>
+void launch_tiled_any(const GemmDesc& g) {
+  const bool a_mk = g.as_p == 1, b_kn = g.bs_j == 1;
+  if (a_mk && b_kn) return launch_tiled<BM, true, true>(g);
+  if (a_mk) return launch_tiled<BM, true, false>(g);
+  if (b_kn) return launch_tiled<BM, false, true>(g);
+  return launch_tiled<BM, false, false>(g);
+}
+
+// Split-K on the 64-tile kernel: the products whose C has too few tiles to occupy the GPU but
+// a long k (weight gradients: C (K, C*R*S) summed over N*P*Q; bias-free Linear backward).
+// Splits so tiles * splits is about two blocks per multiprocessor, each split >= 128 of k (a
+// multiple of 16, so float4 loads stay aligned), the workspace at most 2^26 floats, and
+// batch * splits within one launch's grid z.
+int64_t split_count(const GemmDesc& g, int64_t& chunk) {
+  const int64_t tiles = ((g.m + 63) / 64) * ((g.n + 63) / 64) * g.batch;
+  int64_t s = std::min<int64_t>((2 * sm_count() + tiles - 1) / tiles, g.k / 128);
+  s = std::min<int64_t>(s, (int64_t(1) << 26) / std::max<int64_t>(1, g.batch * g.m * g.n));
+  s = std::min<int64_t>(s, 65535 / g.batch);  // grid z = batch * splits in one launch
+  if (s < 2) return 1;
+  chunk = ((g.k + s - 1) / s + 15) / 16 * 16;
+  return (g.k + chunk - 1) / chunk;
+}
+
+void gemm_split_k(const GemmDesc& g, int64_t splits, int64_t chunk) {
+  Scratch w(sizeof(float) * size_t(g.batch * splits * g.m * g.n));
+  GemmDesc h = g;  // the partial products: alpha 1, no beta/bias/activation, slab per z
+  h.c = w.f();
+  h.ldc = g.n;
+  h.stride_c = g.m * g.n;
+  h.alpha = 1.f;
+  h.beta = 0.f;
+  h.bias_col = h.bias_row = nullptr;
+  h.act = ACT_NONE;
+  h.splits = splits;
+  h.k_chunk = chunk;
+  h.batch = g.batch * splits;  // grid z; the kernel recovers the batch index as z / splits
+  launch_tiled_any<64>(h);
+  const int threads = 256;
+  GemmDesc e = g;  // the epilogue: g's output, scalars and biases over `splits` slabs
+  e.splits = splits;
+  NX_LAUNCH(grid_1d(g.batch * g.m * g.n, threads), threads, splitk_sum_kernel)(e, w.f());
+  NX_CUDA_LAUNCH();
+}
+
 }  // namespace
 
 void gemm(const GemmDesc& g, int64_t variant) {
@@ -297,21 +370,19 @@ void gemm(const GemmDesc& g, int64_t variant) {
   if (variant == -1) {
     // Tiny: one naive pass. Otherwise the 128-tile kernel, unless its grid would leave most
     // multiprocessors idle (e.g. a batch-64 Linear layer), where 4x more 64-tiles fill them.
+    // Few 64-tiles and a long k: split k as well (variant 3).
     const double tiles128 = double((g.m + 127) / 128) * double((g.n + 127) / 128) * double(g.batch);
+    int64_t chunk = 0;
     if (double(g.m) * g.n * g.k * g.batch < 32768.0) variant = 0;
-    else variant = tiles128 < double(sm_count()) ? 2 : 1;
+    else if (tiles128 >= double(sm_count())) variant = 1;
+    else variant = split_count(g, chunk) > 1 ? 3 : 2;
   }
-  if ((variant == 1 || variant == 2) && (a_mk || a_km) && (b_kn || b_nk)) {
-    if (variant == 1) {
-      if (a_mk && b_kn) return launch_tiled<128, true, true>(g);
-      if (a_mk && b_nk) return launch_tiled<128, true, false>(g);
-      if (a_km && b_kn) return launch_tiled<128, false, true>(g);
-      return launch_tiled<128, false, false>(g);
-    }
-    if (a_mk && b_kn) return launch_tiled<64, true, true>(g);
-    if (a_mk && b_nk) return launch_tiled<64, true, false>(g);
-    if (a_km && b_kn) return launch_tiled<64, false, true>(g);
-    return launch_tiled<64, false, false>(g);
+  if (variant >= 1 && (a_mk || a_km) && (b_kn || b_nk)) {
+    if (variant == 1) return launch_tiled_any<128>(g);
+    int64_t chunk = 0;
+    const int64_t splits = variant == 3 ? split_count(g, chunk) : 1;
+    if (splits > 1) return gemm_split_k(g, splits, chunk);
+    return launch_tiled_any<64>(g);
   }
   const int threads = 256;
   NX_LAUNCH(grid_1d(g.batch * g.m * g.n, threads), threads, gemm_k0_naive)(g);
@@ -337,7 +408,7 @@ void Cuda::gemm_forward(View c, View a, View b, View bias, int64_t batch, int64_
                         int64_t stride_b, int64_t stride_c, float alpha, float beta,
                         int64_t act, float act_param, int64_t variant) {
   checks::check_gemm_forward(c, a, b, bias, batch, m, n, k, trans_a, trans_b, stride_a, stride_b,
-                             stride_c, alpha, beta, act, act_param, variant, 2);
+                             stride_c, alpha, beta, act, act_param, variant, 3);
   cuda::GemmDesc g = cuda::gemm_desc(c.f(), a.f(), b.f(), m, n, k, trans_a, trans_b, alpha, beta);
   g.bias_col = bias.f();
   g.batch = batch;
@@ -348,7 +419,7 @@ void Cuda::gemm_forward(View c, View a, View b, View bias, int64_t batch, int64_
 
 void Cuda::gemm_backward(View da, View db, View dbias, View dc, View a, View b, int64_t m,
                          int64_t n, int64_t k, bool trans_a, bool trans_b, int64_t variant) {
-  checks::check_gemm_backward(da, db, dbias, dc, a, b, m, n, k, trans_a, trans_b, variant, 2);
+  checks::check_gemm_backward(da, db, dbias, dc, a, b, m, n, k, trans_a, trans_b, variant, 3);
   if (da.data && m * k > 0) {
     // dA (as stored): !trans_a: (m,k) = dC (m,n) @ B^T; trans_a: (k,m) = op(B) (k,n) @ dC^T.
     if (!trans_a) cuda::gemm(cuda::gemm_desc(da.f(), dc.f(), b.f(), m, k, n, false, !trans_b), variant);

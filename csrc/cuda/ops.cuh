@@ -27,8 +27,11 @@ struct GemmDesc {
   float alpha = 1.f, beta = 0.f;
   int64_t act = 0;
   float act_param = 0.f;
+  // Split-K (set by gemm(), not by callers): blocks z = b*splits + s sum p in
+  // [s*k_chunk, (s+1)*k_chunk) into slab z of a workspace that a second kernel adds up.
+  int64_t splits = 1, k_chunk = 0;
 };
-// variant: -1 best, 0 gemm_k0_naive, 1 gemm_k1_tiled (see gemm.cu).
+// variant: -1 best, 0 gemm_k0_naive, 1 gemm_k1_tiled, 2 gemm_k2_tiled64, 3 split-K (see gemm.cu).
 void gemm(const GemmDesc& g, int64_t variant = -1);
 
 // Row-major helpers for the common cases: C (m, n) = op(A) @ op(B) with A stored (m, k) or
