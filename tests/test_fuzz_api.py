@@ -83,7 +83,50 @@ def elements(dtype, special=False, lo=-10.0, hi=10.0):
 
 
 def arrays(dtype, shape, special=False, lo=-10.0, hi=10.0, unique=False):
-    return hnp.arrays(np.dtype(dtype), shape, elements=elements(dtype, special, lo, hi), unique=unique)
+    """Values of `shape`: element by element from hypothesis up to 256 elements, past that
+    from a NumPy generator it seeds (with a few NaN/inf/0 scattered in when special)."""
+    if int(np.prod(shape, dtype=np.int64)) <= 256:
+        return hnp.arrays(np.dtype(dtype), shape, elements=elements(dtype, special, lo, hi), unique=unique)
+    return _rng_arrays(np.dtype(dtype), tuple(shape), special, lo, hi, unique)
+
+
+@st.composite
+def _rng_arrays(draw, dtype, shape, special, lo, hi, unique):
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n = int(np.prod(shape, dtype=np.int64))
+    if dtype == np.float32:
+        if unique:
+            v = rng.permutation(n) / n * (hi - lo) + lo  # distinct in float32 too (n << 2**23)
+        elif draw(st.integers(0, 3)) == 0:
+            v = rng.integers(int(lo), int(hi) + 1, n).astype(np.float64)  # many ties
+        else:
+            v = rng.uniform(lo, hi, n)
+        v = v.astype(np.float32)
+        if special:
+            k = draw(st.integers(1, 8))
+            v[rng.integers(0, n, k)] = np.array(SPECIAL, np.float32)[rng.integers(0, len(SPECIAL), k)]
+    elif dtype == np.int64:
+        v = rng.integers(int(max(lo, -50)), int(min(hi, 50)) + 1, n).astype(np.int64)
+    else:
+        v = rng.random(n) < draw(st.sampled_from([0.5, 0.05, 0.95]))
+    return v.reshape(shape)
+
+
+def large() -> st.SearchStrategy:
+    """One case in four is large: the vector (AVX2/AVX-512) loops and their tails, the
+    threaded paths, the other conv2d/GEMM algorithms."""
+    return st.integers(0, 3).map(lambda i: i == 0)
+
+
+@st.composite
+def big_broadcast_pair(draw):
+    """Two shapes broadcasting to a base of up to 3 dims whose last one is long."""
+    base = tuple(draw(st.integers(1, 4)) for _ in range(draw(st.integers(0, 2)))) + (draw(st.integers(17, 700)),)
+    out = []
+    for _ in range(2):
+        sh = [b if draw(st.integers(0, 2)) else 1 for b in base]
+        out.append(tuple(sh[draw(st.integers(0, len(sh) - 1)):]) if draw(st.booleans()) else tuple(sh))
+    return out[0], out[1]
 
 
 def shapes(min_dims=0, max_dims=4, min_side=0, max_side=7):
@@ -404,8 +447,10 @@ def _binary_grad(op, a, b, d):
 def binary_cases(draw, for_grad=False):
     ops = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"] if for_grad else [*_ARITH, *_CMP]
     op = draw(st.sampled_from(ops))
-    s = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=0, max_side=5))
-    sa, sb = s.input_shapes
+    if draw(large()):
+        sa, sb = draw(big_broadcast_pair())
+    else:
+        sa, sb = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=0, max_side=5)).input_shapes
     if for_grad:
         da = db = np.float32
     else:
@@ -540,7 +585,7 @@ _UNARY = {
     "cos": (np.cos, lambda x: -np.sin(x), (-10, 10)),
     "tanh": (np.tanh, lambda x: 1 - np.tanh(x) ** 2, (-5, 5)),
     "sigmoid": (_sigmoid, lambda x: _sigmoid(x) * (1 - _sigmoid(x)), (-8, 8)),
-    "relu": (lambda x: np.where(x > 0, x, np.where(np.isnan(x), x, 0 * x)), lambda x: (x > 0) * 1.0, (-10, 10)),
+    "relu": (lambda x: np.where(x > 0, x, np.where(np.isnan(x), x, np.zeros_like(x))), lambda x: (x > 0) * 1.0, (-10, 10)),
     "reciprocal": (lambda x: 1 / x, lambda x: -1 / x**2, (0.5, 10)),
     "square": (np.square, lambda x: 2 * x, (-10, 10)),
     "sign": (lambda x: np.where(np.isnan(x), 0 * x, np.sign(x)), lambda x: np.zeros_like(x), (-10, 10)),  # torch: sign(nan) = 0
@@ -570,7 +615,7 @@ def unary_cases(draw, for_grad=False):
     names = [n for n, v in _UNARY.items() if v[1] is not None] if for_grad else list(_UNARY)
     name = draw(st.sampled_from(names))
     fwd, deriv, dom = _UNARY[name]
-    shape = draw(shapes())
+    shape = draw(shapes(min_dims=1, max_dims=2, min_side=17, max_side=2000) if draw(large()) else shapes())
     dt = np.float32
     if not for_grad and name in _UNARY_INT and draw(st.booleans()):
         dt = np.int64
@@ -676,7 +721,16 @@ def reduce_cases(draw, for_grad=False):
     if for_grad:
         names = ["sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "logsumexp"]
     name = draw(st.sampled_from(names))
-    shape = draw(shapes(min_side=1 if for_grad else 0, max_side=6))
+    if draw(large()):
+        shape = draw(shapes(min_dims=1, max_dims=3, min_side=1, max_side=40))
+        shape = shape[:-1] + (draw(st.integers(17, 600)),)
+    else:
+        shape = draw(shapes(min_side=1 if for_grad else 0, max_side=6))
+    if name == "prod":
+        # at most 64 factors, powers of two when not differentiated: an exact product that
+        # cannot overflow or underflow part-way, so no order of multiplication turns a
+        # 0 * (overflowed) or inf * (underflowed) into a NaN the other orders do not give
+        shape = draw(shapes(max_dims=3, min_side=1 if for_grad else 0, max_side=4))
     ndim = len(shape)
     dim_kind = draw(st.sampled_from(["none", "int", "tuple"] if name in _TUPLE_DIMS else ["none", "int"]))
     if ndim == 0 and dim_kind == "tuple":
@@ -713,6 +767,9 @@ def reduce_cases(draw, for_grad=False):
             if n - correction <= 0 or (name == "std" and n <= 1):
                 correction = 0
                 name = "var" if n <= 1 else name
+    elif name == "prod" and dt == np.float32:
+        factors = [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0] + (SPECIAL if draw(st.booleans()) else [])
+        x = draw(hnp.arrays(np.float32, shape, elements=st.sampled_from(factors)))
     else:
         lo, hi = (-2, 2) if name == "prod" and dt == np.int64 else (-10, 10)
         x = draw(arrays(dt, shape, special=dt == np.float32 and draw(st.booleans()), lo=lo, hi=hi))
@@ -977,6 +1034,8 @@ def test_indexing_torch(device, data):
 def matmul_cases(draw, for_grad=False):
     kind = draw(st.sampled_from(["1d1d", "1d2d", "2d1d", "2d2d", "batched", "batched1d"]))
     side = st.sampled_from([1, 2, 3, 5, 7, 0, 4])
+    if draw(large()):  # the packed GEMM's blocks and edges
+        side = st.sampled_from([16, 33, 64, 97, 129, 1, 7])
     n, k, m = draw(side), draw(side), draw(side)
     bs = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, min_side=0, max_side=3))
     ba, bb = bs.input_shapes
@@ -1081,11 +1140,18 @@ def _conv_grads(d, x, w, stride, padding, dilation, groups):
 
 @st.composite
 def conv2d_cases(draw, for_grad=False):
-    groups = draw(st.integers(1, 3))
-    cg, kg = draw(st.integers(1, 2)), draw(st.integers(1, 2))
-    N = draw(st.sampled_from([1, 2, 0]))
-    H, W = draw(st.integers(1, 7)), draw(st.integers(1, 7))
-    R, S = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    if draw(large()):  # enough channels/taps for winograd (3x3/1, C, K >= 16), direct, GEMM, dot
+        groups = draw(st.sampled_from([1, 1, 2]))
+        cg, kg = draw(st.integers(1, 20)), draw(st.integers(1, 20))
+        N = draw(st.integers(1, 3))
+        H, W = draw(st.integers(1, 14)), draw(st.integers(1, 14))
+        R, S = (3, 3) if draw(st.booleans()) else (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    else:
+        groups = draw(st.integers(1, 3))
+        cg, kg = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+        N = draw(st.sampled_from([1, 2, 0]))
+        H, W = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+        R, S = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     pad_kind = draw(st.sampled_from(["int", "pair", "pair", "same", "valid"]))
@@ -1222,7 +1288,7 @@ def _avgpool_ref(x, k, s, p, ceil, include_pad, divisor=None):
 def pool_cases(draw, for_grad=False):
     kind = draw(st.sampled_from(["max", "avg"]))
     N, C = draw(st.sampled_from([1, 2])), draw(st.sampled_from([1, 2, 3]))
-    H, W = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    H, W = (draw(st.integers(1, 40)), draw(st.integers(1, 40))) if draw(large()) else (draw(st.integers(1, 8)), draw(st.integers(1, 8)))
     k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     d = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if kind == "max" else (1, 1)
@@ -1298,10 +1364,11 @@ def test_pool2d_torch(device, data):
 
 @st.composite
 def batchnorm_cases(draw, for_grad=False):
-    C = draw(st.integers(1, 4))
+    big = draw(large())
+    C = draw(st.integers(1, 8 if big else 4))
     rank = draw(st.sampled_from([2, 3, 4]))
-    N = draw(st.integers(1, 4))
-    spatial = tuple(draw(st.integers(1, 4)) for _ in range(rank - 2))
+    N = draw(st.integers(1, 8 if big else 4))
+    spatial = tuple(draw(st.integers(1, 24 if big else 4)) for _ in range(rank - 2))
     shape = (N, C) + spatial
     training = draw(st.booleans())
     affine = draw(st.booleans())
@@ -1405,6 +1472,8 @@ def softmax_cases(draw, for_grad=False):
     log = draw(st.booleans())
     shape = draw(shapes(min_dims=1, max_dims=4, min_side=0 if not for_grad else 1, max_side=6))
     dim = draw(st.integers(-len(shape), len(shape) - 1))
+    if draw(large()):  # long rows: the vector loops
+        shape = shape[:dim % len(shape)] + (draw(st.integers(17, 700)),) + shape[dim % len(shape) + 1:]
     x = draw(arrays(np.float32, shape, special=not for_grad and draw(st.booleans()), lo=-20, hi=20))
     how = draw(st.sampled_from(["F", "method"]))
 
@@ -1431,7 +1500,7 @@ def softmax_cases(draw, for_grad=False):
 
 @st.composite
 def cross_entropy_cases(draw, for_grad=False):
-    N, C = draw(st.integers(1, 5)), draw(st.integers(1, 6))
+    N, C = (draw(st.integers(1, 20)), draw(st.integers(17, 200))) if draw(large()) else (draw(st.integers(1, 5)), draw(st.integers(1, 6)))
     extra = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
     unbatched = not extra and draw(st.integers(0, 4)) == 0
     probs = draw(st.integers(0, 3)) == 0
@@ -1592,6 +1661,19 @@ def test_regression_cross_entropy_with_probabilities_refuses_ignore_index():
     # torch raises; we ignored the argument silently
     with pytest.raises(RuntimeError, match="ignore_index"):
         F.cross_entropy(nx.zeros(2, 3), nx.full((2, 3), 1 / 3), ignore_index=1)
+
+
+@pytest.mark.parametrize("n", [1, 37])  # the vector loop and its tail
+def test_regression_sign_of_nan_is_0_and_so_is_abs_grad_there(device, n):
+    # the kernels returned NaN (x == x ? 0 : x) while sign()'s comment and torch 2.x say 0
+    a = np.full(n, np.nan, np.float32)
+    a[0] = -2.0 if n > 1 else a[0]
+    x = nx.tensor(a, device=device, requires_grad=True)
+    want = np.where(np.isnan(a), 0.0, np.sign(a)).astype(np.float32)
+    assert_same(x.detach().sign(), want, (0, 0), "sign")
+    assert_same(x.detach().sgn(), want, (0, 0), "sgn")
+    x.abs().sum().backward()
+    assert_same(x.grad, want, (0, 0), "abs grad")
 
 
 def test_regression_relu_of_int64_stays_int64(device):

@@ -233,7 +233,8 @@ void map3(float* o, const float* x, const float* y, const float* z, int64_t n, i
   });
 }
 
-inline float signf(float x) { return x > 0.f ? 1.f : (x < 0.f ? -1.f : (x == x ? 0.f : x)); }
+// sign(NaN) = 0, as torch 2.x (so abs's gradient at NaN is 0 too, as torch's)
+inline float signf(float x) { return x > 0.f ? 1.f : (x < 0.f ? -1.f : 0.f); }
 
 }  // namespace
 

@@ -187,9 +187,8 @@ __global__ void binary_kernel(O* out, const T* a, const T* b, Space<3> s, int64_
 }
 
 // ---- unary ----------------------------------------------------------------------------------
-__device__ __forceinline__ float signf_(float x) {
-  return x > 0.f ? 1.f : (x < 0.f ? -1.f : (x == x ? 0.f : x));
-}
+// sign(NaN) = 0, as torch 2.x (so abs's gradient at NaN is 0 too, as torch's)
+__device__ __forceinline__ float signf_(float x) { return x > 0.f ? 1.f : (x < 0.f ? -1.f : 0.f); }
 
 __device__ __forceinline__ float un_fwd(int64_t op, float v, float p0, float p1) {
   switch (op) {

@@ -78,6 +78,11 @@ def binary_forward(a, b, shape, a_strides, b_strides, op):
         return f(x, y)
 
 
+def _sign(x):
+    """torch's sign: 0 at NaN (NumPy's is NaN)."""
+    return np.where(np.isnan(x), 0.0, np.sign(x))
+
+
 def unary_forward(inp, op, p0=0.0, p1=0.0):
     x = np.asarray(inp, np.float64)
     with np.errstate(all="ignore"):
@@ -85,7 +90,7 @@ def unary_forward(inp, op, p0=0.0, p1=0.0):
             NEG: lambda: -x, EXP: lambda: np.exp(x), LOG: lambda: np.log(x), SQRT: lambda: np.sqrt(x),
             ABS: lambda: np.abs(x), SIN: lambda: np.sin(x), COS: lambda: np.cos(x),
             RSQRT: lambda: 1.0 / np.sqrt(x), RECIPROCAL: lambda: 1.0 / x, SQUARE: lambda: x * x,
-            SIGN: lambda: np.sign(x), POW_SCALAR: lambda: np.power(x, p0),
+            SIGN: lambda: _sign(x), POW_SCALAR: lambda: np.power(x, p0),
             CLAMP: lambda: np.minimum(np.maximum(x, p0), p1), AFFINE: lambda: x * p0 + p1,
             RPOW_SCALAR: lambda: np.power(float(p0), x), LOG1P: lambda: np.log1p(x), EXPM1: lambda: np.expm1(x),
         }[op]()
@@ -103,7 +108,7 @@ def unary_backward(dout, inp, out, op, p0=0.0, p1=0.0):
             return np.where((p0 == 0) & (x >= 0), 0.0, d)
         return {
             NEG: lambda: -g, EXP: lambda: g * y, LOG: lambda: g / x, SQRT: lambda: g / (2 * y),
-            ABS: lambda: g * np.sign(x), SIN: lambda: g * np.cos(x), COS: lambda: -g * np.sin(x),
+            ABS: lambda: g * _sign(x), SIN: lambda: g * np.cos(x), COS: lambda: -g * np.sin(x),
             RSQRT: lambda: -0.5 * g * y**3, RECIPROCAL: lambda: -g * y * y, SQUARE: lambda: 2 * x * g,
             SIGN: lambda: np.zeros_like(x), CLAMP: lambda: np.where((x >= p0) & (x <= p1), g, 0.0),
             AFFINE: lambda: g * p0, LOG1P: lambda: g / (1 + x), EXPM1: lambda: g * (y + 1),
