@@ -307,6 +307,15 @@ def test_split_k_gemm(cu, rng, m, n, k, ta, tb):
     c0 = rng.standard_normal((m, n)).astype(np.float32)
     bias = rng.standard_normal(n).astype(np.float32)
     want = np.maximum(0.5 * (a.T if ta else a).astype(np.float64) @ (b.T if tb else b) - 1.5 * c0 + bias, 0)
+    cu.set_launch_log(True)
+    cu.gemm_forward(put(cu, c0), put(cu, a), put(cu, b), None, 1, m, n, k, ta, tb, 0, 0, 0, 1.0, 0.0, 0, 0.0, 3)
+    cu.set_launch_log(False)
+    launches = cu.take_launch_log()
+    assert "gemm_tiled" in launches[0][0], launches
+    if k >= 256 and m <= 64 and n <= 64:  # one tile: split so every multiprocessor has work
+        assert launches[0][1][2] >= 2 and "splitk_sum_kernel" in launches[1][0], launches
+    if k < 256:  # too short to split: the 64-tile kernel alone
+        assert len(launches) == 1 and launches[0][1][2] == 1, launches
     runs = []
     for variant in (3, 3, -1):
         c = put(cu, c0)
@@ -389,3 +398,38 @@ def test_tiled_gemm_splits_grids_past_65535_in_y_and_z(cu, rng, what):
     cu.gemm_forward(c, put(cu, a), put(cu, b), None, batch, m, n, k, False, False,
                     m * k, k * n, m * n, 1.0, 0.0, 0, 0.0, 2)
     np.testing.assert_allclose(c.to_host().reshape(batch, m, n), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("outer,red,inner", [(1, 100_003, 1), (3, 40_000, 1), (2, 9_000, 3), (1, 2_047, 1)])
+def test_long_reductions_use_many_blocks(cu, rng, outer, red, inner):
+    """Few outputs over a long axis are cut into parts reduced by separate blocks, then the
+    parts are combined in order: right for every op, NaN still wins, same bits run to run."""
+    x = rng.standard_normal((outer, red, inner)).astype(np.float32)
+    x64 = x.astype(np.float64)
+    want = {0: x64.sum(1), 1: x64.mean(1), 2: x.max(1), 3: x.min(1)}  # RED_SUM, MEAN, MAX, MIN
+    xd = put(cu, x)
+    cu.set_launch_log(True)
+    cu.reduce_forward(cu.DeviceArray(outer * inner, F32), xd, outer, red, inner, 0)
+    cu.set_launch_log(False)
+    launches = cu.take_launch_log()
+    if red >= 4096:  # parts: more blocks than outputs, then the in-order combine
+        assert "reduce_rows_parts" in launches[0][0] and launches[0][1][0] > outer * inner, launches
+        assert "reduce_parts_combine" in launches[1][0]
+    else:  # too short to split: one block per output
+        assert len(launches) == 1 and launches[0][1][0] == outer * inner, launches
+    for op, w in want.items():
+        outs = []
+        for _ in range(2):
+            o = cu.DeviceArray(outer * inner, F32)
+            cu.reduce_forward(o, xd, outer, red, inner, op)
+            outs.append(o.to_host().reshape(outer, inner))
+        np.testing.assert_allclose(outs[0], w, rtol=1e-5, atol=1e-5 * np.sqrt(red))
+        np.testing.assert_array_equal(outs[0], outs[1])
+    x[0, red // 2, 0] = np.nan
+    o = cu.DeviceArray(outer * inner, F32)
+    cu.reduce_forward(o, put(cu, x), outer, red, inner, 2)
+    assert np.isnan(o.to_host()[0])
+    xi = rng.integers(-1000, 1000, (outer, red, inner))
+    oi = cu.DeviceArray(outer * inner, I64)
+    cu.reduce_forward(oi, put(cu, xi), outer, red, inner, 0)
+    np.testing.assert_array_equal(oi.to_host().reshape(outer, inner), xi.sum(1))

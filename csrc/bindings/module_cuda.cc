@@ -98,6 +98,17 @@ PYBIND11_MODULE(NX_CUDA_MODULE, m) {
   m.def("host_sync_count", &nx::cuda::host_sync_count,
         "How many times the host has waited for the stream so far (reads, synchronize, index "
         "checks).");
+  m.def("set_launch_log", &nx::cuda::set_launch_log,
+        "Start (True; clears it) or stop recording every kernel launch.");
+  m.def(
+      "take_launch_log",
+      [] {
+        py::list out;
+        for (const auto& r : nx::cuda::take_launch_log())
+          out.append(py::make_tuple(r.kernel, py::make_tuple(r.grid_x, r.grid_y, r.grid_z), r.threads));
+        return out;
+      },
+      "The launches recorded so far as (kernel, (grid x, y, z), threads per block); empties the log.");
 #ifdef NX_CUDA_EMU
   m.attr("emulated") = true;
 #else

@@ -42,6 +42,15 @@ void synchronize();                 // waits for the stream (all work enqueued s
 void wait_stream();
 int64_t host_sync_count();
 
+// The launch log: while on (set_launch_log(true), which also clears it), every kernel launch
+// appends its kernel (the launch's source text), grid and threads per block.
+struct LaunchRecord {
+  std::string kernel;
+  unsigned grid_x, grid_y, grid_z, threads;
+};
+void set_launch_log(bool on);
+std::vector<LaunchRecord> take_launch_log();  // the records so far (the log is left empty)
+
 // Device memory (allocator.cu): a caching allocator. alloc rounds `bytes` up to its size
 // bin and reuses a cached block of that bin when there is one; free returns the block to
 // the cache (never to the driver, never throws). alloc never returns null for bytes > 0:

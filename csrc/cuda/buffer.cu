@@ -3,7 +3,9 @@
 // all kernels and copies are enqueued on it, so work is ordered without host waits. The
 // host waits only in copy_to_host (it reads the data) and synchronize(); both raise the
 // deferred device errors (check.cuh) kernels recorded since the last wait.
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 
 #include "check.cuh"
@@ -51,6 +53,11 @@ cudaStream_t stream() {
     g_stream_err = cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking);
     if (g_stream_err == cudaSuccess)
       g_stream_err = cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, 0);
+#if NX_EMULATED
+    // The emulated device reports the host's cores; NEURAXON_EMU_SM_COUNT=132 makes it plan
+    // every launch as for an H100 (the multi-block paths and the launch-geometry report).
+    if (const char* e = std::getenv("NEURAXON_EMU_SM_COUNT")) g_sms = std::max(1, std::atoi(e));
+#endif
     if (g_stream_err != cudaSuccess) cudaGetLastError();
   });
   // A failed creation (no driver, no device) is reported on every use, never cached as ok.
@@ -112,6 +119,29 @@ ErrorContext error_context(ErrorFormat f, const char* name, long long a0, long l
   c.name = static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(name));
   c.a[0] = a0, c.a[1] = a1, c.a[2] = a2, c.a[3] = a3;
   return c;
+}
+
+namespace {
+std::atomic<bool> g_launch_log_on{false};
+std::mutex g_launch_log_mu;
+std::vector<LaunchRecord> g_launch_log;
+}  // namespace
+
+void note_launch(const char* kernel, dim3 grid, dim3 block) {
+  if (!g_launch_log_on.load(std::memory_order_relaxed)) return;
+  std::lock_guard<std::mutex> lock(g_launch_log_mu);
+  g_launch_log.push_back({kernel, grid.x, grid.y, grid.z, block.x * block.y * block.z});
+}
+
+void set_launch_log(bool on) {
+  std::lock_guard<std::mutex> lock(g_launch_log_mu);
+  if (on) g_launch_log.clear();
+  g_launch_log_on.store(on);
+}
+
+std::vector<LaunchRecord> take_launch_log() {
+  std::lock_guard<std::mutex> lock(g_launch_log_mu);
+  return std::move(g_launch_log);
 }
 
 void wait_stream() {

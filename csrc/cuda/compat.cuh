@@ -31,7 +31,9 @@
 #include <cuda_runtime.h>
 
 #define NX_DEVICE_CODE 1
-#define NX_LAUNCH(grid, block, ...) __VA_ARGS__<<<(grid), (block), 0, ::nx::cuda::stream()>>>
+#define NX_LAUNCH(grid, block, ...)                                   \
+  ::nx::cuda::note_launch(#__VA_ARGS__, dim3(grid), dim3(block)), \
+      __VA_ARGS__<<<(grid), (block), 0, ::nx::cuda::stream()>>>
 #define NX_EMULATED 0
 
 #else  // ---- emulated CUDA: HIP-CPU -------------------------------------------------------
@@ -132,6 +134,7 @@ inline T max(T a, T b) { return a < b ? b : a; }
 namespace nx::cuda {
 
 cudaStream_t stream();  // buffer.cu
+void note_launch(const char* kernel, dim3 grid, dim3 block);  // buffer.cu (the launch log)
 
 // The emulated <<<grid, block, 0, stream()>>>: checks the geometry, then enqueues the kernel
 // on the emulated stream through hipLaunchKernelGGL (asynchronous, as on a GPU).
@@ -155,12 +158,20 @@ struct EmuLaunch {
   }
 };
 template <class Kernel>
-EmuLaunch<Kernel> emu_launch(dim3 grid, dim3 block, Kernel* kernel) {
+EmuLaunch<Kernel> emu_launch(dim3 grid, dim3 block, Kernel* kernel, const char* name) {
+  note_launch(name, grid, block);
   return {grid, block, kernel};
 }
 
 }  // namespace nx::cuda
 
-#define NX_LAUNCH(grid, block, ...) ::nx::cuda::emu_launch((grid), (block), __VA_ARGS__)
+#define NX_LAUNCH(grid, block, ...) ::nx::cuda::emu_launch((grid), (block), __VA_ARGS__, #__VA_ARGS__)
 
 #endif  // NX_CUDA_EMU
+
+namespace nx::cuda {
+// The launch log (buffer.cu; neuraxon._cuda.launch_log): while it is on, every NX_LAUNCH
+// records the kernel's name and geometry, so tests and bench/gpu_geometry.py can see how many
+// blocks each op runs on, on the emulated build as on a GPU. Off: one relaxed load a launch.
+void note_launch(const char* kernel, dim3 grid, dim3 block);
+}  // namespace nx::cuda

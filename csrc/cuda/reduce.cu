@@ -3,13 +3,17 @@
 // (index of max/min, first occurrence, NaN wins) -> int64 (outer, inner), and sum_middle(),
 // the deterministic float sum other files use for bias gradients.
 //
-// Two mappings, chosen on the host from the shape (no variants exposed):
+// Three mappings, chosen on the host from the shape (no variants exposed):
 //   rows   one block (256 threads) per output: threads stride over red, then a fixed-shape
 //          shared-memory tree combines them. Used when inner == 1 (contiguous rows: the
 //          strided reads are coalesced) or when there are too few outputs to fill the GPU.
 //   cols   one thread per output (o, i), serial loop over red; consecutive threads read
 //          consecutive i, so loads are coalesced. Used for many outputs with inner > 1.
-// Both combine in an order fixed by the shape alone: results are bit-reproducible.
+//   parts  rows, with each output's red range cut into parts (blocks of their own) and a
+//          second kernel combining the parts in order: for few outputs of a long axis
+//          (a whole-tensor sum ran on ONE block of 256 threads).
+// All combine in an order fixed by the shape and the GPU's multiprocessor count alone:
+// results are bit-reproducible run to run (no atomics).
 // Accumulators: double for float sum/mean/prod, the element type otherwise (int64 wraps).
 // NaN propagates through max/min (and wins argmax/argmin at its first position).
 #include <cstdint>
@@ -98,12 +102,58 @@ __global__ void reduce_cols(T* out, const T* in, int64_t outer, int64_t red, int
   }
 }
 
+// parts mapping, pass 1: block -> (output q, part p) of outs * parts; threads stride over
+// r in part p's range [p*chunk, min(red, (p+1)*chunk)), then the block tree combines them.
+template <class T, class A, class Op>
+__global__ void reduce_rows_parts(A* partial, const T* in, int64_t outer, int64_t red,
+                                  int64_t inner, int64_t parts, int64_t chunk, Op op) {
+  __shared__ A sm[kRedThreads];
+  for (int64_t g = blockIdx.x; g < outer * inner * parts; g += gridDim.x) {
+    const int64_t q = g / parts, p = g - q * parts, o = q / inner, i = q - o * inner;
+    const T* base = in + o * red * inner + i;
+    const int64_t r1 = min(red, (p + 1) * chunk);
+    A acc = op.template init<A>();
+    for (int64_t r = p * chunk + threadIdx.x; r < r1; r += blockDim.x)
+      acc = op.combine(acc, A(base[r * inner]));
+    acc = block_combine(acc, sm, op);
+    if (threadIdx.x == 0) partial[g] = acc;
+  }
+}
+
+// parts mapping, pass 2: thread -> output q; its parts combined in increasing p.
+template <class T, class A, class Op>
+__global__ void reduce_parts_combine(T* out, const A* partial, int64_t outs, int64_t parts,
+                                     int64_t red, Op op, bool mean) {
+  for (int64_t q = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; q < outs;
+       q += int64_t(gridDim.x) * blockDim.x) {
+    A acc = op.template init<A>();
+    for (int64_t p = 0; p < parts; ++p) acc = op.combine(acc, partial[q * parts + p]);
+    out[q] = mean ? T(acc / A(red)) : T(acc);
+  }
+}
+
 template <class T, class A, class Op>
 void run_reduce(T* out, const T* in, int64_t outer, int64_t red, int64_t inner, Op op,
                 bool mean) {
-  const int64_t outs = outer * inner;
+  const int64_t outs = outer * inner, sms = sm_count();
   if (outs == 0) return;
-  const bool rows = inner == 1 || outs < int64_t(sm_count()) * 256;
+  const bool rows = inner == 1 || outs < sms * 256;
+  // Few outputs over a long axis (a whole-tensor sum, a loss): one block per output would
+  // leave most multiprocessors idle, so each output's range is cut into parts of >= 2048
+  // elements, about 4 blocks per multiprocessor in all, and a second pass adds the parts.
+  const int64_t parts = rows ? std::min<int64_t>((4 * sms + outs - 1) / outs, red / 2048) : 1;
+  if (parts > 1) {
+    const int64_t chunk = (red + parts - 1) / parts;
+    Scratch partial(sizeof(A) * size_t(outs * parts));
+    const unsigned grid = unsigned(std::min<int64_t>(outs * parts, sms * 64));
+    NX_LAUNCH(grid, kRedThreads, reduce_rows_parts<T, A, Op>)(partial.as<A>(), in, outer, red,
+                                                              inner, parts, chunk, op);
+    NX_CUDA_LAUNCH();
+    NX_LAUNCH(grid_1d(outs, 256), 256, reduce_parts_combine<T, A, Op>)(out, partial.as<A>(), outs,
+                                                                      parts, red, op, mean);
+    NX_CUDA_LAUNCH();
+    return;
+  }
   if (rows) {
     const unsigned grid = unsigned(std::min<int64_t>(outs, int64_t(sm_count()) * 64));
     NX_LAUNCH(grid, kRedThreads, reduce_rows<T, A, Op>)(out, in, outer, red, inner, op, mean);
