@@ -166,3 +166,29 @@ def test_host_only_ops_on_cuda_tensors_are_counted():
     before = host_ops.host_round_trips
     (x * 2 + 1).relu().sum(1)  # device kernels only
     assert host_ops.host_round_trips == before
+
+
+def test_indexing_ops_check_their_indices_without_waiting():
+    # advanced indexing, gather and embedding validate index ranges with a kernel (a deferred
+    # device error on CUDA) instead of copying the index or its min/max to the host
+    rng = np.random.default_rng(3)
+    xh = rng.standard_normal((6, 5)).astype(np.float32)
+    x = nx.tensor(xh, device="cuda")
+    emb = nn.Embedding(10, 3).to("cuda")
+    i0, i1 = nx.tensor([0, 5, -1], device="cuda"), nx.tensor([1, 2, -5], device="cuda")
+    gi = nx.tensor([[0], [4], [1], [2], [3], [0]], device="cuda")
+    tok = nx.tensor([[1, 9], [0, 3]], device="cuda")
+    nx.cuda.synchronize()
+    before = nx.cuda.host_sync_count()
+    y, z, g, e = x[i0], x[i0, i1], x.gather(1, gi), emb(tok)
+    assert nx.cuda.host_sync_count() == before
+    np.testing.assert_array_equal(y.numpy(), xh[[0, 5, -1]])
+    np.testing.assert_array_equal(z.numpy(), xh[[0, 5, -1], [1, 2, -5]])
+    np.testing.assert_array_equal(g.numpy(), np.take_along_axis(xh, np.array([[0], [4], [1], [2], [3], [0]]), 1))
+    np.testing.assert_array_equal(e.detach().numpy(), emb.weight.detach().numpy()[[[1, 9], [0, 3]]])
+    with pytest.raises(IndexError, match="index 6 is out of bounds for dimension 0 with size 6"):
+        x[nx.tensor([6], device="cuda")].sum().item()
+    with pytest.raises(IndexError, match="index 10 is out of bounds for dimension 0 with size 10"):
+        emb(nx.tensor([10], device="cuda")).sum().item()
+    with pytest.raises(RuntimeError, match="index 5 is out of bounds for dimension 1 with size 5"):
+        x.gather(1, nx.tensor([[5]] * 6, device="cuda")).numpy()

@@ -248,22 +248,13 @@ def _advanced(y: Tensor, adv) -> Tensor:
     if k == 1:
         flat = tensors[0].reshape(-1) if tensors[0].ndim != 1 else tensors[0]
         s0 = sizes[0]
-        if flat.numel():
-            h = np.asarray(flat.device.to_numpy(flat._data, (flat.numel(),), int64))
-            lo, hi = int(h.min()), int(h.max())
-            if lo < -s0 or hi >= s0:
-                bad = hi if hi >= s0 else lo
-                raise IndexError(f"index {bad} is out of bounds for dimension {p0} with size {s0}")
+        _array.check_index(flat, -s0, s0, p0)  # on CUDA: raised at the next sync
         merged = y
     else:
         flat = None
         mult = 1
-        for t, s in reversed(list(zip(tensors, sizes))):
-            lo = int(t.min().item()) if t.numel() else 0
-            hi = int(t.max().item()) if t.numel() else 0
-            if t.numel() and (lo < -s or hi >= s):
-                bad = hi if hi >= s else lo
-                raise IndexError(f"index {bad} is out of bounds for dimension with size {s}")
+        for t, s, p in reversed(list(zip(tensors, sizes, positions))):
+            _array.check_index(t, -s, s, p)
             tt = binary_raw(
                 t,
                 binary_raw(
