@@ -62,10 +62,10 @@ class Bench:
         self.flush_buf = torch.empty(64 << 20, dtype=torch.float32, device=self.dev)
         props = torch.cuda.get_device_properties(0)
         self.name = props.name
-        clock_khz = (
-            getattr(props, "clock_rate", 0) or 1_830_000
-        )  # H100 SXM boost if unknown
-        self.fp32_peak_gflops = props.multi_processor_count * 128 * 2 * clock_khz / 1e6
+        # the SM clock from the driver (CUDA 13 removed cudaDeviceProp::clockRate, so torch's
+        # props have no clock_rate; a guessed 1.83 GHz overstated percent-of-peak by ~8%)
+        self.clock_khz = self.cu.clock_khz(0)
+        self.fp32_peak_gflops = props.multi_processor_count * 128 * 2 * self.clock_khz / 1e6
         self.hbm_gbps = self.measure_bandwidth()
         self.sha = git_sha()
 
@@ -395,6 +395,7 @@ class Bench:
             json.dumps(
                 {
                     "device": self.name,
+                    "sm_clock_mhz": round(self.clock_khz / 1000),
                     "fp32_peak_gflops": round(self.fp32_peak_gflops),
                     "hbm_gbps_measured": round(self.hbm_gbps),
                 }

@@ -433,3 +433,43 @@ def test_long_reductions_use_many_blocks(cu, rng, outer, red, inner):
     oi = cu.DeviceArray(outer * inner, I64)
     cu.reduce_forward(oi, put(cu, xi), outer, red, inner, 0)
     np.testing.assert_array_equal(oi.to_host().reshape(outer, inner), xi.sum(1))
+
+
+def test_batchnorm_statistics_use_many_blocks_per_channel(cu, rng):
+    """Each channel's statistics are summed in parts by separate blocks (a few wide channels
+    must still fill the GPU), then combined in order: same values as the NumPy formulas,
+    same bits run to run, forward and backward."""
+    N, C, HW = 4, 3, 64 * 64
+    x = (rng.standard_normal((N, C, HW)) * 3 + 5).astype(np.float32)
+    dy = rng.standard_normal((N, C, HW)).astype(np.float32)
+    gamma, beta = rng.standard_normal(C).astype(np.float32), rng.standard_normal(C).astype(np.float32)
+    x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
+    mu, var = x64.mean((0, 2)), x64.var((0, 2))
+    invstd = 1 / np.sqrt(var + 1e-5)
+    xhat = (x64 - mu[:, None]) * invstd[:, None]
+    want_out = xhat * gamma[:, None] + beta[:, None]
+    M = N * HW
+    want_db, want_dg = dy64.sum((0, 2)), (dy64 * xhat).sum((0, 2))
+    want_dx = gamma[:, None] * invstd[:, None] / M * (M * dy64 - want_db[:, None] - xhat * want_dg[:, None])
+    runs = []
+    for i in range(2):
+        out, sm, si = cu.DeviceArray(x.size, F32), cu.DeviceArray(C, F32), cu.DeviceArray(C, F32)
+        rm, rv = put(cu, np.zeros(C, np.float32)), put(cu, np.ones(C, np.float32))
+        cu.set_launch_log(True)
+        cu.batchnorm_forward(out, sm, si, rm, rv, put(cu, x), put(cu, gamma), put(cu, beta), N, C, HW, True, 0.1, 1e-5)
+        cu.set_launch_log(False)
+        launches = cu.take_launch_log()
+        assert "bn_partials" in launches[0][0] and launches[0][1][0] > C, launches  # several blocks per channel
+        dx, dg, db = cu.DeviceArray(x.size, F32), cu.DeviceArray(C, F32), cu.DeviceArray(C, F32)
+        cu.batchnorm_backward(dx, dg, db, put(cu, dy), put(cu, x), put(cu, gamma), sm, si, N, C, HW, True)
+        runs.append([a.to_host() for a in (out, sm, si, rm, rv, dx, dg, db)])
+    out, sm, si, rm, rv, dx, dg, db = runs[0]
+    np.testing.assert_allclose(out.reshape(N, C, HW), want_out, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(sm, mu, rtol=1e-5)
+    np.testing.assert_allclose(si, invstd, rtol=1e-4)
+    np.testing.assert_allclose(rv, 0.9 + 0.1 * var * M / (M - 1), rtol=1e-5)
+    np.testing.assert_allclose(db, want_db, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(dg, want_dg, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(dx.reshape(N, C, HW), want_dx, rtol=1e-3, atol=1e-5)
+    for a, b in zip(runs[0], runs[1]):
+        np.testing.assert_array_equal(a, b)

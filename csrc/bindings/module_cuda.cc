@@ -94,12 +94,16 @@ PYBIND11_MODULE(NX_CUDA_MODULE, m) {
   m.def("unavailable_reason", &nx::cuda::unavailable_reason);
   m.def("device_name", &nx::cuda::device_name);
   m.def("runtime_version", &nx::cuda::runtime_version);
+  m.def("clock_khz", &nx::cuda::clock_khz, py::arg("index") = 0,
+        "Peak multiprocessor clock in kHz (cudaDeviceGetAttribute; CUDA 13 dropped the "
+        "properties' clockRate).");
   m.def("synchronize", &nx::cuda::synchronize, py::call_guard<py::gil_scoped_release>());
   m.def("host_sync_count", &nx::cuda::host_sync_count,
         "How many times the host has waited for the stream so far (reads, synchronize, index "
         "checks).");
-  m.def("set_launch_log", &nx::cuda::set_launch_log,
-        "Start (True; clears it) or stop recording every kernel launch.");
+  m.def("set_launch_log", &nx::cuda::set_launch_log, py::arg("on"), py::arg("dry") = false,
+        "Start (True; clears it) or stop recording every kernel launch; dry (emulated device "
+        "only) records launches without running them.");
   m.def(
       "take_launch_log",
       [] {

@@ -36,6 +36,7 @@ int device_count();                 // 0 when no usable device; reason in unavai
 std::string unavailable_reason();   // "" when a device is usable
 std::string device_name(int index);
 int runtime_version();              // cudart version this module was built with (e.g. 13000)
+int clock_khz(int index);           // the multiprocessors' peak clock (cudaDevAttrClockRate)
 void synchronize();                 // waits for the stream (all work enqueued so far)
 // Every host wait on the stream goes through wait_stream(), which counts it: tests measure
 // the host syncs of a training step with host_sync_count() (they stall the pipeline).
@@ -48,7 +49,9 @@ struct LaunchRecord {
   std::string kernel;
   unsigned grid_x, grid_y, grid_z, threads;
 };
-void set_launch_log(bool on);
+// dry (emulated device only): record the launches without running them, for the geometry
+// report of shapes too large to emulate (outputs are then left unwritten).
+void set_launch_log(bool on, bool dry = false);
 std::vector<LaunchRecord> take_launch_log();  // the records so far (the log is left empty)
 
 // Device memory (allocator.cu): a caching allocator. alloc rounds `bytes` up to its size

@@ -5,15 +5,22 @@
 // Layout: inp/out/dout/dinp (N, C, HW) row-major float32; per-channel vectors (C). Channel
 // c's M = N*HW elements are x[(n*C + c)*HW + s].
 //
-// Two kernels per call:
-//   channel kernel   block -> one channel (grid-stride over channels); threads stride over
-//                    the channel's M elements (contiguous runs of HW), double accumulators,
-//                    fixed-order block reduction (deterministic). Writes the statistics
-//                    (save_*, running_*, dgamma, dbeta) and the per-channel coefficients of
-//                    the elementwise pass into a scratch (C, 3) array.
-//   elementwise      thread -> one element of (N, C, HW), grid-stride; reads its channel's
-//                    coefficients: forward out = (x - mu) * a + b; backward dx = (dy - gm -
-//                    (x - mu) * k) * w.
+// Three kernels per call:
+//   partials   block -> (channel c, part p) of C * P: threads stride over part p of channel
+//              c's M elements (contiguous runs of HW) summing in double, then a fixed-order
+//              block reduction. P parts per channel (each >= 4096 elements, ~4 blocks per
+//              multiprocessor in all), so a few wide channels still fill the GPU (one block
+//              per channel left 64-channel layers on 64 of 132 multiprocessors). Forward:
+//              sums of d and d^2 with d = x - x[c, first] (shifted: no cancellation); the
+//              input is read once for the statistics. Backward: sum dy and dy*(x - mean).
+//   finish     thread -> channel: its P partials added in order (deterministic), then the
+//              statistics (save_*, running_*, dgamma, dbeta) and the per-channel coefficients
+//              of the elementwise pass, in a scratch (C, 3 or 4) array.
+//   elementwise  thread -> one element of (N, C, HW), grid-stride; reads its channel's
+//              coefficients: forward out = (x - mu) * a + b; backward dx = (dy - gm -
+//              (x - mu) * k) * w.
+#include <algorithm>
+
 #include "../checks/batchnorm.h"
 #include "check.cuh"
 
@@ -28,13 +35,54 @@ __device__ __forceinline__ int64_t elem(int64_t c, int64_t e, int64_t C, int64_t
   return (n * C + c) * HW + s;
 }
 
-// coef (C, 3): mu, a = invstd*gamma, b = beta.
-__global__ void bn_fwd_channels(float* coef, float* sm, float* si, float* rm, float* rv,
-                                const float* x, const float* g, const float* b, int64_t N,
-                                int64_t C, int64_t HW, bool training, float momentum, float eps) {
+// Parts per channel and their length (see the header).
+struct Parts {
+  int64_t P, chunk;
+};
+Parts parts_for(int64_t C, int64_t M) {
+  const int64_t want = (4 * int64_t(sm_count()) + C - 1) / std::max<int64_t>(C, 1);
+  const int64_t P = std::max<int64_t>(1, std::min<int64_t>(want, M / 4096));
+  return {P, (M + P - 1) / P};
+}
+
+// part (C, P, 2): forward sum(d), sum(d*d), d = x - x[c, 0]; backward sum(dy), sum(dy*(x - mu)).
+template <bool FWD>
+__global__ void bn_partials(double* part, const float* x, const float* dy, const float* mean,
+                            int64_t N, int64_t C, int64_t HW, int64_t P, int64_t chunk) {
   __shared__ double red[32];
   const int64_t M = N * HW;
-  for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
+  for (int64_t q = blockIdx.x; q < C * P; q += gridDim.x) {
+    const int64_t c = q / P, e1 = min(M, (q - c * P + 1) * chunk);
+    const float k = FWD ? x[elem(c, 0, C, HW)] : mean[c];
+    double s1 = 0.0, s2 = 0.0;
+    for (int64_t e = (q - c * P) * chunk + threadIdx.x; e < e1; e += blockDim.x) {
+      const int64_t i = elem(c, e, C, HW);
+      const double d = double(x[i]) - double(k);
+      if (FWD) {
+        s1 += d;
+        s2 += d * d;
+      } else {
+        s1 += dy[i];
+        s2 += double(dy[i]) * d;
+      }
+    }
+    s1 = block_sum(s1, red);
+    s2 = block_sum(s2, red);
+    if (threadIdx.x == 0) {
+      part[q * 2] = s1;
+      part[q * 2 + 1] = s2;
+    }
+  }
+}
+
+// coef (C, 3): mu, a = invstd*gamma, b = beta. part: bn_partials<true> (training, M > 0).
+__global__ void bn_fwd_finish(float* coef, float* sm, float* si, float* rm, float* rv,
+                              const double* part, const float* x, const float* g, const float* b,
+                              int64_t N, int64_t C, int64_t HW, int64_t P, bool training,
+                              float momentum, float eps) {
+  const int64_t M = N * HW;
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < C;
+       c += int64_t(gridDim.x) * blockDim.x) {
     double mean, invstd;
     if (!training) {
       mean = rm[c];
@@ -42,29 +90,21 @@ __global__ void bn_fwd_channels(float* coef, float* sm, float* si, float* rm, fl
     } else if (M == 0) {
       mean = invstd = 0.0;
     } else {
-      double s = 0.0;
-      for (int64_t e = threadIdx.x; e < M; e += blockDim.x) s += x[elem(c, e, C, HW)];
-      mean = block_sum(s, red) / double(M);
-      double q = 0.0;
-      for (int64_t e = threadIdx.x; e < M; e += blockDim.x) {
-        const double dv = double(x[elem(c, e, C, HW)]) - mean;
-        q += dv * dv;
-      }
-      const double var = block_sum(q, red) / double(M);
+      double s1 = 0.0, s2 = 0.0;
+      for (int64_t p = 0; p < P; ++p) s1 += part[(c * P + p) * 2], s2 += part[(c * P + p) * 2 + 1];
+      const double ds = s1 / double(M);  // mean - x[c, 0]
+      mean = double(x[elem(c, 0, C, HW)]) + ds;
+      const double var = fmax(s2 / double(M) - ds * ds, 0.0);
       invstd = 1.0 / sqrt(var + double(eps));
-      if (threadIdx.x == 0) {
-        const double mom = momentum;
-        if (rm) rm[c] = float((1.0 - mom) * rm[c] + mom * mean);
-        if (rv) rv[c] = float((1.0 - mom) * rv[c] + mom * var * double(M) / double(M - 1));
-      }
+      const double mom = momentum;
+      if (rm) rm[c] = float((1.0 - mom) * rm[c] + mom * mean);
+      if (rv) rv[c] = float((1.0 - mom) * rv[c] + mom * var * double(M) / double(M - 1));
     }
-    if (threadIdx.x == 0) {
-      if (sm) sm[c] = float(mean);
-      if (si) si[c] = float(invstd);
-      coef[c * 3 + 0] = float(mean);
-      coef[c * 3 + 1] = float(invstd * (g ? double(g[c]) : 1.0));
-      coef[c * 3 + 2] = b ? b[c] : 0.f;
-    }
+    if (sm) sm[c] = float(mean);
+    if (si) si[c] = float(invstd);
+    coef[c * 3 + 0] = float(mean);
+    coef[c * 3 + 1] = float(invstd * (g ? double(g[c]) : 1.0));
+    coef[c * 3 + 2] = b ? b[c] : 0.f;
   }
 }
 
@@ -78,32 +118,23 @@ __global__ void bn_fwd_apply(float* out, const float* x, const float* coef, int6
 }
 
 // coef (C, 4): mu, w = invstd*gamma, gm = sum dy / M, k = sum(dy*xmu) invstd^2 / M.
-__global__ void bn_bwd_channels(float* coef, float* dg, float* db, const float* dy,
-                                const float* x, const float* g, const float* sm, const float* si,
-                                int64_t N, int64_t C, int64_t HW, bool training, bool sums) {
-  __shared__ double red[32];
+// part: bn_partials<false>, or null when no sums are needed.
+__global__ void bn_bwd_finish(float* coef, float* dg, float* db, const double* part,
+                              const float* g, const float* sm, const float* si, int64_t N,
+                              int64_t C, int64_t HW, int64_t P, bool training) {
   const int64_t M = N * HW;
-  for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
-    const float mu = sm[c];
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < C;
+       c += int64_t(gridDim.x) * blockDim.x) {
     double sdy = 0.0, sdyx = 0.0;
-    if (sums) {
-      for (int64_t e = threadIdx.x; e < M; e += blockDim.x) {
-        const int64_t i = elem(c, e, C, HW);
-        sdy += dy[i];
-        sdyx += double(dy[i]) * double(x[i] - mu);
-      }
-      sdy = block_sum(sdy, red);
-      sdyx = block_sum(sdyx, red);
-    }
-    if (threadIdx.x == 0) {
-      const double is = si[c];
-      if (db) db[c] = float(sdy);
-      if (dg) dg[c] = float(sdyx * is);
-      coef[c * 4 + 0] = mu;
-      coef[c * 4 + 1] = float(is * (g ? double(g[c]) : 1.0));
-      coef[c * 4 + 2] = (training && M > 0) ? float(sdy / double(M)) : 0.f;
-      coef[c * 4 + 3] = (training && M > 0) ? float(sdyx * is * is / double(M)) : 0.f;
-    }
+    if (part)
+      for (int64_t p = 0; p < P; ++p) sdy += part[(c * P + p) * 2], sdyx += part[(c * P + p) * 2 + 1];
+    const double is = si[c];
+    if (db) db[c] = float(sdy);
+    if (dg) dg[c] = float(sdyx * is);
+    coef[c * 4 + 0] = sm[c];
+    coef[c * 4 + 1] = float(is * (g ? double(g[c]) : 1.0));
+    coef[c * 4 + 2] = (training && M > 0) ? float(sdy / double(M)) : 0.f;
+    coef[c * 4 + 3] = (training && M > 0) ? float(sdyx * is * is / double(M)) : 0.f;
   }
 }
 
@@ -117,7 +148,9 @@ __global__ void bn_bwd_apply(float* dx, const float* dy, const float* x, const f
   }
 }
 
-unsigned channel_grid(int64_t C) { return unsigned(C < 65535 ? C : 65535); }
+unsigned part_grid(int64_t blocks) {
+  return unsigned(std::min<int64_t>(blocks, int64_t(sm_count()) * 64));
+}
 
 }  // namespace
 }  // namespace cuda
@@ -132,9 +165,17 @@ void Cuda::batchnorm_forward(View out, View save_mean, View save_invstd, View ru
   const int64_t total = N * C * HW;
   if (C == 0) return;
   Scratch coef(sizeof(float) * 3 * size_t(C));
-  NX_LAUNCH(channel_grid(C), kThreads, bn_fwd_channels)(
-      coef.f(), save_mean.f(), save_invstd.f(), running_mean.f(), running_var.f(), inp.f(),
-      gamma.f(), beta.f(), N, C, HW, training, momentum, eps);
+  const int64_t M = N * HW;
+  const Parts pt = parts_for(C, M);
+  Scratch part(training && M > 0 ? sizeof(double) * 2 * size_t(C * pt.P) : 0);
+  if (training && M > 0) {
+    NX_LAUNCH(part_grid(C * pt.P), kThreads, bn_partials<true>)(
+        part.as<double>(), inp.f(), nullptr, nullptr, N, C, HW, pt.P, pt.chunk);
+    NX_CUDA_LAUNCH();
+  }
+  NX_LAUNCH(grid_1d(C, kThreads), kThreads, bn_fwd_finish)(
+      coef.f(), save_mean.f(), save_invstd.f(), running_mean.f(), running_var.f(),
+      part.as<double>(), inp.f(), gamma.f(), beta.f(), N, C, HW, pt.P, training, momentum, eps);
   NX_CUDA_LAUNCH();
   if (total == 0) return;
   NX_LAUNCH(grid_1d(total, kThreads), kThreads, bn_fwd_apply)(out.f(), inp.f(), coef.f(), total, C, HW);
@@ -150,9 +191,18 @@ void Cuda::batchnorm_backward(View dinp, View dgamma, View dbeta, View dout, Vie
   if (C == 0) return;
   const bool sums = dgamma.data || dbeta.data || (dinp.data && training);
   Scratch coef(sizeof(float) * 4 * size_t(C));
-  NX_LAUNCH(channel_grid(C), kThreads, bn_bwd_channels)(
-      coef.f(), dgamma.f(), dbeta.f(), dout.f(), inp.f(), gamma.f(), save_mean.f(),
-      save_invstd.f(), N, C, HW, training, sums);
+  const int64_t M = N * HW;
+  const Parts pt = parts_for(C, M);
+  const bool partials = sums && M > 0;
+  Scratch part(partials ? sizeof(double) * 2 * size_t(C * pt.P) : 0);
+  if (partials) {
+    NX_LAUNCH(part_grid(C * pt.P), kThreads, bn_partials<false>)(
+        part.as<double>(), inp.f(), dout.f(), save_mean.f(), N, C, HW, pt.P, pt.chunk);
+    NX_CUDA_LAUNCH();
+  }
+  NX_LAUNCH(grid_1d(C, kThreads), kThreads, bn_bwd_finish)(
+      coef.f(), dgamma.f(), dbeta.f(), partials ? part.as<double>() : nullptr, gamma.f(),
+      save_mean.f(), save_invstd.f(), N, C, HW, pt.P, training);
   NX_CUDA_LAUNCH();
   if (!dinp.data || total == 0) return;
   NX_LAUNCH(grid_1d(total, kThreads), kThreads, bn_bwd_apply)(dinp.f(), dout.f(), inp.f(),

@@ -41,6 +41,12 @@ std::string device_name(int index) {
 
 int runtime_version() { return CUDART_VERSION; }
 
+int clock_khz(int index) {
+  int v = 0;
+  NX_CUDA(cudaDeviceGetAttribute(&v, cudaDevAttrClockRate, index));
+  return v;
+}
+
 namespace {
 std::once_flag g_stream_once;
 cudaStream_t g_stream = nullptr;
@@ -122,7 +128,7 @@ ErrorContext error_context(ErrorFormat f, const char* name, long long a0, long l
 }
 
 namespace {
-std::atomic<bool> g_launch_log_on{false};
+std::atomic<bool> g_launch_log_on{false}, g_launch_dry{false};
 std::mutex g_launch_log_mu;
 std::vector<LaunchRecord> g_launch_log;
 }  // namespace
@@ -133,11 +139,15 @@ void note_launch(const char* kernel, dim3 grid, dim3 block) {
   g_launch_log.push_back({kernel, grid.x, grid.y, grid.z, block.x * block.y * block.z});
 }
 
-void set_launch_log(bool on) {
+void set_launch_log(bool on, bool dry) {
+  NX_CHECK(!dry || NX_EMULATED, "set_launch_log: dry runs exist only on the emulated device");
   std::lock_guard<std::mutex> lock(g_launch_log_mu);
   if (on) g_launch_log.clear();
   g_launch_log_on.store(on);
+  g_launch_dry.store(on && dry);
 }
+
+bool launch_dry() { return g_launch_dry.load(std::memory_order_relaxed); }
 
 std::vector<LaunchRecord> take_launch_log() {
   std::lock_guard<std::mutex> lock(g_launch_log_mu);

@@ -101,13 +101,14 @@ inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, hip
   return hipSuccess;
 }
 
-// HIP-CPU has no hipDeviceGetAttribute; the one attribute we read comes from the properties
+// HIP-CPU has no hipDeviceGetAttribute; the attributes we read come from the properties
 // (its "multiprocessors" are the host's cores).
-enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount };
-inline cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr, int device) {
+enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount, cudaDevAttrClockRate };
+inline cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
   hipDeviceProp_t prop;
   const hipError_t e = hipGetDeviceProperties(&prop, device);
-  if (e == hipSuccess) *value = prop.multiProcessorCount;
+  if (e == hipSuccess)
+    *value = attr == cudaDevAttrClockRate ? prop.clockRate : prop.multiProcessorCount;
   return e;
 }
 // The runtime version neuraxon reports for the emulation: 0 (there is no cudart).
@@ -135,6 +136,7 @@ namespace nx::cuda {
 
 cudaStream_t stream();  // buffer.cu
 void note_launch(const char* kernel, dim3 grid, dim3 block);  // buffer.cu (the launch log)
+bool launch_dry();  // buffer.cu: the log records launches without running them (emulation)
 
 // The emulated <<<grid, block, 0, stream()>>>: checks the geometry, then enqueues the kernel
 // on the emulated stream through hipLaunchKernelGGL (asynchronous, as on a GPU).
@@ -153,6 +155,7 @@ struct EmuLaunch {
       hip::detail::Runtime::set_last_error(hipErrorInvalidConfiguration);
       return;
     }
+    if (launch_dry()) return;
     Kernel* k = kernel;
     hipLaunchKernelGGL(k, grid, block, 0, stream(), args...);
   }

@@ -20,9 +20,9 @@
 //                  slabs in order and applies alpha/beta/biases/activation. For C with few
 //                  tiles and a long k (conv weight gradients: a 64x576 C summed over 131072
 //                  products gave 9 blocks, split 30 ways it gives 270).
-// variant -1: k0 for tiny products (launch-bound either way); when the 128-tile grid has
-// fewer blocks than the GPU has multiprocessors, split-K if k is long enough, else k2;
-// else k1. (The CPU has variants {0, 1, 2}; the CUDA module also accepts 3.)
+// variant -1: k0 for tiny products (launch-bound either way); k1 when the 128-tile grid has
+// a block for every multiprocessor, else k2 when the 64-tile grid has, else split-K when k is
+// long enough (else k2). (The CPU has variants {0, 1, 2}; the CUDA module also accepts 3.)
 // Every variant sums each C element over p in a fixed order (split-K: each range in order,
 // then the ranges in order): the result does not depend on scheduling (deterministic).
 #include <algorithm>
@@ -372,9 +372,11 @@ void gemm(const GemmDesc& g, int64_t variant) {
     // multiprocessors idle (e.g. a batch-64 Linear layer), where 4x more 64-tiles fill them.
     // Few 64-tiles and a long k: split k as well (variant 3).
     const double tiles128 = double((g.m + 127) / 128) * double((g.n + 127) / 128) * double(g.batch);
+    const double tiles64 = double((g.m + 63) / 64) * double((g.n + 63) / 64) * double(g.batch);
     int64_t chunk = 0;
     if (double(g.m) * g.n * g.k * g.batch < 32768.0) variant = 0;
     else if (tiles128 >= double(sm_count())) variant = 1;
+    else if (tiles64 >= double(sm_count())) variant = 2;
     else variant = split_count(g, chunk) > 1 ? 3 : 2;
   }
   if (variant >= 1 && (a_mk || a_km) && (b_kn || b_nk)) {
