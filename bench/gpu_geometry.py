@@ -143,13 +143,17 @@ def main(argv=None) -> int:
             rows.append({"kernel": short(kernel), "grid": list(grid), "threads": threads, "blocks": blocks})
         report.append({"case": name, "launches": rows})
         print(f"\n### {name}: {len(rows)} launches")
-        print("| kernel | grid | threads | blocks | blocks/SM |")
-        print("|---|---|---|---|---|")
+        print("| kernel | grid | threads | blocks | blocks/SM | launches |")
+        print("|---|---|---|---|---|---|")
+        seen: dict = {}  # identical launches (a recurrence's steps) on one row, in first-seen order
         for r in rows:
-            per_sm = r["blocks"] / (sms or args.sms)
+            key = (r["kernel"], tuple(r["grid"]), r["threads"])
+            seen[key] = seen.get(key, 0) + 1
+        for (kernel, grid, threads), count in seen.items():
+            blocks = grid[0] * grid[1] * grid[2]
+            per_sm = blocks / (sms or args.sms)
             flag = " (idle SMs)" if per_sm < 1 else ""
-            g = "x".join(map(str, r["grid"]))
-            print(f"| {r['kernel']} | {g} | {r['threads']} | {r['blocks']} | {per_sm:.2f}{flag} |")
+            print(f"| {kernel} | {'x'.join(map(str, grid))} | {threads} | {blocks} | {per_sm:.2f}{flag} | {count} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"sms": args.sms, "emulated": dry, "cases": report}, f, indent=1)

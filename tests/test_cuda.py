@@ -296,7 +296,7 @@ def test_tiled_gemm_batch_strides_and_broadcast(cu, rng, variant):
     )
 
 
-@pytest.mark.parametrize("m,n,k", [(5, 7, 5000), (64, 70, 4099), (1, 1, 300), (130, 70, 2000), (3, 4, 20)])
+@pytest.mark.parametrize("m,n,k", [(5, 7, 5000), (64, 70, 4099), (1, 1, 300), (1, 1, 600), (130, 70, 2000), (3, 4, 20)])
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, True), (False, True), (True, False)])
 def test_split_k_gemm(cu, rng, m, n, k, ta, tb):
     """Variant 3 splits k into ranges summed by separate blocks, then adds the partial
@@ -312,9 +312,9 @@ def test_split_k_gemm(cu, rng, m, n, k, ta, tb):
     cu.set_launch_log(False)
     launches = cu.take_launch_log()
     assert "gemm_tiled" in launches[0][0], launches
-    if k >= 256 and m <= 64 and n <= 64:  # one tile: split so every multiprocessor has work
-        assert launches[0][1][2] >= 2 and "splitk_sum_kernel" in launches[1][0], launches
-    if k < 256:  # too short to split: the 64-tile kernel alone
+    if k >= 512 and m <= 64 and n <= 64:  # one tile: split so every multiprocessor has work
+        assert launches[0][1][2] >= 4 and "splitk_sum_kernel" in launches[1][0], launches
+    if k < 512:  # too short for 4 ranges of 128: the 64-tile kernel alone
         assert len(launches) == 1 and launches[0][1][2] == 1, launches
     runs = []
     for variant in (3, 3, -1):

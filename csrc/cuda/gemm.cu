@@ -21,8 +21,8 @@
 //                  tiles and a long k (conv weight gradients: a 64x576 C summed over 131072
 //                  products gave 9 blocks, split 30 ways it gives 270).
 // variant -1: k0 for tiny products (launch-bound either way); k1 when the 128-tile grid has
-// a block for every multiprocessor, else k2 when the 64-tile grid has, else split-K when k is
-// long enough (else k2). (The CPU has variants {0, 1, 2}; the CUDA module also accepts 3.)
+// a block for every multiprocessor, else k2 when the 64-tile grid has, else split-K when k
+// allows 4 ranges of >= 128 (else k2). (The CPU has variants {0, 1, 2}; the CUDA module also accepts 3.)
 // Every variant sums each C element over p in a fixed order (split-K: each range in order,
 // then the ranges in order): the result does not depend on scheduling (deterministic).
 #include <algorithm>
@@ -329,14 +329,15 @@ void launch_tiled_any(const GemmDesc& g) {
 // Split-K on the 64-tile kernel: the products whose C has too few tiles to occupy the GPU but
 // a long k (weight gradients: C (K, C*R*S) summed over N*P*Q; bias-free Linear backward).
 // Splits so tiles * splits is about two blocks per multiprocessor, each split >= 128 of k (a
-// multiple of 16, so float4 loads stay aligned), the workspace at most 2^26 floats, and
-// batch * splits within one launch's grid z.
+// multiple of 16, so float4 loads stay aligned), at least 4 of them (fewer do not pay for the
+// second launch: an LSTM step's 64x1024x256 product would split in 2), the workspace at most
+// 2^26 floats, and batch * splits within one launch's grid z.
 int64_t split_count(const GemmDesc& g, int64_t& chunk) {
   const int64_t tiles = ((g.m + 63) / 64) * ((g.n + 63) / 64) * g.batch;
   int64_t s = std::min<int64_t>((2 * sm_count() + tiles - 1) / tiles, g.k / 128);
   s = std::min<int64_t>(s, (int64_t(1) << 26) / std::max<int64_t>(1, g.batch * g.m * g.n));
   s = std::min<int64_t>(s, 65535 / g.batch);  // grid z = batch * splits in one launch
-  if (s < 2) return 1;
+  if (s < 4) return 1;
   chunk = ((g.k + s - 1) / s + 15) / 16 * 16;
   return (g.k + chunk - 1) / chunk;
 }
