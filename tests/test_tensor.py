@@ -514,3 +514,14 @@ def test_deepcopy_keeps_subclass_fields_and_values():
     t = nx.tensor([[1.0, 2.0]], requires_grad=True)
     u = copy.deepcopy(t)
     assert u.requires_grad and u.shape == (1, 2) and u.tolist() == [[1.0, 2.0]]
+
+
+def test_integers_past_int64_raise_instead_of_wrapping():
+    # 2**63 + 5 became -9223372036854775803 (uint64 wrapped into int64); torch raises
+    # "Overflow when unpacking long long" for such a Python int
+    for data in ([2**63 + 5], np.array([1, 2**63 + 5], np.uint64), [2**64], [-(2**63) - 1]):
+        with pytest.raises(OverflowError, match="int64"):
+            nx.tensor(data)
+    assert nx.tensor([2**63 - 1, -(2**63)]).tolist() == [2**63 - 1, -(2**63)]
+    assert nx.tensor(np.array([5, 2**63 - 1], np.uint64)).tolist() == [5, 2**63 - 1]
+    assert nx.tensor(np.array([2**63 + 5], np.uint64), dtype="float32").item() == float(np.float32(2**63 + 5))

@@ -57,6 +57,8 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     dev = _device(device) if device is not None else (data.device if isinstance(data, TensorBase) else _device("cpu"))
     arr = _infer_np(data)
     if arr.dtype == object:
+        if any(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in _iter_flat(data)):
+            raise OverflowError("tensor(): an integer of the data does not fit int64 (neuraxon's integer type)")
         raise TypeError(f"tensor(): could not infer the dtype of {type(data).__name__} data")
     if dtype is not None:
         dt = get_dtype(dtype)

@@ -109,6 +109,9 @@ def empty_cache() -> int:
     return _cpu_cache.trim() + _ext.cpu.release_scratch()
 
 
+_INT64_MAX = np.iinfo(np.int64).max
+
+
 class Device:
     """A device: `type` is "cpu" or "cuda"; `index` is kept for PyTorch compatibility.
 
@@ -166,6 +169,10 @@ class Device:
     def from_numpy(self, a: np.ndarray, dtype=None) -> object:
         """A flat backend array holding a copy of `a` (converted to `dtype` if given)."""
         dt = get_dtype(dtype if dtype is not None else a.dtype)
+        if a.dtype.kind == "u" and a.dtype.itemsize == 8 and np.dtype(dt.numpy).kind == "i" and a.size and a.max() > _INT64_MAX:
+            # uint64 has no neuraxon twin: a value past int64 would wrap negative (torch
+            # keeps uint64; a Python int that large raises there too)
+            raise OverflowError(f"value {int(a.max())} does not fit {dt.name} (at most {_INT64_MAX})")
         flat = np.ascontiguousarray(a, dtype=dt.numpy).reshape(-1)
         if self.type == "cpu":
             return flat.copy() if np.may_share_memory(flat, a) else flat
