@@ -13,6 +13,17 @@ if it has changed since.
 `backward()` sorts the graph iteratively (deep chains cannot hit the recursion limit),
 runs each node's backward once all of its output gradients are summed, accumulates into
 leaf `.grad`, and frees the graph unless `retain_graph=True`.
+
+Two hooks serve code that acts on gradients while backward is still running (data-parallel
+training launches each all-reduce as soon as its gradients are ready):
+- `Tensor.register_post_accumulate_grad_hook(hook)` on a leaf: `hook(leaf)` runs once per
+  backward, right after the last gradient of that backward was accumulated into `leaf.grad`
+  (the engine counts the graph's edges into each hooked leaf; a leaf whose count is not
+  reached because some backward returned None gets its hooks at the end). Only backward()
+  accumulates, so autograd.grad() never fires them (as torch).
+- `queue_callback(fn)`, callable only while a backward runs (from a hook): `fn()` runs once
+  that backward has finished, in the same thread (torch's
+  `Variable._execution_engine.queue_callback`). A backward that raises drops its callbacks.
 """
 
 from __future__ import annotations
@@ -323,9 +334,85 @@ def _accumulate_leaf(leaf, g, owned: set) -> None:
         leaf.grad.add_(g)
 
 
+class _Callbacks(threading.local):
+    """Per thread: one list of queued callbacks per backward running in this thread (a hook
+    may itself run a backward, so it is a stack)."""
+
+    def __init__(self):
+        self.stack = []
+
+
+_callbacks = _Callbacks()
+# How many post-accumulate-grad hooks are registered (all tensors): while 0, backward skips
+# counting the edges into each leaf.
+_post_hooks_live = [0]
+
+
+def queue_callback(fn) -> None:
+    """Run `fn()` once the backward pass running in this thread ends (callable only from
+    inside a backward, e.g. from a gradient hook). Callbacks run in the order queued, after
+    every gradient has been accumulated; one may queue another."""
+    st = _callbacks.stack
+    if not st:
+        raise RuntimeError("queue_callback can only be called during a backward pass (from a hook)")
+    st[-1].append(fn)
+
+
+def _post_hooks_of(leaf):
+    return leaf.__dict__.get("_nx_post_hooks")
+
+
+def _run_post_hooks(leaf) -> None:
+    for hook in list(leaf.__dict__.get("_nx_post_hooks", {}).values()):
+        hook(leaf)
+
+
+def _with_callbacks(fn):
+    """fn() as one backward pass: callbacks queued meanwhile (queue_callback) run after it."""
+    queued: list = []
+    _callbacks.stack.append(queued)
+    try:
+        result = fn()
+        i = 0
+        while i < len(queued):  # a callback may queue another
+            queued[i]()
+            i += 1
+    finally:
+        _callbacks.stack.pop()
+    return result
+
+
 def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
     """Backpropagate `grads` from `roots`. With `inputs` (a list of tensors), return their
-    gradients instead of accumulating into leaves (autograd.grad)."""
+    gradients instead of accumulating into leaves (autograd.grad). Callbacks queued during it
+    (queue_callback) run at its end."""
+    return _with_callbacks(lambda: _run_backward(roots, grads, retain_graph, inputs))
+
+
+def _leaf_edge_counts(roots, order) -> dict:
+    """For each leaf with post-accumulate hooks: [gradients still to come in this backward,
+    the leaf, whether one arrived]. Every edge into a leaf delivers at most one gradient."""
+    counts: dict = {}
+
+    def see(leaf):
+        if _post_hooks_of(leaf):
+            rec = counts.get(id(leaf))
+            if rec is None:
+                counts[id(leaf)] = [1, leaf, False]
+            else:
+                rec[0] += 1
+
+    for r in roots:
+        if r._node is None and r.requires_grad:
+            see(r)
+    for node in order:
+        for e in node.__dict__.get("_nx_edges") or ():
+            if e is not None and e[0] is None:
+                see(e[1])
+    return counts
+
+
+def _run_backward(roots, grads, retain_graph: bool = False, inputs=None):
     owned: set = set(id(g._data) for g in grads)
     want = None
     result = None
@@ -346,18 +433,26 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
                 result[i] = g if result[i] is None else result[i] + g
         else:
             _accumulate_leaf(leaf, g, owned)
+            if post:
+                rec = post.get(id(leaf))
+                if rec is not None:
+                    rec[0] -= 1
+                    rec[2] = True
+                    if rec[0] == 0:  # its last gradient of this backward
+                        del post[id(leaf)]
+                        _run_post_hooks(leaf)
 
+    root_nodes = [r._node for r in roots if r._node is not None]
+    order = _topo_order(root_nodes)
+    post = _leaf_edge_counts(roots, order) if want is None and _post_hooks_live[0] else None
     pending: dict = {}
-    root_nodes = []
     for r, g in zip(roots, grads):
         if r._node is not None:
             slot = pending.setdefault(id(r._node), [None] * len(r._node._nx_meta))
             i = r._out_idx
             slot[i] = g if slot[i] is None else slot[i] + g
-            root_nodes.append(r._node)
         elif r.requires_grad:
             deliver_leaf(r, g)
-    order = _topo_order(root_nodes)
     state = _state
     prev = state.enabled
     state.enabled = False
@@ -414,6 +509,10 @@ def run_backward(roots, grads, retain_graph: bool = False, inputs=None):
                     slot[i] = g if slot[i] is None else slot[i] + g
             if not retain_graph:
                 _free(node)
+        if post:  # leaves some of whose edges brought no gradient (a backward returned None)
+            for rec in list(post.values()):
+                if rec[2]:
+                    _run_post_hooks(rec[1])
     finally:
         state.enabled = prev
     return result
@@ -453,11 +552,17 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, input
     for t in inputs:
         if not isinstance(t, TensorBase) or not t.requires_grad:
             raise RuntimeError("backward: every tensor in 'inputs' must require grad")
-    res = run_backward(list(tensors), gs, retain_graph=bool(retain_graph), inputs=inputs)
-    owned: set = set()
-    for t, g in zip(inputs, res):
-        if g is not None:
-            _accumulate_leaf(t, g, owned)
+
+    def run():
+        res = _run_backward(list(tensors), gs, retain_graph=bool(retain_graph), inputs=inputs)
+        owned: set = set()
+        for t, g in zip(inputs, res):
+            if g is not None:
+                _accumulate_leaf(t, g, owned)
+                if t._node is None and _post_hooks_of(t):
+                    _run_post_hooks(t)
+
+    _with_callbacks(run)
 
 
 def grad(

@@ -19,8 +19,7 @@ from ._tensor.shape import ShapeMethods
 from ._tensor_base import TensorBase
 from .creation import _size, empty, full, ones, tensor, zeros
 from .device import device as _device
-from .dtypes import bool_, float32, get_dtype, int64
-from .dtypes import dtype as DType
+from .dtypes import bool_, float32, get_dtype, int64, is_dtype_like
 from .ops import elementwise, movement
 
 
@@ -253,9 +252,22 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, InP
             hooks = self._node.__dict__.setdefault("_nx_hooks", {}).setdefault(self._out_idx, {})
         return _HookHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(tensor) runs once per backward() on this leaf, after its gradient of that
+        pass has been accumulated into .grad (as torch); its return value is ignored. Returns
+        a handle whose remove() unregisters it. autograd.grad() does not run it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._node is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        return _PostHookHandle(self.__dict__.setdefault("_nx_post_hooks", {}), hook)
+
     # -- conversion ---------------------------------------------------------------------
     def to(self, *args, **kwargs) -> "Tensor":
-        """to(device), to(dtype), to(device, dtype), to(other_tensor); non_blocking/copy accepted."""
+        """to(device), to(dtype), to(device, dtype), to(other_tensor); non_blocking/copy accepted.
+
+        The dtype may be a neuraxon, NumPy or torch dtype or a name; one neuraxon does not
+        store (float64, float16, int32, uint8, ...) raises TypeError (never a silent change)."""
         dev, dt = kwargs.pop("device", None), kwargs.pop("dtype", None)
         copy = kwargs.pop("copy", False)
         kwargs.pop("non_blocking", None)
@@ -264,11 +276,7 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, InP
         for a in args:
             if isinstance(a, Tensor):
                 dev, dt = a.device, a.dtype
-            elif (
-                isinstance(a, (DType, type))
-                or (isinstance(a, str) and a.split(":")[0] not in ("cpu", "cuda"))
-                or isinstance(a, np.dtype)
-            ):
+            elif is_dtype_like(a):
                 dt = a
             elif a is not None:
                 dev = a
@@ -298,7 +306,32 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, InP
         return self.to(int64)
 
     def int(self) -> "Tensor":
+        """int64: neuraxon's one integer type (neuraxon.int is int64; torch's .int() is int32)."""
         return self.to(int64)
+
+    def double(self) -> "Tensor":
+        """Raises TypeError: neuraxon has no float64 (use .float())."""
+        return self.to("float64")
+
+    def half(self) -> "Tensor":
+        """Raises TypeError: neuraxon has no float16 (use .float())."""
+        return self.to("float16")
+
+    def bfloat16(self) -> "Tensor":
+        """Raises TypeError: neuraxon has no bfloat16 (use .float())."""
+        return self.to("bfloat16")
+
+    def short(self) -> "Tensor":
+        """Raises TypeError: neuraxon has no int16 (use .long())."""
+        return self.to("int16")
+
+    def char(self) -> "Tensor":
+        """Raises TypeError: neuraxon has no int8 (use .long())."""
+        return self.to("int8")
+
+    def byte(self) -> "Tensor":
+        """Raises TypeError: neuraxon has no uint8 (use .long())."""
+        return self.to("uint8")
 
     def bool(self) -> "Tensor":
         return self.to(bool_)
@@ -307,10 +340,17 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, InP
         return self.to(other.dtype)
 
     def type(self, dtype=None):
+        """The type name ("neuraxon.FloatTensor", ...) without an argument; else a cast to
+        ``dtype`` (a dtype, or a tensor type name such as "torch.FloatTensor"). A type
+        neuraxon does not store ("torch.DoubleTensor", float64, ...) raises TypeError."""
         if dtype is None:
-            return {"float32": "neuraxon.FloatTensor", "int64": "neuraxon.LongTensor", "bool": "neuraxon.BoolTensor"}[
-                self.dtype.name
-            ]
+            return _TYPE_NAMES[self.dtype.name]
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            name = dtype.rpartition(".")[2]
+            by_name = {v.rpartition(".")[2]: k for k, v in _TYPE_NAMES.items()}
+            if name not in by_name:
+                raise TypeError(f"unsupported tensor type {dtype}: neuraxon stores float32, int64 and bool only")
+            dtype = by_name[name]
         return self.to(get_dtype(dtype))
 
     def clone(self) -> "Tensor":
@@ -325,6 +365,9 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, InP
         return True
 
 
+_TYPE_NAMES = {"float32": "neuraxon.FloatTensor", "int64": "neuraxon.LongTensor", "bool": "neuraxon.BoolTensor"}
+
+
 class _HookHandle:
     _next = 0
 
@@ -335,6 +378,19 @@ class _HookHandle:
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
+
+
+class _PostHookHandle(_HookHandle):
+    """A post-accumulate-grad hook's handle: keeps the engine's count of live ones (while it
+    is 0, backward does not count the edges into leaves)."""
+
+    def __init__(self, hooks: dict, hook) -> None:
+        super().__init__(hooks, hook)
+        autograd._post_hooks_live[0] += 1
+
+    def remove(self) -> None:
+        if self._hooks.pop(self.id, None) is not None:
+            autograd._post_hooks_live[0] -= 1
 
 
 def _rebuild(a, dev, requires_grad):
