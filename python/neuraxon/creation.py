@@ -14,7 +14,7 @@ from . import _codes as C
 from . import random as _random
 from ._tensor_base import TensorBase
 from .device import device as _device
-from .dtypes import float32, get_dtype, int64
+from .dtypes import dtype_of_data, float32, get_dtype, int64
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -50,9 +50,13 @@ def _nested_items(x):
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A new tensor holding a copy of data (list, scalar, NumPy array or Tensor).
+    """A new tensor holding a copy of data (list, scalar, NumPy array, PIL image or Tensor).
 
-    Python floats -> float32, ints -> int64, bools -> bool; NumPy float64 -> float32.
+    Without ``dtype`` the data's type decides: Python floats and NumPy float16/32/64 ->
+    float32, Python ints and NumPy int8..int64/uint8..uint64 -> int64, bools -> bool (a PIL
+    image is its (H, W[, C]) pixel array, uint8 -> int64). An explicit ``dtype`` must be one
+    neuraxon stores (float32, int64, bool): float64, int32, uint8, ... raise TypeError rather
+    than being silently changed.
     """
     dev = _device(device) if device is not None else (data.device if isinstance(data, TensorBase) else _device("cpu"))
     arr = _infer_np(data)
@@ -65,7 +69,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     elif arr.size == 0 and arr.dtype.kind == "f":
         dt = float32
     else:
-        dt = get_dtype(arr.dtype)
+        dt = dtype_of_data(arr.dtype)
     t = TensorBase._wrap(dev.from_numpy(arr, dt), tuple(arr.shape), dt, dev)  # from_numpy copies
     if requires_grad:
         t.requires_grad_(True)
@@ -97,11 +101,12 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
 
 def from_numpy(a: np.ndarray) -> Tensor:
     """A CPU tensor from a NumPy array: shares memory when a is C-contiguous, writeable float32,
-    int64 or bool (float64 and other types are converted, i.e. copied). A read-only array
+    int64 or bool (other types are converted, i.e. copied, as tensor() converts data: float16/
+    float64 -> float32, other integer types -> int64). A read-only array
     (np.frombuffer of bytes, np.load(mmap_mode="r"), a broadcast view) is copied: kernels and
     in-place ops write into a tensor's memory. PyTorch shares it and warns instead."""
     a = np.asarray(a)
-    dt = get_dtype(a.dtype)
+    dt = dtype_of_data(a.dtype)
     if a.dtype == dt.numpy and a.flags.c_contiguous and a.flags.writeable:
         return TensorBase._wrap(a.reshape(-1), tuple(a.shape), dt, _device("cpu"))
     return tensor(a, dtype=dt)

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import _ext, cuda
 from .dtypes import dtype as _dtype_cls
-from .dtypes import get_dtype
+from .dtypes import dtype_of_data, get_dtype
 
 
 def _find_free(lst: list, free: int):
@@ -168,7 +168,7 @@ class Device:
 
     def from_numpy(self, a: np.ndarray, dtype=None) -> object:
         """A flat backend array holding a copy of `a` (converted to `dtype` if given)."""
-        dt = get_dtype(dtype if dtype is not None else a.dtype)
+        dt = get_dtype(dtype) if dtype is not None else dtype_of_data(a.dtype)
         if a.dtype.kind == "u" and a.dtype.itemsize == 8 and np.dtype(dt.numpy).kind == "i" and a.size and a.max() > _INT64_MAX:
             # uint64 has no neuraxon twin: a value past int64 would wrap negative (torch
             # keeps uint64; a Python int that large raises there too)

@@ -1,4 +1,9 @@
-"""The three tensor dtypes (float32, int64, bool) and how Python/NumPy types map onto them."""
+"""The three tensor dtypes (float32, int64, bool) and how Python/NumPy types map onto them.
+
+Two rules, as JAX without x64: an explicit request for a dtype (``dtype=`` arguments,
+``.to()``, ``.type()``, ``.double()``) goes through ``get_dtype`` and a dtype neuraxon does
+not store raises TypeError; data given without a dtype goes through ``dtype_of_data``
+(float64 -> float32, any integer type -> int64), the documented default."""
 
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ _ALIASES = {
     "float": float32,
     "int64": int64,
     "long": int64,
+    "int": int64,  # neuraxon.int is int64 (its one integer type)
     "bool": bool_,
     builtins.float: float32,
     builtins.int: int64,
@@ -43,28 +49,87 @@ _ALIASES = {
 }
 
 
-def get_dtype(x) -> dtype:
-    """Map a neuraxon dtype, a name, a Python type or a NumPy dtype to a neuraxon dtype.
+_SUPPORTED = "neuraxon stores float32, int64 and bool only"
 
-    NumPy float16/float64 map to float32 and other integer types to int64 (neuraxon computes
-    in float32 and indexes in int64); anything else raises TypeError.
+
+def _unsupported(name: str, hint: str = "") -> TypeError:
+    return TypeError(f"unsupported dtype {name}: {_SUPPORTED}{hint}")
+
+
+def _hint(kind: str) -> str:
+    if kind in "fc":
+        return " (ask for float32, e.g. .float(), or keep the data in NumPy)"
+    if kind in "iu":
+        return " (ask for int64, e.g. .long(), or keep the data in NumPy)"
+    return ""
+
+
+def _torch_dtype_name(x) -> str | None:
+    """'float32' for torch.float32 (any object whose class is torch.dtype), else None;
+    torch itself is never imported here."""
+    cls = type(x)
+    if cls.__name__ == "dtype" and cls.__module__.split(".")[0] == "torch":
+        return str(x).rpartition(".")[2]
+    return None
+
+
+def is_dtype_like(x) -> bool:
+    """Whether ``x`` names a dtype (rather than a device): a neuraxon dtype, a type, a NumPy
+    dtype, a torch dtype, or a string that is not a device name."""
+    if isinstance(x, (dtype, type, np.dtype)) or _torch_dtype_name(x) is not None:
+        return True
+    return isinstance(x, str) and x.split(":")[0] not in ("cpu", "cuda")
+
+
+def get_dtype(x) -> dtype:
+    """The neuraxon dtype that an EXPLICIT request names: a neuraxon dtype, a name ("float32",
+    "float", "int64", "long", "int", "bool"), the Python types float/int/bool (neuraxon's
+    default float and integer types, as in JAX without x64), a NumPy dtype or type, or a torch
+    dtype.
+
+    A dtype that neuraxon does not store (float64, float16, bfloat16, int32, uint8, ...)
+    raises TypeError naming it: an explicit request is never silently narrowed or widened.
+    Data is another matter: see ``dtype_of_data``.
     """
     if isinstance(x, dtype):
         return x
-    if isinstance(x, str) or isinstance(x, type) and x in _ALIASES:
-        if x in _ALIASES:
-            return _ALIASES[x]
+    if x is None:
+        raise TypeError(f"a dtype is needed, got None ({_SUPPORTED})")
+    if (isinstance(x, str) or isinstance(x, type)) and x in _ALIASES:
+        return _ALIASES[x]
+    tname = _torch_dtype_name(x)
+    if tname is not None:
+        if tname in _ALIASES:
+            return _ALIASES[tname]
+        x = tname
     try:
         nd = np.dtype(x)
-    except TypeError:
-        raise TypeError(f"unsupported dtype {x!r}: neuraxon has float32, int64 and bool") from None
+    except (TypeError, ValueError):
+        name = x if isinstance(x, str) else repr(x)
+        kind = "f" if "float" in name.lower() else "i" if "int" in name.lower() else ""
+        raise _unsupported(name, _hint(kind)) from None
+    for d in (float32, int64, bool_):
+        if nd == d.numpy:
+            return d
+    raise _unsupported(nd.name, _hint(nd.kind))
+
+
+def dtype_of_data(nd) -> dtype:
+    """The dtype that data of NumPy dtype ``nd`` becomes when no dtype is asked for (in
+    tensor(), as_tensor(), from_numpy(), from_dlpack(), load_safetensors(), ...): any NumPy
+    float (float16, float32, float64) becomes float32, any integer type (int8..int64,
+    uint8..uint64) int64, bool stays bool. Integers widen losslessly (uint64 values past
+    int64's range raise OverflowError where the data is converted); float64 narrows to
+    neuraxon's one float type, as JAX does without x64. Complex, string and object data
+    raise TypeError."""
+    nd = np.dtype(nd)
     if nd.kind == "f":
         return float32
     if nd.kind in "iu":
         return int64
     if nd.kind == "b":
         return bool_
-    raise TypeError(f"unsupported dtype {x!r}: neuraxon has float32, int64 and bool")
+    raise _unsupported(nd.name, " (complex, string and object data have no neuraxon dtype)" if nd.kind else "")
 
 
 def from_code(code: int) -> dtype:

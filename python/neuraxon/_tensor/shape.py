@@ -352,12 +352,6 @@ class ShapeMethods:
     def tan(self):
         return self.sin() / self.cos()
 
-    def double(self):
-        raise TypeError("neuraxon has no float64 dtype (float32, int64 and bool only); use .float()")
-
-    def half(self):
-        raise TypeError("neuraxon has no float16 dtype (float32, int64 and bool only); use .float()")
-
     def t(self):
         if self.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")

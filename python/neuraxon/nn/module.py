@@ -277,12 +277,16 @@ class Module:
         return m
 
     def double(self) -> "Module":
-        raise TypeError("neuraxon has no float64 dtype (float32, int64 and bool only); modules stay float32")
+        """Raises TypeError: neuraxon has no float64; modules stay float32."""
+        return self.to("float64")
 
     def half(self) -> "Module":
-        raise TypeError("neuraxon has no float16 dtype (float32, int64 and bool only); modules stay float32")
+        """Raises TypeError: neuraxon has no float16; modules stay float32."""
+        return self.to("float16")
 
-    bfloat16 = half
+    def bfloat16(self) -> "Module":
+        """Raises TypeError: neuraxon has no bfloat16; modules stay float32."""
+        return self.to("bfloat16")
 
     def get_parameter(self, target: str) -> Parameter:
         return self._get_member(target, "_parameters", "parameter")
@@ -356,9 +360,10 @@ class Module:
     def to(self, *args, **kwargs) -> "Module":
         """to(device), to(dtype), to(device, dtype), to(tensor): floating tensors get the dtype;
         every tensor moves to the device. Parameters keep their identity (their data is
-        swapped in place); buffers are replaced."""
+        swapped in place); buffers are replaced. A dtype neuraxon does not store (float64,
+        float16, ...) raises TypeError, as Tensor.to."""
         from ..device import Device
-        from ..dtypes import dtype as DType
+        from ..dtypes import get_dtype, is_dtype_like
 
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
@@ -366,13 +371,17 @@ class Module:
         for a in args:
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
-            elif isinstance(a, DType):
+            elif isinstance(a, (Device, int)):
+                device = a
+            elif is_dtype_like(a):
                 dtype = a
-            elif isinstance(a, (str, Device, int)):
+            elif isinstance(a, str):
                 device = a
             else:
                 raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
-        if dtype is not None and not getattr(dtype, "is_floating_point", True):
+        if dtype is not None:
+            dtype = get_dtype(dtype)
+        if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
 
         def conv(t: Tensor) -> Tensor:

@@ -32,7 +32,7 @@ from .._array import (
 )
 from .._tensor_base import TensorBase
 from ..autograd import Function, is_grad_enabled, no_grad
-from ..dtypes import bool_, float32, get_dtype, int64
+from ..dtypes import bool_, dtype_of_data, float32, int64
 from .movement import Strided, permute, reshape
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def _to_index_tensor(it, device):
             raise IndexError(f"unsupported index {it!r}")
         if not arr.size:
             arr = arr.astype(np.int64)
-        t = from_numpy(arr, get_dtype(arr.dtype), device)
+        t = from_numpy(arr, dtype_of_data(arr.dtype), device)
     if t.device != device:
         if t.device.type == "cpu":
             t = t.to(device)
