@@ -115,7 +115,7 @@ def checked_load(data: bytes, how: str = "bytesio"):
     tracemalloc.reset_peak()
     try:
         try:
-            obj = nx.load(src, map_location="cpu" if how == "map" else None)
+            obj = nx.load(src, map_location={"map": "cpu", "cuda": "cuda"}.get(how))
         except ValueError as e:
             assert INVALID in str(e), f"ValueError without the documented message: {e}"
             obj = None
@@ -203,10 +203,10 @@ def _same(a, b):
 
 
 @fuzz
-@given(obj=objects)
-def test_valid_checkpoints_round_trip(obj):
+@given(obj=objects, how=st.sampled_from(["bytesio", "path"]))
+def test_valid_checkpoints_round_trip(obj, how):
     data = saved(obj)
-    back = checked_load(data)
+    back = checked_load(data, how)
     _same(obj, back)
 
 
@@ -219,6 +219,18 @@ _MAGICS = [b"", b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY\x01\x00", b"\x93NUMPY\
 @given(prefix=st.sampled_from(_MAGICS), body=st.binary(max_size=4096))
 def test_random_bytes(prefix, body):
     checked_load(prefix + body)
+
+
+_HEADER_SHAPES = st.lists(st.sampled_from([0, 1, 3, 2**20, 2**31, 2**40]), max_size=3).map(tuple)
+_HEADER_DESCRS = st.sampled_from(["<f4", "<f8", "|u1", "<U100", "|V1024", "|O", "<M8[s]"])
+
+
+@fuzz
+@given(shape=_HEADER_SHAPES, descr=_HEADER_DESCRS, order=st.booleans(), payload=st.binary(max_size=256),
+       version=st.sampled_from([(1, 0), (2, 0)]))
+def test_bare_npy_headers(shape, descr, order, payload, version):
+    """A bare .npy whose header declares anything: refused, within the bound."""
+    checked_load(npy_with_header({"descr": descr, "fortran_order": order, "shape": shape}, payload, version))
 
 
 @st.composite
@@ -244,11 +256,14 @@ def byte_mutations(draw, data: bytes):
     return bytes(out)
 
 
+_HOWS = ["bytesio", "map", "path"] + (["cuda"] if nx.cuda.is_available() else [])  # map_location="cuda" too
+
+
 @fuzz
 @given(data=st.data(), obj=objects)
 def test_mutated_bytes(data, obj):
     good = saved(obj)
-    checked_load(data.draw(byte_mutations(good)), how=data.draw(st.sampled_from(["bytesio", "map", "path"])))
+    checked_load(data.draw(byte_mutations(good)), how=data.draw(st.sampled_from(_HOWS)))
 
 
 # ---- structural mutations (the zip rebuilt so its CRCs are right) ----------------------------
@@ -360,10 +375,13 @@ def structural_mutations(draw, obj):
         elif kind == "header" and members:
             name = members[i][0]
             payload = members[i][1]
-            try:
-                version = np.lib.format.read_magic(io.BytesIO(payload))
-                body_at = len(payload) - len(np.load(io.BytesIO(payload), allow_pickle=False).tobytes())
-            except (ValueError, EOFError, OSError, AttributeError):  # not an .npy member (junk added before)
+            try:  # where the data starts (read the header only: it may already be inflated)
+                fh = io.BytesIO(payload)
+                version = np.lib.format.read_magic(fh)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                read_header(fh)
+                body_at = fh.tell()
+            except (ValueError, EOFError, OSError):  # not an .npy member (junk added before)
                 continue
             shape = draw(st.sampled_from([(2**31,), (2**40,), (2**62,), (2**33, 2**33), (-1,), (7,), (0,), (1, 2**30),
                                           (3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3)]))
@@ -583,3 +601,23 @@ def test_regression_a_member_that_is_not_npy_is_not_returned_as_an_array():
     data = build({"__neuraxon__.npy": _meta({"t": "ndarray", "i": 0}), "a0.npy": b"just some bytes"})
     with pytest.raises(ValueError, match=INVALID):
         nx.load(io.BytesIO(data))
+
+
+@pytest.mark.parametrize("how", ["bytesio", "path"])
+def test_regression_a_bare_npy_is_refused_before_numpy_reads_it(how, tmp_path):
+    # np.load read a bare .npy whole (allocating the shape its header declares: 1 GiB for a
+    # 64-byte file) before load refused it as "a bare .npy array, not an archive"
+    data = npy_with_header({"descr": "<f4", "fortran_order": False, "shape": (2**28,)}, b"\0" * 64)
+    if how == "path":
+        path = tmp_path / "bare.npy"
+        path.write_bytes(data)
+        src = path
+    else:
+        src = io.BytesIO(data)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="bare .npy"):
+            nx.load(src)
+        assert tracemalloc.get_traced_memory()[1] < 4 << 20
+    finally:
+        tracemalloc.stop()

@@ -201,6 +201,22 @@ class _Reader:
         return arr
 
 
+def _starts_like_npy(f) -> bool:
+    """Whether the file starts with the .npy magic (peeked, the position kept): a bare array,
+    which np.load would read whole (allocating what its header declares) before we refuse it."""
+    try:
+        if isinstance(f, (str, os.PathLike)):
+            with open(f, "rb") as fh:
+                head = fh.read(6)
+        else:
+            pos = f.tell()
+            head = f.read(6)
+            f.seek(pos)
+    except (OSError, AttributeError, ValueError, TypeError):
+        return False  # np.load reports it
+    return bytes(head) == b"\x93NUMPY"
+
+
 def _archive_size(f) -> int | None:
     """The size of the file (path or seekable binary file object, from its position), or None."""
     try:
@@ -257,6 +273,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         raise ValueError("neuraxon.load never unpickles: pickle_module is not supported")
     where = repr(os.fspath(f)) if isinstance(f, (str, os.PathLike)) else "the file object"
     size = _archive_size(f)
+    if _starts_like_npy(f):
+        raise _bad(where, "a bare .npy array, not an archive")
     try:
         z = np.load(f, allow_pickle=False)
     except FileNotFoundError:
