@@ -358,7 +358,9 @@ def run_torch(case: Case, data, device):
     t_in = [torch.tensor(np.array(a), requires_grad=bool(g)) if isinstance(a, np.ndarray) else a
             for a, g in zip(case.arrays, grads)]
     try:
-        t_out = _outs(case.call(torch, tF, *t_in))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's UserWarnings (degrees of freedom <= 0, ...)
+            t_out = _outs(case.call(torch, tF, *t_in))
     except Exception as e:  # noqa: BLE001  (torch refuses it: neuraxon must refuse it too)
         if os.environ.get("NEURAXON_FUZZ_VERBOSE"):
             print(f"torch refuses {case!r}: {type(e).__name__}: {e}")
@@ -588,7 +590,7 @@ _UNARY = {
     "relu": (lambda x: np.where(x > 0, x, np.where(np.isnan(x), x, np.zeros_like(x))), lambda x: (x > 0) * 1.0, (-10, 10)),
     "reciprocal": (lambda x: 1 / x, lambda x: -1 / x**2, (0.5, 10)),
     "square": (np.square, lambda x: 2 * x, (-10, 10)),
-    "sign": (lambda x: np.where(np.isnan(x), 0 * x, np.sign(x)), lambda x: np.zeros_like(x), (-10, 10)),  # torch: sign(nan) = 0
+    "sign": (lambda x: np.where(np.isnan(x), np.zeros_like(x), np.sign(x)), lambda x: np.zeros_like(x), (-10, 10)),  # torch: sign(nan) = 0
     "log1p": (np.log1p, lambda x: 1 / (1 + x), (-0.5, 10)),
     "expm1": (np.expm1, np.exp, (-5, 5)),
     "floor": (np.floor, lambda x: np.zeros_like(x), (-10, 10)),
@@ -644,7 +646,10 @@ def unary_cases(draw, for_grad=False):
         return [douts[0] * deriv(np.asarray(x, np.float64))]
 
     tol = (1e-6, 0.0) if name in _EXACT else (3e-6, 1e-6)
-    return Case(name, [a], _unary_call(name), ref, grad_ref if for_grad else None, [for_grad], tol, grad_tol=(1e-5, 1e-6))
+    # tanh/sigmoid differentiate from their output (1 - y^2, y (1 - y)), which cancels near
+    # saturation: the output's few-ulp error (the vectorised approximations) grows to ~1e-6
+    grad_tol = (1e-4, 1e-5) if name in ("tanh", "sigmoid") else (1e-5, 1e-6)
+    return Case(name, [a], _unary_call(name), ref, grad_ref if for_grad else None, [for_grad], tol, grad_tol=grad_tol)
 
 
 @fuzz
@@ -929,6 +934,9 @@ def index_tuples(draw, shape, allow_advanced=True):
             np.broadcast_shapes(adv[0].shape, adv[1].shape)
         except ValueError:
             parts = [p for p in parts if not (p is adv[1])]
+    if sum(isinstance(p, np.ndarray) for p in parts) > 1:
+        # torch takes a 0-d index tensor as an int (NumPy as an advanced index): keep it alone
+        parts = [slice(None) if isinstance(p, np.ndarray) and p.ndim == 0 else p for p in parts]
     has_adv = any(isinstance(p, np.ndarray) for p in parts)
     if has_adv:
         # numpy treats an int next to an array index as advanced too (transposing differently
@@ -1008,6 +1016,65 @@ def gather_cases(draw, for_grad=False):
                 grad_tol=(1e-6, 1e-6))
 
 
+@st.composite
+def setitem_cases(draw, for_grad=False):
+    """y = x.clone(); y[idx] = value (a Python scalar or a tensor broadcasting to the indexed
+    part, of x's dtype or another). Values only: neuraxon refuses index assignment into a
+    tensor of an autograd graph (RuntimeError saying so; torch records it)."""
+    for_grad = False
+    dt = draw(DTYPES)
+    shape = draw(shapes(max_dims=4, max_side=5))
+    x = draw(arrays(dt, shape, special=not for_grad))
+    idx = draw(index_tuples(shape))
+    pos = np.arange(x.size).reshape(shape)[idx]
+    part = np.shape(pos)
+    unique = np.unique(pos).size == np.size(pos)  # duplicates: which write wins is unspecified
+    kind = draw(st.sampled_from(["scalar", "tensor", "tensor"])) if unique else "scalar"
+    vdt = dt if for_grad or draw(st.booleans()) else draw(DTYPES)
+    if kind == "scalar":
+        value = {np.dtype(np.float32): draw(st.floats(-4, 4, width=32)), np.dtype(np.int64): draw(st.integers(-5, 5)),
+                 np.dtype(np.bool_): draw(st.booleans())}[np.dtype(vdt)]
+        arrs = [x]
+    else:
+        vshape = tuple(p if draw(st.integers(0, 2)) else 1 for p in part)
+        vshape = vshape[draw(st.integers(0, len(vshape))):] if draw(st.booleans()) else vshape
+        # a float value into an integer tensor truncates; keep it finite
+        value = draw(arrays(vdt, vshape, special=vdt == np.float32 and dt == np.float32 and not for_grad))
+        arrs = [x, value]
+
+    def call(lib, F, t, *v):
+        y = t.clone()
+        val = v[0] if v else value
+        y[_to_index(lib, idx, t.device if lib is nx else None)] = val
+        return y
+
+    def ref(t, *v):
+        y = t.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y[idx] = np.asarray(v[0] if v else value).astype(t.dtype)
+        return y
+
+    def grad_ref(douts, t, *v):
+        d = np.asarray(douts[0], np.float64)
+        gx = d.copy()
+        gx[idx] = 0
+        return [gx] + ([unbroadcast(d[idx], np.shape(v[0]))] if v else [])
+
+    # torch's index_put (an advanced index) wants the value's dtype; we cast it, as NumPy and as
+    # torch does for a basic index
+    adv = any(isinstance(p, np.ndarray) for p in idx)
+    return Case(f"setitem[{idx!r}] = {kind} {np.dtype(vdt).name}", arrs, call, ref, grad_ref if for_grad else None,
+                [for_grad] * len(arrs), (0, 0), grad_tol=(1e-6, 1e-6),
+                torch_ok=not (adv and kind == "tensor" and np.dtype(vdt) != np.dtype(dt)))
+
+
+@fuzz
+@given(data=st.data())
+def test_setitem_numpy(device, data):
+    run_numpy(data.draw(setitem_cases()), data, device)
+
+
 @fuzz
 @given(data=st.data())
 def test_getitem_numpy(device, data):
@@ -1024,7 +1091,7 @@ def test_gather_numpy(device, data):
 @given(data=st.data())
 def test_indexing_torch(device, data):
     g = data.draw(st.booleans())
-    run_torch(data.draw(st.one_of(getitem_cases(for_grad=g), gather_cases(for_grad=g))), data, device)
+    run_torch(data.draw(st.one_of(getitem_cases(for_grad=g), gather_cases(for_grad=g), setitem_cases())), data, device)
 
 
 # ---- matmul ----------------------------------------------------------------------------------
@@ -1440,8 +1507,15 @@ def batchnorm_cases(draw, for_grad=False):
         return grads
 
     arrs = [x] + ([wt, bs] if affine else [])
+    # x - mean is off by rounding (~ulp of |x|), which 1/sqrt(var + eps) then multiplies (up to
+    # 316 for a constant channel): torch itself gives 3e-5 for a channel of [3, 3]
+    with np.errstate(all="ignore"):
+        var = x.astype(np.float64).var(axis=axes) if training else rv.astype(np.float64)
+    invstd = float(np.max(1 / np.sqrt(var + eps))) if var.size else 1.0
+    tol = _sum_tol(n, 5.0)
+    tol = (tol[0], tol[1] + 8 * 6e-8 * max(_maxabs(x), 1.0) * invstd * (np.abs(wt).max() if affine else 1.0))
     return Case(f"batch_norm(train={training}, affine={affine}, track={track}, m={momentum}, shape={shape})",
-                arrs, call, ref, grad_ref if for_grad else None, [for_grad] * len(arrs), _sum_tol(n, 5.0),
+                arrs, call, ref, grad_ref if for_grad else None, [for_grad] * len(arrs), tol,
                 grad_tol=(1e-3, 1e-4), raises=raises)
 
 
