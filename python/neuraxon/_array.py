@@ -17,7 +17,7 @@ import numpy as np
 from . import _codes as C
 from . import random as _random
 from ._tensor_base import TensorBase
-from .dtypes import bool_, float32, int64
+from .dtypes import bool_, dtype_of_data, float32, int64
 
 _wrap = TensorBase._wrap
 
@@ -239,6 +239,18 @@ def where_raw(cond: TensorBase, a: TensorBase, b: TensorBase) -> TensorBase:
 def from_numpy(arr: np.ndarray, dtype, device) -> TensorBase:
     """A new tensor holding a copy of `arr` converted to `dtype` (a neuraxon dtype)."""
     return _wrap(device.from_numpy(arr, dtype), tuple(arr.shape), dtype, device)
+
+
+def array_operand(x, device):
+    """A NumPy array operand of a binary operator (``t + ndarray``, ``ndarray < t``, ``t @
+    ndarray``, ...) as a tensor on ``device``, converted as ``neuraxon.tensor(x)`` converts
+    data (float64 -> float32, any integer -> int64), as torch does with its own dtypes;
+    None for anything else."""
+    if not isinstance(x, np.ndarray):
+        return None
+    if x.dtype.hasobject:
+        raise TypeError("an object array cannot be an operand of a tensor (convert it to a numeric array first)")
+    return from_numpy(x, dtype_of_data(x.dtype), device)
 
 
 def arange_raw(n: int, device) -> TensorBase:

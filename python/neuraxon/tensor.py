@@ -104,9 +104,15 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, InP
         return self.device.to_numpy(self._data, self.shape, self.dtype)
 
     def __array__(self, dtype=None, copy=None):
+        """np.asarray(t): a CPU tensor's data without a copy (a view: writes are shared), a
+        CUDA tensor's data copied to the host. copy=False raises ValueError where a copy is
+        needed (CUDA, another dtype), as NumPy 2 asks. Unlike torch this also reads tensors
+        that require grad (the data, detached)."""
+        if copy is False and (self.device.type != "cpu" or (dtype is not None and np.dtype(dtype) != self.dtype.numpy)):
+            raise ValueError(f"a {self.device.type} {self.dtype.name} tensor cannot become this array without a copy")
         a = self.device.to_numpy(self._data, self.shape, self.dtype)
         if dtype is not None:
-            a = a.astype(dtype)
+            a = a.astype(dtype, copy=False)
         return np.array(a, copy=True) if copy else a
 
     def item(self):

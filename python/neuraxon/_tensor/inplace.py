@@ -50,6 +50,8 @@ class InPlaceMethods:
             _array.check_same_device(self, other)
             other = other.detach()
             dt = promote(self.dtype, other.dtype)
+        elif isinstance(other, np.ndarray):  # t += ndarray
+            return self._inplace_binary(_array.array_operand(other, self.device), op, what)
         else:
             dt = promote(self.dtype, _array.scalar_dtype(other))
         if op == C.BIN_DIV and self.dtype is not float32:

@@ -154,6 +154,8 @@ def binary(a, b, op: int, reverse: bool = False) -> Tensor:
             if op == C.BIN_POW:
                 return Unary.apply(x, C.UN_RPOW_SCALAR if reverse else C.UN_POW_SCALAR, s, 0.0)
         b = full((), b, dt if dt is not bool_ else bool_, a.device)
+    elif isinstance(b, np.ndarray):  # t + ndarray, ndarray + t (NumPy defers: __array_ufunc__ = None)
+        return binary(a, _array.array_operand(b, a.device), op, reverse)
     else:
         return NotImplemented
     if op == C.BIN_DIV and dt is not float32:

@@ -115,6 +115,8 @@ def _divmod_args(a, b, reverse=False):
     elif _array.is_scalar(b):
         dt = promote(a.dtype, _array.scalar_dtype(b))
         b = _array.full((), b, dt, a.device)
+    elif isinstance(b, np.ndarray):
+        return _divmod_args(a, _array.array_operand(b, a.device), reverse)
     else:
         raise TypeError(f"unsupported operand of type {type(b).__name__} (expected a Tensor or a number)")
     if dt is bool_:
@@ -162,6 +164,8 @@ def logical(a, b, op):
             b = _array.full((), bool(b), bool_, a.device)
         elif isinstance(b, (numbers.Integral, np.integer)):
             b = _array.full((), int(b), int64, a.device)
+        elif isinstance(b, np.ndarray):
+            b = _array.array_operand(b, a.device)
         else:
             raise TypeError(f"&, |, ^ need bool or integer operands, got {type(b).__name__}")
     if a.dtype is float32 or b.dtype is float32:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .. import _array
 from .. import _codes as C
 from .._array import (
@@ -153,6 +155,10 @@ class BMM(Function):
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
+    if isinstance(a, np.ndarray) and isinstance(b, TensorBase):  # ndarray @ t
+        a = _array.array_operand(a, b.device)
+    elif isinstance(b, np.ndarray) and isinstance(a, TensorBase):  # t @ ndarray
+        b = _array.array_operand(b, a.device)
     if not isinstance(a, TensorBase) or not isinstance(b, TensorBase):
         raise TypeError("matmul(): both arguments must be Tensors")
     check_same_device(a, b)
