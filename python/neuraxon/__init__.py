@@ -15,7 +15,7 @@ from .device import Device, device  # noqa: E402,F401
 # tensor.py first: importing the submodule neuraxon.tensor binds the package attribute
 # `tensor` to it, which `from .creation import tensor` below then rebinds to the function.
 from .tensor import Tensor  # noqa: E402,F401,I001
-from .creation import arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, logspace, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like  # noqa: E402,F401
+from .creation import arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like, linspace, logspace, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like  # noqa: E402,F401
 from .tensor_functions import broadcast_shapes, broadcast_tensors, cat, chunk, concat, concatenate, is_tensor, matmul, maximum, minimum, nonzero, split, stack, where  # noqa: E402,F401
 from .tensor_functions import addmm, argwhere, bernoulli, bucketize, meshgrid, multinomial, normal, searchsorted, take_along_dim  # noqa: E402,F401
 from .tensor_functions import atleast_1d, atleast_2d, broadcast_to, column_stack, einsum, hstack, tensordot, vstack  # noqa: E402,F401

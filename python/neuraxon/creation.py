@@ -112,6 +112,49 @@ def from_numpy(a: np.ndarray) -> Tensor:
     return tensor(a, dtype=dt)
 
 
+_DLPACK_DEVICES = {1: "CPU", 2: "CUDA", 3: "CUDA host", 4: "OpenCL", 7: "Vulkan", 8: "Metal", 10: "ROCm",
+                   13: "CUDA managed", 14: "oneAPI"}  # fmt: skip
+
+
+def from_dlpack(ext_tensor, *, device=None, copy=None) -> Tensor:
+    """A tensor from any object with ``__dlpack__`` (a NumPy array, a torch CPU tensor, a
+    JAX array, ...), sharing its memory when it can (as torch.from_dlpack): the producer's
+    CPU memory becomes the tensor's data when it is C-contiguous, writeable and float32,
+    int64 or bool, so writes through either are seen by the other.
+
+    Otherwise (another dtype, a strided view, read-only memory, ``device="cuda"``) the data is
+    converted as ``tensor()`` converts data (float16/float64 -> float32, other integer types
+    -> int64), which is a copy: ``copy=False`` raises BufferError instead, ``copy=True``
+    always copies. Only CPU memory can be imported: a CUDA producer raises BufferError (move
+    it to the CPU first). NumPy does the capsule work (``np.from_dlpack``)."""
+    if not hasattr(ext_tensor, "__dlpack__"):
+        raise TypeError(
+            f"from_dlpack() needs an object with __dlpack__ (an array or tensor), got {type(ext_tensor).__name__}"
+        )
+    if hasattr(ext_tensor, "__dlpack_device__"):
+        kind = int(ext_tensor.__dlpack_device__()[0])
+        if kind != 1:
+            raise BufferError(
+                f"from_dlpack(): the producer's memory is on a {_DLPACK_DEVICES.get(kind, f'type {kind}')} device; "
+                "neuraxon imports CPU memory only (move it to the CPU first)"
+            )
+    if isinstance(ext_tensor, TensorBase):  # our own CPU tensor: the same data
+        a = ext_tensor.detach().numpy()
+    else:
+        a = np.from_dlpack(ext_tensor)
+    dev = _device(device) if device is not None else _device("cpu")
+    shareable = a.dtype in (np.float32, np.int64, np.bool_) and a.flags.c_contiguous and a.flags.writeable
+    if shareable and dev.type == "cpu" and not copy:
+        return TensorBase._wrap(a.reshape(-1), tuple(a.shape), dtype_of_data(a.dtype), dev)
+    if copy is False:
+        why = "it is not on the CPU" if dev.type != "cpu" else (
+            f"neuraxon has no {a.dtype.name}" if a.dtype not in (np.float32, np.int64, np.bool_)
+            else "it is not C-contiguous" if not a.flags.c_contiguous else "it is read-only"
+        )  # fmt: skip
+        raise BufferError(f"from_dlpack(copy=False): this memory cannot be shared ({why})")
+    return tensor(a, device=dev)
+
+
 def _size(size) -> tuple:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])

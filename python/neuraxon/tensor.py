@@ -115,6 +115,31 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, InP
             a = a.astype(dtype, copy=False)
         return np.array(a, copy=True) if copy else a
 
+    # -- DLPack (the array-interchange protocol of torch.from_dlpack, np.from_dlpack, JAX, ...)
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule over this CPU tensor's memory (no copy: a consumer such as
+        torch.from_dlpack or np.from_dlpack shares it, writes are seen on both sides).
+
+        NumPy builds the capsule (a CPU tensor's data is a NumPy array), so the keywords of
+        the protocol (max_version, dl_device, copy; stream must be None on the CPU) mean what
+        they mean for ``ndarray.__dlpack__``. A CUDA tensor raises BufferError: neuraxon's
+        CUDA module exposes no device pointer to export (use ``t.cpu()``, a copy). A tensor
+        that requires grad raises RuntimeError, as torch (export ``t.detach()``)."""
+        if self.device.type != "cpu":
+            raise BufferError(
+                "neuraxon cannot export a CUDA tensor through DLPack (its CUDA arrays expose no device "
+                "pointer); export t.cpu() instead (a copy)"
+            )
+        if self.requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        kwargs = {k: v for k, v in (("max_version", max_version), ("dl_device", dl_device), ("copy", copy)) if v is not None}
+        return self._data.reshape(self.shape).__dlpack__(stream=stream, **kwargs)
+
+    def __dlpack_device__(self) -> tuple:
+        """(device type, index) as DLPack numbers them: (1, 0) for the CPU (kDLCPU), (2, 0)
+        for CUDA (kDLCUDA; __dlpack__ then raises: only CPU tensors can be exported)."""
+        return (1, 0) if self.device.type == "cpu" else (2, self.device.index or 0)
+
     def item(self):
         if self.numel() != 1:
             raise RuntimeError(
