@@ -306,7 +306,15 @@ def _douts(outs, seed=0):
     return [rng.standard_normal(_np(o).shape).astype(np.float32) for o in outs]
 
 
+def _assert_untouched(case: Case, before):
+    """No op may write into its inputs (as_tensor/from_numpy share the NumPy arrays)."""
+    for i, (a, b) in enumerate(zip(case.arrays, before)):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b, err_msg=f"{case.name} wrote into input {i}")
+
+
 def run_numpy(case: Case, data, device):
+    before = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in case.arrays]
     made = [make(data, a, device, requires_grad=bool(g)) if isinstance(a, np.ndarray) else None
             for a, g in zip(case.arrays, case.grad or [False] * len(case.arrays))]
     ins = [m.x if m is not None else a for m, a in zip(made, case.arrays)]
@@ -320,6 +328,7 @@ def run_numpy(case: Case, data, device):
         warnings.simplefilter("ignore")
         expected = _outs(case.ref(*case.arrays))
     got = _outs(case.call(nx, F, *ins))
+    _assert_untouched(case, before)
     assert len(got) == len(expected)
     for k, (g, e) in enumerate(zip(got, expected)):
         assert_same(g, e, case.tol, f"{case.name} output {k} ({recipes})")
@@ -334,6 +343,7 @@ def run_numpy(case: Case, data, device):
         term = (o * nx.tensor(d, device=device)).sum()
         loss = term if loss is None else loss + term
     loss.backward()
+    _assert_untouched(case, before)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         want = case.grad_ref(douts, *case.arrays)
@@ -1363,6 +1373,7 @@ def pool_cases(draw, for_grad=False):
     p = tuple(draw(st.integers(0, (d[i] * (k[i] - 1) + 1) // 2 + (draw(st.integers(0, 5)) == 0))) for i in range(2))
     ceil = draw(st.booleans())
     include_pad = draw(st.booleans())
+    divisor = draw(st.sampled_from([None, None, None, 1, 3])) if kind == "avg" else None
     stride_none = draw(st.integers(0, 3)) == 0
     if stride_none:
         s = k
@@ -1378,14 +1389,15 @@ def pool_cases(draw, for_grad=False):
             t = t[0]
         if kind == "max":
             return F.max_pool2d(t, k, None if stride_none else s, p, d, ceil_mode=ceil, return_indices=ret_idx)
-        return F.avg_pool2d(t, k, None if stride_none else s, p, ceil_mode=ceil, count_include_pad=include_pad)
+        return F.avg_pool2d(t, k, None if stride_none else s, p, ceil_mode=ceil, count_include_pad=include_pad,
+                            divisor_override=divisor)
 
     def ref(t):
         if kind == "max":
             out, idx = _maxpool_ref(t, k, s, p, d, ceil)
             res = (out, idx) if ret_idx else out
         else:
-            res = _avgpool_ref(t, k, s, p, ceil, include_pad)[0].astype(np.float32)
+            res = _avgpool_ref(t, k, s, p, ceil, include_pad, divisor)[0].astype(np.float32)
         if unbatched:
             res = tuple(r[0] for r in res) if isinstance(res, tuple) else res[0]
         return res
@@ -1401,7 +1413,7 @@ def pool_cases(draw, for_grad=False):
                     m = live[n_, c_].reshape(-1)
                     np.add.at(g[n_, c_], idx[n_, c_].reshape(-1)[m], dd[n_, c_].reshape(-1)[m])
             return [g.reshape(t.shape)]
-        _, coef = _avgpool_ref(t, k, s, p, ceil, include_pad)
+        _, coef = _avgpool_ref(t, k, s, p, ceil, include_pad, divisor)
         return [np.einsum("ijhw,ncij->nchw", coef, dd)]
 
     # torch 2.13's max_pool2d backward writes out of bounds (double free) for a window of
@@ -1409,7 +1421,7 @@ def pool_cases(draw, for_grad=False):
     empty = kind == "max" and not raises and any(
         not any(0 <= o * s[a] - p[a] + r * d[a] < (H, W)[a] for r in range(k[a])) for a in range(2) for o in range((P, Q)[a]))
     return Case(f"{kind}_pool2d(k={k}, s={None if stride_none else s}, p={p}, d={d}, ceil={ceil}, "
-                f"include_pad={include_pad}, unbatched={unbatched})", [x], call, ref,
+                f"include_pad={include_pad}, divisor={divisor}, unbatched={unbatched})", [x], call, ref,
                 grad_ref if for_grad else None, [for_grad], (1e-5, 1e-6), grad_tol=(1e-5, 1e-6), raises=raises,
                 torch_ok=not (empty and for_grad))
 
@@ -1438,7 +1450,7 @@ def batchnorm_cases(draw, for_grad=False):
     spatial = tuple(draw(st.integers(1, 24 if big else 4)) for _ in range(rank - 2))
     shape = (N, C) + spatial
     training = draw(st.booleans())
-    affine = draw(st.booleans())
+    use_w, use_b = draw(st.booleans()), draw(st.booleans())  # weight and bias each optional, as torch
     track = draw(st.booleans()) or not training
     momentum = draw(st.sampled_from([0.1, 0.5, 1.0, 0.0]))
     eps = draw(st.sampled_from([1e-5, 1e-3]))
@@ -1452,10 +1464,9 @@ def batchnorm_cases(draw, for_grad=False):
     raises = (ValueError, RuntimeError) if training and n <= 1 else ()
 
     def call(lib, F, t, *params):
-        if affine:
-            w_, b_ = params[0], params[1]
-        else:
-            w_ = b_ = None
+        params = list(params)
+        w_ = params.pop(0) if use_w else None
+        b_ = params.pop(0) if use_b else None
         if track:
             rmean = lib.tensor(rm.copy(), device=t.device) if lib is nx else lib.tensor(rm.copy())
             rvar = lib.tensor(rv.copy(), device=t.device) if lib is nx else lib.tensor(rv.copy())
@@ -1478,7 +1489,8 @@ def batchnorm_cases(draw, for_grad=False):
     def ref(t, *params):
         t64, mean, var = stats(t)
         xhat = (t64 - mean.reshape(bshape)) / np.sqrt(var.reshape(bshape) + eps)
-        y = xhat * wt.reshape(bshape) + bs.reshape(bshape) if affine else xhat
+        y = xhat * wt.reshape(bshape) if use_w else xhat
+        y = y + bs.reshape(bshape) if use_b else y
         y = y.astype(np.float32)
         if not track:
             return y
@@ -1495,26 +1507,26 @@ def batchnorm_cases(draw, for_grad=False):
         d = np.asarray(douts[0], np.float64)
         inv = 1 / np.sqrt(var.reshape(bshape) + eps)
         xhat = (t64 - mean.reshape(bshape)) * inv
-        g = wt.reshape(bshape).astype(np.float64) if affine else 1.0
+        g = wt.reshape(bshape).astype(np.float64) if use_w else 1.0
         dxhat = d * g
         if training:
             dx = inv * (dxhat - dxhat.mean(axis=axes, keepdims=True) - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
         else:
             dx = dxhat * inv
         grads = [dx]
-        if affine:
-            grads += [(d * xhat).sum(axis=axes), d.sum(axis=axes)]
+        grads += [(d * xhat).sum(axis=axes)] if use_w else []
+        grads += [d.sum(axis=axes)] if use_b else []
         return grads
 
-    arrs = [x] + ([wt, bs] if affine else [])
+    arrs = [x] + ([wt] if use_w else []) + ([bs] if use_b else [])
     # x - mean is off by rounding (~ulp of |x|), which 1/sqrt(var + eps) then multiplies (up to
     # 316 for a constant channel): torch itself gives 3e-5 for a channel of [3, 3]
     with np.errstate(all="ignore"):
         var = x.astype(np.float64).var(axis=axes) if training else rv.astype(np.float64)
     invstd = float(np.max(1 / np.sqrt(var + eps))) if var.size else 1.0
     tol = _sum_tol(n, 5.0)
-    tol = (tol[0], tol[1] + 8 * 6e-8 * max(_maxabs(x), 1.0) * invstd * (np.abs(wt).max() if affine else 1.0))
-    return Case(f"batch_norm(train={training}, affine={affine}, track={track}, m={momentum}, shape={shape})",
+    tol = (tol[0], tol[1] + 8 * 6e-8 * max(_maxabs(x), 1.0) * invstd * (np.abs(wt).max() if use_w else 1.0))
+    return Case(f"batch_norm(train={training}, weight={use_w}, bias={use_b}, track={track}, m={momentum}, shape={shape})",
                 arrs, call, ref, grad_ref if for_grad else None, [for_grad] * len(arrs), tol,
                 grad_tol=(1e-3, 1e-4), raises=raises)
 
