@@ -84,6 +84,8 @@ def is_floating_point(x) -> "builtins.bool":  # noqa: F821
 
 # checkpoints (engineer "nn"): neuraxon.save / neuraxon.load, .npz + JSON structure, never pickle
 from .serialization import load, save  # noqa: E402,F401
+# safetensors files (flat dicts of tensors; torch/Hugging Face weights), written and read here
+from ._safetensors import load_safetensors, safetensors_metadata, save_safetensors  # noqa: E402,F401
 
 
 def __getattr__(name):
