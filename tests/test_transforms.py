@@ -113,3 +113,153 @@ def test_tensor_in_tensor_out():
     out = T.RandomHorizontalFlip(p=1.0)(t)
     assert isinstance(out, nx.Tensor)
     np.testing.assert_array_equal(out.numpy(), x[:, :, ::-1])
+
+
+# ---- PIL images, ToTensor, PILToTensor, CenterCrop, Resize (issue 15) ------------------------------
+
+
+def _pil(mode="RGB", h=5, w=7, seed=0):
+    Image = pytest.importorskip("PIL.Image")
+    a = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    return Image.fromarray(a).convert(mode)
+
+
+def test_flips_of_a_pil_image_flip_its_width_not_its_channels():
+    Image = pytest.importorskip("PIL.Image")
+    img = _pil()
+    a = np.asarray(img)
+    out = T.RandomHorizontalFlip(p=1.0)(img)
+    assert isinstance(out, Image.Image) and out.mode == "RGB" and out.size == img.size
+    np.testing.assert_array_equal(np.asarray(out), a[:, ::-1])  # it used to give a[:, :, ::-1], BGR
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(img.transpose(Image.FLIP_LEFT_RIGHT)))
+    out = T.RandomVerticalFlip(p=1.0)(img)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(img.transpose(Image.FLIP_TOP_BOTTOM)))
+    assert T.RandomHorizontalFlip(p=0.0)(img) is img
+    for mode in ("L", "RGBA", "LA", "I", "F", "1", "P", "CMYK"):
+        m = _pil(mode)
+        out = T.RandomHorizontalFlip(p=1.0)(m)
+        assert out.mode == mode and out.size == m.size, mode
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(m.transpose(Image.FLIP_LEFT_RIGHT)))
+        if mode == "P":
+            assert out.getpalette() == m.getpalette()
+
+
+def test_geometric_transforms_keep_a_pil_image():
+    Image = pytest.importorskip("PIL.Image")
+    img = _pil(h=9, w=11)
+    a = np.asarray(img)
+    crop = T.RandomCrop((4, 6), seed=0)(img)
+    assert isinstance(crop, Image.Image) and crop.size == (6, 4) and crop.mode == "RGB"
+    # the crop is a window of the image (same seed, same window as the CHW array path)
+    win = T.RandomCrop((4, 6), seed=0)(np.moveaxis(a, -1, 0))
+    np.testing.assert_array_equal(np.asarray(crop), np.moveaxis(win, 0, -1))
+    padded = T.RandomCrop(11, padding=2, fill=0, seed=1)(img)
+    assert padded.size == (11, 11)
+    for t in (T.RandomRotation(20, seed=0), T.RandomAffine(10, translate=(0.1, 0.1), seed=0), T.RandomScale(seed=0),
+              T.RandomTranslation(2, seed=0)):  # fmt: skip
+        out = t(img)
+        assert isinstance(out, Image.Image) and out.mode == "RGB" and out.size == img.size
+    same = T.RandomRotation((0, 0), seed=0)(img)
+    np.testing.assert_array_equal(np.asarray(same), a)  # resampled in float, rounded back to uint8
+    with pytest.raises(TypeError, match="ToTensor"):
+        T.Normalize(0.5, 0.5)(img)
+    with pytest.raises(TypeError, match="ToTensor"):
+        T.GaussianNoise(0.1)(img)
+
+
+def test_to_tensor_as_torchvision():
+    import neuraxon as nx
+
+    img = _pil()
+    a = np.asarray(img)
+    t = T.ToTensor()(img)
+    assert isinstance(t, nx.Tensor) and t.dtype is nx.float32 and t.shape == (3, 5, 7)
+    want = np.moveaxis(a, -1, 0).astype(np.float32) / np.float32(255)
+    np.testing.assert_array_equal(t.numpy(), want)  # x / 255 in float32: torchvision's exact bits
+    assert float(t.min()) >= 0.0 and float(t.max()) <= 1.0
+    np.testing.assert_array_equal(T.ToTensor()(a).numpy(), want)  # an (H, W, C) uint8 array alike
+    g = T.ToTensor()(_pil("L"))
+    assert g.shape == (1, 5, 7)
+    assert T.ToTensor()(_pil("1")).numpy().max() == 1.0  # mode "1" counts as 0/255
+    i = T.ToTensor()(_pil("I"))
+    assert i.dtype is nx.int64 and i.numpy().max() > 1  # not uint8: values kept, as torchvision
+    f = np.random.default_rng(0).random((4, 6, 2))  # float64 (H, W, C): values kept, float32
+    tf = T.ToTensor()(f)
+    assert tf.dtype is nx.float32 and tf.shape == (2, 4, 6)
+    np.testing.assert_allclose(tf.numpy(), np.moveaxis(f, -1, 0), rtol=1e-7)
+    assert T.ToTensor()(np.zeros((4, 6), np.uint8)).shape == (1, 4, 6)
+    with pytest.raises(TypeError, match="PIL Image or ndarray"):
+        T.ToTensor()(nx.zeros(3, 4, 4))
+    with pytest.raises(ValueError, match="2/3 dimensional"):
+        T.ToTensor()(np.zeros((1, 2, 3, 4), np.uint8))
+
+
+def test_pil_to_tensor_keeps_the_values():
+    import neuraxon as nx
+
+    img = _pil()
+    t = T.PILToTensor()(img)
+    assert t.dtype is nx.int64 and t.shape == (3, 5, 7)
+    np.testing.assert_array_equal(t.numpy(), np.moveaxis(np.asarray(img), -1, 0))
+    assert T.PILToTensor()(_pil("1")).dtype is nx.bool
+    # nx.tensor(img) is the (H, W, C) pixel array, uint8 -> int64 (the data rule)
+    assert nx.tensor(img).shape == (5, 7, 3) and nx.tensor(img).dtype is nx.int64
+    with pytest.raises(TypeError, match="PIL Image"):
+        T.PILToTensor()(np.zeros((2, 2), np.uint8))
+    # the usual pipeline: PIL -> flip -> crop -> tensor -> normalize
+    pipe = T.Compose([T.RandomHorizontalFlip(p=1.0), T.CenterCrop(3), T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)])
+    out = pipe(img)
+    want = np.moveaxis(np.asarray(img)[1:4, 2:5][:, ::-1], -1, 0).astype(np.float32) / np.float32(255)
+    np.testing.assert_allclose(out.numpy(), (want - 0.5) / 0.5, rtol=1e-6)
+
+
+def test_center_crop_as_torchvision():
+    x = np.arange(2 * 6 * 7, dtype=np.float32).reshape(2, 6, 7)
+    np.testing.assert_array_equal(T.CenterCrop(3)(x), x[:, 2:5, 2:5])  # round(1.5) = 2, round(2.0) = 2
+    np.testing.assert_array_equal(T.CenterCrop((4, 5))(x), x[:, 1:5, 1:6])
+    big = T.CenterCrop((9, 8))(x)  # padded with zeros: 1 row on top, 2 below; 0 left, 1 right
+    assert big.shape == (2, 9, 8)
+    np.testing.assert_array_equal(big[:, 1:7, 0:7], x)
+    assert big[:, 0].sum() == 0 and big[:, 7:].sum() == 0 and big[:, :, 7].sum() == 0
+    img = _pil(h=6, w=7)
+    out = T.CenterCrop(3)(img)
+    assert out.size == (3, 3)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(img)[2:5, 2:5])
+    with pytest.raises(ValueError):
+        T.CenterCrop(0)
+
+
+def test_resize_matches_pil_and_torch():
+    rng = np.random.default_rng(0)
+    Image = pytest.importorskip("PIL.Image")
+    a = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    img = Image.fromarray(a)
+    for size in [(10, 13), (80, 90), (37, 20), 17, [17]]:
+        r = T.Resize(size)(img)
+        assert isinstance(r, Image.Image)
+        np.testing.assert_array_equal(np.asarray(r), np.asarray(img.resize(r.size, Image.BILINEAR)))
+        ra = T.Resize(size)(np.moveaxis(a, -1, 0))  # the array path: PIL's algorithm in float64
+        assert ra.dtype == np.uint8 and ra.shape == (3, r.size[1], r.size[0])
+        assert np.abs(np.moveaxis(ra, 0, -1).astype(int) - np.asarray(r).astype(int)).max() <= 1
+    assert T.Resize(17)(img).size == (24, 17)  # the smaller edge becomes 17, 53 * 17 / 37 truncated
+    assert T.Resize(17, max_size=20)(img).size == (20, 14)
+    f = rng.random((37, 53)).astype(np.float32)  # PIL mode F: float, no rounding
+    for size in [(10, 13), (80, 90)]:
+        want = np.asarray(Image.fromarray(f, mode="F").resize(size[::-1], Image.BILINEAR))
+        np.testing.assert_allclose(T.Resize(size)(f), want, atol=1e-6)
+    with pytest.raises(ValueError):
+        T.Resize((2, 2), interpolation="nearest")
+
+
+def test_resize_matches_torch_antialiased_bilinear():
+    torch = pytest.importorskip("torch")
+    import neuraxon as nx
+
+    x = np.random.default_rng(1).random((2, 37, 53)).astype(np.float32)
+    for size in [(10, 13), (80, 90), (37, 20), (5, 100)]:
+        want = torch.nn.functional.interpolate(
+            torch.from_numpy(x)[None], size=size, mode="bilinear", antialias=True, align_corners=False
+        )[0].numpy()
+        out = T.Resize(size)(nx.tensor(x))
+        assert isinstance(out, nx.Tensor) and out.shape == (2,) + size
+        np.testing.assert_allclose(out.numpy(), want, atol=1e-5)

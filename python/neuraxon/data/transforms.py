@@ -1,9 +1,15 @@
-"""Per-sample data augmentation (torchvision.transforms-shaped), seeded, on arrays or tensors.
+"""Per-sample data augmentation (torchvision.transforms-shaped), seeded, on arrays, tensors
+and PIL images.
 
 A transform is called on one sample: a NumPy array or a neuraxon Tensor of shape (H, W) or
-(C, H, W) (channels first, as the datasets give them). It returns the same kind it was given
-(a tensor comes back as a tensor on the same device, computed on the host) with the same
-shape and dtype. Random transforms draw from their own ``numpy.random.Generator``, seeded by
+(C, H, W) (channels first, as the datasets give them), or a PIL image (whose pixels are
+(H, W[, C]), as PIL stores them: the transforms work on its width and height, never across
+its channels). It returns the same kind it was given (a tensor comes back as a tensor on the
+same device, computed on the host; a PIL image as a PIL image of the same mode and palette,
+as torchvision's geometric transforms do) with the same shape and dtype. ``ToTensor`` (PIL or
+an (H, W, C) array -> float32 (C, H, W) in [0, 1]) and ``PILToTensor`` turn images into
+tensors; ``Normalize`` and ``GaussianNoise`` take arrays or tensors only (as torchvision,
+they refuse PIL images: apply ``ToTensor`` first). Random transforms draw from their own ``numpy.random.Generator``, seeded by
 ``seed`` (``None``: a fresh OS-seeded generator), so an augmentation pipeline is repeatable;
 ``Compose(..., seed=s)`` reseeds every member from one seed.
 
@@ -18,18 +24,21 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
 
-from ..creation import tensor
+from ..creation import from_numpy, tensor
 
 __all__ = [
+    "CenterCrop",
     "Compose",
     "GaussianNoise",
     "Lambda",
     "Normalize",
+    "PILToTensor",
     "RandomAffine",
     "RandomCrop",
     "RandomHorizontalFlip",
@@ -37,6 +46,8 @@ __all__ = [
     "RandomScale",
     "RandomTranslation",
     "RandomVerticalFlip",
+    "Resize",
+    "ToTensor",
     "affine_sample",
 ]
 
@@ -44,8 +55,53 @@ __all__ = [
 # ---- array <-> tensor plumbing ------------------------------------------------------------------
 
 
+def _is_pil(x) -> bool:
+    """Whether x is a PIL image (PIL is never imported here: an image can only exist once
+    its module has been)."""
+    mod = sys.modules.get("PIL.Image")
+    return mod is not None and isinstance(x, mod.Image)
+
+
+def _pil_to_array(img) -> tuple[np.ndarray, Callable]:
+    """A PIL image as its (C, H, W) pixel array (uint8 for L/RGB/RGBA/P/..., int32 for "I",
+    float32 for "F", bool for "1") and the function that makes an image of the same mode
+    (and palette) from such an array, rounding and clipping values that resampling made
+    fractional."""
+    from PIL import Image
+
+    a = np.asarray(img)
+    hwc = a if a.ndim == 3 else a[:, :, None]
+    mode, palette = img.mode, img.getpalette() if img.mode in ("P", "PA") else None
+
+    def back(y: np.ndarray):
+        y = np.moveaxis(np.asarray(y), 0, -1)
+        if y.dtype != a.dtype:
+            if a.dtype == np.bool_:
+                y = y > 0.5
+            elif a.dtype.kind in "iu":
+                info = np.iinfo(a.dtype)
+                y = np.clip(np.rint(y), info.min, info.max)
+            y = y.astype(a.dtype)
+        y = np.ascontiguousarray(y if a.ndim == 3 else y[:, :, 0])
+        if mode == "1":
+            return Image.fromarray(y)
+        out = Image.frombytes(mode, (y.shape[1], y.shape[0]), y.tobytes())
+        if palette is not None:
+            out.putpalette(palette)
+        return out
+
+    return np.moveaxis(hwc, -1, 0), back
+
+
+def _no_pil(x, what: str) -> None:
+    if _is_pil(x):
+        raise TypeError(f"{what} takes an array or a tensor, not a PIL image (apply ToTensor() first), as torchvision")
+
+
 def _to_array(x) -> tuple[np.ndarray, Callable]:
     """(array (C, H, W) float or original dtype, function that restores the input's kind and shape)."""
+    if _is_pil(x):
+        return _pil_to_array(x)
     if isinstance(x, np.ndarray):
         a, back = x, (lambda y: y)
     else:  # a neuraxon Tensor (or anything with .numpy())
@@ -302,6 +358,7 @@ class GaussianNoise(_Random):
         self.std, self.mean, self.clip = float(std), float(mean), clip
 
     def __call__(self, x):
+        _no_pil(x, "GaussianNoise")
         a, back = _to_array(x)
         y = a + self.rng.normal(self.mean, self.std, size=a.shape).astype(
             a.dtype if a.dtype.kind == "f" else np.float32
@@ -321,5 +378,168 @@ class Normalize:
             raise ValueError("std must be non-zero")
 
     def __call__(self, x):
+        _no_pil(x, "Normalize")
         a, back = _to_array(x)
         return back(((a - self.mean[:, None, None]) / self.std[:, None, None]).astype(np.float32))
+
+
+# ---- images to tensors ----------------------------------------------------------------------------
+
+
+def _hwc_to_chw(a: np.ndarray) -> np.ndarray:
+    hwc = a if a.ndim == 3 else a[:, :, None]
+    return np.ascontiguousarray(np.moveaxis(hwc, -1, 0))
+
+
+class ToTensor:
+    """A PIL image or an (H, W[, C]) NumPy array -> a (C, H, W) tensor, as torchvision's
+    ToTensor: uint8 data (modes L, RGB, RGBA, P, ...; mode "1" counts as 0/255) becomes
+    float32 in [0, 1] (x / 255 in float32, the same bits as torchvision); other data keeps
+    its values, converted as neuraxon.tensor converts data (float64 -> float32, int32 (PIL
+    mode "I") -> int64). Note the layout: an array here is (H, W, C), as PIL and torchvision's
+    ToTensor have it, while the other transforms take (C, H, W) arrays."""
+
+    def __call__(self, pic):
+        if _is_pil(pic):
+            a = np.array(pic)
+            if pic.mode == "1":
+                a = a.astype(np.uint8) * np.uint8(255)
+        elif isinstance(pic, np.ndarray):
+            if pic.ndim not in (2, 3):
+                raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions.")
+            a = pic
+        else:
+            raise TypeError(f"pic should be PIL Image or ndarray. Got {type(pic)}")
+        chw = _hwc_to_chw(a)
+        if chw.dtype == np.uint8:
+            return from_numpy(chw.astype(np.float32) / np.float32(255))
+        return from_numpy(chw)
+
+    def __repr__(self) -> str:
+        return "ToTensor()"
+
+
+class PILToTensor:
+    """A PIL image -> its pixels as a (C, H, W) tensor without scaling, as torchvision's
+    PILToTensor (uint8 becomes int64, neuraxon's integer type; mode "1" gives bool)."""
+
+    def __call__(self, pic):
+        if not _is_pil(pic):
+            raise TypeError(f"pic should be PIL Image. Got {type(pic)}")
+        return from_numpy(_hwc_to_chw(np.array(pic)))
+
+    def __repr__(self) -> str:
+        return "PILToTensor()"
+
+
+# ---- crops and resizing -------------------------------------------------------------------------
+
+
+def _size2(size, what: str) -> tuple[int, int]:
+    """An int or a 1- or 2-sequence as (h, w), checked positive."""
+    if isinstance(size, numbers.Integral):
+        h = w = int(size)
+    elif isinstance(size, Sequence) and len(size) in (1, 2):
+        h, w = int(size[0]), int(size[-1])
+    else:
+        raise ValueError(f"{what}: size must be an int or a sequence of one or two ints, got {size!r}")
+    if h <= 0 or w <= 0:
+        raise ValueError(f"{what}: size must be positive, got {size!r}")
+    return h, w
+
+
+class CenterCrop:
+    """Crop the centre ``size`` (int or (h, w)) window, as torchvision: the top-left corner
+    is (round((H - h) / 2), round((W - w) / 2)) with Python's round; an image smaller than
+    the window is first padded with zeros on each side (the extra pixel, if odd, at the
+    bottom/right)."""
+
+    def __init__(self, size) -> None:
+        self.size = _size2(size, "CenterCrop")
+
+    def __call__(self, x):
+        a, back = _to_array(x)
+        th, tw = self.size
+        _, h, w = a.shape
+        if th > h or tw > w:
+            ph, pw = max(th - h, 0), max(tw - w, 0)
+            a = np.pad(a, ((0, 0), (ph // 2, (ph + 1) // 2), (pw // 2, (pw + 1) // 2)))
+            _, h, w = a.shape
+        i, j = int(round((h - th) / 2.0)), int(round((w - tw) / 2.0))
+        return back(np.ascontiguousarray(a[:, i : i + th, j : j + tw]))
+
+    def __repr__(self) -> str:
+        return f"CenterCrop(size={self.size})"
+
+
+def _resample_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights of an antialiased bilinear (triangle filter) resampling, PIL's
+    algorithm: output pixel i is centred at (i + 0.5) * scale in the input; when shrinking
+    the filter widens by the scale (so every input pixel contributes); weights cut by the
+    border are renormalised."""
+    scale = n_in / n_out
+    fscale = max(scale, 1.0)
+    support = fscale  # the triangle's support (1) widened by the scale
+    w = np.zeros((n_out, n_in), np.float64)
+    for i in range(n_out):
+        center = (i + 0.5) * scale
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n_in)
+        xs = np.arange(lo, hi, dtype=np.float64)
+        k = np.clip(1.0 - np.abs((xs - center + 0.5) / fscale), 0.0, None)
+        total = k.sum()
+        w[i, lo:hi] = k / total if total else 0.0
+    return w
+
+
+class Resize:
+    """Resize to ``size``: an (h, w) pair, or an int that the smaller edge becomes (the other
+    keeps the aspect ratio, truncated, as torchvision; ``max_size`` caps the longer edge).
+    Bilinear with antialiasing, as torchvision's default: a PIL image is resized by PIL
+    (``Image.BILINEAR``, exactly torchvision's result); an array or tensor by the same
+    triangle-filter algorithm in float64 (integer data is rounded and clipped back to its
+    dtype, so a uint8 array may differ from PIL's fixed-point result by 1)."""
+
+    def __init__(self, size, interpolation: str = "bilinear", max_size: int | None = None, antialias: bool = True):
+        if interpolation not in ("bilinear", "BILINEAR"):
+            raise ValueError(f"Resize: only bilinear interpolation is implemented, got {interpolation!r}")
+        if not antialias:
+            raise ValueError("Resize: only antialias=True (torchvision's default) is implemented")
+        if isinstance(size, numbers.Integral) or (isinstance(size, Sequence) and len(size) == 1):
+            self.size, self.short = _size2(size, "Resize")[0], True
+        else:
+            self.size, self.short = _size2(size, "Resize"), False
+            if max_size is not None:
+                raise ValueError("Resize: max_size is only allowed when size is one int (the smaller edge)")
+        if max_size is not None and max_size <= self.size:
+            raise ValueError(f"Resize: max_size = {max_size} must be larger than the requested size {self.size}")
+        self.max_size = max_size
+
+    def output_size(self, h: int, w: int) -> tuple[int, int]:
+        if not self.short:
+            return self.size
+        short, long = (w, h) if w <= h else (h, w)
+        new_short, new_long = self.size, int(self.size * long / short)
+        if self.max_size is not None and new_long > self.max_size:
+            new_short, new_long = int(self.max_size * new_short / new_long), self.max_size
+        return (new_long, new_short) if w <= h else (new_short, new_long)
+
+    def __call__(self, x):
+        if _is_pil(x):
+            from PIL import Image
+
+            oh, ow = self.output_size(x.height, x.width)
+            return x if (oh, ow) == (x.height, x.width) else x.resize((ow, oh), Image.BILINEAR)
+        a, back = _to_array(x)
+        _, h, w = a.shape
+        oh, ow = self.output_size(h, w)
+        if (oh, ow) == (h, w):
+            return x
+        y = np.einsum("oh,chw,pw->cop", _resample_weights(h, oh), a.astype(np.float64), _resample_weights(w, ow))
+        if a.dtype.kind in "iu":
+            info = np.iinfo(a.dtype)
+            y = np.clip(np.rint(y), info.min, info.max)
+        return back(y.astype(a.dtype if a.dtype.kind in "fiu" else np.float32))
+
+    def __repr__(self) -> str:
+        return f"Resize(size={self.size}, interpolation=bilinear, max_size={self.max_size}, antialias=True)"
