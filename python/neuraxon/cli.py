@@ -1,4 +1,4 @@
-"""Command line: `neuraxon info | train | bench` (also `python -m neuraxon ...`)."""
+"""Command line: `neuraxon info | train | bench | run` (also `python -m neuraxon ...`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,20 @@ def main(argv: list[str] | None = None) -> int:
     from .train import add_arguments as _train_arguments
 
     _train_arguments(sub.add_parser("train", help="train an MLP or LeNet-5 on MNIST-like data"))
+    run = sub.add_parser(
+        "run",
+        help="start N processes of a script under MPI: neuraxon run -n 2 script.py [args]",
+        description="Start N ranks of `python script.py args` (or `python -m module args`) with the "
+        "installed mpiexec; see neuraxon.distributed.launch.",
+    )
+    run.add_argument("-n", "--nproc", type=int, required=True, help="number of processes (ranks)")
+    run.add_argument("--hostfile", default=None, help="MPI hostfile: the machines and their slots")
+    run.add_argument("--mpiexec", default=None, help="the mpiexec to run (default: NEURAXON_MPIEXEC, the "
+                     "one installed next to this Python, then PATH)")
+    run.add_argument("--mpi-args", default="", help="more mpiexec arguments, as one string")
+    run.add_argument("--dry-run", action="store_true", help="print the mpiexec command instead of running it")
+    run.add_argument("-m", dest="module", default=None, help="run a module, as python -m")
+    run.add_argument("program", nargs=argparse.REMAINDER, help="script.py and its arguments")
     args, rest = parser.parse_known_args(argv)
     if args.command == "info":
         from .info import info_lines
@@ -30,7 +44,16 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         from .train import main_from_args
 
-        return main_from_args(args)
+        return main_from_args(args, argv=list(sys.argv[1:] if argv is None else argv))
+    if args.command == "run":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        from .distributed.launch import run as launch
+
+        program = (["-m", args.module] if args.module else []) + list(args.program)
+        if not args.module and not args.program:
+            parser.error("run: give a script (neuraxon run -n 2 script.py [args]) or -m module")
+        return launch(args.nproc, program, args.hostfile, args.mpiexec, args.mpi_args, args.dry_run)
     return 2
 
 
