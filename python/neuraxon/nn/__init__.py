@@ -1,6 +1,6 @@
 """neuraxon.nn: modules, parameters, losses, init and utils, with torch's names and layouts."""
 
-from . import functional, init, utils  # noqa: F401
+from . import functional, init, parallel, utils  # noqa: F401
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
@@ -126,4 +126,5 @@ __all__ = [
     "functional",
     "init",
     "utils",
+    "parallel",
 ]
