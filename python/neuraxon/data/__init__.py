@@ -2,11 +2,13 @@
 
 from . import transforms  # noqa: F401
 from .dataloader import DataLoader, default_collate, default_convert
+from .distributed import DistributedSampler
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .datasets import MNIST, CharCorpus, Digits, FashionMNIST, KJVText, read_idx, write_idx
 
 __all__ = [
     "DataLoader",
+    "DistributedSampler",
     "default_collate",
     "default_convert",
     "Dataset",
