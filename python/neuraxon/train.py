@@ -7,6 +7,13 @@ evaluation, checkpoints and a PNG of the learning curves.
 Writes to --out: checkpoint.npz (model + optimizer state, neuraxon.save format),
 metrics.json (per-epoch history) and curves.png (loss and accuracy; matplotlib when
 installed, else a small built-in PNG renderer). Prints the final test accuracy.
+
+Data-parallel: `--nproc N` starts N MPI ranks (neuraxon.distributed.launch, the `distributed`
+extra) that train one model with DistributedDataParallel. --batch-size stays the global batch
+(each rank takes batch/N of it, from its DistributedSampler shard of the training set); the
+test set is split between the ranks and the reported losses and accuracies are over all of
+it. Only rank 0 prints, draws the progress bar and writes the checkpoint (the plain model's
+state_dict, loadable without DDP), metrics.json and curves.png.
 """
 
 from __future__ import annotations
@@ -66,6 +73,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test examples only")
     p.add_argument("--workers", type=int, default=1, help="batches prepared by a background thread (0: none)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="data-parallel processes (MPI ranks, started with mpiexec; needs the distributed extra); "
+        "--batch-size is the global batch, split among them",
+    )
 
 
 # ---- models ----------------------------------------------------------------------------------
@@ -185,10 +199,23 @@ class ProgressBar:
 # ---- train / evaluate ------------------------------------------------------------------------------
 
 
-def _loader(x, y, batch_size, shuffle, seed, workers):
+def _loader(x, y, batch_size, shuffle, seed, workers, sampler=None):
     from .data import DataLoader, TensorDataset
 
+    if sampler is not None:
+        return DataLoader(TensorDataset(x, y), batch_size=batch_size, sampler=sampler, num_workers=workers)
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, seed=seed, num_workers=workers)
+
+
+def _sum_over_ranks(dist, values: list[float]) -> list[float]:
+    """The element-wise sum of `values` over every rank (float32 all-reduce)."""
+    import neuraxon as nx
+
+    if dist is None:
+        return values
+    t = nx.tensor(np.asarray(values, dtype=np.float32))
+    dist.all_reduce(t)
+    return [float(v) for v in t.tolist()]
 
 
 def evaluate(model, loader, loss_fn, device) -> tuple[float, float]:
@@ -244,6 +271,22 @@ def run(args: argparse.Namespace) -> dict:
 
     if args.epochs < 0 or args.batch_size <= 0:
         raise ConfigError("--epochs must be >= 0 and --batch-size > 0")
+    dist, rank, world = None, 0, 1
+    from .distributed.launch import launched_world_size
+
+    launched = launched_world_size()
+    nproc = getattr(args, "nproc", 1)
+    if launched is not None and launched > 1:  # one rank of a data-parallel job
+        if nproc > 1 and nproc != launched:
+            raise ConfigError(f"--nproc {nproc}, but the MPI job has {launched} ranks")
+        from . import distributed as dist
+
+        dist.init_process_group("mpi")
+        rank, world = dist.get_rank(), dist.get_world_size()
+    if args.batch_size % world:
+        raise ConfigError(f"--batch-size {args.batch_size} must be a multiple of the number of processes ({world})")
+    main_rank = rank == 0
+    say = print if main_rank else (lambda *a, **k: None)
     device = nx.device(args.device)
     if device.type == "cuda":
         from . import cuda
@@ -252,7 +295,8 @@ def run(args: argparse.Namespace) -> dict:
             raise ConfigError(f"--device cuda: CUDA is not available ({cuda.unavailable_reason()})")
     nx.manual_seed(args.seed)
     out_dir = args.out or os.path.join("runs", f"{args.model}-{args.data}")
-    os.makedirs(out_dir, exist_ok=True)
+    if main_rank:
+        os.makedirs(out_dir, exist_ok=True)
 
     xtr, ytr = load_arrays(args.data, True, args.seed)
     xte, yte = load_arrays(args.data, False, args.seed)
@@ -260,8 +304,14 @@ def run(args: argparse.Namespace) -> dict:
         xtr, ytr = xtr[: args.limit], ytr[: args.limit]
     if args.test_limit:
         xte, yte = xte[: args.test_limit], yte[: args.test_limit]
-    model = build_model(args.model, xtr.shape[1:], int(max(ytr.max(), yte.max())) + 1 if len(ytr) else 10)
-    model.to(device)
+    net = build_model(args.model, xtr.shape[1:], int(max(ytr.max(), yte.max())) + 1 if len(ytr) else 10)
+    net.to(device)
+    model = net
+    if dist is not None:
+        from .nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(net)  # rank 0's initial weights everywhere
+        nx.manual_seed(args.seed + rank)  # dropout and the like: a stream per rank
     opt = build_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
     sched = None
     if args.schedule == "cosine" and args.epochs > 0:
@@ -269,13 +319,23 @@ def run(args: argparse.Namespace) -> dict:
 
         sched = CosineAnnealingLR(opt, T_max=args.epochs)
     loss_fn = nn.CrossEntropyLoss()
-    train_loader = _loader(xtr, ytr, args.batch_size, True, args.seed, args.workers)
-    test_loader = _loader(xte, yte, max(args.batch_size, 500), False, args.seed, 0)
+    sampler = None
+    if dist is not None:
+        from .data import DistributedSampler, TensorDataset
+
+        sampler = DistributedSampler(TensorDataset(xtr, ytr), shuffle=True, seed=args.seed)
+        part = np.array_split(np.arange(len(xte)), world)[rank]  # test set: a slice per rank
+        xte_mine, yte_mine = xte[part], yte[part]
+    else:
+        xte_mine, yte_mine = xte, yte
+    train_loader = _loader(xtr, ytr, args.batch_size // world, True, args.seed, args.workers, sampler)
+    test_loader = _loader(xte_mine, yte_mine, max(args.batch_size, 500), False, args.seed, 0)
     n_params = sum(int(np.prod(p.shape)) for p in model.parameters())
-    print(
+    say(
         f"neuraxon train: {args.model} ({n_params:,} parameters) on {args.data} "
         f"({len(xtr)} train / {len(xte)} test), {args.optimizer} lr={opt.param_groups[0]['lr']}, "
-        f"batch {args.batch_size}, {args.epochs} epochs, device {device}",
+        f"batch {args.batch_size}, {args.epochs} epochs, device {device}"
+        + (f", {world} processes (batch {args.batch_size // world} each)" if world > 1 else ""),
         flush=True,
     )
 
@@ -289,13 +349,24 @@ def run(args: argparse.Namespace) -> dict:
         "step_loss": [],
     }
     for epoch in range(args.epochs):
-        bar = ProgressBar(len(train_loader), f"epoch {epoch + 1}/{args.epochs}", enabled=not args.quiet)
+        bar = ProgressBar(
+            len(train_loader), f"epoch {epoch + 1}/{args.epochs}", enabled=not args.quiet and main_rank
+        )
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         t0 = time.perf_counter()
         tr_loss, tr_acc, seen = train_epoch(model, train_loader, loss_fn, opt, device, bar)
+        if dist is not None:  # over every rank: sums of losses, correct answers, examples
+            tl, tc, seen = _sum_over_ranks(dist, [tr_loss * seen, round(tr_acc * seen), seen])
+            tr_loss, tr_acc, seen = tl / max(seen, 1), tc / max(seen, 1), int(seen)
         dt = time.perf_counter() - t0
         if sched is not None:
             sched.step()
         te_loss, te_acc = evaluate(model, test_loader, loss_fn, device)
+        if dist is not None:
+            m = len(yte_mine)
+            el, ec, en = _sum_over_ranks(dist, [te_loss * m, round(te_acc * m), m])
+            te_loss, te_acc = el / max(en, 1), ec / max(en, 1)
         for k, v in (
             ("epoch", epoch + 1),
             ("train_loss", tr_loss),
@@ -305,14 +376,16 @@ def run(args: argparse.Namespace) -> dict:
             ("images_per_s", seen / max(dt, 1e-9)),
         ):
             hist[k].append(v)
-        print(
+        say(
             f"epoch {epoch + 1}/{args.epochs}: train loss {tr_loss:.4f} acc {100 * tr_acc:.2f}% | "
             f"test loss {te_loss:.4f} acc {100 * te_acc:.2f}% | {seen / max(dt, 1e-9):,.0f} img/s, {dt:.1f}s",
             flush=True,
         )
+        if not main_rank:
+            continue
         nx.save(
             {
-                "model": model.state_dict(),
+                "model": net.state_dict(),
                 "optimizer": opt.state_dict(),
                 "epoch": epoch + 1,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool, type(None)))},
@@ -320,12 +393,22 @@ def run(args: argparse.Namespace) -> dict:
             },
             os.path.join(out_dir, "checkpoint.npz"),
         )
-    with open(os.path.join(out_dir, "metrics.json"), "w") as f:
-        json.dump({k: v for k, v in hist.items() if k != "step_loss"}, f, indent=1)
-    if hist["epoch"]:
-        plot_curves(hist, os.path.join(out_dir, "curves.png"))
-    final = hist["test_acc"][-1] if hist["test_acc"] else evaluate(model, test_loader, loss_fn, device)[1]
-    print(f"final test accuracy: {100 * final:.2f}%", flush=True)
+    if main_rank:
+        with open(os.path.join(out_dir, "metrics.json"), "w") as f:
+            json.dump({k: v for k, v in hist.items() if k != "step_loss"}, f, indent=1)
+        if hist["epoch"]:
+            plot_curves(hist, os.path.join(out_dir, "curves.png"))
+    if hist["test_acc"]:
+        final = hist["test_acc"][-1]
+    else:
+        te_loss, final = evaluate(model, test_loader, loss_fn, device)
+        if dist is not None:
+            m = len(yte_mine)
+            _, ec, en = _sum_over_ranks(dist, [te_loss * m, round(final * m), m])
+            final = ec / max(en, 1)
+    say(f"final test accuracy: {100 * final:.2f}%", flush=True)
+    if dist is not None:
+        dist.destroy_process_group()
     hist["final_test_acc"] = final
     hist["out"] = out_dir
     return hist
@@ -334,10 +417,25 @@ def run(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="neuraxon train", description=__doc__.split("\n")[0])
     add_arguments(p)
-    return main_from_args(p.parse_args(argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return main_from_args(p.parse_args(argv), argv=["train", *argv])
 
 
-def main_from_args(args: argparse.Namespace) -> int:
+def main_from_args(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    """Run the training; with --nproc N > 1 outside an MPI job, start N ranks of
+    `python -m neuraxon <argv>` instead (argv: the command line from "train" on)."""
+    from .distributed.launch import launched_world_size
+
+    if getattr(args, "nproc", 1) < 1:
+        print("neuraxon train: error: --nproc must be >= 1", file=sys.stderr)
+        return 1
+    if getattr(args, "nproc", 1) > 1 and launched_world_size() is None:
+        from .distributed.launch import run as launch
+
+        if argv is None:
+            print("neuraxon train: error: --nproc needs the command line (main_from_args(args, argv))", file=sys.stderr)
+            return 1
+        return launch(args.nproc, ["-m", "neuraxon", *argv])
     try:
         run(args)
     except DataMissing as e:
