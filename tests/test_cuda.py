@@ -473,3 +473,35 @@ def test_batchnorm_statistics_use_many_blocks_per_channel(cu, rng):
     np.testing.assert_allclose(dx.reshape(N, C, HW), want_dx, rtol=1e-3, atol=1e-5)
     for a, b in zip(runs[0], runs[1]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 7, 1029])
+def test_contiguous_elementwise_runs_four_a_thread(cu, rng, n):
+    """Contiguous float32 binary and unary ops take the float4 kernels (and their n % 4
+    tails), also with one operand a broadcast scalar on either side."""
+    from neuraxon import _codes as C
+
+    x = rng.standard_normal(n).astype(np.float32)
+    y = rng.standard_normal(n).astype(np.float32) + 3
+    s = np.array([2.5], np.float32)
+    cases = [  # (a, a_stride, b, b_stride, want)
+        (x, 1, y, 1, x - y),
+        (x, 1, s, 0, x - s),
+        (s, 0, y, 1, s - y),
+    ]
+    for a, sa, b, sb, want in cases:
+        out = cu.DeviceArray(n, F32)
+        cu.set_launch_log(True)
+        cu.binary_forward(out, put(cu, a), put(cu, b), [n], [sa], [sb], C.BIN_SUB)
+        cu.set_launch_log(False)
+        assert "map_vec_kernel" in cu.take_launch_log()[0][0]
+        np.testing.assert_array_equal(out.to_host(), want)
+    out, d = cu.DeviceArray(n, F32), cu.DeviceArray(n, F32)
+    cu.unary_forward(out, put(cu, y), n, C.UN_SQRT, 0.0, 0.0)
+    np.testing.assert_allclose(out.to_host(), np.sqrt(y), rtol=1e-6)
+    g = rng.standard_normal(n).astype(np.float32)
+    cu.set_launch_log(True)
+    cu.unary_backward(d, put(cu, g), put(cu, y), out, n, C.UN_SQRT, 0.0, 0.0)
+    cu.set_launch_log(False)
+    assert "unary_bwd_vec_kernel" in cu.take_launch_log()[0][0]
+    np.testing.assert_allclose(d.to_host(), g / (2 * np.sqrt(y)), rtol=1e-5)

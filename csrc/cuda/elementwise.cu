@@ -238,6 +238,61 @@ __device__ __forceinline__ float un_bwd(int64_t op, float g, float x, float y, f
   return 0.f;
 }
 
+// ---- contiguous float32, 4 elements a thread ---------------------------------------------
+// For the common case of contiguous operands (after coalescing): float4 loads and stores for
+// the body, a scalar loop for the n % 4 tail. Used only when every pointer is 16-byte aligned
+// (the allocator's blocks are; views at odd offsets are not); an operand flagged scalar is one
+// value broadcast to all (x * 2, 1 - x). Memory-bound: 4x fewer load/store instructions.
+inline bool aligned16(const void* p) { return p == nullptr || (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+__device__ __forceinline__ float4 ld4(const float* p, int64_t v, bool scalar) {
+  if (scalar) return make_float4(p[0], p[0], p[0], p[0]);
+  return reinterpret_cast<const float4*>(p)[v];
+}
+
+struct BinF32 {
+  int64_t op;
+  __device__ float operator()(float a, float b) const { return bin_f32(op, a, b); }
+};
+struct UnFwd {
+  int64_t op;
+  float p0, p1;
+  __device__ float operator()(float v, float) const { return un_fwd(op, v, p0, p1); }
+};
+
+// out[i] = f(x[i], y[i]) (y null: f(x[i], 0)).
+template <class F>
+__global__ void map_vec_kernel(float* out, const float* x, const float* y, bool xs, bool ys,
+                               int64_t n, F f) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x, t0 = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  for (int64_t v = t0; v < n / 4; v += stride) {
+    const float4 a = ld4(x, v, xs), b = y ? ld4(y, v, ys) : make_float4(0.f, 0.f, 0.f, 0.f);
+    reinterpret_cast<float4*>(out)[v] = make_float4(f(a.x, b.x), f(a.y, b.y), f(a.z, b.z), f(a.w, b.w));
+  }
+  for (int64_t t = n / 4 * 4 + t0; t < n; t += stride)
+    out[t] = f(x[xs ? 0 : t], y ? y[ys ? 0 : t] : 0.f);
+}
+
+template <class F>
+void map_vec(float* out, const float* x, const float* y, bool xs, bool ys, int64_t n, F f) {
+  NX_LAUNCH(grid_1d((n + 3) / 4, kThreads), kThreads, map_vec_kernel<F>)(out, x, y, xs, ys, n, f);
+  NX_CUDA_LAUNCH();
+}
+
+__global__ void unary_bwd_vec_kernel(float* dinp, const float* dout, const float* x, const float* y,
+                                     int64_t n, int64_t op, float p0, float p1, float lb) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x, t0 = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
+  for (int64_t v = t0; v < n / 4; v += stride) {
+    const float4 g = ld4(dout, v, false), a = x ? ld4(x, v, false) : zero, b = y ? ld4(y, v, false) : zero;
+    reinterpret_cast<float4*>(dinp)[v] =
+        make_float4(un_bwd(op, g.x, a.x, b.x, p0, p1, lb), un_bwd(op, g.y, a.y, b.y, p0, p1, lb),
+                    un_bwd(op, g.z, a.z, b.z, p0, p1, lb), un_bwd(op, g.w, a.w, b.w, p0, p1, lb));
+  }
+  for (int64_t t = n / 4 * 4 + t0; t < n; t += stride)
+    dinp[t] = un_bwd(op, dout[t], x ? x[t] : 0.f, y ? y[t] : 0.f, p0, p1, lb);
+}
+
 __global__ void unary_fwd_kernel(float* out, const float* inp, int64_t n, int64_t op, float p0, float p1) {
   NX_GRID_STRIDE(t, n) out[t] = un_fwd(op, inp[t], p0, p1);
 }
@@ -354,6 +409,13 @@ void Cuda::binary_forward(View out, View a, View b, std::vector<int64_t> shape,
   for (int64_t d = int64_t(shape.size()) - 1; d >= 0; --d) os[d] = sz, sz *= shape[d];
   std::array<std::vector<int64_t>, 3> st{os, a_strides, b_strides};
   coalesce<3>(shape, st);
+  // One contiguous run of float32 (each input contiguous or one broadcast value): 4 a thread.
+  // (Coalescing leaves no axis at all for one element.)
+  const bool run = shape.empty() || (shape.size() == 1 && st[0][0] == 1 && st[1][0] <= 1 && st[2][0] <= 1);
+  if (a.dtype == DType::F32 && !bin_is_compare(op) && run && aligned16(out.data) && aligned16(a.data) &&
+      aligned16(b.data))
+    return map_vec(out.f(), a.f(), b.f(), !shape.empty() && st[1][0] == 0, !shape.empty() && st[2][0] == 0,
+                   total, BinF32{op});
   Space<3> s = make_space<3>(K, shape, st, {0, 0, 0});
   const unsigned grid = grid_1d(total, kThreads);
   if (a.dtype == DType::F32) {
@@ -379,6 +441,8 @@ void Cuda::binary_forward(View out, View a, View b, std::vector<int64_t> shape,
 void Cuda::unary_forward(View out, View inp, int64_t n, int64_t op, float p0, float p1) {
   checks::check_unary_forward(out, inp, n, op, p0, p1);
   if (n == 0) return;
+  if (aligned16(out.data) && aligned16(inp.data))
+    return map_vec(out.f(), inp.f(), nullptr, false, false, n, UnFwd{op, p0, p1});
   NX_LAUNCH(grid_1d(n, kThreads), kThreads, unary_fwd_kernel)(out.f(), inp.f(), n, op, p0, p1);
   NX_CUDA_LAUNCH();
 }
@@ -389,8 +453,12 @@ void Cuda::unary_backward(View dinp, View dout, View inp, View out, int64_t n, i
   checks::check_unary_backward(dinp, dout, inp, out, n, op, p0, p1);
   if (n == 0) return;
   const float lb = op == UN_RPOW_SCALAR ? std::log(p0) : 0.f;
-  NX_LAUNCH(grid_1d(n, kThreads), kThreads, unary_bwd_kernel)(dinp.f(), dout.f(), inp.f(),
-                                                                    out.f(), n, op, p0, p1, lb);
+  if (aligned16(dinp.data) && aligned16(dout.data) && aligned16(inp.data) && aligned16(out.data))
+    NX_LAUNCH(grid_1d((n + 3) / 4, kThreads), kThreads, unary_bwd_vec_kernel)(dinp.f(), dout.f(), inp.f(),
+                                                                            out.f(), n, op, p0, p1, lb);
+  else
+    NX_LAUNCH(grid_1d(n, kThreads), kThreads, unary_bwd_kernel)(dinp.f(), dout.f(), inp.f(),
+                                                                      out.f(), n, op, p0, p1, lb);
   NX_CUDA_LAUNCH();
 }
 
