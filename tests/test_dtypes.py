@@ -145,3 +145,36 @@ def test_get_dtype_and_torch_dtypes():
     for td, name in [(torch.float64, "float64"), (torch.int32, "int32"), (torch.bfloat16, "bfloat16")]:
         with pytest.raises(TypeError, match=f"unsupported dtype {name}"):
             x.to(td)
+
+
+LAYERS = [
+    lambda **k: nn.Linear(2, 3, **k),
+    lambda **k: nn.Conv2d(1, 2, 3, **k),
+    lambda **k: nn.ConvTranspose2d(1, 2, 3, **k),
+    lambda **k: nn.BatchNorm1d(3, **k),
+    lambda **k: nn.BatchNorm2d(3, **k),
+    lambda **k: nn.LayerNorm(3, **k),
+    lambda **k: nn.GroupNorm(1, 3, **k),
+    lambda **k: nn.InstanceNorm2d(3, **k),
+    lambda **k: nn.PReLU(**k),
+    lambda **k: nn.Embedding(4, 2, **k),
+    lambda **k: nn.RNN(2, 3, **k),
+    lambda **k: nn.LSTM(2, 3, **k),
+    lambda **k: nn.GRU(2, 3, **k),
+    lambda **k: nn.RNNCell(2, 3, **k),
+    lambda **k: nn.LSTMCell(2, 3, **k),
+    lambda **k: nn.GRUCell(2, 3, **k),
+]
+
+
+@pytest.mark.parametrize("make", LAYERS)
+def test_layer_constructors_do_not_ignore_dtype(make):
+    # the dtype= argument of a layer was ignored: nn.Linear(2, 3, dtype=float64) gave float32
+    for d in ("float64", np.float16, "bfloat16"):
+        with _raises(d):
+            make(dtype=d)
+    with pytest.raises(TypeError, match="parameters are float32"):
+        make(dtype=nx.int64)
+    for d in (None, nx.float32, "float32", np.float32):
+        m = make(dtype=d)
+        assert all(p.dtype is nx.float32 for p in m.parameters())

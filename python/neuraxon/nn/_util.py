@@ -8,6 +8,18 @@ import math
 
 import numpy as np
 
+from ..dtypes import float32, get_dtype
+
+
+def float_only(dtype, who: str) -> None:
+    """A layer's ``dtype=`` argument: None or float32 (its parameters are float32); any other
+    dtype raises TypeError (an unsupported one names itself through get_dtype) rather than
+    being ignored."""
+    if dtype is None:
+        return
+    if get_dtype(dtype) is not float32:
+        raise TypeError(f"{who}: parameters are float32, got dtype={dtype!r}")
+
 
 def numel(t) -> int:
     return int(math.prod(tuple(t.shape)))

@@ -9,7 +9,7 @@ import math
 from .. import functional as F
 from ..creation import empty
 from . import init
-from ._util import pair
+from ._util import float_only, pair
 from .module import Module, Parameter
 
 
@@ -111,6 +111,7 @@ class Conv2d(_ConvNd):
         device=None,
         dtype=None,
     ) -> None:
+        float_only(dtype, "Conv2d")
         super().__init__(
             in_channels,
             out_channels,
@@ -164,6 +165,7 @@ class ConvTranspose2d(_ConvNd):
         device=None,
         dtype=None,
     ) -> None:
+        float_only(dtype, "ConvTranspose2d")
         if isinstance(padding, str):
             raise ValueError("ConvTranspose2d does not support string padding")
         super().__init__(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .. import functional as F
 from ..creation import full, ones, zeros
 from . import init
+from ._util import float_only
 from .activation import _legacy_dim
 from .loss import _Loss
 from .module import Module, Parameter
@@ -21,6 +22,7 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
                  device=None, dtype=None) -> None:  # fmt: skip
+        float_only(dtype, "LayerNorm")
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         if any(s <= 0 for s in shape):
@@ -51,6 +53,7 @@ class LayerNorm(Module):
 class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
                  device=None, dtype=None) -> None:  # fmt: skip
+        float_only(dtype, "GroupNorm")
         super().__init__()
         if num_groups <= 0 or num_channels % num_groups:
             raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
@@ -76,6 +79,7 @@ class InstanceNorm2d(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
                  track_running_stats: bool = False, device=None, dtype=None) -> None:  # fmt: skip
+        float_only(dtype, "InstanceNorm2d")
         super().__init__()
         if track_running_stats:
             raise NotImplementedError("InstanceNorm2d: track_running_stats=True is not supported")
@@ -171,6 +175,7 @@ class PReLU(Module):
     """weight (num_parameters) = init."""
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None) -> None:
+        float_only(dtype, "PReLU")
         super().__init__()
         self.num_parameters = num_parameters
         self.weight = Parameter(full((num_parameters,), float(init), device=device))

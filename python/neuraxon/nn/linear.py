@@ -7,6 +7,7 @@ import math
 from .. import functional as F
 from ..creation import empty
 from . import init
+from ._util import float_only
 from .module import Module, Parameter
 
 
@@ -27,6 +28,7 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
+        float_only(dtype, "Linear")
         super().__init__()
         if in_features < 0 or out_features < 0:
             raise ValueError(f"Linear: in_features={in_features} and out_features={out_features} must be >= 0")

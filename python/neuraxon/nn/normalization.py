@@ -9,7 +9,7 @@ from .. import dtypes as _dtypes
 from .. import functional as F
 from ..creation import empty, ones, tensor, zeros
 from . import init
-from ._util import assign_
+from ._util import assign_, float_only
 from .module import Module, Parameter
 
 
@@ -30,6 +30,7 @@ class _BatchNorm(Module):
         device=None,
         dtype=None,
     ) -> None:
+        float_only(dtype, "_BatchNorm")
         super().__init__()
         self.num_features = num_features
         self.eps = eps

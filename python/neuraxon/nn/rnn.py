@@ -16,6 +16,7 @@ from .. import functional as F
 from ..creation import empty, zeros
 from ..tensor_functions import cat, stack
 from . import init
+from ._util import float_only
 from .module import Module, Parameter
 
 
@@ -41,6 +42,7 @@ class RNNBase(Module):
         device=None,
         dtype=None,
     ) -> None:
+        float_only(dtype, "RNNBase")
         super().__init__()
         if not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
             raise ValueError(
@@ -204,6 +206,7 @@ class RNN(RNNBase):
         device=None,
         dtype=None,
     ) -> None:
+        float_only(dtype, "RNN")
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         self.nonlinearity = nonlinearity
@@ -259,6 +262,7 @@ class LSTM(RNNBase):
         device=None,
         dtype=None,
     ) -> None:
+        float_only(dtype, "LSTM")
         super().__init__(
             "LSTM",
             input_size,
@@ -311,6 +315,7 @@ class GRU(RNNBase):
         device=None,
         dtype=None,
     ) -> None:
+        float_only(dtype, "GRU")
         super().__init__(
             "GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, device=device
         )
@@ -403,6 +408,7 @@ class RNNCell(RNNCellBase):
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", device=None, dtype=None
     ) -> None:
+        float_only(dtype, "RNNCell")
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
         self.nonlinearity = nonlinearity
@@ -423,6 +429,7 @@ class LSTMCell(RNNCellBase):
     _gates = 4
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
+        float_only(dtype, "LSTMCell")
         super().__init__(input_size, hidden_size, bias, device)
 
     def forward(self, input, hx=None):
@@ -445,6 +452,7 @@ class GRUCell(RNNCellBase):
     _gates = 3
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
+        float_only(dtype, "GRUCell")
         super().__init__(input_size, hidden_size, bias, device)
 
     def forward(self, input, hx=None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import functional as F
 from ..creation import empty
 from . import init
+from ._util import float_only
 from .module import Module, Parameter
 
 
@@ -23,6 +24,7 @@ class Embedding(Module):
         device=None,
         dtype=None,
     ) -> None:
+        float_only(dtype, "Embedding")
         super().__init__()
         if padding_idx is not None:
             if padding_idx > 0 and padding_idx >= num_embeddings:
