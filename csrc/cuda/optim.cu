@@ -3,8 +3,9 @@
 // Formulas: ../optim_rules.h (shared with csrc/cpu/optim.cc; host-side scalars computed there
 // in double and rounded once); checks as the CPU's.
 // Layout: param, grad and every state buffer are flat float32 arrays of n elements.
-// Variants: one each. Thread mapping: thread -> one element i (all of its state), grid-stride;
-// every element's update is independent, so there are no races and no reductions.
+// Variants: one each. Thread mapping: thread -> 4 consecutive elements (float4 loads/stores of
+// every array, the rule on each; step_kernel), grid-stride; every element's update is
+// independent, so there are no races and no reductions.
 #include "../checks/optim.h"
 #include "../optim_rules.h"
 #include "check.cuh"
@@ -15,36 +16,80 @@ namespace {
 
 constexpr int kThreads = 256;
 
-#define NX_EACH(i, n)                                                            \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
-       i += int64_t(gridDim.x) * blockDim.x)
+// The arrays of one step: param and state buffers first, grad (read-only) last; absent
+// state (null) is neither read nor written.
+template <int N>
+struct Arrays {
+  float* p[N];
+};
 
+// Thread -> 4 consecutive elements when every array is 16-byte aligned (vec): each present
+// array loaded as a float4 into registers, the rule applied to the 4 register copies, the
+// written arrays (all but grad) stored back as float4s; the n % 4 tail (or everything, when
+// not vec) element by element in place. Memory-bound: 4x fewer load/store instructions.
+template <int N, class Fn>
+__global__ void step_kernel(Fn fn, Arrays<N> a, int64_t n, bool vec) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  const int64_t t0 = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  const int64_t n4 = vec ? n / 4 : 0;
+  for (int64_t v = t0; v < n4; v += stride) {
+    float r[N][4];
+    float* lp[N];
+#pragma unroll
+    for (int k = 0; k < N; ++k) {
+      if (a.p[k]) {
+        const float4 x = reinterpret_cast<const float4*>(a.p[k])[v];
+        r[k][0] = x.x, r[k][1] = x.y, r[k][2] = x.z, r[k][3] = x.w;
+      }
+      lp[k] = r[k];
+    }
+#pragma unroll
+    for (int j = 0; j < 4; ++j) fn(j, lp);
+#pragma unroll
+    for (int k = 0; k + 1 < N; ++k)
+      if (a.p[k]) reinterpret_cast<float4*>(a.p[k])[v] = make_float4(r[k][0], r[k][1], r[k][2], r[k][3]);
+  }
+  for (int64_t i = n4 * 4 + t0; i < n; i += stride) fn(i, a.p);
+}
+
+template <int N, class Fn>
+void launch_step(const Fn& fn, Arrays<N> a, int64_t n) {
+  bool vec = true;
+  for (float* q : a.p) vec = vec && (reinterpret_cast<uintptr_t>(q) & 15) == 0;  // null is aligned
+  NX_LAUNCH(grid_1d(vec ? (n + 3) / 4 : n, kThreads), kThreads, step_kernel<N, Fn>)(fn, a, n, vec);
+  NX_CUDA_LAUNCH();
+}
+
+// The rules as the kernel calls them: element i of arrays p (param, state..., grad).
 template <bool MOMENTUM>
-__global__ void sgd_kernel(optim::SgdRule r, float* p, float* buf, const float* g, int64_t n) {
-  NX_EACH(i, n) r.apply<MOMENTUM>(i, p, buf, g);
-}
-
-__global__ void adagrad_kernel(optim::AdagradRule r, float* p, float* ss, const float* g,
-                               int64_t n) {
-  NX_EACH(i, n) r.apply(i, p, ss, g);
-}
-
-__global__ void adadelta_kernel(optim::AdadeltaRule r, float* p, float* sa, float* ad,
-                                const float* g, int64_t n) {
-  NX_EACH(i, n) r.apply(i, p, sa, ad, g);
-}
-
+struct Sgd {
+  optim::SgdRule r;
+  __device__ void operator()(int64_t i, float* const* p) const { r.apply<MOMENTUM>(i, p[0], p[1], p[2]); }
+};
+struct Adagrad {
+  optim::AdagradRule r;
+  __device__ void operator()(int64_t i, float* const* p) const { r.apply(i, p[0], p[1], p[2]); }
+};
+struct Adadelta {
+  optim::AdadeltaRule r;
+  __device__ void operator()(int64_t i, float* const* p) const { r.apply(i, p[0], p[1], p[2], p[3]); }
+};
 template <bool CENTERED, bool MOMENTUM>
-__global__ void rmsprop_kernel(optim::RmspropRule r, float* p, float* sa, float* buf, float* ga,
-                               const float* g, int64_t n) {
-  NX_EACH(i, n) r.apply<CENTERED, MOMENTUM>(i, p, sa, buf, ga, g);
-}
-
+struct Rmsprop {
+  optim::RmspropRule r;
+  __device__ void operator()(int64_t i, float* const* p) const {
+    r.apply<CENTERED, MOMENTUM>(i, p[0], p[1], p[2], p[3], p[4]);
+  }
+};
 template <bool AMSGRAD>
-__global__ void adam_kernel(optim::AdamRule r, float* p, float* m, float* v, float* vmax,
-                            const float* g, int64_t n) {
-  NX_EACH(i, n) r.apply<AMSGRAD>(i, p, m, v, vmax, g);
-}
+struct Adam {
+  optim::AdamRule r;
+  __device__ void operator()(int64_t i, float* const* p) const {
+    r.apply<AMSGRAD>(i, p[0], p[1], p[2], p[3], p[4]);
+  }
+};
+
+float* mut(const float* p) { return const_cast<float*>(p); }  // grad: read, never written
 
 }  // namespace
 }  // namespace cuda
@@ -59,9 +104,9 @@ void Cuda::sgd_step(View param, View momentum_buf, View grad, int64_t n, float l
   if (n == 0) return;
   const auto r = optim::make_sgd_rule(lr, momentum, dampening, weight_decay, nesterov, maximize,
                                       first_step);
-  const auto kernel = momentum != 0.f ? sgd_kernel<true> : sgd_kernel<false>;
-  NX_LAUNCH(grid_1d(n, kThreads), kThreads, kernel)(r, param.f(), momentum_buf.f(), grad.f(), n);
-  NX_CUDA_LAUNCH();
+  const Arrays<3> a{{param.f(), momentum_buf.f(), mut(grad.f())}};
+  if (momentum != 0.f) launch_step(Sgd<true>{r}, a, n);
+  else launch_step(Sgd<false>{r}, Arrays<3>{{param.f(), nullptr, mut(grad.f())}}, n);
 }
 
 void Cuda::adagrad_step(View param, View state_sum, View grad, int64_t n, float lr,
@@ -71,8 +116,7 @@ void Cuda::adagrad_step(View param, View state_sum, View grad, int64_t n, float 
                              maximize);
   if (n == 0) return;
   const auto r = optim::make_adagrad_rule(lr, lr_decay, weight_decay, eps, step, maximize);
-  NX_LAUNCH(grid_1d(n, kThreads), kThreads, adagrad_kernel)(r, param.f(), state_sum.f(), grad.f(), n);
-  NX_CUDA_LAUNCH();
+  launch_step(Adagrad{r}, Arrays<3>{{param.f(), state_sum.f(), mut(grad.f())}}, n);
 }
 
 void Cuda::adadelta_step(View param, View square_avg, View acc_delta, View grad, int64_t n,
@@ -81,9 +125,7 @@ void Cuda::adadelta_step(View param, View square_avg, View acc_delta, View grad,
                               maximize);
   if (n == 0) return;
   const auto r = optim::make_adadelta_rule(lr, rho, eps, weight_decay, maximize);
-  NX_LAUNCH(grid_1d(n, kThreads), kThreads, adadelta_kernel)(
-      r, param.f(), square_avg.f(), acc_delta.f(), grad.f(), n);
-  NX_CUDA_LAUNCH();
+  launch_step(Adadelta{r}, Arrays<4>{{param.f(), square_avg.f(), acc_delta.f(), mut(grad.f())}}, n);
 }
 
 void Cuda::rmsprop_step(View param, View square_avg, View momentum_buf, View grad_avg,
@@ -94,11 +136,12 @@ void Cuda::rmsprop_step(View param, View square_avg, View momentum_buf, View gra
   if (n == 0) return;
   const auto r = optim::make_rmsprop_rule(lr, alpha, eps, weight_decay, momentum, maximize);
   const bool mom = momentum > 0.f;
-  const auto kernel = centered ? (mom ? rmsprop_kernel<true, true> : rmsprop_kernel<true, false>)
-                               : (mom ? rmsprop_kernel<false, true> : rmsprop_kernel<false, false>);
-  NX_LAUNCH(grid_1d(n, kThreads), kThreads, kernel)(
-      r, param.f(), square_avg.f(), momentum_buf.f(), grad_avg.f(), grad.f(), n);
-  NX_CUDA_LAUNCH();
+  const Arrays<5> a{{param.f(), square_avg.f(), mom ? momentum_buf.f() : nullptr,
+                     centered ? grad_avg.f() : nullptr, mut(grad.f())}};
+  if (centered && mom) launch_step(Rmsprop<true, true>{r}, a, n);
+  else if (centered) launch_step(Rmsprop<true, false>{r}, a, n);
+  else if (mom) launch_step(Rmsprop<false, true>{r}, a, n);
+  else launch_step(Rmsprop<false, false>{r}, a, n);
 }
 
 void Cuda::adam_step(View param, View exp_avg, View exp_avg_sq, View max_exp_avg_sq, View grad,
@@ -110,10 +153,10 @@ void Cuda::adam_step(View param, View exp_avg, View exp_avg_sq, View max_exp_avg
   if (n == 0) return;
   const auto r = optim::make_adam_rule(lr, beta1, beta2, eps, weight_decay, step, decoupled,
                                        maximize);
-  const auto kernel = amsgrad ? adam_kernel<true> : adam_kernel<false>;
-  NX_LAUNCH(grid_1d(n, kThreads), kThreads, kernel)(
-      r, param.f(), exp_avg.f(), exp_avg_sq.f(), max_exp_avg_sq.f(), grad.f(), n);
-  NX_CUDA_LAUNCH();
+  const Arrays<5> a{{param.f(), exp_avg.f(), exp_avg_sq.f(), amsgrad ? max_exp_avg_sq.f() : nullptr,
+                     mut(grad.f())}};
+  if (amsgrad) launch_step(Adam<true>{r}, a, n);
+  else launch_step(Adam<false>{r}, a, n);
 }
 
 }  // namespace nx
