@@ -178,3 +178,17 @@ def test_layer_constructors_do_not_ignore_dtype(make):
     for d in (None, nx.float32, "float32", np.float32):
         m = make(dtype=d)
         assert all(p.dtype is nx.float32 for p in m.parameters())
+
+
+def test_device_strings_are_not_read_as_dtypes():
+    x = nx.ones(1)
+    for d in ("mps", "meta", "xpu:0"):
+        with pytest.raises(ValueError, match="unknown device"):
+            x.to(d)
+        with pytest.raises(ValueError, match="unknown device"):
+            nn.Linear(1, 1).to(d)
+    for d, name in (("f8", "float64"), ("i4", "int32"), ("bfloat16", "bfloat16"), ("cfloat", "cfloat")):
+        with pytest.raises(TypeError, match=f"unsupported dtype {name}"):
+            x.to(d)
+    with pytest.raises(TypeError, match=r"unsupported dtype bool8x: neuraxon stores float32, int64 and bool only$"):
+        x.to("bool8x")  # no float/int hint for a name that is neither

@@ -57,9 +57,9 @@ def _unsupported(name: str, hint: str = "") -> TypeError:
 
 
 def _hint(kind: str) -> str:
-    if kind in "fc":
+    if kind and kind in "fc":
         return " (ask for float32, e.g. .float(), or keep the data in NumPy)"
-    if kind in "iu":
+    if kind and kind in "iu":
         return " (ask for int64, e.g. .long(), or keep the data in NumPy)"
     return ""
 
@@ -73,12 +73,24 @@ def _torch_dtype_name(x) -> str | None:
     return None
 
 
+_DTYPE_WORDS = ("float", "int", "bool", "half", "double", "complex", "short", "long", "byte", "char")
+
+
 def is_dtype_like(x) -> bool:
     """Whether ``x`` names a dtype (rather than a device): a neuraxon dtype, a type, a NumPy
-    dtype, a torch dtype, or a string that is not a device name."""
+    dtype, a torch dtype, or a string that NumPy reads as a dtype or that names one ("bfloat16",
+    "half", ...); other strings ("cpu", "cuda:0", "mps") are devices."""
     if isinstance(x, (dtype, type, np.dtype)) or _torch_dtype_name(x) is not None:
         return True
-    return isinstance(x, str) and x.split(":")[0] not in ("cpu", "cuda")
+    if not isinstance(x, str) or x.split(":")[0] in ("cpu", "cuda"):
+        return False
+    if x in _ALIASES or any(w in x.lower() for w in _DTYPE_WORDS):
+        return True
+    try:
+        np.dtype(x)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def get_dtype(x) -> dtype:
