@@ -3,9 +3,8 @@ and autograd.queue_callback (what DistributedDataParallel launches its all-reduc
 
 from __future__ import annotations
 
-import pytest
-
 import neuraxon as nx
+import pytest
 from neuraxon import autograd, nn
 
 
@@ -30,8 +29,10 @@ def test_post_accumulate_hook_runs_once_after_all_contributions():
 def test_post_accumulate_hook_order_follows_backward_and_root_leaf():
     lin1, lin2 = nn.Linear(3, 4), nn.Linear(4, 2)
     order = []
-    hs = [p.register_post_accumulate_grad_hook(lambda t, n=n: order.append(n))
-          for n, p in [("w1", lin1.weight), ("b1", lin1.bias), ("w2", lin2.weight), ("b2", lin2.bias)]]
+    hs = [
+        p.register_post_accumulate_grad_hook(lambda t, n=n: order.append(n))
+        for n, p in [("w1", lin1.weight), ("b1", lin1.bias), ("w2", lin2.weight), ("b2", lin2.bias)]
+    ]
     lin2(lin1(nx.randn(5, 3)).relu()).sum().backward()
     assert sorted(order) == ["b1", "b2", "w1", "w2"]
     assert order.index("w2") < order.index("w1") and order.index("b2") < order.index("b1")
