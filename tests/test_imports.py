@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "python" / "neuraxon"
-LAZY_SUBPACKAGES = ("nn", "optim", "data", "testing")  # neuraxon.__getattr__
+LAZY_SUBPACKAGES = ("nn", "optim", "data", "testing", "distributed")  # neuraxon.__getattr__
 
 
 def _modules() -> dict[str, Path]:

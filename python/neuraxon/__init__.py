@@ -89,9 +89,9 @@ from ._safetensors import load_safetensors, safetensors_metadata, save_safetenso
 
 
 def __getattr__(name):
-    """`neuraxon.nn`, `neuraxon.optim`, `neuraxon.data` load on first use (as torch.nn does
+    """`neuraxon.nn`, `neuraxon.optim`, `neuraxon.data`, `neuraxon.distributed` load on first use (as torch.nn does
     after `import torch`), so `import neuraxon` stays light."""
-    if name in ("nn", "optim", "data", "testing"):
+    if name in ("nn", "optim", "data", "testing", "distributed"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
