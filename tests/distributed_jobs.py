@@ -166,6 +166,16 @@ def unused_parameters() -> dict:
         t = nx.tensor(mine[k])
         dist.all_reduce(t, op=dist.ReduceOp.AVG)
         res[k] = None if p.grad is None else float(np.abs(p.grad.numpy() - t.numpy()).max())
+    # a backward through ddp.module (not through the wrapper's forward) stays local
+    net.zero_grad()
+    local.zero_grad()
+    net(x, use_b=True).square().sum().backward()
+    local(x, use_b=True).square().sum().backward()
+    res["direct_module_local"] = all(
+        np.array_equal(p.grad.numpy(), q.grad.numpy())
+        for p, q in zip(net.parameters(), local.parameters())
+        if q.grad is not None
+    )
     return res
 
 

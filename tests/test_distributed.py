@@ -163,6 +163,7 @@ def test_ddp_unused_parameters_average_as_zero_and_never_used_stay_none(job):
         for k in ("a.weight", "a.bias", "b.weight", "b.bias"):
             assert u[k] is not None and u[k] < 1e-6, (k, u[k])
         assert u["c.weight"] is None and u["c.bias"] is None
+        assert u["direct_module_local"]
 
 
 def test_ddp_broadcasts_buffers_each_forward_and_passes_state_dict(job):

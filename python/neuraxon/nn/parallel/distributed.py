@@ -32,6 +32,9 @@ single process, so torch's find_unused_parameters is not needed (it is accepted 
 
 no_sync(): forwards run inside it skip step 3 and 4 for their backward: gradients just
 accumulate locally; the first backward after leaving it averages the accumulated gradients.
+Only the backward of a forward run through the wrapper (with grad enabled) communicates: a
+backward through `ddp.module(...)` directly stays local, as does a second backward of the
+same forward.
 
 One backward per forward (outside no_sync) and the same sequence of forward/backward calls
 on every rank, as torch requires. Only parameters that require grad at construction are
@@ -121,7 +124,7 @@ class DistributedDataParallel(Module):
         self._buckets = self._make_buckets()
         self._next = 0  # the next bucket to start, in order
         self._in_backward = False
-        self._sync_this_backward = True
+        self._sync_this_backward = False  # set by a training forward, cleared when its backward is done
         self._early = 0  # buckets started by hooks (before backward ended) in this backward
         # the last synchronised backward: buckets, and how many started while backward ran
         self.last_sync_stats = {"buckets": len(self._buckets), "started_during_backward": 0}
@@ -172,7 +175,8 @@ class DistributedDataParallel(Module):
         grad_on = autograd.is_grad_enabled()
         if self.require_forward_param_sync and self.broadcast_buffers and grad_on:
             self._broadcast(list(self.module.buffers()))
-        self._sync_this_backward = self.require_backward_grad_sync
+        if grad_on:
+            self._sync_this_backward = self.require_backward_grad_sync
         out = self.module(*inputs, **kwargs)
         self.require_forward_param_sync = grad_on and self.require_backward_grad_sync
         return out
@@ -235,6 +239,7 @@ class DistributedDataParallel(Module):
     def _finalize(self) -> None:
         """End of backward: start what is left, wait for every bucket, write the averages."""
         self._in_backward = False
+        self._sync_this_backward = False
         try:
             while self._next < len(self._buckets):
                 self._start(self._buckets[self._next])
