@@ -7,8 +7,8 @@
 //   gemm_k0_naive  one thread per C element, k loop from global memory (the reference path)
 //   gemm_k1_tiled  128x128 block tile, BK=8 k-slices, 256 threads each owning an 8x8 register
 //                  micro-tile (two 4x4 quadrants 64 apart, so shared-memory reads are float4
-//                  and conflict-free); float4 global loads when the contiguous axis is
-//                  16-byte aligned, scalar guarded loads at tails; shared tiles double-
+//                  and conflict-free); float4 global loads of each operand whose
+//                  contiguous axis is 16-byte aligned, scalar guarded loads otherwise and at tails; shared tiles double-
 //                  buffered (next k-slice loaded into registers while this one is computed,
 //                  one __syncthreads per slice); float4 stores in the epilogue. No register
 //                  spills at the 128-register cap of 2 blocks/SM (ptxas -v, sm_90).
@@ -63,10 +63,12 @@ constexpr int kThreads = 256;
 
 // A_MK: op(A) is contiguous along k (as_p == 1, A stored (m, k)); else along m (as_i == 1).
 // B_KN: op(B) is contiguous along n (bs_j == 1, B stored (k, n)); else along k (bs_p == 1).
-// VEC: the contiguous axes' row strides and base pointers allow float4 loads and stores.
+// VA, VB: operand A's / B's base pointer and row stride along its contiguous axis allow float4
+// loads, decided per operand (a leading dimension of 27 or 49 in one operand no longer makes
+// the other's loads scalar); C's float4 stores are decided at run time (the epilogue).
 // Block (blockIdx.x, blockIdx.y, blockIdx.z) -> C tile (n0 = BN*x, m0 = BM*y) of batch z;
 // the host splits launches so y and z stay within the grid limits.
-template <int BM, bool A_MK, bool B_KN, bool VEC>
+template <int BM, bool A_MK, bool B_KN, bool VA, bool VB>
 __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
   constexpr int BN = BM, BK = 1024 / BM;  // BK*BM = 1024: one float4 per thread and operand
   constexpr int TM = BM / 16;             // outputs per thread along m and n (8 or 4)
@@ -131,7 +133,7 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
   auto load = [&](int64_t k0) {
     if (A_MK) {
       const int64_t kr = K - k0 - lr_k;  // valid k values from this thread's offset
-      if (VEC && a_ok && kr >= 4) {
+      if (VA && a_ok && kr >= 4) {
         const float4 v = *reinterpret_cast<const float4*>(pa);
         ra[0] = v.x; ra[1] = v.y; ra[2] = v.z; ra[3] = v.w;
       } else {
@@ -140,7 +142,7 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
       }
     } else {
       const bool kok = k0 + lc_k < K;
-      if (VEC && kok && a_cols == 4) {
+      if (VA && kok && a_cols == 4) {
         const float4 v = *reinterpret_cast<const float4*>(pa);
         ra[0] = v.x; ra[1] = v.y; ra[2] = v.z; ra[3] = v.w;
       } else {
@@ -150,7 +152,7 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
     }
     if (B_KN) {
       const bool kok = k0 + lc_k < K;
-      if (VEC && kok && b_cols == 4) {
+      if (VB && kok && b_cols == 4) {
         const float4 v = *reinterpret_cast<const float4*>(pb);
         rb[0] = v.x; rb[1] = v.y; rb[2] = v.z; rb[3] = v.w;
       } else {
@@ -159,7 +161,7 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
       }
     } else {
       const int64_t kr = K - k0 - lr_k;
-      if (VEC && b_ok && kr >= 4) {
+      if (VB && b_ok && kr >= 4) {
         const float4 v = *reinterpret_cast<const float4*>(pb);
         rb[0] = v.x; rb[1] = v.y; rb[2] = v.z; rb[3] = v.w;
       } else {
@@ -227,7 +229,7 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
   // Epilogue: alpha, beta (never reads C when 0), biases, activation; float4 stores when
   // the row segment is whole and aligned.
   float* C = g.c + bz * g.stride_c;  // split-K: the partial sums' workspace, one slab per z
-  const bool vec_c = VEC && (g.ldc % 4 == 0);
+  const bool vec_c = (reinterpret_cast<uintptr_t>(g.c) & 15) == 0 && g.ldc % 4 == 0 && g.stride_c % 4 == 0;
 #pragma unroll
   for (int ih = 0; ih < QH; ++ih)
 #pragma unroll
@@ -277,9 +279,8 @@ template <int BM, bool A_MK, bool B_KN>
 void launch_tiled(const GemmDesc& g) {
   constexpr int BN = BM;
   const int64_t lda = A_MK ? g.as_i : g.as_p, ldb = B_KN ? g.bs_p : g.bs_j;
-  const bool vec = aligned16(g.a) && aligned16(g.b) && aligned16(g.c) && lda % 4 == 0 &&
-                   ldb % 4 == 0 && g.ldc % 4 == 0 && g.stride_a % 4 == 0 &&
-                   g.stride_b % 4 == 0 && g.stride_c % 4 == 0;
+  const bool va = aligned16(g.a) && lda % 4 == 0 && g.stride_a % 4 == 0;
+  const bool vb = aligned16(g.b) && ldb % 4 == 0 && g.stride_b % 4 == 0;
   const int64_t mt = (g.m + BM - 1) / BM, nt = (g.n + BN - 1) / BN;
   constexpr int64_t kMaxYZ = 65535;
   for (int64_t b0 = 0; b0 < g.batch; b0 += kMaxYZ)
@@ -292,8 +293,10 @@ void launch_tiled(const GemmDesc& g) {
       h.c = g.c + b0 * g.stride_c + t0 * BM * g.ldc;
       if (g.bias_row) h.bias_row = g.bias_row + t0 * BM;
       dim3 grid(unsigned(nt), unsigned(std::min(kMaxYZ, mt - t0)), unsigned(h.batch));
-      if (vec) NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, true>)(h);
-      else NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, false>)(h);
+      if (va && vb) NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, true, true>)(h);
+      else if (va) NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, true, false>)(h);
+      else if (vb) NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, false, true>)(h);
+      else NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, false, false>)(h);
       NX_CUDA_LAUNCH();
     }
 }
