@@ -757,10 +757,6 @@ def reduce_cases(draw, for_grad=False):
     dim_kind = draw(st.sampled_from(["none", "int", "tuple"] if name in _TUPLE_DIMS else ["none", "int"]))
     if ndim == 0 and dim_kind == "tuple":
         dim_kind = "int"
-    if ndim == 0 and name in ("var", "std"):
-        # KNOWN BUG (_tensor/reduction.py, reported): var/std of a 0-d tensor with dim=0 raise
-        # IndexError (torch: a 0-d result); test_regression_var_of_0d_with_dim
-        dim_kind = "none"
     if dim_kind == "none":
         dim = None
     elif dim_kind == "int":
@@ -780,8 +776,8 @@ def reduce_cases(draw, for_grad=False):
         axis_np = axis
     if for_grad:
         lo, hi = (0.5, 1.5) if name == "prod" else (-5.0, 5.0)
-        # unique: no ties for max/min; std: no zero deviation (KNOWN BUG, _tensor/reduction.py,
-        # reported: the gradient of std where it is 0 is nan, torch's is 0; test_regression_std_grad_at_zero)
+        # unique: no ties for max/min; std: no zero deviation (std is not differentiable there;
+        # the gradient both libraries give, 0, is tested in test_regression_std_grad_at_zero)
         unique = name in ("max", "min", "amax", "amin", "std")
         x = draw(arrays(np.float32, shape, False, lo, hi, unique=unique))
         if name in ("var", "std"):
@@ -1127,10 +1123,6 @@ def matmul_cases(draw, for_grad=False):
     sb = {"1d1d": (k,), "1d2d": (k, m), "2d1d": (k,), "2d2d": (k, m), "batched": bb + (k, m), "batched1d": bb + (k, m)}[kind]
     if kind == "batched1d" and draw(st.booleans()):
         sa, sb = ba + (n, k), (k,)
-    batch = np.broadcast_shapes(sa[:-2], sb[:-2])
-    # KNOWN BUG (ops/linalg.py, reported): an empty broadcast batch against an operand without
-    # batch dims raises in gemm_forward; test_regression_matmul_empty_batch_against_a_matrix
-    hypothesis.assume(not (0 in batch and 1 in (int(np.prod(sa[:-2])), int(np.prod(sb[:-2])))))
     special = not for_grad and draw(st.integers(0, 3)) == 0
     a = draw(arrays(np.float32, sa, special, -4, 4))
     b = draw(arrays(np.float32, sb, special, -4, 4))
@@ -1776,27 +1768,20 @@ def test_regression_relu_of_int64_stays_int64(device):
         assert y.dtype is nx.int64 and _np(y).tolist() == [0, 0, 5]
 
 
-# Bugs in files another engineer owns, reported rather than fixed here: strict xfails, so the
-# fix shows up as XPASS (then drop the marker and the matching exclusion in the strategies).
+# Bugs first reported from files another engineer owned at the time, fixed since.
 
 
-@pytest.mark.xfail(strict=True, reason="ops/linalg.py: an empty broadcast batch against an operand "
-                   "without batch dims raises ValueError in gemm_forward (reported)")
 @pytest.mark.parametrize("sa, sb", [((0, 2, 3), (3, 4)), ((2, 3), (0, 3, 4)), ((0, 2, 3), (3,)), ((0, 2, 3), (1, 3, 4))])
 def test_regression_matmul_empty_batch_against_a_matrix(sa, sb):
     out = nx.zeros(*sa) @ nx.zeros(*sb)
     assert out.shape == np.matmul(np.zeros(sa), np.zeros(sb)).shape
 
 
-@pytest.mark.xfail(strict=True, reason="_tensor/reduction.py: var/std of a 0-d tensor with dim=0 raise "
-                   "IndexError (torch: a 0-d result) (reported)")
 def test_regression_var_of_0d_with_dim():
     x = nx.tensor(2.0)
     assert x.var(0, correction=0).item() == 0.0 and x.std(0, correction=0).item() == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason="_tensor/reduction.py: std's gradient where the std is 0 is nan "
-                   "(sqrt'(0) * 0); torch's is 0 (reported)")
 def test_regression_std_grad_at_zero():
     x = nx.zeros(3, requires_grad=True)
     x.std(correction=0).backward()

@@ -37,6 +37,9 @@ class ReductionMethods:
     def var(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
         if correction is None:
             correction = 1 if unbiased is None or unbiased else 0
+        if self.ndim == 0 and dim is not None:  # dim 0 / -1 of a 0-d tensor: itself, as torch
+            _array.norm_dims(dim, 1)
+            return self.reshape(1).var(0, keepdim=False, correction=correction)
         dims = _array.norm_dims(reduction.red_dim(dim), self.ndim)
         n = 1
         for d in dims:
@@ -48,7 +51,7 @@ class ReductionMethods:
         return sq / denom if denom > 0 else sq * float("nan")
 
     def std(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None):
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+        return reduction.StdFromVar.apply(self.var(dim, unbiased, keepdim, correction=correction))
 
     def max(self, dim=None, keepdim: bool = False):
         if isinstance(dim, TensorBase):

@@ -181,7 +181,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     def as3(t, bt, r, c):
         if bt == bshape:
             return reshape(t, (B, r, c))
-        if prod(bt) == 1:
+        if prod(bt) == 1 and B > 0:  # broadcast by the kernel (batch stride 0)
             return reshape(t, (1, r, c))
         return reshape(expand(t, bshape + (r, c)), (B, r, c))
 

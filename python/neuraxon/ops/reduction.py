@@ -13,6 +13,7 @@ from .._array import (
     empty,
     expand_raw,
     flat_positions,
+    full,
     norm_dim,
     norm_dims,
     prod,
@@ -240,6 +241,24 @@ class AMaxMin(Function):
         hit = _array.cast(_array.binary_raw(x, out, C.BIN_EQ), float32)
         cnt = _array.reduce_raw(hit, ctx.dims, C.RED_SUM, True)
         return _array.binary_raw(hit, _array.binary_raw(g, cnt, C.BIN_DIV), C.BIN_MUL), None, None, None
+
+
+class StdFromVar(Function):
+    """std = sqrt(var), with torch's gradient: 0 where the std is 0 (sqrt's derivative is
+    infinite there, and the variance's zero gradient times it gave NaN)."""
+
+    @staticmethod
+    def forward(ctx, v):
+        y = unary_raw(v, C.UN_SQRT)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        d = binary_raw(g, unary_raw(y, C.UN_AFFINE, 2.0, 0.0), C.BIN_DIV)  # g / (2 std)
+        zero = full((), 0.0, float32, y.device)
+        return _array.where_raw(binary_raw(y, zero, C.BIN_EQ), expand_raw(zero, d.shape), d)
 
 
 class Norm0(Function):
