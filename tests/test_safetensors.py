@@ -265,3 +265,19 @@ def test_torch_weights_load_into_the_same_model(tmp_path):
     for k, v in other.items():
         assert back[k].dtype is (nx.int64 if k == "i32" else nx.float32)
         np.testing.assert_array_equal(back[k].numpy(), v.to(torch.float32 if k != "i32" else torch.int64).numpy())
+
+
+def test_save_and_load_choose_safetensors_by_extension(tmp_path):
+    # neuraxon.save / neuraxon.load: ".safetensors" is that format (what torch and the
+    # safetensors package read), any other name the npz archive of whole training states
+    sd = {"w": nx.randn(3, 4), "b": nx.arange(5), "m": nx.tensor([True, False])}
+    p = tmp_path / "model.safetensors"
+    nx.save(sd, p)
+    assert p.read_bytes()[8:9] == b"{"  # a safetensors header, not a zip
+    back = nx.load(str(p))
+    assert set(back) == set(sd)
+    for k in sd:
+        assert back[k].dtype is sd[k].dtype and back[k].tolist() == sd[k].tolist()
+    q = tmp_path / "state.ckpt"
+    nx.save({"step": 3, "sd": sd}, q)
+    assert q.read_bytes()[:2] == b"PK" and nx.load(q)["step"] == 3

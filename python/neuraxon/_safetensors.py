@@ -30,11 +30,11 @@ import io
 import json
 import math
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
 
+from ._files import atomic_write
 from ._tensor_base import TensorBase
 from .creation import from_numpy
 from .device import device as _device
@@ -299,17 +299,4 @@ def save_safetensors(tensors: dict, f, metadata: dict | None = None) -> None:
     if not isinstance(f, (str, os.PathLike)):
         write(f)
         return
-    path = os.fspath(f)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(os.fspath(f), write)

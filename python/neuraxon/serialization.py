@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zipfile
 from typing import Any
 
 import numpy as np
 
 from . import cuda
+from ._files import atomic_write
+from ._safetensors import load_safetensors, save_safetensors
 from .creation import tensor
 from .tensor import Tensor
 
@@ -80,47 +81,27 @@ def _encode(obj: Any, arrays: list[np.ndarray]) -> Any:
     )
 
 
+def _is_safetensors(f) -> bool:
+    return isinstance(f, (str, os.PathLike)) and os.fspath(f).endswith(".safetensors")
+
+
 def save(obj: Any, f) -> None:
     """Save (nested dicts/lists/tuples of) tensors, arrays, numbers and strings to ``f``
-    (a path or a binary file object) as a .npz archive."""
+    (a path or a binary file object) as a .npz archive; a path ending in ``.safetensors``
+    gets the safetensors format instead, for a flat dict of tensors (a state_dict), which
+    torch and the safetensors package read (neuraxon.save_safetensors)."""
+    if _is_safetensors(f):
+        return save_safetensors(obj, f)
     arrays: list[np.ndarray] = []
     root = _encode(obj, arrays)
     meta = json.dumps({"format": _MAGIC, "version": _VERSION, "root": root})
     entries = {f"a{i}": a for i, a in enumerate(arrays)}
     entries[_META] = np.array(meta)
     if isinstance(f, (str, os.PathLike)):
-        _save_atomic(os.fspath(f), entries)
+        # np.savez would append .npz to a bare path, so it writes into the file object
+        atomic_write(os.fspath(f), lambda fh: np.savez(fh, **entries))
     else:
         np.savez(f, **entries)
-
-
-def _save_atomic(path: str, entries: dict) -> None:
-    """Write to a temporary file of its own in the target's folder, fsync it, rename it over
-    the target, fsync the folder: readers see the old file or the new one, never a part, and
-    concurrent writers to one path each rename a whole file (the last one wins). The
-    temporary file is removed when writing fails."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:  # np.savez would append .npz to a bare path
-            np.savez(fh, **entries)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # the rename itself durable (POSIX; not possible on every platform)
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
 
 
 def _bad(where, why: str) -> ValueError:
@@ -267,10 +248,13 @@ def _decode(node: Any, arrays: _Reader, where, map_location) -> Any:
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args) -> Any:
     """Load what ``save`` wrote. Tensors go back to their saved device (cpu when CUDA is not
-    available), or to ``map_location`` ("cpu"/"cuda") when given. Never unpickles, so
+    available), or to ``map_location`` ("cpu"/"cuda") when given. A path ending in
+    ``.safetensors`` is read as one (a dict of tensors, on map_location or the cpu). Never unpickles, so
     torch's ``weights_only``/``mmap``/pickle arguments are accepted and change nothing."""
     if pickle_module is not None:
         raise ValueError("neuraxon.load never unpickles: pickle_module is not supported")
+    if _is_safetensors(f):  # a flat dict of tensors (neuraxon.load_safetensors)
+        return load_safetensors(f, device=map_location or "cpu")
     where = repr(os.fspath(f)) if isinstance(f, (str, os.PathLike)) else "the file object"
     size = _archive_size(f)
     if _starts_like_npy(f):
