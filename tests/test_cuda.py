@@ -505,3 +505,17 @@ def test_contiguous_elementwise_runs_four_a_thread(cu, rng, n):
     cu.set_launch_log(False)
     assert "unary_bwd_vec_kernel" in cu.take_launch_log()[0][0]
     np.testing.assert_allclose(d.to_host(), g / (2 * np.sqrt(y)), rtol=1e-5)
+
+
+def test_gemm_picks_64_tiles_for_a_64_row_product(cu, rng):
+    # a 64-channel conv's C has 64 rows: the 128-tile kernel would compute twice the outputs
+    m, n, k = 64, 3136, 576
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    c = cu.DeviceArray(m * n, F32)
+    cu.set_launch_log(True)
+    cu.gemm_forward(c, put(cu, a), put(cu, b), None, 1, m, n, k, False, False, 0, 0, 0, 1.0, 0.0, 0, 0.0, -1)
+    cu.set_launch_log(False)
+    (kernel, grid, _), = cu.take_launch_log()
+    assert "gemm_tiled" in kernel and grid[0] == (n + 63) // 64 and grid[1] == 1, (kernel, grid)
+    np.testing.assert_allclose(c.to_host().reshape(m, n), a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)

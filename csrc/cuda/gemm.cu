@@ -21,8 +21,9 @@
 //                  tiles and a long k (conv weight gradients: a 64x576 C summed over 131072
 //                  products gave 9 blocks, split 30 ways it gives 270).
 // variant -1: k0 for tiny products (launch-bound either way); k1 when the 128-tile grid has
-// a block for every multiprocessor, else k2 when the 64-tile grid has, else split-K when k
-// allows 4 ranges of >= 128 (else k2). (The CPU has variants {0, 1, 2}; the CUDA module also accepts 3.)
+// a block for every multiprocessor and wastes < 30% more of its tiles than the 64-tile grid
+// (a 64-row C wastes half of each 128-tile: k2 there), else k2 when the 64-tile grid has a
+// block for every multiprocessor, else split-K when k allows 4 ranges of >= 128 (else k2). (The CPU has variants {0, 1, 2}; the CUDA module also accepts 3.)
 // Every variant sums each C element over p in a fixed order (split-K: each range in order,
 // then the ranges in order): the result does not depend on scheduling (deterministic).
 #include <algorithm>
@@ -377,9 +378,14 @@ void gemm(const GemmDesc& g, int64_t variant) {
     // Few 64-tiles and a long k: split k as well (variant 3).
     const double tiles128 = double((g.m + 127) / 128) * double((g.n + 127) / 128) * double(g.batch);
     const double tiles64 = double((g.m + 63) / 64) * double((g.n + 63) / 64) * double(g.batch);
+    // The share of a tile grid's outputs that fall outside C (computed, then dropped): a
+    // 64-row C (a 64-channel conv) wastes half of every 128-tile and none of the 64-tiles.
+    const double useful = double(g.m) * double(g.n) * double(g.batch);
+    const double waste128 = 1.0 - useful / (tiles128 * 128.0 * 128.0);
+    const double waste64 = 1.0 - useful / (tiles64 * 64.0 * 64.0);
     int64_t chunk = 0;
     if (double(g.m) * g.n * g.k * g.batch < 32768.0) variant = 0;
-    else if (tiles128 >= double(sm_count())) variant = 1;
+    else if (tiles128 >= double(sm_count()) && waste128 - waste64 < 0.3) variant = 1;
     else if (tiles64 >= double(sm_count())) variant = 2;
     else variant = split_count(g, chunk) > 1 ? 3 : 2;
   }
