@@ -65,8 +65,9 @@ constexpr int kThreads = 256;
 // A_MK: op(A) is contiguous along k (as_p == 1, A stored (m, k)); else along m (as_i == 1).
 // B_KN: op(B) is contiguous along n (bs_j == 1, B stored (k, n)); else along k (bs_p == 1).
 // VA, VB: operand A's / B's base pointer and row stride along its contiguous axis allow float4
-// loads, decided per operand (a leading dimension of 27 or 49 in one operand no longer makes
-// the other's loads scalar); C's float4 stores are decided at run time (the epilogue).
+// loads, decided per operand on the 64-tile kernel (a leading dimension of 27 or 49 in one
+// operand no longer makes the other's loads scalar; the 128-tile kernel keeps both or
+// neither); C's float4 stores are decided at run time (the epilogue).
 // Block (blockIdx.x, blockIdx.y, blockIdx.z) -> C tile (n0 = BN*x, m0 = BM*y) of batch z;
 // the host splits launches so y and z stay within the grid limits.
 template <int BM, bool A_MK, bool B_KN, bool VA, bool VB>
@@ -230,7 +231,10 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
   // Epilogue: alpha, beta (never reads C when 0), biases, activation; float4 stores when
   // the row segment is whole and aligned.
   float* C = g.c + bz * g.stride_c;  // split-K: the partial sums' workspace, one slab per z
-  const bool vec_c = (reinterpret_cast<uintptr_t>(g.c) & 15) == 0 && g.ldc % 4 == 0 && g.stride_c % 4 == 0;
+  // (Without a vector operand the float4 store path is compiled out: with it the scalar
+  // 128-tile kernel spilled 48 bytes of registers, ptxas -v sm_90.)
+  const bool vec_c = (VA || VB) && (reinterpret_cast<uintptr_t>(g.c) & 15) == 0 && g.ldc % 4 == 0 &&
+                     g.stride_c % 4 == 0;
 #pragma unroll
   for (int ih = 0; ih < QH; ++ih)
 #pragma unroll
@@ -294,10 +298,16 @@ void launch_tiled(const GemmDesc& g) {
       h.c = g.c + b0 * g.stride_c + t0 * BM * g.ldc;
       if (g.bias_row) h.bias_row = g.bias_row + t0 * BM;
       dim3 grid(unsigned(nt), unsigned(std::min(kMaxYZ, mt - t0)), unsigned(h.batch));
-      if (va && vb) NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, true, true>)(h);
-      else if (va) NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, true, false>)(h);
-      else if (vb) NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, false, true>)(h);
-      else NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, false, false>)(h);
+      if (va && vb) {
+        NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, true, true>)(h);
+      } else if constexpr (BM == 64) {  // one vector operand: only the 64-tile kernel (the
+        // 128-tile one spills 40-48 bytes of registers that way: ptxas -v, sm_90)
+        if (va) NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, true, false>)(h);
+        else if (vb) NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, false, true>)(h);
+        else NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, false, false>)(h);
+      } else {
+        NX_LAUNCH(grid, kThreads, gemm_tiled<BM, A_MK, B_KN, false, false>)(h);
+      }
       NX_CUDA_LAUNCH();
     }
 }
