@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import neuraxon as nx
@@ -129,3 +130,17 @@ def test_set_num_threads_is_process_wide():
         assert seen == [1, 3]
     finally:
         nx.set_num_threads(before)
+
+
+def test_openmp_spin_default_and_user_settings():
+    # neuraxon shortens libgomp's spin before its threads sleep (a busy machine made 2-thread
+    # steps 25x slower than 1 thread), unless the user chose a wait policy or spin count
+    import subprocess
+    import sys
+
+    code = "import os, neuraxon; print(os.environ.get('GOMP_SPINCOUNT'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    run = lambda e: subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, check=True).stdout.strip()  # noqa: E731
+    assert run(env) == "10000"
+    assert run({**env, "GOMP_SPINCOUNT": "500"}) == "500"
+    assert run({**env, "OMP_WAIT_POLICY": "ACTIVE"}) == "None"

@@ -167,3 +167,18 @@ def test_train_smoke_real_mnist(tmp_path, capsys):
     hist = json.loads((out / "metrics.json").read_text())
     assert hist["train_loss"][1] < hist["train_loss"][0]
     assert hist["test_acc"][-1] > 0.5
+
+
+def test_train_threads_option(tmp_path, capsys):
+    from neuraxon import _ext
+
+    before = _ext.cpu.num_threads()
+    try:
+        rc = cli.main(["train", "--model", "mlp", "--data", "synthetic", "--epochs", "1", "--limit", "64",
+                       "--test-limit", "32", "--threads", "1", "--quiet", "--out", str(tmp_path / "r")])
+        assert rc == 0 and _ext.cpu.num_threads() == 1
+        rc = cli.main(["train", "--model", "mlp", "--data", "synthetic", "--epochs", "1", "--limit", "64",
+                       "--threads", "0", "--quiet", "--out", str(tmp_path / "r2")])
+        assert rc != 0 and "--threads must be >= 1" in capsys.readouterr().err
+    finally:
+        nx.set_num_threads(before)

@@ -72,6 +72,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None, help="train on the first N examples only")
     p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test examples only")
     p.add_argument("--workers", type=int, default=1, help="batches prepared by a background thread (0: none)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU kernel threads (neuraxon.set_num_threads; default: OpenMP's, OMP_NUM_THREADS or the cores)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--nproc",
@@ -293,6 +299,10 @@ def run(args: argparse.Namespace) -> dict:
 
         if not cuda.is_available():
             raise ConfigError(f"--device cuda: CUDA is not available ({cuda.unavailable_reason()})")
+    if getattr(args, "threads", None) is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+        nx.set_num_threads(args.threads)
     nx.manual_seed(args.seed)
     out_dir = args.out or os.path.join("runs", f"{args.model}-{args.data}")
     if main_rank:
