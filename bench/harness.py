@@ -350,8 +350,25 @@ def parse_args(op: str, argv: list[str] | None) -> argparse.Namespace:
                    help=f"results JSON (default bench/results/{op}.json; '-' = do not write)")
     p.add_argument("--min-time", type=float, default=None, help="seconds of samples per contender")
     p.add_argument("--no-baseline", action="store_true", help="time ours only")
+    p.add_argument("--isa", default=None, choices=("portable", "avx2", "avx512"),
+                   help="force neuraxon's CPU path (default: the best this CPU runs); pair it with "
+                        "OPENBLAS_CORETYPE (e.g. Haswell for AVX2) so both sides run the same ISA")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
+
+
+def blas_kernels() -> str:
+    """Which OpenBLAS kernels NumPy runs (threadpoolctl's 'architecture'), else the forced
+    OPENBLAS_CORETYPE, else 'unknown'."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        for info in threadpool_info():
+            if info.get("internal_api") == "openblas" and info.get("architecture"):
+                return str(info["architecture"])
+    except ImportError:
+        pass
+    return os.environ.get("OPENBLAS_CORETYPE", "unknown")
 
 
 def main(op: str, make_cases: Callable[[argparse.Namespace], list[Case]],
@@ -360,6 +377,12 @@ def main(op: str, make_cases: Callable[[argparse.Namespace], list[Case]],
     args = parse_args(op, argv)
     threads = [int(x) for x in str(args.threads).split(",") if x]
     sha, dev_name = git_sha(), device_name()
+    from neuraxon import _ext
+
+    if args.isa:
+        _ext.cpu.set_isa(args.isa)
+    isa, blas = _ext.cpu.isa(), blas_kernels()
+    print(f"neuraxon ISA path: {isa}; OpenBLAS kernels: {blas}", flush=True)
     recs: list[dict] = []
     for n in threads:
         if not args.child and not blas_threads_settable() and len(threads) > 1:
@@ -376,6 +399,7 @@ def main(op: str, make_cases: Callable[[argparse.Namespace], list[Case]],
             elif args.quick:
                 case.min_time = min(case.min_time, 0.05)
             for r in measure(case, n, sha, dev_name, log=lambda s: print(s, flush=True)):
+                r.update({"isa": isa, "blas_kernels": blas})
                 print(fmt_line(r), flush=True)
                 recs.append(r)
     if not args.child and args.out != "-":
