@@ -419,7 +419,7 @@ def test_train_nproc_2_writes_once_from_rank_0(mpiexec, tmp_path):
     assert r.stdout.count("neuraxon train: mlp") == 1 and "2 processes (batch 16 each)" in r.stdout
     assert r.stdout.count("epoch 2/2: train loss") == 1 and r.stdout.count("final test accuracy") == 1
     assert r.stderr.count("epoch 1/2 [") >= 1 and r.stderr.count("32/32") == 0  # rank 0's bar: 8 steps of 16
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz", "curves.png", "metrics.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz", "curves.png", "metrics.csv", "metrics.json"]
     m = json.loads((out / "metrics.json").read_text())
     assert m["epoch"] == [1, 2] and 0 <= m["test_acc"][-1] <= 1
     ck = nx.load(str(out / "checkpoint.npz"))

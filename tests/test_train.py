@@ -182,3 +182,26 @@ def test_train_threads_option(tmp_path, capsys):
         assert rc != 0 and "--threads must be >= 1" in capsys.readouterr().err
     finally:
         nx.set_num_threads(before)
+
+
+def test_run_folder_rules(tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["train", "--model", "mlp", "--data", "synthetic", "--limit", "64", "--test-limit", "32", "--quiet",
+            "--out", str(out)]
+    # --epochs 0 evaluates and writes nothing (it used to overwrite metrics.json), no folder
+    assert cli.main(base + ["--epochs", "0"]) == 0 and not out.exists()
+    assert cli.main(base + ["--epochs", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert f"writing to {out}" in printed and f"to {out}" in printed.splitlines()[-2]
+    lines = (out / "metrics.csv").read_text().splitlines()
+    assert lines[0] == "epoch,train_loss,train_acc,test_loss,test_acc,images_per_s" and len(lines) == 3
+    assert lines[2].startswith("2,")
+    # a finished run is not overwritten unless asked
+    assert cli.main(base + ["--epochs", "1"]) != 0
+    assert "already holds a run" in capsys.readouterr().err and len((out / "metrics.csv").read_text().splitlines()) == 3
+    assert cli.main(base + ["--epochs", "1", "--overwrite"]) == 0
+    assert len((out / "metrics.csv").read_text().splitlines()) == 2
+    # a run that fails before its first epoch leaves no folder behind
+    bad = tmp_path / "bad"
+    assert cli.main(["train", "--model", "mlp", "--data", "synthetic", "--batch-size", "0", "--quiet", "--out", str(bad)]) != 0
+    assert not bad.exists()

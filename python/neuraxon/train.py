@@ -4,8 +4,9 @@ evaluation, checkpoints and a PNG of the learning curves.
 
     neuraxon train --model lenet --data mnist --epochs 3 --optimizer adam --out runs/lenet
 
-Writes to --out: checkpoint.npz (model + optimizer state, neuraxon.save format),
-metrics.json (per-epoch history) and curves.png (loss and accuracy; matplotlib when
+Writes to --out (made when the first epoch ends; a folder that holds a run is refused without
+--overwrite): checkpoint.npz (model + optimizer state, neuraxon.save format), metrics.csv (a
+line per epoch as it ends), metrics.json (per-epoch history) and curves.png (loss and accuracy; matplotlib when
 installed, else a small built-in PNG renderer). Prints the final test accuracy.
 
 Data-parallel: `--nproc N` starts N MPI ranks (neuraxon.distributed.launch, the `distributed`
@@ -69,6 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output folder (default runs/<model>-<data>)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished run in the output folder")
     p.add_argument("--limit", type=int, default=None, help="train on the first N examples only")
     p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test examples only")
     p.add_argument("--workers", type=int, default=1, help="batches prepared by a background thread (0: none)")
@@ -305,8 +307,13 @@ def run(args: argparse.Namespace) -> dict:
         nx.set_num_threads(args.threads)
     nx.manual_seed(args.seed)
     out_dir = args.out or os.path.join("runs", f"{args.model}-{args.data}")
-    if main_rank:
-        os.makedirs(out_dir, exist_ok=True)
+    finished = [f for f in ("metrics.json", "metrics.csv", "checkpoint.npz") if os.path.exists(os.path.join(out_dir, f))]
+    if finished and not getattr(args, "overwrite", False):
+        raise ConfigError(
+            f"{out_dir} already holds a run ({', '.join(finished)}): pass --overwrite to replace it, "
+            "or --out for another folder"
+        )
+    # The folder is made when the first epoch is written: a run that fails before leaves none.
 
     xtr, ytr = load_arrays(args.data, True, args.seed)
     xte, yte = load_arrays(args.data, False, args.seed)
@@ -393,6 +400,10 @@ def run(args: argparse.Namespace) -> dict:
         )
         if not main_rank:
             continue
+        if epoch == 0:
+            os.makedirs(out_dir, exist_ok=True)
+            say(f"writing to {out_dir}", flush=True)
+        _append_csv(os.path.join(out_dir, "metrics.csv"), {k: hist[k][-1] for k in _CSV_COLUMNS}, epoch == 0)
         nx.save(
             {
                 "model": net.state_dict(),
@@ -403,11 +414,11 @@ def run(args: argparse.Namespace) -> dict:
             },
             os.path.join(out_dir, "checkpoint.npz"),
         )
-    if main_rank:
+    if main_rank and hist["epoch"]:  # --epochs 0 writes nothing
         with open(os.path.join(out_dir, "metrics.json"), "w") as f:
             json.dump({k: v for k, v in hist.items() if k != "step_loss"}, f, indent=1)
-        if hist["epoch"]:
-            plot_curves(hist, os.path.join(out_dir, "curves.png"))
+        plot_curves(hist, os.path.join(out_dir, "curves.png"))
+        say(f"wrote checkpoint.npz, metrics.csv, metrics.json, curves.png to {out_dir}", flush=True)
     if hist["test_acc"]:
         final = hist["test_acc"][-1]
     else:
@@ -422,6 +433,17 @@ def run(args: argparse.Namespace) -> dict:
     hist["final_test_acc"] = final
     hist["out"] = out_dir
     return hist
+
+
+_CSV_COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "images_per_s")
+
+
+def _append_csv(path: str, row: dict, first: bool) -> None:
+    """One line per epoch as it ends (a run stopped half way keeps what it measured)."""
+    with open(path, "w" if first else "a") as f:
+        if first:
+            f.write(",".join(_CSV_COLUMNS) + "\n")
+        f.write(",".join(f"{row[k]:.6g}" if isinstance(row[k], float) else str(row[k]) for k in _CSV_COLUMNS) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
