@@ -94,3 +94,28 @@ def test_python_kernel_codes_equal_the_cpp_enums():
             cpp[name] = int(value)
     py = {k: v for k, v in vars(_codes).items() if k.isupper()}
     assert py == cpp
+
+
+def test_no_driver_is_named_as_such():
+    # a machine without any NVIDIA driver got "CUDA driver version is insufficient for CUDA
+    # runtime version", which reads as "update your driver"
+    import os
+
+    import neuraxon as nx
+    from neuraxon import _ext
+
+    if _ext.cuda is None or _ext.cuda_emulated or os.path.exists("/proc/driver/nvidia/version"):
+        pytest.skip("needs the real CUDA module on a machine without an NVIDIA driver")
+    assert not nx.cuda.is_available()
+    assert nx.cuda.unavailable_reason().startswith("no NVIDIA driver on this machine")
+
+
+def test_one_version():
+    import re
+
+    import neuraxon
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "pyproject.toml")) as f:
+        declared = re.search(r'^version = "([^"]+)"', f.read(), re.M).group(1)
+    assert neuraxon.__version__ == declared

@@ -7,14 +7,25 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="neuraxon")
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="neuraxon", description="neuraxon: build info, training, kernel benchmarks, multi-process runs"
+    )
+    parser.add_argument("--version", action="version", version=f"neuraxon {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="print the build and the devices")
     sub.add_parser("bench", help="kernel benchmarks: neuraxon bench [op|report] [--threads 1,2] [--quick]",
                    add_help=False)
     from .train import add_arguments as _train_arguments
 
-    _train_arguments(sub.add_parser("train", help="train an MLP or LeNet-5 on MNIST-like data"))
+    _train_arguments(
+        sub.add_parser(
+            "train",
+            help="train a model of neuraxon.models (MLP, LeNet-5, VGG, ResNet, ...) on MNIST-like data",
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+    )
     run = sub.add_parser(
         "run",
         help="start N processes of a script under MPI: neuraxon run -n 2 script.py [args]",

@@ -26,7 +26,17 @@ def unavailable_reason() -> str:
             if _ext.cuda_import_error and "No module" not in _ext.cuda_import_error
             else ""
         )
-    return _ext.cuda.unavailable_reason()
+    reason = _ext.cuda.unavailable_reason()
+    if "driver version is insufficient" in reason and not _nvidia_driver_present():
+        # what the runtime says when there is no driver at all, which misleads: name it
+        reason = f"no NVIDIA driver on this machine (no GPU to run on; the CUDA runtime says: {reason})"
+    return reason
+
+
+def _nvidia_driver_present() -> bool:
+    import os
+
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")
 
 
 def is_emulated() -> bool:
