@@ -525,3 +525,15 @@ def test_integers_past_int64_raise_instead_of_wrapping():
     assert nx.tensor([2**63 - 1, -(2**63)]).tolist() == [2**63 - 1, -(2**63)]
     assert nx.tensor(np.array([5, 2**63 - 1], np.uint64)).tolist() == [5, 2**63 - 1]
     assert nx.tensor(np.array([2**63 + 5], np.uint64), dtype="float32").item() == float(np.float32(2**63 + 5))
+
+
+def test_float64_past_float32_range_raises_instead_of_inf():
+    # neuraxon stores float32: 1e300 became inf without a word (torch keeps float64 data as is)
+    for data in ([1e300], np.array([1.0, -1e39]), np.array([[3.5e38]])):
+        with pytest.raises(OverflowError, match="beyond float32's range"):
+            nx.tensor(data)
+    with pytest.raises(OverflowError):
+        nx.from_numpy(np.array([1e300]))
+    assert np.isinf(nx.tensor(np.array([np.inf, -np.inf, 1.0])).numpy()[:2]).all()  # inf stays inf
+    assert nx.tensor(np.array([3.4028235e38])).item() == float(np.float32(3.4028235e38))  # float32's max fits
+    assert np.isnan(nx.tensor([float("nan")]).item())

@@ -110,6 +110,7 @@ def empty_cache() -> int:
 
 
 _INT64_MAX = np.iinfo(np.int64).max
+_F32_MAX_ROUNDING = 3.4028235677973366e38  # float32's max + half an ulp: at or above, inf
 
 
 class Device:
@@ -173,7 +174,17 @@ class Device:
             # uint64 has no neuraxon twin: a value past int64 would wrap negative (torch
             # keeps uint64; a Python int that large raises there too)
             raise OverflowError(f"value {int(a.max())} does not fit {dt.name} (at most {_INT64_MAX})")
-        flat = np.ascontiguousarray(a, dtype=dt.numpy).reshape(-1)
+        narrowing = a.dtype.kind == "f" and a.dtype.itemsize > 4 and dt.numpy == np.float32
+        with np.errstate(over="ignore"):  # checked below instead of NumPy's warning
+            flat = np.ascontiguousarray(a, dtype=dt.numpy).reshape(-1)
+        if narrowing and flat.size and np.isinf(flat).any():
+            big = a[np.isfinite(a)]
+            big = big[np.abs(big) > _F32_MAX_ROUNDING]
+            if big.size:  # a finite float64 that would become inf: a wrong value, not a rounding
+                raise OverflowError(
+                    f"value {float(big.flat[0])!r} is beyond float32's range (neuraxon stores float32): "
+                    "it would become inf"
+                )
         if self.type == "cpu":
             return flat.copy() if np.may_share_memory(flat, a) else flat
         arr = self.k.DeviceArray(flat.size, dt.code)
