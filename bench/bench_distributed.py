@@ -158,14 +158,10 @@ def main() -> int:
 
 
 def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "?"
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import harness  # bench/harness.py (imported late: it sets thread-pool env vars on import)
+
+    return harness.device_name()
 
 
 if __name__ == "__main__":

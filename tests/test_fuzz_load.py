@@ -39,27 +39,14 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
+from fuzzing import fuzz_settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import neuraxon as nx  # noqa: E402
 from neuraxon import serialization  # noqa: E402
 
-EXAMPLES = int(os.environ.get("NEURAXON_FUZZ_EXAMPLES", "") or 30)
-_SEED = os.environ.get("NEURAXON_FUZZ_SEED", "")
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    derandomize=not _SEED,
-    database=None,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=list(HealthCheck),
-)
-
-
-def fuzz(fn):
-    fn = FUZZ(fn)
-    return hypothesis.seed(int(_SEED))(fn) if _SEED else fn
+EXAMPLES, fuzz = fuzz_settings(30)
 
 
 INVALID = "not a valid neuraxon checkpoint"
