@@ -34,6 +34,7 @@ def set_num_threads(n) -> None:
 
 
 def get_num_threads() -> "builtins.int":  # noqa: F821
+    """The number of threads the CPU kernels use (see set_num_threads)."""
     return _ext.cpu.num_threads()
 
 
@@ -75,10 +76,12 @@ del _n
 
 
 def numel(x) -> "builtins.int":  # noqa: F821
+    """The number of elements of a tensor."""
     return x.numel()
 
 
 def is_floating_point(x) -> "builtins.bool":  # noqa: F821
+    """True when the tensor's dtype is a floating-point type (float32)."""
     return x.is_floating_point()
 
 

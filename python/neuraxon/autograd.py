@@ -50,6 +50,7 @@ _state = _GradState()
 
 
 def is_grad_enabled() -> bool:
+    """True when operations on this thread record a graph (see no_grad)."""
     return _state.enabled
 
 

@@ -179,10 +179,12 @@ def _new(shape, dtype, device, requires_grad, default=float32) -> Tensor:
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of the given size (contents are whatever the memory held)."""
     return _new(_size(size), dtype, device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of `size` filled with fill_value (dtype from the value unless given)."""
     if isinstance(size, int):
         size = (size,)
     if dtype is None:
@@ -196,10 +198,12 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of the given size (float32 unless dtype is given)."""
     return full(_size(size), 0.0, dtype=dtype or float32, device=device, requires_grad=requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of the given size (float32 unless dtype is given)."""
     return full(_size(size), 1.0, dtype=dtype or float32, device=device, requires_grad=requires_grad)
 
 
@@ -226,15 +230,18 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
 
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """`steps` evenly spaced values from start to end, both included."""
     a = np.linspace(float(start), float(end), int(steps))
     return tensor(a, dtype=dtype or float32, device=device, requires_grad=requires_grad)
 
 
 def logspace(start, end, steps: int, base: float = 10.0, dtype=None, device=None) -> Tensor:
+    """`steps` values base**x for x evenly spaced from start to end, both included."""
     return tensor(np.logspace(float(start), float(end), int(steps), base=base), dtype=dtype or float32, device=device)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """The n x m (default n x n) identity matrix."""
     return tensor(np.eye(n, m), dtype=dtype or float32, device=device, requires_grad=requires_grad)
 
 
@@ -292,35 +299,42 @@ def _like(t, dtype, device):
 
 
 def empty_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of t's shape (and dtype/device unless given)."""
     s, d, dev = _like(t, dtype, device)
     return empty(s, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of t's shape (and dtype/device unless given)."""
     s, d, dev = _like(t, dtype, device)
     return zeros(s, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of t's shape (and dtype/device unless given)."""
     s, d, dev = _like(t, dtype, device)
     return ones(s, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of t's shape filled with fill_value."""
     s, d, dev = _like(t, dtype, device)
     return full(s, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def rand_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform [0, 1) samples of t's shape, from the global generator."""
     s, d, dev = _like(t, dtype, device)
     return rand(s, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def randn_like(t, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples of t's shape, from the global generator."""
     s, d, dev = _like(t, dtype, device)
     return randn(s, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def randint_like(t, low, high=None, dtype=None, device=None) -> Tensor:
+    """Random integers in [low, high) (or [0, low)) of t's shape."""
     s, d, dev = _like(t, dtype, device)
     return randint(low, high, s, dtype=d, device=dev)

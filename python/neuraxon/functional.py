@@ -97,18 +97,23 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def relu_(input: Tensor) -> Tensor:
+    """relu in place: input is overwritten with max(input, 0)."""
     return input.copy_(relu(input.detach()))
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise.
+    `inplace` is accepted for PyTorch compatibility; the result is a new tensor."""
     return _act(input, C.ACT_LEAKY_RELU, negative_slope)
 
 
 def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-x))."""
     return _act(input, C.ACT_SIGMOID)
 
 
 def tanh(input: Tensor) -> Tensor:
+    """The hyperbolic tangent."""
     return _act(input, C.ACT_TANH)
 
 
@@ -121,32 +126,43 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """ELU: x for x > 0, alpha * (exp(x) - 1) otherwise.
+    `inplace` is accepted for PyTorch compatibility; the result is a new tensor."""
     return _act(input, C.ACT_ELU, alpha)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """GELU: x * Phi(x) (approximate='tanh' for the tanh formula)."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return _act(input, C.ACT_GELU, 0.0 if approximate == "none" else 1.0)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """SiLU (swish): x * sigmoid(x).
+    `inplace` is accepted for PyTorch compatibility; the result is a new tensor."""
     return input * sigmoid(input)
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """clamp(x, min_val, max_val).
+    `inplace` is accepted for PyTorch compatibility; the result is a new tensor."""
     return input.clamp(min_val, max_val)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """clamp(x, 0, 6).
+    `inplace` is accepted for PyTorch compatibility; the result is a new tensor."""
     return input.clamp(0.0, 6.0)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)), computed stably as -softplus(-x)."""
     return -softplus(-input)
 
 
 def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
     return input / (input.abs() + 1.0)
 
 
@@ -156,14 +172,17 @@ def softsign(input: Tensor) -> Tensor:
 
 
 def softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along dim, computed stably (max subtracted first)."""
     return _softmax(input, dim, False, dtype)
 
 
 def log_softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """log(softmax(input)) along dim, computed stably."""
     return _softmax(input, dim, True, dtype)
 
 
 def softmin(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """softmax(-x) along dim."""
     return _softmax(-input, dim, False, dtype)
 
 
@@ -203,6 +222,7 @@ def one_hot(tensor_: Tensor, num_classes: int = -1) -> Tensor:
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """input divided by its p-norm along dim (at least eps)."""
     n = input.norm(p, dim, keepdim=True)
     return input / n.clamp(min=eps)
 
@@ -372,17 +392,20 @@ def _check_same_shape(name, input, target):
 
 
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mean (or sum, or none) of (input - target)^2."""
     _check_same_shape("mse_loss", input, target)
     d = input - target
     return _reduce(d * d, _legacy_reduction(size_average, reduce, reduction))
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mean (or sum, or none) of |input - target|."""
     _check_same_shape("l1_loss", input, target)
     return _reduce((input - target).abs(), _legacy_reduction(size_average, reduce, reduction))
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta: float = 1.0):
+    """Smooth L1: 0.5 d^2 / beta for |d| < beta, |d| - 0.5 beta otherwise (d = input - target)."""
     _check_same_shape("smooth_l1_loss", input, target)
     d = (input - target).abs()
     if beta == 0:
@@ -392,6 +415,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 def huber_loss(input, target, reduction="mean", delta: float = 1.0):
+    """Huber loss: 0.5 d^2 for |d| < delta, delta (|d| - 0.5 delta) otherwise (d = input - target),
+    reduced by `reduction`."""
     _check_same_shape("huber_loss", input, target)
     d = (input - target).abs()
     loss = elementwise.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
@@ -473,6 +498,8 @@ def binary_cross_entropy_with_logits(
 
 
 def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Layer normalisation over the last dimensions given by normalized_shape, then the elementwise
+    affine weight and bias when given."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
     if k == 0 or tuple(input.shape[input.ndim - k :]) != shape:
@@ -495,6 +522,8 @@ def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: flo
 
 
 def group_norm(input: Tensor, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Group normalisation over (N, C, ...): statistics per sample and group of C / num_groups channels,
+    then the per-channel affine weight and bias when given."""
     if input.ndim < 2:
         raise RuntimeError(f"group_norm: expected at least 2-D input (N, C, ...), got shape {input.shape}")
     N, Cc = input.shape[:2]
@@ -522,43 +551,60 @@ def instance_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
+    """Instance normalisation: statistics per sample and channel over the spatial dimensions,
+    then the per-channel affine weight and bias when given. Running statistics
+    (use_input_stats=False or running_mean/var) raise NotImplementedError."""
     if not use_input_stats or running_mean is not None or running_var is not None:
         raise NotImplementedError("instance_norm: running statistics are not supported (use_input_stats only)")
     return group_norm(input, input.shape[1], weight, bias, eps)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """SELU: scale * (max(0, x) + min(0, alpha * (exp(x) - 1))) with the self-normalising constants.
+    `inplace` is accepted for PyTorch compatibility; the result is a new tensor."""
     alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
     return elu(input, alpha) * scale
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """CELU: max(0, x) + min(0, alpha * (exp(x / alpha) - 1)).
+    `inplace` is accepted for PyTorch compatibility; the result is a new tensor."""
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: celu alpha must not be 0")
     return elu(input / alpha, 1.0) * alpha
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """Mish: x * tanh(softplus(x)).
+    `inplace` is accepted for PyTorch compatibility; the result is a new tensor."""
     return input * tanh(softplus(input))
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """Hard sigmoid: clamp(x / 6 + 1/2, 0, 1).
+    `inplace` is accepted for PyTorch compatibility; the result is a new tensor."""
     return (input * (1.0 / 6.0) + 0.5).clamp(0.0, 1.0)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """Hard swish: x * hardsigmoid(x).
+    `inplace` is accepted for PyTorch compatibility; the result is a new tensor."""
     return input * hardsigmoid(input)
 
 
 def tanhshrink(input: Tensor) -> Tensor:
+    """x - tanh(x)."""
     return input - tanh(input)
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > threshold, else value.
+    `inplace` is accepted for PyTorch compatibility; the result is a new tensor."""
     return elementwise.where(input > threshold, input, value)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """Gated linear unit: a * sigmoid(b), a and b the two halves of input along dim."""
     d = _array.norm_dim(dim, input.ndim)
     if input.shape[d] % 2:
         raise RuntimeError(f"glu: halving dimension {d} of size {input.shape[d]} must be even (shape {input.shape})")
@@ -567,6 +613,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x for x > 0, weight * x otherwise (one weight, or one per channel of dimension 1)."""
     if weight.numel() != 1 and (input.ndim < 2 or weight.numel() != input.shape[1]):
         raise RuntimeError(f"prelu: weight of {weight.numel()} elements does not match input of shape {input.shape}")
     w = weight.reshape(()) if weight.numel() == 1 else weight.reshape((1, -1) + (1,) * (input.ndim - 2))
@@ -574,6 +621,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """The cosine of the angle between x1 and x2 along dim: x1.x2 / max(|x1| |x2|, eps)."""
     dot = (x1 * x2).sum(dim)
     n1 = (x1 * x1).sum(dim)
     n2 = (x2 * x2).sum(dim)
@@ -581,6 +629,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
 
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """The p-norm of x1 - x2 + eps along the last dimension."""
     return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)
 
 
@@ -606,6 +655,7 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
 
 
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C r^2, H, W) -> (*, C, H r, W r): sub-pixel rearrangement by upscale_factor r."""
     r = int(upscale_factor)
     *lead, Cc, H, W = input.shape
     if Cc % (r * r):
@@ -617,6 +667,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
 
 
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """(*, C, H r, W r) -> (*, C r^2, H, W): the inverse of pixel_shuffle."""
     r = int(downscale_factor)
     *lead, Cc, H, W = input.shape
     if H % r or W % r:

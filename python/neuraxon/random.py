@@ -74,6 +74,7 @@ def seed() -> int:
 
 
 def initial_seed() -> int:
+    """The seed of the global generator (set by manual_seed)."""
     return default_generator.seed
 
 
@@ -83,8 +84,10 @@ def next_offset(n: int) -> tuple[int, int]:
 
 
 def get_rng_state() -> tuple[int, int]:
+    """The global generator's state (seed, offset), for set_rng_state."""
     return default_generator.get_state()
 
 
 def set_rng_state(state) -> None:
+    """Restore the global generator to a state from get_rng_state."""
     default_generator.set_state(state)

@@ -39,6 +39,7 @@ def _shape_args(args) -> tuple:
 
 
 def split(x: Tensor, split_size_or_sections, dim: int = 0):
+    """x split along dim into pieces of split_size (an int) or of the given sizes (a list)."""
     d = _array.norm_dim(dim, x.ndim)
     size = x.shape[d]
     if isinstance(split_size_or_sections, int):
@@ -61,6 +62,7 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0):
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0):
+    """x split into `chunks` pieces along dim (the last may be smaller)."""
     d = _array.norm_dim(dim, x.ndim)
     size = x.shape[d]
     if chunks <= 0:
@@ -70,6 +72,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0):
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
+    """The tensors joined along an existing dimension `dim` (shapes equal elsewhere)."""
     return movement.cat(tensors, dim)
 
 
@@ -80,37 +83,47 @@ concatenate = cat
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
+    """The tensors (all of one shape) joined along a new dimension `dim`."""
     return movement.stack(tensors, dim)
 
 
 def where(condition, input=None, other=None) -> Tensor:
+    """Elementwise input where condition is true, else other; with only condition, nonzero(condition,
+    as_tuple=True)."""
     if input is None and other is None:
         return tuple(tensor(a, device=condition.device) for a in np.nonzero(host.to_host(condition)))
     return elementwise.where(condition, input, other)
 
 
 def maximum(a, b) -> Tensor:
+    """The elementwise maximum of a and b (NaN propagates)."""
     return elementwise.binary(a, b, C.BIN_MAX)
 
 
 def minimum(a, b) -> Tensor:
+    """The elementwise minimum of a and b (NaN propagates)."""
     return elementwise.binary(a, b, C.BIN_MIN)
 
 
 def matmul(a, b) -> Tensor:
+    """The matrix product with NumPy/torch broadcasting rules (1-D operands, batches)."""
     return linalg.matmul(a, b)
 
 
 def broadcast_shapes(*shapes) -> tuple:
+    """The shape the given shapes broadcast to (NumPy's rules); RuntimeError if they do not."""
     return _array.broadcast_shapes(*shapes)
 
 
 def broadcast_tensors(*ts):
+    """The tensors expanded to their common broadcast shape."""
     shape = _array.broadcast_shapes(*(t.shape for t in ts))
     return tuple(t.expand(shape) for t in ts)
 
 
 def nonzero(x: Tensor, as_tuple: bool = False):
+    """The indices of the non-zero elements: (count, ndim) int64, or a tuple of 1-D index
+    tensors with as_tuple=True."""
     nz = np.nonzero(host.to_host(x))
     if as_tuple:
         return tuple(tensor(a.astype(np.int64), device=x.device) for a in nz)
@@ -304,10 +317,12 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
 
 
 def broadcast_to(x: Tensor, shape) -> Tensor:
+    """x expanded to `shape` by broadcasting."""
     return x.expand(tuple(shape))
 
 
 def atleast_1d(*ts):
+    """Each tensor with at least one dimension (a 0-d tensor becomes shape (1,))."""
     out = tuple(
         t.reshape(1) if t.ndim == 0 else t for t in (ts[0] if len(ts) == 1 and isinstance(ts[0], (list, tuple)) else ts)
     )
@@ -315,33 +330,41 @@ def atleast_1d(*ts):
 
 
 def atleast_2d(*ts):
+    """Each tensor with at least two dimensions (leading size-1 axes added)."""
     out = tuple(t.reshape((1,) * (2 - t.ndim) + t.shape) if t.ndim < 2 else t
                 for t in (ts[0] if len(ts) == 1 and isinstance(ts[0], (list, tuple)) else ts))  # fmt: skip
     return out[0] if len(out) == 1 else out
 
 
 def vstack(tensors) -> Tensor:
+    """The tensors joined row-wise (along dim 0; 1-D tensors become rows)."""
     return cat([atleast_2d(t) for t in tensors], 0)
 
 
 def hstack(tensors) -> Tensor:
+    """The tensors joined column-wise (along dim 1; along dim 0 for 1-D tensors)."""
     tensors = [atleast_1d(t) for t in tensors]
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
 def column_stack(tensors) -> Tensor:
+    """1-D tensors as columns (2-D ones as they are), joined along dimension 1."""
     return cat([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors], 1)
 
 
 def argwhere(x: Tensor) -> Tensor:
+    """The indices of the non-zero elements, one row per element: (count, ndim) int64."""
     return nonzero(x)
 
 
 def take_along_dim(x: Tensor, indices: Tensor, dim=None) -> Tensor:
+    """Values of x at `indices` along dim (indices broadcast against x), as torch.take_along_dim;
+    without dim, on the flattened x."""
     return x.take_along_dim(indices, dim)
 
 
 def meshgrid(*tensors, indexing: str = "ij"):
+    """Coordinate grids from 1-D tensors, indexing 'ij' (default) or 'xy'."""
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     if indexing not in ("ij", "xy"):
@@ -364,6 +387,7 @@ def meshgrid(*tensors, indexing: str = "ij"):
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2)."""
     prod_ = mat1.mm(mat2)
     if alpha != 1:
         prod_ = prod_ * alpha
@@ -393,10 +417,14 @@ def searchsorted(sorted_sequence: Tensor, values, *, right: bool = False, side=N
 
 
 def bucketize(input, boundaries: Tensor, *, right: bool = False, out_int32: bool = False):
+    """For each value of input, the index i of its bucket in the sorted 1-D `boundaries`:
+    boundaries[i-1] < x <= boundaries[i], or boundaries[i-1] <= x < boundaries[i] with right=True
+    (torch.bucketize)."""
     if boundaries.ndim != 1:
         raise RuntimeError(f"bucketize: boundaries must be 1-D, got shape {boundaries.shape}")
     return searchsorted(boundaries, input, right=right)
 
 
 def is_tensor(x) -> bool:
+    """True when x is a neuraxon Tensor."""
     return isinstance(x, TensorBase)

@@ -167,6 +167,8 @@ def avg_pool2d(
     count_include_pad: bool = True,
     divisor_override=None,
 ) -> Tensor:
+    """2-D average pooling over (N, C, H, W) or (C, H, W) input, as torch.nn.functional.avg_pool2d
+    (count_include_pad, divisor_override and ceil_mode included)."""
     _need_float("avg_pool2d", input)
     x, unbatched = _batched4("avg_pool2d", input)
     k, s, p, _ = _pool_args("avg_pool2d", kernel_size, stride, padding)
