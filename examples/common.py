@@ -384,10 +384,38 @@ def load_arrays(model, src) -> None:
 # ---- figures and results -----------------------------------------------------------------------
 
 
-def plt():
-    """matplotlib.pyplot with the file-only backend."""
-    import matplotlib
+class _NoPlot:
+    """Stands in for matplotlib.pyplot when it is not installed: every call, attribute, index
+    and two-way unpacking gives itself back, so a script draws nothing and still finishes
+    (its numbers and results.json are the results; the figures are extra)."""
 
+    def __getattr__(self, name):
+        return self
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __getitem__(self, key):
+        return self
+
+    def __iter__(self):
+        return iter((self, self))
+
+
+_warned_no_plot = False
+
+
+def plt():
+    """matplotlib.pyplot with the file-only backend; without matplotlib (pip install ".[plot]")
+    a stand-in that draws nothing, with one note on stderr."""
+    global _warned_no_plot
+    try:
+        import matplotlib
+    except ImportError:
+        if not _warned_no_plot:
+            print('matplotlib is not installed: figures are skipped (pip install ".[plot]")', file=sys.stderr)
+            _warned_no_plot = True
+        return _NoPlot()
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
