@@ -62,7 +62,8 @@ def test_train_smoke_synthetic(tmp_path, capsys, model, opt):
     assert rc == 0
     captured = capsys.readouterr()
     assert "final test accuracy:" in captured.out
-    assert "\r" in captured.err and "img/s" in captured.err and "epoch 3/3" in captured.err
+    # stderr is not a terminal here: one finished line per epoch, no \r redraws
+    assert "\r" not in captured.err and captured.err.count("img/s") == 3 and "epoch 3/3 [" in captured.err
     hist = json.loads((out / "metrics.json").read_text())
     assert hist["epoch"] == [1, 2, 3]
     assert hist["train_loss"][-1] < hist["train_loss"][0]
@@ -205,3 +206,20 @@ def test_run_folder_rules(tmp_path, capsys):
     bad = tmp_path / "bad"
     assert cli.main(["train", "--model", "mlp", "--data", "synthetic", "--batch-size", "0", "--quiet", "--out", str(bad)]) != 0
     assert not bad.exists()
+
+
+def test_progress_bar_redraws_only_on_a_terminal():
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream, tty in ((Tty(), True), (io.StringIO(), False)):
+        bar = train.ProgressBar(10, "epoch 1/1", stream=stream)
+        bar._last = -1.0  # a redraw is due
+        bar.update(5, 0.5, 0.5, 50)
+        bar.update(10, 0.4, 0.6, 100, final=True)
+        out = stream.getvalue()
+        assert out.endswith("\n") and out.count("\n") == 1 and "10/10" in out
+        assert ("\r" in out and "eta 0:00" in out) if tty else ("\r" not in out and "5/10" not in out)

@@ -173,21 +173,23 @@ def load_arrays(which: str, train: bool, seed: int = 0):
 
 
 class ProgressBar:
-    """One plain-text line per epoch on stderr, redrawn with \\r (no tqdm)."""
+    """One plain-text line per epoch on stderr: on a terminal redrawn with \\r (at most ten
+    times a second) with an ETA; into a file or pipe only the finished line (no tqdm needed)."""
 
     def __init__(self, total: int, prefix: str, stream=None, enabled: bool = True, width: int = 24) -> None:
         self.total, self.prefix, self.width = max(1, total), prefix, width
         self.stream = stream or sys.stderr
         self.enabled = enabled
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.t0 = time.perf_counter()
         self._last = 0.0
 
     def due(self) -> bool:
-        """Whether a redraw is due (at most ten per second)."""
-        return self.enabled and time.perf_counter() - self._last >= 0.1
+        """Whether a redraw is due (at most ten per second, on a terminal)."""
+        return self.enabled and self.tty and time.perf_counter() - self._last >= 0.1
 
     def update(self, done: int, loss: float, acc: float, seen: int, final: bool = False) -> None:
-        if not self.enabled:
+        if not self.enabled or not (final or self.tty):
             return
         now = time.perf_counter()
         if not final and now - self._last < 0.1:
@@ -195,12 +197,18 @@ class ProgressBar:
         self._last = now
         frac = min(1.0, done / self.total)
         fill = int(round(frac * self.width))
-        rate = seen / max(now - self.t0, 1e-9)
+        elapsed = now - self.t0
+        rate = seen / max(elapsed, 1e-9)
+        if final:
+            when = f"{elapsed:.1f}s"
+        else:
+            left = elapsed / max(done, 1) * (self.total - done)
+            when = f"eta {int(left) // 60}:{int(left) % 60:02d}"
         line = (
-            f"\r{self.prefix} [{'#' * fill}{'.' * (self.width - fill)}] {done}/{self.total} "
-            f"loss {loss:.4f} acc {100 * acc:5.2f}% {rate:,.0f} img/s"
+            f"{self.prefix} [{'#' * fill}{'.' * (self.width - fill)}] {done}/{self.total} "
+            f"loss {loss:.4f} acc {100 * acc:5.2f}% {rate:,.0f} img/s {when}"
         )
-        self.stream.write(line + ("\n" if final else ""))
+        self.stream.write(("\r" if self.tty else "") + line + ("\n" if final else ""))
         self.stream.flush()
 
 
