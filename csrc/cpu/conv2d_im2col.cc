@@ -73,34 +73,53 @@ void forward_im2col(const ConvShape& s, float* out, const float* in, const float
   });
 }
 
+// The batched paths' work split: the N images cut into batches of `bat` side by side (one GEMM
+// of up to L = bat*PQ columns each), batches cut into chunks handed out to threads. run calls
+// begin(t) once per thread, then body(t, n0, nn, col, buf) for each of its batches (images
+// n0 .. n0+nn-1) with the thread's scratch col (CRS x L) and buf (Kg x L).
+struct ImageBatches {
+  const ConvShape& s;
+  int64_t bat, batches, L, chunks;
+  int team;
+  explicit ImageBatches(const ConvShape& sh) : s(sh) {
+    bat = std::min(s.N, (kBatchPixels + s.PQ - 1) / s.PQ);
+    batches = (s.N + bat - 1) / bat;
+    L = bat * s.PQ;
+    const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
+    team = team_size(flops, batches);
+    chunks = chunk_count(team, flops, batches);
+  }
+  template <class Begin, class Body>
+  void run(Begin&& begin, Body&& body) const {
+    run_team(team, chunks, [&](int64_t t, int64_t nth) {
+      int64_t b0, b1;
+      split_range(batches, nth, t, b0, b1);
+      float* col = cpu::scratch(size_t(s.CRS * L) + 16, 2);
+      float* buf = cpu::scratch(size_t(s.Kg * L) + 16, 3);
+      begin(t);
+      for (int64_t bi = b0; bi < b1; ++bi) body(t, bi * bat, std::min(bat, s.N - bi * bat), col, buf);
+    });
+  }
+};
+
 bool use_batched_forward(const ConvShape& s) {
   return !is_pointwise(s) && s.PQ < kBatchPixels / 2 && s.N > 1 && s.CRS * kBatchPixels <= kFwdColBudget;
 }
 
 void forward_batched(const ConvShape& s, float* out, const float* in, const float* w, const float* bias) {
-  const int64_t bat = std::min(s.N, (kBatchPixels + s.PQ - 1) / s.PQ);
-  const int64_t batches = (s.N + bat - 1) / bat, L = bat * s.PQ;
-  const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
-  const int team = team_size(flops, batches);
-  run_team(team, chunk_count(team, flops, batches), [&](int64_t t, int64_t nth) {
-    int64_t b0, b1;
-    split_range(batches, nth, t, b0, b1);
-    float* col = cpu::scratch(size_t(s.CRS * L) + 16, 2);
-    float* tile = cpu::scratch(size_t(s.Kg * L) + 16, 3);
-    for (int64_t bi = b0; bi < b1; ++bi) {
-      const int64_t n0 = bi * bat, nn = std::min(bat, s.N - n0), len = nn * s.PQ;
-      for (int64_t g = 0; g < s.G; ++g) {
-        for (int64_t i = 0; i < nn; ++i)  // image n0+i's columns at col[:, i*PQ : (i+1)*PQ]
-          im2col(col + i * s.PQ, in + ((n0 + i) * s.C + g * s.Cg) * s.HW, s, 0, s.PQ, len);
-        gemm(tile, w + g * s.Kg * s.CRS, col, s.Kg, len, s.CRS, s.CRS, 1, len, 1, 0.f);
-        for (int64_t i = 0; i < nn; ++i)
-          for (int64_t k = 0; k < s.Kg; ++k) {
-            float* row = out + ((n0 + i) * s.K + g * s.Kg + k) * s.PQ;
-            const float* src = tile + k * len + i * s.PQ;
-            const float b = bias ? bias[g * s.Kg + k] : 0.f;
-            for (int64_t j = 0; j < s.PQ; ++j) row[j] = src[j] + b;
-          }
-      }
+  ImageBatches(s).run([](int64_t) {}, [&](int64_t, int64_t n0, int64_t nn, float* col, float* tile) {
+    const int64_t len = nn * s.PQ;
+    for (int64_t g = 0; g < s.G; ++g) {
+      for (int64_t i = 0; i < nn; ++i)  // image n0+i's columns at col[:, i*PQ : (i+1)*PQ]
+        im2col(col + i * s.PQ, in + ((n0 + i) * s.C + g * s.Cg) * s.HW, s, 0, s.PQ, len);
+      gemm(tile, w + g * s.Kg * s.CRS, col, s.Kg, len, s.CRS, s.CRS, 1, len, 1, 0.f);
+      for (int64_t i = 0; i < nn; ++i)
+        for (int64_t k = 0; k < s.Kg; ++k) {
+          float* row = out + ((n0 + i) * s.K + g * s.Kg + k) * s.PQ;
+          const float* src = tile + k * len + i * s.PQ;
+          const float b = bias ? bias[g * s.Kg + k] : 0.f;
+          for (int64_t j = 0; j < s.PQ; ++j) row[j] = src[j] + b;
+        }
     }
   });
 }
@@ -161,26 +180,16 @@ void gather_dout(float* dst, const float* dout, const ConvShape& s, int64_t n0, 
 // Thread mapping: batches of images cut into chunks handed out to threads; a batch writes
 // only its own images' planes.
 void backward_data_batched(const ConvShape& s, float* dinp, const float* dout, const float* w) {
-  const int64_t bat = std::min(s.N, (kBatchPixels + s.PQ - 1) / s.PQ);
-  const int64_t batches = (s.N + bat - 1) / bat, L = bat * s.PQ;
-  const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
-  const int team = team_size(flops, batches);
-  run_team(team, chunk_count(team, flops, batches), [&](int64_t t, int64_t nth) {
-    int64_t b0, b1;
-    split_range(batches, nth, t, b0, b1);
-    float* col = cpu::scratch(size_t(s.CRS * L) + 16, 2);
-    float* dg = cpu::scratch(size_t(s.Kg * L) + 16, 3);
-    for (int64_t bi = b0; bi < b1; ++bi) {
-      const int64_t n0 = bi * bat, nn = std::min(bat, s.N - n0), len = nn * s.PQ;
-      for (int64_t g = 0; g < s.G; ++g) {
-        gather_dout(dg, dout, s, n0, nn, g);
-        // col (CRS, len) = W_g^T (CRS, Kg) @ dg (Kg, len); W_g^T(i, k) = wg[k*CRS + i]
-        gemm(col, w + g * s.Kg * s.CRS, dg, s.CRS, len, s.Kg, 1, s.CRS, len, 1, 0.f);
-        for (int64_t i = 0; i < nn; ++i) {
-          float* dimg = dinp + ((n0 + i) * s.C + g * s.Cg) * s.HW;  // (Cg, H, W)
-          std::fill(dimg, dimg + s.Cg * s.HW, 0.f);
-          col2im(dimg, col + i * s.PQ, s, s.Cg, 0, s.PQ, len);
-        }
+  ImageBatches(s).run([](int64_t) {}, [&](int64_t, int64_t n0, int64_t nn, float* col, float* dg) {
+    const int64_t len = nn * s.PQ;
+    for (int64_t g = 0; g < s.G; ++g) {
+      gather_dout(dg, dout, s, n0, nn, g);
+      // col (CRS, len) = W_g^T (CRS, Kg) @ dg (Kg, len); W_g^T(i, k) = wg[k*CRS + i]
+      gemm(col, w + g * s.Kg * s.CRS, dg, s.CRS, len, s.Kg, 1, s.CRS, len, 1, 0.f);
+      for (int64_t i = 0; i < nn; ++i) {
+        float* dimg = dinp + ((n0 + i) * s.C + g * s.Cg) * s.HW;  // (Cg, H, W)
+        std::fill(dimg, dimg + s.Cg * s.HW, 0.f);
+        col2im(dimg, col + i * s.PQ, s, s.Cg, 0, s.PQ, len);
       }
     }
   });
@@ -192,31 +201,21 @@ void backward_data_batched(const ConvShape& s, float* dinp, const float* dout, c
 // all of dW once). Thread mapping: batches cut into chunks handed out to threads, one
 // partial dW per chunk, summed in chunk order.
 void backward_weight_batched(const ConvShape& s, float* dw, const float* dout, const float* in) {
-  const int64_t bat = std::min(s.N, (kBatchPixels + s.PQ - 1) / s.PQ);
-  const int64_t batches = (s.N + bat - 1) / bat, L = bat * s.PQ;
-  const int64_t wsize = s.K * s.CRS;
-  const double flops = 2.0 * s.N * s.K * s.CRS * s.PQ;
-  const int team = team_size(flops, batches);
-  const int64_t chunks = chunk_count(team, flops, batches);
+  const ImageBatches ib(s);
+  const int64_t wsize = s.K * s.CRS, chunks = ib.chunks;
   float* extra = chunks > 1 ? cpu::scratch(size_t((chunks - 1) * wsize) + 16, 4) : nullptr;
-  run_team(team, chunks, [&](int64_t t, int64_t nth) {
-    int64_t b0, b1;
-    split_range(batches, nth, t, b0, b1);
-    float* part = t == 0 ? dw : extra + (t - 1) * wsize;
-    float* col = cpu::scratch(size_t(s.CRS * L) + 16, 2);
-    float* dg = cpu::scratch(size_t(s.Kg * L) + 16, 3);
-    std::fill(part, part + wsize, 0.f);
-    for (int64_t bi = b0; bi < b1; ++bi) {
-      const int64_t n0 = bi * bat, nn = std::min(bat, s.N - n0), len = nn * s.PQ;
-      for (int64_t g = 0; g < s.G; ++g) {
-        gather_dout(dg, dout, s, n0, nn, g);
-        for (int64_t i = 0; i < nn; ++i)
-          im2col(col + i * s.PQ, in + ((n0 + i) * s.C + g * s.Cg) * s.HW, s, 0, s.PQ, len);
-        // dW_g (Kg, CRS) += dg (Kg, len) @ col^T (len, CRS); col^T(p, j) = col[j*len + p]
-        gemm(part + g * s.Kg * s.CRS, dg, col, s.Kg, s.CRS, len, len, 1, 1, len, 1.f);
-      }
-    }
-  });
+  const auto part_of = [&](int64_t t) { return t == 0 ? dw : extra + (t - 1) * wsize; };
+  ib.run([&](int64_t t) { std::fill(part_of(t), part_of(t) + wsize, 0.f); },
+         [&](int64_t t, int64_t n0, int64_t nn, float* col, float* dg) {
+           const int64_t len = nn * s.PQ;
+           for (int64_t g = 0; g < s.G; ++g) {
+             gather_dout(dg, dout, s, n0, nn, g);
+             for (int64_t i = 0; i < nn; ++i)
+               im2col(col + i * s.PQ, in + ((n0 + i) * s.C + g * s.Cg) * s.HW, s, 0, s.PQ, len);
+             // dW_g (Kg, CRS) += dg (Kg, len) @ col^T (len, CRS); col^T(p, j) = col[j*len + p]
+             gemm(part_of(t) + g * s.Kg * s.CRS, dg, col, s.Kg, s.CRS, len, len, 1, 1, len, 1.f);
+           }
+         });
   if (chunks <= 1) return;
   cpu::parallel_for(wsize, chunks, [&](int64_t e0, int64_t e1) {
     for (int64_t u = 1; u < chunks; ++u) {  // chunk order: deterministic
