@@ -15,7 +15,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-inline bool al16(const void* p) { return p == nullptr || (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 template <int64_t A>
 __global__ void act_fwd_kernel(float* out, const float* inp, int64_t n, float p, bool vec) {
@@ -66,13 +65,13 @@ __global__ void act_bwd_kernel(float* dinp, const float* dout, const float* inp,
 
 template <int64_t A>
 void fwd(float* o, const float* x, int64_t n, float p) {
-  const bool vec = al16(o) && al16(x);
+  const bool vec = aligned16(o) && aligned16(x);
   NX_LAUNCH(grid_1d(vec ? (n + 3) / 4 : n, kThreads), kThreads, act_fwd_kernel<A>)(o, x, n, p, vec);
   NX_CUDA_LAUNCH();
 }
 template <int64_t A, bool FROM_OUT = false>
 void bwd(float* dx, const float* dy, const float* x, int64_t n, float p) {
-  const bool vec = al16(dx) && al16(dy) && al16(x);
+  const bool vec = aligned16(dx) && aligned16(dy) && aligned16(x);
   NX_LAUNCH(grid_1d(vec ? (n + 3) / 4 : n, kThreads), kThreads, act_bwd_kernel<A, FROM_OUT>)(dx, dy, x, n, p, vec);
   NX_CUDA_LAUNCH();
 }

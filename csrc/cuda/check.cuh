@@ -50,6 +50,10 @@ inline unsigned grid_1d(int64_t n, int threads) {
   return unsigned(need < 1 ? 1 : need);
 }
 
+// Whether p can be read and written as float4 (16-byte aligned); an absent array (null)
+// does not stand in the way.
+inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
 struct Scratch {
   void* p = nullptr;
   size_t bytes = 0;

@@ -243,7 +243,6 @@ __device__ __forceinline__ float un_bwd(int64_t op, float g, float x, float y, f
 // the body, a scalar loop for the n % 4 tail. Used only when every pointer is 16-byte aligned
 // (the allocator's blocks are; views at odd offsets are not); an operand flagged scalar is one
 // value broadcast to all (x * 2, 1 - x). Memory-bound: 4x fewer load/store instructions.
-inline bool aligned16(const void* p) { return p == nullptr || (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 __device__ __forceinline__ float4 ld4(const float* p, int64_t v, bool scalar) {
   if (scalar) return make_float4(p[0], p[0], p[0], p[0]);
@@ -315,7 +314,7 @@ __global__ void fill_f32_vec(float4* out, int64_t n4, float v) {
 
 void fill_f32(float* out, int64_t n, float v) {
   if (n <= 0) return;
-  if ((reinterpret_cast<uintptr_t>(out) & 15) == 0 && n >= 4) {
+  if (aligned16(out) && n >= 4) {
     const int64_t n4 = n / 4;
     NX_LAUNCH(grid_1d(n4, kThreads), kThreads, fill_f32_vec)(reinterpret_cast<float4*>(out), n4, v);
     NX_CUDA_LAUNCH();

@@ -275,8 +275,6 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_tiled(GemmDesc g) {
     }
 }
 
-bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
-
 // One launch per (batch chunk, row-tile chunk) of at most 65535 each (grid y/z limits);
 // each chunk's pointers are offset on the host (offsets are multiples of 4 floats whenever
 // the strides are, so float4 alignment is preserved).
@@ -393,11 +391,10 @@ void gemm(const GemmDesc& g, int64_t variant) {
     const double useful = double(g.m) * double(g.n) * double(g.batch);
     const double waste128 = 1.0 - useful / (tiles128 * 128.0 * 128.0);
     const double waste64 = 1.0 - useful / (tiles64 * 64.0 * 64.0);
-    int64_t chunk = 0;
     if (double(g.m) * g.n * g.k * g.batch < 32768.0) variant = 0;
     else if (tiles128 >= double(sm_count()) && waste128 - waste64 < 0.3) variant = 1;
     else if (tiles64 >= double(sm_count())) variant = 2;
-    else variant = split_count(g, chunk) > 1 ? 3 : 2;
+    else variant = 3;  // split-K, or k2 when k is too short to split (split_count below)
   }
   if (variant >= 1 && (a_mk || a_km) && (b_kn || b_nk)) {
     if (variant == 1) return launch_tiled_any<128>(g);

@@ -55,7 +55,7 @@ __global__ void step_kernel(Fn fn, Arrays<N> a, int64_t n, bool vec) {
 template <int N, class Fn>
 void launch_step(const Fn& fn, Arrays<N> a, int64_t n) {
   bool vec = true;
-  for (float* q : a.p) vec = vec && (reinterpret_cast<uintptr_t>(q) & 15) == 0;  // null is aligned
+  for (float* q : a.p) vec = vec && aligned16(q);
   NX_LAUNCH(grid_1d(vec ? (n + 3) / 4 : n, kThreads), kThreads, step_kernel<N, Fn>)(fn, a, n, vec);
   NX_CUDA_LAUNCH();
 }
