@@ -263,3 +263,46 @@ def test_resize_matches_torch_antialiased_bilinear():
         out = T.Resize(size)(nx.tensor(x))
         assert isinstance(out, nx.Tensor) and out.shape == (2,) + size
         np.testing.assert_allclose(out.numpy(), want, atol=1e-5)
+
+
+def test_random_resized_crop_windows():
+    t = T.RandomResizedCrop(8, scale=(0.2, 0.9), ratio=(0.5, 2.0), seed=3)
+    h, w = 40, 60
+    for _ in range(300):
+        i, j, ch, cw = t.params(h, w)
+        assert 0 <= i and i + ch <= h and 0 <= j and j + cw <= w and ch > 0 and cw > 0
+        # the drawn area and ratio, up to the rounding of the sides to whole pixels
+        assert 0.2 * h * w * 0.9 <= ch * cw <= 0.9 * h * w * 1.1
+        assert 0.5 * 0.85 <= cw / ch <= 2.0 / 0.85
+    a, b = T.RandomResizedCrop(8, seed=11), T.RandomResizedCrop(8, seed=11)
+    assert [a.params(h, w) for _ in range(20)] == [b.params(h, w) for _ in range(20)]
+    # no window of ratio 5 fits in 10 draws: the widest centred window of that ratio
+    assert T.RandomResizedCrop(8, scale=(0.5, 1.0), ratio=(5.0, 5.0), seed=0).params(h, w) == (14, 0, 12, 60)
+    assert T.RandomResizedCrop(8, scale=(0.5, 1.0), ratio=(0.1, 0.1), seed=0).params(h, w) == (0, 28, 40, 4)
+    assert T.RandomResizedCrop(8, scale=(3.0, 4.0), ratio=(1.0, 2.0), seed=0).params(h, w) == (0, 0, 40, 60)
+
+
+def test_random_resized_crop_images():
+    Image = pytest.importorskip("PIL.Image")
+    x = np.random.default_rng(2).random((3, 40, 60)).astype(np.float32)
+    whole = T.RandomResizedCrop((10, 12), scale=(1.0, 1.0), ratio=(1.5, 1.5), seed=0)
+    np.testing.assert_array_equal(whole(x), T.Resize((10, 12))(x))  # the whole image, resized
+    t = T.RandomResizedCrop((10, 12), seed=5)
+    out = t(x)
+    i, j, ch, cw = T.RandomResizedCrop((10, 12), seed=5).params(40, 60)
+    assert out.shape == (3, 10, 12) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, T.Resize((10, 12))(np.ascontiguousarray(x[:, i : i + ch, j : j + cw])))
+    img = _pil("RGB", 40, 60)
+    out = T.RandomResizedCrop((10, 12), seed=5)(img)
+    assert isinstance(out, Image.Image) and out.mode == "RGB" and out.size == (12, 10)
+    want = img.crop((j, i, j + cw, i + ch)).resize((12, 10), Image.BILINEAR)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(want))
+    import neuraxon as nx
+
+    o = T.RandomResizedCrop(7, seed=1)(nx.tensor(x))
+    assert isinstance(o, nx.Tensor) and o.shape == (3, 7, 7)
+    for bad in [dict(scale=(0.9, 0.1)), dict(ratio=(0.0, 1.0)), dict(scale=(0.1,))]:
+        with pytest.raises(ValueError):
+            T.RandomResizedCrop(8, **bad)
+    with pytest.raises(ValueError):
+        T.RandomResizedCrop(0)

@@ -5,28 +5,33 @@ evaluation, checkpoints and a PNG of the learning curves.
     neuraxon train --model lenet --data mnist --epochs 3 --optimizer adam --out runs/lenet
 
 Writes to --out (made when the first epoch ends; a folder that holds a run is refused without
---overwrite): checkpoint.npz (model + optimizer state, neuraxon.save format), metrics.csv (a
-line per epoch as it ends), metrics.json (per-epoch history) and curves.png (loss and accuracy; matplotlib when
-installed, else a small built-in PNG renderer). Prints the final test accuracy.
+--overwrite or --resume): checkpoint.npz (model, optimizer, scheduler and random-generator
+state after the last finished epoch, neuraxon.save format), metrics.csv (a line per epoch as it
+ends), metrics.json (per-epoch history), curves.png (loss and accuracy per epoch, when
+matplotlib is installed) and, with --tensorboard, TensorBoard event files (tensorboardX).
+Prints the final test accuracy. The progress bar is tqdm's on a terminal when tqdm is
+installed, else a plain line; into a file or pipe only the finished line of each epoch.
+
+--resume continues the run in --out from its checkpoint up to --epochs (the other options
+that define the run must match the checkpoint's). On one process a resumed run gives the same
+weights as one that was never stopped.
 
 Data-parallel: `--nproc N` starts N MPI ranks (neuraxon.distributed.launch, the `distributed`
 extra) that train one model with DistributedDataParallel. --batch-size stays the global batch
 (each rank takes batch/N of it, from its DistributedSampler shard of the training set); the
 test set is split between the ranks and the reported losses and accuracies are over all of
 it. Only rank 0 prints, draws the progress bar and writes the checkpoint (the plain model's
-state_dict, loadable without DDP), metrics.json and curves.png.
+state_dict, loadable without DDP), metrics.json and curves.png. A resumed data-parallel run
+restarts the random streams of dropout on every rank (only rank 0's is in the checkpoint).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import struct
 import sys
 import time
-import zlib
 
 import numpy as np
 
@@ -71,6 +76,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output folder (default runs/<model>-<data>)")
     p.add_argument("--overwrite", action="store_true", help="replace a finished run in the output folder")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in the output folder from its checkpoint.npz, up to --epochs",
+    )
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write TensorBoard event files to <out>/tensorboard (needs tensorboardX)",
+    )
     p.add_argument("--limit", type=int, default=None, help="train on the first N examples only")
     p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test examples only")
     p.add_argument("--workers", type=int, default=1, help="batches prepared by a background thread (0: none)")
@@ -173,8 +188,9 @@ def load_arrays(which: str, train: bool, seed: int = 0):
 
 
 class ProgressBar:
-    """One plain-text line per epoch on stderr: on a terminal redrawn with \\r (at most ten
-    times a second) with an ETA; into a file or pipe only the finished line (no tqdm needed)."""
+    """The progress of one epoch on stderr. On a terminal: tqdm's bar when tqdm is installed,
+    else a plain line redrawn with \\r; both at most ten times a second, with loss, accuracy,
+    images/s and an ETA. Into a file or pipe: only the finished line of the epoch."""
 
     def __init__(self, total: int, prefix: str, stream=None, enabled: bool = True, width: int = 24) -> None:
         self.total, self.prefix, self.width = max(1, total), prefix, width
@@ -183,6 +199,14 @@ class ProgressBar:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.t0 = time.perf_counter()
         self._last = 0.0
+        self._tqdm = None
+        if self.enabled and self.tty:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                pass
+            else:
+                self._tqdm = tqdm(total=self.total, desc=prefix, file=self.stream, unit="batch", mininterval=0.1)
 
     def due(self) -> bool:
         """Whether a redraw is due (at most ten per second, on a terminal)."""
@@ -195,19 +219,23 @@ class ProgressBar:
         if not final and now - self._last < 0.1:
             return
         self._last = now
-        frac = min(1.0, done / self.total)
-        fill = int(round(frac * self.width))
         elapsed = now - self.t0
         rate = seen / max(elapsed, 1e-9)
+        numbers = f"loss {loss:.4f} acc {100 * acc:5.2f}% {rate:,.0f} img/s"
+        if self._tqdm is not None:
+            self._tqdm.set_postfix_str(numbers, refresh=False)
+            self._tqdm.update(done - self._tqdm.n)
+            if final:
+                self._tqdm.close()
+            return
+        frac = min(1.0, done / self.total)
+        fill = int(round(frac * self.width))
         if final:
             when = f"{elapsed:.1f}s"
         else:
             left = elapsed / max(done, 1) * (self.total - done)
             when = f"eta {int(left) // 60}:{int(left) % 60:02d}"
-        line = (
-            f"{self.prefix} [{'#' * fill}{'.' * (self.width - fill)}] {done}/{self.total} "
-            f"loss {loss:.4f} acc {100 * acc:5.2f}% {rate:,.0f} img/s {when}"
-        )
+        line = f"{self.prefix} [{'#' * fill}{'.' * (self.width - fill)}] {done}/{self.total} {numbers} {when}"
         self.stream.write(("\r" if self.tty else "") + line + ("\n" if final else ""))
         self.stream.flush()
 
@@ -215,12 +243,12 @@ class ProgressBar:
 # ---- train / evaluate ------------------------------------------------------------------------------
 
 
-def _loader(x, y, batch_size, shuffle, seed, workers, sampler=None):
+def _loader(x, y, batch_size, shuffle, rng, workers, sampler=None):
     from .data import DataLoader, TensorDataset
 
     if sampler is not None:
         return DataLoader(TensorDataset(x, y), batch_size=batch_size, sampler=sampler, num_workers=workers)
-    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, seed=seed, num_workers=workers)
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=rng, num_workers=workers)
 
 
 def _sum_over_ranks(dist, values: list[float]) -> list[float]:
@@ -315,12 +343,24 @@ def run(args: argparse.Namespace) -> dict:
         nx.set_num_threads(args.threads)
     nx.manual_seed(args.seed)
     out_dir = args.out or os.path.join("runs", f"{args.model}-{args.data}")
+    ckpt_path = os.path.join(out_dir, "checkpoint.npz")
+    resume = getattr(args, "resume", False)
+    if resume and getattr(args, "overwrite", False):
+        raise ConfigError("--resume continues the run in the output folder and --overwrite replaces it: pass one")
     finished = [f for f in ("metrics.json", "metrics.csv", "checkpoint.npz") if os.path.exists(os.path.join(out_dir, f))]
-    if finished and not getattr(args, "overwrite", False):
+    if finished and not resume and not getattr(args, "overwrite", False):
         raise ConfigError(
-            f"{out_dir} already holds a run ({', '.join(finished)}): pass --overwrite to replace it, "
-            "or --out for another folder"
+            f"{out_dir} already holds a run ({', '.join(finished)}): pass --resume to continue it, "
+            "--overwrite to replace it, or --out for another folder"
         )
+    saved = None
+    if resume:
+        if not os.path.exists(ckpt_path):
+            raise ConfigError(f"--resume: {out_dir} holds no checkpoint.npz to continue from")
+        saved = nx.load(ckpt_path, map_location=device)
+        _check_same_run(saved.get("args", {}), args)
+    tb_writer = _tensorboard_writer_class() if getattr(args, "tensorboard", False) and main_rank else None
+    tb = None  # made with the folder
     # The folder is made when the first epoch is written: a run that fails before leaves none.
 
     xtr, ytr = load_arrays(args.data, True, args.seed)
@@ -332,17 +372,34 @@ def run(args: argparse.Namespace) -> dict:
     net = build_model(args.model, xtr.shape[1:], int(max(ytr.max(), yte.max())) + 1 if len(ytr) else 10)
     net.to(device)
     model = net
+    if saved is not None:
+        net.load_state_dict(saved["model"])
     if dist is not None:
         from .nn.parallel import DistributedDataParallel
 
         model = DistributedDataParallel(net)  # rank 0's initial weights everywhere
-        nx.manual_seed(args.seed + rank)  # dropout and the like: a stream per rank
+        # dropout and the like: a stream per rank (a resumed run starts new ones)
+        nx.manual_seed(args.seed + rank + (0 if saved is None else 1000003 * int(saved["epoch"])))
     opt = build_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
     sched = None
     if args.schedule == "cosine" and args.epochs > 0:
         from .optim.lr_scheduler import CosineAnnealingLR
 
         sched = CosineAnnealingLR(opt, T_max=args.epochs)
+    # the shuffling of the training set: a generator of our own, so a checkpoint can hold its state
+    shuffle_rng = np.random.default_rng(args.seed)
+    start = 0
+    if saved is not None:
+        start = int(saved["epoch"])
+        opt.load_state_dict(saved["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(saved["scheduler"])
+            if sched.T_max != args.epochs:  # --epochs changed: the rest of the cosine follows the new length
+                sched.T_max = args.epochs
+                sched.step(start)
+        shuffle_rng.bit_generator.state = saved["shuffle_rng"]
+        if dist is None:
+            nx.set_rng_state(saved["rng"])
     loss_fn = nn.CrossEntropyLoss()
     sampler = None
     if dist is not None:
@@ -353,8 +410,8 @@ def run(args: argparse.Namespace) -> dict:
         xte_mine, yte_mine = xte[part], yte[part]
     else:
         xte_mine, yte_mine = xte, yte
-    train_loader = _loader(xtr, ytr, args.batch_size // world, True, args.seed, args.workers, sampler)
-    test_loader = _loader(xte_mine, yte_mine, max(args.batch_size, 500), False, args.seed, 0)
+    train_loader = _loader(xtr, ytr, args.batch_size // world, True, shuffle_rng, args.workers, sampler)
+    test_loader = _loader(xte_mine, yte_mine, max(args.batch_size, 500), False, None, 0)
     n_params = sum(int(np.prod(p.shape)) for p in model.parameters())
     say(
         f"neuraxon train: {args.model} ({n_params:,} parameters) on {args.data} "
@@ -364,16 +421,16 @@ def run(args: argparse.Namespace) -> dict:
         flush=True,
     )
 
-    hist = {
-        "epoch": [],
-        "train_loss": [],
-        "train_acc": [],
-        "test_loss": [],
-        "test_acc": [],
-        "images_per_s": [],
-        "step_loss": [],
-    }
-    for epoch in range(args.epochs):
+    hist = {k: [] for k in _CSV_COLUMNS}
+    if saved is not None:
+        say(f"resuming the run in {out_dir} after epoch {start}", flush=True)
+        for k in _CSV_COLUMNS:
+            hist[k] = list(saved["history"][k])
+        if main_rank:  # what the checkpoint holds (a line written after it by a stopped run goes)
+            _write_csv(os.path.join(out_dir, "metrics.csv"), hist)
+        if start >= args.epochs:
+            say(f"{out_dir} already holds {start} epochs (--epochs {args.epochs}): nothing to train", flush=True)
+    for epoch in range(start, args.epochs):
         bar = ProgressBar(
             len(train_loader), f"epoch {epoch + 1}/{args.epochs}", enabled=not args.quiet and main_rank
         )
@@ -408,25 +465,41 @@ def run(args: argparse.Namespace) -> dict:
         )
         if not main_rank:
             continue
-        if epoch == 0:
+        if epoch == start and saved is None:
             os.makedirs(out_dir, exist_ok=True)
             say(f"writing to {out_dir}", flush=True)
+        if tb_writer is not None and tb is None:
+            tb = tb_writer(logdir=os.path.join(out_dir, "tensorboard"))
         _append_csv(os.path.join(out_dir, "metrics.csv"), {k: hist[k][-1] for k in _CSV_COLUMNS}, epoch == 0)
+        if tb is not None:
+            for k in _CSV_COLUMNS[1:]:
+                tb.add_scalar(k, hist[k][-1], epoch + 1)
+            tb.add_scalar("lr", opt.param_groups[0]["lr"], epoch + 1)
+            tb.flush()
         nx.save(
             {
                 "model": net.state_dict(),
                 "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict() if sched is not None else None,
+                "rng": list(nx.get_rng_state()),
+                "shuffle_rng": shuffle_rng.bit_generator.state,
                 "epoch": epoch + 1,
                 "args": {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool, type(None)))},
-                "history": {k: v for k, v in hist.items() if k != "step_loss"},
+                "history": hist,
             },
-            os.path.join(out_dir, "checkpoint.npz"),
+            ckpt_path,
         )
+    if tb is not None:
+        tb.close()
     if main_rank and hist["epoch"]:  # --epochs 0 writes nothing
         with open(os.path.join(out_dir, "metrics.json"), "w") as f:
-            json.dump({k: v for k, v in hist.items() if k != "step_loss"}, f, indent=1)
-        plot_curves(hist, os.path.join(out_dir, "curves.png"))
-        say(f"wrote checkpoint.npz, metrics.csv, metrics.json, curves.png to {out_dir}", flush=True)
+            json.dump(hist, f, indent=1)
+        wrote = "checkpoint.npz, metrics.csv, metrics.json"
+        if plot_curves(hist, os.path.join(out_dir, "curves.png")) is not None:
+            wrote += ", curves.png"
+        else:
+            say("curves.png skipped: matplotlib is not installed (pip install matplotlib)", flush=True)
+        say(f"wrote {wrote} to {out_dir}", flush=True)
     if hist["test_acc"]:
         final = hist["test_acc"][-1]
     else:
@@ -444,6 +517,22 @@ def run(args: argparse.Namespace) -> dict:
 
 
 _CSV_COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "images_per_s")
+# the options that define a run: --resume refuses a checkpoint made with other values
+_RUN_OPTIONS = ("model", "data", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "seed", "limit", "test_limit")
+
+
+def _check_same_run(saved_args: dict, args: argparse.Namespace) -> None:
+    differ = [
+        f"--{k.replace('_', '-')} {saved_args[k]} (now {getattr(args, k)})"
+        for k in _RUN_OPTIONS
+        if k in saved_args and saved_args[k] != getattr(args, k)
+    ]
+    if differ:
+        raise ConfigError("--resume: the checkpoint's run was made with " + ", ".join(differ))
+
+
+def _csv_line(row: dict) -> str:
+    return ",".join(f"{row[k]:.6g}" if isinstance(row[k], float) else str(row[k]) for k in _CSV_COLUMNS) + "\n"
 
 
 def _append_csv(path: str, row: dict, first: bool) -> None:
@@ -451,7 +540,23 @@ def _append_csv(path: str, row: dict, first: bool) -> None:
     with open(path, "w" if first else "a") as f:
         if first:
             f.write(",".join(_CSV_COLUMNS) + "\n")
-        f.write(",".join(f"{row[k]:.6g}" if isinstance(row[k], float) else str(row[k]) for k in _CSV_COLUMNS) + "\n")
+        f.write(_csv_line(row))
+
+
+def _write_csv(path: str, hist: dict) -> None:
+    with open(path, "w") as f:
+        f.write(",".join(_CSV_COLUMNS) + "\n")
+        for i in range(len(hist["epoch"])):
+            f.write(_csv_line({k: hist[k][i] for k in _CSV_COLUMNS}))
+
+
+def _tensorboard_writer_class():
+    """tensorboardX's SummaryWriter (checked before training starts)."""
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        raise ConfigError("--tensorboard needs tensorboardX: pip install tensorboardX") from None
+    return SummaryWriter
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -487,18 +592,19 @@ def main_from_args(args: argparse.Namespace, argv: list[str] | None = None) -> i
     return 0
 
 
-# ---- curves: matplotlib when installed, else a tiny PNG renderer -----------------------------------
+# ---- curves ----------------------------------------------------------------------------------------
 
 
-def plot_curves(hist: dict, path: str) -> str:
-    """Loss (left) and accuracy (right) per epoch, train and test."""
+def plot_curves(hist: dict, path: str) -> str | None:
+    """Loss (left) and accuracy (right) per epoch, train and test, as a PNG at `path`;
+    None (and no file) when matplotlib is not installed."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return _plot_builtin(hist, path)
+        return None
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
     e = hist["epoch"]
     a.plot(e, hist["train_loss"], "o-", label="train")
@@ -507,141 +613,11 @@ def plot_curves(hist: dict, path: str) -> str:
     b.plot(e, [100 * v for v in hist["train_acc"]], "o-", label="train")
     b.plot(e, [100 * v for v in hist["test_acc"]], "s-", label="test")
     b.set_xlabel("epoch"), b.set_ylabel("accuracy (%)"), b.legend()
+    for ax in (a, b):
+        ax.xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return path
-
-
-def write_png(path: str, rgb: np.ndarray) -> None:
-    """Write an (H, W, 3) uint8 image as a PNG (zlib-compressed, filter 0 rows)."""
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    h, w, c = rgb.shape
-    if c != 3:
-        raise ValueError(f"write_png expects (H, W, 3) RGB, got {rgb.shape}")
-    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-    png += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-    with open(path, "wb") as f:
-        f.write(png)
-
-
-# 3x5 digit/letter glyphs for axis labels (rows top to bottom, 3 bits each).
-_GLYPHS = {
-    "0": "111101101101111",
-    "1": "010110010010111",
-    "2": "111001111100111",
-    "3": "111001111001111",
-    "4": "101101111001001",
-    "5": "111100111001111",
-    "6": "111100111101111",
-    "7": "111001001001001",
-    "8": "111101111101111",
-    "9": "111101111001111",
-    ".": "000000000000010",
-    "%": "101001010100101",
-    "l": "100100100100111",
-    "o": "000111101101111",
-    "s": "000111110011111",
-    "a": "000011101101011",
-    "c": "000111100100111",
-    "u": "000101101101111",
-    "r": "000111100100100",
-    "y": "101101111001111",
-    "e": "111100111100111",
-    "t": "010111010010011",
-    " ": "000000000000000",
-    "-": "000000111000000",
-    "i": "010000010010010",
-    "n": "000110101101101",
-    "h": "100100111101101",
-    "p": "000111101111100",
-}
-
-
-def _text(img: np.ndarray, x: int, y: int, s: str, color, scale: int = 2) -> None:
-    for ch in s:
-        g = _GLYPHS.get(ch.lower(), _GLYPHS[" "])
-        for r in range(5):
-            for c in range(3):
-                if g[r * 3 + c] == "1":
-                    img[y + r * scale : y + (r + 1) * scale, x + c * scale : x + (c + 1) * scale] = color
-        x += 4 * scale
-
-
-def _line(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, color, thick: int = 1) -> None:
-    n = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
-    xs = np.linspace(x0, x1, n).round().astype(int)
-    ys = np.linspace(y0, y1, n).round().astype(int)
-    h, w = img.shape[:2]
-    for dx in range(-thick + 1, thick):
-        for dy in range(-thick + 1, thick):
-            xx, yy = np.clip(xs + dx, 0, w - 1), np.clip(ys + dy, 0, h - 1)
-            img[yy, xx] = color
-
-
-def _panel(img, x0, y0, w, h, series, title, fmt) -> None:
-    black, grey = (0, 0, 0), (215, 215, 215)
-    vals = [v for _, ys, _ in series for v in ys if math.isfinite(v)]
-    lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.5, hi + 0.5
-    pad = 0.08 * (hi - lo)
-    lo, hi = lo - pad, hi + pad
-    n = max(len(ys) for _, ys, _ in series)
-    for k in range(5):  # grid
-        gy = y0 + h - k * h / 4
-        _line(img, x0, gy, x0 + w, gy, grey)
-        _text(img, x0 - 46, int(gy) - 5, fmt(lo + k * (hi - lo) / 4), black)
-    _line(img, x0, y0, x0, y0 + h, black)
-    _line(img, x0, y0 + h, x0 + w, y0 + h, black)
-    _text(img, x0 + w // 2 - 4 * 2 * len(title) // 2, y0 - 16, title, black)
-    for _, ys, color in series:
-        pts = [
-            (x0 + (i / max(n - 1, 1)) * w, y0 + h - (v - lo) / (hi - lo) * h) if math.isfinite(v) else None
-            for i, v in enumerate(ys)
-        ]
-        for a, b in zip(pts, pts[1:]):
-            if a is not None and b is not None:
-                _line(img, a[0], a[1], b[0], b[1], color, 2)
-        for px, py in (q for q in pts if q is not None):
-            img[int(py) - 3 : int(py) + 4, int(px) - 3 : int(px) + 4] = color
-
-
-def _plot_builtin(hist: dict, path: str) -> str:
-    H, W = 300, 760
-    img = np.full((H, W, 3), 255, np.uint8)
-    blue, orange = (31, 119, 180), (255, 127, 14)
-    _panel(
-        img,
-        60,
-        30,
-        290,
-        230,
-        [("train", hist["train_loss"], blue), ("test", hist["test_loss"], orange)],
-        "loss",
-        lambda v: f"{v:.2f}",
-    )
-    _panel(
-        img,
-        440,
-        30,
-        290,
-        230,
-        [("train", [100 * v for v in hist["train_acc"]], blue), ("test", [100 * v for v in hist["test_acc"]], orange)],
-        "accuracy %",
-        lambda v: f"{v:.1f}",
-    )
-    # legend: blue = train, orange = test
-    img[280:288, 300:316] = blue
-    _text(img, 320, 279, "train", (0, 0, 0))
-    img[280:288, 380:396] = orange
-    _text(img, 400, 279, "test", (0, 0, 0))
-    write_png(path, img)
     return path
 
 

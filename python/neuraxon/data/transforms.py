@@ -42,6 +42,7 @@ __all__ = [
     "RandomAffine",
     "RandomCrop",
     "RandomHorizontalFlip",
+    "RandomResizedCrop",
     "RandomRotation",
     "RandomScale",
     "RandomTranslation",
@@ -543,3 +544,59 @@ class Resize:
 
     def __repr__(self) -> str:
         return f"Resize(size={self.size}, interpolation=bilinear, max_size={self.max_size}, antialias=True)"
+
+
+class RandomResizedCrop(_Random):
+    """Crop a random window and resize it to ``size`` (int or (h, w)), as torchvision's
+    RandomResizedCrop (the Inception-style augmentation): the window covers a fraction of
+    the image's area drawn uniformly from ``scale`` and has an aspect ratio (width / height)
+    drawn log-uniformly from ``ratio``; after 10 draws that do not fit in the image, the
+    largest centred window whose ratio is within ``ratio``. The resize is ``Resize``'s
+    (bilinear, antialiased; PIL images by PIL). ``params(h, w)`` gives the next window as
+    (top, left, height, width); the draws come from this transform's generator, not torch's."""
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), seed=None) -> None:
+        super().__init__(seed)
+        self.size = _size2(size, "RandomResizedCrop")
+        scale, ratio = tuple(float(v) for v in scale), tuple(float(v) for v in ratio)
+        if len(scale) != 2 or len(ratio) != 2 or not 0 < scale[0] <= scale[1] or not 0 < ratio[0] <= ratio[1]:
+            raise ValueError(
+                f"RandomResizedCrop: scale and ratio must be increasing positive pairs, got scale={scale}, ratio={ratio}"
+            )
+        self.scale, self.ratio = scale, ratio
+        self._resize = Resize(self.size)
+
+    def params(self, height: int, width: int) -> tuple[int, int, int, int]:
+        area = height * width
+        log_lo, log_hi = math.log(self.ratio[0]), math.log(self.ratio[1])
+        for _ in range(10):
+            target = area * self.rng.uniform(self.scale[0], self.scale[1])
+            aspect = math.exp(self.rng.uniform(log_lo, log_hi))
+            w = int(round(math.sqrt(target * aspect)))
+            h = int(round(math.sqrt(target / aspect)))
+            if 0 < w <= width and 0 < h <= height:
+                i = int(self.rng.integers(0, height - h + 1))
+                j = int(self.rng.integers(0, width - w + 1))
+                return i, j, h, w
+        in_ratio = width / height
+        if in_ratio < self.ratio[0]:
+            w, h = width, int(round(width / self.ratio[0]))
+        elif in_ratio > self.ratio[1]:
+            h, w = height, int(round(height * self.ratio[1]))
+        else:
+            h, w = height, width
+        return (height - h) // 2, (width - w) // 2, h, w
+
+    def __call__(self, x):
+        if _is_pil(x):
+            from PIL import Image
+
+            i, j, h, w = self.params(x.height, x.width)
+            return x.crop((j, i, j + w, i + h)).resize((self.size[1], self.size[0]), Image.BILINEAR)
+        a, back = _to_array(x)
+        i, j, h, w = self.params(a.shape[1], a.shape[2])
+        crop = np.ascontiguousarray(a[:, i : i + h, j : j + w])
+        return back(self._resize(crop))
+
+    def __repr__(self) -> str:
+        return f"RandomResizedCrop(size={self.size}, scale={self.scale}, ratio={self.ratio})"
