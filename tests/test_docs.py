@@ -20,9 +20,14 @@ def _public(mod):
             yield f"{mod.__name__}.{n}", obj
 
 
+def _inherited(obj) -> bool:
+    return inspect.isclass(obj) and not (obj.__dict__.get("__doc__") or "").strip()
+
+
 def test_every_public_callable_has_a_docstring():
     mods = [nx, neuraxon.nn, neuraxon.nn.functional, neuraxon.optim, neuraxon.data]
     found = dict(item for mod in mods for item in _public(mod))
     assert len(found) > 300  # the namespaces are all there
-    missing = sorted(name for name, obj in found.items() if not inspect.getdoc(obj))
+    # its own docstring: a class that only inherits Module's says nothing about what it does
+    missing = sorted(name for name, obj in found.items() if not (obj.__doc__ or "").strip() or _inherited(obj))
     assert not missing, f"{len(missing)} public callables without a docstring: {missing}"

@@ -12,6 +12,9 @@ def _legacy_dim(x) -> int:
 
 
 class ReLU(Module):
+    """max(x, 0) elementwise. ``inplace`` is accepted for torch compatibility; the result is always
+    a new tensor."""
+
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
@@ -24,6 +27,9 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
+    """x if x > 0 else negative_slope * x, elementwise. ``inplace`` is accepted for torch
+    compatibility; the result is always a new tensor."""
+
     def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
@@ -37,16 +43,22 @@ class LeakyReLU(Module):
 
 
 class Sigmoid(Module):
+    """1 / (1 + exp(-x)) elementwise."""
+
     def forward(self, input):
         return F.sigmoid(input)
 
 
 class Tanh(Module):
+    """tanh(x) elementwise."""
+
     def forward(self, input):
         return F.tanh(input)
 
 
 class Softplus(Module):
+    """log(1 + exp(beta * x)) / beta elementwise; x itself where beta * x > threshold."""
+
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
         self.beta = beta
@@ -60,6 +72,9 @@ class Softplus(Module):
 
 
 class ELU(Module):
+    """x if x > 0 else alpha * (exp(x) - 1), elementwise. ``inplace`` is accepted for torch
+    compatibility; the result is always a new tensor."""
+
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
@@ -73,6 +88,9 @@ class ELU(Module):
 
 
 class GELU(Module):
+    """x * Phi(x) (the normal CDF, with erf), or torch's tanh approximation with
+    ``approximate='tanh'``."""
+
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         if approximate not in ("none", "tanh"):
@@ -87,6 +105,9 @@ class GELU(Module):
 
 
 class Softmax(Module):
+    """exp(x) / sum(exp(x)) along ``dim`` (max-subtracted, so large inputs do not overflow).
+    ``dim=None`` picks torch's legacy default (0 for 0-, 1- and 3-D input, else 1)."""
+
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
@@ -99,6 +120,9 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
+    """log(softmax(x)) along ``dim``, computed as x - max - log(sum(exp(x - max))). ``dim=None``:
+    torch's legacy default as Softmax."""
+
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim

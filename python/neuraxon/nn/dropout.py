@@ -7,6 +7,10 @@ from .module import Module
 
 
 class Dropout(Module):
+    """In training, zeroes each element with probability ``p`` and scales the rest by 1 / (1 - p);
+    in eval mode the identity. The mask comes from the global generator (``neuraxon.manual_seed``).
+    ``inplace`` is accepted for torch compatibility; the result is always a new tensor."""
+
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if p < 0 or p > 1:

@@ -51,6 +51,10 @@ class LayerNorm(Module):
 
 
 class GroupNorm(Module):
+    """Normalises each sample's channels in ``num_groups`` groups (mean and biased variance over a
+    group's channels and positions), then scales and shifts per channel when ``affine``. Input (N,
+    C, ...) with C == num_channels; no running statistics."""
+
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
                  device=None, dtype=None) -> None:  # fmt: skip
         float_only(dtype, "GroupNorm")
@@ -125,6 +129,9 @@ Tanhshrink = _simple("Tanhshrink", F.tanhshrink, "x - tanh(x)")
 
 
 class CELU(Module):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) elementwise. ``inplace`` is accepted for
+    torch compatibility; the result is always a new tensor."""
+
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
@@ -134,6 +141,9 @@ class CELU(Module):
 
 
 class Hardtanh(Module):
+    """x clipped to [min_val, max_val] elementwise. ``inplace`` is accepted for torch compatibility;
+    the result is always a new tensor."""
+
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         if max_val <= min_val:
@@ -145,6 +155,9 @@ class Hardtanh(Module):
 
 
 class Threshold(Module):
+    """x if x > threshold else value, elementwise. ``inplace`` is accepted for torch compatibility;
+    the result is always a new tensor."""
+
     def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
         super().__init__()
         self.threshold, self.value = threshold, value
@@ -154,6 +167,9 @@ class Threshold(Module):
 
 
 class GLU(Module):
+    """Gated linear unit: splits the input in two halves a, b along ``dim`` (its size must be even)
+    and returns a * sigmoid(b)."""
+
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
         self.dim = dim
@@ -163,6 +179,8 @@ class GLU(Module):
 
 
 class Softmin(Module):
+    """softmax(-x) along ``dim`` (``None``: torch's legacy default as Softmax)."""
+
     def __init__(self, dim=None) -> None:
         super().__init__()
         self.dim = dim
@@ -191,6 +209,10 @@ class PReLU(Module):
 
 
 class Dropout2d(Module):
+    """In training, zeroes whole channels (N, C, H, W) of each sample with probability ``p`` and
+    scales the rest by 1 / (1 - p); the identity in eval mode. ``inplace`` is accepted for torch
+    compatibility; the result is always a new tensor."""
+
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
@@ -221,27 +243,45 @@ class _Pad2d(Module):
 
 
 class ZeroPad2d(_Pad2d):
+    """Pads the last two dimensions with zeros: ``padding`` is an int or (left, right, top, bottom)."""
+
     def __init__(self, padding) -> None:
         super().__init__(padding, 0.0)
 
 
 class ConstantPad2d(_Pad2d):
+    """Pads the last two dimensions with ``value``: ``padding`` is an int or (left, right, top,
+    bottom)."""
+
     pass
 
 
 class ReflectionPad2d(_Pad2d):
+    """Pads the last two dimensions by reflection (the edge not repeated): ``padding`` is an int or
+    (left, right, top, bottom), each smaller than that dimension."""
+
     _mode = "reflect"
 
 
 class ReplicationPad2d(_Pad2d):
+    """Pads the last two dimensions by repeating the edge values: ``padding`` is an int or (left,
+    right, top, bottom)."""
+
     _mode = "replicate"
 
 
 class CircularPad2d(_Pad2d):
+    """Pads the last two dimensions by wrapping around (periodic): ``padding`` is an int or (left,
+    right, top, bottom)."""
+
     _mode = "circular"
 
 
 class Upsample(Module):
+    """Resizes (N, C, L) or (N, C, H, W) input to ``size`` or by ``scale_factor``: 'nearest',
+    'linear' or 'bilinear' (``align_corners`` as torch); see nn.functional.interpolate. Other modes
+    raise NotImplementedError."""
+
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                  recompute_scale_factor=None) -> None:  # fmt: skip
         super().__init__()
@@ -256,6 +296,9 @@ class Upsample(Module):
 
 
 class PixelShuffle(Module):
+    """(N, C * r^2, H, W) -> (N, C, H * r, W * r) with r = upscale_factor (sub-pixel convolution's
+    rearrangement)."""
+
     def __init__(self, upscale_factor: int) -> None:
         super().__init__()
         self.upscale_factor = upscale_factor
@@ -265,6 +308,9 @@ class PixelShuffle(Module):
 
 
 class PixelUnshuffle(Module):
+    """The inverse of PixelShuffle: (N, C, H * r, W * r) -> (N, C * r^2, H, W) with r =
+    downscale_factor."""
+
     def __init__(self, downscale_factor: int) -> None:
         super().__init__()
         self.downscale_factor = downscale_factor
@@ -274,6 +320,10 @@ class PixelUnshuffle(Module):
 
 
 class AdaptiveMaxPool2d(Module):
+    """Max pooling of (N, C, H, W) or (C, H, W) to ``output_size`` (an int or (h, w); None
+    keeps that size), over torch's adaptive windows. ``return_indices=True`` raises
+    NotImplementedError."""
+
     def __init__(self, output_size, return_indices: bool = False) -> None:
         super().__init__()
         self.output_size, self.return_indices = output_size, return_indices
@@ -283,6 +333,8 @@ class AdaptiveMaxPool2d(Module):
 
 
 class CosineSimilarity(Module):
+    """x1 . x2 / max(||x1|| * ||x2||, eps) along ``dim`` (inputs broadcast)."""
+
     def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
         super().__init__()
         self.dim, self.eps = dim, eps
@@ -292,6 +344,8 @@ class CosineSimilarity(Module):
 
 
 class PairwiseDistance(Module):
+    """||x1 - x2 + eps||_p along the last dimension (``keepdim`` keeps it as size 1)."""
+
     def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> None:
         super().__init__()
         self.norm, self.eps, self.keepdim = p, eps, keepdim
@@ -304,6 +358,9 @@ class PairwiseDistance(Module):
 
 
 class SmoothL1Loss(_Loss):
+    """0.5 * d^2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target), reduced by
+    ``reduction``."""
+
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0) -> None:
         super().__init__(size_average, reduce, reduction)
         self.beta = beta
@@ -313,6 +370,9 @@ class SmoothL1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
+    """0.5 * d^2 where |d| <= delta, else delta * (|d| - 0.5 * delta) (d = input - target), reduced
+    by ``reduction``."""
+
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(None, None, reduction)
         self.delta = delta
@@ -322,6 +382,11 @@ class HuberLoss(_Loss):
 
 
 class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence with ``input`` as log-probabilities: target * (log(target) -
+    input) (``log_target``: target given as log-probabilities), reduced by ``reduction``
+    ('batchmean': the sum divided by the batch size, the mathematically correct KL; 'mean' divides
+    by every element as torch)."""
+
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False) -> None:
         if reduction == "batchmean":
             super().__init__(size_average, reduce, "mean")

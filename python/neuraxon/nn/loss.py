@@ -86,11 +86,15 @@ class NLLLoss(_WeightedLoss):
 
 
 class MSELoss(_Loss):
+    """Mean squared error (input - target)^2, reduced by ``reduction`` ('mean', 'sum' or 'none')."""
+
     def forward(self, input, target):
         return F.mse_loss(input, target, **self._kw())
 
 
 class L1Loss(_Loss):
+    """Mean absolute error |input - target|, reduced by ``reduction`` ('mean', 'sum' or 'none')."""
+
     def forward(self, input, target):
         return F.l1_loss(input, target, **self._kw())
 

@@ -26,6 +26,11 @@ def _flip_time(x):
 
 
 class RNNBase(Module):
+    """The shared base of RNN, LSTM and GRU: ``num_layers`` stacked layers, optionally bidirectional
+    and batch-first, with dropout between layers; weights ``weight_ih_l{k}[_reverse]``,
+    ``weight_hh_l{k}[_reverse]`` (and biases) named and shaped as torch's, so state_dicts move
+    between the two. ``proj_size`` raises NotImplementedError. Use the subclasses."""
+
     _gates = 1
 
     def __init__(

@@ -10,6 +10,11 @@ from .module import Module, Parameter
 
 
 class Embedding(Module):
+    """A lookup table: ``weight`` (num_embeddings, embedding_dim), initialised N(0, 1), indexed by
+    an int64 tensor of any shape (output: that shape + (embedding_dim,)). The ``padding_idx`` row
+    starts at zero and gets no gradient. ``max_norm``, ``scale_grad_by_freq`` and ``sparse`` raise
+    NotImplementedError; ``_weight``/``_freeze`` as torch's (``from_pretrained``)."""
+
     def __init__(
         self,
         num_embeddings: int,
