@@ -8,7 +8,7 @@ from .dropout import Dropout
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module, Parameter
-from .normalization import BatchNorm1d, BatchNorm2d
+from .normalization import BatchNorm1d, BatchNorm2d, SyncBatchNorm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 from .sparse import Embedding
@@ -66,6 +66,7 @@ __all__ = [
     "MaxUnpool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "SyncBatchNorm",
     "Dropout",
     "Embedding",
     "ReLU",
