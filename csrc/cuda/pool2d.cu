@@ -6,10 +6,16 @@
 //
 // Thread mappings (all grid-stride, int64 index math; no float atomics anywhere):
 //   maxpool/avgpool/adaptive forward   thread -> one output pixel (plane, p, q); taps in
-//                                      (h, w) order, as the CPU: bitwise equal results.
+//                                      (h, w) order, as the CPU: bitwise equal results. A
+//                                      window of whole rows (global pooling) is one
+//                                      contiguous run, summed in order with float4 loads.
 //   avgpool/adaptive backward          thread -> one input pixel: a GATHER over the output
 //                                      pixels whose window covers it, in (p, q) order,
 //                                      which is the order the CPU's scatter adds them in.
+//                                      Windows that tile the input (stride == kernel, no
+//                                      padding; adaptive P | H, Q | W; global): thread -> 4
+//                                      consecutive input pixels, one quotient each, one
+//                                      float4 store (avg_tiles_bwd_kernel).
 //   maxpool backward, unpool forward   warp -> one (n, c) plane: the plane is zeroed, then
 //                                      the outputs are scattered 32 at a time; lanes whose
 //                                      index collides find each other through shared memory
@@ -17,6 +23,18 @@
 //                                      never race and contributions land in increasing j,
 //                                      the CPU's order (bitwise equal, deterministic).
 //   unpool backward                    thread -> one input element (a gather).
+//
+// Where 128-bit access pays, counting bytes per element (forward: 4 read per input pixel,
+// overlaps from cache, 4 written per output; backward: 4 written per input pixel, 4/(R*S)
+// read from dout): wider accesses change none of these bytes, only instruction counts, and
+// warps whose adjacent threads own adjacent pixels are already coalesced. So they are used
+// only where one thread owns >= 4 contiguous floats anyway: whole-row windows in the forward
+// (global pooling's thread per plane, whose lanes read 32 planes apart: float4 loads make 4x
+// fewer requests) and tiling windows in the backward (where the gather's index search, not
+// memory, is the cost). Not vectorised: max pooling (a 2- or 3-wide window row is not 16
+// bytes; a thread -> several outputs mapping would only trade index math for registers),
+// the maxpool backward / unpool scatters (data-dependent targets), overlapping windows.
+//
 // Indices read from arguments (max backward, unpool) are checked as on the CPU: a bad one
 // sets a device flag (and is skipped); the host reads the flag after the kernel (one wait)
 // and raises ValueError naming the index and where it was.
@@ -136,6 +154,24 @@ __global__ void plane_scatter_kernel(float* dst, const float* src, const int64_t
 }
 
 // ---- average pooling ------------------------------------------------------------------
+// p[0] + p[1] + ... + p[n-1] added in that order (the CPU's (h, w) order: bitwise equal), for
+// a window of whole rows, which is one contiguous run of its plane (global pooling, adaptive
+// Q == 1): one float at a time until p + j is 16-byte aligned, float4 loads, the tail.
+__device__ __forceinline__ float sum_run(const float* p, int64_t n) {
+  float sum = 0.f;
+  int64_t j = 0;
+  for (; j < n && !aligned16(p + j); ++j) sum += p[j];
+  for (; j + 4 <= n; j += 4) {
+    const float4 v = *reinterpret_cast<const float4*>(p + j);
+    sum += v.x;
+    sum += v.y;
+    sum += v.z;
+    sum += v.w;
+  }
+  for (; j < n; ++j) sum += p[j];
+  return sum;
+}
+
 struct AvgWin { int64_t a, b, extent; };
 __device__ __forceinline__ AvgWin avg_win(int64_t p, int64_t stride, int64_t pad, int64_t k, int64_t size) {
   int64_t a = p * stride - pad;
@@ -158,8 +194,11 @@ __global__ void avgpool_fwd_kernel(float* out, const float* x, PoolShape s, bool
     if (hw.a >= hw.b || ww.a >= ww.b) { out[t] = 0.f; continue; }
     const float* plane = x + i * s.HW;
     float sum = 0.f;
-    for (int64_t h = hw.a; h < hw.b; ++h)
-      for (int64_t w = ww.a; w < ww.b; ++w) sum += plane[h * s.W + w];
+    if (ww.a == 0 && ww.b == s.W)  // whole rows: one run
+      sum = sum_run(plane + hw.a * s.W, (hw.b - hw.a) * s.W);
+    else
+      for (int64_t h = hw.a; h < hw.b; ++h)
+        for (int64_t w = ww.a; w < ww.b; ++w) sum += plane[h * s.W + w];
     out[t] = float(sum / avg_divisor(hw, ww, cip, ovr));
   }
 }
@@ -208,8 +247,11 @@ __global__ void adaptive_fwd_kernel(float* out, const float* x, int64_t planes, 
     adaptive_bin(q, Q, W, w0, w1);
     const float* plane = x + i * H * W;
     float sum = 0.f;
-    for (int64_t h = h0; h < h1; ++h)
-      for (int64_t w = w0; w < w1; ++w) sum += plane[h * W + w];
+    if (w0 == 0 && w1 == W)  // whole rows: one run
+      sum = sum_run(plane + h0 * W, (h1 - h0) * W);
+    else
+      for (int64_t h = h0; h < h1; ++h)
+        for (int64_t w = w0; w < w1; ++w) sum += plane[h * W + w];
     out[t] = float(sum / (double(h1 - h0) * double(w1 - w0)));
   }
 }
@@ -244,6 +286,64 @@ __global__ void adaptive_bwd_kernel(float* dx, const float* dout, int64_t planes
     }
     dx[t] = acc;
   }
+}
+
+// ---- average / adaptive backward, non-overlapping windows ---------------------------------
+// Windows that tile the input without overlap: average pooling with stride == kernel and no
+// padding, adaptive pooling with P | H and Q | W, global pooling as the extreme of both. Input
+// pixel (h, w) then lies in window (h / R, w / S) only, or in none in the rows and columns
+// floor mode drops; its gradient is one quotient, the value the general gather adds to 0.f
+// (bitwise equal), without its search over covering windows (64-bit divisions, __int128 for
+// adaptive bins). ovr: divisor_override (0: the window's clipped area; clipping only happens
+// in ceil mode's last window, padding being 0).
+struct Tiles {
+  int64_t H, W, HW, P, Q, R, S, ovr;
+};
+__device__ __forceinline__ float tile_grad(const Tiles& s, const float* dout, int64_t i, int64_t h, int64_t w) {
+  const int64_t p = udiv(h, s.R), q = udiv(w, s.S);
+  if (p >= s.P || q >= s.Q) return 0.f;
+  const double div = s.ovr > 0 ? double(s.ovr)
+                               : double(min(s.R, s.H - p * s.R)) * double(min(s.S, s.W - q * s.S));
+  return 0.f + float(dout[(i * s.P + p) * s.Q + q] / div);  // 0.f + g: -0 -> +0, as the gather
+}
+
+// Thread -> V consecutive elements of dx, flat over (plane, h, w) and across row and plane
+// ends: V = 4 (dx 16-byte aligned) stores one float4 and divides the flat index once per 4
+// elements, stepping (i, h, w) for the other three; the total % 4 tail, or everything when
+// V = 1, one element a thread. Bytes per element are the scalar kernel's (4 written, 4/(R*S)
+// read from dout); the gain is the index math and a quarter of the store instructions.
+template <int V>
+__global__ void avg_tiles_bwd_kernel(float* dx, const float* dout, Tiles s, int64_t total) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x, t0 = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  for (int64_t v = t0; v < total / V; v += stride) {
+    int64_t i = udiv(v * V, s.HW), h = udiv(v * V - i * s.HW, s.W), w = v * V - i * s.HW - h * s.W;
+    float g[V];
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      g[j] = tile_grad(s, dout, i, h, w);
+      if (++w == s.W) {  // next row, next plane
+        w = 0;
+        if (++h == s.H) {
+          h = 0;
+          ++i;
+        }
+      }
+    }
+    if constexpr (V == 4) reinterpret_cast<float4*>(dx)[v] = make_float4(g[0], g[1], g[2], g[3]);
+    else dx[v] = g[0];
+  }
+  for (int64_t t = total / V * V + t0; t < total; t += stride) {
+    const int64_t i = udiv(t, s.HW), h = udiv(t - i * s.HW, s.W), w = t - i * s.HW - h * s.W;
+    dx[t] = tile_grad(s, dout, i, h, w);
+  }
+}
+
+void avg_tiles_bwd(float* dx, const float* dout, const Tiles& s, int64_t total) {
+  if (aligned16(dx))
+    NX_LAUNCH(grid_1d((total + 3) / 4, kThreads), kThreads, avg_tiles_bwd_kernel<4>)(dx, dout, s, total);
+  else
+    NX_LAUNCH(grid_1d(total, kThreads), kThreads, avg_tiles_bwd_kernel<1>)(dx, dout, s, total);
+  NX_CUDA_LAUNCH();
 }
 
 // ---- unpool backward (gather) ---------------------------------------------------------
@@ -312,6 +412,8 @@ void Cuda::avgpool2d_backward(View dinp, View dout, int64_t N, int64_t C, int64_
                                                              pad_w, ceil_mode, count_include_pad, divisor_override);
   const int64_t total = s.planes * s.HW;
   if (total == 0) return;
+  if (s.sh == s.R && s.sw == s.S && s.ph == 0 && s.pw == 0)  // windows tile the input
+    return avg_tiles_bwd(dinp.f(), dout.f(), Tiles{s.H, s.W, s.HW, s.P, s.Q, s.R, s.S, divisor_override}, total);
   NX_LAUNCH(grid_1d(total, kThreads), kThreads, avgpool_bwd_kernel)(dinp.f(), dout.f(), s,
                                                                           count_include_pad, divisor_override);
   NX_CUDA_LAUNCH();
@@ -332,6 +434,8 @@ void Cuda::adaptive_avgpool2d_backward(View dinp, View dout, int64_t N, int64_t 
   const int64_t planes = z.planes, HW = z.HW, PQ = z.other;
   if (planes * HW == 0) return;
   if (PQ == 0) return fill_f32(dinp.f(), planes * HW, 0.f);
+  if (H % P == 0 && W % Q == 0)  // bins tile the input: R x S = (H / P) x (W / Q)
+    return avg_tiles_bwd(dinp.f(), dout.f(), Tiles{H, W, HW, P, Q, H / P, W / Q, 0}, planes * HW);
   NX_LAUNCH(grid_1d(planes * HW, kThreads), kThreads, adaptive_bwd_kernel)(dinp.f(), dout.f(), planes, H, W, P, Q);
   NX_CUDA_LAUNCH();
 }
