@@ -8,6 +8,9 @@ ceiling (harness.py).
     python bench/report.py                      # print the table of the kernel ops' results
     python bench/report.py bench/results/gemm.json
     python bench/report.py --readme README.md   # replace the text between the markers
+    python bench/report.py --tag xeon --readme README.md
+        # the ISA suite (bench/run_isa_suite.sh): <op>_xeon_avx512.json beside <op>_xeon_avx2.json,
+        # one column group per ISA
 """
 
 from __future__ import annotations
@@ -133,6 +136,80 @@ def train_table(recs: list[dict]) -> str:
     return head + "\n\n" + "\n".join(lines)
 
 
+ISAS = ("avx512", "avx2")
+ISA_NAME = {"avx512": "AVX-512", "avx2": "AVX2"}
+
+
+def _best(recs: list[dict]) -> dict[tuple, dict]:
+    """(op, shape, threads) -> {"r": the fastest valid variant's record, "base": {baseline: ratio}}."""
+    best: dict[tuple, dict] = {}
+    for r in recs:
+        if not r.get("valid", True) or "ms_median" not in r:
+            continue
+        key = (r["op"], r["shape"], r["threads"])
+        cur = best.get(key)
+        if cur is None or (r["variant"] != cur["r"]["variant"] and r["ms_median"] < cur["r"]["ms_median"]):
+            best[key] = cur = {"r": r, "base": {}}
+        if r["variant"] == cur["r"]["variant"] and r.get("baseline"):
+            cur["base"][r["baseline"]] = r["ratio"]
+    return best
+
+
+def isa_table(by_isa: dict[str, list[dict]]) -> str:
+    """One row per (op, shape, threads), one column group per ISA path: our median ms, the
+    ratios against NumPy/OpenBLAS and torch run at the same ISA, and % of that ISA's peak."""
+    best = {isa: _best(recs) for isa, recs in by_isa.items()}
+    keys: list[tuple] = []
+    for isa in ISAS:
+        for k in best.get(isa, {}):
+            if k not in keys:
+                keys.append(k)
+    order = {op: i for i, op in enumerate(OP_ORDER + ["train"])}
+    pos = {k: i for i, k in enumerate(keys)}
+    keys.sort(key=lambda k: (order.get(k[0], 99), k[2], pos[k]))
+    head = ["op", "shape", "threads"]
+    for isa in ISAS:
+        n = ISA_NAME[isa]
+        head += [f"{n} ms", f"{n} vs numpy", f"{n} vs torch", f"{n} % of peak"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in keys:
+        first = next(best[i][key]["r"] for i in ISAS if key in best.get(i, {}))
+        cells = [key[0], key[1] + (f" ({first['label']})" if first.get("label") else ""), str(key[2])]
+        for isa in ISAS:
+            row = best.get(isa, {}).get(key)
+            if row is None:
+                cells += ["-"] * 4
+                continue
+            r = row["r"]
+            ratio = [f"{row['base'][b]:.2f}x" if b in row["base"] else "-" for b in ("numpy", "torch")]
+            pct = f"{r['pct_peak']:.0f}%" if r.get("pct_peak") is not None else "-"
+            cells += [_ms(r["ms_median"]), *ratio, pct]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def isa_summary(by_isa: dict[str, list[dict]]) -> str:
+    recs = [r for rs in by_isa.values() for r in rs if r.get("valid", True)]
+    shas = sorted({r.get("git_sha", "?") for r in recs})
+    times = sorted(r["time_utc"] for r in recs if r.get("time_utc"))
+    loads = [r["loadavg_1min"] for r in recs if r.get("loadavg_1min") is not None]
+    dev = next((r["device_name"] for r in recs if r.get("device_name")), "?")
+    parts = []
+    for isa in ISAS:
+        rs = by_isa.get(isa, [])
+        blas = sorted({r.get("blas_kernels") for r in rs if r.get("blas_kernels")})
+        pk = next((r["peak_gflops_per_core"] for r in rs if r.get("peak_gflops_per_core")), None)
+        parts.append(f"{ISA_NAME[isa]}: neuraxon's {isa} path, OpenBLAS {'/'.join(blas) or '?'} kernels, torch "
+                     f"(MKL/oneDNN) at {ISA_NAME[isa]}, peak {pk:g} GFLOPS per core" if pk else f"{ISA_NAME[isa]}: -")
+    bw = next((r["peak_gbps"] for r in recs if r.get("peak_gbps")), "?")
+    return (f"Device: {dev}. Commit(s): {', '.join(shas)}. Measured {times[0] if times else '?'} to "
+            f"{times[-1] if times else '?'} (1-min load average {min(loads, default=0):g} to {max(loads, default=0):g} "
+            f"on 2 cores). " + "; ".join(parts) + f"; DRAM {bw} (1/2 threads). Medians of alternating samples "
+            "(ours, baselines, ours, ...) in one process; ratio = baseline ms / ours ms (> 1: neuraxon is "
+            "faster), the fastest of our variants per shape. The train rows are whole training steps (zero_grad, "
+            "forward, loss, backward, optimizer step; batch 128; torch only) and per-call overhead.")
+
+
 def replace_section(text: str, body: str) -> str:
     """Replace what lies between the bench markers (markers kept)."""
     pat = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
@@ -145,9 +222,21 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="report", description=__doc__.splitlines()[0])
     p.add_argument("files", nargs="*", help="results JSON files (default bench/results/<op>.json of the kernel ops)")
     p.add_argument("--readme", default=None, help="rewrite the marked section of this README")
+    p.add_argument("--tag", default=None,
+                   help="the ISA suite's files <op>_<tag>_<isa>.json: one column group per ISA")
     p.add_argument("--all-variants", action="store_true",
                    help="one row per variant (default: the fastest variant per shape)")
     args = p.parse_args(argv)
+    if args.tag:
+        by_isa = {
+            isa: load([f for f in (os.path.join(HERE, "results", f"{op}_{args.tag}_{isa}.json")
+                                   for op in OP_ORDER + ["train"]) if os.path.exists(f)])
+            for isa in ISAS
+        }
+        if not any(by_isa.values()):
+            print(f"no results files bench/results/*_{args.tag}_*.json; run bench/run_isa_suite.sh", file=sys.stderr)
+            return 1
+        return _emit(isa_summary(by_isa) + "\n\n" + isa_table(by_isa), args.readme)
     # Default: the kernel benchmarks' files (other results, e.g. train.json, have their own
     # report); pass files explicitly to include anything else in harness.py's schema.
     files = args.files or [p for p in (os.path.join(HERE, "results", f"{op}.json") for op in OP_ORDER)
@@ -160,12 +249,16 @@ def main(argv: list[str] | None = None) -> int:
     train = os.path.join(HERE, "results", "train.json")
     if not args.files and os.path.exists(train):
         body += "\n\n" + train_table(load([train]))
-    if args.readme:
-        with open(args.readme) as f:
+    return _emit(body, args.readme)
+
+
+def _emit(body: str, readme: str | None) -> int:
+    if readme:
+        with open(readme) as f:
             text = f.read()
-        with open(args.readme, "w") as f:
+        with open(readme, "w") as f:
             f.write(replace_section(text, body))
-        print(f"updated {args.readme}")
+        print(f"updated {readme}")
     else:
         print(body)
     return 0
