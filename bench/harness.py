@@ -58,38 +58,68 @@ RESULTS = os.path.join(HERE, "results")
 # ---- machine ceilings ------------------------------------------------------------------
 
 
-# Measured ceilings by CPU model name prefix: (FP32 GFLOPS per core, DRAM GB/s at 1 and 2
-# threads). "Intel(R) Xeon": anchors/cpu-measured.md (Cascade Lake, AVX-512 at 2.37 GHz).
-# "AMD EPYC": the 2-vCPU Zen 4 box this project was benchmarked on (it is not the Cascade
-# Lake of the anchors): 12 independent zmm FMA chains per thread gave 116 GFLOPS on 1 core in
-# a quiet moment (Zen 4 double-pumps 512-bit FMAs, so AVX2 reaches the same 116).
-CEILINGS = {
-    "Intel(R) Xeon": (152.0, 11.0, 21.0),
-    "AMD EPYC": (116.0, 22.0, 22.0),
-}
-# AMD box bandwidth: a 256 MiB triad (c = a + s*b, OpenMP, 6 reps, best) gave 21.9 GB/s on
-# 1 thread (copy 19.8) at load ~5; on 2 threads only 15-16 GB/s, because the other tenants
-# were on the second core: no quiet 2-thread figure exists, so the 1-thread one stands in.
+# Measured ceilings: (model-name prefix, /proc/cpuinfo "model" or None for any) ->
+# ({ISA path: FP32 FMA GFLOPS per core}, (DRAM GB/s at 1 thread, at 2 threads)); the first
+# entry that matches wins. Measure a new machine with bench/ceilings.c (FMA chains per ISA and
+# a 256 MiB triad) and add it here.
+# - Intel Xeon model 167 (the 2-vCPU KVM guest of 2026-12-06): bench/ceilings.c on a quiet
+#   machine (load 0.7-0.9), two runs: AVX-512 239.5-239.9 GFLOPS on 1 core (64 flops a cycle at
+#   ~3.75 GHz), 476.9-478.3 on 2; AVX2 129.2-129.6 (32 a cycle at ~4.05 GHz), 255.1-259.0 on 2;
+#   triad 12.2-12.6 GB/s on 1 thread, 23.3-23.4 on 2.
+# - Other "Intel(R) Xeon": anchors/cpu-measured.md (Cascade Lake, AVX-512 at 2.37 GHz, AVX2
+#   at 2.67 GHz).
+# - "AMD EPYC": the 2-vCPU Zen 4 box this project was first benchmarked on: 12 independent zmm
+#   FMA chains per thread gave 116 GFLOPS on 1 core in a quiet moment (Zen 4 double-pumps
+#   512-bit FMAs, so AVX2 reaches the same 116); a 256 MiB triad 21.9 GB/s on 1 thread (on 2
+#   threads only 15-16 with other tenants on the second core, so the 1-thread figure stands in).
+CEILINGS = [
+    ("Intel(R) Xeon", 167, {"avx512": 240.0, "avx2": 129.5}, (12.4, 23.4)),
+    ("Intel(R) Xeon", None, {"avx512": 152.0, "avx2": 85.6}, (11.0, 21.0)),
+    ("AMD EPYC", None, {"avx512": 116.0, "avx2": 116.0}, (22.0, 22.0)),
+]
 
 
-def _ceilings() -> tuple[float, float, float]:
-    name = device_name()
-    for prefix, c in CEILINGS.items():
-        if name.startswith(prefix):
-            return c
-    return CEILINGS["Intel(R) Xeon"]
+def _cpu_model() -> int | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model") and line.split(":")[0].strip() == "model":
+                    return int(line.split(":", 1)[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _ceilings() -> tuple[dict, tuple]:
+    name, model = device_name(), _cpu_model()
+    for prefix, m, peaks, bw in CEILINGS:
+        if name.startswith(prefix) and m in (None, model):
+            return peaks, bw
+    return CEILINGS[1][2], CEILINGS[1][3]
+
+
+def _isa() -> str:
+    try:
+        from neuraxon import _ext
+
+        return _ext.cpu.isa()
+    except Exception:  # noqa: BLE001 (no build: the widest path)
+        return "avx512"
 
 
 def peak_gflops(threads: int) -> float:
-    """FP32 FMA peak on `threads` cores (NEURAXON_PEAK_GFLOPS_PER_CORE overrides)."""
-    per_core = float(os.environ.get("NEURAXON_PEAK_GFLOPS_PER_CORE", _ceilings()[0]))
+    """FP32 FMA peak on `threads` cores for the ISA path neuraxon runs now
+    (NEURAXON_PEAK_GFLOPS_PER_CORE overrides)."""
+    env = os.environ.get("NEURAXON_PEAK_GFLOPS_PER_CORE")
+    peaks = _ceilings()[0]
+    per_core = float(env) if env else peaks.get(_isa(), min(peaks.values()))
     return per_core * threads
 
 
 def peak_gbps(threads: int) -> float:
     """DRAM bandwidth with `threads` cores busy (NEURAXON_BW_GBS="1T,2T" overrides)."""
     env = os.environ.get("NEURAXON_BW_GBS")
-    bw = [float(x) for x in env.split(",")] if env else list(_ceilings()[1:])
+    bw = [float(x) for x in env.split(",")] if env else list(_ceilings()[1])
     return bw[min(threads, len(bw)) - 1]
 
 
