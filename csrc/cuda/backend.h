@@ -70,6 +70,21 @@ void empty_cache();                 // returns every free cached block to the dr
 // Host <-> device copies on the stream; copy_to_host waits for the stream (the host reads).
 void copy_to_device(void* dst, const void* src, size_t bytes);
 void copy_to_host(void* dst, const void* src, size_t bytes);
+void copy_on_device(void* dst, const void* src, size_t bytes);  // asynchronous, on the stream
+
+// DLPack's stream exchange (module_cuda.cc: Tensor.__dlpack__ and neuraxon.from_dlpack).
+// A stream is named by the integer DLPack uses: 1 = the legacy default stream, 2 = the
+// per-thread default stream, any other value a cudaStream_t (on the emulated device only 1,
+// 2 and our own stream exist; 1 and 2 are HIP-CPU's null stream there).
+uintptr_t stream_handle();  // our stream as that integer (consumers pass it to producers)
+// Makes `consumer` wait, on the device, for everything enqueued on our stream so far (an
+// event recorded here and waited for there; no host wait). Nothing to do for our own stream.
+// The emulated device waits on the host instead (HIP-CPU's cross-stream waits can deadlock).
+void order_consumer(uintptr_t consumer);
+// Waits for the stream without raising (for destructors): imported memory is handed back to
+// its producer only once our kernels are done with it. Counted as a host sync; a deferred
+// device error stays pending for the next wait_stream().
+void wait_stream_quiet() noexcept;
 
 }  // namespace cuda
 }  // namespace nx

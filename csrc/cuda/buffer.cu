@@ -2,7 +2,9 @@
 // The stream is created lazily (first kernel or copy) as a non-blocking stream on device 0;
 // all kernels and copies are enqueued on it, so work is ordered without host waits. The
 // host waits only in copy_to_host (it reads the data) and synchronize(); both raise the
-// deferred device errors (check.cuh) kernels recorded since the last wait.
+// deferred device errors (check.cuh) kernels recorded since the last wait. DLPack exchanges
+// (module_cuda.cc) order another library's stream after ours with an event (order_consumer),
+// and hand imported memory back only after a wait (wait_stream_quiet).
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -173,6 +175,51 @@ void copy_to_host(void* dst, const void* src, size_t bytes) {
   if (!bytes) return;
   NX_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream()));
   wait_stream();  // the host reads dst next
+}
+
+void copy_on_device(void* dst, const void* src, size_t bytes) {
+  if (bytes) NX_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream()));
+}
+
+// ---- DLPack's stream exchange ----------------------------------------------------------------
+
+uintptr_t stream_handle() { return reinterpret_cast<uintptr_t>(stream()); }
+
+void order_consumer(uintptr_t consumer) {
+  cudaStream_t ours = stream();
+  if (consumer == reinterpret_cast<uintptr_t>(ours)) return;  // one stream: already in order
+#if NX_EMULATED
+  // No other stream exists in an emulated process: a handle from a real CUDA library would
+  // be a pointer this runtime cannot use.
+  NX_CHECK(consumer == 1 || consumer == 2, "__dlpack__: stream ", consumer,
+           " is not a stream of the emulated CUDA device (it has the default streams 1 and 2, "
+           "and neuraxon's own stream ", reinterpret_cast<uintptr_t>(ours), ")");
+  // HIP-CPU runs every stream on one thread, in turn: a stream waiting for another's event
+  // can block that thread before it reaches the event (a deadlock). The host waits instead,
+  // which orders every later stream use just as well.
+  wait_stream();
+#else
+  // By value, 1 and 2 are cudaStreamLegacy and cudaStreamPerThread: the integer is the handle.
+  cudaStream_t s = reinterpret_cast<cudaStream_t>(consumer);
+  cudaEvent_t ev;
+  NX_CUDA(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+  cudaError_t e = cudaEventRecord(ev, ours);
+  if (e == cudaSuccess) e = cudaStreamWaitEvent(s, ev, 0);
+  // CUDA keeps a recorded event alive until it completes; the wait is already enqueued.
+  cudaEventDestroy(ev);
+  NX_CUDA(e);
+#endif
+}
+
+void wait_stream_quiet() noexcept {
+  cudaStream_t s = nullptr;
+  try {
+    s = stream();
+  } catch (...) {
+    return;  // no stream, so nothing of ours can be using the memory
+  }
+  g_host_syncs.fetch_add(1, std::memory_order_relaxed);
+  if (cudaStreamSynchronize(s) != cudaSuccess) cudaGetLastError();
 }
 
 }  // namespace nx::cuda

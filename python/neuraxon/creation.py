@@ -14,7 +14,8 @@ from . import _codes as C
 from . import random as _random
 from ._tensor_base import TensorBase
 from .device import device as _device
-from .dtypes import dtype_of_data, float32, get_dtype, int64
+from .device import dlpack_capsule_device, is_dlpack_capsule
+from .dtypes import dtype_of_data, float32, from_code, get_dtype, int64
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -116,32 +117,57 @@ _DLPACK_DEVICES = {1: "CPU", 2: "CUDA", 3: "CUDA host", 4: "OpenCL", 7: "Vulkan"
                    13: "CUDA managed", 14: "oneAPI"}  # fmt: skip
 
 
-def from_dlpack(ext_tensor, *, device=None, copy=None) -> Tensor:
-    """A tensor from any object with ``__dlpack__`` (a NumPy array, a torch CPU tensor, a
-    JAX array, ...), sharing its memory when it can (as torch.from_dlpack): the producer's
-    CPU memory becomes the tensor's data when it is C-contiguous, writeable and float32,
-    int64 or bool, so writes through either are seen by the other.
+class _Capsule:
+    """A raw DLPack capsule as a producer (np.from_dlpack takes producers only)."""
 
-    Otherwise (another dtype, a strided view, read-only memory, ``device="cuda"``) the data is
+    def __init__(self, capsule):
+        self.capsule = capsule
+
+    def __dlpack__(self, **kwargs):
+        return self.capsule
+
+
+def from_dlpack(ext_tensor, *, device=None, copy=None) -> Tensor:
+    """A tensor from any object with ``__dlpack__`` (a NumPy array, a torch tensor on the CPU
+    or CUDA, a CuPy or JAX array, ...) or from a DLPack capsule, sharing its memory when it
+    can (as torch.from_dlpack), so writes through either are seen by the other.
+
+    CPU memory is shared when it is C-contiguous, writeable and float32, int64 or bool (NumPy
+    does the capsule work, ``np.from_dlpack``). CUDA memory (DLPack device kDLCUDA, index 0:
+    neuraxon has one CUDA device, another index raises ValueError) is shared on the same
+    terms: the producer is asked for a capsule with ``stream=`` neuraxon's stream, so its
+    pending writes are ordered before neuraxon's kernels, and its deleter is called when the
+    last neuraxon tensor over the memory goes (after neuraxon's stream is done with it).
+    Writes made later on another library's stream are not ordered with neuraxon's: call
+    ``torch.cuda.synchronize()`` (or export again) before neuraxon reads them, and
+    ``neuraxon.cuda.synchronize()`` before the other library reads neuraxon's writes.
+
+    Otherwise (another dtype, a strided view, read-only memory, another ``device``) the data is
     converted as ``tensor()`` converts data (float16/float64 -> float32, other integer types
-    -> int64), which is a copy: ``copy=False`` raises BufferError instead, ``copy=True``
-    always copies. Only CPU memory can be imported: a CUDA producer raises BufferError (move
-    it to the CPU first). NumPy does the capsule work (``np.from_dlpack``)."""
-    if not hasattr(ext_tensor, "__dlpack__"):
+    -> int64), which is a copy (for CUDA memory through the host): ``copy=False`` raises
+    BufferError instead, ``copy=True`` always copies. A raw capsule (``to_dlpack(t)``) is
+    taken as it is: it was ordered for whatever stream its maker asked for. The emulated
+    CUDA device (NEURAXON_USE_CUDA_EMU=1) imports only neuraxon's own CUDA tensors."""
+    if is_dlpack_capsule(ext_tensor):
+        kind, index = dlpack_capsule_device(ext_tensor)
+    elif hasattr(ext_tensor, "__dlpack__"):
+        where = ext_tensor.__dlpack_device__() if hasattr(ext_tensor, "__dlpack_device__") else (1, 0)
+        kind, index = int(where[0]), int(where[1])
+    else:
         raise TypeError(
-            f"from_dlpack() needs an object with __dlpack__ (an array or tensor), got {type(ext_tensor).__name__}"
+            f"from_dlpack() needs an object with __dlpack__ (an array or tensor) or a DLPack capsule, got {type(ext_tensor).__name__}"
         )
-    if hasattr(ext_tensor, "__dlpack_device__"):
-        kind = int(ext_tensor.__dlpack_device__()[0])
-        if kind != 1:
-            raise BufferError(
-                f"from_dlpack(): the producer's memory is on a {_DLPACK_DEVICES.get(kind, f'type {kind}')} device; "
-                "neuraxon imports CPU memory only (move it to the CPU first)"
-            )
+    if kind == 2:
+        return _from_cuda_dlpack(ext_tensor, index, device, copy)
+    if kind != 1:
+        raise BufferError(
+            f"from_dlpack(): the producer's memory is on a {_DLPACK_DEVICES.get(kind, f'type {kind}')} device; "
+            "neuraxon imports CPU and CUDA memory only (move it to the CPU first)"
+        )
     if isinstance(ext_tensor, TensorBase):  # our own CPU tensor: the same data
         a = ext_tensor.detach().numpy()
     else:
-        a = np.from_dlpack(ext_tensor)
+        a = np.from_dlpack(_Capsule(ext_tensor) if is_dlpack_capsule(ext_tensor) else ext_tensor)
     dev = _device(device) if device is not None else _device("cpu")
     shareable = a.dtype in (np.float32, np.int64, np.bool_) and a.flags.c_contiguous and a.flags.writeable
     if shareable and dev.type == "cpu" and not copy:
@@ -153,6 +179,37 @@ def from_dlpack(ext_tensor, *, device=None, copy=None) -> Tensor:
         )  # fmt: skip
         raise BufferError(f"from_dlpack(copy=False): this memory cannot be shared ({why})")
     return tensor(a, device=dev)
+
+
+def _from_cuda_dlpack(ext_tensor, index: int, device, copy) -> Tensor:
+    """from_dlpack of memory on DLPack device (kDLCUDA, index)."""
+    if index != 0:
+        raise ValueError(
+            f"from_dlpack(): the producer's memory is on CUDA device {index}; neuraxon uses one CUDA device "
+            "(index 0): move it to device 0 first"
+        )
+    cuda = _device("cuda")
+    dev = _device(device) if device is not None else cuda
+    if dev.type != "cuda" and copy is False:
+        raise BufferError("from_dlpack(copy=False): this memory cannot be shared (it is on CUDA, not the CPU)")
+    if isinstance(ext_tensor, TensorBase):  # our own CUDA tensor: the same data
+        t = TensorBase._wrap(ext_tensor._data, ext_tensor.shape, ext_tensor.dtype, ext_tensor.device)
+        if copy and dev.type == "cuda":
+            t = t.clone()
+    else:
+        if is_dlpack_capsule(ext_tensor):
+            capsule = ext_tensor
+        else:
+            stream = cuda.dlpack_stream()  # raises RuntimeError when neuraxon has no usable CUDA
+            try:
+                capsule = ext_tensor.__dlpack__(stream=stream, max_version=(1, 0))
+            except TypeError:  # a producer from before DLPack 1.0 (no max_version)
+                capsule = ext_tensor.__dlpack__(stream=stream)
+        arr, shape, code = cuda.dlpack_import(capsule, copy if dev.type == "cuda" else None)
+        if code is None:  # another dtype or strides: a host copy, converted as tensor() converts data
+            return tensor(arr, device=dev)
+        t = TensorBase._wrap(arr, tuple(shape), from_code(code), cuda)
+    return t if dev.type == "cuda" else t.to(dev)
 
 
 def _size(size) -> tuple:

@@ -204,6 +204,31 @@ class Device:
         if self.type == "cuda":
             self.k.synchronize()
 
+    # -- DLPack -----------------------------------------------------------------------
+    def to_dlpack(self, arr, shape, *, stream=None, max_version=None, copy=None):
+        """A DLPack capsule over a backend array viewed as `shape` (Tensor.__dlpack__): NumPy
+        builds it on the CPU, the CUDA module on CUDA (a versioned capsule when max_version is
+        (1, x) or later; the consumer's `stream` waits for neuraxon's first)."""
+        if self.type == "cpu":
+            kwargs = {k: v for k, v in (("max_version", max_version), ("copy", copy)) if v is not None}
+            return arr.reshape(shape).__dlpack__(stream=stream, **kwargs)
+        versioned = max_version is not None and int(max_version[0]) >= 1
+        return self.k.dlpack_export(arr, list(shape), stream, versioned, bool(copy))
+
+    def dlpack_stream(self) -> int:
+        """The `stream` neuraxon, as a DLPack consumer on CUDA, passes to producers' __dlpack__:
+        neuraxon's CUDA stream, so the producer orders its pending writes before it. -1 (no
+        ordering) on the emulated device, where the only importable producer is neuraxon
+        itself, on the same stream (and a real GPU library must not get its handle)."""
+        k = self.k  # RuntimeError when CUDA is not available, before any producer is asked
+        return -1 if _ext.cuda_emulated else k.stream_handle()
+
+    def dlpack_import(self, capsule, copy=None):
+        """Consumes a CUDA DLPack capsule: (backend array sharing its memory, or a copy,
+        shape, dtype code), or (host ndarray copy, shape, None) for dtypes and strides that
+        neuraxon cannot share (see neuraxon.from_dlpack)."""
+        return self.k.dlpack_import(capsule, copy)
+
     # -- identity ---------------------------------------------------------------------
     def __eq__(self, other) -> bool:
         if isinstance(other, str):
@@ -254,5 +279,19 @@ def device(d=None, index: int | None = None) -> Device:
 
 
 cpu = device("cpu")
+
+
+def is_dlpack_capsule(x) -> bool:
+    return type(x).__name__ == "PyCapsule"
+
+
+def dlpack_capsule_device(capsule) -> tuple:
+    """(DLPack device type, index) of an unconsumed DLPack capsule. Only the CUDA module
+    can read one; without it the capsule is taken for CPU memory (NumPy reads it, or refuses
+    another device)."""
+    if _ext.cuda is None:
+        return (1, 0)
+    return tuple(_ext.cuda.dlpack_capsule_device(capsule))
+
 
 __all__ = ["Device", "device", "cpu", "empty_cache", "_dtype_cls"]

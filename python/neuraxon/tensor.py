@@ -117,27 +117,33 @@ class Tensor(TensorBase, ElementwiseMethods, ReductionMethods, ShapeMethods, InP
 
     # -- DLPack (the array-interchange protocol of torch.from_dlpack, np.from_dlpack, JAX, ...)
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
-        """A DLPack capsule over this CPU tensor's memory (no copy: a consumer such as
-        torch.from_dlpack or np.from_dlpack shares it, writes are seen on both sides).
+        """A DLPack capsule over this tensor's memory, without a copy: a consumer such as
+        torch.from_dlpack or np.from_dlpack (CPU), torch.from_dlpack or cupy.from_dlpack
+        (CUDA) shares it, and writes are seen on both sides.
 
-        NumPy builds the capsule (a CPU tensor's data is a NumPy array), so the keywords of
-        the protocol (max_version, dl_device, copy; stream must be None on the CPU) mean what
-        they mean for ``ndarray.__dlpack__``. A CUDA tensor raises BufferError: neuraxon's
-        CUDA module exposes no device pointer to export (use ``t.cpu()``, a copy). A tensor
-        that requires grad raises RuntimeError, as torch (export ``t.detach()``)."""
-        if self.device.type != "cpu":
-            raise BufferError(
-                "neuraxon cannot export a CUDA tensor through DLPack (its CUDA arrays expose no device "
-                "pointer); export t.cpu() instead (a copy)"
-            )
+        The keywords are the array API's. ``max_version`` (1, 0) or later gives a versioned
+        capsule (DLPack 1.x), else the legacy one. ``copy=True`` exports a copy; ``dl_device``
+        other than ``__dlpack_device__()`` raises BufferError (move the tensor first, e.g.
+        ``t.cpu()``). On the CPU NumPy builds the capsule (``stream`` must be None there).
+        On CUDA ``stream`` names the consumer's stream (None or 1: the legacy default stream,
+        2: the per-thread default stream, else a cudaStream_t as an int; -1: no ordering):
+        it is made to wait, on the device, for every kernel neuraxon has enqueued so far, so
+        the consumer sees finished data; later writes on either side are not ordered (see
+        neuraxon.from_dlpack). A tensor that requires grad raises RuntimeError (export
+        ``t.detach()``)."""
         if self.requires_grad:
             raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
-        kwargs = {k: v for k, v in (("max_version", max_version), ("dl_device", dl_device), ("copy", copy)) if v is not None}
-        return self._data.reshape(self.shape).__dlpack__(stream=stream, **kwargs)
+        here = self.__dlpack_device__()
+        if dl_device is not None and tuple(int(v) for v in dl_device) != here:
+            raise BufferError(
+                f"__dlpack__(dl_device={tuple(dl_device)}): this {self.device} tensor is on DLPack device {here}; "
+                "neuraxon exports a tensor only where it is (move it first, e.g. t.cpu(): a copy)"
+            )
+        return self.device.to_dlpack(self._data, self.shape, stream=stream, max_version=max_version, copy=copy)
 
     def __dlpack_device__(self) -> tuple:
         """(device type, index) as DLPack numbers them: (1, 0) for the CPU (kDLCPU), (2, 0)
-        for CUDA (kDLCUDA; __dlpack__ then raises: only CPU tensors can be exported)."""
+        for CUDA (kDLCUDA)."""
         return (1, 0) if self.device.type == "cpu" else (2, self.device.index or 0)
 
     def item(self):
