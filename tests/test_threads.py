@@ -141,6 +141,6 @@ def test_openmp_spin_default_and_user_settings():
     code = "import os, neuraxon; print(os.environ.get('GOMP_SPINCOUNT'))"
     env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
     run = lambda e: subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, check=True).stdout.strip()  # noqa: E731
-    assert run(env) == "10000"
+    assert run(env) == "3000"
     assert run({**env, "GOMP_SPINCOUNT": "500"}) == "500"
     assert run({**env, "OMP_WAIT_POLICY": "ACTIVE"}) == "None"

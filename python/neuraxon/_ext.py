@@ -24,12 +24,16 @@ if _dev:
 # OpenMP threads that finish their share of a parallel region spin before they sleep: libgomp's
 # default is 300,000 spins. On a machine where another busy process holds a core, a spinning
 # thread keeps its core while its teammate waits for one, and every region waits a scheduler
-# time slice: LeNet-5 forward at batch 128 took 56 ms with 2 threads beside another training
-# job, 2.0 ms with 1 thread. 10,000 spins cost nothing on an idle machine (forward + backward
-# 3.3 ms vs 3.2 ms) and keep a busy one within 2x of 1 thread (11 ms vs 140 ms). It must be set
-# before libgomp loads (with _cpu below); OMP_WAIT_POLICY or GOMP_SPINCOUNT from the user win.
+# time slice. LeNet-5 MNIST epochs (batch 64, 2 threads) beside a 2-thread training job, by
+# spin count (2026-12-06, 2-core Xeon; 1 thread: 3.6-4.0 s):
+#   300,000: 4.5-69.5 s | 10,000: 8.9-9.9 | 5,000: 6.6-7.0 | 3,000: 5.6 | 2,000: 4.8 | 0: 3.4-3.9
+# and on the idle machine (1 thread: 3.2-3.7 s):
+#   300,000: 2.3-2.4 s  | 10,000: 2.4-2.8 | 5,000: 2.7-2.8 | 3,000: 2.8-2.9 | 2,000: 2.9-3.0 | 0: 3.8
+# 3,000 keeps 2 threads faster than 1 on both (idle within 5% of the longest spins; busy
+# 10x steadier than libgomp's default). It must be set before libgomp loads (with _cpu below);
+# OMP_WAIT_POLICY or GOMP_SPINCOUNT from the user win.
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-    os.environ["GOMP_SPINCOUNT"] = "10000"
+    os.environ["GOMP_SPINCOUNT"] = "3000"
 
 cpu = importlib.import_module("neuraxon._cpu")
 
