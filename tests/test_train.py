@@ -342,6 +342,12 @@ def test_resume_refusals(tmp_path, capsys):
     assert "--model mlp (now softmax)" in err and "--lr None (now 0.5)" in err
     assert cli.main(base + ["--out", str(out), "--resume", "--overwrite"]) == 1
     assert "pass one" in capsys.readouterr().err
+    old = nx.load(out / "checkpoint.npz")  # a checkpoint from before --resume existed
+    for k in ("scheduler", "rng", "shuffle_rng"):
+        del old[k]
+    nx.save(old, out / "checkpoint.npz")
+    assert cli.main(base + ["--out", str(out), "--resume", "--epochs", "2"]) == 1
+    assert "lacks scheduler, rng, shuffle_rng" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(

@@ -358,6 +358,9 @@ def run(args: argparse.Namespace) -> dict:
         if not os.path.exists(ckpt_path):
             raise ConfigError(f"--resume: {out_dir} holds no checkpoint.npz to continue from")
         saved = nx.load(ckpt_path, map_location=device)
+        lacking = [k for k in ("model", "optimizer", "scheduler", "rng", "shuffle_rng", "epoch", "history") if k not in saved]
+        if lacking:
+            raise ConfigError(f"--resume: {ckpt_path} lacks {', '.join(lacking)} (written by an older neuraxon?)")
         _check_same_run(saved.get("args", {}), args)
     tb_writer = _tensorboard_writer_class() if getattr(args, "tensorboard", False) and main_rank else None
     tb = None  # made with the folder
