@@ -155,9 +155,24 @@ def _best(recs: list[dict]) -> dict[tuple, dict]:
     return best
 
 
-def isa_table(by_isa: dict[str, list[dict]]) -> str:
+# README's summary (--summary): these shapes of the full table (bench/RESULTS.md).
+SUMMARY = {
+    "train": ("mlp", "lenet", "cnnbn"),
+    "gemm": ("1024x1024@1024x1024", "128x784@784x512", "64x576@576x3136", "50x500@500x4096"),
+    "conv2d": ("N32 C64 56x56 K64 3x3 s1 p1 fwd", "N32 C64 56x56 K64 3x3 s1 p1 bwd_weight"),
+    "lstm": ("T100 B32 I512 H512 fwd+bwd",),
+    "pool2d": ("N64 C64 56x56 2x2/2 max fwd",),
+    "batchnorm": ("N64 C64 HW3136 train fwd",),
+    "activation": ("tanh n=16777216 fwd",),
+}
+
+
+def isa_table(by_isa: dict[str, list[dict]], summary: bool = False) -> str:
     """One row per (op, shape, threads), one column group per ISA path: our median ms, the
-    ratios against NumPy/OpenBLAS and torch run at the same ISA, and % of that ISA's peak."""
+    ratios against NumPy/OpenBLAS and torch run at the same ISA, and % of that ISA's peak.
+    summary: only the SUMMARY shapes."""
+    if summary:
+        by_isa = {isa: [r for r in rs if r["shape"] in SUMMARY.get(r["op"], ())] for isa, rs in by_isa.items()}
     best = {isa: _best(recs) for isa, recs in by_isa.items()}
     keys: list[tuple] = []
     for isa in ISAS:
@@ -224,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--readme", default=None, help="rewrite the marked section of this README")
     p.add_argument("--tag", default=None,
                    help="the ISA suite's files <op>_<tag>_<isa>.json: one column group per ISA")
+    p.add_argument("--summary", action="store_true", help="with --tag: a few shapes per op (README's summary)")
     p.add_argument("--all-variants", action="store_true",
                    help="one row per variant (default: the fastest variant per shape)")
     args = p.parse_args(argv)
@@ -236,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         if not any(by_isa.values()):
             print(f"no results files bench/results/*_{args.tag}_*.json; run bench/run_isa_suite.sh", file=sys.stderr)
             return 1
-        return _emit(isa_summary(by_isa) + "\n\n" + isa_table(by_isa), args.readme)
+        return _emit(isa_summary(by_isa) + "\n\n" + isa_table(by_isa, args.summary), args.readme)
     # Default: the kernel benchmarks' files (other results, e.g. train.json, have their own
     # report); pass files explicitly to include anything else in harness.py's schema.
     files = args.files or [p for p in (os.path.join(HERE, "results", f"{op}.json") for op in OP_ORDER)

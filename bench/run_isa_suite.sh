@@ -3,7 +3,7 @@
 #   avx512: neuraxon's AVX-512 path, OpenBLAS's own choice (SkylakeX), torch/MKL at AVX-512
 #   avx2:   neuraxon --isa avx2, OPENBLAS_CORETYPE=Haswell, torch/MKL limited to AVX2
 # Writes bench/results/<op>_<tag>_<isa>.json (tag: a short machine name, default "xeon"), then
-# README's table (bench/report.py --readme README.md) from them. Needs a quiet machine: run
+# the full table in bench/RESULTS.md and README's summary from them (bench/report.py). Needs a quiet machine: run
 # nothing else meanwhile (the 1-minute load average is recorded with every result).
 #   bash bench/run_isa_suite.sh [tag] [threads]          # defaults: xeon 1,2
 set -euo pipefail
@@ -22,4 +22,5 @@ for isa in avx512 avx2; do
       --out bench/results/${op}_${TAG}_${isa}.json
   done
 done
-python bench/report.py --readme README.md --tag "$TAG"
+python bench/report.py --tag "$TAG" --readme bench/RESULTS.md
+python bench/report.py --tag "$TAG" --summary --readme README.md
