@@ -39,8 +39,11 @@ def test_gemm_every_isa_path(dev, isa, rng, variant):
     if dev.name != "cpu":
         pytest.skip("ISA paths are a CPU matter")
     # (270, 45, 130): m > 256, packed row-major B; the others read B in place when not tb;
-    # (9, 2101, 530): B of 1.1M floats, read in place on AVX2 only (packed on the others)
-    for m, n, k in [(13, 17, 19), (37, 70, 300), (100, 33, 7), (25, 49, 513), (270, 45, 130), (9, 2101, 530)]:
+    # (9, 2101, 530): B of 1.1M floats, read in place on AVX2 only (packed on the others);
+    # (37, 1024, 70), (13, 2048, 700): B's row stride a multiple of 4 KiB, its panels copied
+    # before their row tiles (two k blocks in the second)
+    for m, n, k in [(13, 17, 19), (37, 70, 300), (100, 33, 7), (25, 49, 513), (270, 45, 130), (9, 2101, 530),
+                    (37, 1024, 70), (13, 2048, 700)]:
         for ta, tb in [(False, False), (True, True), (False, True)]:
             a, b = _operands(rng, m, n, k, ta, tb)
             c0 = rng.standard_normal((m, n)).astype(np.float32)
@@ -111,7 +114,8 @@ def test_gemm_thread_splits(dev, rng, threads):
         for m, n, k, tb in [(30, 1100, 520, False), (30, 700, 820, True), (100, 203, 840, False),
                             (36, 3300, 1100, True), (36, 3300, 1100, False), (96, 1024, 600, True),
                             (130, 900, 600, False),  # m*k*n > 64M: packed although k*n <= 1M
-                            (517, 203, 300, False), (64, 784, 350, True), (300, 7, 8200, False)]:
+                            (517, 203, 300, False), (64, 784, 350, True), (300, 7, 8200, False),
+                            (40, 2048, 700, False)]:  # B in place, 8 KiB rows: panels copied per thread
             a, b = _operands(rng, m, n, k, False, tb)
             want = ref.gemm_forward(None, a, b, trans_b=tb)
             for rep in range(3 if m * n * k > 10**8 else 1):
