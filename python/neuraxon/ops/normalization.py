@@ -72,6 +72,20 @@ class _BatchNorm(Function):
         return dx, dw, db, None, None, None, None, None
 
 
+def _check_per_channel(op: str, mismatch, input, running_mean, running_var, weight, bias) -> int:
+    """The checks batch_norm and sync_batch_norm share (devices, dtypes, an (N, C, ...) input,
+    per-channel tensors of C values, a wrong count raising `mismatch`); returns C."""
+    _array.check_same_device(input, running_mean, running_var, weight, bias)
+    _need_float(op, input, running_mean, running_var, weight, bias)
+    if input.ndim < 2:
+        raise ValueError(f"{op}: expected input of at least 2 dims (N, C, ...), got shape {input.shape}")
+    Cc = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and t.numel() != Cc:
+            raise mismatch(f"{op}: {name} of shape {t.shape} does not match {Cc} channels (input shape {input.shape})")
+    return Cc
+
+
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -84,16 +98,7 @@ def batch_norm(
 ) -> Tensor:
     """Batch normalization over (N, C) or (N, C, *). In training the kernel updates
     running_mean/running_var in place (unbiased variance, as PyTorch)."""
-    _array.check_same_device(input, running_mean, running_var, weight, bias)
-    _need_float("batch_norm", input, running_mean, running_var, weight, bias)
-    if input.ndim < 2:
-        raise ValueError(f"batch_norm: expected input of at least 2 dims (N, C, ...), got shape {input.shape}")
-    Cc = input.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
-        if t is not None and t.numel() != Cc:
-            raise RuntimeError(
-                f"batch_norm: {name} of shape {t.shape} does not match {Cc} channels (input shape {input.shape})"
-            )
+    Cc = _check_per_channel("batch_norm", RuntimeError, input, running_mean, running_var, weight, bias)
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError("batch_norm: running_mean and running_var must be given when training=False")
     if training and input.numel() // max(Cc, 1) <= 1:
@@ -243,16 +248,7 @@ def sync_batch_norm(
     its rows of what batch_norm gives on the concatenated batch; running_mean/running_var are
     updated in place with the global statistics (unbiased variance), the same on every rank.
     Collective: every rank must call it, in the same order. Needs init_process_group."""
-    _array.check_same_device(input, running_mean, running_var, weight, bias)
-    _need_float("sync_batch_norm", input, running_mean, running_var, weight, bias)
-    if input.ndim < 2:
-        raise ValueError(f"sync_batch_norm: expected input of at least 2 dims (N, C, ...), got shape {input.shape}")
-    Cc = input.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
-        if t is not None and t.numel() != Cc:
-            raise ValueError(
-                f"sync_batch_norm: {name} of shape {t.shape} does not match {Cc} channels (input shape {input.shape})"
-            )
+    _check_per_channel("sync_batch_norm", ValueError, input, running_mean, running_var, weight, bias)
     rm = running_mean.detach() if running_mean is not None else None
     rv = running_var.detach() if running_var is not None else None
     return _SyncBatchNorm.apply(input, weight, bias, rm, rv, float(momentum or 0.0), float(eps))
