@@ -244,6 +244,8 @@ class ProgressBar:
 
 
 def _loader(x, y, batch_size, shuffle, rng, workers, sampler=None):
+    """rng: a numpy Generator, or an int seeding one (never None: that would draw a seed
+    from the global generator and shift the random streams of dropout)."""
     from .data import DataLoader, TensorDataset
 
     if sampler is not None:
@@ -414,7 +416,7 @@ def run(args: argparse.Namespace) -> dict:
     else:
         xte_mine, yte_mine = xte, yte
     train_loader = _loader(xtr, ytr, args.batch_size // world, True, shuffle_rng, args.workers, sampler)
-    test_loader = _loader(xte_mine, yte_mine, max(args.batch_size, 500), False, None, 0)
+    test_loader = _loader(xte_mine, yte_mine, max(args.batch_size, 500), False, args.seed, 0)  # no shuffle: unused
     n_params = sum(int(np.prod(p.shape)) for p in model.parameters())
     say(
         f"neuraxon train: {args.model} ({n_params:,} parameters) on {args.data} "
