@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import glob
 import json
 import math
@@ -90,7 +91,8 @@ def _cpu_model() -> int | None:
     return None
 
 
-def _ceilings() -> tuple[dict, tuple]:
+@functools.lru_cache(maxsize=None)
+def _ceilings() -> tuple[dict, tuple]:  # /proc/cpuinfo read once, not per record
     name, model = device_name(), _cpu_model()
     for prefix, m, peaks, bw in CEILINGS:
         if name.startswith(prefix) and m in (None, model):
