@@ -40,10 +40,12 @@ def test_gemm_every_isa_path(dev, isa, rng, variant):
         pytest.skip("ISA paths are a CPU matter")
     # (270, 45, 130): m > 256, packed row-major B; the others read B in place when not tb;
     # (9, 2101, 530): B of 1.1M floats, read in place on AVX2 only (packed on the others);
-    # (37, 1024, 70), (13, 2048, 700): B's row stride a multiple of 4 KiB, its panels copied
-    # before their row tiles (two k blocks in the second)
+    # (37, 1024, 70), (13, 2048, 700): B's row stride a multiple of 4 KiB (two k blocks in
+    # the second); B read in place is copied in runs of 4-8 panels before the row tiles go
+    # over it: (50, 300, 270) ends on a short run with a ragged panel, (200, 1030, 40) has
+    # two row blocks each copying its own runs
     for m, n, k in [(13, 17, 19), (37, 70, 300), (100, 33, 7), (25, 49, 513), (270, 45, 130), (9, 2101, 530),
-                    (37, 1024, 70), (13, 2048, 700)]:
+                    (37, 1024, 70), (13, 2048, 700), (50, 300, 270), (200, 1030, 40)]:
         for ta, tb in [(False, False), (True, True), (False, True)]:
             a, b = _operands(rng, m, n, k, ta, tb)
             c0 = rng.standard_normal((m, n)).astype(np.float32)
@@ -115,7 +117,8 @@ def test_gemm_thread_splits(dev, rng, threads):
                             (36, 3300, 1100, True), (36, 3300, 1100, False), (96, 1024, 600, True),
                             (130, 900, 600, False),  # m*k*n > 64M: packed although k*n <= 1M
                             (517, 203, 300, False), (64, 784, 350, True), (300, 7, 8200, False),
-                            (40, 2048, 700, False)]:  # B in place, 8 KiB rows: panels copied per thread
+                            (40, 2048, 700, False),  # B in place, 8 KiB rows: panels copied per thread
+                            (13, 40, 8000, False)]:  # row blocks of 1 and 2 tiles: one copies B, one not
             a, b = _operands(rng, m, n, k, False, tb)
             want = ref.gemm_forward(None, a, b, trans_b=tb)
             for rep in range(3 if m * n * k > 10**8 else 1):
