@@ -12,7 +12,7 @@ from neuraxon.testing.tolerances import assert_close, for_sum
 SHAPES = [  # m, n, k
     (1, 1, 1), (1, 7, 3), (5, 1, 9), (3, 4, 1), (13, 17, 19), (12, 32, 256), (31, 65, 257),
     (64, 10, 256), (128, 512, 784), (97, 131, 600), (0, 5, 3), (4, 0, 3), (4, 5, 0),
-    # m > 256 or k*n > 1M: the packed-B path (smaller products read row-major B in place)
+    # m > 256: the packed-B path (fewer rows copy row-major B run by run, see below)
     (300, 70, 300), (40, 2100, 520),
 ]
 VARIANTS = [-1, 0, 1, 2]
@@ -39,7 +39,7 @@ def test_gemm_every_isa_path(dev, isa, rng, variant):
     if dev.name != "cpu":
         pytest.skip("ISA paths are a CPU matter")
     # (270, 45, 130): m > 256, packed row-major B; the others read B in place when not tb;
-    # (9, 2101, 530): B of 1.1M floats, read in place on AVX2 only (packed on the others);
+    # (9, 2101, 530): B of 1.1M floats, read in place by the one 12-row tile of AVX-512;
     # (37, 1024, 70), (13, 2048, 700): B's row stride a multiple of 4 KiB (two k blocks in
     # the second); B read in place is copied in runs of 4-8 panels before the row tiles go
     # over it: (50, 300, 270) ends on a short run with a ragged panel, (200, 1030, 40) has
@@ -115,7 +115,7 @@ def test_gemm_thread_splits(dev, rng, threads):
         # (each m*n*k > 4e6, the smallest product the kernel threads)
         for m, n, k, tb in [(30, 1100, 520, False), (30, 700, 820, True), (100, 203, 840, False),
                             (36, 3300, 1100, True), (36, 3300, 1100, False), (96, 1024, 600, True),
-                            (130, 900, 600, False),  # m*k*n > 64M: packed although k*n <= 1M
+                            (130, 900, 600, False),  # m*k*n > 64M, B copied in runs by each thread
                             (517, 203, 300, False), (64, 784, 350, True), (300, 7, 8200, False),
                             (40, 2048, 700, False),  # B in place, 8 KiB rows: panels copied per thread
                             (13, 40, 8000, False)]:  # row blocks of 1 and 2 tiles: one copies B, one not

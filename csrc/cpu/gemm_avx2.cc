@@ -6,12 +6,6 @@
 #define NX_GEMM_FN gemm_packed_avx2
 #define NX_PREPACKED_FN prepacked_gemm_avx2
 #define NX_DIRECT_FN gemm_direct_avx2
-// Read row-major B in place (no packing) up to 4M floats of B and m*k*n = 2^28, not 1M/2^26:
-// packing B was a third of the im2col product 64x3136x576 (1 thread, Xeon 6xxx forced to
-// AVX2, alternating 2 runs: 65-66 -> 87-88 GFLOPS; OpenBLAS Haswell kernels 102-106).
-// Past that, B read in place thrashes (128x4096x4096 fell from 81 to 26 GFLOPS).
-#define NX_DIRECT_B_MAX_KN (4 * 1024 * 1024)
-#define NX_DIRECT_B_MAX_MKN (256ll << 20)
 // Packed B in blocks of 1024 columns (a 1 MiB KC x NC block), not 2048: 128x4096x4096 81-91
 // -> 97-98 GFLOPS (0.80-0.84 -> 0.91-0.92 of OpenBLAS Haswell), squares unchanged (1 thread,
 // alternating, 2 runs). The in-place (direct B) products keep 2048: 1024 lost up to 20% there.
