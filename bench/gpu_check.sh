@@ -6,7 +6,9 @@
 #   1. build + install with the CUDA backend for sm_90 only (no network:
 #      --no-deps --no-build-isolation; all cores for nvcc)                         120 s
 #   2. `python -m neuraxon info`                                                   15 s
-#   3. the whole pytest suite (the `dev` fixture runs every kernel test on cuda)   120 s
+#   3. the whole pytest suite (the `dev` fixture runs every kernel test on cuda;   120 s
+#      tests/test_distributed_nccl.py first, by itself: the NCCL backend's GPU tests,
+#      never run on a GPU before, so their result is in the log even if the rest is slow)
 #   4. compute-sanitizer memcheck (kernel tests of a few stems), racecheck
 #      (kernels that share memory: tiled GEMM, block reductions, pooling scatter)  75 + 45 s
 #   5. bench/bench_gpu.py: our kernels vs PyTorch (cuBLAS/cuDNN)                  75 s
@@ -46,7 +48,9 @@ step() {  # step NAME TIMEOUT_S COMMAND...
   return $rc
 }
 
-step 0_env 15 bash -c "nvidia-smi; nvcc --version; $PY -c 'import torch, sys; print(sys.version); print(torch.__version__, torch.cuda.get_device_name(0))'; cmake --version; ninja --version"
+step 0_env 15 bash -c "nvidia-smi; nvcc --version; $PY -c 'import torch, sys; print(sys.version); print(torch.__version__, torch.cuda.get_device_name(0))'; cmake --version; ninja --version; \
+  $PY -c 'import importlib.util as u; n = u.find_spec(\"nvidia\") and u.find_spec(\"nvidia.nccl\"); print(\"nvidia.nccl wheel (libnccl for backend nccl):\", n and list(n.submodule_search_locations))'; \
+  $PY -c 'import torch; print(\"torch NCCL:\", torch.cuda.nccl.version())' || true"
 
 # 1. Build. NEURAXON_CUDA reaches CMake through pyproject's cmake.define; the architecture
 # through CUDAARCHS (CMake's own variable) and an explicit define; all cores for nvcc.
@@ -66,8 +70,10 @@ step 2_info 15 $PY -m neuraxon info
 # 3. The whole suite (cpu and cuda parametrisations).
 TIMEOUT_OPT=""
 $PY -c "import pytest_timeout" 2>/dev/null && TIMEOUT_OPT="--timeout=120"
-want test && step 3_pytest 120 $PY -m pytest -q -rs -p no:cacheprovider $TIMEOUT_OPT tests \
-  --junitxml="$OUT/results/pytest.xml"
+NCCL_TESTS=tests/test_distributed_nccl.py
+want test && step 3_pytest 120 bash -c "$PY -m pytest -q -rs -p no:cacheprovider $TIMEOUT_OPT $NCCL_TESTS \
+  --junitxml=$OUT/results/pytest_nccl.xml; a=\$?; $PY -m pytest -q -rs -p no:cacheprovider $TIMEOUT_OPT tests \
+  --ignore=$NCCL_TESTS --junitxml=$OUT/results/pytest.xml; b=\$?; exit \$(( a > b ? a : b ))"
 
 # 4. compute-sanitizer over the CUDA-side tests of a few stems (small shapes; slow under the tool).
 SAN_TESTS="tests/test_cuda.py tests/test_gemm.py tests/test_pool2d.py tests/test_index.py tests/test_softmax.py tests/test_conv2d.py"

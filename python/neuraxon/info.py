@@ -34,4 +34,16 @@ def info_lines() -> list[str]:
             lines.append(f"CUDA devices: {n} ({names})")
         else:
             lines.append(f"CUDA devices: none ({_ext.cuda.unavailable_reason()})")
+        lines.append(_nccl_line())
     return lines
+
+
+def _nccl_line() -> str:
+    """Which libnccl.so.2 the "nccl" distributed backend would load, and its version."""
+    from .distributed import _nccl
+
+    try:
+        lib = _nccl.NcclLib()
+        return f'NCCL (distributed backend "nccl"): {".".join(map(str, lib.version()))} from {lib.path}'
+    except (RuntimeError, AttributeError) as e:
+        return f'NCCL (distributed backend "nccl"): not found ({e})'

@@ -10,8 +10,15 @@ Backends
   runtime). CPU tensors are handed to MPI as their own NumPy memory (no copy); CUDA tensors
   are staged through a host copy. Start the ranks with `neuraxon run -n N script.py` (or any
   mpiexec); a script started alone is a world of one.
-- "nccl": NOT AVAILABLE in this version (no GPU was available to build and test it);
-  init_process_group("nccl") raises RuntimeError saying so. See the README.
+- "nccl": NVIDIA's NCCL through ctypes (libnccl.so.2: `pip install nvidia-nccl-cu13`, which
+  torch's CUDA wheels also bring; or $NEURAXON_NCCL_LIB), on CUDA tensors only, enqueued on
+  neuraxon's CUDA stream with no host copy. Ranks as for "mpi" (mpi4py hands rank 0's NCCL id
+  to the others; a script started alone is a world of one, even without mpi4py); each rank
+  needs its own GPU, seen as device 0 (CUDA_VISIBLE_DEVICES per rank). It HAS NEVER RUN ON A
+  GPU: it was written and its host side tested without one (the ABI against nccl.h, and
+  every Python path against a fake NCCL on the emulated device); the GPU tests in
+  tests/test_distributed_nccl.py skip until a GPU runs them. Not available on the emulated
+  CUDA device. Details: neuraxon/distributed/_nccl.py.
 
 Collectives work in place on neuraxon tensors with PyTorch's signatures: all_reduce(t, op)
 (ReduceOp.SUM, AVG, MAX, MIN, PRODUCT), broadcast(t, src), all_gather(tensor_list, t),
@@ -21,9 +28,11 @@ group (every rank) exists: `group` must be None or WORLD.
 
 Failures never hang the job: every wait has a deadline (init_process_group's timeout,
 default 30 minutes, or NEURAXON_DIST_TIMEOUT seconds); a rank that passes it prints which
-collective it was waiting for and aborts the whole MPI job, and an uncaught exception on any
-rank prints the rank's traceback and aborts the job (MPI_Abort) instead of leaving the other
-ranks waiting in a collective.
+collective it was waiting for and aborts the whole MPI job (with "nccl", after aborting the
+NCCL communicator, which also stops its kernels on the GPU), and an uncaught exception on
+any rank prints the rank's traceback and aborts the job (MPI_Abort) instead of leaving the
+other ranks waiting in a collective. With "nccl", Work.wait() blocks the host until the
+collective has finished on the GPU (that is how its deadline is kept).
 """
 
 from __future__ import annotations
@@ -103,8 +112,20 @@ def is_mpi_available() -> bool:
 
 
 def is_nccl_available() -> bool:
-    """False: this version has no NCCL backend (see the module doc)."""
-    return False
+    """Whether backend "nccl" can be used with this build: neuraxon's real CUDA backend is
+    built (not the emulated one) and libnccl.so.2 loads (whether a GPU is there is
+    init_process_group's check, as torch's is_nccl_available does not look for one)."""
+    from .. import _ext
+
+    if _ext.cuda is None or _ext.cuda_emulated:
+        return False
+    from ._nccl import load_library
+
+    try:
+        load_library()
+    except RuntimeError:
+        return False
+    return True
 
 
 def is_initialized() -> bool:
@@ -140,8 +161,9 @@ def init_process_group(
     pg_options=None,
     device_id=None,
 ) -> None:
-    """Join the job's process group. backend: "mpi" (default) or "nccl" (not available in
-    this version: raises RuntimeError). The rank and world size come from the launcher
+    """Join the job's process group. backend: "mpi" (default) or "nccl" (CUDA tensors only;
+    RuntimeError saying why when there is no CUDA device, no NCCL library, or only the
+    emulated CUDA device). The rank and world size come from the launcher
     (mpiexec / `neuraxon run`); `rank` and `world_size`, when given, must agree with it.
     timeout (seconds or a timedelta; default NEURAXON_DIST_TIMEOUT or 30 minutes) bounds every
     wait on a collective: past it the job is aborted with a message naming the rank."""
@@ -159,10 +181,9 @@ def init_process_group(
 
         b = MpiBackend(t)
     elif name == "nccl":
-        raise RuntimeError(
-            "neuraxon.distributed: the NCCL backend is not available in this version (it was never built or "
-            'tested on a GPU). Use backend="mpi": CUDA tensors work there too, staged through host memory.'
-        )
+        from ._nccl import NcclBackend
+
+        b = NcclBackend(t)
     else:
         raise ValueError(f'init_process_group: unknown backend {backend!r} (expected "mpi" or "nccl")')
     for what, given, real in (("rank", rank, b.rank), ("world_size", world_size, b.size)):

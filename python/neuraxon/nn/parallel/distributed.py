@@ -15,9 +15,10 @@ How a step goes (every rank runs the same code on its share of the batch):
 3. During backward, a post-accumulate-grad hook on each parameter marks it ready once its
    gradient of this pass is complete; when every parameter of a bucket is ready, the bucket's
    gradients are copied into one flat buffer and a non-blocking all-reduce (average) of it
-   starts (MPI_Iallreduce on the bucket's own memory), while backward goes on with the
-   earlier layers. Buckets start strictly in order 0, 1, 2, ... on every rank (MPI needs the
-   same collectives in the same order everywhere), so a bucket that is ready early waits for
+   starts (MPI_Iallreduce on the bucket's own memory; with backend "nccl", ncclAllReduce
+   enqueued on neuraxon's CUDA stream), while backward goes on with the earlier layers.
+   Buckets start strictly in order 0, 1, 2, ... on every rank (MPI and NCCL need the same
+   collectives in the same order everywhere), so a bucket that is ready early waits for
    the ones before it. Each hook also tests the buckets in flight (MPI progresses a
    non-blocking collective only inside MPI calls).
 4. The first hook of a backward queues a callback (autograd.queue_callback) that runs when
@@ -137,14 +138,16 @@ class DistributedDataParallel(Module):
     # -- construction ----------------------------------------------------------------------------
     def _check_same_model(self) -> None:
         """Every rank must have the same parameters (count, shapes, requires_grad), else the
-        buckets would not match: compare a checksum over all ranks."""
+        buckets would not match: compare a checksum over all ranks. It travels on the
+        parameters' device (the "nccl" backend takes CUDA tensors only, as torch's DDP does)."""
         desc = repr([(tuple(p.shape), p.requires_grad) for p in self.module.parameters()])
         desc += repr([(tuple(b.shape), b.dtype.name) for b in self.module.buffers()])
-        mine = _array.empty((2,), int64, _cpu)
-        mine._data[:] = (len(self._params), zlib.crc32(desc.encode()))
-        got = [_array.empty((2,), int64, _cpu) for _ in range(self.world_size)]
+        dev = next((p.device for p in self.module.parameters()), _cpu)
+        check = np.array([len(self._params), zlib.crc32(desc.encode())], np.int64)
+        mine = TensorBase._wrap(dev.from_numpy(check), (2,), int64, dev)
+        got = [_array.empty((2,), int64, dev) for _ in range(self.world_size)]
         dist.all_gather(got, mine)
-        bad = [r for r, g in enumerate(got) if g._data.tolist() != mine._data.tolist()]
+        bad = [r for r, g in enumerate(got) if g.tolist() != check.tolist()]
         if bad:
             raise RuntimeError(
                 f"DistributedDataParallel: rank {dist.get_rank()}'s model differs from rank(s) {bad} "
