@@ -403,6 +403,19 @@ def blas_kernels() -> str:
     return os.environ.get("OPENBLAS_CORETYPE", "unknown")
 
 
+def torch_isa() -> str:
+    """The instruction sets torch's three CPU engines may use, from the variables that limit
+    them (read when torch loads or first calls them): ATen's own kernels
+    (ATEN_CPU_CAPABILITY), MKL's GEMMs (MKL_ENABLE_INSTRUCTIONS) and oneDNN's convolutions
+    and RNNs (ONEDNN_MAX_CPU_ISA). 'auto' = the best the CPU has. Without the last one,
+    torch's convolutions and LSTM ran AVX-512 in "AVX2" comparisons (conv 64->64 3x3: 145
+    GFLOPS, above the AVX2 peak; 84 with it)."""
+    e = os.environ
+    onednn = e.get("ONEDNN_MAX_CPU_ISA") or e.get("DNNL_MAX_CPU_ISA") or "auto"
+    return (f"aten {e.get('ATEN_CPU_CAPABILITY', 'auto')}, mkl {e.get('MKL_ENABLE_INSTRUCTIONS', 'auto')}, "
+            f"onednn {onednn}")
+
+
 def main(op: str, make_cases: Callable[[argparse.Namespace], list[Case]],
          argv: list[str] | None = None) -> list[dict]:
     """Run every case at every thread count; print one line per record; write the JSON."""
@@ -413,12 +426,19 @@ def main(op: str, make_cases: Callable[[argparse.Namespace], list[Case]],
 
     if args.isa:
         _ext.cpu.set_isa(args.isa)
-    isa, blas = _ext.cpu.isa(), blas_kernels()
-    print(f"neuraxon ISA path: {isa}; OpenBLAS kernels: {blas}", flush=True)
+    isa, blas, tisa = _ext.cpu.isa(), blas_kernels(), torch_isa()
+    if not args.child:
+        print(f"neuraxon ISA path: {isa}; OpenBLAS kernels: {blas}; torch: {tisa}", flush=True)
+        if args.isa == "avx2" and "auto" in tisa:
+            print("WARNING: torch may run AVX-512 kernels beside neuraxon's AVX2 path: set "
+                  "ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2", flush=True)
     recs: list[dict] = []
     for n in threads:
-        if not args.child and not blas_threads_settable() and len(threads) > 1:
-            recs += _run_child(op, n, argv)  # OpenBLAS reads its thread count at load time
+        if not args.child and len(threads) > 1:
+            # One process per thread count: OpenBLAS may read its count only at load time, and
+            # thread pools sized by an earlier count disturbed the next (AVX2 MLP step at 2
+            # threads after 1: ours 11.5 ms, torch 17.4 ms; in a fresh process 2.5 / 2.8 ms)
+            recs += _run_child(op, n, argv)
             continue
         cases = make_cases(args)
         for case in cases:
@@ -431,7 +451,7 @@ def main(op: str, make_cases: Callable[[argparse.Namespace], list[Case]],
             elif args.quick:
                 case.min_time = min(case.min_time, 0.05)
             for r in measure(case, n, sha, dev_name, log=lambda s: print(s, flush=True)):
-                r.update({"isa": isa, "blas_kernels": blas})
+                r.update({"isa": isa, "blas_kernels": blas, "torch_isa": tisa})
                 print(fmt_line(r), flush=True)
                 recs.append(r)
     if not args.child and args.out != "-":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every CPU benchmark on both ISA paths of this machine, each side forced to the same ISA:
 #   avx512: neuraxon's AVX-512 path, OpenBLAS's own choice (SkylakeX), torch/MKL at AVX-512
-#   avx2:   neuraxon --isa avx2, OPENBLAS_CORETYPE=Haswell, torch/MKL limited to AVX2
+#   avx2:   neuraxon --isa avx2, OPENBLAS_CORETYPE=Haswell, torch (ATen, MKL, oneDNN) limited to AVX2
 # Writes bench/results/<op>_<tag>_<isa>.json (tag: a short machine name, default "xeon"), then
 # the full table in bench/RESULTS.md and README's summary from them (bench/report.py). Needs a quiet machine: run
 # nothing else meanwhile (the 1-minute load average is recorded with every result).
@@ -12,7 +12,7 @@ TAG=${1:-xeon}
 THREADS=${2:-1,2}
 for isa in avx512 avx2; do
   if [ $isa = avx2 ]; then
-    envs=(MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell)
+    envs=(MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell)
   else
     envs=()
   fi
