@@ -137,6 +137,20 @@ NX_VMATH float vlog1p(float z) {
 // vectorised CPU erf). Absolute error <= 3e-7 on Phi in float (measured), which x * Phi(x)
 // turns into a relative error < 1e-6 near 0 (Phi ~ 1/2) and an absolute error < 1e-8 in the
 // left tail (where libm's 1 + erf loses more to cancellation).
+// vnormcdf_e takes e = exp(-z^2) = exp(-x^2 / 2) from the caller: gelu's gradient needs
+// the same exponential for the density phi(x) = e / sqrt(2 pi), and computes it once.
+NX_VMATH float vnormcdf_e(float x, float e) {
+  const float z = bits_to_float(float_bits(x) & 0x7FFFFFFFu) * 0.7071067811865476f;
+  const float t = 1.f / (1.f + 0.3275911f * z);
+  float p = 1.061405429f;
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  const float half_erfc = 0.5f * p * t * e;  // Phi(-|x|)
+  return blend(x < 0.f, half_erfc, 1.f - half_erfc);
+}
+
 NX_VMATH float vnormcdf(float x) {
   const float z = bits_to_float(float_bits(x) & 0x7FFFFFFFu) * 0.7071067811865476f;
   const float t = 1.f / (1.f + 0.3275911f * z);
