@@ -214,8 +214,10 @@ def isa_summary(by_isa: dict[str, list[dict]]) -> str:
         rs = by_isa.get(isa, [])
         blas = sorted({r.get("blas_kernels") for r in rs if r.get("blas_kernels")})
         pk = next((r["peak_gflops_per_core"] for r in rs if r.get("peak_gflops_per_core")), None)
-        parts.append(f"{ISA_NAME[isa]}: neuraxon's {isa} path, OpenBLAS {'/'.join(blas) or '?'} kernels, torch "
-                     f"(MKL/oneDNN) at {ISA_NAME[isa]}, peak {pk:g} GFLOPS per core" if pk else f"{ISA_NAME[isa]}: -")
+        tisa = sorted({r.get("torch_isa") for r in rs if r.get("torch_isa")})
+        torch_txt = f"torch with {' / '.join(tisa)}" if tisa else "torch (its engines' ISA not recorded)"
+        parts.append(f"{ISA_NAME[isa]}: neuraxon's {isa} path, OpenBLAS {'/'.join(blas) or '?'} kernels, "
+                     f"{torch_txt}, peak {pk:g} GFLOPS per core" if pk else f"{ISA_NAME[isa]}: -")
     bw = next((r["peak_gbps"] for r in recs if r.get("peak_gbps")), "?")
     return (f"Device: {dev}. Commit(s): {', '.join(shas)}. Measured {times[0] if times else '?'} to "
             f"{times[-1] if times else '?'} (1-min load average {min(loads, default=0):g} to {max(loads, default=0):g} "
