@@ -148,19 +148,12 @@ NX_VMATH float vnormcdf_e(float x, float e) {
   p = p * t - 0.284496736f;
   p = p * t + 0.254829592f;
   const float half_erfc = 0.5f * p * t * e;  // Phi(-|x|)
-  return blend(x < 0.f, half_erfc, 1.f - half_erfc);
+  return blend(x < 0.f, half_erfc, 1.f - half_erfc);  // NaN: 1 - NaN = NaN
 }
 
 NX_VMATH float vnormcdf(float x) {
   const float z = bits_to_float(float_bits(x) & 0x7FFFFFFFu) * 0.7071067811865476f;
-  const float t = 1.f / (1.f + 0.3275911f * z);
-  float p = 1.061405429f;
-  p = p * t - 1.453152027f;
-  p = p * t + 1.421413741f;
-  p = p * t - 0.284496736f;
-  p = p * t + 0.254829592f;
-  const float half_erfc = 0.5f * p * t * vexp(-z * z);  // Phi(-|x|)
-  return blend(x < 0.f, half_erfc, 1.f - half_erfc);   // NaN: 1 - NaN = NaN
+  return vnormcdf_e(x, vexp(-z * z));
 }
 
 }  // namespace nx::cpu

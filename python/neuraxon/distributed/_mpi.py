@@ -14,12 +14,9 @@ then to move it along.
 
 from __future__ import annotations
 
-import sys
-import time
-
 import numpy as np
 
-from ._work import Work
+from ._work import Work, wait_polling
 
 
 def _trunc_div(a: np.ndarray, n: int) -> None:
@@ -128,26 +125,7 @@ class MpiBackend:
     def wait(self, req, what: str, timeout: float | None = None) -> None:
         """Poll req until it completes. Past `timeout` seconds: RuntimeError; past the process
         group's timeout (no `timeout`): the job is aborted with a message naming this rank."""
-        if req.Test():
-            return
-        limit = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        spins = 0
-        while not req.Test():
-            spins += 1
-            if spins > 50:  # then back off: 20 us growing to 1 ms between tests
-                time.sleep(min(1e-3, 2e-5 * (spins - 50)))
-                if time.monotonic() > deadline:
-                    msg = (
-                        f"neuraxon.distributed: rank {self.rank} of {self.size}: {what} did not complete within "
-                        f"{limit:g} s (another rank failed, or never reached it)"
-                    )
-                    if timeout is not None:
-                        raise RuntimeError(msg)
-                    sys.stderr.write(msg + "; aborting the job\n")
-                    sys.stderr.flush()
-                    self.abort(1)
-                    raise RuntimeError(msg)  # (only if the abort returned)
+        wait_polling(self, req, what, timeout)
 
     def abort(self, code: int) -> None:
         self.MPI.COMM_WORLD.Abort(code)

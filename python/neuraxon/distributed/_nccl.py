@@ -43,7 +43,8 @@ import ctypes.util
 import importlib.util
 import os
 import sys
-import time
+
+from ._work import wait_polling
 
 NCCL_UNIQUE_ID_BYTES = 128
 MIN_VERSION = (2, 10, 0)  # ncclAvg
@@ -591,27 +592,15 @@ class NcclBackend:
         """Poll until the collective has finished on the GPU. Past `timeout` seconds (or the
         process group's timeout): abort the communicator, then raise RuntimeError (an explicit
         timeout, or a world of one) or abort the MPI job (see the module doc)."""
-        if self.test(req):
-            return
-        limit = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        spins = 0
-        while not self.test(req):
-            spins += 1
-            if spins > 50:  # then back off: 20 us growing to 1 ms between queries
-                time.sleep(min(1e-3, 2e-5 * (spins - 50)))
-                if time.monotonic() > deadline:
-                    msg = (
-                        f"neuraxon.distributed: rank {self.rank} of {self.size}: {what} did not complete within "
-                        f"{limit:g} s (another rank failed, or never reached it); the NCCL communicator was aborted"
-                    )
-                    self.abort_comm(f"{what} timed out after {limit:g} s")
-                    if timeout is not None or self.size == 1:
-                        raise RuntimeError(msg)
-                    sys.stderr.write(msg + "; aborting the job\n")
-                    sys.stderr.flush()
-                    self.abort(1)
-                    raise RuntimeError(msg)  # (only if the abort returned)
+        wait_polling(
+            self,
+            req,
+            what,
+            timeout,
+            suffix="; the NCCL communicator was aborted",
+            on_timeout=lambda limit: self.abort_comm(f"{what} timed out after {limit:g} s"),
+            raise_always=self.size == 1,
+        )
 
     def abort_comm(self, why: str) -> None:
         """ncclCommAbort: ends this rank's NCCL kernels (which would otherwise spin on the

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import time
+
 
 class Work:
     """A collective in flight (async_op=True). wait() completes it: the result is in the
@@ -34,3 +37,34 @@ class Work:
 
     def __repr__(self) -> str:
         return f"<Work {self._what}: {'done' if self._done else 'in flight'}>"
+
+
+def wait_polling(backend, req, what: str, timeout: float | None, *, suffix: str = "", on_timeout=None,
+                 raise_always: bool = False) -> None:
+    """Poll backend.test(req) until it completes (50 tight tests, then sleeps growing from 20 us
+    to 1 ms). Past `timeout` seconds (the process group's timeout when None): on_timeout(limit)
+    if given, then RuntimeError when the timeout was explicit (or raise_always); otherwise the
+    message (naming this rank) goes to stderr and the whole job is aborted (backend.abort)."""
+    test = backend.test
+    if test(req):
+        return
+    limit = backend.timeout if timeout is None else timeout
+    deadline = time.monotonic() + limit
+    spins = 0
+    while not test(req):
+        spins += 1
+        if spins > 50:
+            time.sleep(min(1e-3, 2e-5 * (spins - 50)))
+            if time.monotonic() > deadline:
+                msg = (
+                    f"neuraxon.distributed: rank {backend.rank} of {backend.size}: {what} did not complete within "
+                    f"{limit:g} s (another rank failed, or never reached it){suffix}"
+                )
+                if on_timeout is not None:
+                    on_timeout(limit)
+                if timeout is not None or raise_always:
+                    raise RuntimeError(msg)
+                sys.stderr.write(msg + "; aborting the job\n")
+                sys.stderr.flush()
+                backend.abort(1)
+                raise RuntimeError(msg)  # (only if the abort returned)
