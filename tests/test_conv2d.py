@@ -133,6 +133,8 @@ DOT_SHAPES = [
     (3, 2, 9, 11, 37, 3, 3, (2, 1), (1, 2), (1, 2), 1),       # direct forward: 37 channels = 2 + 1 blocks (AVX-512), strides, dilation
     (2, 4, 10, 9, 40, 3, 3, (1, 1), (1, 1), (1, 1), 2),       # direct forward, groups: 20 channels per group
     (1, 1, 5, 35, 24, 3, 3, (1, 1), (1, 1), (1, 1), 1),       # direct forward: 35-pixel rows in 3 tiles
+    (2, 4, 11, 29, 20, 3, 3, (2, 2), (1, 1), (1, 1), 1),      # direct forward, column stride 2 (a constant in the kernel)
+    (2, 4, 10, 31, 18, 3, 3, (1, 3), (1, 1), (1, 1), 1),      # direct forward, column stride 3 (at run time)
     (3, 2, 7, 23, 3, 3, 3, (1, 1), (1, 1), (1, 1), 1),        # flat forward (3 channels) and backward_data: partial vectors
     (2, 3, 9, 6, 7, 2, 3, (1, 1), (0, 2), (2, 1), 1),         # flat: dilated rows, padded columns only
     (2, 13, 8, 9, 5, 3, 3, (1, 1), (1, 1), (1, 1), 1),        # flat backward_data: 13 channels = 6 + 6 + 1 (AVX-512)
