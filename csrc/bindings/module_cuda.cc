@@ -224,17 +224,21 @@ struct Incoming {
   std::function<void()> release;  // calls the producer's deleter
 };
 
+// The fields every managed-tensor kind gives an Incoming.
+template <class M>
+Incoming& take_managed(Incoming& in, M* m) {
+  in.used = Capsule<M>::used;
+  in.t = &m->dl_tensor;
+  in.ours = m->deleter == &export_deleter<M>;
+  in.release = [m] { if (m->deleter) m->deleter(m); };
+  return in;
+}
+
 Incoming open_capsule(py::handle obj, const char* who) {
   Incoming in;
   in.cap = obj.ptr();
-  if (PyCapsule_IsValid(in.cap, "dltensor")) {
-    auto* m = static_cast<dl::DLManagedTensor*>(PyCapsule_GetPointer(in.cap, "dltensor"));
-    in.used = Capsule<dl::DLManagedTensor>::used;
-    in.t = &m->dl_tensor;
-    in.ours = m->deleter == &export_deleter<dl::DLManagedTensor>;
-    in.release = [m] { if (m->deleter) m->deleter(m); };
-    return in;
-  }
+  if (PyCapsule_IsValid(in.cap, "dltensor"))
+    return take_managed(in, static_cast<dl::DLManagedTensor*>(PyCapsule_GetPointer(in.cap, "dltensor")));
   if (PyCapsule_IsValid(in.cap, "dltensor_versioned")) {
     auto* m = static_cast<dl::DLManagedTensorVersioned*>(PyCapsule_GetPointer(in.cap, "dltensor_versioned"));
     // Another major version changes the layout past `flags`: nothing else may be read. The
@@ -242,12 +246,8 @@ Incoming open_capsule(py::handle obj, const char* who) {
     if (m->version.major != dl::kMajor)
       throw py::buffer_error(nx::cat(who, ": the producer's DLPack version ", m->version.major, ".",
                                      m->version.minor, " is not 1.x (neuraxon reads DLPack 1.x)"));
-    in.used = Capsule<dl::DLManagedTensorVersioned>::used;
-    in.t = &m->dl_tensor;
     in.flags = m->flags;
-    in.ours = m->deleter == &export_deleter<dl::DLManagedTensorVersioned>;
-    in.release = [m] { if (m->deleter) m->deleter(m); };
-    return in;
+    return take_managed(in, m);
   }
   if (PyCapsule_IsValid(in.cap, "used_dltensor") || PyCapsule_IsValid(in.cap, "used_dltensor_versioned"))
     throw py::buffer_error(nx::cat(who, ": this DLPack capsule was already consumed (a capsule can "
