@@ -218,10 +218,10 @@ class Function:
     def apply(cls, *args, **kwargs):
         needs = tuple([isinstance(a, TensorBase) and a.requires_grad for a in args])
         state = _state
-        record = state.enabled and any(needs)
         ctx = Context()
         ctx.needs_input_grad = needs
         prev = state.enabled
+        record = prev and True in needs
         state.enabled = False
         try:
             out = cls.forward(ctx, *args, **kwargs)
@@ -229,6 +229,8 @@ class Function:
             state.enabled = prev
         if not record:
             return out
+        # (plain loops below, no generator expressions: this runs once per recorded op, and
+        # their setup cost more than the work on one or two outputs)
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
         d = ctx.__dict__
@@ -242,11 +244,12 @@ class Function:
                     if o is a:  # forward returned an input: new identity
                         o = o._alias()
                         break
-                if o.dtype.is_floating_point and id(o) not in nondiff:
+                dtype = o.dtype
+                if dtype.is_floating_point and (not nondiff or id(o) not in nondiff):
                     o.requires_grad = True
                     o._node = ctx
                     o._out_idx = i
-                meta.append((o.shape, o.dtype, o.device))
+                meta.append((o.shape, dtype, o.device))
             else:
                 meta.append(None)
             fixed.append(o)
@@ -255,30 +258,42 @@ class Function:
         if saved:
             # a saved output would point back at this node (a reference cycle that only the
             # garbage collector frees): keep a detached alias of its data instead
-            saved = tuple(s.detach() if s is not None and any(s is o for o in fixed) else s for s in saved)
-            d["_nx_saved"] = saved
+            cut = None
+            for j, s in enumerate(saved):
+                for o in fixed:
+                    if s is o and s is not None:
+                        if cut is None:
+                            cut = list(saved)
+                        cut[j] = s.detach()
+                        break
+            if cut is not None:
+                saved = d["_nx_saved"] = tuple(cut)
             # each saved tensor's version now: backward (saved_tensors) raises if it changed
             vers = []
             read = d.get("_nx_read")
-            for i, s in enumerate(saved):
-                if isinstance(s, TensorBase) and (read is None or read[i]):
+            j = 0
+            for s in saved:
+                if isinstance(s, TensorBase) and (read is None or read[j]):
                     v = s._ver
                     if v is None:
                         v = s._ver = _Version()
                     vers.append((v, v.n))
                 else:
                     vers.append(None)
+                j += 1
             d["_nx_saved_ver"] = vers
         d["_nx_fn"] = cls
         d["_nx_meta"] = meta
         edges = []
-        for a, need in zip(args, needs):
-            if not need:
+        j = 0
+        for a in args:
+            if not needs[j]:
                 edges.append(None)
             elif a._node is not None:
                 edges.append((a._node, a._out_idx, a.shape))
             else:
                 edges.append((None, a, a.shape))  # a leaf
+            j += 1
         d["_nx_edges"] = edges
         return fixed[0] if single else tuple(fixed)
 
