@@ -80,16 +80,19 @@ def _optim(lib, name, params):
 
 
 def _flops(name):
-    """Forward multiply-add flops per step x 3 (forward + two backward GEMMs)."""
+    """Flops of one step's products: forward, weight gradient and input gradient of every
+    layer with weights (2 * batch * multiply-adds each), less the first layer's input gradient
+    (the batch does not require grad, so neither side computes it)."""
     if name == "mlp":
-        f = 2 * B * (784 * 512 + 512 * 256 + 256 * 10)
+        macs = [784 * 512, 512 * 256, 256 * 10]
     elif name == "lenet":
-        f = 2 * B * (6 * 25 * 28 * 28 + 16 * 6 * 25 * 10 * 10 + 400 * 120 + 120 * 84 + 84 * 10)
+        macs = [6 * 25 * 28 * 28, 16 * 6 * 25 * 10 * 10, 400 * 120, 120 * 84, 84 * 10]
     elif name == "cnnbn":
-        f = 2 * B * (32 * 9 * 28 * 28 + 64 * 32 * 9 * 14 * 14 + 64 * 49 * 10)
+        macs = [32 * 9 * 28 * 28, 64 * 32 * 9 * 14 * 14, 64 * 49 * 10]
     else:
-        f = 2 * 4 * 10 * 10
-    return 3.0 * f
+        macs = [10 * 10]
+    batch = 4 if name == "tiny" else B
+    return 2.0 * batch * (3 * sum(macs) - macs[0])
 
 
 class Trainer:

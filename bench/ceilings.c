@@ -4,6 +4,8 @@
  * 12 bytes per element), on 1 and 2 threads; best of 7 trials each. Prints JSON.
  *
  *   gcc -O2 -fopenmp bench/ceilings.c -o /tmp/ceilings && /tmp/ceilings
+ *   /tmp/ceilings fma avx2 1      # only that FMA peak, best of 3 short trials (~0.3 s): what
+ *                                 # bench/harness.py runs around each benchmark process
  *
  * Each FMA has a latency of ~4 cycles and two issue ports on the cores we run on, so 12
  * independent accumulators keep both ports busy; the loop counter adds one integer op per
@@ -12,6 +14,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static double now(void) {
@@ -54,11 +57,10 @@ __attribute__((target("avx512f"))) static float run_avx512(long iters) {
 #undef SUM
 }
 
-static double measure(int threads, int lanes) {
-  const long iters = 300000000L / lanes * 8; /* the same FMA count per ISA, ~0.5 s per trial */
+static double measure(int threads, int lanes, int trials, long iters) {
   double best = 0.0;
   volatile float sink = 0.0f;
-  for (int trial = 0; trial < 7; ++trial) {
+  for (int trial = 0; trial < trials; ++trial) {
     double t0 = 0.0, t1 = 0.0;
 #pragma omp parallel num_threads(threads)
     {
@@ -98,13 +100,20 @@ static double triad(int threads) {
   return best;
 }
 
-int main(void) {
+int main(int argc, char** argv) {
   __builtin_cpu_init();
   int has512 = __builtin_cpu_supports("avx512f"), has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const long full = 300000000L; /* iterations of 12 FMAs per trial, ~0.5 s on one core */
+  if (argc == 4 && strcmp(argv[1], "fma") == 0) {
+    const int lanes = strcmp(argv[2], "avx512") == 0 ? 16 : 8, threads = atoi(argv[3]);
+    if ((lanes == 16 ? !has512 : !has2) || threads < 1) return 1;
+    printf("%.1f\n", measure(threads, lanes, 3, full / 5 / lanes * 8));
+    return 0;
+  }
   printf("{\"avx2\": {");
-  for (int t = 1; t <= 2; ++t) printf("%s\"%d\": %.1f", t > 1 ? ", " : "", t, has2 ? measure(t, 8) : 0.0);
+  for (int t = 1; t <= 2; ++t) printf("%s\"%d\": %.1f", t > 1 ? ", " : "", t, has2 ? measure(t, 8, 7, full) : 0.0);
   printf("}, \"avx512\": {");
-  for (int t = 1; t <= 2; ++t) printf("%s\"%d\": %.1f", t > 1 ? ", " : "", t, has512 ? measure(t, 16) : 0.0);
+  for (int t = 1; t <= 2; ++t) printf("%s\"%d\": %.1f", t > 1 ? ", " : "", t, has512 ? measure(t, 16, 7, full / 2) /* the same FMA count per ISA */ : 0.0);
   printf("}, \"triad_gbs\": {");
   for (int t = 1; t <= 2; ++t) printf("%s\"%d\": %.1f", t > 1 ? ", " : "", t, triad(t));
   printf("}}\n");

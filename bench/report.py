@@ -103,14 +103,14 @@ def summary(recs: list[dict]) -> str:
     times = sorted(r["time_utc"] for r in recs if r.get("time_utc"))
     dev = next((r["device_name"] for r in recs if r.get("device_name")), "?")
     span = f"{times[0]} to {times[-1]}" if times else "?"
-    pk = next((f"{r['peak_gflops_per_core']:g} GFLOPS" for r in recs if r.get("peak_gflops_per_core")), "?")
+    pk = _peak_text([r for r in recs if r.get("valid", True)])
     bw = next((r["peak_gbps"] for r in recs if r.get("peak_gbps")), "?")
     loads = [r["loadavg_1min"] for r in recs if r.get("loadavg_1min") is not None]
     load = f" (1-min load average {min(loads):g} to {max(loads):g} on 2 cores)" if loads else ""
     return (f"Device: {dev}. Commit(s): {', '.join(shas)}. Measured {span}{load}. Medians of "
             "alternating samples (ours, baselines, ours, ...) in one process; ratio = "
-            "baseline ms / ours ms (> 1: neuraxon is faster). % of peak: vs the measured FP32 FMA "
-            f"peak per core ({pk}) or DRAM bandwidth ({bw}, 1/2 threads); see bench/harness.py.")
+            "baseline ms / ours ms (> 1: neuraxon is faster). % of peak: vs the FP32 FMA "
+            f"{pk} or DRAM bandwidth ({bw}, 1/2 threads); see bench/harness.py.")
 
 
 def train_table(recs: list[dict]) -> str:
@@ -203,6 +203,19 @@ def isa_table(by_isa: dict[str, list[dict]], summary: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _peak_text(rs: list[dict]) -> str:
+    """'peak X GFLOPS per core' from the CEILINGS table, and the range measured around the
+    runs when the records carry it (pct_peak then divides by that; see bench/harness.py)."""
+    pk = next((r["peak_gflops_per_core"] for r in rs if r.get("peak_gflops_per_core")), None)
+    now = [g for r in rs for g in r.get("peak_now_readings") or ()]
+    if pk is None:
+        return "peak ?"
+    if not now:
+        return f"peak {pk:g} GFLOPS per core"
+    return (f"FMA peak measured around each run {min(now):.1f}-{max(now):.1f} GFLOPS per core "
+            f"(% of peak divides by it; {pk:g} in the CEILINGS table)")
+
+
 def isa_summary(by_isa: dict[str, list[dict]]) -> str:
     recs = [r for rs in by_isa.values() for r in rs if r.get("valid", True)]
     shas = sorted({r.get("git_sha", "?") for r in recs})
@@ -213,11 +226,10 @@ def isa_summary(by_isa: dict[str, list[dict]]) -> str:
     for isa in ISAS:
         rs = by_isa.get(isa, [])
         blas = sorted({r.get("blas_kernels") for r in rs if r.get("blas_kernels")})
-        pk = next((r["peak_gflops_per_core"] for r in rs if r.get("peak_gflops_per_core")), None)
         tisa = sorted({r.get("torch_isa") for r in rs if r.get("torch_isa")})
         torch_txt = f"torch with {' / '.join(tisa)}" if tisa else "torch (its engines' ISA not recorded)"
         parts.append(f"{ISA_NAME[isa]}: neuraxon's {isa} path, OpenBLAS {'/'.join(blas) or '?'} kernels, "
-                     f"{torch_txt}, peak {pk:g} GFLOPS per core" if pk else f"{ISA_NAME[isa]}: -")
+                     f"{torch_txt}, {_peak_text(rs)}" if rs else f"{ISA_NAME[isa]}: -")
     bw = next((r["peak_gbps"] for r in recs if r.get("peak_gbps")), "?")
     return (f"Device: {dev}. Commit(s): {', '.join(shas)}. Measured {times[0] if times else '?'} to "
             f"{times[-1] if times else '?'} (1-min load average {min(loads, default=0):g} to {max(loads, default=0):g} "
