@@ -53,7 +53,7 @@ const cpu::Conv2dKernels& kernels() {
   return k.get();
 }
 
-// col (CRS, nb), H, W)) for output pixels
+// col (CRS, nb) = the columns of img (C, H, W) (one row per tap (c, r, s)) for output pixels
 // [j0, j0 + nb). Thread mapping: rows (c, r, s) split over threads (parallel_for).
 // Row stride of col: ld (nb when 0; the batched forward puts several images side by side).
 void im2col(float* col, const float* img, const ConvShape& s, int64_t j0, int64_t nb, int64_t ld) {
@@ -110,17 +110,13 @@ void im2col(float* col, const float* img, const ConvShape& s, int64_t j0, int64_
   });
 }
 
-// img (channels, H, W) +, nb) folded back (the adjoint
-// of im2col). Thread mapping: channels split over threads, so no two threads add to one pixel.
-// Row stride of col: ld (nb when 0). Output row p and its first column step along the
-// block instead of being divided out of j per output row.
 namespace {
 
-// col2im for stride 1 and whole output rows [p0, p0 + rows): per channel and tap, the rows
-// whose input row is inside the image and the columns inside it are worked out once, then
-// every row is one d[q] += v[q] run. (The generic loop below re-derived them per row and per
-// tap; with LeNet conv2's 10-float rows its bookkeeping, stack spills and a division per tap
-// cost more than the adds: 54% of a 128-image backward_data, the GEMM 37%.)
+// col2im for column stride 1 and whole output rows [p0, p0 + rows): per channel and tap, the
+// output rows whose input row is inside the image and the columns inside it are worked out
+// once (valid_cols), then every row is one d[q] += v[q] run. (A loop that re-derived them per
+// row and per tap cost more than the adds on LeNet conv2's 10-float rows: its bookkeeping,
+// stack spills and a division per tap took 54% of a 128-image backward_data, the GEMM 37%.)
 void col2im_rows(float* img, const float* col, const ConvShape& s, int64_t channels, int64_t p0,
                  int64_t rows, int64_t ld) {
   const int64_t W = s.W, Q = s.Q, HW = s.HW;
@@ -128,8 +124,10 @@ void col2im_rows(float* img, const float* col, const ConvShape& s, int64_t chann
     for (int64_t c = c0; c < c1; ++c) {
       float* plane = img + c * HW;
       for (int64_t r = 0; r < s.R; ++r) {
-        const int64_t hoff = r * s.dh - s.ph;  // input row of output row p: p + hoff
-        const int64_t pa = std::max(p0, -hoff), pb = std::min(p0 + rows, s.H - hoff);
+        const int64_t hoff = r * s.dh - s.ph;  // input row of output row p: p*sh + hoff
+        int64_t plo, phi;
+        valid_cols(hoff, s.sh, s.H, p0 + rows, plo, phi);
+        const int64_t pa = std::max(p0, plo), pb = phi;
         if (pa >= pb) continue;
         for (int64_t x = 0; x < s.S; ++x) {
           const int64_t woff = x * s.dw - s.pw;
@@ -138,8 +136,8 @@ void col2im_rows(float* img, const float* col, const ConvShape& s, int64_t chann
           const int64_t n = qhi - qlo;
           if (n <= 0) continue;
           const float* src = col + ((c * s.R + r) * s.S + x) * ld + (pa - p0) * Q + qlo;
-          float* dst = plane + (pa + hoff) * W + woff + qlo;
-          for (int64_t p = pa; p < pb; ++p, src += Q, dst += W) add_row(dst, src, 0, n);
+          float* dst = plane + (pa * s.sh + hoff) * W + woff + qlo;
+          for (int64_t p = pa; p < pb; ++p, src += Q, dst += s.sh * W) add_row(dst, src, 0, n);
         }
       }
     }
@@ -148,12 +146,15 @@ void col2im_rows(float* img, const float* col, const ConvShape& s, int64_t chann
 
 }  // namespace
 
+// img (channels, H, W) += col (channels*R*S, nb) folded back onto the image (the adjoint
+// of im2col). Thread mapping: channels split over threads, so no two threads add to one pixel.
+// Row stride of col: ld (nb when 0). Output row p and its first column step along the
+// block instead of being divided out of j per output row.
 void col2im(float* img, const float* col, const ConvShape& s, int64_t channels, int64_t j0, int64_t nb,
             int64_t ld) {
   if (ld == 0) ld = nb;
   const int64_t p_first = j0 / s.Q, q_first = j0 % s.Q;
-  const bool whole_rows = s.sw == 1 && q_first == 0 && nb % s.Q == 0;
-  if (whole_rows && s.sh == 1) {
+  if (s.sw == 1 && q_first == 0 && nb % s.Q == 0) {  // whole output rows
     col2im_rows(img, col, s, channels, p_first, nb / s.Q, ld);
     return;
   }
@@ -167,14 +168,6 @@ void col2im(float* img, const float* col, const ConvShape& s, int64_t channels, 
           int64_t qlo, qhi;
           valid_cols(woff, s.sw, s.W, s.Q, qlo, qhi);
           const int64_t jend = j0 + nb;
-          if (whole_rows) {  // stride 1, whole output rows: the tight loop
-            for (int64_t p = p_first; p < p_first + nb / s.Q; ++p) {
-              const int64_t ih = p * s.sh + hoff;
-              if (ih >= 0 && ih < s.H)
-                add_row(plane + ih * s.W + woff, src + (p - p_first) * s.Q, qlo, qhi);
-            }
-            continue;
-          }
           for (int64_t j = j0, p = p_first, q0 = q_first; j < jend; ++p, q0 = 0) {
             const int64_t q1 = std::min(s.Q, q0 + (jend - j));
             const int64_t ih = p * s.sh + hoff;
